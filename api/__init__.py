@@ -1,0 +1,1 @@
+"""User-facing surfaces: the `whence` CLI and the HTTP service."""

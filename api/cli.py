@@ -1,0 +1,235 @@
+"""The ``whence`` command line.
+
+    whence index build SOURCE... [--index TARGET] [--repo NAME] [--license SPDX] [--workers N]
+    whence index stats [--index TARGET] [--format text|json]
+    whence search [FILE|-] [--index TARGET] [--top N] [--format text|json]
+
+Exit codes: 0 ok (also: nothing found), 2 usage or runtime error (missing index, bad input).
+Heavy modules are imported inside commands so that ``whence search`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from whence import __version__
+
+
+def default_index() -> str:
+    """``$WHENCE_INDEX``, else ``index.sqlite`` in the per-user data folder."""
+    env = os.environ.get("WHENCE_INDEX")
+    if env:
+        return env
+    from platformdirs import user_data_dir
+
+    return str(Path(user_data_dir("whence", appauthor=False)) / "index.sqlite")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+index_option = click.option(
+    "--index",
+    "target",
+    envvar="WHENCE_INDEX",
+    default=None,
+    metavar="TARGET",
+    help="Index file (SQLite). Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
+)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="whence")
+def main() -> None:
+    """whence: where did this code come from, and under which license?"""
+
+
+@main.group("index")
+def index_group() -> None:
+    """Build and inspect an index."""
+
+
+@index_group.command("build")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@index_option
+@click.option("--repo", default=None, help="Repository (owner/name) a plain folder belongs to. Default: its name.")
+@click.option("--license", "licenses", multiple=True, metavar="SPDX", help="License of a plain folder (repeatable).")
+@click.option(
+    "--license-type",
+    type=click.Choice(["permissive", "no_license", "all"]),
+    default="all",
+    show_default=True,
+    help="Keep only JSONL records whose license_type is this (records without the field are kept).",
+)
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Fingerprinting threads. Default: cores.")
+@click.option("--max-bytes", type=click.IntRange(1), default=1 << 20, show_default=True, help="Skip larger files.")
+@format_option
+def index_build(
+    sources: tuple[str, ...],
+    target: str | None,
+    repo: str | None,
+    licenses: tuple[str, ...],
+    license_type: str,
+    workers: int | None,
+    max_bytes: int,
+    fmt: str,
+) -> None:
+    """Index folders and JSONL files (SOURCE...).
+
+    A folder indexes every file under it (binary, empty, non-UTF-8 and oversized files are skipped and
+    counted), with paths relative to it.  Running a build again -- also after an interrupted one --
+    adds only what is missing.
+    """
+    from whence.index import ingest
+    from whence.index.errors import WhenceError
+    from whence.index.stores import open_store
+
+    target = target or default_index()
+    for s in sources:
+        if not Path(s).exists():
+            _fail(f"{s}: no such file or folder")
+    try:
+        store = open_store(target, create=True)
+    except WhenceError as exc:
+        _fail(str(exc))
+    files = ingest.sources(list(sources), repo=repo, licenses=licenses, license_type=license_type)
+    try:
+        with store, _progress(fmt == "text") as progress:
+            report = ingest.build(store, files, workers=workers, max_bytes=max_bytes, progress=progress)
+    except WhenceError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        click.echo("interrupted: committed batches are kept; run the same command again to finish", err=True)
+        sys.exit(130)
+    summary = report.as_dict() | {"index": str(target)}
+    if fmt == "json":
+        click.echo(json.dumps(summary, indent=2))
+        return
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"
+    click.echo(
+        f"indexed {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.seconds:.1f}s "
+        f"[{summary['mb_per_s']} MB/s]: {report.documents} new documents, {report.occurrences} new "
+        f"occurrences, {report.duplicates} duplicate contents; skipped: {skipped}\nindex: {target}"
+    )
+
+
+class _progress:
+    """A rich progress line (files, MB, files/s, MB/s) on stderr, only when it is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.fields[files]} files · {task.fields[mb]:.1f} MB"),
+            TextColumn("· {task.fields[fps]:.0f} files/s · {task.fields[mbps]:.1f} MB/s"),
+            TextColumn("· {task.fields[skipped]} skipped"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._bar.__enter__()
+        self._task = self._bar.add_task("build", files=0, mb=0.0, fps=0.0, mbps=0.0, skipped=0)
+
+        def update(report: Any) -> None:
+            secs = max(report.seconds, 1e-9)
+            self._bar.update(
+                self._task,
+                files=report.files,
+                mb=report.bytes / 1e6,
+                fps=report.files / secs,
+                mbps=report.bytes / 1e6 / secs,
+                skipped=sum(report.skipped.values()),
+            )
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+@index_group.command("stats")
+@index_option
+@format_option
+def index_stats(target: str | None, fmt: str) -> None:
+    """Counts of an index: documents, occurrences, repositories, fingerprints, size."""
+    from whence.index.errors import WhenceError
+    from whence.index.stores import open_store
+
+    target = target or default_index()
+    try:
+        with open_store(target, readonly=True) as store:
+            stats = store.stats()
+    except WhenceError as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            click.echo(f"{key:>28}: {value}")
+
+
+@main.command("search")
+@click.argument("file", required=False, default="-", metavar="[FILE|-]")
+@index_option
+@click.option("--top", type=click.IntRange(1, 100), default=5, show_default=True, help="Most matches to show.")
+@click.option(
+    "--min-tokens",
+    type=click.IntRange(1),
+    default=None,
+    help="Smallest matching span that attributes (default 40 tokens, about 110 characters).",
+)
+@format_option
+def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, fmt: str) -> None:
+    """Find where a snippet (FILE, or standard input) came from."""
+    from whence.index import search as search_mod
+    from whence.index.errors import WhenceError
+    from whence.index.stores import open_store
+
+    target = target or default_index()
+    try:
+        if file == "-":
+            if sys.stdin.isatty():
+                _fail("paste code on standard input, or give a FILE")
+            raw = sys.stdin.buffer.read()
+        else:
+            raw = Path(file).read_bytes()
+    except OSError as exc:
+        _fail(f"{file}: {exc.strerror or exc}")
+    try:
+        with open_store(target, readonly=True) as store:
+            result = search_mod.search(
+                store,
+                raw,
+                top=top,
+                min_tokens=min_tokens or search_mod.MIN_MATCH_TOKENS,
+                with_text=fmt == "text",
+            )
+    except WhenceError as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        from .render import render_result
+
+        render_result(result, raw.decode("utf-8"))

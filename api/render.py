@@ -1,0 +1,95 @@
+"""Readable terminal output for search results: verdict, origins, licenses, matched lines side by side."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from whence.index.licenses import classify
+from whence.index.search import Match, SearchResult
+
+_VERDICT_STYLE = {"verbatim": "bold red", "near-duplicate": "bold yellow", "none": "bold green"}
+_CATEGORY_STYLE = {
+    "public-domain": "green",
+    "permissive": "cyan",
+    "weak-copyleft": "yellow",
+    "copyleft": "red",
+    "unknown": "magenta",
+}
+_CONTEXT = 40  # most lines of a span shown side by side
+
+
+def _side_by_side(match: Match, query_lines: list[str]) -> Table:
+    source_lines = (match.source_text or "").splitlines()
+    table = Table(show_header=True, header_style="bold", expand=True, box=None, pad_edge=False)
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    table.add_column("your code", overflow="fold", ratio=1)
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    table.add_column(match.primary.path or "source", overflow="fold", ratio=1)
+    for span in match.spans[:3]:
+        q0, q1 = span.query_lines
+        s0, s1 = span.source_lines
+        rows = max(q1 - q0, s1 - s0) + 1
+        for i in range(min(rows, _CONTEXT)):
+            qi, si = q0 + i, s0 + i
+            q = query_lines[qi - 1] if qi <= q1 and qi - 1 < len(query_lines) else ""
+            s = source_lines[si - 1] if si <= s1 and si - 1 < len(source_lines) else ""
+            style = "green" if q.strip() == s.strip() else "yellow"
+            table.add_row(
+                str(qi) if qi <= q1 else "",
+                Text(q.expandtabs(4), style=style),
+                str(si) if si <= s1 else "",
+                Text(s.expandtabs(4), style=style),
+            )
+        if rows > _CONTEXT:
+            table.add_row("", Text(f"… {rows - _CONTEXT} more lines", style="dim"), "", "")
+        table.add_row("", "", "", "")
+    return table
+
+
+def render_result(result: SearchResult, query: str, console: Console | None = None) -> None:
+    """Print ``result`` for a person."""
+    console = console or Console()
+    verdict = result.verdict
+    head = Text.assemble(
+        ("verdict: ", "bold"),
+        (verdict, _VERDICT_STYLE[verdict]),
+        f"   query: {result.lines} lines, {result.tokens} tokens",
+    )
+    console.print(head)
+    if not result.matches:
+        console.print("No attributable match in the index.")
+        return
+    query_lines = query.splitlines()
+    for n, m in enumerate(result.matches, 1):
+        occ = m.primary
+        info = classify(occ.licenses)
+        title = Text.assemble(
+            (f"{n}. ", "bold"),
+            (m.verdict, _VERDICT_STYLE[m.verdict]),
+            "  ",
+            (f"{occ.repo}/{occ.path}", "bold"),
+            "  ",
+            (f" {', '.join(occ.licenses) or 'no license'} ", f"reverse {_CATEGORY_STYLE[info.category]}"),
+            f"  {info.category}{' · attribution required' if info.attribution_required else ''}",
+        )
+        lines = [
+            Text(
+                f"score {m.score:.2f} · {m.matched_tokens} matched tokens · longest span "
+                f"{m.longest_span_tokens} tokens",
+                style="dim",
+            )
+        ]
+        if m.spans:
+            first, last = m.spans[0].source_lines
+            url = occ.url_for_lines(first, last)
+            if url:
+                lines.append(Text(url, style="underline blue"))
+        if len(m.occurrences) > 1:
+            others = ", ".join(f"{o.repo}/{o.path}" for o in m.occurrences[1:6])
+            more = f" and {len(m.occurrences) - 6} more" if len(m.occurrences) > 6 else ""
+            lines.append(Text(f"also at: {others}{more}", style="dim"))
+        lines.append(_side_by_side(m, query_lines))
+        console.print(Panel(Group(*lines), title=title, title_align="left"))

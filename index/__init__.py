@@ -1,0 +1,1 @@
+"""Fingerprints, stores and search."""

@@ -1,0 +1,30 @@
+"""The exceptions whence raises.
+
+    WhenceError                 -- base class; the CLI prints its message and exits 2
+    ├── IndexNotFound           -- no index at the given target (build one first)
+    ├── IndexFormatError        -- the file is not a whence index, or of another format version
+    ├── InvalidInput            -- a query or source that cannot be used (binary, not UTF-8, too large)
+    └── StoreUnavailable        -- the store could not be reached or written
+"""
+
+from __future__ import annotations
+
+
+class WhenceError(Exception):
+    """Base class of every error whence reports to a user."""
+
+
+class IndexNotFound(WhenceError):
+    """There is no index at the target."""
+
+
+class IndexFormatError(WhenceError):
+    """The target exists but is not a whence index this version can read."""
+
+
+class InvalidInput(WhenceError):
+    """Input that cannot be searched or indexed."""
+
+
+class StoreUnavailable(WhenceError):
+    """The store could not be reached or written."""

@@ -1,0 +1,224 @@
+"""Fingerprints: winnowed token k-grams (both views) and a MinHash signature with LSH band keys.
+
+The pipeline for one text is::
+
+    bytes --tokenize--> token hashes (exact, abstract) + lines
+          --kgrams-->   one 64-bit hash per run of K consecutive tokens (rolling polynomial, mixed)
+          --winnow-->   the rightmost minimum of every window of W k-grams (Schleimer et al. 2003)
+          --minhash-->  datasketch "affine32" MinHash over the distinct exact k-grams, cut into bands
+
+Winnowing guarantee: any run of at least ``T = K + W - 1`` tokens shared by two texts contains a window
+of W k-grams that both texts see, so both select the same k-gram there and the run is found.  Runs
+shorter than K tokens are never found (noise threshold).  See ``docs/fingerprints.md`` for how K, W and
+the MinHash parameters were chosen from measurements.
+
+Every function here has a pure-Python/numpy reference implementation; when the compiled
+``whence.index._fastfp`` module is available (it is built by ``pip install``), the hot paths run there,
+release the GIL (so threads use every core) and give bit-identical results.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+
+from . import lexer
+from .lexer import Tokens
+
+try:  # pragma: no cover - exercised by whichever path is installed
+    from . import _fastfp  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    _fastfp = None
+
+#: Tokens per k-gram (noise threshold).
+K = 12
+#: k-grams per winnowing window.
+W = 16
+#: Guarantee threshold: shared runs of at least this many tokens are always found.
+T = K + W - 1
+#: MinHash permutations and LSH banding (bands * rows == NUM_PERM).
+NUM_PERM = 64
+BANDS = 8
+ROWS = 8
+MINHASH_SEED = 1
+
+_U64 = np.uint64
+_MASK64 = (1 << 64) - 1
+_BASE = 0x100000001B3  # FNV-1 64-bit prime: odd, so the polynomial never loses the last token's bits
+
+FORMAT_VERSION = 1
+
+
+def has_native() -> bool:
+    """Whether the compiled fingerprint kernel is in use."""
+    return _fastfp is not None
+
+
+def tokenize(data: bytes) -> Tokens:
+    """Tokenise ``data`` (see :mod:`whence.index.lexer` for the rules)."""
+    if _fastfp is not None:
+        e, a, ls, le = _fastfp.tokenize(data)
+        return Tokens(
+            np.frombuffer(e, dtype=np.uint64),
+            np.frombuffer(a, dtype=np.uint64),
+            np.frombuffer(ls, dtype=np.uint32),
+            np.frombuffer(le, dtype=np.uint32),
+        )
+    return lexer.tokenize(data)
+
+
+def _mix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: spreads the polynomial's bits so minima are uniform."""
+    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return z ^ (z >> _U64(31))
+
+
+def kgrams(tokens: npt.NDArray[np.uint64], k: int = K) -> npt.NDArray[np.uint64]:
+    """Hash of every run of ``k`` consecutive tokens: ``mix(sum t[i+j] * BASE**(k-1-j) mod 2**64)``."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    n = len(tokens) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    if _fastfp is not None:
+        return np.frombuffer(_fastfp.kgrams(np.ascontiguousarray(tokens, dtype=np.uint64), k), dtype=np.uint64)
+    acc = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            acc = acc * _U64(_BASE) + tokens[j : j + n]
+        return _mix64(acc)
+
+
+def winnow(hashes: npt.NDArray[np.uint64], w: int = W) -> npt.NDArray[np.uint32]:
+    """Positions selected by robust winnowing: the rightmost minimum of each window of ``w`` hashes.
+
+    A position is reported once even if it is the minimum of several consecutive windows.  Fewer than
+    ``w`` hashes form a single window.
+    """
+    if w < 1:
+        raise ValueError(f"w must be >= 1, got {w}")
+    m = len(hashes)
+    if m == 0:
+        return np.zeros(0, dtype=np.uint32)
+    if _fastfp is not None:
+        return np.frombuffer(_fastfp.winnow(np.ascontiguousarray(hashes, dtype=np.uint64), w), dtype=np.uint32)
+    if m <= w:
+        rev = hashes[::-1]
+        return np.array([m - 1 - int(np.argmin(rev))], dtype=np.uint32)
+    win = np.lib.stride_tricks.sliding_window_view(hashes, w)
+    # rightmost minimum of each window: argmin over the reversed window
+    pos = (w - 1 - np.argmin(win[:, ::-1], axis=1)) + np.arange(len(win))
+    keep = np.ones(len(pos), dtype=bool)
+    keep[1:] = pos[1:] != pos[:-1]
+    return pos[keep].astype(np.uint32)
+
+
+def _minhash_permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """The ``a`` and ``b`` of datasketch's ``affine32`` scheme for ``(num_perm, seed)``."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _minhash_permutations(NUM_PERM, MINHASH_SEED)
+
+
+def _fmix32(h: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def minhash(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
+    """MinHash signature of a set of k-gram hashes.
+
+    Identical to ``datasketch.MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED)`` (scheme ``affine32``) fed
+    the low 32 bits of each hash through an identity ``hashfunc``; :func:`to_datasketch` gives that
+    object.  An empty set gives all ``0xFFFFFFFF``.
+    """
+    values = np.ascontiguousarray(shingles, dtype=np.uint64)
+    if _fastfp is not None:
+        return np.frombuffer(_fastfp.minhash(values, _PERM_A, _PERM_B), dtype=np.uint32)
+    out = np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+    if len(values) == 0:
+        return out
+    hv = _fmix32((values & _U64(0xFFFFFFFF)).astype(np.uint32))
+    with np.errstate(over="ignore"):
+        phv = hv[:, None] * _PERM_A[None, :] + _PERM_B[None, :]
+    return np.minimum(out, phv.min(axis=0))
+
+
+def band_keys(signature: npt.NDArray[np.uint32]) -> list[int]:
+    """One signed 64-bit key per LSH band: equal keys mean equal rows in that band."""
+    keys = []
+    for band in range(BANDS):
+        chunk = signature[band * ROWS : (band + 1) * ROWS].tobytes()
+        keys.append(_signed(xxhash.xxh64_intdigest(chunk, band)))
+    return keys
+
+
+def to_datasketch(signature: npt.NDArray[np.uint32]) -> object:
+    """The signature as a ``datasketch.LeanMinHash`` (imports datasketch lazily: it is slow to import)."""
+    from datasketch import LeanMinHash
+
+    return LeanMinHash(seed=MINHASH_SEED, hashvalues=signature.astype(np.uint32), scheme="affine32")
+
+
+def _signed(h: int) -> int:
+    return h - (1 << 64) if h >= 1 << 63 else h
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Everything whence derives from one text.
+
+    Attributes:
+        tokens: the token stream (both views, with lines).
+        exact_kgrams / abstract_kgrams: hash of every k-gram (position i covers tokens i..i+K-1).
+        exact_selected / abstract_selected: positions chosen by winnowing.
+        signature: MinHash of the distinct selected exact k-grams.
+    """
+
+    tokens: Tokens
+    exact_kgrams: npt.NDArray[np.uint64]
+    abstract_kgrams: npt.NDArray[np.uint64]
+    exact_selected: npt.NDArray[np.uint32]
+    abstract_selected: npt.NDArray[np.uint32]
+    signature: npt.NDArray[np.uint32]
+
+    def index_hashes(self) -> npt.NDArray[np.int64]:
+        """Distinct winnowed hashes of both views, as signed 64-bit integers (what the store keeps)."""
+        sel = np.concatenate(
+            (self.exact_kgrams[self.exact_selected], self.abstract_kgrams[self.abstract_selected])
+        )
+        return np.unique(sel).view(np.int64)
+
+    def bands(self) -> list[int]:
+        """LSH band keys of :attr:`signature` (empty for a text with no k-grams)."""
+        if len(self.exact_kgrams) == 0:
+            return []
+        return band_keys(self.signature)
+
+
+def fingerprint(data: bytes, k: int = K, w: int = W) -> Fingerprint:
+    """Fingerprint one text."""
+    toks = tokenize(data)
+    ek = kgrams(toks.exact, k)
+    ak = kgrams(toks.abstract, k)
+    es = winnow(ek, w)
+    as_ = winnow(ak, w)
+    sig = minhash(np.unique(ek[es]))
+    return Fingerprint(toks, ek, ak, es, as_, sig)
+
+
+def pack_signature(signature: npt.NDArray[np.uint32]) -> bytes:
+    """Versioned little-endian byte form of a signature."""
+    return struct.pack("<BH", FORMAT_VERSION, len(signature)) + signature.astype("<u4").tobytes()

@@ -1,0 +1,61 @@
+"""Value types that travel from ingestion to the store to search results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One place a content was seen: a file at a path in a repository at a revision."""
+
+    repo: str
+    path: str
+    licenses: tuple[str, ...] = ()
+    revision: str = ""
+    url: str = ""
+
+    def url_for_lines(self, first: int, last: int) -> str:
+        """The occurrence's URL pointing at a line range (GitHub-style ``#L1-L9``)."""
+        if not self.url:
+            return ""
+        return f"{self.url}#L{first}-L{last}" if last != first else f"{self.url}#L{first}"
+
+
+@dataclass(slots=True)
+class IndexedDoc:
+    """A fingerprinted content, ready to be written to a store."""
+
+    content_hash: bytes
+    text_z: bytes  # the content, zlib-compressed (done by the worker that fingerprinted it)
+    length_bytes: int
+    hashes: npt.NDArray[np.int64]
+    bands: list[int]
+    signature: bytes
+    lines: int
+    tokens: int
+    language: str = ""
+    blob_id: str = ""
+    occurrences: list[Occurrence] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDoc:
+    """A document as the store returns it."""
+
+    id: int
+    blob_id: str
+    language: str
+    lines: int
+    tokens: int
+    length_bytes: int
+
+
+def github_url(repo: str, revision: str, path: str) -> str:
+    """Link to a file of a GitHub repository at a revision (``HEAD`` when unknown)."""
+    if not repo or "/" not in repo:
+        return ""
+    return f"https://github.com/{repo}/blob/{revision or 'HEAD'}/{path}"

@@ -1,0 +1,365 @@
+"""Search: where did this code come from?
+
+    query bytes --fingerprint--> every k-gram of both views (not only the winnowed ones: any k-gram a
+                                 document selected inside a shared run is then among them)
+                --store.postings--> candidate documents, ranked by distinct shared fingerprints; hashes
+                                 found in more than ``common_cap`` documents are boilerplate and only
+                                 mask the query, they never nominate a candidate
+                --align-->       per candidate, re-tokenise it and grow token-exact tiles from shared
+                                 k-grams (greedy string tiling), in the exact and the abstract view;
+                                 chain tiles into spans (query lines <-> source lines)
+                --verdict-->     verbatim: an exact span of >= MIN_MATCH_TOKENS informative tokens;
+                                 near-duplicate: such a span only in the abstract view (renamed copy)
+
+Minimum match size: MIN_MATCH_TOKENS = 40 tokens (see ``docs/fingerprints.md``): about 110 characters
+of code without whitespace at our measured ~2.7 characters per token -- between SCANOSS's 93
+normalised characters and Copilot's ~150 characters, and next to Dolos's 39-token guarantee.  The
+winnowing guarantee T = K + W - 1 = 27 tokens is below it, so every qualifying run is found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import fingerprint as fp
+from . import licenses as lic
+from .errors import InvalidInput
+from .lexer import Tokens
+from .model import Occurrence
+from .stores.base import Store
+
+MIN_MATCH_TOKENS = 40
+#: A fingerprint found in more documents than this is boilerplate (relative to the index size).
+COMMON_MIN_CAP = 64
+COMMON_FRACTION = 1e-4
+MAX_CANDIDATES = 24
+MAX_QUERY_BYTES = 1 << 20
+#: Tiles closer than this (in both texts, tokens) join one span: a changed literal or a dropped token
+#: does not cut a copy in two.
+SPAN_GAP = 12
+
+VERDICTS = ("none", "near-duplicate", "verbatim")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An aligned region: query lines ↔ source lines, and how many tokens matched in it."""
+
+    query_lines: tuple[int, int]
+    source_lines: tuple[int, int]
+    tokens: int
+    query_tokens: tuple[int, int]  # token index range [start, end) in the query
+    source_tokens: tuple[int, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query_lines": list(self.query_lines), "source_lines": list(self.source_lines), "tokens": self.tokens}
+
+
+@dataclass(slots=True)
+class Match:
+    """One source document the query (partly) came from."""
+
+    doc_id: int
+    verdict: str
+    score: float
+    matched_tokens: int
+    longest_span_tokens: int
+    spans: list[Span]
+    occurrences: list[Occurrence] = field(default_factory=list)
+    blob_id: str = ""
+    source_text: str | None = None  # filled on request, for side-by-side display
+
+    @property
+    def primary(self) -> Occurrence:
+        return self.occurrences[0] if self.occurrences else Occurrence("", "")
+
+    def as_dict(self) -> dict[str, Any]:
+        occ = self.primary
+        first, last = (self.spans[0].source_lines if self.spans else (1, 1))
+        info = lic.classify(occ.licenses)
+        return {
+            "repo": occ.repo,
+            "path": occ.path,
+            "blob_id": self.blob_id,
+            "url": occ.url_for_lines(first, last),
+            "licenses": list(occ.licenses),
+            "license_category": info.category,
+            "attribution_required": info.attribution_required,
+            "verdict": self.verdict,
+            "score": round(self.score, 4),
+            "matched_tokens": self.matched_tokens,
+            "longest_span_tokens": self.longest_span_tokens,
+            "spans": [s.as_dict() for s in self.spans],
+            "occurrences": [
+                {"repo": o.repo, "path": o.path, "url": o.url_for_lines(first, last), "licenses": list(o.licenses)}
+                for o in self.occurrences
+            ],
+        }
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """The answer to one query (its JSON form is the contract in ARCHITECTURE.md)."""
+
+    lines: int
+    tokens: int
+    matches: list[Match]
+
+    @property
+    def verdict(self) -> str:
+        best = 0
+        for m in self.matches:
+            best = max(best, VERDICTS.index(m.verdict))
+        return VERDICTS[best]
+
+    def first(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": {"lines": self.lines, "tokens": self.tokens},
+            "verdict": self.verdict,
+            "matches": [m.as_dict() for m in self.matches],
+        }
+
+
+# -- alignment ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Tile:
+    q: int  # first query token
+    d: int  # first document token
+    n: int  # tokens
+
+
+def _tiles(
+    qk: npt.NDArray[np.uint64],
+    dk: npt.NDArray[np.uint64],
+    qt: npt.NDArray[np.uint64],
+    dt: npt.NDArray[np.uint64],
+    k: int,
+) -> list[_Tile]:
+    """Maximal token-exact common runs seeded by shared k-grams, tiled greedily (longest first).
+
+    Returns non-overlapping (in the query) tiles ordered by query position.
+    """
+    hit = np.flatnonzero(np.isin(dk, qk))
+    if len(hit) == 0:
+        return []
+    qpos: dict[int, list[int]] = {}
+    for i, h in enumerate(qk.tolist()):
+        qpos.setdefault(h, []).append(i)
+    dkl = dk.tolist()
+    qtl, dtl = qt.tolist(), dt.tolist()
+    nq, nd = len(qtl), len(dtl)
+    seeds: set[tuple[int, int]] = set()
+    grown: dict[tuple[int, int], int] = {}
+    for p in hit.tolist():
+        for q in qpos[dkl[p]]:
+            seeds.add((q, p))
+            if (q - 1, p - 1) in seeds:
+                continue  # the tile grown from the previous seed on this diagonal already covers it
+            qs, ds = q, p
+            while qs > 0 and ds > 0 and qtl[qs - 1] == dtl[ds - 1]:
+                qs -= 1
+                ds -= 1
+            qe, de = q + k, p + k
+            while qe < nq and de < nd and qtl[qe] == dtl[de]:
+                qe += 1
+                de += 1
+            grown[(qs, ds)] = max(grown.get((qs, ds), 0), qe - qs)
+    taken = np.zeros(nq, dtype=bool)
+    out: list[_Tile] = []
+    for (q0, d0), n in sorted(grown.items(), key=lambda kv: (-kv[1], kv[0])):
+        free = np.flatnonzero(~taken[q0 : q0 + n])
+        if len(free) < k:
+            continue
+        if len(free) != n:  # overlaps a longer tile: keep the free part if it is one piece
+            s, e = int(free[0]), int(free[-1]) + 1
+            if e - s != len(free):
+                continue
+            q0, d0, n = q0 + s, d0 + s, e - s
+        taken[q0 : q0 + n] = True
+        out.append(_Tile(q0, d0, n))
+    return sorted(out, key=lambda t: t.q)
+
+
+def _chain(tiles: list[_Tile]) -> list[list[_Tile]]:
+    """Group query-ordered tiles into spans: monotone in both texts, gaps of at most SPAN_GAP."""
+    spans: list[list[_Tile]] = []
+    for t in tiles:
+        if spans:
+            last = spans[-1][-1]
+            qgap = t.q - (last.q + last.n)
+            dgap = t.d - (last.d + last.n)
+            if 0 <= qgap <= SPAN_GAP and 0 <= dgap <= SPAN_GAP:
+                spans[-1].append(t)
+                continue
+        spans.append([t])
+    return spans
+
+
+def _informative(tiles: list[_Tile], mask: npt.NDArray[np.bool_]) -> int:
+    """Matched tokens of a span that are not covered by boilerplate fingerprints."""
+    return int(sum(int((~mask[t.q : t.q + t.n]).sum()) for t in tiles))
+
+
+def _make_spans(
+    chains: list[list[_Tile]], qtok: Tokens, dtok: Tokens, mask: npt.NDArray[np.bool_]
+) -> list[tuple[Span, int]]:
+    out = []
+    for c in chains:
+        q0, q1 = c[0].q, c[-1].q + c[-1].n
+        d0, d1 = c[0].d, c[-1].d + c[-1].n
+        matched = sum(t.n for t in c)
+        span = Span(
+            (int(qtok.line_start[q0]), int(qtok.line_end[q1 - 1])),
+            (int(dtok.line_start[d0]), int(dtok.line_end[d1 - 1])),
+            matched,
+            (q0, q1),
+            (d0, d1),
+        )
+        out.append((span, _informative(c, mask)))
+    return out
+
+
+@dataclass(slots=True)
+class _Query:
+    tokens: Tokens
+    exact: npt.NDArray[np.uint64]  # all exact k-grams
+    abstract: npt.NDArray[np.uint64]
+    common_mask: npt.NDArray[np.bool_]  # per query token: covered by a boilerplate fingerprint
+
+
+def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tuple[str, list[Span], int, int]:
+    """Align a query with one document: (verdict, spans, matched tokens, longest span tokens)."""
+    dtok = fp.tokenize(text)
+    k = fp.K
+    de = fp.kgrams(dtok.exact, k)
+    exact = _make_spans(
+        _chain(_tiles(query.exact, de, query.tokens.exact, dtok.exact, k)), query.tokens, dtok, query.common_mask
+    )
+    good = [(s, inf) for s, inf in exact if inf >= min_tokens]
+    if good:
+        spans = [s for s, _ in good]
+        return "verbatim", spans, sum(s.tokens for s in spans), max(s.tokens for s in spans)
+    da = fp.kgrams(dtok.abstract, k)
+    abstract = _make_spans(
+        _chain(_tiles(query.abstract, da, query.tokens.abstract, dtok.abstract, k)),
+        query.tokens,
+        dtok,
+        query.common_mask,
+    )
+    good = [(s, inf) for s, inf in abstract if inf >= min_tokens]
+    if good:
+        spans = [s for s, _ in good]
+        return "near-duplicate", spans, sum(s.tokens for s in spans), max(s.tokens for s in spans)
+    return "none", [], 0, 0
+
+
+# -- search ------------------------------------------------------------------------------------------
+
+
+def common_cap(documents: int) -> int:
+    """Document frequency above which a fingerprint counts as boilerplate."""
+    return max(COMMON_MIN_CAP, int(documents * COMMON_FRACTION))
+
+
+def decode_query(code: bytes | str) -> bytes:
+    """Validate a query: text, UTF-8, not binary, not huge.  Raises :class:`InvalidInput`."""
+    raw = code.encode("utf-8") if isinstance(code, str) else code
+    if len(raw) > MAX_QUERY_BYTES:
+        raise InvalidInput(f"query is {len(raw)} bytes; the limit is {MAX_QUERY_BYTES} (search a smaller part)")
+    if b"\x00" in raw:
+        raise InvalidInput("query looks binary (it contains NUL bytes)")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"query is not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from exc
+    return raw
+
+
+def search(
+    store: Store,
+    code: bytes | str,
+    *,
+    top: int = 5,
+    min_tokens: int = MIN_MATCH_TOKENS,
+    with_text: bool = False,
+    documents: int | None = None,
+) -> SearchResult:
+    """Find where ``code`` came from.
+
+    Args:
+        store: the index.
+        code: the snippet (bytes must be UTF-8).
+        top: most matches to return.
+        min_tokens: smallest informative span that attributes.
+        with_text: also return each match's source text (for side-by-side display).
+        documents: index size, if the caller knows it (saves a count per query).
+
+    Raises:
+        InvalidInput: binary, non-UTF-8 or oversized input.
+    """
+    if top < 1:
+        raise InvalidInput(f"top must be at least 1, got {top}")
+    raw = decode_query(code)
+    toks = fp.tokenize(raw)
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
+    result = SearchResult(lines, len(toks), [])
+    if len(toks) < max(fp.K, min(min_tokens, fp.T)):
+        return result
+    qe = fp.kgrams(toks.exact)
+    qa = fp.kgrams(toks.abstract)
+    if documents is None:
+        documents = int(store.stats()["documents"]) if not hasattr(store, "count_documents") else int(
+            store.count_documents()  # type: ignore[attr-defined]
+        )
+    cap = common_cap(documents)
+    post = store.postings(np.concatenate((qe, qa)).view(np.int64), cap)
+
+    # Boilerplate mask: query tokens covered by a common fingerprint.
+    mask = np.zeros(len(toks), dtype=bool)
+    if post.common:
+        common = np.array(sorted(post.common), dtype=np.int64).view(np.uint64)
+        for kg in (qe, qa):
+            for i in np.flatnonzero(np.isin(kg, common)).tolist():
+                mask[i : i + fp.K] = True
+    query = _Query(toks, qe, qa, mask)
+
+    votes: dict[int, int] = {}
+    for docs in post.docs.values():
+        for d in docs:
+            votes[d] = votes.get(d, 0) + 1
+    if len(toks) >= 4 * fp.T:  # whole files: MinHash LSH finds near-duplicates with few shared grams
+        sig = fp.minhash(np.unique(qe[fp.winnow(qe)]))
+        for d in store.band_docs(fp.band_keys(sig)):
+            votes[d] = votes.get(d, 0) + 2
+    ranked = sorted(votes, key=lambda d: (-votes[d], d))[:MAX_CANDIDATES]
+
+    matches: list[Match] = []
+    for d in ranked:
+        text = store.text(d)
+        verdict, spans, matched, longest = align(query, text, min_tokens)
+        if verdict == "none":
+            continue
+        m = Match(d, verdict, matched / max(1, len(toks)), matched, longest, spans)
+        if with_text:
+            m.source_text = text.decode("utf-8", "replace")
+        matches.append(m)
+    matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, m.doc_id))
+    matches = matches[:top]
+    if matches:
+        occ = store.occurrences([m.doc_id for m in matches])
+        docs_info = store.documents([m.doc_id for m in matches])
+        for m in matches:
+            m.occurrences = occ.get(m.doc_id, [])
+            info = docs_info.get(m.doc_id)
+            m.blob_id = info.blob_id if info else ""
+    result.matches = matches
+    return result

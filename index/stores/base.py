@@ -1,0 +1,94 @@
+"""The store interface: what ingestion writes and search reads.
+
+A store keeps documents (one per distinct content) with their occurrences, the content itself (so that
+search can align a match line by line), an inverted index from winnowed fingerprint hashes to documents,
+and LSH band keys.  Implementations: :mod:`whence.index.stores.sqlite` (embedded default).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from ..model import IndexedDoc, Occurrence, StoredDoc
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one :meth:`Store.add` call changed."""
+
+    documents: int
+    occurrences: int
+
+
+@dataclass(frozen=True, slots=True)
+class Postings:
+    """Answer of :meth:`Store.postings`.
+
+    Attributes:
+        docs: for every queried hash found in at most ``cap`` documents, those documents.
+        common: the queried hashes found in more than ``cap`` documents (boilerplate).
+    """
+
+    docs: dict[int, list[int]]
+    common: frozenset[int]
+
+
+class Store(abc.ABC):
+    """A whence index."""
+
+    @abc.abstractmethod
+    def add(self, docs: Sequence[IndexedDoc]) -> WriteResult:
+        """Write a batch atomically: all of it or nothing.  Known contents only gain occurrences."""
+
+    @abc.abstractmethod
+    def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
+        """Which of these content hashes are already stored."""
+
+    @abc.abstractmethod
+    def add_occurrences(self, pairs: Sequence[tuple[bytes, Occurrence]]) -> int:
+        """Attach occurrences to already stored contents; returns how many were new."""
+
+    @abc.abstractmethod
+    def postings(self, hashes: npt.NDArray[np.int64], cap: int) -> Postings:
+        """Documents containing each hash (see :class:`Postings`)."""
+
+    @abc.abstractmethod
+    def band_docs(self, keys: Sequence[int]) -> set[int]:
+        """Documents sharing at least one LSH band key."""
+
+    @abc.abstractmethod
+    def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
+        """Stored documents by id."""
+
+    @abc.abstractmethod
+    def text(self, doc_id: int) -> bytes:
+        """The content of a document."""
+
+    @abc.abstractmethod
+    def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
+        """Every known occurrence of each document, in insertion order."""
+
+    @abc.abstractmethod
+    def stats(self) -> dict[str, int | float | str]:
+        """Counts: at least ``documents`` and ``occurrences``."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the store."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
