@@ -233,7 +233,8 @@ class _Query:
     tokens: Tokens
     exact: npt.NDArray[np.uint64]  # all exact k-grams
     abstract: npt.NDArray[np.uint64]
-    common_mask: npt.NDArray[np.bool_]  # per query token: covered by a boilerplate fingerprint
+    exact_common: npt.NDArray[np.bool_]  # per query token: covered by a boilerplate exact fingerprint
+    any_common: npt.NDArray[np.bool_]  # ... by a boilerplate fingerprint of either view
 
 
 def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tuple[str, list[Span], int, int]:
@@ -242,7 +243,7 @@ def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tup
     k = fp.K
     de = fp.kgrams(dtok.exact, k)
     exact = _make_spans(
-        _chain(_tiles(query.exact, de, query.tokens.exact, dtok.exact, k)), query.tokens, dtok, query.common_mask
+        _chain(_tiles(query.exact, de, query.tokens.exact, dtok.exact, k)), query.tokens, dtok, query.exact_common
     )
     good = [(s, inf) for s, inf in exact if inf >= min_tokens]
     if good:
@@ -253,7 +254,7 @@ def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tup
         _chain(_tiles(query.abstract, da, query.tokens.abstract, dtok.abstract, k)),
         query.tokens,
         dtok,
-        query.common_mask,
+        query.any_common,
     )
     good = [(s, inf) for s, inf in abstract if inf >= min_tokens]
     if good:
@@ -282,6 +283,15 @@ def decode_query(code: bytes | str) -> bytes:
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"query is not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from exc
     return raw
+
+
+def _cover(kgrams: npt.NDArray[np.uint64], common: npt.NDArray[np.uint64], n: int) -> npt.NDArray[np.bool_]:
+    """Tokens covered by any k-gram in ``common``."""
+    mask = np.zeros(n, dtype=bool)
+    if len(common):
+        for i in np.flatnonzero(np.isin(kgrams, common)).tolist():
+            mask[i : i + fp.K] = True
+    return mask
 
 
 def search(
@@ -323,14 +333,11 @@ def search(
     cap = common_cap(documents)
     post = store.postings(np.concatenate((qe, qa)).view(np.int64), cap)
 
-    # Boilerplate mask: query tokens covered by a common fingerprint.
-    mask = np.zeros(len(toks), dtype=bool)
-    if post.common:
-        common = np.array(sorted(post.common), dtype=np.int64).view(np.uint64)
-        for kg in (qe, qa):
-            for i in np.flatnonzero(np.isin(kg, common)).tolist():
-                mask[i : i + fp.K] = True
-    query = _Query(toks, qe, qa, mask)
+    # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
+    # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
+    common = np.array(sorted(post.common), dtype=np.int64).view(np.uint64)
+    exact_mask = _cover(qe, common, len(toks))
+    query = _Query(toks, qe, qa, exact_mask, exact_mask | _cover(qa, common, len(toks)))
 
     votes: dict[int, int] = {}
     for docs in post.docs.values():

@@ -1,0 +1,132 @@
+"""Search against a real index of real code: verdicts, spans, licenses, boilerplate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from whence.index import search
+from whence.index.errors import InvalidInput
+from whence.index.stores.sqlite import SQLiteStore
+
+from .mutations import crlf, reindent, rename, strip_comments
+
+
+def fragment(corpus: Path, rel: str, first: int, last: int) -> str:
+    lines = (corpus / rel).read_text().splitlines(keepends=True)
+    return "".join(lines[first - 1 : last])
+
+
+def test_exact_fragment_is_verbatim_with_lines(store: SQLiteStore, corpus: Path) -> None:
+    code = fragment(corpus, "difflib.py", 410, 445)
+    res = search.search(store, code)
+    assert res.verdict == "verbatim"
+    top = res.matches[0]
+    assert (top.primary.repo, top.primary.path) == ("python/cpython", "difflib.py")
+    first, last = top.spans[0].source_lines
+    assert first <= 445 and last >= 410
+    assert top.primary.licenses == ("PSF-2.0",)
+
+
+@pytest.mark.parametrize("mutate", [reindent, strip_comments, crlf], ids=["reindent", "comments", "crlf"])
+def test_reformatted_fragment_is_still_verbatim(store: SQLiteStore, corpus: Path, mutate: object) -> None:
+    code = fragment(corpus, "argparse.py", 1180, 1215)
+    assert callable(mutate)
+    res = search.search(store, mutate(code))
+    assert res.verdict == "verbatim"
+    assert res.matches[0].primary.path == "argparse.py"
+    s0, s1 = res.matches[0].spans[0].source_lines
+    assert s0 <= 1215 and s1 >= 1180
+
+
+def test_renamed_fragment_is_near_duplicate(store: SQLiteStore, corpus: Path) -> None:
+    code = rename(fragment(corpus, "heapq.py", 258, 300))
+    res = search.search(store, code)
+    assert res.verdict == "near-duplicate"
+    assert res.matches[0].primary.path == "heapq.py"
+
+
+def test_partial_lines_at_edges(store: SQLiteStore, corpus: Path) -> None:
+    code = fragment(corpus, "textwrap.py", 252, 290)
+    res = search.search(store, code[17:-23])
+    assert res.verdict == "verbatim"
+    assert res.matches[0].primary.path == "textwrap.py"
+
+
+def test_unrelated_code_is_not_attributed(store: SQLiteStore) -> None:
+    code = '''
+def schedule_orders(orders, capacity):
+    """Greedy packing of orders into trucks, largest first."""
+    trucks = []
+    for order in sorted(orders, key=lambda o: o.weight, reverse=True):
+        for truck in trucks:
+            if truck.load + order.weight <= capacity:
+                truck.add(order)
+                break
+        else:
+            trucks.append(Truck([order]))
+    return trucks
+'''
+    res = search.search(store, code)
+    assert res.verdict == "none"
+    assert res.matches == []
+
+
+def test_query_lines_map_to_the_query(store: SQLiteStore, corpus: Path) -> None:
+    prefix = "x_unrelated = compute_something_else(1, 2, 3)\n" * 3
+    code = prefix + fragment(corpus, "heapq.py", 200, 240)
+    res = search.search(store, code)
+    span = res.matches[0].spans[0]
+    assert span.query_lines[0] >= 4  # the unrelated prefix is not part of the match
+
+
+def test_short_snippet_is_not_attributed(store: SQLiteStore, corpus: Path) -> None:
+    res = search.search(store, fragment(corpus, "difflib.py", 130, 131))
+    assert res.verdict == "none"
+
+
+def test_boilerplate_does_not_attribute(tmp_path: Path) -> None:
+    """A block that occurs in more files than the boilerplate cap never attributes on its own."""
+    from whence.index import ingest
+    from whence.index.stores import open_store
+
+    boiler = "".join(f"    parser.add_argument('--opt{i}', type=int, default={i}, help='option {i}')\n" for i in range(8))
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(search.COMMON_MIN_CAP + 6):
+        own = "".join(f"    total_{i}_{j} = weigh_{i}(items[{j}], factor={i * 31 + j}) + offset_{j}\n" for j in range(6))
+        body = f"def main_{i}(argv, items):\n{own}    parser = make_parser({i})\n{boiler}    return parser\n"
+        (root / f"tool_{i}.py").write_text(body)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([root], repo="acme/tools"), workers=1)
+        assert search.search(st, boiler).verdict == "none"
+        # A copy of one whole file still attributes, to that file, on its own lines.
+        whole = (root / "tool_7.py").read_text()
+        res = search.search(st, whole)
+        assert res.verdict == "verbatim"
+        assert res.matches[0].primary.path == "tool_7.py"
+
+
+def test_json_shape(store: SQLiteStore, corpus: Path) -> None:
+    res = search.search(store, fragment(corpus, "csv.py", 80, 120)).as_dict()
+    assert set(res) == {"query", "verdict", "matches"}
+    assert set(res["query"]) == {"lines", "tokens"}
+    m = res["matches"][0]
+    assert set(m) == {
+        "repo", "path", "blob_id", "url", "licenses", "license_category", "attribution_required", "verdict",
+        "score", "matched_tokens", "longest_span_tokens", "spans", "occurrences",
+    }  # fmt: skip
+    assert m["license_category"] == "permissive" and m["attribution_required"] is True
+    assert m["url"].startswith("https://github.com/python/cpython/blob/") and "#L" in m["url"]
+    assert set(m["spans"][0]) == {"query_lines", "source_lines", "tokens"}
+    assert 0 < m["score"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [(b"\x00\x01binary", "binary"), (b"caf\xe9 = 1", "UTF-8"), (b"x" * (search.MAX_QUERY_BYTES + 1), "limit")],
+)
+def test_bad_queries_raise_clear_errors(store: SQLiteStore, code: bytes, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        search.search(store, code)
