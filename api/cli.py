@@ -74,6 +74,9 @@ def index_group() -> None:
 )
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Fingerprinting threads. Default: cores.")
 @click.option("--max-bytes", type=click.IntRange(1), default=1 << 20, show_default=True, help="Skip larger files.")
+@click.option(
+    "--batch-size", type=click.IntRange(1), default=256, show_default=True, help="Files per committed transaction."
+)
 @format_option
 def index_build(
     sources: tuple[str, ...],
@@ -83,6 +86,7 @@ def index_build(
     license_type: str,
     workers: int | None,
     max_bytes: int,
+    batch_size: int,
     fmt: str,
 ) -> None:
     """Index folders and JSONL files (SOURCE...).
@@ -106,7 +110,9 @@ def index_build(
     files = ingest.sources(list(sources), repo=repo, licenses=licenses, license_type=license_type)
     try:
         with store, _progress(fmt == "text") as progress:
-            report = ingest.build(store, files, workers=workers, max_bytes=max_bytes, progress=progress)
+            report = ingest.build(
+                store, files, workers=workers, max_bytes=max_bytes, batch_files=batch_size, progress=progress
+            )
     except WhenceError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -18,7 +18,8 @@ everything else still becomes stable tokens:
 * Strings: ``"..."`` and ``'...'`` (backslash escapes, must close on the same line, otherwise the quote
   is punctuation -- an apostrophe in prose or a Rust lifetime), triple-quoted ``\"\"\"``/``'''`` and
   back-quoted strings (may span lines, must close).  A string's *exact* hash covers its contents only, so
-  ``'x'`` and ``"x"`` (a formatter's quote change) are the same token.
+  ``'x'`` and ``"x"`` (a formatter's quote change) are the same token; line breaks inside a string
+  hash as ``\\n`` whatever their style.
 * Numbers: a digit, then letters, digits, ``_`` and ``.`` followed by a digit.
 * Identifiers: ``[A-Za-z_$]`` or any non-ASCII byte, then those or digits.
 * Anything else is a one-character punctuation token (``==`` is two ``=`` tokens, so spacing between
@@ -178,7 +179,10 @@ def tokenize(data: bytes) -> Tokens:
         if c in (34, 39, 96):  # " ' `
             end, inner_start, inner_end = _scan_string(data, i)
             if end > 0:
-                h = xxhash.xxh64_intdigest(data[inner_start:inner_end], SEED_STRING)
+                inner = data[inner_start:inner_end]
+                if b"\r" in inner:  # multi-line strings: line endings normalised like the rest
+                    inner = inner.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                h = xxhash.xxh64_intdigest(inner, SEED_STRING)
                 line += _count_lines(data, i, end)
                 emit(STRING, h, first, line)
                 i = end

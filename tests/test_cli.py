@@ -1,0 +1,86 @@
+"""The `whence` command: in-process with CliRunner, and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from whence.api.cli import main
+
+
+def _fragment(corpus: Path) -> str:
+    return "".join((corpus / "difflib.py").read_text().splitlines(keepends=True)[409:445])
+
+
+def test_build_stats_search_roundtrip(tmp_path: Path, corpus: Path) -> None:
+    runner = CliRunner()
+    db = tmp_path / "cli.sqlite"
+    res = runner.invoke(main, ["index", "build", str(corpus), "--index", str(db), "--repo", "python/cpython",
+                               "--license", "PSF-2.0", "--format", "json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["documents_added"] > 10 and summary["skipped"] == {}
+
+    res = runner.invoke(main, ["index", "stats", "--index", str(db), "--format", "json"])
+    stats = json.loads(res.output)
+    assert stats["documents"] == summary["documents_added"]
+    assert stats["occurrences"] == summary["occurrences_added"]
+
+    res = runner.invoke(main, ["search", "--index", str(db), "--format", "json"], input=_fragment(corpus))
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["verdict"] == "verbatim"
+    assert out["matches"][0]["path"] == "difflib.py"
+
+    res = runner.invoke(main, ["search", "--index", str(db)], input=_fragment(corpus))
+    assert res.exit_code == 0
+    assert "verbatim" in res.output and "python/cpython/difflib.py" in res.output
+    assert "PSF-2.0" in res.output and res.output.count("isbjunk") >= 4  # both sides, side by side
+
+
+def test_env_var_names_the_index(tmp_path: Path, corpus: Path, monkeypatch: object) -> None:
+    db = tmp_path / "env.sqlite"
+    runner = CliRunner(env={"WHENCE_INDEX": str(db)})
+    assert runner.invoke(main, ["index", "build", str(corpus / "json")]).exit_code == 0
+    res = runner.invoke(main, ["index", "stats", "--format", "json"])
+    assert json.loads(res.output)["index"] == str(db)
+
+
+def test_errors_exit_2_with_a_message(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = tmp_path / "missing.sqlite"
+    res = runner.invoke(main, ["search", "--index", str(missing)], input="def f(): pass\n")
+    assert res.exit_code == 2 and "no index at" in res.output and "whence index build" in res.output
+    assert not missing.exists()
+    res = runner.invoke(main, ["index", "stats", "--index", str(missing)])
+    assert res.exit_code == 2
+    res = runner.invoke(main, ["index", "build", str(tmp_path / "nope"), "--index", str(missing)])
+    assert res.exit_code == 2 and "no such file or folder" in res.output
+
+
+def test_binary_query_exits_2(tmp_path: Path, built_index: Path) -> None:
+    blob = tmp_path / "a.bin"
+    blob.write_bytes(b"\x7fELF\x00\x00\x01")
+    res = CliRunner().invoke(main, ["search", str(blob), "--index", str(built_index)])
+    assert res.exit_code == 2 and "binary" in res.output
+    bad = tmp_path / "bad.py"
+    bad.write_bytes(b"x = '\xff\xfe'\n")
+    res = CliRunner().invoke(main, ["search", str(bad), "--index", str(built_index)])
+    assert res.exit_code == 2 and "UTF-8" in res.output
+
+
+def test_real_subprocess_search_does_not_import_torch(built_index: Path, corpus: Path) -> None:
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['whence', 'search', '--index', sys.argv[1], '--format', 'json']\n"
+        "try:\n    runpy.run_module('whence.api', run_name='__main__')\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(built_index)], input=_fragment(corpus),
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert json.loads(out.stdout)["verdict"] == "verbatim"

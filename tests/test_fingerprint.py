@@ -1,0 +1,127 @@
+"""Lexer and fingerprint invariants, with hypothesis."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from whence.index import fingerprint as fp
+from whence.index.lexer import tokenize as reference_tokenize
+
+settings.register_profile("whence", derandomize=True, max_examples=150, deadline=None)
+settings.load_profile("whence")
+
+# Tokens whose lexing does not depend on their neighbours or on line starts.
+_WORD = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+_NUM = st.from_regex(r"[0-9]{1,5}(\.[0-9]{1,3})?", fullmatch=True)
+_STR = st.from_regex(r"\"[a-z ]{0,6}\"", fullmatch=True)
+_PUNCT = st.sampled_from(list("(){}[];,.:=+-*<>!&|%^~?@"))
+_TOKENS = st.lists(st.one_of(_WORD, _NUM, _STR, _PUNCT), min_size=1, max_size=80)
+_SPACE = st.text(alphabet=" \t\n", min_size=1, max_size=3)
+
+
+def _join(tokens: list[str], seps: list[str]) -> str:
+    out = []
+    for i, t in enumerate(tokens):
+        out.append(t)
+        out.append(seps[i % len(seps)])
+    return "".join(out)
+
+
+@given(_TOKENS, st.lists(_SPACE, min_size=1, max_size=10), st.lists(_SPACE, min_size=1, max_size=10))
+def test_whitespace_does_not_change_tokens(tokens: list[str], seps1: list[str], seps2: list[str]) -> None:
+    a = fp.tokenize(_join(tokens, seps1).encode())
+    b = fp.tokenize(_join(tokens, seps2).encode())
+    assert a.exact.tolist() == b.exact.tolist()
+    assert a.abstract.tolist() == b.abstract.tolist()
+
+
+@given(_TOKENS, st.lists(st.from_regex(r"[a-z ]{0,20}", fullmatch=True), min_size=1, max_size=5))
+def test_comments_do_not_change_tokens(tokens: list[str], notes: list[str]) -> None:
+    plain = " ".join(tokens)
+    commented = []
+    for i, t in enumerate(tokens):
+        commented.append(t)
+        note = notes[i % len(notes)]
+        commented.append([f" /* {note} */ ", f"  # {note}\n", f" ; // {note}\n" if False else " ", "\n"][i % 4])
+    a = fp.tokenize(plain.encode())
+    b = fp.tokenize("".join(commented).encode())
+    assert a.exact.tolist() == b.exact.tolist()
+
+
+def test_line_endings_do_not_change_tokens_or_lines() -> None:
+    code = "def f(a):\n    # note\n    return a + 1  // 2\n\n'''doc\nstring'''\nx = 1\n"
+    lf = fp.tokenize(code.encode())
+    for eol in ("\r\n", "\r"):
+        other = fp.tokenize(code.replace("\n", eol).encode())
+        assert other.exact.tolist() == lf.exact.tolist()
+        assert other.line_start.tolist() == lf.line_start.tolist()
+        assert other.line_end.tolist() == lf.line_end.tolist()
+
+
+def test_renaming_keeps_the_abstract_view() -> None:
+    a = fp.tokenize(b"def area(width, height):\n    return width * height\n")
+    b = fp.tokenize(b"def surface(w, h):\n    return w * h\n")
+    assert a.abstract.tolist() == b.abstract.tolist()
+    assert a.exact.tolist() != b.exact.tolist()
+
+
+def test_quote_style_does_not_matter() -> None:
+    assert fp.tokenize(b"x = 'abc'").exact.tolist() == fp.tokenize(b'x = "abc"').exact.tolist()
+
+
+def test_native_tokenizer_matches_the_reference_on_real_code() -> None:
+    import inspect
+
+    src = inspect.getsource(fp).encode()
+    ref = reference_tokenize(src)
+    got = fp.tokenize(src)
+    assert got.exact.tolist() == ref.exact.tolist()
+    assert got.line_end.tolist() == ref.line_end.tolist()
+
+
+_HASHES = st.lists(st.integers(min_value=0, max_value=2**64 - 1), min_size=0, max_size=200)
+
+
+@given(_HASHES, _HASHES, st.lists(st.integers(0, 2**64 - 1), min_size=fp.T, max_size=fp.T + 60))
+def test_any_shared_run_of_t_tokens_has_a_common_fingerprint(
+    left: list[int], right: list[int], shared: list[int]
+) -> None:
+    """The winnowing guarantee: a shared run of >= T = K + W - 1 tokens yields a common fingerprint."""
+    a = np.array(left + shared + right, dtype=np.uint64)
+    b = np.array(right[::-1] + shared + left[:7], dtype=np.uint64)
+    ka, kb = fp.kgrams(a), fp.kgrams(b)
+    sa = set(ka[fp.winnow(ka)].tolist())
+    sb = set(kb[fp.winnow(kb)].tolist())
+    assert sa & sb
+
+
+def test_winnow_selects_rightmost_minimum_once() -> None:
+    h = np.array([5, 3, 3, 9, 9, 9, 1, 7], dtype=np.uint64)
+    assert fp.winnow(h, 3).tolist() == [2, 5, 6]
+    assert fp.winnow(h[:2], 3).tolist() == [1]
+    assert fp.winnow(np.zeros(0, dtype=np.uint64), 3).tolist() == []
+
+
+def test_minhash_matches_datasketch() -> None:
+    from datasketch import MinHash
+
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 2**63, 300, dtype=np.uint64)
+    m = MinHash(num_perm=fp.NUM_PERM, seed=fp.MINHASH_SEED, hashfunc=lambda v: v)
+    m.update_batch([int(v) & 0xFFFFFFFF for v in values])
+    assert fp.minhash(values).tolist() == m.hashvalues.tolist()
+    lean = fp.to_datasketch(fp.minhash(values))
+    assert lean.jaccard(m) == 1.0  # type: ignore[attr-defined]
+
+
+def test_similar_files_share_lsh_bands() -> None:
+    import inspect
+
+    src = inspect.getsource(fp).encode()
+    edited = src.replace(b"def winnow(", b"def winnow_positions(")
+    a, b = fp.fingerprint(src), fp.fingerprint(edited)
+    assert set(a.bands()) & set(b.bands())
+    other = fp.fingerprint(inspect.getsource(np.lib.stride_tricks).encode())
+    assert not set(a.bands()) & set(other.bands())

@@ -1,0 +1,172 @@
+"""Ingestion on a real SQLite file: skipped inputs, deduplication, JSONL, and crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from whence.index import ingest
+from whence.index.errors import IndexFormatError, IndexNotFound, InvalidInput
+from whence.index.stores import open_store
+from whence.index.stores.sqlite import SQLiteStore
+
+
+def _snapshot(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], int]:
+    """Documents and occurrences by content (ids may differ between builds), and postings count."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    docs = sorted(db.execute("SELECT content_hash, length_bytes, lines, tokens, signature FROM documents"))
+    occ = sorted(
+        db.execute(
+            "SELECT d.content_hash, o.repo, o.path, o.revision, o.licenses, o.url"
+            " FROM occurrences o JOIN documents d ON d.id = o.doc"
+        )
+    )
+    post = db.execute(
+        "SELECT count(*) FROM postings p JOIN documents d ON d.id = p.doc"
+    ).fetchone()[0]
+    db.close()
+    return docs, occ, post
+
+
+def test_bad_files_are_skipped_and_counted(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ok.py").write_text("def ok(a, b):\n    return a + b\n")
+    (src / "empty.py").write_text("")
+    (src / "blank.py").write_text("   \n\n")
+    (src / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (src / "latin1.py").write_bytes(b"name = 'caf\xe9'\n")
+    (src / "huge.js").write_text("x = 1;\n" * 200_000)
+    unreadable = src / "secret.py"
+    unreadable.write_text("x = 1\n")
+    unreadable.chmod(0)
+    with open_store(tmp_path / "i.sqlite", create=True) as store:
+        report = ingest.build(store, ingest.sources([src]), workers=2, max_bytes=1 << 20)
+        stats = store.stats()
+    expected = {"empty": 2, "binary": 1, "not_utf8": 1, "too_large": 1}
+    if os.geteuid() != 0:  # root reads a chmod-0 file anyway
+        expected["unreadable"] = 1
+    assert {k: v for k, v in report.skipped.items() if k != "unreadable" or os.geteuid() != 0} == expected
+    assert stats["documents"] == report.documents == (2 if os.geteuid() == 0 else 1)
+
+
+def test_identical_contents_are_stored_once_with_every_occurrence(tmp_path: Path, corpus: Path) -> None:
+    code = (corpus / "heapq.py").read_bytes()
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, name in ((a, "lib/heap.py"), (b, "vendor/heapq.py")):
+        (root / name).parent.mkdir(parents=True)
+        (root / name).write_bytes(code)
+    db = tmp_path / "i.sqlite"
+    with open_store(db, create=True) as store:
+        ingest.build(store, ingest.sources([a], repo="alice/heaps", licenses=["MIT"]), workers=1)
+        r2 = ingest.build(store, ingest.sources([b], repo="bob/vendored", licenses=["Apache-2.0"]), workers=1)
+        assert r2.documents == 0 and r2.duplicates == 1 and r2.occurrences == 1
+        stats = store.stats()
+        assert stats["documents"] == 1 and stats["occurrences"] == 2
+        occ = next(iter(store.occurrences([1]).values()))
+    assert [(o.repo, o.path, o.licenses) for o in occ] == [
+        ("alice/heaps", "lib/heap.py", ("MIT",)),
+        ("bob/vendored", "vendor/heapq.py", ("Apache-2.0",)),
+    ]
+
+
+def test_rebuilding_adds_nothing(tmp_path: Path, corpus: Path) -> None:
+    db = tmp_path / "i.sqlite"
+    with open_store(db, create=True) as store:
+        first = ingest.build(store, ingest.sources([corpus], repo="python/cpython"), workers=2)
+        before = _snapshot(db)
+        again = ingest.build(store, ingest.sources([corpus], repo="python/cpython"), workers=2)
+    assert first.documents > 10
+    assert again.documents == 0 and again.occurrences == 0
+    assert _snapshot(db) == before
+
+
+def test_jsonl_source(tmp_path: Path, corpus: Path) -> None:
+    recs = [
+        {"content": (corpus / "bisect.py").read_text(), "repo_name": "py/bisect", "path": "bisect.py",
+         "detected_licenses": ["PSF-2.0"], "revision_id": "abc123", "license_type": "permissive"},
+        {"content": (corpus / "colorsys.py").read_text(), "repo_name": "x/colors", "path": "c.py",
+         "license_type": "no_license"},
+    ]  # fmt: skip
+    src = tmp_path / "shard.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    with open_store(tmp_path / "i.sqlite", create=True) as store:
+        report = ingest.build(store, ingest.sources([src], license_type="permissive"), workers=1)
+        assert report.documents == 1
+        occ = store.occurrences([1])[1][0]
+    assert occ.url == "https://github.com/py/bisect/blob/abc123/bisect.py"
+    assert occ.licenses == ("PSF-2.0",)
+
+
+def test_bad_jsonl_names_the_line(tmp_path: Path) -> None:
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"content": "x = 1"}\nnot json\n')
+    with open_store(tmp_path / "i.sqlite", create=True) as store, pytest.raises(InvalidInput, match="bad.jsonl:2"):
+        ingest.build(store, ingest.sources([src]), workers=1)
+
+
+def test_missing_and_foreign_index_files(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFound, match="whence index build"):
+        open_store(tmp_path / "nope.sqlite")
+    other = tmp_path / "other.sqlite"
+    import sqlite3
+
+    sqlite3.connect(other).execute("CREATE TABLE t(x)").connection.commit()
+    with pytest.raises(IndexFormatError, match="not a whence index"):
+        open_store(other, create=True)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, this is not a database at all" * 100)
+    with pytest.raises(IndexFormatError):
+        open_store(text)
+
+
+def _build_cmd(src: Path, db: Path) -> list[str]:
+    return [sys.executable, "-m", "whence.api", "index", "build", str(src), "--index", str(db),
+            "--repo", "python/cpython", "--workers", "2", "--batch-size", "8", "--format", "json"]  # fmt: skip
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_interrupted_build_then_rerun_equals_clean_build(tmp_path: Path, sig: signal.Signals) -> None:
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("email", "json", "http", "logging", "unittest", "asyncio"):
+        import shutil
+
+        shutil.copytree(stdlib / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    clean = tmp_path / "clean.sqlite"
+    subprocess.run(_build_cmd(src, clean), check=True, capture_output=True)
+
+    crashed = tmp_path / "crashed.sqlite"
+    proc = subprocess.Popen(_build_cmd(src, crashed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Kill once some batches are committed but before the end.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if crashed.exists():
+            try:
+                with SQLiteStore(crashed, readonly=True) as st:
+                    if st.count_documents() > 0:
+                        break
+            except Exception:  # the file may be mid-creation
+                pass
+        time.sleep(0.005)
+    assert proc.poll() is None, "the build finished before it could be interrupted"
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    with SQLiteStore(crashed, readonly=True) as st:
+        partial = st.count_documents()
+    assert 0 < partial < len(_snapshot(clean)[0])
+    subprocess.run(_build_cmd(src, crashed), check=True, capture_output=True)
+    assert _snapshot(crashed) == _snapshot(clean)
