@@ -45,7 +45,12 @@ index_option = click.option(
     help="Index file (SQLite). Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
 )
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
 )
 
 
@@ -63,8 +68,12 @@ def index_group() -> None:
 @index_group.command("build")
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @index_option
-@click.option("--repo", default=None, help="Repository (owner/name) a plain folder belongs to. Default: its name.")
-@click.option("--license", "licenses", multiple=True, metavar="SPDX", help="License of a plain folder (repeatable).")
+@click.option(
+    "--repo", default=None, help="Repository (owner/name) a plain folder belongs to. Default: its name."
+)
+@click.option(
+    "--license", "licenses", multiple=True, metavar="SPDX", help="License of a plain folder (repeatable)."
+)
 @click.option(
     "--license-type",
     type=click.Choice(["permissive", "no_license", "all"]),
@@ -72,10 +81,18 @@ def index_group() -> None:
     show_default=True,
     help="Keep only JSONL records whose license_type is this (records without the field are kept).",
 )
-@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Fingerprinting threads. Default: cores.")
-@click.option("--max-bytes", type=click.IntRange(1), default=1 << 20, show_default=True, help="Skip larger files.")
 @click.option(
-    "--batch-size", type=click.IntRange(1), default=256, show_default=True, help="Files per committed transaction."
+    "--workers", type=click.IntRange(1, 256), default=None, help="Fingerprinting threads. Default: cores."
+)
+@click.option(
+    "--max-bytes", type=click.IntRange(1), default=1 << 20, show_default=True, help="Skip larger files."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=256,
+    show_default=True,
+    help="Files per committed transaction.",
 )
 @format_option
 def index_build(
@@ -198,7 +215,9 @@ def index_stats(target: str | None, fmt: str) -> None:
 @main.command("search")
 @click.argument("file", required=False, default="-", metavar="[FILE|-]")
 @index_option
-@click.option("--top", type=click.IntRange(1, 100), default=5, show_default=True, help="Most matches to show.")
+@click.option(
+    "--top", type=click.IntRange(1, 100), default=5, show_default=True, help="Most matches to show."
+)
 @click.option(
     "--min-tokens",
     type=click.IntRange(1),

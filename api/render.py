@@ -75,7 +75,7 @@ def render_result(result: SearchResult, query: str, console: Console | None = No
             (f" {', '.join(occ.licenses) or 'no license'} ", f"reverse {_CATEGORY_STYLE[info.category]}"),
             f"  {info.category}{' · attribution required' if info.attribution_required else ''}",
         )
-        lines = [
+        lines: list[Text | Table] = [
             Text(
                 f"score {m.score:.2f} · {m.matched_tokens} matched tokens · longest span "
                 f"{m.longest_span_tokens} tokens",

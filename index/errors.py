@@ -1,10 +1,10 @@
 """The exceptions whence raises.
 
-    WhenceError                 -- base class; the CLI prints its message and exits 2
-    ├── IndexNotFound           -- no index at the given target (build one first)
-    ├── IndexFormatError        -- the file is not a whence index, or of another format version
-    ├── InvalidInput            -- a query or source that cannot be used (binary, not UTF-8, too large)
-    └── StoreUnavailable        -- the store could not be reached or written
+WhenceError                 -- base class; the CLI prints its message and exits 2
+├── IndexNotFound           -- no index at the given target (build one first)
+├── IndexFormatError        -- the file is not a whence index, or of another format version
+├── InvalidInput            -- a query or source that cannot be used (binary, not UTF-8, too large)
+└── StoreUnavailable        -- the store could not be reached or written
 """
 
 from __future__ import annotations

@@ -86,7 +86,9 @@ def kgrams(tokens: npt.NDArray[np.uint64], k: int = K) -> npt.NDArray[np.uint64]
     if n <= 0:
         return np.zeros(0, dtype=np.uint64)
     if _fastfp is not None:
-        return np.frombuffer(_fastfp.kgrams(np.ascontiguousarray(tokens, dtype=np.uint64), k), dtype=np.uint64)
+        return np.frombuffer(
+            _fastfp.kgrams(np.ascontiguousarray(tokens, dtype=np.uint64), k), dtype=np.uint64
+        )
     acc = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(k):
@@ -106,7 +108,9 @@ def winnow(hashes: npt.NDArray[np.uint64], w: int = W) -> npt.NDArray[np.uint32]
     if m == 0:
         return np.zeros(0, dtype=np.uint32)
     if _fastfp is not None:
-        return np.frombuffer(_fastfp.winnow(np.ascontiguousarray(hashes, dtype=np.uint64), w), dtype=np.uint32)
+        return np.frombuffer(
+            _fastfp.winnow(np.ascontiguousarray(hashes, dtype=np.uint64), w), dtype=np.uint32
+        )
     if m <= w:
         rev = hashes[::-1]
         return np.array([m - 1 - int(np.argmin(rev))], dtype=np.uint32)
@@ -115,7 +119,8 @@ def winnow(hashes: npt.NDArray[np.uint64], w: int = W) -> npt.NDArray[np.uint32]
     pos = (w - 1 - np.argmin(win[:, ::-1], axis=1)) + np.arange(len(win))
     keep = np.ones(len(pos), dtype=bool)
     keep[1:] = pos[1:] != pos[:-1]
-    return pos[keep].astype(np.uint32)
+    out: npt.NDArray[np.uint32] = pos[keep].astype(np.uint32)
+    return out
 
 
 def _minhash_permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
@@ -153,7 +158,8 @@ def minhash(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
     hv = _fmix32((values & _U64(0xFFFFFFFF)).astype(np.uint32))
     with np.errstate(over="ignore"):
         phv = hv[:, None] * _PERM_A[None, :] + _PERM_B[None, :]
-    return np.minimum(out, phv.min(axis=0))
+    sig: npt.NDArray[np.uint32] = np.minimum(out, phv.min(axis=0))
+    return sig
 
 
 def band_keys(signature: npt.NDArray[np.uint32]) -> list[int]:

@@ -108,6 +108,10 @@ def _reader(path: Path) -> Callable[[], bytes]:
     return path.read_bytes
 
 
+def _constant(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
 def folder_files(
     folder: Path, repo: str | None = None, licenses: Sequence[str] = (), revision: str | None = None
 ) -> Iterator[SourceFile]:
@@ -157,7 +161,7 @@ def jsonl_files(
             url = str(rec.get("url") or github_url(r, rev, p))
             occ = Occurrence(r, p, tuple(str(x) for x in lic), rev, url)
             yield SourceFile(
-                (lambda c=content: c), occ, str(rec.get("language") or language_of(p)),
+                _constant(content), occ, str(rec.get("language") or language_of(p)),
                 str(rec.get("blob_id") or ""), label,
             )  # fmt: skip
 

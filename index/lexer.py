@@ -68,7 +68,9 @@ DIRECTIVES = frozenset(
     endregion using""".split()
 )
 
-_IDENT_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$") | frozenset(range(128, 256))
+_IDENT_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$") | frozenset(
+    range(128, 256)
+)
 _IDENT_CONT = _IDENT_START | frozenset(b"0123456789")
 _DIGITS = frozenset(b"0123456789")
 _NUM_CONT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789")
@@ -126,11 +128,9 @@ def tokenize(data: bytes) -> Tokens:
     prev_byte = 0  # last byte of that token (for ')' and ']')
     i = 0
 
-    def emit(kind: int, h: int, first: int, last: int, ab: int | None = None) -> None:
+    def emit(kind: int, h: int, first: int, last: int) -> None:
         exact.append(h)
-        if ab is None:
-            ab = CLASS_HASH[kind] if kind in CLASS_HASH else h
-        abstract.append(ab)
+        abstract.append(CLASS_HASH.get(kind, h))
         lstart.append(first)
         lend.append(last)
 
@@ -163,13 +163,14 @@ def tokenize(data: bytes) -> Tokens:
         # Line comments.
         is_comment = False
         if c == 47 and nxt == 47:  # //
-            operand = prev_kind in (IDENT, NUMBER, STRING) or (prev_kind == PUNCT and prev_byte in _OPERAND_END)
+            operand = prev_kind in (IDENT, NUMBER, STRING) or (
+                prev_kind == PUNCT and prev_byte in _OPERAND_END
+            )
             is_comment = not operand
         elif c == 35:  # #
-            if nxt in (-1, 10, 13, 32, 9, 35, 33):
-                is_comment = True
-            elif not line_has_token and not _is_directive(data, i + 1):
-                is_comment = True
+            is_comment = nxt in (-1, 10, 13, 32, 9, 35, 33) or (
+                not line_has_token and not _is_directive(data, i + 1)
+            )
         if is_comment:
             while i < n and data[i] not in (10, 13):
                 i += 1
@@ -191,7 +192,9 @@ def tokenize(data: bytes) -> Tokens:
             # An unclosed quote is punctuation.
         if c in _DIGITS:
             j = i + 1
-            while j < n and (data[j] in _NUM_CONT or (data[j] == 46 and j + 1 < n and data[j + 1] in _DIGITS)):
+            while j < n and (
+                data[j] in _NUM_CONT or (data[j] == 46 and j + 1 < n and data[j + 1] in _DIGITS)
+            ):
                 j += 1
             emit(NUMBER, xxhash.xxh64_intdigest(data[i:j], SEED_EXACT), first, first)
             i = j

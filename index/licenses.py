@@ -42,7 +42,11 @@ def _database() -> dict[str, str]:
     out: dict[str, str] = {}
     for entry in get_license_index():
         cat = _SCANCODE.get(entry.get("category") or "", "unknown")
-        keys = [entry.get("license_key"), entry.get("spdx_license_key"), *(entry.get("other_spdx_license_keys") or [])]
+        keys = [
+            entry.get("license_key"),
+            entry.get("spdx_license_key"),
+            *(entry.get("other_spdx_license_keys") or []),
+        ]
         for key in keys:
             if key:
                 out.setdefault(str(key).lower(), cat)

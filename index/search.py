@@ -56,7 +56,11 @@ class Span:
     source_tokens: tuple[int, int]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"query_lines": list(self.query_lines), "source_lines": list(self.source_lines), "tokens": self.tokens}
+        return {
+            "query_lines": list(self.query_lines),
+            "source_lines": list(self.source_lines),
+            "tokens": self.tokens,
+        }
 
 
 @dataclass(slots=True)
@@ -79,7 +83,7 @@ class Match:
 
     def as_dict(self) -> dict[str, Any]:
         occ = self.primary
-        first, last = (self.spans[0].source_lines if self.spans else (1, 1))
+        first, last = self.spans[0].source_lines if self.spans else (1, 1)
         info = lic.classify(occ.licenses)
         return {
             "repo": occ.repo,
@@ -95,7 +99,12 @@ class Match:
             "longest_span_tokens": self.longest_span_tokens,
             "spans": [s.as_dict() for s in self.spans],
             "occurrences": [
-                {"repo": o.repo, "path": o.path, "url": o.url_for_lines(first, last), "licenses": list(o.licenses)}
+                {
+                    "repo": o.repo,
+                    "path": o.path,
+                    "url": o.url_for_lines(first, last),
+                    "licenses": list(o.licenses),
+                }
                 for o in self.occurrences
             ],
         }
@@ -243,7 +252,10 @@ def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tup
     k = fp.K
     de = fp.kgrams(dtok.exact, k)
     exact = _make_spans(
-        _chain(_tiles(query.exact, de, query.tokens.exact, dtok.exact, k)), query.tokens, dtok, query.exact_common
+        _chain(_tiles(query.exact, de, query.tokens.exact, dtok.exact, k)),
+        query.tokens,
+        dtok,
+        query.exact_common,
     )
     good = [(s, inf) for s, inf in exact if inf >= min_tokens]
     if good:
@@ -275,13 +287,17 @@ def decode_query(code: bytes | str) -> bytes:
     """Validate a query: text, UTF-8, not binary, not huge.  Raises :class:`InvalidInput`."""
     raw = code.encode("utf-8") if isinstance(code, str) else code
     if len(raw) > MAX_QUERY_BYTES:
-        raise InvalidInput(f"query is {len(raw)} bytes; the limit is {MAX_QUERY_BYTES} (search a smaller part)")
+        raise InvalidInput(
+            f"query is {len(raw)} bytes; the limit is {MAX_QUERY_BYTES} (search a smaller part)"
+        )
     if b"\x00" in raw:
         raise InvalidInput("query looks binary (it contains NUL bytes)")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"query is not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from exc
+        raise InvalidInput(
+            f"query is not valid UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})"
+        ) from exc
     return raw
 
 
@@ -327,8 +343,12 @@ def search(
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
     if documents is None:
-        documents = int(store.stats()["documents"]) if not hasattr(store, "count_documents") else int(
-            store.count_documents()  # type: ignore[attr-defined]
+        documents = (
+            int(store.stats()["documents"])
+            if not hasattr(store, "count_documents")
+            else int(
+                store.count_documents()  # type: ignore[attr-defined]
+            )
         )
     cap = common_cap(documents)
     post = store.postings(np.concatenate((qe, qa)).view(np.int64), cap)

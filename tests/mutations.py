@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import keyword
 import tokenize
@@ -11,10 +12,8 @@ import tokenize
 def _tokens(code: str) -> list[tokenize.TokenInfo]:
     """Python tokens of a fragment; a fragment cut mid-statement yields the tokens before the cut."""
     out: list[tokenize.TokenInfo] = []
-    try:
+    with contextlib.suppress(tokenize.TokenError, IndentationError, SyntaxError):
         out.extend(tokenize.generate_tokens(io.StringIO(code).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
     return out
 
 

@@ -44,7 +44,9 @@ def test_comments_do_not_change_tokens(tokens: list[str], notes: list[str]) -> N
     for i, t in enumerate(tokens):
         commented.append(t)
         note = notes[i % len(notes)]
-        commented.append([f" /* {note} */ ", f"  # {note}\n", f" ; // {note}\n" if False else " ", "\n"][i % 4])
+        commented.append(
+            [f" /* {note} */ ", f"  # {note}\n", f" ; // {note}\n" if False else " ", "\n"][i % 4]
+        )
     a = fp.tokenize(plain.encode())
     b = fp.tokenize("".join(commented).encode())
     assert a.exact.tolist() == b.exact.tolist()

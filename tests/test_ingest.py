@@ -30,9 +30,7 @@ def _snapshot(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, 
             " FROM occurrences o JOIN documents d ON d.id = o.doc"
         )
     )
-    post = db.execute(
-        "SELECT count(*) FROM postings p JOIN documents d ON d.id = p.doc"
-    ).fetchone()[0]
+    post = db.execute("SELECT count(*) FROM postings p JOIN documents d ON d.id = p.doc").fetchone()[0]
     db.close()
     return docs, occ, post
 
@@ -110,7 +108,10 @@ def test_jsonl_source(tmp_path: Path, corpus: Path) -> None:
 def test_bad_jsonl_names_the_line(tmp_path: Path) -> None:
     src = tmp_path / "bad.jsonl"
     src.write_text('{"content": "x = 1"}\nnot json\n')
-    with open_store(tmp_path / "i.sqlite", create=True) as store, pytest.raises(InvalidInput, match="bad.jsonl:2"):
+    with (
+        open_store(tmp_path / "i.sqlite", create=True) as store,
+        pytest.raises(InvalidInput, match=r"bad\.jsonl:2"),
+    ):
         ingest.build(store, ingest.sources([src]), workers=1)
 
 
@@ -131,7 +132,8 @@ def test_missing_and_foreign_index_files(tmp_path: Path) -> None:
 
 def _build_cmd(src: Path, db: Path) -> list[str]:
     return [sys.executable, "-m", "whence.api", "index", "build", str(src), "--index", str(db),
-            "--repo", "python/cpython", "--workers", "2", "--batch-size", "8", "--format", "json"]  # fmt: skip
+            "--repo", "python/cpython", "--workers", "2", "--batch-size", "8",
+            "--format", "json"]  # fmt: skip
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])

@@ -91,11 +91,15 @@ def test_boilerplate_does_not_attribute(tmp_path: Path) -> None:
     from whence.index import ingest
     from whence.index.stores import open_store
 
-    boiler = "".join(f"    parser.add_argument('--opt{i}', type=int, default={i}, help='option {i}')\n" for i in range(8))
+    boiler = "".join(
+        f"    parser.add_argument('--opt{i}', type=int, default={i}, help='option {i}')\n" for i in range(8)
+    )
     root = tmp_path / "many"
     root.mkdir()
     for i in range(search.COMMON_MIN_CAP + 6):
-        own = "".join(f"    total_{i}_{j} = weigh_{i}(items[{j}], factor={i * 31 + j}) + offset_{j}\n" for j in range(6))
+        own = "".join(
+            f"    total_{i}_{j} = weigh_{i}(items[{j}], factor={i * 31 + j}) + offset_{j}\n" for j in range(6)
+        )
         body = f"def main_{i}(argv, items):\n{own}    parser = make_parser({i})\n{boiler}    return parser\n"
         (root / f"tool_{i}.py").write_text(body)
     with open_store(tmp_path / "i.sqlite", create=True) as st:
@@ -125,7 +129,11 @@ def test_json_shape(store: SQLiteStore, corpus: Path) -> None:
 
 @pytest.mark.parametrize(
     ("code", "message"),
-    [(b"\x00\x01binary", "binary"), (b"caf\xe9 = 1", "UTF-8"), (b"x" * (search.MAX_QUERY_BYTES + 1), "limit")],
+    [
+        (b"\x00\x01binary", "binary"),
+        (b"caf\xe9 = 1", "UTF-8"),
+        (b"x" * (search.MAX_QUERY_BYTES + 1), "limit"),
+    ],
 )
 def test_bad_queries_raise_clear_errors(store: SQLiteStore, code: bytes, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):

@@ -142,7 +142,15 @@ class SQLiteStore(Store):
                     cur = db.execute(
                         "INSERT INTO documents(content_hash, blob_id, language, length_bytes, lines, tokens,"
                         " signature) VALUES (?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO NOTHING",
-                        (d.content_hash, d.blob_id, d.language, d.length_bytes, d.lines, d.tokens, d.signature),
+                        (
+                            d.content_hash,
+                            d.blob_id,
+                            d.language,
+                            d.length_bytes,
+                            d.lines,
+                            d.tokens,
+                            d.signature,
+                        ),
                     )
                     if cur.rowcount == 1:
                         doc_id = int(cur.lastrowid or 0)
@@ -212,7 +220,8 @@ class SQLiteStore(Store):
         counts: dict[int, int] = {}
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i : i + _CHUNK]
-            q = f"SELECT hash, count(*) FROM postings WHERE hash IN ({','.join('?' * len(chunk))}) GROUP BY hash"
+            marks = ",".join("?" * len(chunk))
+            q = f"SELECT hash, count(*) FROM postings WHERE hash IN ({marks}) GROUP BY hash"
             counts.update(self._db.execute(q, chunk).fetchall())
         common = frozenset(h for h, c in counts.items() if c > cap)
         wanted = [h for h, c in counts.items() if c <= cap]

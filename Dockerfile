@@ -1,0 +1,18 @@
+# whence CLI image: the embedded SQLite index lives in the /data volume.
+FROM python:3.11-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY whence whence
+COPY index index
+COPY api api
+COPY generator generator
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+ENV WHENCE_INDEX=/data/index.sqlite
+VOLUME /data
+ENTRYPOINT ["whence"]
+CMD ["--help"]
