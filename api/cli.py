@@ -88,11 +88,11 @@ def index_group() -> None:
     "--max-bytes", type=click.IntRange(1), default=1 << 20, show_default=True, help="Skip larger files."
 )
 @click.option(
-    "--batch-size",
+    "--commit-every",
     type=click.IntRange(1),
-    default=256,
+    default=4_000_000,
     show_default=True,
-    help="Files per committed transaction.",
+    help="Fingerprints written per commit (an interrupted build keeps what was committed).",
 )
 @format_option
 def index_build(
@@ -103,7 +103,7 @@ def index_build(
     license_type: str,
     workers: int | None,
     max_bytes: int,
-    batch_size: int,
+    commit_every: int,
     fmt: str,
 ) -> None:
     """Index folders and JSONL files (SOURCE...).
@@ -128,7 +128,12 @@ def index_build(
     try:
         with store, _progress(fmt == "text") as progress:
             report = ingest.build(
-                store, files, workers=workers, max_bytes=max_bytes, batch_files=batch_size, progress=progress
+                store,
+                files,
+                workers=workers,
+                max_bytes=max_bytes,
+                commit_every=commit_every,
+                progress=progress,
             )
     except WhenceError as exc:
         _fail(str(exc))

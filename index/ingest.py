@@ -33,7 +33,7 @@ from .stores.base import Store
 
 #: Files larger than this are skipped (generated code, data dumps, minified bundles).
 DEFAULT_MAX_BYTES = 1 << 20
-BATCH_FILES = 256
+BATCH_FILES = 64
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"})
 
 LANGUAGES = {
@@ -258,6 +258,7 @@ def build(
     workers: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     batch_files: int = BATCH_FILES,
+    commit_every: int | None = None,
     progress: Callable[[BuildReport], None] | None = None,
 ) -> BuildReport:
     """Index ``files`` into ``store``; returns what was done.
@@ -267,13 +268,16 @@ def build(
         files: the files, e.g. from :func:`sources`.
         workers: fingerprinting threads (default: one per core).
         max_bytes: larger files are skipped as ``too_large``.
-        batch_files: files per transaction.
+        batch_files: files handed to a worker at a time.
+        commit_every: postings buffered before the store commits (default: the store's own).
         progress: called with the running report after every batch.
     """
     workers = max(1, workers or os.cpu_count() or 1)
     report = BuildReport()
     start = time.perf_counter()
     known = _known_hashes(store)
+    if commit_every is not None and hasattr(store, "flush_pairs"):
+        store.flush_pairs = commit_every
 
     def work(batch: list[SourceFile]) -> list[_Prepared]:
         return [prepare(s, known, max_bytes) for s in batch]
@@ -296,6 +300,7 @@ def build(
             report.seconds = time.perf_counter() - start
             if progress is not None:
                 progress(report)
+    store.flush()
     report.seconds = time.perf_counter() - start
     return report
 

@@ -44,7 +44,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def add(self, docs: Sequence[IndexedDoc]) -> WriteResult:
-        """Write a batch atomically: all of it or nothing.  Known contents only gain occurrences."""
+        """Stage a batch (known contents only gain occurrences).
+
+        Staged writes become durable and searchable together, at the latest at :meth:`flush`; a store
+        may flush on its own when it has buffered enough.  A failure loses only unflushed work.
+        """
+
+    @abc.abstractmethod
+    def flush(self) -> None:
+        """Make every staged write durable and searchable."""
 
     @abc.abstractmethod
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:

@@ -5,14 +5,21 @@ Layout (format version in ``meta``)::
     documents(id, content_hash UNIQUE, blob_id, language, length_bytes, lines, tokens, signature)
     occurrences(id, doc, repo, path, revision, licenses JSON, url, UNIQUE(doc, repo, path, revision))
     texts(doc PRIMARY KEY, z)                       -- zlib-compressed content, for line alignment
-    postings(hash, doc) PRIMARY KEY WITHOUT ROWID   -- winnowed fingerprints -> documents
+    segments(id, pairs, first, last)                -- posting segments and their block directories
+    blocks(id = segment << 32 | block, data)        -- sorted (hash, doc) pairs, see segments.py
     bands(key, doc) PRIMARY KEY WITHOUT ROWID       -- MinHash LSH band keys -> documents
 
-Why this shape: the inverted index holds only (hash, document) pairs -- 8-byte keys in a clustered
-B-tree, no line numbers -- because search re-tokenises the few candidate documents it aligns (the
-compiled lexer does a 10 kB file in tens of microseconds), which also gives token-exact spans rather
-than fingerprint-granular ones.  Every batch is one transaction, and documents are keyed by their
-content hash, so an interrupted build rerun converges to exactly the index of a clean build.
+Why this shape: the inverted index holds only (hash, document) pairs -- no line numbers -- because
+search re-tokenises the few candidate documents it aligns (the compiled lexer does a 10 kB file in
+tens of microseconds), which also gives token-exact spans rather than fingerprint-granular ones.  The
+pairs live in immutable sorted segments (:mod:`.segments`) rather than one row each: that is what makes
+a build fast.
+
+Durability: :meth:`SQLiteStore.add` writes into an open transaction; :meth:`SQLiteStore.flush` (called
+automatically every ``FLUSH_PAIRS`` postings and at the end of a build) writes the buffered postings
+as a segment and commits, so documents and their postings become visible together.  Documents are
+keyed by their content hash, so a build killed at any point and run again converges to exactly the
+index of a clean build.
 """
 
 from __future__ import annotations
@@ -30,9 +37,14 @@ import numpy.typing as npt
 from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable
 from ..model import IndexedDoc, Occurrence, StoredDoc
+from . import segments as seg
 from .base import Postings, Store, WriteResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Buffered postings that trigger a segment write and a commit during a build.
+FLUSH_PAIRS = 4_000_000
+#: More segments than this are merged into one at the end of a build.
+MAX_SEGMENTS = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,8 +70,9 @@ CREATE TABLE IF NOT EXISTS occurrences(
 );
 CREATE INDEX IF NOT EXISTS occurrences_repo ON occurrences(repo);
 CREATE TABLE IF NOT EXISTS texts(doc INTEGER PRIMARY KEY, z BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS postings(hash INTEGER NOT NULL, doc INTEGER NOT NULL,
-    PRIMARY KEY(hash, doc)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS segments(id INTEGER PRIMARY KEY, pairs INTEGER NOT NULL,
+    first BLOB NOT NULL, last BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bands(key INTEGER NOT NULL, doc INTEGER NOT NULL,
     PRIMARY KEY(key, doc)) WITHOUT ROWID;
 """
@@ -101,7 +114,13 @@ class SQLiteStore(Store):
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             else:
                 self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.isolation_level = None  # transactions are explicit: see add() and flush()
             self._db.execute("PRAGMA busy_timeout=30000")
+            self._buf_hashes: list[npt.NDArray[np.int64]] = []
+            self._buf_docs: list[npt.NDArray[np.int64]] = []
+            self._buf_pairs = 0
+            self._dirs: list[seg.Directory] | None = None
+            self.flush_pairs = FLUSH_PAIRS
             self._check_or_init(create and not readonly)
         except sqlite3.DatabaseError as exc:
             raise IndexFormatError(f"{self.path} is not a whence index ({exc})") from exc
@@ -114,9 +133,9 @@ class SQLiteStore(Store):
             if not create or nonempty:
                 raise IndexFormatError(f"{self.path} is not a whence index (no meta table)")
             db.execute("PRAGMA journal_mode=WAL")
-            with db:
-                db.executescript(_SCHEMA)
-                db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
+            db.executescript("BEGIN;" + _SCHEMA)
+            db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
+            db.execute("COMMIT")
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         for key, want in _PARAMS.items():
             if meta.get(key) != want:
@@ -130,51 +149,45 @@ class SQLiteStore(Store):
 
     # -- writing -----------------------------------------------------------------------------------
 
+    def _begin(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+
     def add(self, docs: Sequence[IndexedDoc]) -> WriteResult:
         new_docs = 0
         new_occ = 0
         db = self._db
         try:
-            with db:
-                post_rows: list[npt.NDArray[np.int64]] = []
-                band_rows: list[tuple[int, int]] = []
-                for d in docs:
-                    cur = db.execute(
-                        "INSERT INTO documents(content_hash, blob_id, language, length_bytes, lines, tokens,"
-                        " signature) VALUES (?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO NOTHING",
-                        (
-                            d.content_hash,
-                            d.blob_id,
-                            d.language,
-                            d.length_bytes,
-                            d.lines,
-                            d.tokens,
-                            d.signature,
-                        ),
-                    )
-                    if cur.rowcount == 1:
-                        doc_id = int(cur.lastrowid or 0)
-                        new_docs += 1
-                        db.execute("INSERT INTO texts(doc, z) VALUES (?, ?)", (doc_id, d.text_z))
-                        if len(d.hashes):
-                            pairs = np.empty((len(d.hashes), 2), dtype=np.int64)
-                            pairs[:, 0] = d.hashes
-                            pairs[:, 1] = doc_id
-                            post_rows.append(pairs)
-                        band_rows.extend((k, doc_id) for k in d.bands)
-                    else:
-                        doc_id = db.execute(
-                            "SELECT id FROM documents WHERE content_hash=?", (d.content_hash,)
-                        ).fetchone()[0]
-                    new_occ += self._insert_occurrences(doc_id, d.occurrences)
-                if post_rows:
-                    allp = np.concatenate(post_rows)
-                    # Inserting in key order keeps B-tree page writes local.
-                    allp = allp[np.lexsort((allp[:, 1], allp[:, 0]))]
-                    db.executemany("INSERT OR IGNORE INTO postings(hash, doc) VALUES (?, ?)", allp.tolist())
-                if band_rows:
-                    db.executemany("INSERT OR IGNORE INTO bands(key, doc) VALUES (?, ?)", sorted(band_rows))
+            self._begin()
+            band_rows: list[tuple[int, int]] = []
+            for d in docs:
+                cur = db.execute(
+                    "INSERT INTO documents(content_hash, blob_id, language, length_bytes, lines, tokens,"
+                    " signature) VALUES (?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO NOTHING",
+                    (d.content_hash, d.blob_id, d.language, d.length_bytes, d.lines, d.tokens, d.signature),
+                )
+                if cur.rowcount == 1:
+                    doc_id = int(cur.lastrowid or 0)
+                    new_docs += 1
+                    db.execute("INSERT INTO texts(doc, z) VALUES (?, ?)", (doc_id, d.text_z))
+                    if len(d.hashes):
+                        self._buf_hashes.append(d.hashes)
+                        self._buf_docs.append(np.full(len(d.hashes), doc_id, dtype=np.int64))
+                        self._buf_pairs += len(d.hashes)
+                    band_rows.extend((k, doc_id) for k in d.bands)
+                else:
+                    row = db.execute(
+                        "SELECT id FROM documents WHERE content_hash=?", (d.content_hash,)
+                    ).fetchone()
+                    doc_id = row[0]
+                new_occ += self._insert_occurrences(doc_id, d.occurrences)
+            if band_rows:
+                db.executemany("INSERT OR IGNORE INTO bands(key, doc) VALUES (?, ?)", band_rows)
+            if self._buf_pairs >= self.flush_pairs:
+                self._write_segment()
+                db.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._rollback()
             raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
         return WriteResult(new_docs, new_occ)
 
@@ -189,6 +202,81 @@ class SQLiteStore(Store):
             n += cur.rowcount
         return n
 
+    def add_occurrences(self, pairs: Sequence[tuple[bytes, Occurrence]]) -> int:
+        n = 0
+        try:
+            self._begin()
+            for content_hash, occ in pairs:
+                row = self._db.execute(
+                    "SELECT id FROM documents WHERE content_hash=?", (content_hash,)
+                ).fetchone()
+                if row is None:
+                    raise StoreUnavailable("occurrence for a content that is not stored")
+                n += self._insert_occurrences(row[0], [occ])
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+        return n
+
+    def _write_segment(self) -> None:
+        """Write the buffered postings as one segment (inside the open transaction)."""
+        if not self._buf_pairs:
+            return
+        hashes, docs = seg.sort_pairs(np.concatenate(self._buf_hashes), np.concatenate(self._buf_docs))
+        self._store_segment(hashes, docs)
+        self._buf_hashes, self._buf_docs, self._buf_pairs = [], [], 0
+
+    def _store_segment(self, hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.uint32]) -> None:
+        blobs, first, last = seg.encode_blocks(hashes, docs)
+        cur = self._db.execute(
+            "INSERT INTO segments(pairs, first, last) VALUES (?, ?, ?)",
+            (len(hashes), first.astype("<i8").tobytes(), last.astype("<i8").tobytes()),
+        )
+        sid = int(cur.lastrowid or 0)
+        self._db.executemany(
+            "INSERT INTO blocks(id, data) VALUES (?, ?)", ((sid << 32 | i, b) for i, b in enumerate(blobs))
+        )
+        self._dirs = None
+
+    def flush(self) -> None:
+        """Make everything added so far durable and searchable; merge segments if there are too many."""
+        try:
+            self._begin()
+            self._write_segment()
+            self._db.execute("COMMIT")
+            if self._db.execute("SELECT count(*) FROM segments").fetchone()[0] > MAX_SEGMENTS:
+                self.compact()
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+
+    def compact(self) -> None:
+        """Merge every posting segment into one (one transaction)."""
+        self._begin()
+        ids = [r[0] for r in self._db.execute("SELECT id FROM segments ORDER BY id")]
+        runs = []
+        for sid in ids:
+            blobs = self._db.execute(
+                "SELECT data FROM blocks WHERE id BETWEEN ? AND ? ORDER BY id",
+                (sid << 32, (sid << 32) | 0xFFFFFFFF),
+            )
+            parts = [seg.decode_block(b) for (b,) in blobs]
+            if parts:
+                runs.append((np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])))
+        hashes, docs = seg.merge_runs(runs)
+        for sid in ids:
+            self._db.execute(
+                "DELETE FROM blocks WHERE id BETWEEN ? AND ?", (sid << 32, (sid << 32) | 0xFFFFFFFF)
+            )
+        self._db.execute("DELETE FROM segments")
+        self._store_segment(hashes, docs)
+        self._db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._buf_hashes, self._buf_docs, self._buf_pairs = [], [], 0
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
         hashes = list(content_hashes)
         found: set[bytes] = set()
@@ -198,38 +286,41 @@ class SQLiteStore(Store):
             found.update(bytes(r[0]) for r in self._db.execute(q, chunk))
         return found
 
-    def add_occurrences(self, pairs: Sequence[tuple[bytes, Occurrence]]) -> int:
-        n = 0
-        try:
-            with self._db:
-                for content_hash, occ in pairs:
-                    row = self._db.execute(
-                        "SELECT id FROM documents WHERE content_hash=?", (content_hash,)
-                    ).fetchone()
-                    if row is None:
-                        raise StoreUnavailable("occurrence for a content that is not stored")
-                    n += self._insert_occurrences(row[0], [occ])
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
-        return n
-
     # -- reading -----------------------------------------------------------------------------------
 
+    def _directories(self) -> list[seg.Directory]:
+        if self._dirs is None:
+            self._dirs = [
+                seg.Directory(sid, np.frombuffer(first, dtype="<i8"), np.frombuffer(last, dtype="<i8"))
+                for sid, first, last in self._db.execute("SELECT id, first, last FROM segments ORDER BY id")
+            ]
+        return self._dirs
+
     def postings(self, hashes: npt.NDArray[np.int64], cap: int) -> Postings:
-        keys = [int(h) for h in np.unique(hashes)]
-        counts: dict[int, int] = {}
-        for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            q = f"SELECT hash, count(*) FROM postings WHERE hash IN ({marks}) GROUP BY hash"
-            counts.update(self._db.execute(q, chunk).fetchall())
-        common = frozenset(h for h, c in counts.items() if c > cap)
-        wanted = [h for h, c in counts.items() if c <= cap]
+        q = np.unique(np.asarray(hashes, dtype=np.int64))
+        found_h: list[npt.NDArray[np.int64]] = []
+        found_d: list[npt.NDArray[np.uint32]] = []
+        for directory in self._directories():
+            blocks = directory.blocks_for(q)
+            ids = [(directory.segment << 32) | int(b) for b in blocks.tolist()]
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                sql = f"SELECT data FROM blocks WHERE id IN ({','.join('?' * len(chunk))})"
+                for (blob,) in self._db.execute(sql, chunk):
+                    h, d = seg.decode_block(blob)
+                    m = np.isin(h, q)
+                    if m.any():
+                        found_h.append(h[m])
+                        found_d.append(d[m])
+        if not found_h:
+            return Postings({}, frozenset())
+        allh = np.concatenate(found_h)
+        alld = np.concatenate(found_d)
+        uniq, counts = np.unique(allh, return_counts=True)
+        common = frozenset(uniq[counts > cap].tolist())
         docs: dict[int, list[int]] = {}
-        for i in range(0, len(wanted), _CHUNK):
-            chunk = wanted[i : i + _CHUNK]
-            q = f"SELECT hash, doc FROM postings WHERE hash IN ({','.join('?' * len(chunk))})"
-            for h, d in self._db.execute(q, chunk):
+        for h, d in zip(allh.tolist(), alld.tolist(), strict=True):
+            if h not in common:
                 docs.setdefault(h, []).append(d)
         return Postings(docs, common)
 
@@ -275,7 +366,7 @@ class SQLiteStore(Store):
         db = self._db
         docs = db.execute("SELECT count(*), coalesce(sum(length_bytes), 0) FROM documents").fetchone()
         occ = db.execute("SELECT count(*), count(DISTINCT repo) FROM occurrences").fetchone()
-        post = db.execute("SELECT count(*) FROM postings").fetchone()[0]
+        post = db.execute("SELECT coalesce(sum(pairs), 0), count(*) FROM segments").fetchone()
         size = self.path.stat().st_size
         wal = self.path.with_name(self.path.name + "-wal")
         if wal.exists():
@@ -287,7 +378,8 @@ class SQLiteStore(Store):
             "occurrences": int(occ[0]),
             "repositories": int(occ[1]),
             "source_bytes": int(docs[1]),
-            "fingerprints": int(post),
+            "fingerprints": int(post[0]),
+            "segments": int(post[1]),
             "index_bytes": size,
             "index_bytes_per_source_byte": round(size / docs[1], 3) if docs[1] else 0.0,
         }
@@ -300,4 +392,7 @@ class SQLiteStore(Store):
         return int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])
 
     def close(self) -> None:
+        """Close the file.  Postings not yet flushed are discarded (their documents with them)."""
+        if self._db.in_transaction:
+            self._rollback()
         self._db.close()

@@ -1,0 +1,88 @@
+"""Posting segments: the inverted index as immutable sorted runs of (hash, document) pairs.
+
+Why not one SQLite row per posting: from Python each row costs ~2.5 µs to bind and insert, which alone
+caps a build far below the fingerprinting speed (a 100,000-file corpus has ~25 million postings).  A
+segment instead is a sorted numpy array cut into blocks of ``BLOCK`` pairs, each block one BLOB row, and
+a directory (first and last hash of every block) kept in memory for search.  Writing is a numpy sort
+plus a few thousand row inserts; looking a hash up is a binary search in the directory and one small
+BLOB read.  Segments are merged (a numpy merge of sorted runs) when there are too many, like an LSM tree.
+
+Block layout, little-endian, format version 1: ``n`` int64 hashes (sorted) followed by ``n`` uint32 docs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+BLOCK = 256
+SEGMENT_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """In-memory directory of one segment: first and last hash of each block."""
+
+    segment: int
+    first: npt.NDArray[np.int64]
+    last: npt.NDArray[np.int64]
+
+    def blocks_for(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Indices of the blocks that may hold any of the (sorted, unique) ``hashes``."""
+        lo = np.searchsorted(self.last, hashes, side="left")
+        hi = np.searchsorted(self.first, hashes, side="right")
+        spans = hi - lo
+        if not spans.any():
+            return np.zeros(0, dtype=np.int64)
+        # Expand every [lo, hi) range; almost always a single block per hash.
+        total = int(spans.sum())
+        idx = np.repeat(lo - np.cumsum(spans) + spans, spans) + np.arange(total)
+        return np.unique(idx)
+
+
+def sort_pairs(hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.int64]) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.uint32]
+]:  # fmt: skip
+    """Pairs sorted by (hash, doc)."""
+    order = np.lexsort((docs, hashes))
+    return hashes[order], docs[order].astype(np.uint32)
+
+
+def encode_blocks(
+    hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.uint32]
+) -> tuple[list[bytes], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Cut sorted pairs into blocks; returns (block blobs, first hashes, last hashes)."""
+    blobs: list[bytes] = []
+    n = len(hashes)
+    starts = np.arange(0, n, BLOCK)
+    for s in starts.tolist():
+        e = min(s + BLOCK, n)
+        blobs.append(hashes[s:e].astype("<i8").tobytes() + docs[s:e].astype("<u4").tobytes())
+    first = hashes[starts].astype(np.int64)
+    last = hashes[np.minimum(starts + BLOCK, n) - 1].astype(np.int64)
+    return blobs, first, last
+
+
+def decode_block(blob: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """Inverse of one block of :func:`encode_blocks`."""
+    n = len(blob) // 12
+    return np.frombuffer(blob, dtype="<i8", count=n), np.frombuffer(blob, dtype="<u4", offset=8 * n)
+
+
+def merge_runs(
+    runs: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """Merge sorted runs into one sorted run (duplicate pairs removed)."""
+    if not runs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
+    h = np.concatenate([r[0] for r in runs])
+    d = np.concatenate([r[1] for r in runs])
+    order = np.lexsort((d, h))
+    h, d = h[order], d[order]
+    if len(h) > 1:
+        keep = np.ones(len(h), dtype=bool)
+        keep[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
+        h, d = h[keep], d[keep]
+    return h, d
