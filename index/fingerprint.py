@@ -35,9 +35,9 @@ except ImportError:  # pragma: no cover
     _fastfp = None
 
 #: Tokens per k-gram (noise threshold).
-K = 12
+K = 16
 #: k-grams per winnowing window.
-W = 16
+W = 20
 #: Guarantee threshold: shared runs of at least this many tokens are always found.
 T = K + W - 1
 #: MinHash permutations and LSH banding (bands * rows == NUM_PERM).

@@ -30,7 +30,7 @@ class IndexedDoc:
     """A fingerprinted content, ready to be written to a store."""
 
     content_hash: bytes
-    text_z: bytes  # the content, zlib-compressed (done by the worker that fingerprinted it)
+    text_z: bytes  # the content, zstd-compressed (done by the worker that fingerprinted it)
     length_bytes: int
     hashes: npt.NDArray[np.int64]
     bands: list[int]

@@ -15,7 +15,7 @@ Minimum match size: MIN_MATCH_TOKENS = 40 tokens (see ``docs/search.md``).  On t
 library a whence token averages 4.2 non-whitespace characters and a code line 8.2 tokens, so 40 tokens
 are about 170 normalised characters or five lines of code: next to Dolos's 39-token guarantee, a little
 above Copilot's ~150 characters and well above SCANOSS's 93.  The winnowing guarantee
-T = K + W - 1 = 27 tokens is below it, so every qualifying run is found.
+T = K + W - 1 = 35 tokens is below it, so every qualifying run is found.
 """
 
 from __future__ import annotations

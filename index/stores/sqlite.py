@@ -4,7 +4,7 @@ Layout (format version in ``meta``)::
 
     documents(id, content_hash UNIQUE, blob_id, language, length_bytes, lines, tokens, signature)
     occurrences(id, doc, repo, path, revision, licenses JSON, url, UNIQUE(doc, repo, path, revision))
-    texts(doc PRIMARY KEY, z)                       -- zlib-compressed content, for line alignment
+    texts(doc PRIMARY KEY, z)                       -- zstd-compressed content, for line alignment
     segments(id, pairs, first, last)                -- posting segments and their block directories
     blocks(id = segment << 32 | block, data)        -- sorted (hash, doc) pairs, see segments.py
     bands(key, doc) PRIMARY KEY WITHOUT ROWID       -- MinHash LSH band keys -> documents
@@ -27,12 +27,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import zlib
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import zstandard
 
 from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable
@@ -40,7 +41,7 @@ from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import segments as seg
 from .base import Postings, Store, WriteResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Buffered postings that trigger a segment write and a commit during a build.
 FLUSH_PAIRS = 4_000_000
 #: More segments than this are merged into one at the end of a build.
@@ -87,6 +88,16 @@ _PARAMS = {
     "minhash_seed": str(fp.MINHASH_SEED),
 }
 _CHUNK = 900  # host parameters per IN (...) list, below SQLite's default limit
+
+
+_local = threading.local()
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d: zstandard.ZstdDecompressor | None = getattr(_local, "zstd", None)
+    if d is None:
+        d = _local.zstd = zstandard.ZstdDecompressor()
+    return d
 
 
 class SQLiteStore(Store):
@@ -347,7 +358,7 @@ class SQLiteStore(Store):
         row = self._db.execute("SELECT z FROM texts WHERE doc=?", (doc_id,)).fetchone()
         if row is None:
             raise KeyError(doc_id)
-        return zlib.decompress(row[0])
+        return _decompressor().decompress(row[0])
 
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
         out: dict[int, list[Occurrence]] = {i: [] for i in ids}

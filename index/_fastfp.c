@@ -1,0 +1,1131 @@
+/*
+ * whence.index._fastfp -- the compiled fingerprint kernel.
+ *
+ * Bit-identical C implementations of the pure-Python specification in index/lexer.py (tokenize) and
+ * index/fingerprint.py (kgrams, winnow, minhash).  tests/test_fastfp.py checks that both agree.
+ *
+ * Every function releases the GIL around its main loop (for inputs big enough that this pays: see
+ * NOGIL_MIN_*), so the indexer's threads use every core.  Array arguments are any C-contiguous,
+ * one-dimensional buffer of integers of the right item size (numpy arrays, array.array, memoryview),
+ * or raw bytes whose length is a multiple of the item size (e.g. the arrays tokenize returns).
+ * Results are returned as bytes holding native-endian arrays (numpy.frombuffer reads them).
+ *
+ * Functions:
+ *   tokenize(data) -> (exact: u64[], abstract: u64[], line_start: u32[], line_end: u32[])
+ *   kgrams(tokens: u64[], k) -> u64[max(0, n - k + 1)]
+ *   winnow(hashes: u64[], w) -> u32[] positions
+ *   minhash(values: u64[], a: u32[], b: u32[]) -> u32[len(a)]
+ *   xxh64(data, seed=0) -> int          (the XXH64 used throughout; exposed for tests)
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FP_INLINE static inline __attribute__((always_inline))
+#define FP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define FP_INLINE static inline
+#define FP_LIKELY(x) (x)
+#define FP_UNLIKELY(x) (x)
+#endif
+
+#if defined(_MSC_VER)
+#define FP_RESTRICT __restrict
+#else
+#define FP_RESTRICT restrict
+#endif
+
+/* Below these sizes the work takes a few microseconds at most: dropping and re-taking the GIL would
+ * cost more than it lets other threads gain. */
+#define NOGIL_MIN_BYTES 2048      /* tokenize: input bytes */
+#define NOGIL_MIN_ITEMS 8192      /* kgrams, winnow: input hashes */
+#define NOGIL_MIN_PRODUCTS 65536  /* minhash: values * permutations */
+
+/* ------------------------------------------------------------------------------------------------ */
+/* XXH64, written from the published algorithm (https://github.com/Cyan4973/xxHash, doc/xxhash_spec).  */
+
+#define XXH_P1 UINT64_C(11400714785074694791)
+#define XXH_P2 UINT64_C(14029467366897019727)
+#define XXH_P3 UINT64_C(1609587929392839161)
+#define XXH_P4 UINT64_C(9650029242287828579)
+#define XXH_P5 UINT64_C(2870177450012600261)
+
+FP_INLINE uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+FP_INLINE uint64_t read_le64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+FP_INLINE uint32_t read_le32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+FP_INLINE uint64_t xxh_round(uint64_t acc, uint64_t input)
+{
+    acc += input * XXH_P2;
+    acc = rotl64(acc, 31);
+    return acc * XXH_P1;
+}
+
+FP_INLINE uint64_t xxh_merge(uint64_t h, uint64_t v)
+{
+    h ^= xxh_round(0, v);
+    return h * XXH_P1 + XXH_P4;
+}
+
+static uint64_t xxh64_long(const unsigned char *p, size_t len, uint64_t seed)
+{
+    const unsigned char *const end = p + len;
+    const unsigned char *const limit = end - 32;
+    uint64_t v1 = seed + XXH_P1 + XXH_P2;
+    uint64_t v2 = seed + XXH_P2;
+    uint64_t v3 = seed;
+    uint64_t v4 = seed - XXH_P1;
+    uint64_t h;
+    do {
+        v1 = xxh_round(v1, read_le64(p));
+        v2 = xxh_round(v2, read_le64(p + 8));
+        v3 = xxh_round(v3, read_le64(p + 16));
+        v4 = xxh_round(v4, read_le64(p + 24));
+        p += 32;
+    } while (p <= limit);
+    h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+    h = xxh_merge(h, v1);
+    h = xxh_merge(h, v2);
+    h = xxh_merge(h, v3);
+    h = xxh_merge(h, v4);
+    h += (uint64_t)len;
+    /* tail */
+    while ((size_t)(end - p) >= 8) {
+        h ^= xxh_round(0, read_le64(p));
+        h = rotl64(h, 27) * XXH_P1 + XXH_P4;
+        p += 8;
+    }
+    if ((size_t)(end - p) >= 4) {
+        h ^= (uint64_t)read_le32(p) * XXH_P1;
+        h = rotl64(h, 23) * XXH_P2 + XXH_P3;
+        p += 4;
+    }
+    while (p < end) {
+        h ^= (uint64_t)(*p) * XXH_P5;
+        h = rotl64(h, 11) * XXH_P1;
+        p++;
+    }
+    h ^= h >> 33;
+    h *= XXH_P2;
+    h ^= h >> 29;
+    h *= XXH_P3;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Most tokens are short: keep the < 32 byte path inline and branch-light. */
+FP_INLINE uint64_t xxh64(const unsigned char *p, size_t len, uint64_t seed)
+{
+    const unsigned char *end;
+    uint64_t h;
+    if (FP_UNLIKELY(len >= 32))
+        return xxh64_long(p, len, seed);
+    end = p + len;
+    h = seed + XXH_P5 + (uint64_t)len;
+    while ((size_t)(end - p) >= 8) {
+        h ^= xxh_round(0, read_le64(p));
+        h = rotl64(h, 27) * XXH_P1 + XXH_P4;
+        p += 8;
+    }
+    if ((size_t)(end - p) >= 4) {
+        h ^= (uint64_t)read_le32(p) * XXH_P1;
+        h = rotl64(h, 23) * XXH_P2 + XXH_P3;
+        p += 4;
+    }
+    while (p < end) {
+        h ^= (uint64_t)(*p) * XXH_P5;
+        h = rotl64(h, 11) * XXH_P1;
+        p++;
+    }
+    h ^= h >> 33;
+    h *= XXH_P2;
+    h ^= h >> 29;
+    h *= XXH_P3;
+    h ^= h >> 32;
+    return h;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Lexer tables (filled once at module import; read-only afterwards).                              */
+
+#define SEED_EXACT UINT64_C(0)
+#define SEED_STRING UINT64_C(0x5354)
+
+enum {
+    C_IDENT_START = 1, /* [A-Za-z_$] and bytes >= 128 */
+    C_IDENT_CONT = 2,  /* ident start or digit */
+    C_DIGIT = 4,       /* [0-9] */
+    C_NUM_CONT = 8,    /* [A-Za-z0-9_] */
+    C_SPACE = 16       /* space, \t, \f, \v (line breaks are handled separately) */
+};
+
+static unsigned char char_class[256];
+static uint64_t punct_hash[256];
+static uint64_t hash_ident, hash_number, hash_string;
+
+/* Must be the exact word lists of lexer.KEYWORDS and lexer.DIRECTIVES (duplicates are harmless). */
+static const char KEYWORDS_SRC[] =
+    "abstract and as assert async await begin bool boolean break byte case catch char class const "
+    "continue def default defer del delete do double elif else end enum except export extends extern "
+    "false final finally float fn for foreach from func function global go goto if impl implements "
+    "import in instanceof int interface is lambda let long loop match mod module mut namespace new nil "
+    "none not null or override package pass private protected pub public raise return self short "
+    "signed sizeof static struct super switch synchronized template then this throw throws trait true "
+    "try type typedef typeof union unless unsafe unsigned use using var virtual void volatile when where "
+    "while with yield None True False string str void";
+
+static const char DIRECTIVES_SRC[] =
+    "include define undef if ifdef ifndef elif else endif pragma error warning line import region "
+    "endregion using";
+
+/* Keywords live in an open-addressing table indexed by their xxh64 (which the lexer computes for
+ * every word anyway), so a lookup is one probe and, on a hash match, one memcmp. */
+#define KW_TABLE_BITS 9
+#define KW_TABLE_SIZE (1u << KW_TABLE_BITS)
+
+typedef struct {
+    uint64_t hash;
+    const char *word; /* NULL: empty slot */
+    size_t len;
+} kw_slot;
+
+static kw_slot kw_table[KW_TABLE_SIZE];
+
+#define MAX_DIRECTIVES 32
+static const char *directive_word[MAX_DIRECTIVES];
+static size_t directive_len[MAX_DIRECTIVES];
+static int n_directives;
+
+static int kw_insert(const char *word, size_t len)
+{
+    uint64_t h = xxh64((const unsigned char *)word, len, SEED_EXACT);
+    size_t idx = (size_t)(h & (KW_TABLE_SIZE - 1));
+    size_t probes;
+    for (probes = 0; probes < KW_TABLE_SIZE; probes++) {
+        kw_slot *s = &kw_table[idx];
+        if (s->word == NULL) {
+            s->hash = h;
+            s->word = word;
+            s->len = len;
+            return 0;
+        }
+        if (s->hash == h && s->len == len && memcmp(s->word, word, len) == 0)
+            return 0; /* duplicate */
+        idx = (idx + 1) & (KW_TABLE_SIZE - 1);
+    }
+    return -1;
+}
+
+FP_INLINE int is_keyword(uint64_t h, const unsigned char *word, size_t len)
+{
+    size_t idx = (size_t)(h & (KW_TABLE_SIZE - 1));
+    for (;;) {
+        const kw_slot *s = &kw_table[idx];
+        if (s->word == NULL)
+            return 0;
+        if (s->hash == h && s->len == len) {
+            /* keywords are short: an inline loop beats a call to memcmp */
+            size_t j = 0;
+            while (j < len && (unsigned char)s->word[j] == word[j])
+                j++;
+            if (j == len)
+                return 1;
+        }
+        idx = (idx + 1) & (KW_TABLE_SIZE - 1);
+    }
+}
+
+static int init_tables(void)
+{
+    int c;
+    const char *p;
+    memset(char_class, 0, sizeof(char_class));
+    for (c = 0; c < 256; c++) {
+        unsigned char k = 0;
+        int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+        int digit = c >= '0' && c <= '9';
+        if (alpha || c == '_' || c == '$' || c >= 128)
+            k |= C_IDENT_START | C_IDENT_CONT;
+        if (digit)
+            k |= C_IDENT_CONT | C_DIGIT | C_NUM_CONT;
+        if (alpha || c == '_')
+            k |= C_NUM_CONT;
+        if (c == ' ' || c == '\t' || c == '\f' || c == '\v')
+            k |= C_SPACE;
+        char_class[c] = k;
+        {
+            unsigned char b = (unsigned char)c;
+            punct_hash[c] = xxh64(&b, 1, SEED_EXACT);
+        }
+    }
+    hash_ident = xxh64((const unsigned char *)"\0ident", 6, SEED_EXACT);
+    hash_number = xxh64((const unsigned char *)"\0number", 7, SEED_EXACT);
+    hash_string = xxh64((const unsigned char *)"\0string", 7, SEED_EXACT);
+
+    memset(kw_table, 0, sizeof(kw_table));
+    for (p = KEYWORDS_SRC; *p;) {
+        const char *q;
+        while (*p == ' ')
+            p++;
+        q = p;
+        while (*q && *q != ' ')
+            q++;
+        if (q > p && kw_insert(p, (size_t)(q - p)) < 0)
+            return -1;
+        p = q;
+    }
+    n_directives = 0;
+    for (p = DIRECTIVES_SRC; *p;) {
+        const char *q;
+        while (*p == ' ')
+            p++;
+        q = p;
+        while (*q && *q != ' ')
+            q++;
+        if (q > p) {
+            if (n_directives >= MAX_DIRECTIVES)
+                return -1;
+            directive_word[n_directives] = p;
+            directive_len[n_directives] = (size_t)(q - p);
+            n_directives++;
+        }
+        p = q;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* tokenize                                                                                          */
+
+/* First occurrence of pat[0:plen] in d[from:n], or -1 (bytes.find). */
+static Py_ssize_t find_seq(const unsigned char *d, Py_ssize_t n, Py_ssize_t from, const char *pat,
+                           Py_ssize_t plen)
+{
+    const unsigned char first = (unsigned char)pat[0];
+    Py_ssize_t j = from;
+    while (j + plen <= n) {
+        const unsigned char *hit = memchr(d + j, first, (size_t)(n - plen + 1 - j));
+        Py_ssize_t k;
+        if (hit == NULL)
+            return -1;
+        k = hit - d;
+        if (memcmp(d + k + 1, pat + 1, (size_t)(plen - 1)) == 0)
+            return k;
+        j = k + 1;
+    }
+    return -1;
+}
+
+/* Line breaks in d[s:e]; CRLF counts once (lexer._count_lines). */
+static Py_ssize_t count_lines(const unsigned char *d, Py_ssize_t s, Py_ssize_t e)
+{
+    Py_ssize_t count = 0, j;
+    for (j = s; j < e; j++) {
+        unsigned char c = d[j];
+        if (c == '\n')
+            count++;
+        else if (c == '\r' && !(j + 1 < e && d[j + 1] == '\n'))
+            count++;
+    }
+    return count;
+}
+
+/* lexer._is_directive: is the word starting at d[i] one of DIRECTIVES? */
+static int is_directive(const unsigned char *d, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i;
+    size_t len;
+    int k;
+    while (j < n && (char_class[d[j]] & C_IDENT_CONT))
+        j++;
+    len = (size_t)(j - i);
+    for (k = 0; k < n_directives; k++)
+        if (directive_len[k] == len && memcmp(directive_word[k], d + i, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* lexer._scan_string.  Returns 1 and fills end/inner_start/inner_end if the string at d[i] closes;
+ * *multi is set when it may contain line breaks (triple-quoted or back-quoted). */
+static int scan_string(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *end,
+                       Py_ssize_t *inner_start, Py_ssize_t *inner_end, int *multi)
+{
+    const unsigned char q = d[i];
+    Py_ssize_t j;
+    if (i + 2 < n && d[i + 1] == q && d[i + 2] == q && q != '`') {
+        char pat[3];
+        Py_ssize_t close;
+        pat[0] = pat[1] = pat[2] = (char)q;
+        close = find_seq(d, n, i + 3, pat, 3);
+        if (close < 0)
+            return 0;
+        *end = close + 3;
+        *inner_start = i + 3;
+        *inner_end = close;
+        *multi = 1;
+        return 1;
+    }
+    j = i + 1;
+    while (j < n) {
+        unsigned char c = d[j];
+        if (c == '\\') {
+            if (j + 1 < n && (q == '`' || (d[j + 1] != '\n' && d[j + 1] != '\r'))) {
+                j += 2;
+                continue;
+            }
+            if (q != '`')
+                return 0;
+        }
+        if (c == q) {
+            *end = j + 1;
+            *inner_start = i + 1;
+            *inner_end = j;
+            *multi = (q == '`');
+            return 1;
+        }
+        if (q != '`' && (c == '\n' || c == '\r'))
+            return 0;
+        j++;
+    }
+    return 0;
+}
+
+/* Where the lexer writes: the buffers of the four result bytes objects, with room for cap tokens, and
+ * the lexer's state, so that it can stop when they are full and resume once the caller (holding the
+ * GIL) has grown them.  Writing straight into the results touches each output page once; on big
+ * inputs fresh pages, not the lexing, are the main cost. */
+typedef struct {
+    uint64_t *exact;
+    uint64_t *abstract;
+    uint32_t *line_start;
+    uint32_t *line_end;
+    Py_ssize_t cap;         /* room in the four arrays, in tokens */
+    unsigned char *scratch; /* CR-normalised string contents (PyMem_Raw*, grown on demand) */
+    size_t scratch_cap;
+    /* lexer state */
+    Py_ssize_t i;       /* next input byte */
+    Py_ssize_t t;       /* tokens written */
+    uint32_t line;      /* current line (1-based) */
+    int line_has_token; /* a token already started on the current line */
+    int prev_operand;   /* the previous token on this line is an operand: '//' is then an operator */
+} tok_state;
+
+#define LEX_DONE 0
+#define LEX_FULL 1   /* out of room: grow the arrays and call again */
+#define LEX_NOMEM -1
+
+/* The lexer proper: runs without the GIL, from the state in st until the input ends (LEX_DONE) or the
+ * arrays are full (LEX_FULL); LEX_NOMEM if out of memory. */
+static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
+{
+    uint64_t *const exact = st->exact;
+    uint64_t *const abstract = st->abstract;
+    uint32_t *const lstart = st->line_start;
+    uint32_t *const lend = st->line_end;
+    const Py_ssize_t cap = st->cap;
+    Py_ssize_t i = st->i, t = st->t;
+    uint32_t line = st->line;
+    int line_has_token = st->line_has_token;
+    int prev_operand = st->prev_operand;
+
+    while (i < n) {
+        const unsigned char c = d[i];
+        int nxt;
+        uint32_t first;
+
+        if (c == '\n' || c == '\r') {
+            i += (c == '\r' && i + 1 < n && d[i + 1] == '\n') ? 2 : 1;
+            line++;
+            line_has_token = 0;
+            prev_operand = 0;
+            continue;
+        }
+        if (char_class[c] & C_SPACE) {
+            do
+                i++;
+            while (i < n && (char_class[d[i]] & C_SPACE));
+            continue;
+        }
+        /* Room for one more token? */
+        if (FP_UNLIKELY(t == cap)) {
+            st->i = i;
+            st->t = t;
+            st->line = line;
+            st->line_has_token = line_has_token;
+            st->prev_operand = prev_operand;
+            return LEX_FULL;
+        }
+        first = line;
+
+        /* Identifiers and keywords (the commonest token: tested first; they cannot start anything
+         * else). */
+        if (char_class[c] & C_IDENT_START) {
+            Py_ssize_t j = i + 1;
+            uint64_t h;
+            while (j < n && (char_class[d[j]] & C_IDENT_CONT))
+                j++;
+            h = xxh64(d + i, (size_t)(j - i), SEED_EXACT);
+            exact[t] = h;
+            if (is_keyword(h, d + i, (size_t)(j - i))) {
+                abstract[t] = h;
+                prev_operand = 0;
+            }
+            else {
+                abstract[t] = hash_ident;
+                prev_operand = 1;
+            }
+            lstart[t] = lend[t] = first;
+            t++;
+            i = j;
+            line_has_token = 1;
+            continue;
+        }
+        if (char_class[c] & C_DIGIT) {
+            Py_ssize_t j = i + 1;
+            while (j < n) {
+                const unsigned char e = d[j];
+                if ((char_class[e] & C_NUM_CONT) || (e == '.' && j + 1 < n && (char_class[d[j + 1]] & C_DIGIT)))
+                    j++;
+                else
+                    break;
+            }
+            exact[t] = xxh64(d + i, (size_t)(j - i), SEED_EXACT);
+            abstract[t] = hash_number;
+            lstart[t] = lend[t] = first;
+            t++;
+            i = j;
+            line_has_token = 1;
+            prev_operand = 1;
+            continue;
+        }
+
+        nxt = i + 1 < n ? d[i + 1] : -1;
+        /* Block comments. */
+        if (c == '/' && nxt == '*') {
+            Py_ssize_t end = find_seq(d, n, i + 2, "*/", 2);
+            end = end < 0 ? n : end + 2;
+            line += (uint32_t)count_lines(d, i, end);
+            i = end;
+            continue;
+        }
+        if (c == '<' && i + 3 < n && d[i + 1] == '!' && d[i + 2] == '-' && d[i + 3] == '-') {
+            Py_ssize_t end = find_seq(d, n, i + 4, "-->", 3);
+            end = end < 0 ? n : end + 3;
+            line += (uint32_t)count_lines(d, i, end);
+            i = end;
+            continue;
+        }
+        /* Line comments. */
+        {
+            int is_comment = 0;
+            if (c == '/' && nxt == '/')
+                is_comment = !prev_operand;
+            else if (c == '#')
+                is_comment = nxt == -1 || nxt == '\n' || nxt == '\r' || nxt == ' ' || nxt == '\t' ||
+                             nxt == '#' || nxt == '!' || (!line_has_token && !is_directive(d, n, i + 1));
+            if (is_comment) {
+                while (i < n && d[i] != '\n' && d[i] != '\r')
+                    i++;
+                continue;
+            }
+        }
+        /* Strings (an unclosed quote falls through to punctuation). */
+        if (c == '"' || c == '\'' || c == '`') {
+            Py_ssize_t end, is, ie;
+            int multi = 0;
+            if (scan_string(d, n, i, &end, &is, &ie, &multi)) {
+                const unsigned char *inner = d + is;
+                size_t ilen = (size_t)(ie - is);
+                uint64_t h;
+                Py_ssize_t breaks = 0;
+                int has_cr = 0;
+                if (multi) {
+                    size_t j;
+                    for (j = 0; j < ilen; j++) {
+                        const unsigned char e = inner[j];
+                        if (e == '\n')
+                            breaks++;
+                        else if (e == '\r') {
+                            has_cr = 1;
+                            if (!(j + 1 < ilen && inner[j + 1] == '\n'))
+                                breaks++;
+                        }
+                    }
+                }
+                if (has_cr) {
+                    /* \r\n -> \n, then lone \r -> \n */
+                    size_t j, o = 0;
+                    if (st->scratch_cap < ilen) {
+                        unsigned char *grown = PyMem_RawRealloc(st->scratch, ilen);
+                        if (grown == NULL)
+                            return LEX_NOMEM;
+                        st->scratch = grown;
+                        st->scratch_cap = ilen;
+                    }
+                    for (j = 0; j < ilen; j++) {
+                        const unsigned char e = inner[j];
+                        if (e == '\r') {
+                            st->scratch[o++] = '\n';
+                            if (j + 1 < ilen && inner[j + 1] == '\n')
+                                j++;
+                        }
+                        else
+                            st->scratch[o++] = e;
+                    }
+                    h = xxh64(st->scratch, o, SEED_STRING);
+                }
+                else
+                    h = xxh64(inner, ilen, SEED_STRING);
+                line += (uint32_t)breaks;
+                exact[t] = h;
+                abstract[t] = hash_string;
+                lstart[t] = first;
+                lend[t] = line;
+                t++;
+                i = end;
+                line_has_token = 1;
+                prev_operand = 1;
+                continue;
+            }
+        }
+        /* Anything else: one-byte punctuation. */
+        exact[t] = abstract[t] = punct_hash[c];
+        lstart[t] = lend[t] = first;
+        t++;
+        i++;
+        line_has_token = 1;
+        prev_operand = (c == ')' || c == ']');
+    }
+    st->i = i;
+    st->t = t;
+    return LEX_DONE;
+}
+
+/* Shrink a bytes object made by PyBytes_FromStringAndSize(NULL, cap) to its used size. */
+static int shrink_bytes(PyObject **obj, Py_ssize_t size)
+{
+    if (PyBytes_GET_SIZE(*obj) == size)
+        return 0;
+    return _PyBytes_Resize(obj, size);
+}
+
+/* (Re)size the four result arrays to cap tokens and point st at them.  Needs the GIL. */
+static int tok_resize(PyObject **res, tok_state *st, Py_ssize_t cap)
+{
+    int k;
+    for (k = 0; k < 4; k++) {
+        const Py_ssize_t size = cap * (k < 2 ? 8 : 4);
+        if (res[k] == NULL) {
+            if ((res[k] = PyBytes_FromStringAndSize(NULL, size)) == NULL)
+                return -1;
+        }
+        else if (PyBytes_GET_SIZE(res[k]) != size && _PyBytes_Resize(&res[k], size) < 0)
+            return -1; /* res[k] is now NULL */
+    }
+    st->exact = (uint64_t *)PyBytes_AS_STRING(res[0]);
+    st->abstract = (uint64_t *)PyBytes_AS_STRING(res[1]);
+    st->line_start = (uint32_t *)PyBytes_AS_STRING(res[2]);
+    st->line_end = (uint32_t *)PyBytes_AS_STRING(res[3]);
+    st->cap = cap;
+    return 0;
+}
+
+static PyObject *fp_tokenize(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"data", NULL};
+    Py_buffer buf;
+    PyObject *res[4] = {NULL, NULL, NULL, NULL}, *result = NULL;
+    Py_ssize_t n, cap;
+    tok_state st;
+    int rc, k;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*:tokenize", kwlist, &buf))
+        return NULL;
+    n = buf.len;
+    memset(&st, 0, sizeof(st));
+    st.line = 1;
+    if (n > PY_SSIZE_T_MAX / 8) {
+        PyErr_SetString(PyExc_OverflowError, "tokenize(): input too large");
+        goto done;
+    }
+    /* First guess: a token per 4 bytes (code averages 5 to 8); doubled when outgrown, up to n, which
+     * always suffices (a token takes at least one byte). */
+    cap = n / 4 + 64 < n ? n / 4 + 64 : n;
+    if (tok_resize(res, &st, cap) < 0)
+        goto done;
+    for (;;) {
+        if (n >= NOGIL_MIN_BYTES) {
+            Py_BEGIN_ALLOW_THREADS
+            rc = tokenize_impl((const unsigned char *)buf.buf, n, &st);
+            Py_END_ALLOW_THREADS
+        }
+        else
+            rc = tokenize_impl((const unsigned char *)buf.buf, n, &st);
+        if (rc == LEX_NOMEM) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (rc == LEX_DONE)
+            break;
+        cap = st.cap <= n / 2 ? 2 * st.cap : n;
+        if (tok_resize(res, &st, cap) < 0)
+            goto done;
+    }
+    if (tok_resize(res, &st, st.t) < 0)
+        goto done;
+    result = PyTuple_Pack(4, res[0], res[1], res[2], res[3]);
+done:
+    PyMem_RawFree(st.scratch);
+    for (k = 0; k < 4; k++)
+        Py_XDECREF(res[k]);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Array arguments                                                                                   */
+
+/* Get `obj` as a C-contiguous 1-D buffer of `itemsize`-byte integers; *count receives the number of
+ * items.  Accepts integer formats of that size (signed or unsigned: the bits are what counts) and raw
+ * bytes whose length is a multiple of itemsize.  On failure sets an exception and returns -1 (no
+ * buffer is held). */
+static int get_int_array(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *func,
+                         const char *arg, const char *dtype, Py_ssize_t *count)
+{
+    const char *fmt;
+    char code;
+    int raw;
+    if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s(): %s must be a buffer of %s (e.g. a numpy array), not %.100s", func, arg,
+                     dtype, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->ndim > 1) {
+        PyErr_Format(PyExc_ValueError, "%s(): %s must be one-dimensional, got %d dimensions", func,
+                     arg, view->ndim);
+        goto fail;
+    }
+    fmt = view->format ? view->format : "B";
+    if (*fmt == '@' || *fmt == '=')
+        fmt++;
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    else if (*fmt == '<')
+        fmt++;
+#else
+    else if (*fmt == '>' || *fmt == '!')
+        fmt++;
+#endif
+    code = fmt[0];
+    if (code == '\0' || fmt[1] != '\0' || strchr("bBchHiIlLqQnN", code) == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be an array of %s, got buffer format '%s'", func,
+                     arg, dtype, view->format ? view->format : "B");
+        goto fail;
+    }
+    raw = view->itemsize == 1 && (code == 'B' || code == 'b' || code == 'c');
+    if (!raw && view->itemsize != itemsize) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s(): %s must be an array of %s (item size %zd), got item size %zd (format '%s')",
+                     func, arg, dtype, itemsize, view->itemsize, view->format ? view->format : "B");
+        goto fail;
+    }
+    if (view->len % itemsize != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s(): %s has %zd bytes, not a whole number of %zd-byte %s items", func, arg,
+                     view->len, itemsize, dtype);
+        goto fail;
+    }
+    *count = view->len / itemsize;
+    return 0;
+fail:
+    PyBuffer_Release(view);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* kgrams                                                                                            */
+
+#define KGRAM_BASE UINT64_C(0x100000001B3)
+
+FP_INLINE uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* sum(t[j] * BASE**(k-1-j) for j < k), by Horner's rule. */
+FP_INLINE uint64_t kgram_poly(const uint64_t *t, Py_ssize_t k)
+{
+    uint64_t acc = 0;
+    Py_ssize_t j;
+    for (j = 0; j < k; j++)
+        acc = acc * KGRAM_BASE + t[j];
+    return acc;
+}
+
+/* The rolling update acc' = (acc - t[i] * BASE**(k-1)) * BASE + t[i+k] is one long dependency chain,
+ * so the output is cut into KGRAM_LANES segments whose chains run interleaved. */
+#define KGRAM_LANES 4
+
+static void kgrams_impl(const uint64_t *FP_RESTRICT t, Py_ssize_t m, Py_ssize_t k, uint64_t *FP_RESTRICT out)
+{
+    uint64_t top = 1; /* BASE**(k-1) */
+    uint64_t acc[KGRAM_LANES];
+    Py_ssize_t start[KGRAM_LANES];
+    Py_ssize_t seg, i, j, lane;
+    for (j = 1; j < k; j++)
+        top *= KGRAM_BASE;
+    seg = m / KGRAM_LANES;
+    if (seg < 2 * k + 16) { /* short input: one chain */
+        uint64_t a = kgram_poly(t, k);
+        out[0] = mix64(a);
+        for (i = 1; i < m; i++) {
+            a = (a - t[i - 1] * top) * KGRAM_BASE + t[i + k - 1];
+            out[i] = mix64(a);
+        }
+        return;
+    }
+    for (lane = 0; lane < KGRAM_LANES; lane++) {
+        start[lane] = lane * seg;
+        acc[lane] = kgram_poly(t + start[lane], k);
+        out[start[lane]] = mix64(acc[lane]);
+    }
+    for (i = 1; i < seg; i++) {
+        for (lane = 0; lane < KGRAM_LANES; lane++) {
+            const Py_ssize_t p = start[lane] + i;
+            acc[lane] = (acc[lane] - t[p - 1] * top) * KGRAM_BASE + t[p + k - 1];
+            out[p] = mix64(acc[lane]);
+        }
+    }
+    /* the last lane also covers the m % KGRAM_LANES leftovers */
+    lane = KGRAM_LANES - 1;
+    for (i = start[lane] + seg; i < m; i++) {
+        acc[lane] = (acc[lane] - t[i - 1] * top) * KGRAM_BASE + t[i + k - 1];
+        out[i] = mix64(acc[lane]);
+    }
+}
+
+static PyObject *fp_kgrams(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"tokens", "k", NULL};
+    PyObject *obj, *res;
+    Py_ssize_t k, n, m;
+    Py_buffer view;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "On:kgrams", kwlist, &obj, &k))
+        return NULL;
+    if (k < 1) {
+        PyErr_Format(PyExc_ValueError, "kgrams(): k must be >= 1, got %zd", k);
+        return NULL;
+    }
+    if (get_int_array(obj, &view, 8, "kgrams", "tokens", "uint64", &n) < 0)
+        return NULL;
+    m = n - k + 1;
+    if (m <= 0) {
+        PyBuffer_Release(&view);
+        return PyBytes_FromStringAndSize(NULL, 0);
+    }
+    res = PyBytes_FromStringAndSize(NULL, m * 8);
+    if (res != NULL) {
+        const uint64_t *t = (const uint64_t *)view.buf;
+        uint64_t *o = (uint64_t *)PyBytes_AS_STRING(res);
+        if (n >= NOGIL_MIN_ITEMS) {
+            Py_BEGIN_ALLOW_THREADS
+            kgrams_impl(t, m, k, o);
+            Py_END_ALLOW_THREADS
+        }
+        else
+            kgrams_impl(t, m, k, o);
+    }
+    PyBuffer_Release(&view);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* winnow                                                                                            */
+
+/* Rightmost minimum of h[lo:hi] (hi > lo).  Branch-free body: compiles to conditional moves. */
+FP_INLINE Py_ssize_t rightmost_min(const uint64_t *h, Py_ssize_t lo, Py_ssize_t hi)
+{
+    Py_ssize_t j, best = lo;
+    uint64_t v = h[lo];
+    for (j = lo + 1; j < hi; j++) {
+        const uint64_t x = h[j];
+        const int take = x <= v;
+        v = take ? x : v;
+        best = take ? j : best;
+    }
+    return best;
+}
+
+/* Robust winnowing over m > w hashes (Schleimer et al.): keep the current window's rightmost minimum;
+ * a new hash <= it replaces it, and only when it leaves the window is the window rescanned (rare for
+ * random hashes: about 2 / (w + 1) of the steps).  Every change of selection is a new position, so
+ * each is written once.  Returns the number of positions written. */
+static Py_ssize_t winnow_impl(const uint64_t *FP_RESTRICT h, Py_ssize_t m, Py_ssize_t w,
+                              uint32_t *FP_RESTRICT out)
+{
+    Py_ssize_t r, nout = 0;
+    Py_ssize_t mi = rightmost_min(h, 0, w);
+    uint64_t mv = h[mi];
+    out[nout++] = (uint32_t)mi;
+    for (r = w; r < m; r++) {
+        const uint64_t v = h[r];
+        if (v <= mv) {
+            mi = r;
+            mv = v;
+            out[nout++] = (uint32_t)mi;
+        }
+        else if (mi <= r - w) {
+            mi = rightmost_min(h, r - w + 1, r + 1);
+            mv = h[mi];
+            out[nout++] = (uint32_t)mi;
+        }
+    }
+    return nout;
+}
+
+static PyObject *fp_winnow(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"hashes", "w", NULL};
+    PyObject *obj, *res = NULL;
+    Py_ssize_t w, m;
+    Py_buffer view;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "On:winnow", kwlist, &obj, &w))
+        return NULL;
+    if (w < 1) {
+        PyErr_Format(PyExc_ValueError, "winnow(): w must be >= 1, got %zd", w);
+        return NULL;
+    }
+    if (get_int_array(obj, &view, 8, "winnow", "hashes", "uint64", &m) < 0)
+        return NULL;
+    if (m == 0) {
+        res = PyBytes_FromStringAndSize(NULL, 0);
+    }
+    else if (m <= w) {
+        /* a single window: its rightmost minimum */
+        const uint32_t pos = (uint32_t)rightmost_min((const uint64_t *)view.buf, 0, m);
+        res = PyBytes_FromStringAndSize((const char *)&pos, 4);
+    }
+    else {
+        Py_ssize_t nout;
+        res = PyBytes_FromStringAndSize(NULL, (m - w + 1) * 4);
+        if (res == NULL)
+            goto done;
+        if (m >= NOGIL_MIN_ITEMS) {
+            Py_BEGIN_ALLOW_THREADS
+            nout = winnow_impl((const uint64_t *)view.buf, m, w, (uint32_t *)PyBytes_AS_STRING(res));
+            Py_END_ALLOW_THREADS
+        }
+        else
+            nout = winnow_impl((const uint64_t *)view.buf, m, w, (uint32_t *)PyBytes_AS_STRING(res));
+        if (shrink_bytes(&res, nout * 4) < 0)
+            res = NULL;
+    }
+done:
+    PyBuffer_Release(&view);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* minhash                                                                                           */
+
+FP_INLINE uint32_t fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= UINT32_C(0x85EBCA6B);
+    h ^= h >> 13;
+    h *= UINT32_C(0xC2B2AE35);
+    return h ^ (h >> 16);
+}
+
+FP_INLINE void minhash_body(const uint64_t *FP_RESTRICT values, Py_ssize_t nvalues,
+                            const uint32_t *FP_RESTRICT a, const uint32_t *FP_RESTRICT b, Py_ssize_t nperm,
+                            uint32_t *FP_RESTRICT sig)
+{
+    Py_ssize_t i, p;
+    for (p = 0; p < nperm; p++)
+        sig[p] = UINT32_C(0xFFFFFFFF);
+    for (i = 0; i < nvalues; i++) {
+        const uint32_t hv = fmix32((uint32_t)values[i]);
+        /* contiguous and branch-free: the compiler vectorises this loop */
+        for (p = 0; p < nperm; p++) {
+            const uint32_t x = a[p] * hv + b[p];
+            sig[p] = x < sig[p] ? x : sig[p];
+        }
+    }
+}
+
+/* Baseline x86-64 (SSE2) has no 32-bit vector multiply or unsigned min; where the CPU has AVX2 a
+ * second copy of the loop uses it (chosen at import). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define FP_HAVE_AVX2_PATH 1
+__attribute__((target("avx2"))) static void minhash_avx2(const uint64_t *FP_RESTRICT values,
+                                                         Py_ssize_t nvalues, const uint32_t *FP_RESTRICT a,
+                                                         const uint32_t *FP_RESTRICT b, Py_ssize_t nperm,
+                                                         uint32_t *FP_RESTRICT sig)
+{
+    minhash_body(values, nvalues, a, b, nperm, sig);
+}
+#endif
+
+static int use_avx2;
+
+static void minhash_impl(const uint64_t *FP_RESTRICT values, Py_ssize_t nvalues,
+                         const uint32_t *FP_RESTRICT a, const uint32_t *FP_RESTRICT b, Py_ssize_t nperm,
+                         uint32_t *FP_RESTRICT sig)
+{
+#ifdef FP_HAVE_AVX2_PATH
+    if (use_avx2) {
+        minhash_avx2(values, nvalues, a, b, nperm, sig);
+        return;
+    }
+#endif
+    minhash_body(values, nvalues, a, b, nperm, sig);
+}
+
+static PyObject *fp_minhash(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"values", "a", "b", NULL};
+    PyObject *vobj, *aobj, *bobj, *res = NULL;
+    Py_buffer vv, av, bv;
+    Py_ssize_t nv, na, nb;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO:minhash", kwlist, &vobj, &aobj, &bobj))
+        return NULL;
+    if (get_int_array(vobj, &vv, 8, "minhash", "values", "uint64", &nv) < 0)
+        return NULL;
+    if (get_int_array(aobj, &av, 4, "minhash", "a", "uint32", &na) < 0)
+        goto release_v;
+    if (get_int_array(bobj, &bv, 4, "minhash", "b", "uint32", &nb) < 0)
+        goto release_a;
+    if (na != nb) {
+        PyErr_Format(PyExc_ValueError, "minhash(): a and b must have the same length, got %zd and %zd",
+                     na, nb);
+        goto release_b;
+    }
+    if (na > PY_SSIZE_T_MAX / 4) {
+        PyErr_NoMemory();
+        goto release_b;
+    }
+    res = PyBytes_FromStringAndSize(NULL, na * 4);
+    if (res != NULL) {
+        const uint64_t *v = (const uint64_t *)vv.buf;
+        const uint32_t *a = (const uint32_t *)av.buf, *b = (const uint32_t *)bv.buf;
+        uint32_t *sig = (uint32_t *)PyBytes_AS_STRING(res);
+        if (na > 0 && nv >= NOGIL_MIN_PRODUCTS / na) {
+            Py_BEGIN_ALLOW_THREADS
+            minhash_impl(v, nv, a, b, na, sig);
+            Py_END_ALLOW_THREADS
+        }
+        else
+            minhash_impl(v, nv, a, b, na, sig);
+    }
+release_b:
+    PyBuffer_Release(&bv);
+release_a:
+    PyBuffer_Release(&av);
+release_v:
+    PyBuffer_Release(&vv);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* xxh64 (for tests and tools)                                                                       */
+
+static PyObject *fp_xxh64(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"data", "seed", NULL};
+    Py_buffer buf;
+    unsigned long long seed = 0;
+    uint64_t h;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|K:xxh64", kwlist, &buf, &seed))
+        return NULL;
+    h = xxh64((const unsigned char *)buf.buf, (size_t)buf.len, (uint64_t)seed);
+    PyBuffer_Release(&buf);
+    return PyLong_FromUnsignedLongLong((unsigned long long)h);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+
+static PyMethodDef fastfp_methods[] = {
+    {"tokenize", (PyCFunction)(void (*)(void))fp_tokenize, METH_VARARGS | METH_KEYWORDS,
+     "tokenize(data) -> (exact, abstract, line_start, line_end)\n\n"
+     "Lex data exactly like whence.index.lexer.tokenize.  Returns four bytes objects holding native\n"
+     "uint64, uint64, uint32 and uint32 arrays, one entry per token."},
+    {"kgrams", (PyCFunction)(void (*)(void))fp_kgrams, METH_VARARGS | METH_KEYWORDS,
+     "kgrams(tokens, k) -> bytes\n\n"
+     "uint64 hash of every run of k consecutive tokens (fingerprint.kgrams); empty if len < k."},
+    {"winnow", (PyCFunction)(void (*)(void))fp_winnow, METH_VARARGS | METH_KEYWORDS,
+     "winnow(hashes, w) -> bytes\n\n"
+     "uint32 positions selected by robust winnowing with windows of w (fingerprint.winnow)."},
+    {"minhash", (PyCFunction)(void (*)(void))fp_minhash, METH_VARARGS | METH_KEYWORDS,
+     "minhash(values, a, b) -> bytes\n\n"
+     "uint32 signature: for each permutation p, min over values v of a[p] * fmix32(v & 0xFFFFFFFF) + b[p]\n"
+     "(mod 2**32), starting from 0xFFFFFFFF (datasketch's affine32 scheme)."},
+    {"xxh64", (PyCFunction)(void (*)(void))fp_xxh64, METH_VARARGS | METH_KEYWORDS,
+     "xxh64(data, seed=0) -> int\n\nThe XXH64 hash used by tokenize."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef fastfp_module = {
+    PyModuleDef_HEAD_INIT,
+    "whence.index._fastfp",
+    "Compiled fingerprint kernel: tokenize, kgrams, winnow and minhash (see index/_fastfp.c).",
+    -1,
+    fastfp_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL};
+
+PyMODINIT_FUNC PyInit__fastfp(void)
+{
+    PyObject *m;
+    if (init_tables() < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "_fastfp: keyword tables do not fit");
+        return NULL;
+    }
+#ifdef FP_HAVE_AVX2_PATH
+    __builtin_cpu_init();
+    use_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+#endif
+    m = PyModule_Create(&fastfp_module);
+    if (m == NULL)
+        return NULL;
+#ifdef Py_GIL_DISABLED
+    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
+    return m;
+}
