@@ -24,13 +24,16 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#define FP_HAVE_SSE2 1
+#include <emmintrin.h>
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define FP_INLINE static inline __attribute__((always_inline))
-#define FP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define FP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define FP_INLINE static inline
-#define FP_LIKELY(x) (x)
 #define FP_UNLIKELY(x) (x)
 #endif
 
@@ -42,9 +45,15 @@
 
 /* Below these sizes the work takes a few microseconds at most: dropping and re-taking the GIL would
  * cost more than it lets other threads gain. */
-#define NOGIL_MIN_BYTES 2048      /* tokenize: input bytes */
-#define NOGIL_MIN_ITEMS 8192      /* kgrams, winnow: input hashes */
-#define NOGIL_MIN_PRODUCTS 65536  /* minhash: values * permutations */
+#ifndef NOGIL_MIN_BYTES
+#define NOGIL_MIN_BYTES 2048 /* tokenize: input bytes */
+#endif
+#ifndef NOGIL_MIN_ITEMS
+#define NOGIL_MIN_ITEMS 8192 /* kgrams, winnow: input hashes */
+#endif
+#ifndef NOGIL_MIN_PRODUCTS
+#define NOGIL_MIN_PRODUCTS 65536 /* minhash: values * permutations */
+#endif
 
 /* ------------------------------------------------------------------------------------------------ */
 /* XXH64, written from the published algorithm (https://github.com/Cyan4973/xxHash, doc/xxhash_spec).  */
@@ -90,29 +99,9 @@ FP_INLINE uint64_t xxh_merge(uint64_t h, uint64_t v)
     return h * XXH_P1 + XXH_P4;
 }
 
-static uint64_t xxh64_long(const unsigned char *p, size_t len, uint64_t seed)
+/* The 8-, 4- and 1-byte steps over the last len % 32 bytes, then the final avalanche. */
+FP_INLINE uint64_t xxh64_finish(uint64_t h, const unsigned char *p, const unsigned char *end)
 {
-    const unsigned char *const end = p + len;
-    const unsigned char *const limit = end - 32;
-    uint64_t v1 = seed + XXH_P1 + XXH_P2;
-    uint64_t v2 = seed + XXH_P2;
-    uint64_t v3 = seed;
-    uint64_t v4 = seed - XXH_P1;
-    uint64_t h;
-    do {
-        v1 = xxh_round(v1, read_le64(p));
-        v2 = xxh_round(v2, read_le64(p + 8));
-        v3 = xxh_round(v3, read_le64(p + 16));
-        v4 = xxh_round(v4, read_le64(p + 24));
-        p += 32;
-    } while (p <= limit);
-    h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-    h = xxh_merge(h, v1);
-    h = xxh_merge(h, v2);
-    h = xxh_merge(h, v3);
-    h = xxh_merge(h, v4);
-    h += (uint64_t)len;
-    /* tail */
     while ((size_t)(end - p) >= 8) {
         h ^= xxh_round(0, read_le64(p));
         h = rotl64(h, 27) * XXH_P1 + XXH_P4;
@@ -136,36 +125,37 @@ static uint64_t xxh64_long(const unsigned char *p, size_t len, uint64_t seed)
     return h;
 }
 
-/* Most tokens are short: keep the < 32 byte path inline and branch-light. */
+/* Inputs of 32 bytes or more: 32-byte stripes into four accumulators, merged. */
+static uint64_t xxh64_long(const unsigned char *p, size_t len, uint64_t seed)
+{
+    const unsigned char *const end = p + len;
+    const unsigned char *const limit = end - 32;
+    uint64_t v1 = seed + XXH_P1 + XXH_P2;
+    uint64_t v2 = seed + XXH_P2;
+    uint64_t v3 = seed;
+    uint64_t v4 = seed - XXH_P1;
+    uint64_t h;
+    do {
+        v1 = xxh_round(v1, read_le64(p));
+        v2 = xxh_round(v2, read_le64(p + 8));
+        v3 = xxh_round(v3, read_le64(p + 16));
+        v4 = xxh_round(v4, read_le64(p + 24));
+        p += 32;
+    } while (p <= limit);
+    h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+    h = xxh_merge(h, v1);
+    h = xxh_merge(h, v2);
+    h = xxh_merge(h, v3);
+    h = xxh_merge(h, v4);
+    return xxh64_finish(h + (uint64_t)len, p, end);
+}
+
+/* Most tokens are short: the < 32 byte path stays inline. */
 FP_INLINE uint64_t xxh64(const unsigned char *p, size_t len, uint64_t seed)
 {
-    const unsigned char *end;
-    uint64_t h;
     if (FP_UNLIKELY(len >= 32))
         return xxh64_long(p, len, seed);
-    end = p + len;
-    h = seed + XXH_P5 + (uint64_t)len;
-    while ((size_t)(end - p) >= 8) {
-        h ^= xxh_round(0, read_le64(p));
-        h = rotl64(h, 27) * XXH_P1 + XXH_P4;
-        p += 8;
-    }
-    if ((size_t)(end - p) >= 4) {
-        h ^= (uint64_t)read_le32(p) * XXH_P1;
-        h = rotl64(h, 23) * XXH_P2 + XXH_P3;
-        p += 4;
-    }
-    while (p < end) {
-        h ^= (uint64_t)(*p) * XXH_P5;
-        h = rotl64(h, 11) * XXH_P1;
-        p++;
-    }
-    h ^= h >> 33;
-    h *= XXH_P2;
-    h ^= h >> 29;
-    h *= XXH_P3;
-    h ^= h >> 32;
-    return h;
+    return xxh64_finish(seed + XXH_P5 + (uint64_t)len, p, p + len);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -353,15 +343,47 @@ static Py_ssize_t count_lines(const unsigned char *d, Py_ssize_t s, Py_ssize_t e
     return count;
 }
 
+/* End of the run of identifier bytes ([A-Za-z0-9_$] and >= 128) starting at d[j]. */
+#ifdef FP_HAVE_SSE2
+FP_INLINE Py_ssize_t ident_end(const unsigned char *d, Py_ssize_t j, Py_ssize_t n)
+{
+    /* 16 bytes at a time: a byte is in a range [lo, lo + len) iff byte + (128 - lo) as a signed byte is
+     * below -128 + len; letters of either case are the lower-case range after OR 0x20. */
+    const __m128i letter_bias = _mm_set1_epi8((char)(128 - 'a')), letter_lim = _mm_set1_epi8((char)(-128 + 26));
+    const __m128i digit_bias = _mm_set1_epi8((char)(128 - '0')), digit_lim = _mm_set1_epi8((char)(-128 + 10));
+    const __m128i case_bit = _mm_set1_epi8(0x20), under = _mm_set1_epi8('_'), dollar = _mm_set1_epi8('$');
+    const __m128i zero = _mm_setzero_si128();
+    while (j + 16 <= n) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + j));
+        __m128i in = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, case_bit), letter_bias), letter_lim);
+        unsigned out;
+        in = _mm_or_si128(in, _mm_cmplt_epi8(_mm_add_epi8(x, digit_bias), digit_lim));
+        in = _mm_or_si128(in, _mm_cmpeq_epi8(x, under));
+        in = _mm_or_si128(in, _mm_cmpeq_epi8(x, dollar));
+        in = _mm_or_si128(in, _mm_cmplt_epi8(x, zero)); /* >= 128 */
+        out = ~(unsigned)_mm_movemask_epi8(in) & 0xFFFFu;
+        if (out)
+            return j + __builtin_ctz(out);
+        j += 16;
+    }
+    while (j < n && (char_class[d[j]] & C_IDENT_CONT))
+        j++;
+    return j;
+}
+#else
+FP_INLINE Py_ssize_t ident_end(const unsigned char *d, Py_ssize_t j, Py_ssize_t n)
+{
+    while (j < n && (char_class[d[j]] & C_IDENT_CONT))
+        j++;
+    return j;
+}
+#endif
+
 /* lexer._is_directive: is the word starting at d[i] one of DIRECTIVES? */
 static int is_directive(const unsigned char *d, Py_ssize_t n, Py_ssize_t i)
 {
-    Py_ssize_t j = i;
-    size_t len;
+    const size_t len = (size_t)(ident_end(d, i, n) - i);
     int k;
-    while (j < n && (char_class[d[j]] & C_IDENT_CONT))
-        j++;
-    len = (size_t)(j - i);
     for (k = 0; k < n_directives; k++)
         if (directive_len[k] == len && memcmp(directive_word[k], d + i, len) == 0)
             return 1;
@@ -483,11 +505,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
         /* Identifiers and keywords (the commonest token: tested first; they cannot start anything
          * else). */
         if (char_class[c] & C_IDENT_START) {
-            Py_ssize_t j = i + 1;
-            uint64_t h;
-            while (j < n && (char_class[d[j]] & C_IDENT_CONT))
-                j++;
-            h = xxh64(d + i, (size_t)(j - i), SEED_EXACT);
+            const Py_ssize_t j = ident_end(d, i + 1, n);
+            uint64_t h = xxh64(d + i, (size_t)(j - i), SEED_EXACT);
             exact[t] = h;
             if (is_keyword(h, d + i, (size_t)(j - i))) {
                 abstract[t] = h;

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import fingerprint as fp
+from . import lexer
 from . import licenses as lic
 from .errors import InvalidInput
 from .lexer import Tokens
@@ -38,6 +39,7 @@ MIN_MATCH_TOKENS = 40
 COMMON_MIN_CAP = 64
 COMMON_FRACTION = 1e-4
 MAX_CANDIDATES = 24
+SHORT_QUERY_KGRAMS = 96
 MAX_QUERY_BYTES = 1 << 20
 #: Tiles closer than this (in both texts, tokens) join one span: a changed literal or a dropped token
 #: does not cut a copy in two.
@@ -269,11 +271,51 @@ def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tup
         dtok,
         query.any_common,
     )
-    good = [(s, inf) for s, inf in abstract if inf >= min_tokens]
+    good = [(s, inf) for s, inf in abstract if inf >= min_tokens and _renamed_copy(s, query.tokens, dtok)]
     if good:
         spans = [s for s, _ in good]
         return "near-duplicate", spans, sum(s.tokens for s in spans), max(s.tokens for s in spans)
     return "none", [], 0, 0
+
+
+_IDENT_HASH = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
+_LITERAL_HASHES = np.array([lexer.CLASS_HASH[lexer.NUMBER], lexer.CLASS_HASH[lexer.STRING]], dtype=np.uint64)
+
+
+def _renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
+    """Whether an abstract-only alignment looks like a renamed copy rather than code of the same shape.
+
+    A copy whose identifiers were renamed keeps its literals and renames consistently: every use of a
+    name maps to the same new name.  Two unrelated files of one shape (stub files, generated tables)
+    have neither property.  So the span needs positive evidence -- literals that agree, or repeated
+    identifiers that map consistently -- and no strong counter-evidence (most literals differing).
+    """
+    q0, q1 = span.query_tokens
+    d0 = span.source_tokens[0]
+    n = min(q1 - q0, span.source_tokens[1] - d0)
+    qa = q.abstract[q0 : q0 + n]
+    same_shape = qa == d.abstract[d0 : d0 + n]  # tiles of the span (gaps between tiles excluded)
+    qe = q.exact[q0 : q0 + n][same_shape]
+    de = d.exact[d0 : d0 + n][same_shape]
+    kinds = qa[same_shape]
+    lit = np.isin(kinds, _LITERAL_HASHES)
+    lit_total = int(lit.sum())
+    lit_same = int((qe[lit] == de[lit]).sum())
+    if lit_total >= 4 and lit_same * 3 < lit_total:
+        return False
+    if lit_same >= 2 and lit_same * 2 >= lit_total:
+        return True
+    ident = kinds == _IDENT_HASH
+    pairs = list(zip(qe[ident].tolist(), de[ident].tolist(), strict=True))
+    if not pairs:
+        return False
+    best: dict[int, dict[int, int]] = {}
+    for a, b in pairs:
+        counts = best.setdefault(a, {})
+        counts[b] = counts.get(b, 0) + 1
+    repeats = len(pairs) - len(best)
+    consistent = sum(max(c.values()) - 1 for c in best.values())
+    return repeats >= 3 and consistent * 5 >= repeats * 4
 
 
 # -- search ------------------------------------------------------------------------------------------
@@ -311,48 +353,29 @@ def _cover(kgrams: npt.NDArray[np.uint64], common: npt.NDArray[np.uint64], n: in
     return mask
 
 
-def search(
-    store: Store,
-    code: bytes | str,
-    *,
-    top: int = 5,
-    min_tokens: int = MIN_MATCH_TOKENS,
-    with_text: bool = False,
-    documents: int | None = None,
-) -> SearchResult:
-    """Find where ``code`` came from.
+def _strength(matches: list[Match]) -> tuple[int, int]:
+    if not matches:
+        return (0, 0)
+    return (max(VERDICTS.index(m.verdict) for m in matches), max(m.matched_tokens for m in matches))
 
-    Args:
-        store: the index.
-        code: the snippet (bytes must be UTF-8).
-        top: most matches to return.
-        min_tokens: smallest informative span that attributes.
-        with_text: also return each match's source text (for side-by-side display).
-        documents: index size, if the caller knows it (saves a count per query).
 
-    Raises:
-        InvalidInput: binary, non-UTF-8 or oversized input.
-    """
-    if top < 1:
-        raise InvalidInput(f"top must be at least 1, got {top}")
-    raw = decode_query(code)
+def _match(
+    store: Store, raw: bytes, min_tokens: int, with_text: bool, documents: int
+) -> tuple[int, list[Match]]:
+    """Candidates and alignments for one lexing of the query: (query tokens, matches best first)."""
     toks = fp.tokenize(raw)
-    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
-    result = SearchResult(lines, len(toks), [])
     if len(toks) < max(fp.K, min(min_tokens, fp.T)):
-        return result
+        return len(toks), []
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
-    if documents is None:
-        documents = (
-            int(store.stats()["documents"])
-            if not hasattr(store, "count_documents")
-            else int(
-                store.count_documents()  # type: ignore[attr-defined]
-            )
-        )
     cap = common_cap(documents)
-    post = store.postings(np.concatenate((qe, qa)).view(np.int64), cap)
+    # Short queries look up every k-gram; longer ones only their winnowed ones, which is enough: inside
+    # a shared run of >= T tokens the query and the document select the same k-grams.
+    if len(qe) > SHORT_QUERY_KGRAMS:
+        lookup = np.concatenate((qe[fp.winnow(qe)], qa[fp.winnow(qa)]))
+    else:
+        lookup = np.concatenate((qe, qa))
+    post = store.postings(lookup.view(np.int64), cap)
 
     # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
@@ -381,6 +404,46 @@ def search(
             m.source_text = text.decode("utf-8", "replace")
         matches.append(m)
     matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, m.doc_id))
+    return len(toks), matches
+
+
+def search(
+    store: Store,
+    code: bytes | str,
+    *,
+    top: int = 5,
+    min_tokens: int = MIN_MATCH_TOKENS,
+    with_text: bool = False,
+    documents: int | None = None,
+) -> SearchResult:
+    """Find where ``code`` came from.
+
+    Args:
+        store: the index.
+        code: the snippet (bytes must be UTF-8).
+        top: most matches to return.
+        min_tokens: smallest informative span that attributes.
+        with_text: also return each match's source text (for side-by-side display).
+        documents: index size, if the caller knows it (saves a count per query).
+
+    Raises:
+        InvalidInput: binary, non-UTF-8 or oversized input.
+    """
+    if top < 1:
+        raise InvalidInput(f"top must be at least 1, got {top}")
+    raw = decode_query(code)
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
+    if documents is None:
+        documents = store.count_documents()
+    ntokens, matches = _match(store, raw, min_tokens, with_text, documents)
+    # A snippet cut from inside a docstring starts with the docstring's closing quotes, which would open
+    # a string in the query; when the quotes do not pair up, also try it as if a string were open.
+    for quote in (b'"""', b"'''"):
+        if raw.count(quote) % 2 == 1:
+            _, alt = _match(store, quote + raw, min_tokens, with_text, documents)
+            if _strength(alt) > _strength(matches):
+                matches = alt
+    result = SearchResult(lines, ntokens, [])
     matches = matches[:top]
     if matches:
         occ = store.occurrences([m.doc_id for m in matches])

@@ -83,6 +83,10 @@ class Store(abc.ABC):
         """Every known occurrence of each document, in insertion order."""
 
     @abc.abstractmethod
+    def count_documents(self) -> int:
+        """Number of stored documents (cheap: search calls it per query)."""
+
+    @abc.abstractmethod
     def stats(self) -> dict[str, int | float | str]:
         """Counts: at least ``documents`` and ``occurrences``."""
 
