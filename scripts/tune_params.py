@@ -50,7 +50,7 @@ def main() -> int:
     print(f"{'K':>3} {'W':>3} {'T':>3} {'fp/ktok':>8} {'ex-df>1%':>9} {'ab-df>1%':>9} {'ab-unique':>9}")
     limit = max(2, len(files) // 100)
     for k in (8, 10, 12, 16, 20, 24):
-        for w in (8, 12, 16, 24):
+        for w in (8, 12, 16, 20, 24):
             ex_df: Counter[int] = Counter()
             ab_df: Counter[int] = Counter()
             total = 0
