@@ -746,7 +746,7 @@ static int get_int_array(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, co
     }
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return -1;
-    if (view->ndim > 1) {
+    if (view->ndim != 1) {
         PyErr_Format(PyExc_ValueError, "%s(): %s must be one-dimensional, got %d dimensions", func,
                      arg, view->ndim);
         goto fail;

@@ -1,0 +1,534 @@
+"""The compiled kernel ``whence.index._fastfp`` against its pure-Python specification.
+
+``index/lexer.py`` (tokenize) and the numpy code paths of ``index/fingerprint.py`` (kgrams, winnow,
+minhash) are the reference; the C functions must agree with them bit for bit, on hand-written corner
+cases, on real code and on hypothesis-generated input.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import ctypes
+import sysconfig
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from whence.index import _fastfp, lexer
+from whence.index import fingerprint as fp
+
+# Deterministic, and no example database: the same examples on every run and every machine.
+_SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def _fast_tokens(data: bytes) -> tuple[npt.NDArray[np.uint64], ...]:
+    e, a, ls, le = _fastfp.tokenize(data)
+    return (
+        np.frombuffer(e, dtype=np.uint64),
+        np.frombuffer(a, dtype=np.uint64),
+        np.frombuffer(ls, dtype=np.uint32),
+        np.frombuffer(le, dtype=np.uint32),
+    )
+
+
+def assert_same_tokens(data: bytes) -> None:
+    ref = lexer.tokenize(data)
+    fast = _fast_tokens(data)
+    for name, want, got in zip(
+        ("exact", "abstract", "line_start", "line_end"),
+        (ref.exact, ref.abstract, ref.line_start, ref.line_end),
+        fast,
+        strict=True,
+    ):
+        assert got.dtype == want.dtype, name
+        assert got.tolist() == want.tolist(), f"{name} differs for {data!r}"
+
+
+@contextlib.contextmanager
+def _reference() -> Iterator[None]:
+    """Run fingerprint.py's own numpy code paths (it dispatches to _fastfp when that is importable)."""
+    saved = fp._fastfp
+    fp._fastfp = None
+    try:
+        yield
+    finally:
+        fp._fastfp = saved
+
+
+def ref_kgrams(tokens: npt.NDArray[np.uint64], k: int) -> list[int]:
+    with _reference():
+        return [int(x) for x in fp.kgrams(tokens, k)]
+
+
+def ref_winnow(hashes: npt.NDArray[np.uint64], w: int) -> list[int]:
+    with _reference():
+        return [int(x) for x in fp.winnow(hashes, w)]
+
+
+def ref_minhash(values: npt.NDArray[np.uint64]) -> list[int]:
+    with _reference():
+        return [int(x) for x in fp.minhash(values)]
+
+
+def fast_kgrams(tokens: npt.NDArray[np.uint64], k: int) -> list[int]:
+    return [int(x) for x in np.frombuffer(_fastfp.kgrams(tokens, k), dtype=np.uint64)]
+
+
+def fast_winnow(hashes: npt.NDArray[np.uint64], w: int) -> list[int]:
+    return [int(x) for x in np.frombuffer(_fastfp.winnow(hashes, w), dtype=np.uint32)]
+
+
+def fast_minhash(values: npt.NDArray[np.uint64]) -> list[int]:
+    sig = _fastfp.minhash(values, fp._PERM_A, fp._PERM_B)
+    return [int(x) for x in np.frombuffer(sig, dtype=np.uint32)]
+
+
+def _u64(values: list[int]) -> npt.NDArray[np.uint64]:
+    return np.array(values, dtype=np.uint64)
+
+
+# --- xxh64 -------------------------------------------------------------------------------------------
+
+
+def test_xxh64_matches_xxhash() -> None:
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 256, 300, dtype=np.uint8).tobytes()
+    for n in [*range(0, 70), 100, 127, 128, 129, 255, 256, 300]:
+        for seed in (0, 1, 0x5354, 2**63, 2**64 - 1):
+            assert _fastfp.xxh64(data[:n], seed) == xxhash.xxh64_intdigest(data[:n], seed), (n, seed)
+
+
+def test_class_hashes() -> None:
+    # An identifier's abstract hash is the class hash, a keyword's its own exact hash.
+    e, a, _, _ = _fast_tokens(b"foo 12 'x' return")
+    assert a.tolist() == [
+        xxhash.xxh64_intdigest(b"\x00ident", 0),
+        xxhash.xxh64_intdigest(b"\x00number", 0),
+        xxhash.xxh64_intdigest(b"\x00string", 0),
+        xxhash.xxh64_intdigest(b"return", 0),
+    ]
+    assert e.tolist() == [
+        xxhash.xxh64_intdigest(b"foo", 0),
+        xxhash.xxh64_intdigest(b"12", 0),
+        xxhash.xxh64_intdigest(b"x", 0x5354),
+        xxhash.xxh64_intdigest(b"return", 0),
+    ]
+
+
+# --- tokenize: hand-written cases --------------------------------------------------------------------
+
+TRICKY = [
+    b"",
+    b" ",
+    b" \t\f\v  \t",
+    b"\n",
+    b"\r\n\r\n",
+    b"\r\r\n\n\r",
+    b"a\r\nb\rc\nd",
+    b"x = 1\r\ny = 2\rz = 3\n",
+    # block comments
+    b"a /* c */ b",
+    b"a /* multi\r\nline\rcomment\n */ b",
+    b"a /* unclosed\n\n",
+    b"/*/ b */ c",
+    b"/**/x",
+    b"a /*\n*/ // after a multi-line block comment",
+    b"<!-- html -->x",
+    b"<!-->x-->y",
+    b"<!-- unclosed\r\n",
+    b"<!- x",
+    b"<!--",
+    b"<!-",
+    # // comments and floor division
+    b"a // b",
+    b"a // b\n// c\nd",
+    b"x); // c",
+    b"x] // c",
+    b"x} // c",
+    b"return // c",
+    b"self // 2",
+    b"1 // 2",
+    b"'s' // t",
+    b"a /// b",
+    b"a //* b */ c",
+    b"//",
+    b"/",
+    b"a = b\n// comment\n",
+    # # comments and directives
+    b"#include <stdio.h>\n",
+    b"#  include <stdio.h>\n",
+    b"# comment\nx",
+    b"#!shebang\nx",
+    b"#!/usr/bin/env python\r\nimport os\r\n",
+    b"#[attr]\nfn f() {}",
+    b"#[derive(Debug)]",
+    b"x = #[attr]\n",
+    b"a #b\n",
+    b"a # b\n",
+    b"a #\n",
+    b"#",
+    b"##",
+    b"#\t",
+    b"#\f x",
+    b"#\v x",
+    b"#define X 1\n#ifdef X\n#endif\n#pragma once\n#region r\n#endregion\n#using x\n",
+    b"#includes\n#if_x\n#$if\n#\xc3\xa9\n",
+    b"x\n#if\nx #if\n  #if\n",
+    b"$#array",
+    b"a /* */ #x\n",
+    # strings
+    b'"abc"',
+    b"'abc'",
+    b"`abc`",
+    b'"a\\"b"',
+    b"'it\\'s'",
+    b'"unclosed',
+    b'"unclosed\n"x"',
+    b"'apostrophe in prose\n",
+    b"fn f<'a>(x: &'a str)",
+    b'"esc before newline\\\n"',
+    b'"esc before crlf\\\r\n"',
+    b'"ends with backslash\\',
+    b'"\\\\"',
+    b'"""triple"""',
+    b"'''triple'''",
+    b'"""multi\nline\r\nstring\rhere"""x',
+    b'"""unclosed\n\n',
+    b'""""',
+    b'""""""',
+    b'"""""""',
+    b'""',
+    b"''",
+    b"``",
+    b"```",
+    b"`back\nticks\r\nacross\rlines`",
+    b"`escaped \\` tick`",
+    b"`escaped newline \\\r\n`",
+    b"`unclosed\n\n",
+    b"`trailing backslash\\",
+    b"'x' \"x\"",
+    b'"a" // b',
+    b'""" a """ b """',
+    # numbers
+    b"1.5e3",
+    b"0x1F",
+    b"1..2",
+    b"1.",
+    b"1.a",
+    b"1e-3",
+    b"1_000_000",
+    b"3.14.15",
+    b"1$",
+    b"12abc",
+    b".5",
+    b"1.\xc3\xa9",
+    # identifiers and keywords
+    b"caf\xc3\xa9 = na\xc3\xafve",
+    b"\xff\xfe\x80",
+    b"$x _y z9",
+    b"None True False none true false",
+    b"returned return_ _return Return",
+    b"void string str",
+    # punctuation and binary
+    b"==!=<=>=->",
+    b"(a)[b]{c}",
+    b"\x00\x01\x7f",
+    b"a\x00b",
+]
+
+
+@pytest.mark.parametrize("data", TRICKY, ids=[repr(t)[:40] for t in TRICKY])
+def test_tokenize_tricky(data: bytes) -> None:
+    assert_same_tokens(data)
+
+
+def test_tokenize_line_endings_variants() -> None:
+    for case in TRICKY:
+        for eol in (b"\r\n", b"\r"):
+            assert_same_tokens(case.replace(b"\n", eol))
+
+
+def test_every_byte_around_identifiers() -> None:
+    # Identifier ends are found 16 bytes at a time where the CPU allows: try every byte value as the
+    # end of runs of every length and alignment, also near the end of the input.
+    for length in (1, 5, 15, 16, 17, 31, 33):
+        word = (b"aZ_$9\xc3\xa9" * 10)[:length]
+        for b in range(256):
+            tail = bytes([b])
+            assert_same_tokens(b"x" + word + tail + word)
+            assert_same_tokens(word + tail)
+    assert_same_tokens(bytes(range(256)) * 3)
+    assert_same_tokens(b" ".join(bytes([c]) * n for c in b"aZ_$0\x80\xff" for n in range(1, 40)))
+
+
+def test_dense_input_grows_output() -> None:
+    # tokenize guesses a token per 4 bytes and grows its output (outside the GIL when the input is
+    # big): denser input must still come out whole, with the lexer state carried across each growth.
+    for unit in (b"(", b"a,", b"x); // c\n", b"#!\n", b"'s'\r\n", b"1.2.3", b"a//b\r", b'"""\r\n"""'):
+        for reps in (10, 100, 3000):
+            assert_same_tokens(unit * reps)
+    assert_same_tokens(b"".join(bytes([c]) for c in range(33, 127)) * 50)
+    # Every alignment of the first growth (at about len / 4 tokens) against '#' and '//', whose meaning
+    # depends on the tokens before them on the line.
+    for unit in (b"a #b\n", b"a // b\n", b"x);//c\n#d\n"):
+        for reps in range(60, 80):
+            for pad in range(4):
+                assert_same_tokens(b" " * pad + unit * reps)
+
+
+def test_keywords_and_directives() -> None:
+    words = sorted(lexer.KEYWORDS | lexer.DIRECTIVES)
+    parts = []
+    for w in words:
+        parts += [w, w + b"x", b"x" + w, w.upper(), w[:-1], w + b"_", w + b"1", w + b"$"]
+    assert_same_tokens(b" ".join(parts))
+    for w in [*sorted(lexer.DIRECTIVES), b"includ", b"defines", b"If"]:
+        for line in (b"#" + w, b"#" + w + b" x", b"#" + w + b"(x)", b"x #" + w, b"#" + w + b"\xc3\xa9"):
+            assert_same_tokens(line + b"\n" + line)
+
+
+@pytest.mark.parametrize("name", ["textwrap.py", "argparse.py", "json/decoder.py", "difflib.py"])
+def test_tokenize_real_code(name: str) -> None:
+    data = (STDLIB / name).read_bytes()
+    assert_same_tokens(data)
+    assert_same_tokens(data.replace(b"\n", b"\r\n"))
+    assert_same_tokens(data.replace(b"\n", b"\r"))
+
+
+def test_tokenize_accepts_buffers() -> None:
+    data = b"def f(x):\n    return x // 2  # half\n"
+    want = _fastfp.tokenize(data)
+    assert _fastfp.tokenize(bytearray(data)) == want
+    assert _fastfp.tokenize(memoryview(data)) == want
+    assert _fastfp.tokenize(data=data) == want
+    assert all(type(x) is bytes for x in want)
+
+
+def test_tokenize_rejects_non_bytes() -> None:
+    with pytest.raises(TypeError):
+        _fastfp.tokenize("text")
+    with pytest.raises(TypeError):
+        _fastfp.tokenize(None)
+    with pytest.raises(TypeError):
+        _fastfp.tokenize()
+
+
+def test_tokenize_threads_agree() -> None:
+    data = (STDLIB / "argparse.py").read_bytes() * 2
+    want = _fastfp.tokenize(data)
+    results: list[object] = []
+
+    def work() -> None:
+        for _ in range(5):
+            results.append(_fastfp.tokenize(data))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 20
+    assert all(r == want for r in results)
+
+
+# --- tokenize: generated input -----------------------------------------------------------------------
+
+_FRAGMENTS = [
+    *(bytes([c]) for c in b"\r\n\"'`\\#/*<!->.)]([{};:=+ \t\f\v_$0123456789abeEfxXz"),
+    b"\r\n", b"\n\n", b"    ", b"//", b"/*", b"*/", b"<!--", b"-->", b'"""', b"'''", b"```",
+    b"#include", b"#if", b"#[", b"#!", b"# ", b"return", b"if", b"self", b"None", b"str", b"define",
+    b"foo", b"bar1", b"1.5e3", b"0x1F", b"1..2", b"\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"\x80", b"\x00",
+]  # fmt: skip
+_CODEISH = st.lists(st.sampled_from(_FRAGMENTS), max_size=80).map(b"".join)
+
+
+@_SETTINGS
+@given(_CODEISH)
+def test_tokenize_codeish(data: bytes) -> None:
+    assert_same_tokens(data)
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=100)
+@given(st.lists(st.sampled_from(_FRAGMENTS), min_size=300, max_size=1500).map(b"".join))
+def test_tokenize_codeish_long(data: bytes) -> None:
+    assert_same_tokens(data)
+
+
+@_SETTINGS
+@given(st.binary(max_size=400))
+def test_tokenize_binary(data: bytes) -> None:
+    assert_same_tokens(data)
+
+
+@_SETTINGS
+@given(st.integers(0, 10**9), st.integers(0, 2000), st.integers(0, 300))
+def test_tokenize_real_code_slices(seed: int, start: int, length: int) -> None:
+    # Slices of real code start and end anywhere: inside strings, comments, CRLFs.
+    data = (STDLIB / "difflib.py").read_bytes()[:40_000]
+    if seed % 3 == 1:
+        data = data.replace(b"\n", b"\r\n")
+    elif seed % 3 == 2:
+        data = data.replace(b"\n", b"\r")
+    pos = (seed * 7919 + start) % len(data)
+    assert_same_tokens(data[pos : pos + length])
+
+
+# --- kgrams, winnow, minhash -------------------------------------------------------------------------
+
+# Around k and w for the parameters in use and for the tested ones, and large (several kgram lanes, and
+# above the sizes where the GIL is released).
+_LENGTHS = sorted(
+    {0, 1, 2, 5, 11, 12, 13, 15, 16, 17, 27, 28, fp.K - 1, fp.K, fp.W, fp.W + 1, fp.T, 100, 1000, 20_000}
+)
+
+
+def _arrays(seed: int) -> Iterator[npt.NDArray[np.uint64]]:
+    rng = np.random.default_rng(seed)
+    for n in _LENGTHS:
+        yield rng.integers(0, 2**64, n, dtype=np.uint64, endpoint=False)
+        yield rng.integers(0, 4, n, dtype=np.uint64)  # many ties
+        yield np.full(n, 2**64 - 1, dtype=np.uint64)
+    yield np.arange(3000, dtype=np.uint64)  # increasing
+    yield np.arange(3000, dtype=np.uint64)[::-1].copy()  # decreasing
+
+
+@pytest.mark.parametrize("k", sorted({1, 2, 3, 12, fp.K, fp.K + 1, 100}))
+def test_kgrams_matches_reference(k: int) -> None:
+    for arr in _arrays(k):
+        assert fast_kgrams(arr, k) == ref_kgrams(arr, k), (len(arr), k)
+
+
+@pytest.mark.parametrize("w", sorted({1, 2, 3, 16, fp.W, fp.W + 1, 64}))
+def test_winnow_matches_reference(w: int) -> None:
+    for arr in _arrays(100 + w):
+        if len(arr) == 0:
+            assert fast_winnow(arr, w) == []
+            continue
+        assert fast_winnow(arr, w) == ref_winnow(arr, w), (len(arr), w)
+
+
+def test_minhash_matches_reference() -> None:
+    for arr in _arrays(3):
+        assert fast_minhash(arr) == ref_minhash(arr), len(arr)
+    assert fast_minhash(_u64([])) == [0xFFFFFFFF] * fp.NUM_PERM
+
+
+@_SETTINGS
+@given(
+    st.lists(st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 3)), max_size=120),
+    st.integers(1, 20),
+    st.integers(1, 20),
+)
+def test_kgrams_winnow_minhash_generated(values: list[int], k: int, w: int) -> None:
+    arr = _u64(values)
+    assert fast_kgrams(arr, k) == ref_kgrams(arr, k)
+    if values:
+        assert fast_winnow(arr, w) == ref_winnow(arr, w)
+    assert fast_minhash(arr) == ref_minhash(arr)
+
+
+def test_minhash_matches_datasketch() -> None:
+    from datasketch import MinHash
+
+    rng = np.random.default_rng(11)
+    for n in (0, 1, 7, 500):
+        values = rng.integers(0, 2**64, n, dtype=np.uint64, endpoint=False)
+        m = MinHash(num_perm=fp.NUM_PERM, seed=fp.MINHASH_SEED, hashfunc=lambda v: v)
+        m.update_batch([int(v) & 0xFFFFFFFF for v in values])
+        assert fast_minhash(values) == m.hashvalues.tolist(), n
+
+
+def test_minhash_other_permutations() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 2**64, 300, dtype=np.uint64, endpoint=False)
+    a = rng.integers(0, 2**32, 7, dtype=np.uint32)
+    b = rng.integers(0, 2**32, 7, dtype=np.uint32)
+    hv = fp._fmix32((values & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    want = (hv[:, None] * a[None, :] + b[None, :]).min(axis=0)
+    got = np.frombuffer(_fastfp.minhash(values, a, b), dtype=np.uint32)
+    assert got.tolist() == want.tolist()
+    assert _fastfp.minhash(values, a[:0], b[:0]) == b""
+
+
+def test_fingerprint_end_to_end_matches_reference() -> None:
+    data = (STDLIB / "textwrap.py").read_bytes()
+    fast = fp.fingerprint(data)
+    with _reference():
+        ref = fp.fingerprint(data)
+    for field in ("exact_kgrams", "abstract_kgrams", "exact_selected", "abstract_selected", "signature"):
+        assert getattr(fast, field).tolist() == getattr(ref, field).tolist(), field
+    assert fast.bands() == ref.bands()
+
+
+def test_array_arguments_accept_buffers() -> None:
+    arr = np.arange(40, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    want = _fastfp.kgrams(arr, 3)
+    assert _fastfp.kgrams(arr.tobytes(), 3) == want  # raw bytes, e.g. tokenize's output
+    assert _fastfp.kgrams(arr.view(np.int64), 3) == want  # signed: same bits
+    assert _fastfp.kgrams(memoryview(arr), 3) == want
+    assert _fastfp.kgrams(array.array("Q", arr.tolist()), 3) == want  # format "Q"
+    assert _fastfp.kgrams((ctypes.c_uint64 * 40)(*arr.tolist()), 3) == want  # format "<Q"
+    assert _fastfp.kgrams(tokens=arr, k=3) == want
+    assert _fastfp.winnow(arr.tobytes(), 4) == _fastfp.winnow(arr, 4)
+    e, *_ = _fastfp.tokenize(b"a b c d e f")
+    assert _fastfp.kgrams(e, 2) == _fastfp.kgrams(np.frombuffer(e, dtype=np.uint64), 2)
+
+
+def test_argument_validation() -> None:
+    arr = np.arange(10, dtype=np.uint64)
+    a32 = np.ones(4, dtype=np.uint32)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        _fastfp.kgrams(arr, 0)
+    with pytest.raises(ValueError, match="w must be >= 1"):
+        _fastfp.winnow(arr, 0)
+    with pytest.raises(ValueError, match="w must be >= 1"):
+        _fastfp.winnow(arr, -5)
+    with pytest.raises(TypeError, match="uint64"):
+        _fastfp.kgrams(arr.astype(np.float64), 2)
+    with pytest.raises(TypeError, match="uint64"):
+        _fastfp.kgrams(arr.astype(np.uint32), 2)
+    with pytest.raises(TypeError, match="buffer"):
+        _fastfp.kgrams([1, 2, 3], 2)
+    with pytest.raises(TypeError, match="uint64"):
+        _fastfp.kgrams(arr.astype(">u8"), 2)  # big-endian
+    with pytest.raises(TypeError):
+        _fastfp.kgrams(arr, 2.5)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        _fastfp.winnow(arr.reshape(2, 5), 2)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        _fastfp.winnow(np.uint64(3), 2)  # 0-d
+    with pytest.raises(ValueError, match="whole number"):
+        _fastfp.winnow(b"\x00" * 12, 2)
+    with pytest.raises((ValueError, BufferError)):
+        _fastfp.kgrams(arr[::2], 2)  # not contiguous
+    with pytest.raises(ValueError, match="same length"):
+        _fastfp.minhash(arr, a32, a32[:3])
+    with pytest.raises(TypeError, match="uint32"):
+        _fastfp.minhash(arr, a32.astype(np.uint64), a32)
+    with pytest.raises(TypeError, match="uint64"):
+        _fastfp.minhash(a32, a32, a32)
+    with pytest.raises(TypeError):
+        _fastfp.minhash(arr, a32)
+    # Error paths release the buffers they took: a bytearray can be resized again afterwards.
+    raw = bytearray(80)
+    with pytest.raises(ValueError):
+        _fastfp.minhash(raw, a32, a32[:3])
+    with pytest.raises(TypeError):
+        _fastfp.minhash(raw, arr, a32)
+    with pytest.raises(ValueError):
+        _fastfp.kgrams(raw, 0)
+    _fastfp.tokenize(raw)
+    raw.extend(b"\0" * 8)
