@@ -397,19 +397,6 @@ static int scan_string(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, Py_ss
 {
     const unsigned char q = d[i];
     Py_ssize_t j;
-    if (i + 2 < n && d[i + 1] == q && d[i + 2] == q && q != '`') {
-        char pat[3];
-        Py_ssize_t close;
-        pat[0] = pat[1] = pat[2] = (char)q;
-        close = find_seq(d, n, i + 3, pat, 3);
-        if (close < 0)
-            return 0;
-        *end = close + 3;
-        *inner_start = i + 3;
-        *inner_end = close;
-        *multi = 1;
-        return 1;
-    }
     j = i + 1;
     while (j < n) {
         unsigned char c = d[j];
@@ -570,6 +557,11 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
                     i++;
                 continue;
             }
+        }
+        /* Triple quotes are dropped: what they enclose is lexed as code (see lexer.py). */
+        if ((c == '"' || c == '\'') && nxt == c && i + 2 < n && d[i + 2] == c) {
+            i += 3;
+            continue;
         }
         /* Strings (an unclosed quote falls through to punctuation). */
         if (c == '"' || c == '\'' || c == '`') {
@@ -1098,6 +1090,172 @@ static PyObject *fp_xxh64(PyObject *self, PyObject *args, PyObject *kwargs)
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* index_fingerprint: everything ingestion needs from one file, in one call without the GIL          */
+
+static int u64_cmp(const void *x, const void *y)
+{
+    const uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Selected hashes of one view appended to sel (winnowing as fp_winnow, incl. the single window). */
+static Py_ssize_t select_view(const uint64_t *kg, Py_ssize_t m, Py_ssize_t w, uint32_t *pos, uint64_t *sel)
+{
+    Py_ssize_t np, i;
+    if (m <= w) {
+        pos[0] = (uint32_t)rightmost_min(kg, 0, m);
+        np = 1;
+    }
+    else
+        np = winnow_impl(kg, m, w, pos);
+    for (i = 0; i < np; i++)
+        sel[i] = kg[pos[i]];
+    return np;
+}
+
+/* Returns 0, or -1 when out of memory.  *hashes (PyMem_Raw) receives the sorted distinct selected
+ * hashes of both views; sig the MinHash of the selected exact ones (all 0xFFFFFFFF if none). */
+static int index_fp_impl(const unsigned char *d, Py_ssize_t n, Py_ssize_t k, Py_ssize_t w, const uint32_t *a,
+                         const uint32_t *b, Py_ssize_t nperm, uint32_t *sig, uint64_t **hashes, Py_ssize_t *nhashes,
+                         Py_ssize_t *ntokens)
+{
+    tok_state st;
+    Py_ssize_t cap, m, ne, na, i, u;
+    uint64_t *kg = NULL, *sel = NULL;
+    uint32_t *pos = NULL;
+    int rc, ok = -1;
+
+    memset(&st, 0, sizeof(st));
+    st.line = 1;
+    *hashes = NULL;
+    *nhashes = 0;
+    cap = n / 4 + 64 < n ? n / 4 + 64 : n;
+    if (cap < 1)
+        cap = 1;
+    for (;;) {
+        uint64_t *e = PyMem_RawRealloc(st.exact, (size_t)cap * 8);
+        if (e == NULL)
+            goto done;
+        st.exact = e;
+        e = PyMem_RawRealloc(st.abstract, (size_t)cap * 8);
+        if (e == NULL)
+            goto done;
+        st.abstract = e;
+        {
+            uint32_t *l = PyMem_RawRealloc(st.line_start, (size_t)cap * 4);
+            if (l == NULL)
+                goto done;
+            st.line_start = l;
+            l = PyMem_RawRealloc(st.line_end, (size_t)cap * 4);
+            if (l == NULL)
+                goto done;
+            st.line_end = l;
+        }
+        st.cap = cap;
+        rc = tokenize_impl(d, n, &st);
+        if (rc == LEX_NOMEM)
+            goto done;
+        if (rc == LEX_DONE)
+            break;
+        cap = st.cap <= n / 2 ? 2 * st.cap : n;
+    }
+    *ntokens = st.t;
+    for (i = 0; i < nperm; i++)
+        sig[i] = UINT32_C(0xFFFFFFFF);
+    m = st.t - k + 1;
+    if (m <= 0) {
+        ok = 0;
+        goto done;
+    }
+    kg = PyMem_RawMalloc((size_t)m * 8);
+    sel = PyMem_RawMalloc((size_t)m * 16);
+    pos = PyMem_RawMalloc((size_t)m * 4);
+    if (kg == NULL || sel == NULL || pos == NULL)
+        goto done;
+    kgrams_impl(st.exact, m, k, kg);
+    ne = select_view(kg, m, w, pos, sel);
+    minhash_impl(sel, ne, a, b, nperm, sig);
+    kgrams_impl(st.abstract, m, k, kg);
+    na = select_view(kg, m, w, pos, sel + ne);
+    qsort(sel, (size_t)(ne + na), 8, u64_cmp);
+    for (i = 0, u = 0; i < ne + na; i++)
+        if (u == 0 || sel[i] != sel[u - 1])
+            sel[u++] = sel[i];
+    *hashes = sel;
+    *nhashes = u;
+    sel = NULL;
+    ok = 0;
+done:
+    PyMem_RawFree(st.exact);
+    PyMem_RawFree(st.abstract);
+    PyMem_RawFree(st.line_start);
+    PyMem_RawFree(st.line_end);
+    PyMem_RawFree(st.scratch);
+    PyMem_RawFree(kg);
+    PyMem_RawFree(sel);
+    PyMem_RawFree(pos);
+    return ok;
+}
+
+static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"data", "k", "w", "a", "b", NULL};
+    Py_buffer buf, av, bv;
+    PyObject *aobj, *bobj, *sigobj = NULL, *hobj = NULL, *res = NULL;
+    Py_ssize_t k, w, na, nb, nh = 0, nt = 0;
+    uint64_t *hashes = NULL;
+    int rc;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOO:index_fingerprint", kwlist, &buf, &k, &w, &aobj, &bobj))
+        return NULL;
+    if (k < 1 || w < 1) {
+        PyErr_Format(PyExc_ValueError, "index_fingerprint(): k and w must be >= 1, got %zd and %zd", k, w);
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    if (buf.len > PY_SSIZE_T_MAX / 16) {
+        PyErr_SetString(PyExc_OverflowError, "index_fingerprint(): input too large");
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    if (get_int_array(aobj, &av, 4, "index_fingerprint", "a", "uint32", &na) < 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    if (get_int_array(bobj, &bv, 4, "index_fingerprint", "b", "uint32", &nb) < 0)
+        goto release_a;
+    if (na != nb) {
+        PyErr_Format(PyExc_ValueError, "index_fingerprint(): a and b must have the same length, got %zd and %zd",
+                     na, nb);
+        goto release_b;
+    }
+    sigobj = PyBytes_FromStringAndSize(NULL, na * 4);
+    if (sigobj == NULL)
+        goto release_b;
+    Py_BEGIN_ALLOW_THREADS
+    rc = index_fp_impl((const unsigned char *)buf.buf, buf.len, k, w, (const uint32_t *)av.buf,
+                       (const uint32_t *)bv.buf, na, (uint32_t *)PyBytes_AS_STRING(sigobj), &hashes, &nh, &nt);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        PyErr_NoMemory();
+        goto release_b;
+    }
+    hobj = PyBytes_FromStringAndSize((const char *)hashes, nh * 8);
+    PyMem_RawFree(hashes);
+    if (hobj != NULL)
+        res = Py_BuildValue("(OOn)", hobj, sigobj, nt);
+release_b:
+    PyBuffer_Release(&bv);
+release_a:
+    PyBuffer_Release(&av);
+    PyBuffer_Release(&buf);
+    Py_XDECREF(hobj);
+    Py_XDECREF(sigobj);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
 
 static PyMethodDef fastfp_methods[] = {
     {"tokenize", (PyCFunction)(void (*)(void))fp_tokenize, METH_VARARGS | METH_KEYWORDS,
@@ -1114,6 +1272,11 @@ static PyMethodDef fastfp_methods[] = {
      "minhash(values, a, b) -> bytes\n\n"
      "uint32 signature: for each permutation p, min over values v of a[p] * fmix32(v & 0xFFFFFFFF) + b[p]\n"
      "(mod 2**32), starting from 0xFFFFFFFF (datasketch's affine32 scheme)."},
+    {"index_fingerprint", (PyCFunction)(void (*)(void))fp_index_fingerprint, METH_VARARGS | METH_KEYWORDS,
+     "index_fingerprint(data, k, w, a, b) -> (hashes, signature, ntokens)\n\n"
+     "What ingestion keeps of one file, in one call without the GIL: the sorted distinct winnowed k-gram\n"
+     "hashes of both views (uint64 bytes), the MinHash of the exact ones (uint32 bytes) and the token\n"
+     "count (fingerprint.Fingerprint.index_hashes / .signature)."},
     {"xxh64", (PyCFunction)(void (*)(void))fp_xxh64, METH_VARARGS | METH_KEYWORDS,
      "xxh64(data, seed=0) -> int\n\nThe XXH64 hash used by tokenize."},
     {NULL, NULL, 0, NULL}};

@@ -225,6 +225,30 @@ def fingerprint(data: bytes, k: int = K, w: int = W) -> Fingerprint:
     return Fingerprint(toks, ek, ak, es, as_, sig)
 
 
+@dataclass(frozen=True, slots=True)
+class IndexFingerprint:
+    """What ingestion keeps of a text: :meth:`Fingerprint.index_hashes`, the signature, the token count."""
+
+    hashes: npt.NDArray[np.int64]
+    signature: npt.NDArray[np.uint32]
+    tokens: int
+
+    def bands(self) -> list[int]:
+        """LSH band keys (empty for a text too short to have k-grams)."""
+        return band_keys(self.signature) if len(self.hashes) else []
+
+
+def index_fingerprint(data: bytes) -> IndexFingerprint:
+    """The parts of :func:`fingerprint` that go into the index, in one native call when available."""
+    if _fastfp is not None:
+        h, sig, ntok = _fastfp.index_fingerprint(data, K, W, _PERM_A, _PERM_B)
+        return IndexFingerprint(
+            np.frombuffer(h, dtype=np.uint64).view(np.int64), np.frombuffer(sig, dtype=np.uint32), ntok
+        )
+    f = fingerprint(data)
+    return IndexFingerprint(f.index_hashes(), f.signature, len(f.tokens))
+
+
 def pack_signature(signature: npt.NDArray[np.uint32]) -> bytes:
     """Versioned little-endian byte form of a signature."""
     return struct.pack("<BH", FORMAT_VERSION, len(signature)) + signature.astype("<u4").tobytes()

@@ -224,16 +224,16 @@ def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYT
     digest = xxhash.xxh3_128_digest(raw)
     if digest in known:
         return _Prepared(known=(digest, src.occurrence), nbytes=len(raw))
-    f = fp.fingerprint(raw)
+    f = fp.index_fingerprint(raw)
     doc = IndexedDoc(
         content_hash=digest,
         text_z=_compressor().compress(raw),
         length_bytes=len(raw),
-        hashes=f.index_hashes(),
+        hashes=f.hashes,
         bands=f.bands(),
         signature=fp.pack_signature(f.signature),
         lines=raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1),
-        tokens=len(f.tokens),
+        tokens=f.tokens,
         language=src.language,
         blob_id=src.blob_id,
         occurrences=[src.occurrence],

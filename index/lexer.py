@@ -16,10 +16,13 @@ everything else still becomes stable tokens:
   the end of the line when it is followed by white space, ``#``, ``!`` or the end of the line, or when it
   starts a line and is not a C preprocessor directive (``#include`` stays code).
 * Strings: ``"..."`` and ``'...'`` (backslash escapes, must close on the same line, otherwise the quote
-  is punctuation -- an apostrophe in prose or a Rust lifetime), triple-quoted ``\"\"\"``/``'''`` and
-  back-quoted strings (may span lines, must close).  A string's *exact* hash covers its contents only, so
-  ``'x'`` and ``"x"`` (a formatter's quote change) are the same token; line breaks inside a string
-  hash as ``\\n`` whatever their style.
+  is punctuation -- an apostrophe in prose or a Rust lifetime) and back-quoted strings (may span lines,
+  must close).  A string's *exact* hash covers its contents only, so ``'x'`` and ``"x"`` (a formatter's
+  quote change) are the same token; line breaks inside a string hash as ``\\n`` whatever their style.
+* Triple quotes (``\"\"\"``, ``'''``) are dropped and what they enclose is lexed like code.  A
+  snippet cut from the middle of a docstring starts with prose and ends with the closing quotes; were
+  docstrings single tokens, the snippet would lex as something else entirely.  This way both lex the
+  same, and copied documentation is found like copied code.
 * Numbers: a digit, then letters, digits, ``_`` and ``.`` followed by a digit.
 * Identifiers: ``[A-Za-z_$]`` or any non-ASCII byte, then those or digits.
 * Anything else is a one-character punctuation token (``==`` is two ``=`` tokens, so spacing between
@@ -176,6 +179,10 @@ def tokenize(data: bytes) -> Tokens:
                 i += 1
             continue
         first = line
+        # Triple quotes are dropped and what they enclose is lexed as code.
+        if c in (34, 39) and nxt == c and i + 2 < n and data[i + 2] == c:
+            i += 3
+            continue
         # Strings.
         if c in (34, 39, 96):  # " ' `
             end, inner_start, inner_end = _scan_string(data, i)
@@ -240,11 +247,6 @@ def _scan_string(data: bytes, i: int) -> tuple[int, int, int]:
     """
     n = len(data)
     q = data[i]
-    if i + 2 < n and data[i + 1] == q and data[i + 2] == q and q != 96:
-        close = data.find(bytes((q, q, q)), i + 3)
-        if close < 0:
-            return -1, -1, -1
-        return close + 3, i + 3, close
     j = i + 1
     while j < n:
         d = data[j]

@@ -353,12 +353,6 @@ def _cover(kgrams: npt.NDArray[np.uint64], common: npt.NDArray[np.uint64], n: in
     return mask
 
 
-def _strength(matches: list[Match]) -> tuple[int, int]:
-    if not matches:
-        return (0, 0)
-    return (max(VERDICTS.index(m.verdict) for m in matches), max(m.matched_tokens for m in matches))
-
-
 def _match(
     store: Store, raw: bytes, min_tokens: int, with_text: bool, documents: int
 ) -> tuple[int, list[Match]]:
@@ -436,13 +430,6 @@ def search(
     if documents is None:
         documents = store.count_documents()
     ntokens, matches = _match(store, raw, min_tokens, with_text, documents)
-    # A snippet cut from inside a docstring starts with the docstring's closing quotes, which would open
-    # a string in the query; when the quotes do not pair up, also try it as if a string were open.
-    for quote in (b'"""', b"'''"):
-        if raw.count(quote) % 2 == 1:
-            _, alt = _match(store, quote + raw, min_tokens, with_text, documents)
-            if _strength(alt) > _strength(matches):
-                matches = alt
     result = SearchResult(lines, ntokens, [])
     matches = matches[:top]
     if matches:

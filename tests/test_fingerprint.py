@@ -127,3 +127,27 @@ def test_similar_files_share_lsh_bands() -> None:
     assert set(a.bands()) & set(b.bands())
     other = fp.fingerprint(inspect.getsource(np.lib.stride_tricks).encode())
     assert not set(a.bands()) & set(other.bands())
+
+
+def test_index_fingerprint_equals_the_step_by_step_pipeline() -> None:
+    import inspect
+
+    for module in (fp, np.lib.stride_tricks, inspect):
+        src = inspect.getsource(module).encode()
+        whole = fp.fingerprint(src)
+        fused = fp.index_fingerprint(src)
+        assert fused.hashes.tolist() == whole.index_hashes().tolist()
+        assert fused.signature.tolist() == whole.signature.tolist()
+        assert fused.tokens == len(whole.tokens)
+        assert fused.bands() == whole.bands()
+    empty = fp.index_fingerprint(b"x = 1")
+    assert len(empty.hashes) == 0 and empty.bands() == []
+
+
+def test_triple_quotes_are_transparent() -> None:
+    """A snippet cut from inside a docstring lexes like the same lines of the file."""
+    doc = b'def f(x):\n    """Return the frobnicated value of x.\n\n    It is frobnicated twice.\n    """\n    return x\n'
+    cut = b'    It is frobnicated twice.\n    """\n    return x\n'
+    whole, part = fp.tokenize(doc), fp.tokenize(cut)
+    n = len(part)
+    assert whole.exact[-n:].tolist() == part.exact.tolist()

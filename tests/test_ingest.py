@@ -143,7 +143,17 @@ def test_interrupted_build_then_rerun_equals_clean_build(tmp_path: Path, sig: si
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     src = tmp_path / "src"
     src.mkdir()
-    for name in ("email", "json", "http", "logging", "unittest", "asyncio", "idlelib", "xml", "multiprocessing"):
+    for name in (
+        "email",
+        "json",
+        "http",
+        "logging",
+        "unittest",
+        "asyncio",
+        "idlelib",
+        "xml",
+        "multiprocessing",
+    ):
         import shutil
 
         shutil.copytree(stdlib / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))

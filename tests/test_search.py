@@ -138,3 +138,13 @@ def test_json_shape(store: SQLiteStore, corpus: Path) -> None:
 def test_bad_queries_raise_clear_errors(store: SQLiteStore, code: bytes, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         search.search(store, code)
+
+
+def test_snippet_from_inside_a_docstring(store: SQLiteStore, corpus: Path) -> None:
+    # argparse's module docstring: prose first, then the closing quotes, then code.
+    text = (corpus / "argparse.py").read_text().splitlines(keepends=True)
+    end = next(i for i, line in enumerate(text) if line.startswith('"""') and i > 5)
+    code = "".join(text[end - 12 : end + 12])
+    res = search.search(store, code)
+    assert res.verdict == "verbatim"
+    assert res.matches[0].primary.path == "argparse.py"
