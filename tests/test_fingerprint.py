@@ -146,7 +146,10 @@ def test_index_fingerprint_equals_the_step_by_step_pipeline() -> None:
 
 def test_triple_quotes_are_transparent() -> None:
     """A snippet cut from inside a docstring lexes like the same lines of the file."""
-    doc = b'def f(x):\n    """Return the frobnicated value of x.\n\n    It is frobnicated twice.\n    """\n    return x\n'
+    doc = (
+        b'def f(x):\n    """Return the frobnicated value of x.\n\n'
+        b'    It is frobnicated twice.\n    """\n    return x\n'
+    )
     cut = b'    It is frobnicated twice.\n    """\n    return x\n'
     whole, part = fp.tokenize(doc), fp.tokenize(cut)
     n = len(part)
