@@ -288,9 +288,9 @@ def build(
     workers = max(1, workers or os.cpu_count() or 1)
     report = BuildReport()
     start = time.perf_counter()
-    known = _known_hashes(store)
-    if commit_every is not None and hasattr(store, "flush_pairs"):
-        store.flush_pairs = commit_every
+    known = set(store.all_content_hashes())
+    if commit_every is not None:
+        store.set_commit_every(commit_every)
 
     def work(batch: list[SourceFile]) -> list[_Prepared]:
         return [prepare(s, known, max_bytes) for s in batch]
@@ -316,11 +316,6 @@ def build(
     store.flush()
     report.seconds = time.perf_counter() - start
     return report
-
-
-def _known_hashes(store: Store) -> set[bytes]:
-    all_known = getattr(store, "all_content_hashes", None)
-    return set(all_known()) if callable(all_known) else set()
 
 
 def _write(store: Store, results: list[_Prepared], report: BuildReport, known: set[bytes]) -> None:

@@ -94,6 +94,15 @@ class Store(abc.ABC):
     def close(self) -> None:
         """Release the store."""
 
+    def all_content_hashes(self) -> list[bytes]:
+        """Every stored content hash, so that ingestion can skip known contents without fingerprinting
+        them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""
+        return []
+
+    @abc.abstractmethod
+    def set_commit_every(self, postings: int) -> None:
+        """Commit after about this many buffered postings (a store that does not buffer ignores it)."""
+
     def __enter__(self) -> Store:
         return self
 

@@ -396,8 +396,12 @@ class SQLiteStore(Store):
         }
 
     def all_content_hashes(self) -> list[bytes]:
-        """Every stored content hash (ingestion skips these without fingerprinting them)."""
         return [bytes(r[0]) for r in self._db.execute("SELECT content_hash FROM documents")]
+
+    def set_commit_every(self, postings: int) -> None:
+        if postings < 1:
+            raise ValueError(f"commit_every must be at least 1, got {postings}")
+        self.flush_pairs = postings
 
     def count_documents(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])
