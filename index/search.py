@@ -39,6 +39,9 @@ MIN_MATCH_TOKENS = 40
 COMMON_MIN_CAP = 64
 COMMON_FRACTION = 1e-4
 MAX_CANDIDATES = 24
+MAX_RUNS = 4096
+MAX_SEED_REPEATS = 2
+MIN_CANDIDATES = 8
 SHORT_QUERY_KGRAMS = 96
 MAX_QUERY_BYTES = 1 << 20
 #: Tiles closer than this (in both texts, tokens) join one span: a changed literal or a dropped token
@@ -149,42 +152,85 @@ class _Tile:
     n: int  # tokens
 
 
+_FILTER_BITS = 16
+
+
+def _filter(sorted_q: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """A one-hash Bloom filter of the query's k-grams (their low 16 bits)."""
+    table = np.zeros(1 << _FILTER_BITS, dtype=bool)
+    table[(sorted_q & np.uint64((1 << _FILTER_BITS) - 1)).astype(np.intp)] = True
+    return table
+
+
+def _shared(
+    sorted_q: npt.NDArray[np.uint64], table: npt.NDArray[np.bool_], dk: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.intp]:
+    """Positions of ``dk`` whose k-gram is in ``sorted_q``: the filter discards almost every other
+    position in one vectorised pass, a binary search confirms the rest."""
+    if not len(sorted_q) or not len(dk):
+        return np.zeros(0, dtype=np.intp)
+    maybe = np.flatnonzero(table[(dk & np.uint64((1 << _FILTER_BITS) - 1)).astype(np.intp)])
+    if not len(maybe):
+        return maybe
+    cand = dk[maybe]
+    idx = np.searchsorted(sorted_q, cand)
+    idx[idx == len(sorted_q)] = 0
+    return maybe[sorted_q[idx] == cand]
+
+
 def _tiles(
+    hit: npt.NDArray[np.intp],
     qk: npt.NDArray[np.uint64],
     dk: npt.NDArray[np.uint64],
     qt: npt.NDArray[np.uint64],
     dt: npt.NDArray[np.uint64],
     k: int,
 ) -> list[_Tile]:
-    """Maximal token-exact common runs seeded by shared k-grams, tiled greedily (longest first).
-
-    Returns non-overlapping (in the query) tiles ordered by query position.
+    """Maximal token-exact common runs seeded by the shared k-grams at ``hit``, tiled greedily (longest
+    first).  Returns non-overlapping (in the query) tiles ordered by query position.
     """
-    hit = np.flatnonzero(np.isin(dk, qk))
     if len(hit) == 0:
         return []
-    qpos: dict[int, list[int]] = {}
-    for i, h in enumerate(qk.tolist()):
-        qpos.setdefault(h, []).append(i)
-    dkl = dk.tolist()
+    # Every (query position, document position) pair of equal k-grams, vectorised.
+    order = np.argsort(qk, kind="stable")
+    sorted_q = qk[order]
+    hv = dk[hit]
+    left = np.searchsorted(sorted_q, hv, side="left")
+    cnt = np.searchsorted(sorted_q, hv, side="right") - left
+    # A k-gram repeated in the query (a run of equal lines, a table of zeros) seeds nothing: it would
+    # pair every copy with every copy.  Its tokens are still matched by growing neighbouring tiles.
+    rare = cnt <= MAX_SEED_REPEATS
+    hit, left, cnt = hit[rare], left[rare], cnt[rare]
+    total = int(cnt.sum())
+    if total == 0:
+        return []
+    offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    pos_d = np.repeat(hit, cnt)
+    pos_q = order[np.repeat(left, cnt) + offs]
+    # Consecutive pairs on one diagonal form a run: one tile, grown from its ends.
+    diag = pos_d - pos_q
+    o = np.lexsort((pos_d, diag))
+    pos_d, pos_q, diag = pos_d[o], pos_q[o], diag[o]
+    first = np.ones(total, dtype=bool)
+    first[1:] = (diag[1:] != diag[:-1]) | (pos_d[1:] != pos_d[:-1] + 1)
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], total) - 1
+    if len(starts) > MAX_RUNS:  # a very repetitive document: keep the longest runs
+        keep = np.sort(np.argsort(starts - ends, kind="stable")[:MAX_RUNS])
+        starts, ends = starts[keep], ends[keep]
     qtl, dtl = qt.tolist(), dt.tolist()
     nq, nd = len(qtl), len(dtl)
-    seeds: set[tuple[int, int]] = set()
     grown: dict[tuple[int, int], int] = {}
-    for p in hit.tolist():
-        for q in qpos[dkl[p]]:
-            seeds.add((q, p))
-            if (q - 1, p - 1) in seeds:
-                continue  # the tile grown from the previous seed on this diagonal already covers it
-            qs, ds = q, p
-            while qs > 0 and ds > 0 and qtl[qs - 1] == dtl[ds - 1]:
-                qs -= 1
-                ds -= 1
-            qe, de = q + k, p + k
-            while qe < nq and de < nd and qtl[qe] == dtl[de]:
-                qe += 1
-                de += 1
-            grown[(qs, ds)] = max(grown.get((qs, ds), 0), qe - qs)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        qs, ds = int(pos_q[s]), int(pos_d[s])
+        while qs > 0 and ds > 0 and qtl[qs - 1] == dtl[ds - 1]:
+            qs -= 1
+            ds -= 1
+        qe, de = int(pos_q[e]) + k, int(pos_d[e]) + k
+        while qe < nq and de < nd and qtl[qe] == dtl[de]:
+            qe += 1
+            de += 1
+        grown[(qs, ds)] = max(grown.get((qs, ds), 0), qe - qs)
     taken = np.zeros(nq, dtype=bool)
     out: list[_Tile] = []
     for (q0, d0), n in sorted(grown.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -247,26 +293,38 @@ class _Query:
     abstract: npt.NDArray[np.uint64]
     exact_common: npt.NDArray[np.bool_]  # per query token: covered by a boilerplate exact fingerprint
     any_common: npt.NDArray[np.bool_]  # ... by a boilerplate fingerprint of either view
+    exact_sorted: npt.NDArray[np.uint64]  # the k-grams sorted, for vectorised lookups
+    abstract_sorted: npt.NDArray[np.uint64]
+    exact_filter: npt.NDArray[np.bool_]
+    abstract_filter: npt.NDArray[np.bool_]
 
 
 def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tuple[str, list[Span], int, int]:
     """Align a query with one document: (verdict, spans, matched tokens, longest span tokens)."""
     dtok = fp.tokenize(text)
     k = fp.K
+    # A span of min_tokens tokens (gaps aside) holds at least min_tokens - k + 1 shared k-grams, so a
+    # document with fewer cannot qualify in that view: skip the tiling.
+    need = max(1, min(min_tokens, len(query.tokens)) - k + 1 - SPAN_GAP)
     de = fp.kgrams(dtok.exact, k)
-    exact = _make_spans(
-        _chain(_tiles(query.exact, de, query.tokens.exact, dtok.exact, k)),
-        query.tokens,
-        dtok,
-        query.exact_common,
-    )
-    good = [(s, inf) for s, inf in exact if inf >= min_tokens]
-    if good:
-        spans = [s for s, _ in good]
-        return "verbatim", spans, sum(s.tokens for s in spans), max(s.tokens for s in spans)
+    hit = _shared(query.exact_sorted, query.exact_filter, de)
+    if len(hit) >= need:
+        exact = _make_spans(
+            _chain(_tiles(hit, query.exact, de, query.tokens.exact, dtok.exact, k)),
+            query.tokens,
+            dtok,
+            query.exact_common,
+        )
+        good = [(s, inf) for s, inf in exact if inf >= min_tokens]
+        if good:
+            spans = [s for s, _ in good]
+            return "verbatim", spans, sum(s.tokens for s in spans), max(s.tokens for s in spans)
     da = fp.kgrams(dtok.abstract, k)
+    hit = _shared(query.abstract_sorted, query.abstract_filter, da)
+    if len(hit) < need:
+        return "none", [], 0, 0
     abstract = _make_spans(
-        _chain(_tiles(query.abstract, da, query.tokens.abstract, dtok.abstract, k)),
+        _chain(_tiles(hit, query.abstract, da, query.tokens.abstract, dtok.abstract, k)),
         query.tokens,
         dtok,
         query.any_common,
@@ -346,15 +404,16 @@ def decode_query(code: bytes | str) -> bytes:
 
 def _cover(kgrams: npt.NDArray[np.uint64], common: npt.NDArray[np.uint64], n: int) -> npt.NDArray[np.bool_]:
     """Tokens covered by any k-gram in ``common``."""
-    mask = np.zeros(n, dtype=bool)
+    mask = np.zeros(n + 1, dtype=np.int32)
     if len(common):
-        for i in np.flatnonzero(np.isin(kgrams, common)).tolist():
-            mask[i : i + fp.K] = True
-    return mask
+        starts = np.flatnonzero(np.isin(kgrams, common))
+        np.add.at(mask, starts, 1)
+        np.add.at(mask, np.minimum(starts + fp.K, n), -1)
+    return np.cumsum(mask[:n]) > 0
 
 
 def _match(
-    store: Store, raw: bytes, min_tokens: int, with_text: bool, documents: int
+    store: Store, raw: bytes, min_tokens: int, with_text: bool, documents: int, top: int
 ) -> tuple[int, list[Match]]:
     """Candidates and alignments for one lexing of the query: (query tokens, matches best first)."""
     toks = fp.tokenize(raw)
@@ -373,19 +432,23 @@ def _match(
 
     # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
-    common = np.array(sorted(post.common), dtype=np.int64).view(np.uint64)
+    common = post.common.view(np.uint64)
     exact_mask = _cover(qe, common, len(toks))
-    query = _Query(toks, qe, qa, exact_mask, exact_mask | _cover(qa, common, len(toks)))
+    any_mask = exact_mask | _cover(qa, common, len(toks))
+    se, sa = np.sort(qe), np.sort(qa)
+    query = _Query(toks, qe, qa, exact_mask, any_mask, se, sa, _filter(se), _filter(sa))
 
-    votes: dict[int, int] = {}
-    for docs in post.docs.values():
-        for d in docs:
-            votes[d] = votes.get(d, 0) + 1
+    votes = post.votes()
     if len(toks) >= 4 * fp.T:  # whole files: MinHash LSH finds near-duplicates with few shared grams
         sig = fp.minhash(np.unique(qe[fp.winnow(qe)]))
         for d in store.band_docs(fp.band_keys(sig)):
             votes[d] = votes.get(d, 0) + 2
     ranked = sorted(votes, key=lambda d: (-votes[d], d))[:MAX_CANDIDATES]
+    if ranked:
+        # Documents sharing a tenth of the best one's fingerprints hold at most a fragment of the
+        # query; past the best few, they are not worth aligning.
+        floor = max(2, votes[ranked[0]] // 10)
+        ranked = [d for i, d in enumerate(ranked) if i < MIN_CANDIDATES or votes[d] >= floor]
 
     matches: list[Match] = []
     for d in ranked:
@@ -397,6 +460,9 @@ def _match(
         if with_text:
             m.source_text = text.decode("utf-8", "replace")
         matches.append(m)
+        complete = [x for x in matches if x.verdict == "verbatim" and x.matched_tokens * 10 >= len(toks) * 9]
+        if len(complete) >= top:
+            break  # the best possible answers are in: the rest cannot rank above them
     matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, m.doc_id))
     return len(toks), matches
 
@@ -429,7 +495,7 @@ def search(
     lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
     if documents is None:
         documents = store.count_documents()
-    ntokens, matches = _match(store, raw, min_tokens, with_text, documents)
+    ntokens, matches = _match(store, raw, min_tokens, with_text, documents, top)
     result = SearchResult(lines, ntokens, [])
     matches = matches[:top]
     if matches:

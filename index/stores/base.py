@@ -31,12 +31,19 @@ class Postings:
     """Answer of :meth:`Store.postings`.
 
     Attributes:
-        docs: for every queried hash found in at most ``cap`` documents, those documents.
-        common: the queried hashes found in more than ``cap`` documents (boilerplate).
+        hashes, docs: parallel arrays, one (hash, document) pair per posting of every queried hash
+            found in at most ``cap`` documents.
+        common: the queried hashes found in more than ``cap`` documents (boilerplate), sorted.
     """
 
-    docs: dict[int, list[int]]
-    common: frozenset[int]
+    hashes: npt.NDArray[np.int64]
+    docs: npt.NDArray[np.int64]
+    common: npt.NDArray[np.int64]
+
+    def votes(self) -> dict[int, int]:
+        """Number of distinct queried hashes each document holds."""
+        ids, counts = np.unique(self.docs, return_counts=True)
+        return dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
 
 class Store(abc.ABC):

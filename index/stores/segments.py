@@ -71,6 +71,25 @@ def decode_block(blob: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uin
     return np.frombuffer(blob, dtype="<i8", count=n), np.frombuffer(blob, dtype="<u4", offset=8 * n)
 
 
+def decode_blocks(blobs: list[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """All pairs of several blocks, decoded at once (full blocks in one reshape, short ones apart)."""
+    full = [b for b in blobs if len(b) == 12 * BLOCK]
+    parts_h: list[npt.NDArray[np.int64]] = []
+    parts_d: list[npt.NDArray[np.uint32]] = []
+    if full:
+        raw = np.frombuffer(b"".join(full), dtype=np.uint8).reshape(len(full), 12 * BLOCK)
+        parts_h.append(np.ascontiguousarray(raw[:, : 8 * BLOCK]).view("<i8").reshape(-1))
+        parts_d.append(np.ascontiguousarray(raw[:, 8 * BLOCK :]).view("<u4").reshape(-1))
+    for b in blobs:
+        if len(b) != 12 * BLOCK:
+            h, d = decode_block(b)
+            parts_h.append(h)
+            parts_d.append(d)
+    if not parts_h:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
+    return np.concatenate(parts_h), np.concatenate(parts_d)
+
+
 def merge_runs(
     runs: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:

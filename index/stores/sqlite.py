@@ -313,27 +313,27 @@ class SQLiteStore(Store):
         found_d: list[npt.NDArray[np.uint32]] = []
         for directory in self._directories():
             blocks = directory.blocks_for(q)
-            ids = [(directory.segment << 32) | int(b) for b in blocks.tolist()]
+            if not len(blocks):
+                continue
+            ids = ((directory.segment << 32) | blocks).tolist()
+            blobs: list[bytes] = []
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
                 sql = f"SELECT data FROM blocks WHERE id IN ({','.join('?' * len(chunk))})"
-                for (blob,) in self._db.execute(sql, chunk):
-                    h, d = seg.decode_block(blob)
-                    m = np.isin(h, q)
-                    if m.any():
-                        found_h.append(h[m])
-                        found_d.append(d[m])
+                blobs.extend(b for (b,) in self._db.execute(sql, chunk))
+            h, d = seg.decode_blocks(blobs)
+            m = np.isin(h, q)
+            found_h.append(h[m])
+            found_d.append(d[m])
         if not found_h:
-            return Postings({}, frozenset())
+            empty = np.zeros(0, dtype=np.int64)
+            return Postings(empty, empty, empty)
         allh = np.concatenate(found_h)
-        alld = np.concatenate(found_d)
+        alld = np.concatenate(found_d).astype(np.int64)
         uniq, counts = np.unique(allh, return_counts=True)
-        common = frozenset(uniq[counts > cap].tolist())
-        docs: dict[int, list[int]] = {}
-        for h, d in zip(allh.tolist(), alld.tolist(), strict=True):
-            if h not in common:
-                docs.setdefault(h, []).append(d)
-        return Postings(docs, common)
+        common = uniq[counts > cap]
+        keep = ~np.isin(allh, common) if len(common) else np.ones(len(allh), dtype=bool)
+        return Postings(allh[keep], alld[keep], common)
 
     def band_docs(self, keys: Sequence[int]) -> set[int]:
         if not keys:
