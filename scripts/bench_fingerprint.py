@@ -1,0 +1,167 @@
+"""Index-build throughput on real code, against a MinHash baseline run in the same process.
+
+whence: ``ingest.build`` into a fresh SQLite index (read -> fingerprint -> committed index) with
+``--workers`` threads.  Baseline: BigCode's near-dedup setting -- datasketch ``MinHash(num_perm=256)``
+over the set of 5-token shingles (tokens ``\\w+|[^\\w\\s]``, shingles ``" ".join`` of 5 tokens, UTF-8),
+``update_batch``, one process, permutations made once.  Both read the same files from disk (the page
+cache is warmed first, so neither pays for a cold disk); the baseline may run on a prefix of the files
+(``--baseline-files``) and is compared by MB/s.
+
+    python scripts/bench_fingerprint.py [--files 20000] [--baseline-files 3000] [--workers 2]
+    python scripts/bench_fingerprint.py --rss-at 10000,100000     # peak RSS of builds of those sizes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import corpus
+
+from whence.index import fingerprint, ingest
+from whence.index.stores import open_store
+
+TOKEN = re.compile(r"\w+|[^\w\s]")
+TARGET_RATIO = 10.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def warm(files: list[corpus.CorpusFile]) -> int:
+    """Read every file once (fills the page cache); returns the bytes read."""
+    return sum(len(corpus.read_bytes(f.path)) for f in files)
+
+
+def run_whence(files: list[corpus.CorpusFile], workers: int, folder: str) -> dict[str, Any]:
+    index = Path(folder) / "index.sqlite"
+    t0 = time.perf_counter()
+    with open_store(index, create=True) as store:
+        report = ingest.build(store, corpus.source_files(files), workers=workers)  # type: ignore[arg-type]
+        seconds = time.perf_counter() - t0  # build flushes (commits) before it returns
+    with open_store(index) as store:  # reopened: the write-ahead log was checkpointed at close
+        stats = store.stats()
+    return {
+        "files": report.files,
+        "bytes": report.bytes,
+        "seconds": seconds,
+        "documents": stats["documents"],
+        "skipped": dict(report.skipped),
+        "index_bytes": stats["index_bytes"],
+        "index_bytes_per_source_byte": stats["index_bytes_per_source_byte"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run_baseline(files: list[corpus.CorpusFile]) -> dict[str, Any]:
+    from datasketch import MinHash
+
+    proto = MinHash(num_perm=256)
+    perms, scheme = proto.permutations, proto.scheme  # made once, as a dedup pipeline would
+    nbytes = 0
+    t0 = time.perf_counter()
+    for f in files:
+        raw = corpus.read_bytes(f.path)
+        nbytes += len(raw)
+        toks = TOKEN.findall(raw.decode("utf-8", "replace"))
+        shingles = {" ".join(toks[i : i + 5]).encode("utf-8") for i in range(max(0, len(toks) - 4))}
+        m = MinHash(num_perm=256, permutations=perms, scheme=scheme)
+        m.update_batch(shingles)
+    return {"files": len(files), "bytes": nbytes, "seconds": time.perf_counter() - t0}
+
+
+def rates(r: dict[str, Any]) -> str:
+    s = max(r["seconds"], 1e-9)
+    mb = r["bytes"] / 1e6
+    return f"{r['files']:>7} files {mb:8.1f} MB {s:8.2f} s {mb / s:8.2f} MB/s {r['files'] / s:8.0f} files/s"
+
+
+def rss_at(sizes: list[int], args: argparse.Namespace) -> None:
+    """One fresh subprocess per size, so that each peak RSS is that build's own."""
+    print(f"{'files':>8} {'MB':>8} {'seconds':>8} {'MB/s':>7} {'peak RSS MB':>12} {'index B/src B':>14}")
+    for n in sizes:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--files",
+            str(n),
+            "--whence-only",
+            "--json-line",
+            "--workers",
+            str(args.workers),
+        ]
+        cmd += ["--seed", str(args.seed)] + [a for e in args.extra_root for a in ("--extra-root", e)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        line = next((x for x in out.stdout.splitlines() if x.startswith("{")), None)
+        if out.returncode != 0 or line is None:
+            print(f"{n:>8} failed (exit {out.returncode}): {out.stderr.strip()[-500:]}")
+            continue
+        r = json.loads(line)["whence"]
+        note = "" if r["files"] >= n else f"  (only {r['files']} files available)"
+        mb = r["bytes"] / 1e6
+        print(f"{r['files']:>8} {mb:8.1f} {r['seconds']:8.1f} {mb / r['seconds']:7.2f} "
+              f"{r['peak_rss_mb']:12.0f} {r['index_bytes_per_source_byte']:14.3f}{note}")  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=20_000)
+    ap.add_argument("--baseline-files", type=int, default=3_000, help="files for the baseline (a prefix)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="corpus shuffle (a mix of every root)")
+    ap.add_argument("--extra-root", action="append", default=[], metavar="DIR")
+    ap.add_argument("--rss-at", metavar="N,N,...", help="peak RSS of builds of these sizes (subprocesses)")
+    ap.add_argument("--whence-only", action="store_true", help="skip the baseline")
+    ap.add_argument("--json-line", action="store_true", help="also print the results as one JSON line")
+    args = ap.parse_args()
+    print(f"whence bench_fingerprint: native kernel={fingerprint.has_native()} workers={args.workers} "
+          f"cpus={os.cpu_count()} python={sys.version.split()[0]}")  # fmt: skip
+    if args.rss_at:
+        rss_at([int(x) for x in args.rss_at.split(",")], args)
+        return 0
+    files = corpus.gather(seed=args.seed, extra=args.extra_root, limit=args.files)
+    if len(files) < args.files:
+        print(f"WARNING: only {len(files)} corpus files available (asked for {args.files})")
+    t0 = time.perf_counter()
+    warmed = warm(files)
+    print(f"page cache warmed: {len(files)} files, {warmed / 1e6:.1f} MB in {time.perf_counter() - t0:.1f}s")
+    result: dict[str, Any] = {"native": fingerprint.has_native()}
+    with tempfile.TemporaryDirectory(prefix="whence-bench-") as tmp:
+        w = result["whence"] = run_whence(files, args.workers, tmp)
+    print(f"whence   (build, {args.workers} workers): {rates(w)}")
+    print(f"  {w['documents']} documents (skipped: {w['skipped'] or 'none'}); "
+          f"index {w['index_bytes'] / 1e6:.1f} MB = {w['index_bytes_per_source_byte']} B per source B; "
+          f"peak RSS {w['peak_rss_mb']:.0f} MB")  # fmt: skip
+    ok = True
+    if not args.whence_only:
+        subset = files[: args.baseline_files]
+        b = result["baseline"] = run_baseline(subset)
+        print(f"baseline (MinHash-256, 5-gram, 1 process): {rates(b)}  (the first {len(subset)} files)")
+        with tempfile.TemporaryDirectory(prefix="whence-bench-") as tmp:
+            ws = run_whence(subset, args.workers, tmp)
+        print(f"whence on the baseline's files:            {rates(ws)}")
+        mbps = lambda r: r["bytes"] / max(r["seconds"], 1e-9)  # noqa: E731
+        ratio = result["ratio"] = mbps(w) / mbps(b)
+        same = result["ratio_same_files"] = mbps(ws) / mbps(b)
+        ok = ratio >= TARGET_RATIO
+        verdict = "PASS" if ok else "FAIL"
+        print(f"{verdict} whence ({len(files)} files) / baseline ({len(subset)} files) MB/s = {ratio:.1f}x "
+              f"(target >= {TARGET_RATIO:.0f}x); on the same {len(subset)} files: {same:.1f}x")  # fmt: skip
+    if args.json_line:
+        print(json.dumps(result))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
