@@ -175,7 +175,8 @@ def _shared(
     cand = dk[maybe]
     idx = np.searchsorted(sorted_q, cand)
     idx[idx == len(sorted_q)] = 0
-    return maybe[sorted_q[idx] == cand]
+    found: npt.NDArray[np.intp] = maybe[sorted_q[idx] == cand]
+    return found
 
 
 def _tiles(

@@ -182,3 +182,23 @@ def test_interrupted_build_then_rerun_equals_clean_build(tmp_path: Path, sig: si
     assert 0 < partial < len(_snapshot(clean)[0])
     subprocess.run(_build_cmd(src, crashed), check=True, capture_output=True)
     assert _snapshot(crashed) == _snapshot(clean)
+
+
+def test_an_open_reader_sees_what_a_later_build_commits(tmp_path: Path, corpus: Path) -> None:
+    from whence.index import search
+
+    db = tmp_path / "i.sqlite"
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "heapq.py").write_bytes((corpus / "heapq.py").read_bytes())
+    (b / "bisect.py").write_bytes((corpus / "bisect.py").read_bytes())
+    snippet = "".join((corpus / "bisect.py").read_text().splitlines(keepends=True)[20:60])
+    with open_store(db, create=True) as writer:
+        ingest.build(writer, ingest.sources([a]), workers=1)
+        with open_store(db, readonly=True) as reader:
+            assert reader.count_documents() == 1
+            assert search.search(reader, snippet).verdict == "none"
+            ingest.build(writer, ingest.sources([b]), workers=1)
+            assert reader.count_documents() == 2
+            assert search.search(reader, snippet).verdict == "verbatim"

@@ -131,6 +131,8 @@ class SQLiteStore(Store):
             self._buf_docs: list[npt.NDArray[np.int64]] = []
             self._buf_pairs = 0
             self._dirs: list[seg.Directory] | None = None
+            self._count: int | None = None
+            self._version = -1
             self.flush_pairs = FLUSH_PAIRS
             self._check_or_init(create and not readonly)
         except sqlite3.DatabaseError as exc:
@@ -168,6 +170,7 @@ class SQLiteStore(Store):
         new_docs = 0
         new_occ = 0
         db = self._db
+        self._count = None
         try:
             self._begin()
             band_rows: list[tuple[int, int]] = []
@@ -248,6 +251,7 @@ class SQLiteStore(Store):
             "INSERT INTO blocks(id, data) VALUES (?, ?)", ((sid << 32 | i, b) for i, b in enumerate(blobs))
         )
         self._dirs = None
+        self._count = None
 
     def flush(self) -> None:
         """Make everything added so far durable and searchable; merge segments if there are too many."""
@@ -300,6 +304,7 @@ class SQLiteStore(Store):
     # -- reading -----------------------------------------------------------------------------------
 
     def _directories(self) -> list[seg.Directory]:
+        self._check_version()
         if self._dirs is None:
             self._dirs = [
                 seg.Directory(sid, np.frombuffer(first, dtype="<i8"), np.frombuffer(last, dtype="<i8"))
@@ -404,7 +409,18 @@ class SQLiteStore(Store):
         self.flush_pairs = postings
 
     def count_documents(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])
+        self._check_version()
+        if self._count is None:
+            self._count = int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])
+        return self._count
+
+    def _check_version(self) -> None:
+        """Drop cached reads when another connection has committed (a reader beside a running build)."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._version = version
+            self._dirs = None
+            self._count = None
 
     def close(self) -> None:
         """Close the file.  Postings not yet flushed are discarded (their documents with them)."""
