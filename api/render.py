@@ -21,6 +21,36 @@ _CATEGORY_STYLE = {
 _CONTEXT = 40  # most lines of a span shown side by side
 
 
+def _line(lines: list[str], number: int) -> str:
+    return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def _row_pairs(
+    pairs: tuple[tuple[int, int], ...], query: tuple[int, int], source: tuple[int, int]
+) -> list[tuple[int, int]]:
+    """Rows (query line, source line; 0 = none) for a span.
+
+    Lines with matched tokens are paired as matched.  Lines between them (blank lines, comments,
+    quotes) are paired in order while both sides have lines left, the rest shown on their side only.
+    """
+    mapped: dict[int, int] = {}
+    for q, s in pairs:
+        mapped.setdefault(q, s)
+    rows: list[tuple[int, int]] = []
+    q, s = query[0], source[0]
+    anchors = [*sorted(mapped.items()), (query[1] + 1, source[1] + 1)]
+    for aq, as_ in anchors:
+        while q < aq and s < as_:
+            rows.append((q, s))
+            q, s = q + 1, s + 1
+        rows.extend((qi, 0) for qi in range(q, aq))
+        rows.extend((0, si) for si in range(s, as_))
+        if aq <= query[1]:
+            rows.append((aq, as_))
+        q, s = aq + 1, max(s, as_ + 1)
+    return rows
+
+
 def _side_by_side(match: Match, query_lines: list[str]) -> Table:
     source_lines = (match.source_text or "").splitlines()
     table = Table(show_header=True, header_style="bold", expand=True, box=None, pad_edge=False)
@@ -29,20 +59,17 @@ def _side_by_side(match: Match, query_lines: list[str]) -> Table:
     table.add_column("#", justify="right", style="dim", no_wrap=True)
     table.add_column(match.primary.path or "source", overflow="fold", ratio=1)
     for span in match.spans[:3]:
-        q0, q1 = span.query_lines
-        s0, s1 = span.source_lines
-        rows = max(q1 - q0, s1 - s0) + 1
-        for i in range(min(rows, _CONTEXT)):
-            qi, si = q0 + i, s0 + i
-            q = query_lines[qi - 1] if qi <= q1 and qi - 1 < len(query_lines) else ""
-            s = source_lines[si - 1] if si <= s1 and si - 1 < len(source_lines) else ""
-            style = "green" if q.strip() == s.strip() else "yellow"
+        for qi, si in _row_pairs(span.line_pairs, span.query_lines, span.source_lines)[:_CONTEXT]:
+            q = _line(query_lines, qi) if qi else ""
+            src = _line(source_lines, si) if si else ""
+            style = "green" if qi and si and q.strip() == src.strip() else "yellow"
             table.add_row(
-                str(qi) if qi <= q1 else "",
+                str(qi or ""),
                 Text(q.expandtabs(4), style=style),
-                str(si) if si <= s1 else "",
-                Text(s.expandtabs(4), style=style),
+                str(si or ""),
+                Text(src.expandtabs(4), style=style),
             )
+        rows = span.query_lines[1] - span.query_lines[0] + 1
         if rows > _CONTEXT:
             table.add_row("", Text(f"… {rows - _CONTEXT} more lines", style="dim"), "", "")
         table.add_row("", "", "", "")

@@ -96,13 +96,24 @@ class BuildReport:
 
 
 def _git_revision(folder: Path) -> str:
+    """The commit checked out in ``folder`` when it is the top of a git work tree, else ``""``.
+
+    (A folder inside some other repository -- a site-packages inside a tool's checkout -- does not
+    belong to that repository's history, and its paths would not be that repository's paths.)
+    """
     try:
         out = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != folder.resolve():
+        return ""
+    return lines[1]
 
 
 def _reader(path: Path) -> Callable[[], bytes]:

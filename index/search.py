@@ -60,6 +60,7 @@ class Span:
     tokens: int
     query_tokens: tuple[int, int]  # token index range [start, end) in the query
     source_tokens: tuple[int, int]
+    line_pairs: tuple[tuple[int, int], ...] = ()  # (query line, source line) of the matched tokens
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -276,12 +277,16 @@ def _make_spans(
         q0, q1 = c[0].q, c[-1].q + c[-1].n
         d0, d1 = c[0].d, c[-1].d + c[-1].n
         matched = sum(t.n for t in c)
+        qi = np.concatenate([np.arange(t.q, t.q + t.n) for t in c])
+        di = np.concatenate([np.arange(t.d, t.d + t.n) for t in c])
+        pairs = np.unique(np.stack((qtok.line_start[qi], dtok.line_start[di]), axis=1), axis=0)
         span = Span(
             (int(qtok.line_start[q0]), int(qtok.line_end[q1 - 1])),
             (int(dtok.line_start[d0]), int(dtok.line_end[d1 - 1])),
             matched,
             (q0, q1),
             (d0, d1),
+            tuple((int(a), int(b)) for a, b in pairs.tolist()),
         )
         out.append((span, _informative(c, mask)))
     return out

@@ -84,3 +84,31 @@ def test_real_subprocess_search_does_not_import_torch(built_index: Path, corpus:
     out = subprocess.run([sys.executable, "-c", code, str(built_index)], input=_fragment(corpus),
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert json.loads(out.stdout)["verdict"] == "verbatim"
+
+
+def test_side_by_side_rows_pair_matched_lines_and_fill_gaps() -> None:
+    from whence.api.render import _row_pairs
+
+    # query lines 1-5 matched source 10, 11, (gap: 12-13 dropped comments), 14; query line 3 blank
+    rows = _row_pairs(((1, 10), (2, 11), (4, 14), (5, 15)), (1, 5), (10, 15))
+    assert rows == [(1, 10), (2, 11), (3, 12), (0, 13), (4, 14), (5, 15)]
+
+
+def test_folder_revision_only_from_its_own_git_repository(tmp_path: Path) -> None:
+    from whence.index import ingest
+
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    (repo / "sub" / "a.py").write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    top = next(ingest.folder_files(repo, repo="o/r"))
+    assert top.occurrence.revision == head
+    assert top.occurrence.url == f"https://github.com/o/r/blob/{head}/sub/a.py"
+    inner = next(ingest.folder_files(repo / "sub", repo="o/r"))
+    assert inner.occurrence.revision == "" and inner.occurrence.url == "https://github.com/o/r/blob/HEAD/a.py"
