@@ -439,7 +439,6 @@ typedef struct {
     Py_ssize_t t;       /* tokens written */
     uint32_t line;      /* current line (1-based) */
     int line_has_token; /* a token already started on the current line */
-    int prev_operand;   /* the previous token on this line is an operand: '//' is then an operator */
 } tok_state;
 
 #define LEX_DONE 0
@@ -458,7 +457,6 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
     Py_ssize_t i = st->i, t = st->t;
     uint32_t line = st->line;
     int line_has_token = st->line_has_token;
-    int prev_operand = st->prev_operand;
 
     while (i < n) {
         const unsigned char c = d[i];
@@ -469,7 +467,6 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
             i += (c == '\r' && i + 1 < n && d[i + 1] == '\n') ? 2 : 1;
             line++;
             line_has_token = 0;
-            prev_operand = 0;
             continue;
         }
         if (char_class[c] & C_SPACE) {
@@ -484,7 +481,6 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
             st->t = t;
             st->line = line;
             st->line_has_token = line_has_token;
-            st->prev_operand = prev_operand;
             return LEX_FULL;
         }
         first = line;
@@ -497,11 +493,9 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
             exact[t] = h;
             if (is_keyword(h, d + i, (size_t)(j - i))) {
                 abstract[t] = h;
-                prev_operand = 0;
             }
             else {
                 abstract[t] = hash_ident;
-                prev_operand = 1;
             }
             lstart[t] = lend[t] = first;
             t++;
@@ -524,7 +518,6 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
             t++;
             i = j;
             line_has_token = 1;
-            prev_operand = 1;
             continue;
         }
 
@@ -548,7 +541,14 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
         {
             int is_comment = 0;
             if (c == '/' && nxt == '/')
-                is_comment = !prev_operand;
+            {
+                /* a comment, unless `//=` or glued between operands (`a//b`) */
+                const int after = i + 2 < n ? d[i + 2] : -1;
+                const int glued = i > 0 && ((char_class[d[i - 1]] & C_IDENT_CONT) || d[i - 1] == ')' ||
+                                            d[i - 1] == ']') &&
+                                  after != -1 && after != '\t' && after != '\n' && after != '\r' && after != ' ';
+                is_comment = after != '=' && !glued;
+            }
             else if (c == '#')
                 is_comment = nxt == -1 || nxt == '\n' || nxt == '\r' || nxt == ' ' || nxt == '\t' ||
                              nxt == '#' || nxt == '!' || (!line_has_token && !is_directive(d, n, i + 1));
@@ -618,7 +618,6 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
                 t++;
                 i = end;
                 line_has_token = 1;
-                prev_operand = 1;
                 continue;
             }
         }
@@ -628,7 +627,6 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
         t++;
         i++;
         line_has_token = 1;
-        prev_operand = (c == ')' || c == ']');
     }
     st->i = i;
     st->t = t;

@@ -78,7 +78,7 @@ _IDENT_CONT = _IDENT_START | frozenset(b"0123456789")
 _DIGITS = frozenset(b"0123456789")
 _NUM_CONT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789")
 _SPACE = frozenset(b" \t\f\v")
-_OPERAND_END = frozenset(b")]")
+_OPERAND_BYTES = _IDENT_CONT | frozenset(b")]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +127,6 @@ def tokenize(data: bytes) -> Tokens:
     lend: list[int] = []
     line = 1
     line_has_token = False  # a token already started on the current line
-    prev_kind = -1  # kind of the previous token on the current line, -1 if none
-    prev_byte = 0  # last byte of that token (for ')' and ']')
     i = 0
 
     def emit(kind: int, h: int, first: int, last: int) -> None:
@@ -144,7 +142,6 @@ def tokenize(data: bytes) -> Tokens:
             i += br
             line += 1
             line_has_token = False
-            prev_kind = -1
             continue
         if c in _SPACE:
             i += 1
@@ -166,10 +163,9 @@ def tokenize(data: bytes) -> Tokens:
         # Line comments.
         is_comment = False
         if c == 47 and nxt == 47:  # //
-            operand = prev_kind in (IDENT, NUMBER, STRING) or (
-                prev_kind == PUNCT and prev_byte in _OPERAND_END
-            )
-            is_comment = not operand
+            after = data[i + 2] if i + 2 < n else -1
+            glued = i > 0 and data[i - 1] in _OPERAND_BYTES and after not in (-1, 9, 10, 13, 32)
+            is_comment = after != 61 and not glued  # not `//=`, not `a//b`
         elif c == 35:  # #
             is_comment = nxt in (-1, 10, 13, 32, 9, 35, 33) or (
                 not line_has_token and not _is_directive(data, i + 1)
@@ -194,7 +190,7 @@ def tokenize(data: bytes) -> Tokens:
                 line += _count_lines(data, i, end)
                 emit(STRING, h, first, line)
                 i = end
-                line_has_token, prev_kind, prev_byte = True, STRING, c
+                line_has_token = True
                 continue
             # An unclosed quote is punctuation.
         if c in _DIGITS:
@@ -205,7 +201,7 @@ def tokenize(data: bytes) -> Tokens:
                 j += 1
             emit(NUMBER, xxhash.xxh64_intdigest(data[i:j], SEED_EXACT), first, first)
             i = j
-            line_has_token, prev_kind, prev_byte = True, NUMBER, data[j - 1]
+            line_has_token = True
             continue
         if c in _IDENT_START:
             j = i + 1
@@ -215,16 +211,14 @@ def tokenize(data: bytes) -> Tokens:
             h = xxhash.xxh64_intdigest(word, SEED_EXACT)
             if word in KEYWORDS:
                 emit(KEYWORD, h, first, first)
-                prev_kind = KEYWORD
             else:
                 emit(IDENT, h, first, first)
-                prev_kind = IDENT
             i = j
-            line_has_token, prev_byte = True, data[j - 1]
+            line_has_token = True
             continue
         emit(PUNCT, xxhash.xxh64_intdigest(data[i : i + 1], SEED_EXACT), first, first)
         i += 1
-        line_has_token, prev_kind, prev_byte = True, PUNCT, c
+        line_has_token = True
 
     return Tokens(
         np.array(exact, dtype=np.uint64),

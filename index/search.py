@@ -246,7 +246,13 @@ def _tiles(
             q0, d0, n = q0 + s, d0 + s, e - s
         taken[q0 : q0 + n] = True
         out.append(_Tile(q0, d0, n))
-    return sorted(out, key=lambda t: t.q)
+    # The same lines may occur more than once in the document: report every place a chosen tile
+    # matches in full, not only the first.
+    chosen = {(t.q, t.n) for t in out}
+    out.extend(
+        _Tile(q0, d0, n) for (q0, d0), n in grown.items() if (q0, n) in chosen and _Tile(q0, d0, n) not in out
+    )
+    return sorted(out, key=lambda t: (t.q, t.d))
 
 
 def _chain(tiles: list[_Tile]) -> list[list[_Tile]]:
@@ -324,7 +330,7 @@ def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tup
         good = [(s, inf) for s, inf in exact if inf >= min_tokens]
         if good:
             spans = [s for s, _ in good]
-            return "verbatim", spans, sum(s.tokens for s in spans), max(s.tokens for s in spans)
+            return "verbatim", spans, _covered(spans), max(s.tokens for s in spans)
     da = fp.kgrams(dtok.abstract, k)
     hit = _shared(query.abstract_sorted, query.abstract_filter, da)
     if len(hit) < need:
@@ -338,8 +344,20 @@ def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tup
     good = [(s, inf) for s, inf in abstract if inf >= min_tokens and _renamed_copy(s, query.tokens, dtok)]
     if good:
         spans = [s for s, _ in good]
-        return "near-duplicate", spans, sum(s.tokens for s in spans), max(s.tokens for s in spans)
+        return "near-duplicate", spans, _covered(spans), max(s.tokens for s in spans)
     return "none", [], 0, 0
+
+
+def _covered(spans: list[Span]) -> int:
+    """Query tokens matched by the spans (a region matched at two places of the document counts once)."""
+    seen: set[tuple[int, int, int]] = set()
+    total = 0
+    for s in spans:
+        key = (s.query_tokens[0], s.query_tokens[1], s.tokens)
+        if key not in seen:
+            seen.add(key)
+            total += s.tokens
+    return total
 
 
 _IDENT_HASH = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
@@ -466,10 +484,13 @@ def _match(
         if with_text:
             m.source_text = text.decode("utf-8", "replace")
         matches.append(m)
-        complete = [x for x in matches if x.verdict == "verbatim" and x.matched_tokens * 10 >= len(toks) * 9]
+        complete = [x for x in matches if x.verdict == "verbatim" and x.matched_tokens >= len(toks)]
         if len(complete) >= top:
             break  # the best possible answers are in: the rest cannot rank above them
-    matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, m.doc_id))
+    # Best verdict first, then most matched tokens; among equals, the document sharing more of the
+    # query's fingerprints (the candidates' order).
+    rank = {d: i for i, d in enumerate(ranked)}
+    matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, rank[m.doc_id]))
     return len(toks), matches
 
 

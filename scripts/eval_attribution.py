@@ -7,6 +7,12 @@ were not indexed; boilerplate queries are line windows found in more indexed doc
 search's boilerplate cap.  Prints a table (mutation x length: % correct, n) and PASS/FAIL lines; exits 1
 when a target fails.
 
+Targets (a) and (b) count, by default, only *attributable* fragments: ones that lex as in their file (not
+cut inside a block comment or multi-line string) with >= 40 tokens not covered by boilerplate
+fingerprints -- a fragment of 8 lines of comments cannot be attributed by design.  ``--gate all`` counts
+every fragment of >= 8 lines; both figures are always printed.  Use a fresh ``--index``: negatives are
+only negative if the index holds nothing but the held-in files.
+
     python scripts/eval_attribution.py [--files 4000] [--fragments-per-cell 60] [--seed 1] [--json OUT]
 """
 

@@ -154,3 +154,13 @@ def test_triple_quotes_are_transparent() -> None:
     whole, part = fp.tokenize(doc), fp.tokenize(cut)
     n = len(part)
     assert whole.exact[-n:].tolist() == part.exact.tolist()
+
+
+def test_slash_slash_comments_and_floor_division() -> None:
+    def toks(code: bytes) -> list[int]:
+        return fp.tokenize(code).exact.tolist()
+
+    assert toks(b"x := foo() // trailing comment here") == toks(b"x := foo()")
+    assert toks(b"total = a + b; // sum") == toks(b"total = a + b;")
+    assert toks(b"half = n//2") != toks(b"half = n")  # glued: Python's floor division
+    assert toks(b"n //= 2") != toks(b"n")
