@@ -24,6 +24,7 @@ index of a clean build.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -112,6 +113,7 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False, readonly: bool = False) -> None:
         self.path = Path(path)
+        self._readonly = readonly
         if not self.path.exists():
             if not create:
                 raise IndexNotFound(
@@ -426,4 +428,8 @@ class SQLiteStore(Store):
         """Close the file.  Postings not yet flushed are discarded (their documents with them)."""
         if self._db.in_transaction:
             self._rollback()
+        if not self._readonly:
+            # Fold the write-ahead log back into the file: the index is one self-contained file again.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
