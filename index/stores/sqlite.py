@@ -29,8 +29,9 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -295,13 +296,8 @@ class SQLiteStore(Store):
             self._db.execute("ROLLBACK")
 
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
-        hashes = list(content_hashes)
-        found: set[bytes] = set()
-        for i in range(0, len(hashes), _CHUNK):
-            chunk = hashes[i : i + _CHUNK]
-            q = f"SELECT content_hash FROM documents WHERE content_hash IN ({','.join('?' * len(chunk))})"
-            found.update(bytes(r[0]) for r in self._db.execute(q, chunk))
-        return found
+        sql = "SELECT content_hash FROM documents WHERE content_hash IN ({marks})"
+        return {bytes(r[0]) for r in self._select_in(sql, list(content_hashes))}
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -323,11 +319,7 @@ class SQLiteStore(Store):
             if not len(blocks):
                 continue
             ids = ((directory.segment << 32) | blocks).tolist()
-            blobs: list[bytes] = []
-            for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i : i + _CHUNK]
-                sql = f"SELECT data FROM blocks WHERE id IN ({','.join('?' * len(chunk))})"
-                blobs.extend(b for (b,) in self._db.execute(sql, chunk))
+            blobs = [b for (b,) in self._select_in("SELECT data FROM blocks WHERE id IN ({marks})", ids)]
             h, d = seg.decode_blocks(blobs)
             m = np.isin(h, q)
             found_h.append(h[m])
@@ -342,24 +334,19 @@ class SQLiteStore(Store):
         keep = ~np.isin(allh, common) if len(common) else np.ones(len(allh), dtype=bool)
         return Postings(allh[keep], alld[keep], common)
 
+    def _select_in(self, sql: str, values: Sequence[object]) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql`` (whose ``{marks}`` is an ``IN`` list) for all ``values``, in chunks."""
+        values = list(values)
+        for i in range(0, len(values), _CHUNK):
+            chunk = values[i : i + _CHUNK]
+            yield from self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
     def band_docs(self, keys: Sequence[int]) -> set[int]:
-        if not keys:
-            return set()
-        q = f"SELECT doc FROM bands WHERE key IN ({','.join('?' * len(keys))})"
-        return {r[0] for r in self._db.execute(q, list(keys))}
+        return {r[0] for r in self._select_in("SELECT doc FROM bands WHERE key IN ({marks})", keys)}
 
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
-        out: dict[int, StoredDoc] = {}
-        ids = list(ids)
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
-            q = (
-                "SELECT id, blob_id, language, lines, tokens, length_bytes FROM documents"
-                f" WHERE id IN ({','.join('?' * len(chunk))})"
-            )
-            for r in self._db.execute(q, chunk):
-                out[r[0]] = StoredDoc(*r)
-        return out
+        sql = "SELECT id, blob_id, language, lines, tokens, length_bytes FROM documents WHERE id IN ({marks})"
+        return {r[0]: StoredDoc(*r) for r in self._select_in(sql, ids)}
 
     def text(self, doc_id: int) -> bytes:
         row = self._db.execute("SELECT z FROM texts WHERE doc=?", (doc_id,)).fetchone()
@@ -369,15 +356,12 @@ class SQLiteStore(Store):
 
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
         out: dict[int, list[Occurrence]] = {i: [] for i in ids}
-        ids = list(ids)
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
-            q = (
-                "SELECT doc, repo, path, licenses, revision, url FROM occurrences"
-                f" WHERE doc IN ({','.join('?' * len(chunk))}) ORDER BY id"
-            )
-            for doc, repo, path, lic, rev, url in self._db.execute(q, chunk):
-                out[doc].append(Occurrence(repo, path, tuple(json.loads(lic)), rev, url))
+        sql = (
+            "SELECT doc, repo, path, licenses, revision, url FROM occurrences"
+            " WHERE doc IN ({marks}) ORDER BY id"
+        )
+        for doc, repo, path, lic, rev, url in self._select_in(sql, ids):
+            out[doc].append(Occurrence(repo, path, tuple(json.loads(lic)), rev, url))
         return out
 
     def stats(self) -> dict[str, int | float | str]:
