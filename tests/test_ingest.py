@@ -202,3 +202,28 @@ def test_an_open_reader_sees_what_a_later_build_commits(tmp_path: Path, corpus: 
             ingest.build(writer, ingest.sources([b]), workers=1)
             assert reader.count_documents() == 2
             assert search.search(reader, snippet).verdict == "verbatim"
+
+
+def test_segments_merge_without_losing_postings(tmp_path: Path, corpus: Path) -> None:
+    from whence.index import search
+    from whence.index.stores import sqlite as sq
+
+    one, many = tmp_path / "one.sqlite", tmp_path / "many.sqlite"
+    with open_store(one, create=True) as st:
+        ingest.build(st, ingest.sources([corpus]), workers=2)
+        ref = st.stats()
+    with open_store(many, create=True) as st:
+        ingest.build(st, ingest.sources([corpus]), workers=2, commit_every=500, batch_files=2)
+        tiered = st.stats()
+        assert isinstance(st, sq.SQLiteStore)
+        st.compact()
+        merged = st.stats()
+    assert ref["segments"] == 1
+    assert 1 < int(tiered["segments"]) <= sq.MAX_SEGMENTS
+    assert merged["segments"] == 1
+    assert ref["fingerprints"] == tiered["fingerprints"] == merged["fingerprints"]
+    assert _snapshot(one) == _snapshot(many)
+    snippet = "".join((corpus / "difflib.py").read_text().splitlines(keepends=True)[409:445])
+    with open_store(one, readonly=True) as a, open_store(many, readonly=True) as b:
+        ra, rb = search.search(a, snippet).as_dict(), search.search(b, snippet).as_dict()
+    assert ra == rb and ra["verdict"] == "verbatim"

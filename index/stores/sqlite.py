@@ -201,8 +201,7 @@ class SQLiteStore(Store):
             if band_rows:
                 db.executemany("INSERT OR IGNORE INTO bands(key, doc) VALUES (?, ?)", band_rows)
             if self._buf_pairs >= self.flush_pairs:
-                self._write_segment()
-                db.execute("COMMIT")
+                self._commit()
         except sqlite3.Error as exc:
             self._rollback()
             raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
@@ -260,18 +259,33 @@ class SQLiteStore(Store):
         """Make everything added so far durable and searchable; merge segments if there are too many."""
         try:
             self._begin()
-            self._write_segment()
-            self._db.execute("COMMIT")
-            if self._db.execute("SELECT count(*) FROM segments").fetchone()[0] > MAX_SEGMENTS:
-                self.compact()
+            self._commit()
         except sqlite3.Error as exc:
             self._rollback()
             raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
 
-    def compact(self) -> None:
-        """Merge every posting segment into one (one transaction)."""
+    def _commit(self) -> None:
+        """Write the buffered postings as a segment, commit, and merge segments if there are too many."""
+        self._write_segment()
+        self._db.execute("COMMIT")
+        if self._db.execute("SELECT count(*) FROM segments").fetchone()[0] > MAX_SEGMENTS:
+            self.compact(tiered=True)
+
+    def compact(self, *, tiered: bool = False) -> None:
+        """Merge posting segments (one transaction).
+
+        Args:
+            tiered: merge only the smallest segments, enough of them to leave ``MAX_SEGMENTS // 2``:
+                a big segment is rewritten only when the small ones have grown comparable to it, so
+                incremental builds do not rewrite the whole index each time.  Otherwise merge all.
+        """
         self._begin()
-        ids = [r[0] for r in self._db.execute("SELECT id FROM segments ORDER BY id")]
+        ids = [r[0] for r in self._db.execute("SELECT id FROM segments ORDER BY pairs, id")]
+        if tiered:
+            ids = ids[: max(2, len(ids) - MAX_SEGMENTS // 2 + 1)]
+        if len(ids) < 2:
+            self._db.execute("COMMIT")
+            return
         runs = []
         for sid in ids:
             blobs = self._db.execute(
@@ -286,7 +300,7 @@ class SQLiteStore(Store):
             self._db.execute(
                 "DELETE FROM blocks WHERE id BETWEEN ? AND ?", (sid << 32, (sid << 32) | 0xFFFFFFFF)
             )
-        self._db.execute("DELETE FROM segments")
+        self._db.executemany("DELETE FROM segments WHERE id = ?", [(sid,) for sid in ids])
         self._store_segment(hashes, docs)
         self._db.execute("COMMIT")
 
