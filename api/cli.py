@@ -246,6 +246,8 @@ def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, 
             raw = Path(file).read_bytes()
     except OSError as exc:
         _fail(f"{file}: {exc.strerror or exc}")
+    if not raw.strip():
+        _fail(f"nothing to search: {'standard input' if file == '-' else file} is empty")
     try:
         with open_store(target, readonly=True) as store:
             result = search_mod.search(

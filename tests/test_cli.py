@@ -60,6 +60,8 @@ def test_errors_exit_2_with_a_message(tmp_path: Path) -> None:
     assert res.exit_code == 2
     res = runner.invoke(main, ["index", "build", str(tmp_path / "nope"), "--index", str(missing)])
     assert res.exit_code == 2 and "no such file or folder" in res.output
+    res = runner.invoke(main, ["search", "--index", str(missing)], input="  \n")
+    assert res.exit_code == 2 and "nothing to search" in res.output
 
 
 def test_binary_query_exits_2(tmp_path: Path, built_index: Path) -> None:
