@@ -552,6 +552,13 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
             else if (c == '#')
                 is_comment = nxt == -1 || nxt == '\n' || nxt == '\r' || nxt == ' ' || nxt == '\t' ||
                              nxt == '#' || nxt == '!' || (!line_has_token && !is_directive(d, n, i + 1));
+            else if (c == '-' && nxt == '-') {
+                /* `-- ` comments (SQL, Lua, Haskell, Ada): white space (or the start) on both sides */
+                const int after = i + 2 < n ? d[i + 2] : -1;
+                const int before = i > 0 ? d[i - 1] : ' ';
+                is_comment = (before == ' ' || before == '\t' || before == '\n' || before == '\r') &&
+                             (after == -1 || after == ' ' || after == '\t' || after == '\n' || after == '\r');
+            }
             if (is_comment) {
                 while (i < n && d[i] != '\n' && d[i] != '\r')
                     i++;

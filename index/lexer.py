@@ -11,10 +11,12 @@ everything else still becomes stable tokens:
 
 * Line endings: ``\\r\\n`` and a lone ``\\r`` both end a line (CRLF and old-Mac files lex like LF).
 * Whitespace is dropped.
-* Comments are dropped: ``/* ... */``, ``<!-- ... -->``, ``//`` to the end of the line (unless the
-  previous token on the same line is an operand -- ``a // b`` is Python's floor division), and ``#`` to
-  the end of the line when it is followed by white space, ``#``, ``!`` or the end of the line, or when it
-  starts a line and is not a C preprocessor directive (``#include`` stays code).
+* Comments are dropped: ``/* ... */``, ``<!-- ... -->``; ``//`` to the end of the line unless it is
+  ``//=`` or glued between operands (``a//b``, Python's floor division; spaced out, ``a // b`` lexes as
+  ``a`` and a comment -- in the file and in a snippet alike); ``--`` with white space on both sides
+  (SQL, Lua, Haskell; ``x--`` and ``--i`` stay code); and ``#`` to the end of the line when it is
+  followed by white space, ``#``, ``!`` or the end of the line, or when it starts a line and is not a
+  C preprocessor directive (``#include`` stays code).
 * Strings: ``"..."`` and ``'...'`` (backslash escapes, must close on the same line, otherwise the quote
   is punctuation -- an apostrophe in prose or a Rust lifetime) and back-quoted strings (may span lines,
   must close).  A string's *exact* hash covers its contents only, so ``'x'`` and ``"x"`` (a formatter's
@@ -78,6 +80,7 @@ _IDENT_CONT = _IDENT_START | frozenset(b"0123456789")
 _DIGITS = frozenset(b"0123456789")
 _NUM_CONT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789")
 _SPACE = frozenset(b" \t\f\v")
+_BLANK = frozenset(b" \t\n\r")
 _OPERAND_BYTES = _IDENT_CONT | frozenset(b")]")
 
 
@@ -170,6 +173,9 @@ def tokenize(data: bytes) -> Tokens:
             is_comment = nxt in (-1, 10, 13, 32, 9, 35, 33) or (
                 not line_has_token and not _is_directive(data, i + 1)
             )
+        elif c == 45 and nxt == 45:  # -- (SQL, Lua, Haskell, Ada), spaced out on both sides
+            after = data[i + 2] if i + 2 < n else -1
+            is_comment = (i == 0 or data[i - 1] in _BLANK) and after in (-1, 9, 10, 13, 32)
         if is_comment:
             while i < n and data[i] not in (10, 13):
                 i += 1

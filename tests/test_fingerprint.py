@@ -164,3 +164,12 @@ def test_slash_slash_comments_and_floor_division() -> None:
     assert toks(b"total = a + b; // sum") == toks(b"total = a + b;")
     assert toks(b"half = n//2") != toks(b"half = n")  # glued: Python's floor division
     assert toks(b"n //= 2") != toks(b"n")
+
+
+def test_double_dash_comments() -> None:
+    def toks(code: bytes) -> list[int]:
+        return fp.tokenize(code).exact.tolist()
+
+    assert toks(b"SELECT a FROM t -- the table\nWHERE b = 1") == toks(b"SELECT a FROM t\nWHERE b = 1")
+    assert toks(b"-- header\nlocal x = 1") == toks(b"local x = 1")
+    assert toks(b"i--; --j;") != toks(b"i")  # decrements stay code
