@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import contextlib
 import io
 import json
 import keyword
@@ -99,15 +100,14 @@ class FileInfo:
         self.tokenized = False
         self._tokens: bytes | None = None
         if self.py:
-            try:
+            # a file Python cannot tokenise (other version, broken) is mutated with the C-style rules
+            with contextlib.suppress(tokenize.TokenError, SyntaxError):
                 for t in tokenize.generate_tokens(io.StringIO("\n".join(lines)).readline):
                     if t.type == tokenize.COMMENT:
                         self.comments[t.start[0]] = t.start[1]
                     elif t.type == tokenize.NAME and t.start[0] == t.end[0]:
                         self.names[t.start[0]].append((t.start[1], t.end[1], t.string))
                 self.tokenized = True
-            except (tokenize.TokenError, SyntaxError):
-                pass
 
     def lexes_alike(self, start: int, n: int) -> bool:
         """Whether the fragment's tokens are a contiguous run of the file's tokens.

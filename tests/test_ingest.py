@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -136,6 +137,17 @@ def _build_cmd(src: Path, db: Path) -> list[str]:
             "--format", "json"]  # fmt: skip
 
 
+def _documents_so_far(path: Path) -> int:
+    """Documents committed so far by a build in progress (0 while the file is still being created)."""
+    import sqlite3
+
+    from whence.index.errors import WhenceError
+
+    with contextlib.suppress(WhenceError, sqlite3.Error), SQLiteStore(path, readonly=True) as st:
+        return st.count_documents()
+    return 0
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
 def test_interrupted_build_then_rerun_equals_clean_build(tmp_path: Path, sig: signal.Signals) -> None:
     import sysconfig
@@ -165,13 +177,8 @@ def test_interrupted_build_then_rerun_equals_clean_build(tmp_path: Path, sig: si
     # Kill once some batches are committed but before the end.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if crashed.exists():
-            try:
-                with SQLiteStore(crashed, readonly=True) as st:
-                    if st.count_documents() > 0:
-                        break
-            except Exception:  # the file may be mid-creation
-                pass
+        if crashed.exists() and _documents_so_far(crashed) > 0:
+            break
         time.sleep(0.005)
     assert proc.poll() is None, "the build finished before it could be interrupted"
     proc.send_signal(sig)
