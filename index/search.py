@@ -154,35 +154,49 @@ class _Tile:
 
 
 _FILTER_BITS = 16
+_FILTER_MASK = np.uint64((1 << _FILTER_BITS) - 1)
 
 
-def _filter(sorted_q: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-    """A one-hash Bloom filter of the query's k-grams (their low 16 bits)."""
-    table = np.zeros(1 << _FILTER_BITS, dtype=bool)
-    table[(sorted_q & np.uint64((1 << _FILTER_BITS) - 1)).astype(np.intp)] = True
-    return table
+@dataclass(frozen=True, slots=True)
+class _Grams:
+    """One view of the query, prepared once for aligning every candidate.
 
+    Attributes:
+        kgrams: the query's k-grams in order.
+        order: ``argsort(kgrams)``; ``sorted`` is ``kgrams[order]``.
+        filter: a one-hash Bloom filter of the k-grams (their low 16 bits).
+    """
 
-def _shared(
-    sorted_q: npt.NDArray[np.uint64], table: npt.NDArray[np.bool_], dk: npt.NDArray[np.uint64]
-) -> npt.NDArray[np.intp]:
-    """Positions of ``dk`` whose k-gram is in ``sorted_q``: the filter discards almost every other
-    position in one vectorised pass, a binary search confirms the rest."""
-    if not len(sorted_q) or not len(dk):
-        return np.zeros(0, dtype=np.intp)
-    maybe = np.flatnonzero(table[(dk & np.uint64((1 << _FILTER_BITS) - 1)).astype(np.intp)])
-    if not len(maybe):
-        return maybe
-    cand = dk[maybe]
-    idx = np.searchsorted(sorted_q, cand)
-    idx[idx == len(sorted_q)] = 0
-    found: npt.NDArray[np.intp] = maybe[sorted_q[idx] == cand]
-    return found
+    kgrams: npt.NDArray[np.uint64]
+    order: npt.NDArray[np.intp]
+    sorted: npt.NDArray[np.uint64]
+    filter: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, kgrams: npt.NDArray[np.uint64]) -> _Grams:
+        order = np.argsort(kgrams, kind="stable")
+        table = np.zeros(1 << _FILTER_BITS, dtype=bool)
+        table[(kgrams & _FILTER_MASK).astype(np.intp)] = True
+        return cls(kgrams, order, kgrams[order], table)
+
+    def shared(self, dk: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+        """Positions of ``dk`` whose k-gram the query has: the filter discards almost every other
+        position in one vectorised pass, a binary search confirms the rest."""
+        if not len(self.sorted) or not len(dk):
+            return np.zeros(0, dtype=np.intp)
+        maybe = np.flatnonzero(self.filter[(dk & _FILTER_MASK).astype(np.intp)])
+        if not len(maybe):
+            return maybe
+        cand = dk[maybe]
+        idx = np.searchsorted(self.sorted, cand)
+        idx[idx == len(self.sorted)] = 0
+        found: npt.NDArray[np.intp] = maybe[self.sorted[idx] == cand]
+        return found
 
 
 def _tiles(
     hit: npt.NDArray[np.intp],
-    qk: npt.NDArray[np.uint64],
+    grams: _Grams,
     dk: npt.NDArray[np.uint64],
     qt: npt.NDArray[np.uint64],
     dt: npt.NDArray[np.uint64],
@@ -194,11 +208,9 @@ def _tiles(
     if len(hit) == 0:
         return []
     # Every (query position, document position) pair of equal k-grams, vectorised.
-    order = np.argsort(qk, kind="stable")
-    sorted_q = qk[order]
     hv = dk[hit]
-    left = np.searchsorted(sorted_q, hv, side="left")
-    cnt = np.searchsorted(sorted_q, hv, side="right") - left
+    left = np.searchsorted(grams.sorted, hv, side="left")
+    cnt = np.searchsorted(grams.sorted, hv, side="right") - left
     # A k-gram repeated in the query (a run of equal lines, a table of zeros) seeds nothing: it would
     # pair every copy with every copy.  Its tokens are still matched by growing neighbouring tiles.
     rare = cnt <= MAX_SEED_REPEATS
@@ -208,7 +220,7 @@ def _tiles(
         return []
     offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     pos_d = np.repeat(hit, cnt)
-    pos_q = order[np.repeat(left, cnt) + offs]
+    pos_q = grams.order[np.repeat(left, cnt) + offs]
     # Consecutive pairs on one diagonal form a run: one tile, grown from its ends.
     diag = pos_d - pos_q
     o = np.lexsort((pos_d, diag))
@@ -301,14 +313,10 @@ def _make_spans(
 @dataclass(slots=True)
 class _Query:
     tokens: Tokens
-    exact: npt.NDArray[np.uint64]  # all exact k-grams
-    abstract: npt.NDArray[np.uint64]
+    exact: _Grams  # every exact k-gram
+    abstract: _Grams
     exact_common: npt.NDArray[np.bool_]  # per query token: covered by a boilerplate exact fingerprint
     any_common: npt.NDArray[np.bool_]  # ... by a boilerplate fingerprint of either view
-    exact_sorted: npt.NDArray[np.uint64]  # the k-grams sorted, for vectorised lookups
-    abstract_sorted: npt.NDArray[np.uint64]
-    exact_filter: npt.NDArray[np.bool_]
-    abstract_filter: npt.NDArray[np.bool_]
 
 
 def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tuple[str, list[Span], int, int]:
@@ -318,29 +326,22 @@ def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tup
     # A span of min_tokens tokens (gaps aside) holds at least min_tokens - k + 1 shared k-grams, so a
     # document with fewer cannot qualify in that view: skip the tiling.
     need = max(1, min(min_tokens, len(query.tokens)) - k + 1 - SPAN_GAP)
-    de = fp.kgrams(dtok.exact, k)
-    hit = _shared(query.exact_sorted, query.exact_filter, de)
-    if len(hit) >= need:
-        exact = _make_spans(
-            _chain(_tiles(hit, query.exact, de, query.tokens.exact, dtok.exact, k)),
-            query.tokens,
-            dtok,
-            query.exact_common,
-        )
-        good = [(s, inf) for s, inf in exact if inf >= min_tokens]
-        if good:
-            spans = [s for s, _ in good]
-            return "verbatim", spans, _covered(spans), max(s.tokens for s in spans)
-    da = fp.kgrams(dtok.abstract, k)
-    hit = _shared(query.abstract_sorted, query.abstract_filter, da)
-    if len(hit) < need:
-        return "none", [], 0, 0
-    abstract = _make_spans(
-        _chain(_tiles(hit, query.abstract, da, query.tokens.abstract, dtok.abstract, k)),
-        query.tokens,
-        dtok,
-        query.any_common,
-    )
+
+    def spans_of(
+        grams: _Grams, qt: npt.NDArray[np.uint64], dt: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_]
+    ) -> list[tuple[Span, int]]:
+        dk = fp.kgrams(dt, k)
+        hit = grams.shared(dk)
+        if len(hit) < need:
+            return []
+        return _make_spans(_chain(_tiles(hit, grams, dk, qt, dt, k)), query.tokens, dtok, mask)
+
+    exact = spans_of(query.exact, query.tokens.exact, dtok.exact, query.exact_common)
+    good = [(s, inf) for s, inf in exact if inf >= min_tokens]
+    if good:
+        spans = [s for s, _ in good]
+        return "verbatim", spans, _covered(spans), max(s.tokens for s in spans)
+    abstract = spans_of(query.abstract, query.tokens.abstract, dtok.abstract, query.any_common)
     good = [(s, inf) for s, inf in abstract if inf >= min_tokens and _renamed_copy(s, query.tokens, dtok)]
     if good:
         spans = [s for s, _ in good]
@@ -459,8 +460,7 @@ def _match(
     common = post.common.view(np.uint64)
     exact_mask = _cover(qe, common, len(toks))
     any_mask = exact_mask | _cover(qa, common, len(toks))
-    se, sa = np.sort(qe), np.sort(qa)
-    query = _Query(toks, qe, qa, exact_mask, any_mask, se, sa, _filter(se), _filter(sa))
+    query = _Query(toks, _Grams.of(qe), _Grams.of(qa), exact_mask, any_mask)
 
     votes = post.votes()
     if len(toks) >= 4 * fp.T:  # whole files: MinHash LSH finds near-duplicates with few shared grams
