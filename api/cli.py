@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -77,10 +78,18 @@ def index_group() -> None:
 @click.option(
     "--license-type",
     type=click.Choice(["permissive", "no_license", "all"]),
-    default="all",
+    default="permissive",
     show_default=True,
-    help="Keep only JSONL records whose license_type is this (records without the field are kept).",
+    help="Keep only shard rows and JSONL records with this license_type (JSONL records without it are kept).",
 )
+@click.option(
+    "--blobs",
+    metavar="PATH_OR_S3_URL",
+    default=None,
+    help="Where shard rows get their contents by blob_id: a folder with content/{blob_id} or s3://bucket.",
+)
+@click.option("--include-vendor", is_flag=True, help="Also index shard rows marked is_vendor.")
+@click.option("--include-generated", is_flag=True, help="Also index shard rows marked is_generated.")
 @click.option(
     "--workers", type=click.IntRange(1, 256), default=None, help="Fingerprinting threads. Default: cores."
 )
@@ -101,30 +110,37 @@ def index_build(
     repo: str | None,
     licenses: tuple[str, ...],
     license_type: str,
+    blobs: str | None,
+    include_vendor: bool,
+    include_generated: bool,
     workers: int | None,
     max_bytes: int,
     commit_every: int,
     fmt: str,
 ) -> None:
-    """Index folders and JSONL files (SOURCE...).
+    """Index folders, JSONL files and Stack v2 parquet shards (SOURCE...: paths or glob patterns).
 
     A folder indexes every file under it (binary, empty, non-UTF-8 and oversized files are skipped and
-    counted), with paths relative to it.  Running a build again -- also after an interrupted one --
-    adds only what is missing.
+    counted), with paths relative to it.  A shard's rows are filtered by --license-type (default:
+    permissive), vendored and generated files are left out, and contents come from the shard's content
+    column or from --blobs.  Every source is checked before anything is written.  Running a build
+    again -- also after an interrupted one -- adds only what is missing.
     """
     from whence.index import ingest
+    from whence.index.blobs import open_blobs
     from whence.index.errors import WhenceError
     from whence.index.stores import open_store
 
     target = target or default_index()
-    for s in sources:
-        if not Path(s).exists():
-            _fail(f"{s}: no such file or folder")
     try:
+        blob_store = open_blobs(blobs) if blobs else None
+        files = ingest.sources(
+            list(sources), repo=repo, licenses=licenses, license_type=license_type, blobs=blob_store,
+            include_vendor=include_vendor, include_generated=include_generated, max_bytes=max_bytes,
+        )  # fmt: skip
         store = open_store(target, create=True)
     except WhenceError as exc:
         _fail(str(exc))
-    files = ingest.sources(list(sources), repo=repo, licenses=licenses, license_type=license_type)
     try:
         with store, _progress(fmt == "text") as progress:
             report = ingest.build(
@@ -140,6 +156,9 @@ def index_build(
     except KeyboardInterrupt:
         click.echo("interrupted: committed batches are kept; run the same command again to finish", err=True)
         sys.exit(130)
+    finally:
+        if blob_store is not None:
+            blob_store.close()
     summary = report.as_dict() | {"index": str(target)}
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2))
@@ -215,6 +234,81 @@ def index_stats(target: str | None, fmt: str) -> None:
     else:
         for key, value in stats.items():
             click.echo(f"{key:>28}: {value}")
+
+
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+def _repo_name(value: str) -> str:
+    if not _REPO.fullmatch(value):
+        _fail(f"{value!r} is not a repository name: expected owner/name")
+    return value
+
+
+@index_group.group("optout")
+def optout_group() -> None:
+    """Keep repositories out of the index (The Stack v2 honours opt-out requests; so does whence)."""
+
+
+@optout_group.command("add")
+@click.argument("repos", nargs=-1, required=True, metavar="OWNER/NAME...")
+@index_option
+def optout_add(repos: tuple[str, ...], target: str | None) -> None:
+    """Remove repositories from the index now, and keep them out of future builds and results."""
+    from datetime import datetime, timezone
+
+    from whence.index.errors import WhenceError
+    from whence.index.stores import open_store
+
+    names = [_repo_name(r) for r in repos]
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        with open_store(target or default_index()) as store:
+            for repo in names:
+                occ, docs = store.add_optout(repo, when)
+                click.echo(
+                    f"opted out {repo}: removed {occ} occurrences and {docs} documents seen nowhere else"
+                )
+    except WhenceError as exc:
+        _fail(str(exc))
+
+
+@optout_group.command("remove")
+@click.argument("repos", nargs=-1, required=True, metavar="OWNER/NAME...")
+@index_option
+def optout_remove(repos: tuple[str, ...], target: str | None) -> None:
+    """Let repositories back in; their files return with the next build of sources that hold them."""
+    from whence.index.errors import WhenceError
+    from whence.index.stores import open_store
+
+    names = [_repo_name(r) for r in repos]
+    try:
+        with open_store(target or default_index()) as store:
+            for repo in names:
+                was = store.remove_optout(repo)
+                click.echo(f"{repo}: {'no longer opted out' if was else 'was not opted out'}")
+    except WhenceError as exc:
+        _fail(str(exc))
+
+
+@optout_group.command("list")
+@index_option
+@format_option
+def optout_list(target: str | None, fmt: str) -> None:
+    """The repositories opted out, with when."""
+    from whence.index.errors import WhenceError
+    from whence.index.stores import open_store
+
+    try:
+        with open_store(target or default_index(), readonly=True) as store:
+            repos = store.optouts()
+    except WhenceError as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(json.dumps([{"repo": r, "added": t} for r, t in repos.items()], indent=2))
+    else:
+        for repo, when in repos.items():
+            click.echo(f"{repo}\t{when}")
 
 
 @main.command("search")

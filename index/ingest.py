@@ -1,8 +1,10 @@
 """Ingestion: sources -> fingerprinted documents -> a store, streaming, in batches, on every core.
 
-Sources are folders (every text file under them, ``path`` relative to the folder) and JSONL files (one
+Sources are folders (every text file under them, ``path`` relative to the folder), JSONL files (one
 object per line with ``content`` and optional ``repo``/``repo_name``, ``path``, ``licenses``/
-``detected_licenses``, ``revision``/``revision_id``, ``blob_id``, ``language``, ``url``).
+``detected_licenses``, ``revision``/``revision_id``, ``blob_id``, ``language``, ``url``) and The Stack
+v2's parquet shards (:mod:`.stackv2`, contents from a blob store, :mod:`.blobs`).  Repositories opted
+out of the index (:meth:`Store.optouts`) are left out of every build.
 
 Work is split so that both cores are busy: worker threads read, validate, hash, fingerprint (the
 compiled kernel releases the GIL) and compress files; the calling thread only writes batches, each
@@ -13,6 +15,8 @@ ends with exactly the documents and occurrences of a clean build.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import subprocess
@@ -28,6 +32,8 @@ import xxhash
 import zstandard
 
 from . import fingerprint as fp
+from . import stackv2
+from .blobs import BlobStore, CorruptBlob, MissingBlob
 from .errors import InvalidInput
 from .model import IndexedDoc, Occurrence, github_url
 from .stores.base import Store
@@ -65,6 +71,8 @@ class SourceFile:
     language: str = ""
     blob_id: str = ""
     label: str = ""  # for error messages
+    skip: str = ""  # left out before reading (filtered by license type, vendored, ...), and why
+    encoding: str = ""  # the bytes' encoding when not UTF-8 (The Stack's ``src_encoding``)
 
 
 @dataclass
@@ -182,19 +190,57 @@ def sources(
     paths: Sequence[str | os.PathLike[str]],
     repo: str | None = None,
     licenses: Sequence[str] = (),
-    license_type: str = "all",
+    license_type: str = "permissive",
+    *,
+    blobs: BlobStore | None = None,
+    include_vendor: bool = False,
+    include_generated: bool = False,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> Iterator[SourceFile]:
-    """Files of every source path, in order; raises :class:`InvalidInput` for a path that is not one."""
-    for raw in paths:
-        p = Path(raw)
+    """Files of every source path, in order: folders, ``.jsonl`` files and Stack v2 ``.parquet`` shards
+    (paths or glob patterns).
+
+    Every path is checked now, before the first file is yielded -- each shard's footer, columns and
+    types included -- so a bad source raises :class:`InvalidInput` while nothing has been written.
+
+    Args:
+        paths: folders, JSONL files, parquet shards or glob patterns of them.
+        repo, licenses: describe a plain folder (and JSONL records without those fields).
+        license_type: keep only JSONL records and shard rows with this ``license_type`` (``all``: every
+            one; JSONL records without the field are kept).
+        blobs: where shard rows without a ``content`` column get their contents.
+        include_vendor, include_generated: also index rows The Stack marks ``is_vendor``/``is_generated``.
+        max_bytes: shard rows longer than this (by ``length_bytes``) are skipped without being fetched.
+    """
+    if license_type not in stackv2.LICENSE_TYPES:
+        raise InvalidInput(
+            f"license_type must be one of {', '.join(stackv2.LICENSE_TYPES)}, got {license_type!r}"
+        )
+    plan: list[Callable[[], Iterator[SourceFile]]] = []
+    for p in stackv2.expand([str(x) for x in paths]):
         if p.is_dir():
-            yield from folder_files(p, repo, licenses)
+            plan.append(functools.partial(folder_files, p, repo, licenses))
         elif p.is_file() and p.suffix in (".jsonl", ".ndjson"):
-            yield from jsonl_files(p, repo, licenses, license_type)
+            plan.append(functools.partial(jsonl_files, p, repo, licenses, license_type))
+        elif p.is_file() and p.suffix == ".parquet":
+            shard = stackv2.check_shard(p)
+            stackv2.require_contents(shard, blobs)
+            plan.append(
+                functools.partial(
+                    stackv2.shard_files,
+                    [shard],
+                    blobs,
+                    license_type=license_type,
+                    include_vendor=include_vendor,
+                    include_generated=include_generated,
+                    max_bytes=max_bytes,
+                )
+            )
         elif p.exists():
-            raise InvalidInput(f"{p}: not a folder or a .jsonl file")
+            raise InvalidInput(f"{p}: not a folder, a .jsonl file or a .parquet shard")
         else:
             raise InvalidInput(f"{p}: no such file or folder")
+    return itertools.chain.from_iterable(make() for make in plan)
 
 
 # -- the pipeline ------------------------------------------------------------------------------------
@@ -223,12 +269,34 @@ def check_text(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     return ""
 
 
+_UTF8 = frozenset({"", "utf-8", "utf8", "ascii", "us-ascii"})
+
+
+def to_utf8(raw: bytes, encoding: str) -> bytes | None:
+    """``raw`` re-encoded from ``encoding`` to UTF-8; ``None`` when it cannot be decoded."""
+    if encoding.lower() in _UTF8:
+        return raw
+    try:
+        return raw.decode(encoding).encode("utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
 def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> _Prepared:
     """Read, validate, hash and fingerprint one file (runs in a worker thread)."""
+    if src.skip:
+        return _Prepared(skipped=src.skip)
     try:
-        raw = src.load()
+        loaded = src.load()
+    except MissingBlob:
+        return _Prepared(skipped="missing_blob")
+    except CorruptBlob:
+        return _Prepared(skipped="undecodable")
     except OSError:
         return _Prepared(skipped="unreadable")
+    raw = to_utf8(loaded, src.encoding)
+    if raw is None:
+        return _Prepared(skipped="undecodable", nbytes=len(loaded))
     reason = check_text(raw, max_bytes)
     if reason:
         return _Prepared(skipped=reason, nbytes=len(raw))
@@ -303,11 +371,23 @@ def build(
     if commit_every is not None:
         store.set_commit_every(commit_every)
 
-    def work(batch: list[SourceFile]) -> list[_Prepared]:
-        return [prepare(s, known, max_bytes) for s in batch]
+    blocked = {r.lower() for r in store.optouts()}
+    stop = threading.Event()  # set when the build fails: running batches give up at their next file
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whence-fp") as pool:
-        pending: deque[Future[list[_Prepared]]] = deque()
+    def work(batch: list[SourceFile]) -> list[_Prepared]:
+        out = []
+        for s in batch:
+            if stop.is_set():
+                break
+            if s.occurrence.repo.lower() in blocked:
+                out.append(_Prepared(skipped="opted_out"))
+            else:
+                out.append(prepare(s, known, max_bytes))
+        return out
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whence-fp")
+    pending: deque[Future[list[_Prepared]]] = deque()
+    try:
         it = _batches(files, batch_files)
         exhausted = False
         while True:
@@ -324,6 +404,15 @@ def build(
             report.seconds = time.perf_counter() - start
             if progress is not None:
                 progress(report)
+    except BaseException:
+        # Stop quickly (a blob store that went away must not be retried file by file): queued batches
+        # are cancelled, running ones stop at their next file.  Nothing of theirs is written.
+        stop.set()
+        for f in pending:
+            f.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     store.flush()
     report.seconds = time.perf_counter() - start
     return report
