@@ -15,6 +15,7 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
 
 
@@ -105,6 +106,20 @@ class Store(abc.ABC):
         """Every stored content hash, so that ingestion can skip known contents without fingerprinting
         them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""
         return []
+
+    def optouts(self) -> dict[str, str]:
+        """Repositories opted out of the index (``owner/name`` -> when), kept out of every build."""
+        return {}
+
+    def add_optout(self, repo: str, when: str) -> tuple[int, int]:
+        """Opt a repository out: remove its occurrences, and the documents left without any, and keep
+        it out of future builds.  Returns (occurrences removed, documents removed)."""
+        raise WhenceError(f"{type(self).__name__} does not support opting repositories out")
+
+    def remove_optout(self, repo: str) -> bool:
+        """Let a repository back in (its files return with the next build that sees them); returns
+        whether it was opted out."""
+        raise WhenceError(f"{type(self).__name__} does not support opting repositories out")
 
     @abc.abstractmethod
     def set_commit_every(self, postings: int) -> None:

@@ -8,6 +8,8 @@ Layout (format version in ``meta``)::
     segments(id, pairs, first, last)                -- posting segments and their block directories
     blocks(id = segment << 32 | block, data)        -- sorted (hash, doc) pairs, see segments.py
     bands(key, doc) PRIMARY KEY WITHOUT ROWID       -- MinHash LSH band keys -> documents
+    optouts(repo PRIMARY KEY NOCASE, added)         -- repositories kept out of the index
+    removed(doc PRIMARY KEY)                        -- documents deleted while postings still name them
 
 Why this shape: the inverted index holds only (hash, document) pairs -- no line numbers -- because
 search re-tokenises the few candidate documents it aligns (the compiled lexer does a 10 kB file in
@@ -20,6 +22,12 @@ automatically every ``FLUSH_PAIRS`` postings and at the end of a build) writes t
 as a segment and commits, so documents and their postings become visible together.  Documents are
 keyed by their content hash, so a build killed at any point and run again converges to exactly the
 index of a clean build.
+
+Opt-out: :meth:`SQLiteStore.add_optout` deletes a repository's occurrences, and every document left
+without one (its text and band keys with it), in one transaction.  Posting segments are immutable, so
+the deleted ids go into ``removed``: :meth:`postings` drops them, the next merge of a segment drops
+their pairs, and a full merge empties ``removed``.  Document ids are assigned explicitly, above every
+id still named in ``removed``, so a later document can never inherit a deleted one's postings.
 """
 
 from __future__ import annotations
@@ -79,6 +87,11 @@ CREATE TABLE IF NOT EXISTS blocks(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bands(key INTEGER NOT NULL, doc INTEGER NOT NULL,
     PRIMARY KEY(key, doc)) WITHOUT ROWID;
 """
+# Added after format 3 was released; created on open by writers, so older indexes gain them.
+_OPTOUT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS optouts(repo TEXT PRIMARY KEY COLLATE NOCASE, added TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS removed(doc INTEGER PRIMARY KEY);
+"""
 
 # Parameters an index was built with: searching it with others would silently miss matches.
 _PARAMS = {
@@ -135,6 +148,8 @@ class SQLiteStore(Store):
             self._buf_pairs = 0
             self._dirs: list[seg.Directory] | None = None
             self._count: int | None = None
+            self._removed: npt.NDArray[np.int64] | None = None
+            self._next_id: int | None = None
             self._version = -1
             self.flush_pairs = FLUSH_PAIRS
             self._check_or_init(create and not readonly)
@@ -159,6 +174,8 @@ class SQLiteStore(Store):
                     f"{self.path} was built with {key}={meta.get(key)!r}, this whence uses {want!r}: "
                     "rebuild the index"
                 )
+        if not self._readonly:
+            db.executescript(_OPTOUT_SCHEMA)
         if create:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache for building
@@ -168,6 +185,17 @@ class SQLiteStore(Store):
     def _begin(self) -> None:
         if not self._db.in_transaction:
             self._db.execute("BEGIN")
+            self._next_id = None  # another writer may have added documents since our last transaction
+
+    def _new_id(self) -> int:
+        """The next document id: above every stored id and every removed one still in postings."""
+        if self._next_id is None:
+            row = self._db.execute(
+                "SELECT max(coalesce((SELECT max(id) FROM documents), 0),"
+                " coalesce((SELECT max(doc) FROM removed), 0))"
+            ).fetchone()
+            self._next_id = int(row[0]) + 1
+        return self._next_id
 
     def add(self, docs: Sequence[IndexedDoc]) -> WriteResult:
         new_docs = 0
@@ -178,13 +206,15 @@ class SQLiteStore(Store):
             self._begin()
             band_rows: list[tuple[int, int]] = []
             for d in docs:
+                doc_id = self._new_id()
                 cur = db.execute(
-                    "INSERT INTO documents(content_hash, blob_id, language, length_bytes, lines, tokens,"
-                    " signature) VALUES (?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO NOTHING",
-                    (d.content_hash, d.blob_id, d.language, d.length_bytes, d.lines, d.tokens, d.signature),
-                )
+                    "INSERT INTO documents(id, content_hash, blob_id, language, length_bytes, lines, tokens,"
+                    " signature) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO NOTHING",
+                    (doc_id, d.content_hash, d.blob_id, d.language, d.length_bytes, d.lines, d.tokens,
+                     d.signature),
+                )  # fmt: skip
                 if cur.rowcount == 1:
-                    doc_id = int(cur.lastrowid or 0)
+                    self._next_id = doc_id + 1
                     new_docs += 1
                     db.execute("INSERT INTO texts(doc, z) VALUES (?, ?)", (doc_id, d.text_z))
                     if len(d.hashes):
@@ -280,10 +310,10 @@ class SQLiteStore(Store):
                 incremental builds do not rewrite the whole index each time.  Otherwise merge all.
         """
         self._begin()
-        ids = [r[0] for r in self._db.execute("SELECT id FROM segments ORDER BY pairs, id")]
-        if tiered:
-            ids = ids[: max(2, len(ids) - MAX_SEGMENTS // 2 + 1)]
-        if len(ids) < 2:
+        every = [r[0] for r in self._db.execute("SELECT id FROM segments ORDER BY pairs, id")]
+        ids = every[: max(2, len(every) - MAX_SEGMENTS // 2 + 1)] if tiered else every
+        removed = self._removed_ids()
+        if len(ids) < 2 and not (len(ids) == 1 and len(removed) and not tiered):
             self._db.execute("COMMIT")
             return
         runs = []
@@ -296,16 +326,25 @@ class SQLiteStore(Store):
             if parts:
                 runs.append((np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])))
         hashes, docs = seg.merge_runs(runs)
+        if len(removed):  # the pairs of documents deleted by an opt-out go for good
+            live = ~np.isin(docs.astype(np.int64), removed)
+            hashes, docs = hashes[live], docs[live]
         for sid in ids:
             self._db.execute(
                 "DELETE FROM blocks WHERE id BETWEEN ? AND ?", (sid << 32, (sid << 32) | 0xFFFFFFFF)
             )
         self._db.executemany("DELETE FROM segments WHERE id = ?", [(sid,) for sid in ids])
-        self._store_segment(hashes, docs)
+        if len(hashes):
+            self._store_segment(hashes, docs)
+        if len(ids) == len(every):  # no segment names a removed document any more
+            self._db.execute("DELETE FROM removed")
         self._db.execute("COMMIT")
+        self._dirs = None
+        self._removed = None
 
     def _rollback(self) -> None:
         self._buf_hashes, self._buf_docs, self._buf_pairs = [], [], 0
+        self._next_id = None
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
@@ -343,6 +382,10 @@ class SQLiteStore(Store):
             return Postings(empty, empty, empty)
         allh = np.concatenate(found_h)
         alld = np.concatenate(found_d).astype(np.int64)
+        removed = self._removed_ids()
+        if len(removed):
+            live = ~np.isin(alld, removed)
+            allh, alld = allh[live], alld[live]
         uniq, counts = np.unique(allh, return_counts=True)
         common = uniq[counts > cap]
         keep = ~np.isin(allh, common) if len(common) else np.ones(len(allh), dtype=bool)
@@ -421,6 +464,73 @@ class SQLiteStore(Store):
             self._version = version
             self._dirs = None
             self._count = None
+            self._removed = None
+
+    def _has_table(self, name: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
+        return row.fetchone() is not None
+
+    def _removed_ids(self) -> npt.NDArray[np.int64]:
+        """Sorted ids of deleted documents that posting segments may still name."""
+        self._check_version()
+        if self._removed is None:
+            rows = (
+                self._db.execute("SELECT doc FROM removed").fetchall() if self._has_table("removed") else []
+            )
+            self._removed = np.array(sorted(r[0] for r in rows), dtype=np.int64)
+        return self._removed
+
+    # -- opt-out -----------------------------------------------------------------------------------
+
+    def optouts(self) -> dict[str, str]:
+        if not self._has_table("optouts"):  # an index written before opt-outs, opened read-only
+            return {}
+        return dict(self._db.execute("SELECT repo, added FROM optouts ORDER BY repo").fetchall())
+
+    def add_optout(self, repo: str, when: str) -> tuple[int, int]:
+        db = self._db
+        try:
+            self._begin()
+            db.execute("INSERT OR IGNORE INTO optouts(repo, added) VALUES (?, ?)", (repo, when))
+            docs = [
+                r[0]
+                for r in db.execute(
+                    "SELECT DISTINCT doc FROM occurrences WHERE repo = ? COLLATE NOCASE", (repo,)
+                )
+            ]
+            occ = db.execute("DELETE FROM occurrences WHERE repo = ? COLLATE NOCASE", (repo,)).rowcount
+            orphans = [
+                d
+                for d in docs
+                if db.execute("SELECT 1 FROM occurrences WHERE doc=? LIMIT 1", (d,)).fetchone() is None
+            ]
+            deletes = (
+                "DELETE FROM documents WHERE id IN ({marks})",
+                "DELETE FROM texts WHERE doc IN ({marks})",
+                "DELETE FROM bands WHERE doc IN ({marks})",
+            )
+            for sql in deletes:
+                for i in range(0, len(orphans), _CHUNK):
+                    chunk = orphans[i : i + _CHUNK]
+                    db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+            db.executemany("INSERT OR IGNORE INTO removed(doc) VALUES (?)", [(d,) for d in orphans])
+            self._commit()
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+        self._removed = None
+        self._count = None
+        return occ, len(orphans)
+
+    def remove_optout(self, repo: str) -> bool:
+        try:
+            self._begin()
+            n = self._db.execute("DELETE FROM optouts WHERE repo = ?", (repo,)).rowcount
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+        return n > 0
 
     def close(self) -> None:
         """Close the file.  Postings not yet flushed are discarded (their documents with them)."""
