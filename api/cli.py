@@ -142,7 +142,7 @@ def index_build(
     except WhenceError as exc:
         _fail(str(exc))
     try:
-        with store, _progress(fmt == "text") as progress:
+        with store, _progress(fmt == "text", files.total) as progress:
             report = ingest.build(
                 store,
                 files,
@@ -172,10 +172,12 @@ def index_build(
 
 
 class _progress:
-    """A rich progress line (files, MB, files/s, MB/s) on stderr, only when it is a terminal."""
+    """A rich progress line (files, MB, files/s, MB/s) on stderr, only when it is a terminal; with a
+    bar and the time left when the number of files is known (shards)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, total: int | None = None) -> None:
         self.enabled = enabled and sys.stderr.isatty()
+        self.total = total
         self._bar: Any = None
         self._task: Any = None
 
@@ -183,10 +185,24 @@ class _progress:
         if not self.enabled:
             return None
         from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            ProgressColumn,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
+        known: list[ProgressColumn] = [
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+        ]
         self._bar = Progress(
             SpinnerColumn(),
+            *(known if self.total else []),
             TextColumn("{task.fields[files]} files · {task.fields[mb]:.1f} MB"),
             TextColumn("· {task.fields[fps]:.0f} files/s · {task.fields[mbps]:.1f} MB/s"),
             TextColumn("· {task.fields[skipped]} skipped"),
@@ -195,12 +211,15 @@ class _progress:
             transient=True,
         )
         self._bar.__enter__()
-        self._task = self._bar.add_task("build", files=0, mb=0.0, fps=0.0, mbps=0.0, skipped=0)
+        self._task = self._bar.add_task(
+            "build", total=self.total, files=0, mb=0.0, fps=0.0, mbps=0.0, skipped=0
+        )
 
         def update(report: Any) -> None:
             secs = max(report.seconds, 1e-9)
             self._bar.update(
                 self._task,
+                completed=report.files,
                 files=report.files,
                 mb=report.bytes / 1e6,
                 fps=report.files / secs,

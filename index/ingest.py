@@ -196,7 +196,7 @@ def sources(
     include_vendor: bool = False,
     include_generated: bool = False,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
-) -> Iterator[SourceFile]:
+) -> Sources:
     """Files of every source path, in order: folders, ``.jsonl`` files and Stack v2 ``.parquet`` shards
     (paths or glob patterns).
 
@@ -217,14 +217,18 @@ def sources(
             f"license_type must be one of {', '.join(stackv2.LICENSE_TYPES)}, got {license_type!r}"
         )
     plan: list[Callable[[], Iterator[SourceFile]]] = []
+    total, all_counted = 0, True
     for p in stackv2.expand([str(x) for x in paths]):
         if p.is_dir():
             plan.append(functools.partial(folder_files, p, repo, licenses))
+            all_counted = False
         elif p.is_file() and p.suffix in (".jsonl", ".ndjson"):
             plan.append(functools.partial(jsonl_files, p, repo, licenses, license_type))
+            all_counted = False
         elif p.is_file() and p.suffix == ".parquet":
             shard = stackv2.check_shard(p)
             stackv2.require_contents(shard, blobs)
+            total += shard.rows
             plan.append(
                 functools.partial(
                     stackv2.shard_files,
@@ -240,7 +244,19 @@ def sources(
             raise InvalidInput(f"{p}: not a folder, a .jsonl file or a .parquet shard")
         else:
             raise InvalidInput(f"{p}: no such file or folder")
-    return itertools.chain.from_iterable(make() for make in plan)
+    return Sources(itertools.chain.from_iterable(make() for make in plan), total if all_counted else None)
+
+
+class Sources(Iterator[SourceFile]):
+    """The files of :func:`sources`, with :attr:`total` -- how many there will be, when known (shard
+    footers give their row counts; folders and JSONL files are not counted ahead)."""
+
+    def __init__(self, files: Iterator[SourceFile], total: int | None) -> None:
+        self._files = files
+        self.total = total
+
+    def __next__(self) -> SourceFile:
+        return next(self._files)
 
 
 # -- the pipeline ------------------------------------------------------------------------------------
