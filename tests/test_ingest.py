@@ -211,9 +211,30 @@ def test_an_open_reader_sees_what_a_later_build_commits(tmp_path: Path, corpus: 
             assert search.search(reader, snippet).verdict == "verbatim"
 
 
-def test_segments_merge_without_losing_postings(tmp_path: Path, corpus: Path) -> None:
+def _pairs(path: Path) -> list[tuple[int, bytes]]:
+    """Every posting as (hash, content hash of its document), sorted."""
+    import sqlite3
+
+    import numpy as np
+
+    from whence.index.stores import segments
+
+    db = sqlite3.connect(path)
+    content = dict(db.execute("SELECT id, content_hash FROM documents"))
+    h, d = segments.decode_blocks([b for (b,) in db.execute("SELECT data FROM blocks")])
+    db.close()
+    return sorted(zip(h.tolist(), (content[int(x)] for x in np.asarray(d)), strict=True))
+
+
+@pytest.mark.parametrize("window", [None, 300], ids=["one-window", "many-windows"])
+def test_segments_merge_without_losing_postings(
+    tmp_path: Path, corpus: Path, window: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from whence.index import search
     from whence.index.stores import sqlite as sq
+
+    if window is not None:  # a merge that walks the hash space in many small windows
+        monkeypatch.setattr(sq, "MERGE_WINDOW", window)
 
     one, many = tmp_path / "one.sqlite", tmp_path / "many.sqlite"
     with open_store(one, create=True) as st:
@@ -230,6 +251,7 @@ def test_segments_merge_without_losing_postings(tmp_path: Path, corpus: Path) ->
     assert merged["segments"] == 1
     assert ref["fingerprints"] == tiered["fingerprints"] == merged["fingerprints"]
     assert _snapshot(one) == _snapshot(many)
+    assert _pairs(one) == _pairs(many)
     snippet = "".join((corpus / "difflib.py").read_text().splitlines(keepends=True)[409:445])
     with open_store(one, readonly=True) as a, open_store(many, readonly=True) as b:
         ra, rb = search.search(a, snippet).as_dict(), search.search(b, snippet).as_dict()

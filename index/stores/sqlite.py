@@ -103,6 +103,55 @@ _PARAMS = {
     "minhash_seed": str(fp.MINHASH_SEED),
 }
 _CHUNK = 900  # host parameters per IN (...) list, below SQLite's default limit
+#: Pairs merged at a time when segments are merged (bounds the merge's memory: ~50 bytes per pair).
+MERGE_WINDOW = 1 << 20
+
+
+class _SegmentWriter:
+    """Appends sorted pairs to a new segment, block by block (inside the caller's transaction)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.segment = int(
+            db.execute("INSERT INTO segments(pairs, first, last) VALUES (0, x'', x'')").lastrowid or 0
+        )
+        self.pairs = 0
+        self.blocks = 0
+        self.first: list[npt.NDArray[np.int64]] = []
+        self.last: list[npt.NDArray[np.int64]] = []
+        self.rest_h = np.zeros(0, dtype=np.int64)
+        self.rest_d = np.zeros(0, dtype=np.uint32)
+
+    def write(self, hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.uint32], final: bool = False) -> None:
+        """Append pairs that sort after everything written so far."""
+        h = np.concatenate([self.rest_h, hashes])
+        d = np.concatenate([self.rest_d, docs.astype(np.uint32)])
+        full = len(h) if final else len(h) // seg.BLOCK * seg.BLOCK
+        if full:
+            blobs, first, last = seg.encode_blocks(h[:full], d[:full])
+            base = self.segment << 32
+            self.db.executemany(
+                "INSERT INTO blocks(id, data) VALUES (?, ?)",
+                ((base | (self.blocks + i), b) for i, b in enumerate(blobs)),
+            )
+            self.blocks += len(blobs)
+            self.pairs += full
+            self.first.append(first)
+            self.last.append(last)
+        self.rest_h, self.rest_d = h[full:], d[full:]
+
+    def close(self) -> None:
+        """Write the last, short block and the segment's directory (or drop an empty segment)."""
+        self.write(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32), final=True)
+        if not self.pairs:
+            self.db.execute("DELETE FROM segments WHERE id = ?", (self.segment,))
+            return
+        first = np.concatenate(self.first).astype("<i8").tobytes()
+        last = np.concatenate(self.last).astype("<i8").tobytes()
+        self.db.execute(
+            "UPDATE segments SET pairs = ?, first = ?, last = ? WHERE id = ?",
+            (self.pairs, first, last, self.segment),
+        )
 
 
 _local = threading.local()
@@ -278,15 +327,9 @@ class SQLiteStore(Store):
         self._buf_hashes, self._buf_docs, self._buf_pairs = [], [], 0
 
     def _store_segment(self, hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.uint32]) -> None:
-        blobs, first, last = seg.encode_blocks(hashes, docs)
-        cur = self._db.execute(
-            "INSERT INTO segments(pairs, first, last) VALUES (?, ?, ?)",
-            (len(hashes), first.astype("<i8").tobytes(), last.astype("<i8").tobytes()),
-        )
-        sid = int(cur.lastrowid or 0)
-        self._db.executemany(
-            "INSERT INTO blocks(id, data) VALUES (?, ?)", ((sid << 32 | i, b) for i, b in enumerate(blobs))
-        )
+        writer = _SegmentWriter(self._db)
+        writer.write(hashes, docs)
+        writer.close()
         self._dirs = None
         self._count = None
 
@@ -307,45 +350,68 @@ class SQLiteStore(Store):
             self.compact(tiered=True)
 
     def compact(self, *, tiered: bool = False) -> None:
-        """Merge posting segments (one transaction).
+        """Merge posting segments (one transaction), streaming: memory stays bounded however big they are.
 
         Args:
             tiered: merge only the smallest segments, enough of them to leave ``MAX_SEGMENTS // 2``:
                 a big segment is rewritten only when the small ones have grown comparable to it, so
                 incremental builds do not rewrite the whole index each time.  Otherwise merge all.
+
+        The merge walks the hash space in windows of about :data:`MERGE_WINDOW` pairs (window bounds
+        from the block directories): each window reads only the blocks that overlap it, from every
+        segment, merges them and appends the result to the new segment's blocks.
         """
+        db = self._db
         self._begin()
-        every = [r[0] for r in self._db.execute("SELECT id FROM segments ORDER BY pairs, id")]
-        ids = every[: max(2, len(every) - MAX_SEGMENTS // 2 + 1)] if tiered else every
+        rows = db.execute("SELECT id, first, last FROM segments ORDER BY pairs, id").fetchall()
+        chosen = rows[: max(2, len(rows) - MAX_SEGMENTS // 2 + 1)] if tiered else rows
         removed = self._removed_ids()
-        if len(ids) < 2 and not (len(ids) == 1 and len(removed) and not tiered):
-            self._db.execute("COMMIT")
+        if len(chosen) < 2 and not (len(chosen) == 1 and len(removed) and not tiered):
+            db.execute("COMMIT")
             return
-        runs = []
-        for sid in ids:
-            blobs = self._db.execute(
-                "SELECT data FROM blocks WHERE id BETWEEN ? AND ? ORDER BY id",
-                (sid << 32, (sid << 32) | 0xFFFFFFFF),
+        dirs = [
+            seg.Directory(sid, np.frombuffer(f, dtype="<i8"), np.frombuffer(la, dtype="<i8"))
+            for sid, f, la in chosen
+        ]
+        firsts = np.sort(np.concatenate([d.first for d in dirs]))
+        step = max(1, MERGE_WINDOW // seg.BLOCK)
+        bounds: list[int | None] = [int(b) for b in np.unique(firsts[step::step])]
+        writer = _SegmentWriter(db)
+        for lo, hi in zip([None, *bounds], [*bounds, None], strict=True):
+            runs = []
+            for d in dirs:
+                start = 0 if lo is None else int(np.searchsorted(d.last, lo, side="left"))
+                end = len(d.first) if hi is None else int(np.searchsorted(d.first, hi, side="left"))
+                if start >= end:
+                    continue
+                base = d.segment << 32
+                span = (base | start, base | (end - 1))
+                blobs = [b for (b,) in db.execute("SELECT data FROM blocks WHERE id BETWEEN ? AND ?", span)]
+                h, dd = seg.decode_blocks(blobs)
+                inside = np.ones(len(h), dtype=bool)
+                if lo is not None:
+                    inside &= h >= lo
+                if hi is not None:
+                    inside &= h < hi
+                runs.append((h[inside], dd[inside]))
+            hashes, docs = seg.merge_runs(runs)
+            if len(removed):  # the pairs of documents deleted by an opt-out go for good
+                live = ~np.isin(docs.astype(np.int64), removed)
+                hashes, docs = hashes[live], docs[live]
+            writer.write(hashes, docs)
+        for d in dirs:
+            db.execute(
+                "DELETE FROM blocks WHERE id BETWEEN ? AND ?",
+                (d.segment << 32, (d.segment << 32) | 0xFFFFFFFF),
             )
-            parts = [seg.decode_block(b) for (b,) in blobs]
-            if parts:
-                runs.append((np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])))
-        hashes, docs = seg.merge_runs(runs)
-        if len(removed):  # the pairs of documents deleted by an opt-out go for good
-            live = ~np.isin(docs.astype(np.int64), removed)
-            hashes, docs = hashes[live], docs[live]
-        for sid in ids:
-            self._db.execute(
-                "DELETE FROM blocks WHERE id BETWEEN ? AND ?", (sid << 32, (sid << 32) | 0xFFFFFFFF)
-            )
-        self._db.executemany("DELETE FROM segments WHERE id = ?", [(sid,) for sid in ids])
-        if len(hashes):
-            self._store_segment(hashes, docs)
-        if len(ids) == len(every):  # no segment names a removed document any more
-            self._db.execute("DELETE FROM removed")
-        self._db.execute("COMMIT")
+            db.execute("DELETE FROM segments WHERE id = ?", (d.segment,))
+        writer.close()
+        if len(chosen) == len(rows):  # no segment names a removed document any more
+            db.execute("DELETE FROM removed")
+        db.execute("COMMIT")
         self._dirs = None
         self._removed = None
+        self._count = None
 
     def _rollback(self) -> None:
         self._buf_hashes, self._buf_docs, self._buf_pairs = [], [], 0
