@@ -99,7 +99,7 @@ def index_group() -> None:
 @click.option(
     "--commit-every",
     type=click.IntRange(1),
-    default=4_000_000,
+    default=2_000_000,
     show_default=True,
     help="Fingerprints written per commit (an interrupted build keeps what was committed).",
 )

@@ -39,6 +39,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb() -> float:
+    """Current resident set size (Linux)."""
+    with open("/proc/self/status") as fh:
+        return next(int(x.split()[1]) / 1024 for x in fh if x.startswith("VmRSS:"))
+
+
 def shards_of(corpus: Path) -> list[Path]:
     shards = sorted((corpus / "shards").glob("*.parquet"))
     if not shards:
@@ -54,10 +60,16 @@ def warm(corpus: Path) -> int:
 def run_whence(corpus: Path, files: int | None, workers: int, folder: str) -> dict[str, Any]:
     index = Path(folder) / "index.sqlite"
     blobs = LocalBlobs(corpus / "blobs")
+    curve: dict[int, float] = {}  # RSS every 10,000 rows: flat once the page cache and buffers are full
+
+    def sample(report: ingest.BuildReport) -> None:
+        if report.files // 10_000 > len(curve):
+            curve[report.files // 10_000 * 10_000] = rss_mb()
+
     t0 = time.perf_counter()
     with open_store(index, create=True) as store:
         src = ingest.sources([str(p) for p in shards_of(corpus)], license_type="all", blobs=blobs)
-        report = ingest.build(store, itertools.islice(src, files), workers=workers)
+        report = ingest.build(store, itertools.islice(src, files), workers=workers, progress=sample)
         seconds = time.perf_counter() - t0
     with open_store(index) as store:
         stats = store.stats()
@@ -69,6 +81,7 @@ def run_whence(corpus: Path, files: int | None, workers: int, folder: str) -> di
         "skipped": dict(report.skipped),
         "index_bytes_per_source_byte": stats["index_bytes_per_source_byte"],
         "peak_rss_mb": peak_rss_mb(),
+        "rss_mb_by_rows": curve,
     }
 
 
@@ -148,6 +161,11 @@ def main() -> int:
     ratio_ix = w["index_bytes_per_source_byte"]
     print(f"  {w['documents']} documents; skipped {w['skipped'] or 'none'}; "
           f"peak RSS {w['peak_rss_mb']:.0f} MB; index {ratio_ix} B per source B")  # fmt: skip
+    if w["rss_mb_by_rows"]:
+        print(
+            "  RSS by rows read:",
+            ", ".join(f"{n // 1000}k {mb:.0f} MB" for n, mb in w["rss_mb_by_rows"].items()),
+        )
     ok = True
     if not args.whence_only:
         b = result["baseline"] = run_baseline(args.corpus, args.baseline_files)

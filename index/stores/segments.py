@@ -13,6 +13,7 @@ Block layout, little-endian, format version 1: ``n`` int64 hashes (sorted) follo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +43,7 @@ class Directory:
         return np.unique(idx)
 
 
-def sort_pairs(hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.int64]) -> tuple[
+def sort_pairs(hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.integer[Any]]) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.uint32]
 ]:  # fmt: skip
     """Pairs sorted by (hash, doc)."""

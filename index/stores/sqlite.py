@@ -53,7 +53,7 @@ from .base import Postings, Store, WriteResult
 
 SCHEMA_VERSION = 3
 #: Buffered postings that trigger a segment write and a commit during a build.
-FLUSH_PAIRS = 4_000_000
+FLUSH_PAIRS = 2_000_000
 #: More segments than this are merged into one at the end of a build.
 MAX_SEGMENTS = 8
 
@@ -193,7 +193,7 @@ class SQLiteStore(Store):
             self._db.isolation_level = None  # transactions are explicit: see add() and flush()
             self._db.execute("PRAGMA busy_timeout=30000")
             self._buf_hashes: list[npt.NDArray[np.int64]] = []
-            self._buf_docs: list[npt.NDArray[np.int64]] = []
+            self._buf_docs: list[npt.NDArray[np.uint32]] = []
             self._buf_pairs = 0
             self._dirs: list[seg.Directory] | None = None
             self._count: int | None = None
@@ -227,7 +227,9 @@ class SQLiteStore(Store):
             db.executescript(_OPTOUT_SCHEMA)
         if create:
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache for building
+            # A 64 MiB page cache: builds write append-mostly, and a bigger cache only raised the peak RSS
+            # (256 MiB cost 225 MB more at 100k files for no measurable speed).
+            db.execute("PRAGMA cache_size=-65536")
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -270,7 +272,7 @@ class SQLiteStore(Store):
                     text_rows.append((doc_id, d.text_z))
                     if len(d.hashes):
                         self._buf_hashes.append(d.hashes)
-                        self._buf_docs.append(np.full(len(d.hashes), doc_id, dtype=np.int64))
+                        self._buf_docs.append(np.full(len(d.hashes), doc_id, dtype=np.uint32))
                         self._buf_pairs += len(d.hashes)
                     band_rows.extend((k, doc_id) for k in d.bands)
                 else:
