@@ -378,3 +378,14 @@ def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, 
         from .render import render_result
 
         render_result(result, raw.decode("utf-8"))
+
+
+def _register() -> None:
+    # Commands that live in their own modules (their heavy imports stay inside the commands).
+    from .serve_cli import keys, serve
+
+    main.add_command(serve)
+    main.add_command(keys)
+
+
+_register()

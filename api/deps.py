@@ -1,0 +1,119 @@
+"""What routes share: the service object (settings, state, store per thread, limiter, metrics) and the
+API-key dependency."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import Depends, Request
+
+from whence.index.errors import WhenceError
+from whence.index.stores import Store, open_store
+
+from .http_errors import ApiError, status_of
+from .limits import RateLimiter, retry_after
+from .metrics import Metrics
+from .settings import Settings
+from .state import ApiKey, State
+
+
+class Service:
+    """Everything a request may need, created once per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state = State(settings.state)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.metrics = Metrics(self._documents)
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.Lock()
+        self._generator: Any = None
+
+    def store(self) -> Store:
+        """This thread's read-only handle on the index (SQLite connections are per thread)."""
+        st: Store | None = getattr(self._local, "store", None)
+        if st is None:
+            try:
+                st = open_store(self.settings.index, readonly=True)
+            except WhenceError as exc:
+                raise ApiError(status_of(exc), f"index unavailable: {exc}") from exc
+            self._local.store = st
+            with self._lock:
+                self._stores.append(st)
+        return st
+
+    def _documents(self) -> float:
+        try:
+            return float(self.store().count_documents())
+        except (ApiError, WhenceError):
+            return float("nan")
+
+    def generator(self) -> Any:
+        """The attributed generator, made on first use; 503 when no model is configured."""
+        with self._lock:
+            if self._generator is None:
+                self._generator = self._make_generator()
+            return self._generator
+
+    def _make_generator(self) -> Any:
+        s = self.settings
+        if not s.model and not s.remote:
+            raise ApiError(
+                503, "no model configured: start the server with --model ID_OR_PATH or --remote URL"
+            )
+        import importlib
+
+        gen: Any = importlib.import_module("whence.generator")  # torch and httpx load only now
+        try:
+            backend = (
+                gen.RemoteGenerator(s.remote, model=s.remote_model)
+                if s.remote
+                else gen.LocalGenerator(s.model)
+            )
+            attributor = gen.Attributor(self.store(), policy=s.policy)
+            return gen.AttributedGenerator(backend, attributor)
+        except WhenceError as exc:
+            raise ApiError(503, f"the model could not be loaded: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for st in self._stores:
+                st.close()
+            self._stores.clear()
+            if self._generator is not None:
+                self._generator.close()
+        self.state.close()
+
+
+def service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def api_key(request: Request, svc: Service = Depends(service)) -> ApiKey:  # noqa: B008 - FastAPI's idiom
+    """The caller's API key (``Authorization: Bearer <key>``): 401 without a valid one, 403 when revoked,
+    429 over the key's rate limit.  Each accepted request is counted in the key's usage."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "this route needs an API key: send 'Authorization: Bearer <key>' "
+            "(create one with `whence keys create --name NAME`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    key, why = svc.state.check(token.strip())
+    if key is None:
+        raise ApiError(401, why, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if why:
+        raise ApiError(403, why)
+    wait = svc.limiter.take(key.id)
+    if wait:
+        per = svc.settings.rate_limit_per_minute
+        raise ApiError(
+            429, f"rate limit exceeded ({per} requests per minute per key)", headers=retry_after(wait)
+        )
+    svc.state.record(key.id)
+    request.state.key = key
+    return key

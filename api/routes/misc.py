@@ -1,0 +1,48 @@
+"""Health, metrics, usage and the web page."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, Response
+
+from whence import __version__
+from whence.index.errors import WhenceError
+
+from ..deps import Service, api_key, service
+from ..http_errors import ApiError, status_of
+from ..schemas import Health, UsageResponse
+from ..state import ApiKey
+
+router = APIRouter()
+
+
+@router.get("/healthz", response_model=Health, tags=["service"])
+def healthz(svc: Service = Depends(service)) -> dict[str, Any]:  # noqa: B008
+    """Liveness and readiness (no API key): 200 when the index answers, else 503."""
+    try:
+        documents = svc.store().count_documents()
+    except WhenceError as exc:
+        raise ApiError(status_of(exc), f"index unavailable: {exc}") from exc
+    return {"status": "ok", "version": __version__, "documents": documents}
+
+
+@router.get("/metrics", tags=["service"], response_class=Response)
+def metrics(svc: Service = Depends(service), _key: ApiKey = Depends(api_key)) -> Response:  # noqa: B008
+    """Prometheus metrics (names prefixed `whence_`)."""
+    return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/v1/usage", response_model=UsageResponse, tags=["service"])
+def usage(svc: Service = Depends(service), key: ApiKey = Depends(api_key)) -> dict[str, Any]:  # noqa: B008
+    """Requests, tokens and cost accounted to the calling key, in all and by day (UTC)."""
+    price = svc.settings.price_per_million_tokens
+    return {"key": key.as_dict(), "price_per_million_tokens": price} | svc.state.usage(key.id)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page() -> HTMLResponse:
+    """The web page: snippet search and the generation playground (the API key is entered in the page)."""
+    return HTMLResponse(resources.files("whence.api").joinpath("web/index.html").read_text(encoding="utf-8"))

@@ -1,0 +1,120 @@
+"""Request and response models of the HTTP API (they make the OpenAPI schema at ``/docs``).
+
+Response models mirror the search-result JSON contract (``whence search --format json``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SearchRequest(BaseModel):
+    code: str = Field(
+        ..., min_length=1, max_length=1_048_576, description="The snippet to search for (UTF-8 text)."
+    )
+    top: int | None = Field(
+        None, ge=1, le=100, description="Most matches to return (default: the server's, 5)."
+    )
+    min_tokens: int | None = Field(
+        None, ge=1, le=100_000, description="Smallest span that attributes (default 40)."
+    )
+    with_text: bool = Field(
+        default=False, description="Also return each match's matched source lines (for display)."
+    )
+
+
+class Span(BaseModel):
+    query_lines: list[int]
+    source_lines: list[int]
+    tokens: int
+
+
+class OccurrenceOut(BaseModel):
+    repo: str
+    path: str
+    url: str
+    licenses: list[str]
+
+
+class Excerpt(BaseModel):
+    first_line: int = Field(description="Line number of lines[0] in the source file.")
+    lines: list[str]
+
+
+class MatchOut(BaseModel):
+    repo: str
+    path: str
+    blob_id: str
+    url: str
+    licenses: list[str]
+    license_category: str
+    attribution_required: bool
+    verdict: str
+    score: float
+    matched_tokens: int
+    longest_span_tokens: int
+    spans: list[Span]
+    occurrences: list[OccurrenceOut]
+    source_excerpt: Excerpt | None = None
+
+
+class QueryOut(BaseModel):
+    lines: int
+    tokens: int
+
+
+class SearchResponse(BaseModel):
+    query: QueryOut
+    verdict: str = Field(description="verbatim, near-duplicate or none: the strongest among the matches.")
+    matches: list[MatchOut]
+
+
+class RepoFile(BaseModel):
+    path: str
+    url: str
+    revision: str
+    licenses: list[str]
+    license_category: str
+    blob_id: str
+    language: str
+
+
+class RepoResponse(BaseModel):
+    repo: str
+    in_index: bool
+    opted_out: bool
+    files_total: int
+    licenses: list[str]
+    files: list[RepoFile]
+    limit: int
+    offset: int
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    created: str
+    revoked: str | None
+
+
+class UsageDay(BaseModel):
+    day: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+class UsageResponse(BaseModel):
+    key: KeyOut
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    price_per_million_tokens: float
+    by_day: list[UsageDay]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    documents: int

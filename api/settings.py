@@ -1,0 +1,52 @@
+"""Service settings: one ``pydantic-settings`` class, read from ``WHENCE_*`` environment variables (and a
+``.env`` file), created once per app.  CLI flags of ``whence serve`` override them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def data_dir() -> Path:
+    """The per-user data folder (``~/.local/share/whence`` on Linux)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("whence", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting of the HTTP service (environment variable: ``WHENCE_`` + the name in capitals)."""
+
+    model_config = SettingsConfigDict(env_prefix="WHENCE_", env_file=".env", extra="ignore")
+
+    index: str = Field(
+        default_factory=lambda: str(data_dir() / "index.sqlite"),
+        description="The index: a SQLite file path or an http(s):// search-engine URL.",
+    )
+    state: str = Field(
+        default_factory=lambda: str(data_dir() / "state.sqlite"),
+        description="SQLite file with API keys (hashed) and usage.",
+    )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Larger request bodies get 413."
+    )
+    rate_limit_per_minute: int = Field(default=600, ge=1, description="Requests per API key per minute.")
+    rate_limit_burst: int = Field(
+        default=60, ge=1, description="Requests a key may make at once before throttling."
+    )
+    price_per_million_tokens: float = Field(
+        default=0.40, ge=0, description="Cost accounted per million tokens (USD)."
+    )
+    model: str | None = Field(
+        default=None, description="Local StarCoder2 for completions: a hub id or a folder."
+    )
+    remote: str | None = Field(
+        default=None, description="OpenAI-compatible completions server for completions."
+    )
+    remote_model: str | None = Field(default=None, description="Model name to ask the remote server for.")
+    policy: str = Field(
+        default="annotate", pattern="^(annotate|block-copyleft|block-any)$", description="Attribution policy."
+    )
+    search_top: int = Field(default=5, ge=1, le=100, description="Matches returned by default.")
