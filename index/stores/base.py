@@ -47,6 +47,25 @@ class Postings:
         return dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
 
+@dataclass(frozen=True, slots=True)
+class RepoFile:
+    """One file of a repository, as the index holds it."""
+
+    occurrence: Occurrence
+    blob_id: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class RepoFiles:
+    """Answer of :meth:`Store.repository`: one page of files, the total, and every license seen."""
+
+    repo: str
+    total: int
+    files: list[RepoFile]
+    licenses: list[str]
+
+
 class Store(abc.ABC):
     """A whence index."""
 
@@ -106,6 +125,10 @@ class Store(abc.ABC):
         """Every stored content hash, so that ingestion can skip known contents without fingerprinting
         them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""
         return []
+
+    def repository(self, repo: str, limit: int = 100, offset: int = 0) -> RepoFiles:
+        """The files of a repository the index knows (names compare case-insensitively), by path."""
+        raise WhenceError(f"{type(self).__name__} cannot list a repository's files")
 
     def optouts(self) -> dict[str, str]:
         """Repositories opted out of the index (``owner/name`` -> when), kept out of every build."""

@@ -49,7 +49,7 @@ from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import segments as seg
-from .base import Postings, Store, WriteResult
+from .base import Postings, RepoFile, RepoFiles, Store, WriteResult
 
 SCHEMA_VERSION = 3
 #: Buffered postings that trigger a segment write and a commit during a build.
@@ -552,6 +552,36 @@ class SQLiteStore(Store):
             )
             self._removed = np.array(sorted(r[0] for r in rows), dtype=np.int64)
         return self._removed
+
+    def repository(self, repo: str, limit: int = 100, offset: int = 0) -> RepoFiles:
+        db = self._db
+        # The exact name uses the index; another capitalisation falls back to a scan.
+        name = repo
+        if db.execute("SELECT 1 FROM occurrences WHERE repo = ? LIMIT 1", (repo,)).fetchone() is None:
+            row = db.execute(
+                "SELECT repo FROM occurrences WHERE repo = ? COLLATE NOCASE LIMIT 1", (repo,)
+            ).fetchone()
+            if row is None:
+                return RepoFiles(repo, 0, [], [])
+            name = row[0]
+        total = db.execute("SELECT count(*) FROM occurrences WHERE repo = ?", (name,)).fetchone()[0]
+        licenses = sorted(
+            {
+                x
+                for (lic,) in db.execute("SELECT DISTINCT licenses FROM occurrences WHERE repo = ?", (name,))
+                for x in json.loads(lic)
+            }
+        )
+        rows = db.execute(
+            "SELECT o.path, o.licenses, o.revision, o.url, d.blob_id, d.language FROM occurrences o"
+            " JOIN documents d ON d.id = o.doc WHERE o.repo = ? ORDER BY o.path, o.revision LIMIT ? OFFSET ?",
+            (name, limit, offset),
+        )
+        files = [
+            RepoFile(Occurrence(name, path, tuple(json.loads(lic)), rev, url), blob_id, language)
+            for path, lic, rev, url, blob_id, language in rows
+        ]
+        return RepoFiles(name, int(total), files, licenses)
 
     # -- opt-out -----------------------------------------------------------------------------------
 

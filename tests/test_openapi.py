@@ -1,0 +1,50 @@
+"""schemathesis against the OpenAPI schema: generated requests (valid and not) never get a 5xx, and
+every answer conforms to the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from whence.api.app import create_app
+from whence.api.settings import Settings
+from whence.api.state import State
+
+
+@pytest.fixture(scope="module")
+def _key_and_app(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    folder = tmp_path_factory.mktemp("openapi")
+    s = Settings(index=str(built_index), state=str(folder / "state.sqlite"), rate_limit_per_minute=100_000,
+                 rate_limit_burst=100_000)  # fmt: skip
+    state = State(s.state)
+    _, key = state.create_key("schemathesis")
+    state.close()
+    return key, create_app(s)
+
+
+def test_no_server_errors(_key_and_app: tuple[str, Any]) -> None:
+    key, app = _key_and_app
+    api = schemathesis.openapi.from_asgi("/openapi.json", app)
+    headers = {"Authorization": f"Bearer {key}"}
+    checks = [not_a_server_error, response_schema_conformance, status_code_conformance]
+    operations = [result.ok() for result in api.get_all_operations()]
+    assert {op.path for op in operations} >= {
+        "/v1/search",
+        "/v1/repos/{owner}/{name}",
+        "/v1/usage",
+        "/healthz",
+    }
+    for op in operations:
+
+        @given(case=op.as_strategy())
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def run(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=checks)
+
+        run()
