@@ -1,0 +1,103 @@
+"""The web page in a real headless Chromium (Debian's ``chromium``, driven by Playwright) against a real
+uvicorn server.  Screenshots are kept in ``test-artifacts/`` (or ``$WHENCE_TEST_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.servers import serve_in_thread
+from whence.api.app import create_app
+from whence.api.settings import Settings
+from whence.api.state import State
+
+ARTIFACTS = Path(
+    os.environ.get("WHENCE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
+)
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RuntimeError("no Chromium found: install Debian's chromium package (scripts/setup-browser)")
+
+
+@pytest.fixture(scope="module")
+def site(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    folder = tmp_path_factory.mktemp("web")
+    s = Settings(index=str(built_index), state=str(folder / "state.sqlite"))
+    state = State(s.state)
+    _, key = state.create_key("browser")
+    state.close()
+    with serve_in_thread(create_app(s)) as url:
+        yield url, key
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Page]:
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    pg.close()
+
+
+def test_paste_a_snippet_and_see_where_it_came_from(page: Page, site: tuple[str, str], corpus: Path) -> None:
+    url, key = site
+    snippet = "".join((corpus / "difflib.py").read_text().splitlines(keepends=True)[409:445])
+    page.goto(url + "/")
+    page.fill("#api-key", key)
+    page.dispatch_event("#api-key", "change")
+    page.fill("#code", snippet)
+    page.click("#search-btn")
+    page.wait_for_selector(".match")
+    assert page.inner_text("#verdict").startswith("verdict: verbatim")
+    first = page.locator(".match").first
+    link = first.locator("a.source-link")
+    assert link.inner_text() == "python/cpython/difflib.py"
+    assert "difflib.py#L" in (link.get_attribute("href") or "")
+    assert (
+        "PSF-2.0" in first.locator(".badge").inner_text()
+        and "permissive" in first.locator(".badge").inner_text()
+    )
+    # Side by side: the matched lines are highlighted in both panes, and they hold the same code.
+    panes = first.locator(".pane")
+    assert panes.count() == 2
+    query_hits = panes.nth(0).locator(".line.hit")
+    source_hits = panes.nth(1).locator(".line.hit")
+    assert query_hits.count() >= 30 and source_hits.count() >= 30
+    q_text = query_hits.nth(5).inner_text().split(maxsplit=1)[1]
+    assert any(
+        q_text.strip() == source_hits.nth(i).inner_text().split(maxsplit=1)[-1].strip() for i in range(10)
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search-results.png"), full_page=True)
+    # The key is kept for the next visit.
+    page.reload()
+    assert page.input_value("#api-key") == key
+
+
+def test_errors_are_shown(page: Page, site: tuple[str, str]) -> None:
+    url, _ = site
+    page.goto(url + "/")
+    page.fill("#api-key", "whk_wrong_key")
+    page.fill("#code", "x = 1")
+    page.click("#search-btn")
+    page.wait_for_function("document.getElementById('error').textContent.length > 0")
+    assert "unknown API key" in page.inner_text("#error")
