@@ -68,8 +68,13 @@ class State:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of the server
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        # Usage is added up in memory and written at most every FLUSH_SECONDS (and on read and close):
+        # a write per request would serialise every request on SQLite's write lock.
+        self._pending: dict[tuple[str, str], list[float]] = {}
+        self._flushed = time.monotonic()
 
     def create_key(self, name: str) -> tuple[ApiKey, str]:
         """A new key; returns it and the full key text (shown once, never stored)."""
@@ -119,23 +124,49 @@ class State:
             return api_key, "this API key was revoked"
         return api_key, ""
 
+    FLUSH_SECONDS = 1.0
+
     def record(
-        self, key_id: str, prompt_tokens: int = 0, completion_tokens: int = 0, cost: float = 0.0
+        self,
+        key_id: str,
+        requests: int = 1,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost: float = 0.0,
     ) -> None:
-        """Count one request (and the tokens it used) for a key."""
+        """Count requests (and the tokens they used) for a key."""
         day = time.strftime("%Y-%m-%d", time.gmtime())
         with self._lock:
-            self._db.execute(
-                "INSERT INTO usage(key, day, requests, prompt_tokens, completion_tokens, cost_usd)"
-                " VALUES (?,?,1,?,?,?) ON CONFLICT(key, day) DO UPDATE SET requests = requests + 1,"
-                " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-                " completion_tokens = completion_tokens + excluded.completion_tokens,"
-                " cost_usd = cost_usd + excluded.cost_usd",
-                (key_id, day, prompt_tokens, completion_tokens, cost),
-            )
+            acc = self._pending.setdefault((key_id, day), [0, 0, 0, 0.0])
+            acc[0] += requests
+            acc[1] += prompt_tokens
+            acc[2] += completion_tokens
+            acc[3] += cost
+            if time.monotonic() - self._flushed >= self.FLUSH_SECONDS:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Write the pending usage (the caller holds the lock)."""
+        self._flushed = time.monotonic()
+        if not self._pending:
+            return
+        rows = [(k, d, int(r), int(p), int(c), x) for (k, d), (r, p, c, x) in self._pending.items()]
+        self._pending = {}
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT INTO usage(key, day, requests, prompt_tokens, completion_tokens, cost_usd)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT(key, day) DO UPDATE SET"
+            " requests = requests + excluded.requests,"
+            " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = completion_tokens + excluded.completion_tokens,"
+            " cost_usd = cost_usd + excluded.cost_usd",
+            rows,
+        )
+        self._db.execute("COMMIT")
 
     def usage(self, key_id: str) -> dict[str, Any]:
         with self._lock:
+            self._flush()
             rows = self._db.execute(
                 "SELECT day, requests, prompt_tokens, completion_tokens, cost_usd FROM usage"
                 " WHERE key=? ORDER BY day",
@@ -149,4 +180,6 @@ class State:
         return total | {"cost_usd": round(sum(d["cost_usd"] for d in days), 8), "by_day": days}
 
     def close(self) -> None:
+        with self._lock:
+            self._flush()
         self._db.close()

@@ -430,6 +430,7 @@ def build(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     store.flush()
+    store.optimize()
     report.seconds = time.perf_counter() - start
     return report
 

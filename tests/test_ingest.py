@@ -235,6 +235,7 @@ def test_segments_merge_without_losing_postings(
 
     if window is not None:  # a merge that walks the hash space in many small windows
         monkeypatch.setattr(sq, "MERGE_WINDOW", window)
+    monkeypatch.setattr(sq, "OPTIMIZE_SHARE", 2.0)  # keep the tiered segments the build made
 
     one, many = tmp_path / "one.sqlite", tmp_path / "many.sqlite"
     with open_store(one, create=True) as st:
@@ -256,3 +257,20 @@ def test_segments_merge_without_losing_postings(
     with open_store(one, readonly=True) as a, open_store(many, readonly=True) as b:
         ra, rb = search.search(a, snippet).as_dict(), search.search(b, snippet).as_dict()
     assert ra == rb and ra["verdict"] == "verbatim"
+
+
+def test_a_big_build_ends_with_one_segment_and_a_small_one_keeps_tiers(tmp_path: Path, corpus: Path) -> None:
+    db = tmp_path / "i.sqlite"
+    with open_store(db, create=True) as st:
+        ingest.build(st, ingest.sources([corpus / "json"]), commit_every=500, batch_files=1)
+        assert st.stats()["segments"] == 1  # the whole index was written by this build: merged
+        ingest.build(st, ingest.sources([corpus]), commit_every=500, batch_files=2)
+        assert st.stats()["segments"] == 1
+        before = st.stats()["fingerprints"]
+        extra = tmp_path / "extra"
+        extra.mkdir()
+        (extra / "one.py").write_text("def one_more(a, b, c):\n    return (a * b) // c + len(str(a))\n" * 3)
+        ingest.build(st, ingest.sources([extra]), commit_every=500)
+        stats = st.stats()
+        # a build that adds a sliver of the postings leaves the big segment alone
+        assert stats["segments"] == 2 and stats["fingerprints"] > before  # type: ignore[operator]

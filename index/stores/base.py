@@ -126,6 +126,9 @@ class Store(abc.ABC):
         them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""
         return []
 
+    def optimize(self) -> None:  # noqa: B027 - a store with nothing to reorganise does nothing
+        """Reorganise for search after a build (called once at its end); may do nothing."""
+
     def repository(self, repo: str, limit: int = 100, offset: int = 0) -> RepoFiles:
         """The files of a repository the index knows (names compare case-insensitively), by path."""
         raise WhenceError(f"{type(self).__name__} cannot list a repository's files")
