@@ -382,10 +382,12 @@ def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, 
 
 def _register() -> None:
     # Commands that live in their own modules (their heavy imports stay inside the commands).
+    from .scan_cmd import scan_cmd
     from .serve_cli import keys, serve
 
     main.add_command(serve)
     main.add_command(keys)
+    main.add_command(scan_cmd)
 
 
 _register()

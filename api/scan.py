@@ -1,0 +1,335 @@
+"""The scan engine behind ``whence scan``: files -> copied regions with their origins.
+
+Three phases, sized for repositories of tens of thousands of files:
+
+1. **Read** (threads; the lexer and SQLite release the GIL): read and validate each file, fingerprint
+   it, look its MinHash band keys up, note its ``whence: attributed`` markers.
+2. **Look up** (threads, one store connection each): the fingerprints of *all* files in a few
+   :meth:`Store.postings` calls over disjoint hash ranges (see :mod:`whence.index.cover`).
+3. **Align** (processes when there are many files, since alignment is Python code holding the GIL):
+   only files with at least one candidate document; each is read again (checked against the digest
+   of phase 1), covered, and cut down to the lines ``--diff`` counts.
+
+Any file that cannot be read, or a store that fails, ends in :attr:`ScanReport.errors`: a scan that
+did not complete is never reported clean.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+
+from whence.index import cover as cov
+from whence.index import fingerprint as fp
+from whence.index.errors import WhenceError
+from whence.index.ingest import check_text
+from whence.index.model import Occurrence
+from whence.index.stores import Postings, Store, open_store
+
+from .scanfiles import is_generated
+
+#: ``whence: attributed <url>`` in any comment credits the origin that URL names.
+MARKER = re.compile(rb"whence:\s*attributed\s+(\S+)", re.I)
+#: Below this many files needing alignment, processes cost more to start than they save.
+POOL_MIN_FILES = 48
+_SKIP_REASONS = {"empty": "empty", "too_large": "too large", "binary": "binary", "not_utf8": "not UTF-8"}
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """Lines of a scanned file that came from an indexed document."""
+
+    path: Path
+    lines: tuple[int, int]
+    verdict: str
+    tokens: int
+    source_lines: tuple[int, int]
+    occurrences: tuple[Occurrence, ...]
+    blob_id: str
+
+
+@dataclass(slots=True)
+class _Read:
+    path: Path
+    digest: bytes = b""
+    lookup: npt.NDArray[np.uint64] | None = None
+    bands: set[int] = field(default_factory=set)
+    markers: list[tuple[int, str]] = field(default_factory=list)
+    skipped: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    path: Path
+    digest: bytes
+    hashes: npt.NDArray[np.int64]
+    docs: npt.NDArray[np.int64]
+    common: npt.NDArray[np.int64]
+    bands: frozenset[int]
+    added: frozenset[int] | None  # lines that count (None: all)
+
+
+@dataclass
+class Scanned:
+    """What the engine found: regions, markers, and what it could not do."""
+
+    files: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    regions: list[Region] = field(default_factory=list)
+    markers: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _Stores:
+    """One read-only store per thread (a SQLite connection must not be shared by concurrent queries)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._local = threading.local()
+        self._all: list[Store] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Store:
+        s: Store | None = getattr(self._local, "store", None)
+        if s is None:
+            s = self._local.store = open_store(self.target, readonly=True)
+            with self._lock:
+                self._all.append(s)
+        return s
+
+    def close(self) -> None:
+        for s in self._all:
+            s.close()
+
+
+def _read(path: Path, stores: _Stores, min_tokens: int, skip_generated: bool) -> _Read:
+    r = _Read(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        r.error = f"cannot read: {exc.strerror or exc}"
+        return r
+    why = check_text(raw)
+    if why:
+        r.skipped = _SKIP_REASONS.get(why, why)
+        return r
+    if skip_generated and is_generated(path.name, raw):
+        r.skipped = "generated"
+        return r
+    r.digest = xxhash.xxh3_128_digest(raw)
+    for m in MARKER.finditer(raw):
+        r.markers.append((raw.count(b"\n", 0, m.start()) + 1, m.group(1).decode("utf-8", "replace")))
+    prep = cov.prepare(raw, min_tokens)
+    r.lookup = prep.lookup
+    if len(prep.tokens) >= 4 * fp.T:
+        sig = fp.minhash(np.unique(prep.exact[fp.winnow(prep.exact)]))
+        r.bands = stores.get().band_docs(fp.band_keys(sig))
+    return r
+
+
+def _lookup(stores: _Stores, reads: list[_Read], cap: int, jobs: int) -> cov.BatchPostings:
+    """Postings of every file's hashes: the sorted union cut into ``jobs`` hash ranges, one thread each."""
+    parts = [r.lookup for r in reads if r.lookup is not None and len(r.lookup)]
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return cov.BatchPostings(empty, empty, empty)
+    union = _union(parts)
+    chunks = [c for c in np.array_split(union, max(1, jobs)) if len(c)]
+
+    def one(chunk: npt.NDArray[np.int64]) -> Postings:
+        return stores.get().postings(chunk, cap)
+
+    with ThreadPoolExecutor(len(chunks)) as ex:
+        posts = list(ex.map(one, chunks))
+    # Chunks are disjoint hash ranges in order, and each store answer is in block order: sort once.
+    h = np.concatenate([p.hashes for p in posts])
+    d = np.concatenate([p.docs for p in posts])
+    order = np.argsort(h, kind="stable")
+    return cov.BatchPostings(h[order], d[order], np.sort(np.concatenate([p.common for p in posts])))
+
+
+def _union(parts: list[npt.NDArray[np.uint64]]) -> npt.NDArray[np.int64]:
+    s = np.sort(np.concatenate(parts).view(np.int64))
+    keep = np.ones(len(s), dtype=bool)
+    keep[1:] = s[1:] != s[:-1]
+    out: npt.NDArray[np.int64] = s[keep]
+    return out
+
+
+# -- phase 3: alignment (in this process or in worker processes) --------------------------------------
+
+_worker: dict[str, object] = {}
+
+
+def _init_worker(target: str, documents: int, min_tokens: int) -> None:
+    _worker.update(store=open_store(target, readonly=True), documents=documents, min_tokens=min_tokens)
+
+
+def _align_many(tasks: list[_Task]) -> list[tuple[list[Region], str]]:
+    store = _worker["store"]
+    assert isinstance(store, Store)
+    documents, min_tokens = _worker["documents"], _worker["min_tokens"]
+    assert isinstance(documents, int) and isinstance(min_tokens, int)
+    return [_align(store, t, documents, min_tokens) for t in tasks]
+
+
+def _align(store: Store, t: _Task, documents: int, min_tokens: int) -> tuple[list[Region], str]:
+    """Regions of one file (and an error message, empty when all went well)."""
+    try:
+        raw = t.path.read_bytes()
+    except OSError as exc:
+        return [], f"cannot read: {exc.strerror or exc}"
+    if xxhash.xxh3_128_digest(raw) != t.digest:
+        return [], "the file changed while it was being scanned"
+    try:
+        prep = cov.prepare(raw, min_tokens)
+        result = cov.cover(
+            store,
+            prep,
+            Postings(t.hashes, t.docs, t.common),
+            documents=documents,
+            min_tokens=min_tokens,
+            band_docs=set(t.bands),
+        )
+    except WhenceError as exc:
+        return [], str(exc)
+    out: list[Region] = []
+    starts = prep.tokens.line_start
+    for m in result.matches:
+        for sp in m.spans:
+            lines, tokens = sp.query_lines, sp.tokens
+            if t.added is not None:
+                q0, q1 = sp.query_tokens
+                on = np.isin(starts[q0:q1], np.fromiter(t.added, dtype=np.uint32, count=len(t.added)))
+                tokens = int(on.sum())
+                if tokens < min_tokens:
+                    continue  # the copy is old: only lines added since --diff REV count
+                counted = starts[q0:q1][on]
+                lines = (int(counted.min()), int(counted.max()))
+            out.append(
+                Region(t.path, lines, m.verdict, tokens, sp.source_lines, tuple(m.occurrences), m.blob_id)
+            )
+    return out, ""
+
+
+def _chunks(xs: Sequence[_Task], n: int) -> Iterator[list[_Task]]:
+    for i in range(0, len(xs), n):
+        yield list(xs[i : i + n])
+
+
+def run(
+    files: list[Path],
+    target: str,
+    *,
+    min_tokens: int,
+    added: dict[Path, set[int] | None] | None = None,
+    skip_generated: bool = True,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> Scanned:
+    """Scan ``files`` against the index at ``target``.
+
+    Args:
+        files: absolute paths.
+        target: the index.
+        min_tokens: smallest match that counts.
+        added: with ``--diff``, the lines that count per file (None: the whole file).
+        skip_generated: skip files whose name or first lines say they are generated.
+        jobs: threads and processes (default: one per core).
+        progress: called with (phase, done, total).
+
+    Raises:
+        WhenceError: the index cannot be opened or read.
+    """
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    report = Scanned()
+    note = progress or (lambda phase, done, total: None)
+    stores = _Stores(target)
+    try:
+        documents, cap = cov.cap_for(stores.get())
+        reads: list[_Read] = []
+        with ThreadPoolExecutor(jobs) as ex:
+            for i, r in enumerate(ex.map(lambda p: _read(p, stores, min_tokens, skip_generated), files)):
+                reads.append(r)
+                if i % 64 == 0 or i + 1 == len(files):
+                    note("read", i + 1, len(files))
+        for r in reads:
+            if r.error:
+                report.errors.append((str(r.path), r.error))
+            elif r.skipped:
+                report.skipped[r.skipped] = report.skipped.get(r.skipped, 0) + 1
+            else:
+                report.files += 1
+                if r.markers:
+                    report.markers[r.path] = r.markers
+        note("look up", 0, 1)
+        batch = _lookup(stores, reads, cap, jobs)
+        note("look up", 1, 1)
+        tasks: list[_Task] = []
+        for r in reads:
+            if r.lookup is None:
+                continue
+            post = batch.slice(r.lookup)
+            if not len(post.docs) and not r.bands:
+                continue  # no candidate at all: nothing was copied from the index
+            lines = None if added is None else added.get(r.path.resolve())
+            tasks.append(
+                _Task(r.path, r.digest, post.hashes, post.docs, post.common, frozenset(r.bands),
+                      None if lines is None else frozenset(lines))
+            )  # fmt: skip
+        for regions, error, path in _align_all(tasks, target, documents, min_tokens, jobs, note, stores):
+            if error:
+                report.errors.append((str(path), error))
+            report.regions.extend(regions)
+    finally:
+        stores.close()
+    return report
+
+
+def _align_all(
+    tasks: list[_Task],
+    target: str,
+    documents: int,
+    min_tokens: int,
+    jobs: int,
+    note: Progress,
+    stores: _Stores,
+) -> Iterator[tuple[list[Region], str, Path]]:
+    total = len(tasks)
+    note("align", 0, total)
+    if jobs == 1 or total < POOL_MIN_FILES:
+        for i, t in enumerate(tasks):
+            regions, error = _align(stores.get(), t, documents, min_tokens)
+            note("align", i + 1, total)
+            yield regions, error, t.path
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    size = max(4, min(64, total // (jobs * 8) or 1))
+    done = 0
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(target, documents, min_tokens)) as ex:  # fmt: skip
+        pending: dict[Future[list[tuple[list[Region], str]]], list[_Task]] = {
+            ex.submit(_align_many, chunk): chunk for chunk in _chunks(tasks, size)
+        }
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                chunk = pending.pop(fut)
+                for t, (regions, error) in zip(chunk, fut.result(), strict=True):
+                    yield regions, error, t.path
+                done += len(chunk)
+                note("align", done, total)

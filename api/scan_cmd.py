@@ -1,0 +1,248 @@
+"""``whence scan``: fail CI when copied code lands without the attribution its license asks for.
+
+Exit codes: 0 clean, 1 policy violated, 2 error (a scan that could not complete is never clean).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="PATH...")
+@click.option("--diff", "rev", default=None, metavar="REV", help="Count only lines added since REV (git).")
+@click.option(
+    "--index",
+    "target",
+    envvar="WHENCE_INDEX",
+    default=None,
+    metavar="TARGET",
+    help="Index file (SQLite). Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "notice"]),
+    default="text",
+    show_default=True,
+    help="Report format (notice: a THIRD_PARTY_NOTICES text).",
+)
+@click.option(
+    "--fail-on",
+    multiple=True,
+    metavar="RULE[,RULE]",
+    help="verbatim, near-duplicate, copyleft, unknown-license or none (repeatable; overrides the policy).",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Policy file (whence.toml or pyproject.toml). Default: the nearest one above PATH.",
+)
+@click.option(
+    "--min-tokens", type=click.IntRange(1), default=None, help="Smallest match (overrides the policy)."
+)
+@click.option(
+    "--include-vendored", is_flag=True, help="Also scan vendored, build-output and generated files."
+)
+@click.option(
+    "--jobs", type=click.IntRange(1, 256), default=None, help="Threads and processes. Default: cores."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
+def scan_cmd(
+    paths: tuple[Path, ...],
+    rev: str | None,
+    target: str | None,
+    fmt: str,
+    fail_on: tuple[str, ...],
+    policy_file: Path | None,
+    min_tokens: int | None,
+    include_vendored: bool,
+    jobs: int | None,
+    output: Path | None,
+) -> None:
+    """Scan files and folders (PATH..., default: .) for code copied from indexed repositories.
+
+    Folders are walked respecting .gitignore; binaries, vendored folders and generated files are
+    skipped.  With --diff REV only lines added since REV count, so a pull request is judged on what it
+    adds.  The policy (whence.toml, or [tool.whence] in pyproject.toml) says what fails.
+
+    Exit codes: 0 clean, 1 policy violated, 2 error (the scan did not complete).
+    """
+    from dataclasses import replace
+
+    import pathspec
+
+    from whence.index.errors import WhenceError
+
+    from . import findings, policy, scan, scanfiles
+    from .cli import default_index
+
+    started = time.perf_counter()
+    targets = [p.resolve() for p in (paths or (Path("."),))]
+    for p in targets:
+        if not p.exists():
+            _fail(f"{p}: no such file or folder")
+    root = scanfiles.git_root(targets[0])
+    try:
+        pol = policy.read_file(policy_file) if policy_file else policy.discover(targets[0], root)
+        if policy_file and pol.source == "defaults":
+            _fail(f"{policy_file}: no [tool.whence] table in it")
+        if fail_on:
+            pol = pol.with_fail_on(fail_on)
+        if min_tokens:
+            pol = replace(pol, min_tokens=min_tokens)
+        if include_vendored:
+            pol = replace(pol, include_vendored=True)
+        added = None
+        if rev is not None:
+            if root is None:
+                _fail(f"--diff {rev}: {targets[0]} is not inside a git repository")
+            added = scanfiles.added_lines(root, rev)
+        ignore = pathspec.GitIgnoreSpec.from_lines(pol.ignore)
+        files = scanfiles.collect(
+            targets, root=root, ignore=ignore, ignore_base=pol.root, include_vendored=pol.include_vendored
+        )
+    except WhenceError as exc:
+        _fail(str(exc))
+    todo = files.files
+    skipped = dict(files.skipped)
+    if added is not None:
+        changed = [p for p in todo if p.resolve() in added]
+        if len(changed) < len(todo):
+            skipped["unchanged since " + rev] = len(todo) - len(changed)  # type: ignore[operator]
+        todo = changed
+    index = target or default_index()
+    try:
+        with _Progress() as progress:
+            scanned = scan.run(
+                todo,
+                index,
+                min_tokens=pol.min_tokens,
+                added=added,
+                skip_generated=not pol.include_vendored,
+                jobs=jobs,
+                progress=progress,
+            )
+    except WhenceError as exc:
+        _fail(f"{exc} (the scan did not complete)")
+    except (OSError, RuntimeError) as exc:  # a worker process that died, a full disk, ...
+        _fail(f"the scan did not complete: {exc}")
+    for why, n in skipped.items():
+        scanned.skipped[why] = scanned.skipped.get(why, 0) + n
+    shown_root = root or pol.root
+    report = findings.judge(scanned, pol, shown_root, rev, time.perf_counter() - started)
+    text = _render(report, fmt)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{output}: {exc.strerror or exc}")
+        if fmt != "text":
+            click.echo(_summary(report), err=True)
+    else:
+        click.echo(text, nl=False)
+    for path, message in report.errors:
+        click.echo(f"error: {path}: {message}", err=True)
+    if report.errors:
+        click.echo(
+            f"error: {len(report.errors)} file(s) could not be scanned: the scan is incomplete", err=True
+        )
+    sys.exit(report.exit_code)
+
+
+def _render(report: Any, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report.as_dict(), indent=2) + "\n"
+    if fmt == "sarif":
+        from .sarif import to_sarif
+
+        return json.dumps(to_sarif(report), indent=2) + "\n"
+    if fmt == "notice":
+        from .notice import to_notice
+
+        return str(to_notice(report))
+    return _text(report)
+
+
+def _text(report: Any) -> str:
+    out: list[str] = []
+    for f in report.findings:
+        tag = "FAIL" if f.failing else ("ok  " if f.attributed else "note")
+        lic = ", ".join(f.origin.licenses) or "no license"
+        out.append(
+            f"{tag} {f.path}:{f.lines[0]}-{f.lines[1]} {f.verdict} ({f.tokens} tokens) from "
+            f"{f.origin.repo} {f.origin.path}:{f.source_lines[0]}-{f.source_lines[1]} "
+            f"[{lic}, {f.license_category}]"
+        )
+        if f.url:
+            out.append(f"     {f.url}")
+        if f.failing:
+            out.append(f"     fails: {', '.join(f.failing)}")
+        if f.attributed:
+            out.append(f"     attributed: {f.attributed}")
+    out.append(_summary(report))
+    return "\n".join(out) + "\n"
+
+
+def _summary(report: Any) -> str:
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"
+    verdict = {"clean": "clean", "violated": "policy violated", "error": "INCOMPLETE (errors)"}[report.status]
+    return (
+        f"scanned {report.files} files in {report.seconds:.1f}s (skipped: {skipped}); "
+        f"{len(report.findings)} findings, {len(report.failing)} failing, "
+        f"{sum(bool(f.attributed) for f in report.findings)} attributed: {verdict}"
+    )
+
+
+class _Progress:
+    """A rich progress bar on stderr (only on a terminal): one task per phase."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description:>8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._bar.__enter__()
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in self._tasks:
+                self._tasks[phase] = self._bar.add_task(phase, total=max(total, 1))
+            self._bar.update(self._tasks[phase], completed=done, total=max(total, 1))
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)

@@ -1,0 +1,245 @@
+"""Coverage search: which regions of a whole file were copied, and from where.
+
+:func:`whence.index.search.search` answers "where did this snippet come from?" with the best few origins
+of the whole query.  A repository scan asks something else of every file: *which of its lines* came
+from indexed code, one origin per region being enough.  Two things make that much cheaper than one
+:func:`search` per file:
+
+* **Shared postings.**  Fingerprints of many files are looked up in one :meth:`Store.postings` call
+  (:func:`batch_postings`), and each file takes its slice (:meth:`BatchPostings.slice`).  A store keeps
+  postings in hash-sorted blocks; one file's few hundred hashes touch a few hundred blocks in every
+  segment, and thousands of files touch the same blocks again and again.  Looked up together, every
+  block is read once per batch.
+* **Greedy cover.**  Candidates are aligned best-voted first (as in :func:`search`), but a candidate
+  whose shared fingerprints all lie in query regions that an earlier candidate already explained is not
+  aligned at all: it could only name another origin for the same lines (the same module in eight
+  Python versions, say).  Files with no candidate at all cost only their fingerprinting.
+
+Verdicts, spans, boilerplate and the minimum match size are exactly those of :mod:`.search`; the
+alignment is its :func:`~whence.index.search.align`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from . import fingerprint as fp
+from .lexer import Tokens
+from .search import (
+    MAX_CANDIDATES,
+    MIN_CANDIDATES,
+    MIN_MATCH_TOKENS,
+    SHORT_QUERY_KGRAMS,
+    VERDICTS,
+    Match,
+    SearchResult,
+    _cover,
+    _Grams,
+    _Query,
+    align,
+    common_cap,
+    decode_query,
+)
+from .stores.base import Postings, Store
+
+#: Most origins reported for one file (each explains a region no earlier one did).
+MAX_ORIGINS = 16
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A file fingerprinted for coverage search.
+
+    Attributes:
+        raw: the file's bytes (validated UTF-8).
+        tokens: its token stream.
+        lookup: the k-gram hashes to look up (winnowed for long files, every one for short ones).
+        positions: the query token position at which each ``lookup`` k-gram starts.
+    """
+
+    raw: bytes
+    tokens: Tokens
+    exact: npt.NDArray[np.uint64]
+    abstract: npt.NDArray[np.uint64]
+    lookup: npt.NDArray[np.uint64]
+    positions: npt.NDArray[np.intp]
+
+    @property
+    def lines(self) -> int:
+        raw = self.raw
+        return raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
+
+
+def prepare(code: bytes | str, min_tokens: int = MIN_MATCH_TOKENS) -> Prepared:
+    """Fingerprint a file for :func:`cover`.
+
+    Raises:
+        InvalidInput: binary, non-UTF-8 or oversized input.
+    """
+    raw = decode_query(code)
+    toks = fp.tokenize(raw)
+    empty_h = np.zeros(0, dtype=np.uint64)
+    if len(toks) < max(fp.K, min(min_tokens, fp.T)):
+        return Prepared(raw, toks, empty_h, empty_h, empty_h, np.zeros(0, dtype=np.intp))
+    qe = fp.kgrams(toks.exact)
+    qa = fp.kgrams(toks.abstract)
+    # The same lookup rule as search(): inside a shared run of >= T tokens the file and an indexed
+    # document select the same winnowed k-grams, so long files need only theirs.
+    if len(qe) > SHORT_QUERY_KGRAMS:
+        pe = fp.winnow(qe).astype(np.intp)
+        pa = fp.winnow(qa).astype(np.intp)
+    else:
+        pe = np.arange(len(qe), dtype=np.intp)
+        pa = np.arange(len(qa), dtype=np.intp)
+    lookup = np.concatenate((qe[pe], qa[pa]))
+    return Prepared(raw, toks, qe, qa, lookup, np.concatenate((pe, pa)))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPostings:
+    """Postings of many files' hashes, sorted by hash so that each file can take its slice."""
+
+    hashes: npt.NDArray[np.int64]
+    docs: npt.NDArray[np.int64]
+    common: npt.NDArray[np.int64]
+
+    def slice(self, lookup: npt.NDArray[np.uint64]) -> Postings:
+        """The postings of one file's hashes (what ``store.postings(lookup, cap)`` would return)."""
+        q = _sorted_unique(lookup.view(np.int64))
+        lo = np.searchsorted(self.hashes, q, side="left")
+        hi = np.searchsorted(self.hashes, q, side="right")
+        n = hi - lo
+        total = int(n.sum())
+        idx = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(total)
+        common = self.common[np.isin(self.common, q)] if len(self.common) else self.common
+        return Postings(self.hashes[idx], self.docs[idx], common)
+
+
+def batch_postings(store: Store, files: list[Prepared], cap: int) -> BatchPostings:
+    """Look up the hashes of ``files`` in one :meth:`Store.postings` call."""
+    hashes = [p.lookup for p in files if len(p.lookup)]
+    if not hashes:
+        empty = np.zeros(0, dtype=np.int64)
+        return BatchPostings(empty, empty, empty)
+    post = store.postings(_sorted_unique(np.concatenate(hashes).view(np.int64)), cap)
+    order = np.argsort(post.hashes, kind="stable")
+    return BatchPostings(post.hashes[order], post.docs[order], np.sort(post.common))
+
+
+def _sorted_unique(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    # A sort and a neighbour test: np.unique's hash-based path (numpy >= 2.3) is many times slower on
+    # the millions of hashes of a large scan.
+    s = np.sort(x)
+    if len(s) < 2:
+        return s
+    keep = np.ones(len(s), dtype=bool)
+    keep[1:] = s[1:] != s[:-1]
+    out: npt.NDArray[np.int64] = s[keep]
+    return out
+
+
+def cover(
+    store: Store,
+    prep: Prepared,
+    post: Postings,
+    *,
+    documents: int,
+    min_tokens: int = MIN_MATCH_TOKENS,
+    max_origins: int = MAX_ORIGINS,
+    band_docs: set[int] | None = None,
+) -> SearchResult:
+    """The regions of a prepared file that came from indexed documents, one origin per region.
+
+    Args:
+        store: the index (texts, LSH bands and occurrences are read from it).
+        prep: the file, from :func:`prepare`.
+        post: the postings of ``prep.lookup`` (``store.postings`` or :meth:`BatchPostings.slice`).
+        documents: the index size (sets the boilerplate cap the postings were fetched with).
+        min_tokens: smallest informative span that attributes.
+        max_origins: most matches returned.
+        band_docs: documents sharing a MinHash LSH band with the file, when the caller looked them
+            up already (otherwise they are looked up here, for files long enough).
+
+    Returns:
+        A :class:`SearchResult` whose matches are ordered by first query line; each match's spans are
+        the regions it explains.
+    """
+    toks = prep.tokens
+    result = SearchResult(prep.lines, len(toks), [])
+    if not len(prep.lookup):
+        return result
+    qe, qa = prep.exact, prep.abstract
+    common = post.common.view(np.uint64)
+    exact_mask = _cover(qe, common, len(toks))
+    any_mask = exact_mask | _cover(qa, common, len(toks))
+    votes = post.votes()
+    if band_docs is None and len(toks) >= 4 * fp.T:
+        # Whole files: MinHash LSH finds near-duplicates with few shared grams.
+        band_docs = store.band_docs(fp.band_keys(fp.minhash(np.unique(qe[fp.winnow(qe)]))))
+    for d in band_docs or ():
+        votes[d] = votes.get(d, 0) + 2
+    if not votes:
+        return result
+    # The candidates search() would align (the same ranking, cut and floor), so a scan finds what a
+    # search of the file finds; the greedy cover below only skips some of them.
+    ranked = sorted(votes, key=lambda d: (-votes[d], d))[:MAX_CANDIDATES]
+    floor = max(2, votes[ranked[0]] // 10)
+    ranked = [d for i, d in enumerate(ranked) if i < MIN_CANDIDATES or votes[d] >= floor]
+
+    # Query positions of each candidate's shared hashes: the k-grams at those positions are what the
+    # candidate could explain.
+    uniq_lookup, inverse = np.unique(prep.lookup.view(np.int64), return_inverse=True)
+    order = np.argsort(post.docs, kind="stable")
+    sdocs, shashes = post.docs[order], post.hashes[order]
+    bounds = np.flatnonzero(np.diff(sdocs)) + 1
+    starts = np.concatenate(([0], bounds)).tolist()
+    ends = np.concatenate((bounds, [len(sdocs)])).tolist()
+    by_doc = {int(sdocs[s]): (s, e) for s, e in zip(starts, ends, strict=True)} if len(sdocs) else {}
+
+    query = _Query(toks, _Grams.of(qe), _Grams.of(qa), exact_mask, any_mask)
+    covered = np.zeros(len(toks) + 1, dtype=bool)
+    matches: list[Match] = []
+    for d in ranked:
+        if len(matches) >= max_origins:
+            break
+        se = by_doc.get(d)
+        if se is not None:
+            s, e = se
+            held = np.isin(uniq_lookup, shashes[s:e])[inverse]
+            pos = prep.positions[held]
+            # The candidate can add something only where one of its k-grams is not yet explained.
+            prefix = np.concatenate(([0], np.cumsum(covered[:-1], dtype=np.int64)))
+            ends_k = np.minimum(pos + fp.K, len(toks))
+            if not np.any(prefix[ends_k] - prefix[pos] < ends_k - pos):
+                continue
+        elif covered[: len(toks)].mean() > 0.9:  # a band-only candidate, and the file is explained
+            continue
+        verdict, spans, matched, longest = align(query, store.text(d), min_tokens)
+        if verdict == "none":
+            continue
+        fresh = False
+        for sp in spans:
+            q0, q1 = sp.query_tokens
+            fresh |= not covered[q0:q1].all()
+            covered[q0:q1] = True
+        if fresh:
+            matches.append(Match(d, verdict, matched / max(1, len(toks)), matched, longest, spans))
+    if matches:
+        occ = store.occurrences([m.doc_id for m in matches])
+        info = store.documents([m.doc_id for m in matches])
+        for m in matches:
+            m.occurrences = occ.get(m.doc_id, [])
+            doc = info.get(m.doc_id)
+            m.blob_id = doc.blob_id if doc else ""
+    matches.sort(key=lambda m: (m.spans[0].query_lines[0], -VERDICTS.index(m.verdict)))
+    result.matches = matches
+    return result
+
+
+def cap_for(store: Store) -> tuple[int, int]:
+    """(documents, boilerplate cap) of an index."""
+    documents = store.count_documents()
+    return documents, common_cap(documents)
