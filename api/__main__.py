@@ -2,4 +2,6 @@
 
 from whence.api.cli import main
 
-main()
+# Guarded: `whence scan` starts worker processes, which import the main module again.
+if __name__ == "__main__":
+    main()

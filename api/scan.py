@@ -169,6 +169,11 @@ def _union(parts: list[npt.NDArray[np.uint64]]) -> npt.NDArray[np.int64]:
     return out
 
 
+def _dense(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Document ids renumbered 0..n-1 (for bincount)."""
+    return np.unique(ids, return_inverse=True)[1].reshape(-1)
+
+
 # -- phase 3: alignment (in this process or in worker processes) --------------------------------------
 
 _worker: dict[str, object] = {}
@@ -283,8 +288,8 @@ def run(
             if r.lookup is None:
                 continue
             post = batch.slice(r.lookup)
-            if not len(post.docs) and not r.bands:
-                continue  # no candidate at all: nothing was copied from the index
+            if not r.bands and (not len(post.docs) or np.bincount(_dense(post.docs)).max() < cov.MIN_VOTES):
+                continue  # no candidate (see cover.MIN_VOTES): nothing was copied from the index
             lines = None if added is None else added.get(r.path.resolve())
             tasks.append(
                 _Task(r.path, r.digest, post.hashes, post.docs, post.common, frozenset(r.bands),

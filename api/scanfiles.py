@@ -74,18 +74,24 @@ class _Ignores:
     root: Path | None
     specs: dict[Path, pathspec.PathSpec] = field(default_factory=dict)
 
+    loaded: set[Path] = field(default_factory=set)
+
     def load(self, folder: Path) -> None:
-        if folder in self.specs:
+        if folder in self.loaded:
             return
+        self.loaded.add(folder)
         lines: list[str] = []
         if self.root is not None and folder == self.root:
             lines += _read_lines(folder / ".git" / "info" / "exclude")
         lines += _read_lines(folder / ".gitignore")
-        self.specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
+        if any(x.strip() and not x.lstrip().startswith("#") for x in lines):
+            self.specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
         """Git's answer for ``path``: the deepest ``.gitignore`` with a matching rule decides."""
         verdict = False
+        if not self.specs:
+            return verdict
         for folder in reversed(path.parents):
             spec = self.specs.get(folder)
             if spec is None:

@@ -47,6 +47,8 @@ from .stores.base import Postings, Store
 
 #: Most origins reported for one file (each explains a region no earlier one did).
 MAX_ORIGINS = 16
+#: Fewest shared fingerprints (LSH band hits count two) that make a document a candidate.
+MIN_VOTES = 2
 
 
 @dataclass(slots=True)
@@ -181,6 +183,10 @@ def cover(
         band_docs = store.band_docs(fp.band_keys(fp.minhash(np.unique(qe[fp.winnow(qe)]))))
     for d in band_docs or ():
         votes[d] = votes.get(d, 0) + 2
+    # A copy of at least T tokens shares at least one selected fingerprint with its origin in each view
+    # (the winnowing guarantee), so a real copy has two votes; a document sharing a single fingerprint
+    # is a coincidence of one k-gram far more often than a copy at the very edge of the minimum size.
+    votes = {d: v for d, v in votes.items() if v >= MIN_VOTES}
     if not votes:
         return result
     # The candidates search() would align (the same ranking, cut and floor), so a scan finds what a

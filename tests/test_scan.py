@@ -1,0 +1,384 @@
+"""`whence scan` on real git repositories made here, against a real index of real code.
+
+The index (``built_index``, see conftest) holds modules of this Python's standard library as
+``python/cpython`` under PSF-2.0 (permissive, attribution required); ``mixed_index`` adds one module
+under a copyleft license as another repository.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from whence.api.cli import main
+from whence.index import ingest
+from whence.index.stores import open_store
+
+from . import mutations
+from .conftest import STDLIB
+
+OWN_CODE = '''"""Inventory bookkeeping for the warehouse service."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Bin:
+    aisle: str
+    shelf: int
+    capacity: int
+    items: dict[str, int]
+
+    def free(self) -> int:
+        return self.capacity - sum(self.items.values())
+
+    def put(self, sku: str, count: int) -> None:
+        if count > self.free():
+            raise ValueError(f"bin {self.aisle}-{self.shelf} holds only {self.free()} more")
+        self.items[sku] = self.items.get(sku, 0) + count
+
+    def take(self, sku: str, count: int) -> int:
+        have = self.items.get(sku, 0)
+        taken = min(have, count)
+        if taken == have:
+            self.items.pop(sku, None)
+        else:
+            self.items[sku] = have - taken
+        return taken
+
+
+def restock_plan(bins: list[Bin], wanted: dict[str, int]) -> list[tuple[str, int, int]]:
+    plan = []
+    for sku, count in sorted(wanted.items()):
+        for b in sorted(bins, key=lambda b: (-b.free(), b.aisle, b.shelf)):
+            if count <= 0:
+                break
+            n = min(count, b.free())
+            if n:
+                plan.append((sku, b.shelf, n))
+                count -= n
+    return plan
+'''
+
+
+def _lines(corpus: Path, name: str, start: int, end: int) -> str:
+    return "".join((corpus / name).read_text().splitlines(keepends=True)[start - 1 : end])
+
+
+def git(repo: Path, *args: str) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    """A git repository with its own (unrelated) code committed."""
+    r = tmp_path / "repo"
+    (r / "src").mkdir(parents=True)
+    (r / "src" / "inventory.py").write_text(OWN_CODE)
+    git(r, "init", "-q")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "own code")
+    return r
+
+
+def scan(index: Path, *args: str) -> tuple[Result, dict[str, Any]]:
+    res = CliRunner().invoke(main, ["scan", *args, "--index", str(index), "--format", "json"])
+    data = json.loads(res.stdout) if res.stdout.strip().startswith("{") else {}
+    return res, data
+
+
+def test_own_code_passes(repo: Path, built_index: Path) -> None:
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 0, res.output
+    assert data["status"] == "clean" and data["findings"] == []
+    assert data["files"]["scanned"] == 1
+
+
+def test_pasted_copy_fails(repo: Path, built_index: Path, corpus: Path) -> None:
+    pasted = OWN_CODE + "\n\n" + _lines(corpus, "textwrap.py", 247, 300)
+    (repo / "src" / "inventory.py").write_text(pasted)
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 1, res.output
+    [f] = data["findings"]
+    assert f["path"] == "src/inventory.py" and f["verdict"] == "verbatim"
+    assert f["rules"] == ["verbatim-copy"] and f["failing_rules"] == ["verbatim-copy"]
+    own_lines = OWN_CODE.count("\n") + 2
+    assert own_lines < f["lines"][0] and f["lines"][1] <= own_lines + 54
+    origin = f["origin"]
+    assert (origin["repo"], origin["path"], origin["licenses"]) == ("python/cpython", "textwrap.py", ["PSF-2.0"])
+    assert origin["license_category"] == "permissive" and origin["attribution_required"]
+    assert 247 <= origin["source_lines"][0] and origin["source_lines"][1] <= 300
+
+    text = CliRunner().invoke(main, ["scan", str(repo), "--index", str(built_index)])
+    assert text.exit_code == 1
+    assert "FAIL src/inventory.py" in text.stdout and "python/cpython textwrap.py" in text.stdout
+
+
+def test_reformatted_copy_fails(repo: Path, built_index: Path, corpus: Path) -> None:
+    frag = _lines(corpus, "heapq.py", 260, 310)
+    (repo / "src" / "queue_util.py").write_text(mutations.strip_comments(mutations.reindent(frag)))
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 1, res.output
+    assert {(f["path"], f["verdict"], f["origin"]["path"]) for f in data["findings"]} == {
+        ("src/queue_util.py", "verbatim", "heapq.py")
+    }
+
+
+def test_renamed_copy_is_a_near_duplicate(repo: Path, built_index: Path, corpus: Path) -> None:
+    (repo / "src" / "merge.py").write_text(mutations.rename(_lines(corpus, "heapq.py", 258, 300)))
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 1, res.output
+    assert [(f["verdict"], f["rules"]) for f in data["findings"]] == [("near-duplicate", ["near-duplicate"])]
+    # Failing only on verbatim copies, the renamed one is reported but passes.
+    res, data = scan(built_index, str(repo), "--fail-on", "verbatim")
+    assert res.exit_code == 0 and data["findings"] and not data["findings"][0]["failing"]
+
+
+def test_inline_attribution_passes(repo: Path, built_index: Path, corpus: Path) -> None:
+    frag = _lines(corpus, "textwrap.py", 247, 300)
+    marker = "# Adapted from Python. whence: attributed https://github.com/python/cpython/blob/main/Lib/textwrap.py\n"
+    (repo / "src" / "wrap.py").write_text(marker + frag)
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 0, res.output
+    [f] = data["findings"]
+    assert f["attributed"].startswith("inline comment on line 1") and not f["failing"]
+    # A marker naming another repository credits nothing.
+    (repo / "src" / "wrap.py").write_text(marker.replace("python/cpython", "someone/else") + frag)
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 1 and data["findings"][0]["attributed"] is None
+
+
+def test_notice_file_attribution_and_generated_notice(repo: Path, built_index: Path, corpus: Path) -> None:
+    (repo / "src" / "wrap.py").write_text(_lines(corpus, "textwrap.py", 247, 300))
+    (repo / "src" / "bis.py").write_text(_lines(corpus, "bisect.py", 1, 60))
+    res = CliRunner().invoke(main, ["scan", str(repo), "--index", str(built_index), "--format", "notice"])
+    assert res.exit_code == 1
+    notice = res.stdout
+    assert "python/cpython" in notice and "License: PSF-2.0 (permissive)" in notice
+    assert "src/wrap.py lines" in notice and "src/bis.py lines" in notice
+    assert "https://github.com/python/cpython/blob/" in notice
+    # Kept in the repository, the generated notice credits the origins: the scan passes.
+    (repo / "THIRD_PARTY_NOTICES").write_text(notice)
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 0, res.output
+    assert all(f["attributed"] == "THIRD_PARTY_NOTICES names python/cpython" for f in data["findings"])
+    assert len(data["findings"]) == 2
+
+
+def test_diff_judges_only_added_lines(repo: Path, built_index: Path, corpus: Path) -> None:
+    (repo / "src" / "old_copy.py").write_text(_lines(corpus, "textwrap.py", 247, 300))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "an old copy, already on the main branch")
+    base = git(repo, "rev-parse", "HEAD").strip()
+
+    # New own lines next to the old copy: nothing added is copied.
+    with (repo / "src" / "old_copy.py").open("a") as fh:
+        fh.write("\n\ndef shelf_label(aisle: str, shelf: int) -> str:\n    return f'{aisle}-{shelf:03d}'\n")
+    git(repo, "commit", "-qam", "own change")
+    res, data = scan(built_index, str(repo), "--diff", base)
+    assert res.exit_code == 0, res.output
+    assert data["findings"] == [] and data["diff"] == base
+    res, _ = scan(built_index, str(repo))  # the whole tree still holds the old copy
+    assert res.exit_code == 1
+
+    # A pasted copy in the change fails, and only the added lines are reported.
+    inv = repo / "src" / "inventory.py"
+    before = inv.read_text().count("\n")
+    inv.write_text(inv.read_text() + "\n" + _lines(corpus, "bisect.py", 1, 60))
+    git(repo, "commit", "-qam", "paste")
+    res, data = scan(built_index, str(repo), "--diff", base)
+    assert res.exit_code == 1, res.output
+    [f] = data["findings"]
+    assert f["path"] == "src/inventory.py" and f["lines"][0] > before
+    assert f["origin"]["path"] == "bisect.py"
+
+    # A new file git does not track yet counts in full.
+    (repo / "src" / "new.py").write_text(_lines(corpus, "shlex.py", 130, 190))
+    res, data = scan(built_index, str(repo), "--diff", "HEAD")
+    assert res.exit_code == 1
+    assert {f["path"] for f in data["findings"]} == {"src/new.py"}
+
+    res, _ = scan(built_index, str(repo), "--diff", "no-such-branch")
+    assert res.exit_code == 2 and "no-such-branch" in res.stderr
+
+
+def test_skips_gitignored_vendored_binary_generated(repo: Path, built_index: Path, corpus: Path) -> None:
+    frag = _lines(corpus, "textwrap.py", 247, 300)
+    (repo / ".gitignore").write_text("*.log\nbuild-output/\n!keep.log\n")
+    (repo / "debug.log").write_text(frag)
+    (repo / "build-output").mkdir()
+    (repo / "build-output" / "x.py").write_text(frag)
+    (repo / "node_modules" / "pkg").mkdir(parents=True)
+    (repo / "node_modules" / "pkg" / "index.py").write_text(frag)
+    (repo / "src" / "blob.bin").write_bytes(b"\x00\x01" + frag.encode())
+    (repo / "src" / "api_pb2.py").write_text(frag)
+    (repo / "src" / "gen.py").write_text("# Code generated by protoc. DO NOT EDIT.\n" + frag)
+    (repo / "src" / "sub").mkdir()
+    (repo / "src" / "sub" / ".gitignore").write_text("*.py\n")
+    (repo / "src" / "sub" / "hidden.py").write_text(frag)
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 0, res.output
+    assert data["files"]["scanned"] == 1
+    assert data["files"]["skipped"] == {
+        "binary": 1, "generated": 2, "gitignored": 2, "gitignored folder": 1, "vendored folder": 1,
+    }  # fmt: skip
+    # A negated pattern brings a file back; --include-vendored scans vendored and generated code.
+    (repo / "keep.log").write_text(frag)
+    res, data = scan(built_index, str(repo))
+    assert res.exit_code == 1 and [f["path"] for f in data["findings"]] == ["keep.log"]
+    res, data = scan(built_index, str(repo), "--include-vendored")
+    paths = {f["path"] for f in data["findings"]}
+    assert {"node_modules/pkg/index.py", "src/api_pb2.py", "src/gen.py"} <= paths
+    assert "debug.log" not in paths and "build-output/x.py" not in paths
+
+
+@pytest.fixture(scope="module")
+def mixed_index(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The corpus (PSF-2.0) plus one module under GPL-3.0-only and one without any license."""
+    base = tmp_path_factory.mktemp("mixed")
+    gpl, nolic = base / "gpl", base / "nolic"
+    gpl.mkdir()
+    nolic.mkdir()
+    shutil.copy(STDLIB / "sched.py", gpl / "sched.py")
+    shutil.copy(STDLIB / "graphlib.py", nolic / "graphlib.py")
+    path = base / "index.sqlite"
+    with open_store(path, create=True) as store:
+        src = [
+            *ingest.sources([corpus], repo="python/cpython", licenses=["PSF-2.0"]),
+            *ingest.sources([gpl], repo="example/gpl-lib", licenses=["GPL-3.0-only"]),
+            *ingest.sources([nolic], repo="example/nolicense"),
+        ]
+        ingest.build(store, iter(src), workers=2)
+    return path
+
+
+def _copies(repo: Path) -> None:
+    (repo / "src" / "a.py").write_text(_lines(STDLIB, "textwrap.py", 247, 300))
+    (repo / "src" / "b.py").write_text(_lines(STDLIB, "sched.py", 60, 130))
+    (repo / "src" / "c.py").write_text(_lines(STDLIB, "graphlib.py", 90, 160))
+
+
+def test_policy_in_pyproject(repo: Path, mixed_index: Path) -> None:
+    _copies(repo)
+    res, data = scan(mixed_index, str(repo))
+    assert res.exit_code == 1
+    rules = {f["path"]: f["failing_rules"] for f in data["findings"]}
+    assert rules == {
+        "src/a.py": ["verbatim-copy"],
+        "src/b.py": ["verbatim-copy", "license-copyleft"],
+        "src/c.py": ["verbatim-copy", "license-unknown"],
+    }
+    (repo / "pyproject.toml").write_text(
+        '[project]\nname = "inventory"\n\n[tool.whence]\nfail-on = ["copyleft"]\n'
+        'allowed-licenses = ["public-domain", "permissive", "unknown"]\n'
+    )
+    res, data = scan(mixed_index, str(repo))
+    assert res.exit_code == 1
+    assert data["policy"]["source"].endswith("pyproject.toml")
+    assert [f["path"] for f in data["findings"] if f["failing"]] == ["src/b.py"]
+    # --fail-on overrides the policy; ignore patterns and accepted repositories come from it.
+    res, _ = scan(mixed_index, str(repo), "--fail-on", "none")
+    assert res.exit_code == 0
+    (repo / "whence.toml").write_text('ignore = ["src/b.py"]\nattributed = ["python/cpython"]\n')
+    res, data = scan(mixed_index, str(repo))
+    assert data["policy"]["source"].endswith("whence.toml")
+    failing = {f["path"] for f in data["findings"] if f["failing"]}
+    assert res.exit_code == 1 and failing == {"src/c.py"}
+    assert "src/b.py" not in {f["path"] for f in data["findings"]}
+
+
+def test_bad_policy_is_an_error(repo: Path, built_index: Path) -> None:
+    (repo / "whence.toml").write_text('fail-on = ["verbatim"]\nfail_on_typo = true\n')
+    res, _ = scan(built_index, str(repo))
+    assert res.exit_code == 2 and "fail_on_typo" in res.stderr
+    (repo / "whence.toml").write_text('fail-on = ["sometimes"]\n')
+    res, _ = scan(built_index, str(repo))
+    assert res.exit_code == 2 and "sometimes" in res.stderr
+    res, _ = scan(built_index, str(repo), "--fail-on", "none,verbatim", "--policy", str(repo / "missing.toml"))
+    assert res.exit_code == 2
+
+
+def test_sarif_validates_against_the_schema(repo: Path, mixed_index: Path) -> None:
+    from jsonschema import Draft4Validator
+
+    from . import sarif_schema
+
+    _copies(repo)
+    (repo / "src" / "a.py").write_text("# whence: attributed https://github.com/python/cpython\n" + (repo / "src" / "a.py").read_text())
+    res = CliRunner().invoke(main, ["scan", str(repo), "--index", str(mixed_index), "--format", "sarif"])
+    assert res.exit_code == 1, res.output
+    log = json.loads(res.stdout)
+    schema = sarif_schema.load()
+    Draft4Validator.check_schema(schema)
+    errors = sorted(Draft4Validator(schema).iter_errors(log), key=str)
+    assert not errors, errors[0]
+    [run] = log["runs"]
+    results = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]): r for r in run["results"]}
+    assert set(results) == {
+        ("verbatim-copy", "src/a.py"), ("verbatim-copy", "src/b.py"), ("license-copyleft", "src/b.py"),
+        ("verbatim-copy", "src/c.py"), ("license-unknown", "src/c.py"),
+    }  # fmt: skip
+    gpl = results[("license-copyleft", "src/b.py")]
+    assert gpl["level"] == "error"
+    msg = gpl["message"]["text"]
+    assert "example/gpl-lib" in msg and "sched.py" in msg and "GPL-3.0-only" in msg
+    region = gpl["locations"][0]["physicalLocation"]["region"]
+    assert 1 <= region["startLine"] <= region["endLine"] <= 71
+    attributed = results[("verbatim-copy", "src/a.py")]
+    assert attributed["level"] == "note" and attributed["suppressions"][0]["kind"] == "inSource"
+    assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {"verbatim-copy", "license-copyleft", "license-unknown"}
+
+
+def test_an_incomplete_scan_is_never_clean(repo: Path, built_index: Path, tmp_path: Path) -> None:
+    res, _ = scan(tmp_path / "missing.sqlite", str(repo))
+    assert res.exit_code == 2 and "no index" in res.stderr
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    res, _ = scan(bad, str(repo))
+    assert res.exit_code == 2
+    res, _ = scan(built_index, str(repo / "nope"))
+    assert res.exit_code == 2 and "nope" in res.stderr
+
+    # A file that cannot be read (a socket): the scan reports an error, never clean.
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(repo / "src" / "agent.sock"))
+        res, data = scan(built_index, str(repo))
+    assert res.exit_code == 2, res.output
+    assert data["status"] == "error" and data["errors"][0]["path"].endswith("agent.sock")
+    assert "could not be scanned" in res.stderr
+
+
+def test_worker_processes_find_what_one_process_finds(repo: Path, built_index: Path, corpus: Path) -> None:
+    # Enough files with candidates for the scan to align them in worker processes (the real command).
+    text = (corpus / "argparse.py").read_text().splitlines(keepends=True)
+    for i in range(60):
+        start = 100 + 37 * i
+        (repo / "src" / f"part{i:02d}.py").write_text(OWN_CODE + "".join(text[start : start + 45]))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "many copies")
+    found = []
+    for jobs in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-m", "whence.api", "scan", str(repo), "--index", str(built_index),
+             "--format", "json", "--jobs", jobs],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert out.returncode == 1, out.stderr
+        data = json.loads(out.stdout)
+        found.append([(f["path"], f["lines"], f["origin"]["path"], f["origin"]["source_lines"]) for f in data["findings"]])
+    assert found[0] == found[1]
+    assert len({p for p, *_ in found[0]}) >= 55
