@@ -135,14 +135,14 @@ def from_table(table: dict[str, Any], root: Path, source: str) -> Policy:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise PolicyError(f"{source}: min-tokens must be a positive integer, got {n!r}")
         pol = replace(pol, min_tokens=n)
-    for key, attr in (
-        ("ignore", "ignore"),
-        ("notice-files", "notice_files"),
-        ("attributed", "attributed"),
-        ("ignore-repos", "ignore_repos"),
-    ):
-        if key in table:
-            pol = replace(pol, **{attr: _strings(table[key], key, source)})
+    if "ignore" in table:
+        pol = replace(pol, ignore=_strings(table["ignore"], "ignore", source))
+    if "notice-files" in table:
+        pol = replace(pol, notice_files=_strings(table["notice-files"], "notice-files", source))
+    if "attributed" in table:
+        pol = replace(pol, attributed=_strings(table["attributed"], "attributed", source))
+    if "ignore-repos" in table:
+        pol = replace(pol, ignore_repos=_strings(table["ignore-repos"], "ignore-repos", source))
     if "include-vendored" in table:
         if not isinstance(table["include-vendored"], bool):
             raise PolicyError(f"{source}: include-vendored must be true or false")

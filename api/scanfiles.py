@@ -72,7 +72,7 @@ class _Ignores:
     """``.gitignore`` rules by the folder they apply from."""
 
     root: Path | None
-    specs: dict[Path, pathspec.PathSpec] = field(default_factory=dict)
+    specs: dict[Path, pathspec.GitIgnoreSpec] = field(default_factory=dict)
 
     loaded: set[Path] = field(default_factory=set)
 
@@ -122,7 +122,7 @@ def collect(
     paths: list[Path],
     *,
     root: Path | None,
-    ignore: pathspec.PathSpec,
+    ignore: pathspec.GitIgnoreSpec,
     ignore_base: Path,
     include_vendored: bool,
 ) -> FileSet:

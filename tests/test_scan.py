@@ -119,9 +119,10 @@ def test_pasted_copy_fails(repo: Path, built_index: Path, corpus: Path) -> None:
     own_lines = OWN_CODE.count("\n") + 2
     assert own_lines < f["lines"][0] and f["lines"][1] <= own_lines + 54
     origin = f["origin"]
-    assert (origin["repo"], origin["path"], origin["licenses"]) == ("python/cpython", "textwrap.py", ["PSF-2.0"])
+    assert (origin["repo"], origin["path"]) == ("python/cpython", "textwrap.py")
+    assert origin["licenses"] == ["PSF-2.0"]
     assert origin["license_category"] == "permissive" and origin["attribution_required"]
-    assert 247 <= origin["source_lines"][0] and origin["source_lines"][1] <= 300
+    assert origin["source_lines"][0] >= 247 and origin["source_lines"][1] <= 300
 
     text = CliRunner().invoke(main, ["scan", str(repo), "--index", str(built_index)])
     assert text.exit_code == 1
@@ -308,7 +309,9 @@ def test_bad_policy_is_an_error(repo: Path, built_index: Path) -> None:
     (repo / "whence.toml").write_text('fail-on = ["sometimes"]\n')
     res, _ = scan(built_index, str(repo))
     assert res.exit_code == 2 and "sometimes" in res.stderr
-    res, _ = scan(built_index, str(repo), "--fail-on", "none,verbatim", "--policy", str(repo / "missing.toml"))
+    res, _ = scan(built_index, str(repo), "--fail-on", "none,verbatim")
+    assert res.exit_code == 2 and "cannot be combined" in res.stderr
+    res, _ = scan(built_index, str(repo), "--policy", str(repo / "missing.toml"))
     assert res.exit_code == 2
 
 
@@ -318,7 +321,8 @@ def test_sarif_validates_against_the_schema(repo: Path, mixed_index: Path) -> No
     from . import sarif_schema
 
     _copies(repo)
-    (repo / "src" / "a.py").write_text("# whence: attributed https://github.com/python/cpython\n" + (repo / "src" / "a.py").read_text())
+    a = repo / "src" / "a.py"
+    a.write_text("# whence: attributed https://github.com/python/cpython\n" + a.read_text())
     res = CliRunner().invoke(main, ["scan", str(repo), "--index", str(mixed_index), "--format", "sarif"])
     assert res.exit_code == 1, res.output
     log = json.loads(res.stdout)
@@ -327,7 +331,10 @@ def test_sarif_validates_against_the_schema(repo: Path, mixed_index: Path) -> No
     errors = sorted(Draft4Validator(schema).iter_errors(log), key=str)
     assert not errors, errors[0]
     [run] = log["runs"]
-    results = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]): r for r in run["results"]}
+    loc = "locations"
+    results = {
+        (r["ruleId"], r[loc][0]["physicalLocation"]["artifactLocation"]["uri"]): r for r in run["results"]
+    }
     assert set(results) == {
         ("verbatim-copy", "src/a.py"), ("verbatim-copy", "src/b.py"), ("license-copyleft", "src/b.py"),
         ("verbatim-copy", "src/c.py"), ("license-unknown", "src/c.py"),
@@ -340,7 +347,8 @@ def test_sarif_validates_against_the_schema(repo: Path, mixed_index: Path) -> No
     assert 1 <= region["startLine"] <= region["endLine"] <= 71
     attributed = results[("verbatim-copy", "src/a.py")]
     assert attributed["level"] == "note" and attributed["suppressions"][0]["kind"] == "inSource"
-    assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {"verbatim-copy", "license-copyleft", "license-unknown"}
+    rules = {r["id"] for r in run["tool"]["driver"]["rules"]}
+    assert rules == {"verbatim-copy", "license-copyleft", "license-unknown"}
 
 
 def test_an_incomplete_scan_is_never_clean(repo: Path, built_index: Path, tmp_path: Path) -> None:
@@ -379,6 +387,11 @@ def test_worker_processes_find_what_one_process_finds(repo: Path, built_index: P
         )  # fmt: skip
         assert out.returncode == 1, out.stderr
         data = json.loads(out.stdout)
-        found.append([(f["path"], f["lines"], f["origin"]["path"], f["origin"]["source_lines"]) for f in data["findings"]])
+        found.append(
+            [
+                (f["path"], f["lines"], f["origin"]["path"], f["origin"]["source_lines"])
+                for f in data["findings"]
+            ]
+        )
     assert found[0] == found[1]
     assert len({p for p, *_ in found[0]}) >= 55
