@@ -261,8 +261,9 @@ def _tiles(
     # The same lines may occur more than once in the document: report every place a chosen tile
     # matches in full, not only the first.
     chosen = {(t.q, t.n) for t in out}
+    have = {(t.q, t.d, t.n) for t in out}  # a set: testing membership in ``out`` was quadratic
     out.extend(
-        _Tile(q0, d0, n) for (q0, d0), n in grown.items() if (q0, n) in chosen and _Tile(q0, d0, n) not in out
+        _Tile(q0, d0, n) for (q0, d0), n in grown.items() if (q0, n) in chosen and (q0, d0, n) not in have
     )
     return sorted(out, key=lambda t: (t.q, t.d))
 
@@ -334,7 +335,10 @@ def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tup
         hit = grams.shared(dk)
         if len(hit) < need:
             return []
-        return _make_spans(_chain(_tiles(hit, grams, dk, qt, dt, k)), query.tokens, dtok, mask)
+        # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
+        # building its span (line pairs and all) would be wasted.
+        chains = [c for c in _chain(_tiles(hit, grams, dk, qt, dt, k)) if sum(t.n for t in c) >= min_tokens]
+        return _make_spans(chains, query.tokens, dtok, mask)
 
     exact = spans_of(query.exact, query.tokens.exact, dtok.exact, query.exact_common)
     good = [(s, inf) for s, inf in exact if inf >= min_tokens]

@@ -309,6 +309,7 @@ def test_bad_policy_is_an_error(repo: Path, built_index: Path) -> None:
     (repo / "whence.toml").write_text('fail-on = ["sometimes"]\n')
     res, _ = scan(built_index, str(repo))
     assert res.exit_code == 2 and "sometimes" in res.stderr
+    (repo / "whence.toml").unlink()
     res, _ = scan(built_index, str(repo), "--fail-on", "none,verbatim")
     assert res.exit_code == 2 and "cannot be combined" in res.stderr
     res, _ = scan(built_index, str(repo), "--policy", str(repo / "missing.toml"))
