@@ -181,17 +181,21 @@ _worker: dict[str, object] = {}
 
 def _init_worker(target: str, documents: int, min_tokens: int) -> None:
     _worker.update(store=open_store(target, readonly=True), documents=documents, min_tokens=min_tokens)
+    _worker["cache"] = cov.DocCache()
 
 
 def _align_many(tasks: list[_Task]) -> list[tuple[list[Region], str]]:
     store = _worker["store"]
     assert isinstance(store, Store)
     documents, min_tokens = _worker["documents"], _worker["min_tokens"]
-    assert isinstance(documents, int) and isinstance(min_tokens, int)
-    return [_align(store, t, documents, min_tokens) for t in tasks]
+    cache = _worker["cache"]
+    assert isinstance(documents, int) and isinstance(min_tokens, int) and isinstance(cache, cov.DocCache)
+    return [_align(store, t, documents, min_tokens, cache) for t in tasks]
 
 
-def _align(store: Store, t: _Task, documents: int, min_tokens: int) -> tuple[list[Region], str]:
+def _align(
+    store: Store, t: _Task, documents: int, min_tokens: int, cache: cov.DocCache
+) -> tuple[list[Region], str]:
     """Regions of one file (and an error message, empty when all went well)."""
     try:
         raw = t.path.read_bytes()
@@ -208,6 +212,7 @@ def _align(store: Store, t: _Task, documents: int, min_tokens: int) -> tuple[lis
             documents=documents,
             min_tokens=min_tokens,
             band_docs=set(t.bands),
+            cache=cache,
         )
     except WhenceError as exc:
         return [], str(exc)
@@ -316,8 +321,9 @@ def _align_all(
     total = len(tasks)
     note("align", 0, total)
     if jobs == 1 or total < POOL_MIN_FILES:
+        cache = cov.DocCache()
         for i, t in enumerate(tasks):
-            regions, error = _align(stores.get(), t, documents, min_tokens)
+            regions, error = _align(stores.get(), t, documents, min_tokens, cache)
             note("align", i + 1, total)
             yield regions, error, t.path
         return

@@ -21,6 +21,7 @@ alignment is its :func:`~whence.index.search.align`.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,8 @@ from .stores.base import Postings, Store
 
 #: Most origins reported for one file (each explains a region no earlier one did).
 MAX_ORIGINS = 16
+#: Tokenised documents a :class:`DocCache` keeps (about 70 kB each for a 10 kB file).
+DOC_CACHE = 1024
 #: Fewest shared fingerprints (LSH band hits count two) that make a document a candidate.
 MIN_VOTES = 2
 
@@ -98,6 +101,27 @@ def prepare(code: bytes | str, min_tokens: int = MIN_MATCH_TOKENS) -> Prepared:
         pa = np.arange(len(qa), dtype=np.intp)
     lookup = np.concatenate((qe[pe], qa[pa]))
     return Prepared(raw, toks, qe, qa, lookup, np.concatenate((pe, pa)))
+
+
+class DocCache:
+    """Recently aligned documents, tokenised: in a scan, popular documents (a common header, a module
+    vendored everywhere) are candidates for many files, and reading and lexing them again each time
+    costs a third of an alignment."""
+
+    def __init__(self, size: int = DOC_CACHE) -> None:
+        self.size = size
+        self._docs: OrderedDict[int, Tokens] = OrderedDict()
+
+    def tokens(self, store: Store, doc_id: int) -> Tokens:
+        toks = self._docs.get(doc_id)
+        if toks is not None:
+            self._docs.move_to_end(doc_id)
+            return toks
+        toks = fp.tokenize(store.text(doc_id))
+        self._docs[doc_id] = toks
+        if len(self._docs) > self.size:
+            self._docs.popitem(last=False)
+        return toks
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +176,7 @@ def cover(
     min_tokens: int = MIN_MATCH_TOKENS,
     max_origins: int = MAX_ORIGINS,
     band_docs: set[int] | None = None,
+    cache: DocCache | None = None,
 ) -> SearchResult:
     """The regions of a prepared file that came from indexed documents, one origin per region.
 
@@ -164,6 +189,7 @@ def cover(
         max_origins: most matches returned.
         band_docs: documents sharing a MinHash LSH band with the file, when the caller looked them
             up already (otherwise they are looked up here, for files long enough).
+        cache: tokenised documents kept across calls (a scan passes one for all its files).
 
     Returns:
         A :class:`SearchResult` whose matches are ordered by first query line; each match's spans are
@@ -223,7 +249,8 @@ def cover(
                 continue
         elif covered[: len(toks)].mean() > 0.9:  # a band-only candidate, and the file is explained
             continue
-        verdict, spans, matched, longest = align(query, store.text(d), min_tokens)
+        doc = cache.tokens(store, d) if cache is not None else store.text(d)
+        verdict, spans, matched, longest = align(query, doc, min_tokens)
         if verdict == "none":
             continue
         fresh = False

@@ -320,9 +320,12 @@ class _Query:
     any_common: npt.NDArray[np.bool_]  # ... by a boilerplate fingerprint of either view
 
 
-def align(query: _Query, text: bytes, min_tokens: int = MIN_MATCH_TOKENS) -> tuple[str, list[Span], int, int]:
-    """Align a query with one document: (verdict, spans, matched tokens, longest span tokens)."""
-    dtok = fp.tokenize(text)
+def align(
+    query: _Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS
+) -> tuple[str, list[Span], int, int]:
+    """Align a query with one document (its text, or its tokens when the caller keeps them):
+    (verdict, spans, matched tokens, longest span tokens)."""
+    dtok = text if isinstance(text, Tokens) else fp.tokenize(text)
     k = fp.K
     # A span of min_tokens tokens (gaps aside) holds at least min_tokens - k + 1 shared k-grams, so a
     # document with fewer cannot qualify in that view: skip the tiling.
