@@ -249,8 +249,8 @@ def cover(
                 continue
         elif covered[: len(toks)].mean() > 0.9:  # a band-only candidate, and the file is explained
             continue
-        doc = cache.tokens(store, d) if cache is not None else store.text(d)
-        verdict, spans, matched, longest = align(query, doc, min_tokens)
+        source = cache.tokens(store, d) if cache is not None else store.text(d)
+        verdict, spans, matched, longest = align(query, source, min_tokens)
         if verdict == "none":
             continue
         fresh = False
