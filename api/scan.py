@@ -35,6 +35,7 @@ from whence.index.errors import WhenceError
 from whence.index.ingest import check_text
 from whence.index.model import Occurrence
 from whence.index.stores import Postings, Store, open_store
+from whence.index.stores.segments import sorted_unique
 
 from .scanfiles import is_generated
 
@@ -146,7 +147,7 @@ def _lookup(stores: _Stores, reads: list[_Read], cap: int, jobs: int) -> cov.Bat
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return cov.BatchPostings(empty, empty, empty)
-    union = _union(parts)
+    union = sorted_unique(np.concatenate(parts).view(np.int64))
     chunks = [c for c in np.array_split(union, max(1, jobs)) if len(c)]
 
     def one(chunk: npt.NDArray[np.int64]) -> Postings:
@@ -159,14 +160,6 @@ def _lookup(stores: _Stores, reads: list[_Read], cap: int, jobs: int) -> cov.Bat
     d = np.concatenate([p.docs for p in posts])
     order = np.argsort(h, kind="stable")
     return cov.BatchPostings(h[order], d[order], np.sort(np.concatenate([p.common for p in posts])))
-
-
-def _union(parts: list[npt.NDArray[np.uint64]]) -> npt.NDArray[np.int64]:
-    s = np.sort(np.concatenate(parts).view(np.int64))
-    keep = np.ones(len(s), dtype=bool)
-    keep[1:] = s[1:] != s[:-1]
-    out: npt.NDArray[np.int64] = s[keep]
-    return out
 
 
 def _dense(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
@@ -260,6 +253,9 @@ def run(
         skip_generated: skip files whose name or first lines say they are generated.
         jobs: threads and processes (default: one per core).
         progress: called with (phase, done, total).
+
+    Many files are aligned in worker processes (``forkserver``), which import the main module again:
+    a script calling this must guard its entry point with ``if __name__ == "__main__":``.
 
     Raises:
         WhenceError: the index cannot be opened or read.

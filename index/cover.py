@@ -5,8 +5,8 @@ of the whole query.  A repository scan asks something else of every file: *which
 from indexed code, one origin per region being enough.  Two things make that much cheaper than one
 :func:`search` per file:
 
-* **Shared postings.**  Fingerprints of many files are looked up in one :meth:`Store.postings` call
-  (:func:`batch_postings`), and each file takes its slice (:meth:`BatchPostings.slice`).  A store keeps
+* **Shared postings.**  Fingerprints of many files are looked up in a few :meth:`Store.postings`
+  calls (``whence.api.scan``), and each file takes its slice (:meth:`BatchPostings.slice`).  A store keeps
   postings in hash-sorted blocks; one file's few hundred hashes touch a few hundred blocks in every
   segment, and thousands of files touch the same blocks again and again.  Looked up together, every
   block is read once per batch.
@@ -45,6 +45,7 @@ from .search import (
     decode_query,
 )
 from .stores.base import Postings, Store
+from .stores.segments import sorted_unique
 
 #: Most origins reported for one file (each explains a region no earlier one did).
 MAX_ORIGINS = 16
@@ -134,7 +135,7 @@ class BatchPostings:
 
     def slice(self, lookup: npt.NDArray[np.uint64]) -> Postings:
         """The postings of one file's hashes (what ``store.postings(lookup, cap)`` would return)."""
-        q = _sorted_unique(lookup.view(np.int64))
+        q = sorted_unique(lookup.view(np.int64))
         lo = np.searchsorted(self.hashes, q, side="left")
         hi = np.searchsorted(self.hashes, q, side="right")
         n = hi - lo
@@ -142,29 +143,6 @@ class BatchPostings:
         idx = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(total)
         common = self.common[np.isin(self.common, q)] if len(self.common) else self.common
         return Postings(self.hashes[idx], self.docs[idx], common)
-
-
-def batch_postings(store: Store, files: list[Prepared], cap: int) -> BatchPostings:
-    """Look up the hashes of ``files`` in one :meth:`Store.postings` call."""
-    hashes = [p.lookup for p in files if len(p.lookup)]
-    if not hashes:
-        empty = np.zeros(0, dtype=np.int64)
-        return BatchPostings(empty, empty, empty)
-    post = store.postings(_sorted_unique(np.concatenate(hashes).view(np.int64)), cap)
-    order = np.argsort(post.hashes, kind="stable")
-    return BatchPostings(post.hashes[order], post.docs[order], np.sort(post.common))
-
-
-def _sorted_unique(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    # A sort and a neighbour test: np.unique's hash-based path (numpy >= 2.3) is many times slower on
-    # the millions of hashes of a large scan.
-    s = np.sort(x)
-    if len(s) < 2:
-        return s
-    keep = np.ones(len(s), dtype=bool)
-    keep[1:] = s[1:] != s[:-1]
-    out: npt.NDArray[np.int64] = s[keep]
-    return out
 
 
 def cover(

@@ -40,7 +40,20 @@ class Directory:
         # Expand every [lo, hi) range; almost always a single block per hash.
         total = int(spans.sum())
         idx = np.repeat(lo - np.cumsum(spans) + spans, spans) + np.arange(total)
-        return np.unique(idx)
+        return sorted_unique(idx)
+
+
+def sorted_unique(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``np.unique(x)`` by a sort and a neighbour test: numpy's hash-based unique (numpy >= 2.3) takes
+    seconds on the million-element arrays of a many-file lookup (``whence scan``)."""
+    s = np.sort(x)
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    out: npt.NDArray[np.int64] = s[keep]
+    return out
 
 
 def sort_pairs(hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.integer[Any]]) -> tuple[

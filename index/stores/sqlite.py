@@ -460,7 +460,7 @@ class SQLiteStore(Store):
         return self._dirs
 
     def postings(self, hashes: npt.NDArray[np.int64], cap: int) -> Postings:
-        q = np.unique(np.asarray(hashes, dtype=np.int64))
+        q = seg.sorted_unique(np.asarray(hashes, dtype=np.int64))
         found_h: list[npt.NDArray[np.int64]] = []
         found_d: list[npt.NDArray[np.uint32]] = []
         for directory in self._directories():
