@@ -125,10 +125,10 @@ def scan_cmd(
         _fail(str(exc))
     todo = files.files
     skipped = dict(files.skipped)
-    if added is not None:
+    if added is not None and rev is not None:
         changed = [p for p in todo if p.resolve() in added]
         if len(changed) < len(todo):
-            skipped["unchanged since " + rev] = len(todo) - len(changed)  # type: ignore[operator]
+            skipped["unchanged since " + rev] = len(todo) - len(changed)
         todo = changed
     index = target or default_index()
     try:
