@@ -396,3 +396,15 @@ def test_worker_processes_find_what_one_process_finds(repo: Path, built_index: P
         )
     assert found[0] == found[1]
     assert len({p for p, *_ in found[0]}) >= 55
+
+
+def test_diff_with_unusual_file_names(repo: Path, built_index: Path, corpus: Path) -> None:
+    # git quotes such names in diff headers ("src/we\"ird\tnäme.py"): they must still be found.
+    base = git(repo, "rev-parse", "HEAD").strip()
+    odd = repo / "src" / 'we"ird\tnäme.py'
+    odd.write_text(_lines(corpus, "bisect.py", 1, 60))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "odd name")
+    res, data = scan(built_index, str(repo), "--diff", base)
+    assert res.exit_code == 1, res.output
+    assert [f["path"] for f in data["findings"]] == ['src/we"ird\tnäme.py']
