@@ -107,6 +107,8 @@ _CHUNK = 900  # host parameters per IN (...) list, below SQLite's default limit
 MMAP_BYTES = 1 << 34
 #: A build that wrote at least this share of the postings merges all segments at its end (optimize()).
 OPTIMIZE_SHARE = 0.1
+#: ... and has left at least this many segments (two cost a search little; five cost it 40%).
+OPTIMIZE_SEGMENTS = 3
 #: Pairs merged at a time when segments are merged (bounds the merge's memory: ~50 bytes per pair).
 MERGE_WINDOW = 1 << 20
 
@@ -361,12 +363,13 @@ class SQLiteStore(Store):
             self.compact(tiered=True)
 
     def optimize(self) -> None:
-        """After a build that wrote at least :data:`OPTIMIZE_SHARE` of the postings: merge every segment
+        """After a build that wrote at least :data:`OPTIMIZE_SHARE` of the postings and left at least
+        :data:`OPTIMIZE_SEGMENTS` segments: merge every segment
         into one, so that a lookup reads one block per hash instead of one per segment (p50 search
         latency 11.4 -> 8 ms on a 100,000-file index of 5 segments).  Smaller, incremental builds keep
         the tiered segments (rewriting a big index for a few files would cost more than it saves)."""
         total, count = self._db.execute("SELECT coalesce(sum(pairs), 0), count(*) FROM segments").fetchone()
-        if count > 1 and self._pairs_written >= OPTIMIZE_SHARE * total:
+        if count >= OPTIMIZE_SEGMENTS and self._pairs_written >= OPTIMIZE_SHARE * total:
             try:
                 self.compact()
             except sqlite3.Error as exc:
