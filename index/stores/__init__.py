@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-from ..errors import WhenceError
 from .base import Postings, RepoFile, RepoFiles, Store, WriteResult
 
 __all__ = ["Postings", "RepoFile", "RepoFiles", "Store", "WriteResult", "is_remote", "open_store"]
@@ -25,13 +24,14 @@ def open_store(target: str | os.PathLike[str], *, create: bool = False, readonly
     Raises:
         IndexNotFound: no index there and ``create`` is false.
         IndexFormatError: the file is not a whence index of this version.
-        WhenceError: the target names a store this installation cannot open.
+        StoreUnavailable: no search engine answers at an ``http(s)://`` target.
+        WhenceError: the target names a store this installation cannot open (the engine's client is
+            not installed: ``pip install 'whence[elastic]'``).
     """
     if is_remote(target):
-        raise WhenceError(
-            f"{target}: the Elasticsearch/OpenSearch store is not part of this version of whence; "
-            "use a SQLite index file path"
-        )
+        from .elastic import ElasticStore
+
+        return ElasticStore(str(target), create=create, readonly=readonly)
     from .sqlite import SQLiteStore
 
     return SQLiteStore(target, create=create, readonly=readonly)

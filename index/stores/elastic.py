@@ -1,0 +1,531 @@
+"""The ``elastic`` store: a whence index in Elasticsearch 8/9 or OpenSearch 2/3.
+
+Target: ``http(s)://[user:password@]host:port[/index][?shards=N&replicas=M]`` (index ``whence`` by
+default).  The name is an alias over one physical index ``<index>-v<N>``: a rebuild
+(``whence index build --rebuild``) fills ``<index>-v<N+1>`` while searches keep reading the old one, then
+swaps the alias in one atomic step and deletes the old index.  The document layout and why it is shaped
+so are in :mod:`.elastic_mappings`; the sizing measurements in docs/elastic.md.
+
+Writes: :meth:`ElasticStore.add` sends one ``_bulk`` of ``create`` operations per batch (retried with
+backoff while the cluster is busy or unreachable, then :class:`StoreUnavailable`).  An acknowledged bulk
+is durable (the engine's translog); :meth:`flush` refreshes, which makes it searchable.  Because document
+and occurrence ids are derived from their content, a build stopped at any point and run again ends with
+exactly the documents and occurrences of a clean build, and concurrent ``--worker i/N`` jobs never
+duplicate anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+import zstandard
+
+from .. import fingerprint as fp
+from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
+from ..model import IndexedDoc, Occurrence, StoredDoc
+from . import elastic_mappings as em
+from .base import Postings, Store, WriteResult
+from .elastic_driver import WRITE_BACKOFF, Driver, EngineHTTPError, parse_target, probe
+
+#: Fingerprint parameters an index was built with (kept in the mapping's ``_meta``, checked on open).
+PARAMS = {
+    "layout": str(em.LAYOUT_VERSION),
+    "k": str(fp.K),
+    "w": str(fp.W),
+    "num_perm": str(fp.NUM_PERM),
+    "bands": str(fp.BANDS),
+    "minhash_seed": str(fp.MINHASH_SEED),
+}
+#: Named term clauses per search request (OpenSearch's default bool clause limit is 1024).
+TERMS_PER_REQUEST = 1000
+#: Hits per page when reading postings, band documents and occurrences.
+PAGE = 5000
+#: Postings written between automatic refreshes during a build.
+REFRESH_PAIRS = 4_000_000
+#: How long a document count is reused (search asks for it on every query to size its boilerplate cap).
+COUNT_TTL_S = 5.0
+#: Candidates whose texts are fetched in one round trip on the first text() after postings().
+PREFETCH = 32
+
+_MASK = (1 << 64) - 1
+_local = threading.local()
+
+
+def _key(h: int) -> str:
+    """A fingerprint hash or band key as its term: 16 hex digits of the unsigned value."""
+    return f"{h & _MASK:016x}"
+
+
+def _unkey(k: str) -> int:
+    v = int(k, 16)
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def doc_id(content_hash: bytes, attempt: int = 0) -> int:
+    """The document id of a content: 63 bits of its hash, so every writer agrees on it.  ``attempt`` > 0
+    gives the next candidate when two contents collide on the first (about once in 10^10 pairs)."""
+    raw = content_hash if attempt == 0 else xxhash.xxh3_64_digest(content_hash + attempt.to_bytes(2, "big"))
+    return int.from_bytes(raw[:8], "big") >> 1
+
+
+def _occ_id(did: int, o: Occurrence) -> str:
+    key = "\x00".join((str(did), o.repo, o.path, o.revision))
+    return "o" + xxhash.xxh3_128_hexdigest(key.encode("utf-8", "surrogatepass"))
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d: zstandard.ZstdDecompressor | None = getattr(_local, "zstd", None)
+    if d is None:
+        d = _local.zstd = zstandard.ZstdDecompressor()
+    return d
+
+
+class ElasticStore(Store):
+    """A whence index in an Elasticsearch or OpenSearch cluster.
+
+    Args:
+        url: the target (see the module docstring).
+        create: create the index when missing (for building).
+        readonly: search only.
+        rebuild: write into a fresh physical index; :meth:`swap_alias` then makes it the live one.
+
+    Raises:
+        StoreUnavailable: no engine answers at ``url``.
+        IndexNotFound: no index of that name and ``create`` is false.
+        IndexFormatError: the index was built by another layout or with other fingerprint parameters.
+    """
+
+    def __init__(self, url: str, *, create: bool = False, readonly: bool = False, rebuild: bool = False) -> None:
+        self.target = parse_target(url)
+        self._driver = Driver(self.target, probe(self.target))
+        self._readonly = readonly
+        self._rebuild = rebuild
+        self._count: tuple[float, int] | None = None
+        self._seq = time.time_ns()
+        self._pairs_since_refresh = 0
+        self.refresh_pairs = REFRESH_PAIRS
+        self._prefetch: list[int] = []
+        self._texts: dict[int, bytes] = {}
+        try:
+            self._open(create and not readonly)
+        except BaseException:
+            self._driver.close()
+            raise
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    def _open(self, create: bool) -> None:
+        name = self.target.index
+        live = self._physical()
+        if self._rebuild:
+            if self._readonly:
+                raise WhenceError("a rebuild needs a writable store")
+            version = max((int(p.rsplit("-v", 1)[1]) for p in live), default=0) + 1
+            self._write_index = self._create(f"{name}-v{version}", alias=False)
+            self._read_index = self._write_index
+            self._old = live
+        elif live:
+            if len(live) > 1:
+                raise IndexFormatError(f"{self.target.display}: the alias points at {len(live)} indices")
+            self._write_index = self._read_index = live[0]
+        elif create:
+            self._write_index = self._create(f"{name}-v1", alias=True)
+            self._read_index = self._write_index
+        else:
+            raise IndexNotFound(
+                f"no whence index {name!r} at {self.target.base}: build one with "
+                f"`whence index build SOURCE --index {self.target.display}`"
+            )
+        self._check_meta()
+        settings = self._get(f"/{self._read_index}/_settings")
+        self._shards = int(settings[self._read_index]["settings"]["index"]["number_of_shards"])
+
+    def _get(self, path: str) -> Any:
+        return self._driver.request("GET", path)
+
+    def _physical(self) -> list[str]:
+        """The physical indices behind the alias (empty when there is none)."""
+        name = self.target.index
+        try:
+            found = self._get(f"/_alias/{name}")
+        except EngineHTTPError as exc:
+            if exc.status != 404:
+                raise self._unavailable("read the alias", exc) from exc
+            try:
+                self._get(f"/{name}")
+            except EngineHTTPError as exc2:
+                if exc2.status == 404:
+                    return []
+                raise self._unavailable("read the index", exc2) from exc2
+            raise IndexFormatError(
+                f"{self.target.display}: {name!r} is an index, not a whence alias; use another index name"
+            ) from exc
+        return sorted(found)
+
+    def _create(self, physical: str, *, alias: bool) -> str:
+        body = em.index_body(self.target.shards, self.target.replicas, {"whence": "index", **PARAMS})
+        if alias:
+            body["aliases"] = {self.target.index: {}}
+        try:
+            self._driver.request("PUT", f"/{physical}", body, backoff=WRITE_BACKOFF)
+        except EngineHTTPError as exc:
+            # Another worker created it first: use theirs (the name is deterministic for this reason).
+            if "already_exists" not in str(exc.body):
+                raise self._unavailable(f"create index {physical}", exc) from exc
+        self._driver.request(
+            "GET", "/_cluster/health", params={"index": physical, "wait_for_status": "yellow", "timeout": "60s"}
+        )
+        return physical
+
+    def _check_meta(self) -> None:
+        mapping = self._get(f"/{self._read_index}/_mapping")
+        meta = mapping[self._read_index]["mappings"].get("_meta", {})
+        if meta.get("whence") != "index":
+            raise IndexFormatError(f"{self.target.display} is not a whence index")
+        for key, want in PARAMS.items():
+            if meta.get(key) != want:
+                raise IndexFormatError(
+                    f"{self.target.display} was built with {key}={meta.get(key)!r}, this whence uses "
+                    f"{want!r}: rebuild it with `whence index build --rebuild`"
+                )
+
+    def _unavailable(self, what: str, exc: EngineHTTPError) -> StoreUnavailable:
+        return StoreUnavailable(f"{self.target.display}: could not {what}: {exc}")
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def _bulk(self, ops: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[int]:
+        """Run ``(action, source)`` pairs as bulks; returns each one's status.  Items the cluster
+        rejected as busy (429) are sent again with backoff; any other failure except 409 raises."""
+        statuses = [0] * len(ops)
+        todo = list(range(len(ops)))
+        for pause in (*WRITE_BACKOFF, None):
+            lines: list[dict[str, Any]] = []
+            for i in todo:
+                lines.extend(ops[i])
+            try:
+                resp = self._driver.request(
+                    "POST", f"/{self._write_index}/_bulk", lines, ndjson=True, backoff=WRITE_BACKOFF
+                )
+            except EngineHTTPError as exc:
+                raise self._unavailable("write a batch", exc) from exc
+            except StoreUnavailable as exc:
+                raise StoreUnavailable(
+                    f"{exc}; batches written before are kept: run the same command again when the engine "
+                    "is back to finish (nothing is duplicated)"
+                ) from exc
+            retry = []
+            for i, item in zip(todo, resp["items"], strict=True):
+                result = next(iter(item.values()))
+                status = int(result["status"])
+                statuses[i] = status
+                if status == 429:
+                    retry.append(i)
+                elif status >= 300 and status != 409:
+                    raise StoreUnavailable(
+                        f"{self.target.display}: the engine refused a write: {result.get('error')}"
+                    )
+            if not retry:
+                return statuses
+            if pause is None:
+                raise StoreUnavailable(f"{self.target.display}: the cluster stayed too busy to accept writes")
+            time.sleep(pause)
+            todo = retry
+        return statuses
+
+    def add(self, docs: Sequence[IndexedDoc]) -> WriteResult:
+        if self._readonly:
+            raise WhenceError("the store is open read-only")
+        self._count = None
+        ids: dict[bytes, int] = {}
+        pending = list(docs)
+        attempt = 0
+        new_docs = 0
+        while pending:
+            ops = [
+                ({"create": {"_id": f"d{doc_id(d.content_hash, attempt)}"}}, self._doc_source(d, attempt))
+                for d in pending
+            ]
+            statuses = self._bulk(ops)
+            clashes: list[IndexedDoc] = []
+            existing: list[IndexedDoc] = []
+            for d, status in zip(pending, statuses, strict=True):
+                if status == 409:
+                    existing.append(d)
+                else:
+                    new_docs += 1
+                    ids[d.content_hash] = doc_id(d.content_hash, attempt)
+                    self._pairs_since_refresh += len(d.hashes)
+            if existing:
+                # A 409 is either this content stored earlier (a rerun, another worker) or, very rarely,
+                # another content on the same id: tell them apart by the stored content hash.
+                stored = self._mget_sources([f"d{doc_id(d.content_hash, attempt)}" for d in existing], ["ch"])
+                for d in existing:
+                    src = stored.get(f"d{doc_id(d.content_hash, attempt)}")
+                    if src is not None and src.get("ch") == d.content_hash.hex():
+                        ids[d.content_hash] = doc_id(d.content_hash, attempt)
+                    else:
+                        clashes.append(d)
+            pending = clashes
+            attempt += 1
+        occ = [(ids[d.content_hash], o) for d in docs for o in d.occurrences]
+        new_occ = self._write_occurrences(occ)
+        if self._pairs_since_refresh >= self.refresh_pairs:
+            self.flush()
+        return WriteResult(new_docs, new_occ)
+
+    def _doc_source(self, d: IndexedDoc, attempt: int) -> dict[str, Any]:
+        hashes = np.unique(np.asarray(d.hashes, dtype=np.int64))
+        return {
+            "kind": "doc",
+            "did": doc_id(d.content_hash, attempt),
+            "ch": d.content_hash.hex(),
+            "blob": d.blob_id,
+            "lang": d.language,
+            "len": d.length_bytes,
+            "lines": d.lines,
+            "tokens": d.tokens,
+            "sig": base64.b64encode(d.signature).decode("ascii"),
+            "z": base64.b64encode(d.text_z).decode("ascii"),
+            "fp": [_key(h) for h in hashes.tolist()],
+            "bands": [_key(k) for k in d.bands],
+        }
+
+    def _write_occurrences(self, pairs: Sequence[tuple[int, Occurrence]]) -> int:
+        ops = []
+        for did, o in pairs:
+            self._seq += 1
+            src = {
+                "kind": "occ", "did": did, "repo": o.repo, "path": o.path, "rev": o.revision,
+                "lic": list(o.licenses), "url": o.url, "seq": self._seq,
+            }  # fmt: skip
+            ops.append(({"create": {"_id": _occ_id(did, o)}}, src))
+        if not ops:
+            return 0
+        return sum(1 for s in self._bulk(ops) if s != 409)
+
+    def add_occurrences(self, pairs: Sequence[tuple[bytes, Occurrence]]) -> int:
+        if self._readonly:
+            raise WhenceError("the store is open read-only")
+        wanted = {ch.hex() for ch, _ in pairs}
+        found: dict[str, int] = {}
+        query = em.kind_query("doc", em.term_filter("ch", sorted(wanted)))
+        for hit in self._scan(query, source=["ch", "did"]):
+            found[hit["_source"]["ch"]] = int(hit["_source"]["did"])
+        missing = wanted - set(found)
+        if missing:
+            raise StoreUnavailable(f"occurrence for a content that is not stored ({min(missing)})")
+        self._count = None
+        return self._write_occurrences([(found[ch.hex()], o) for ch, o in pairs])
+
+    def flush(self) -> None:
+        """Make every acknowledged write searchable (a refresh; the bulks are already durable)."""
+        if self._readonly:
+            return
+        try:
+            self._driver.request("POST", f"/{self._write_index}/_refresh", backoff=WRITE_BACKOFF)
+        except EngineHTTPError as exc:
+            raise self._unavailable("refresh", exc) from exc
+        self._pairs_since_refresh = 0
+        self._count = None
+
+    def set_commit_every(self, postings: int) -> None:
+        if postings < 1:
+            raise ValueError(f"commit_every must be at least 1, got {postings}")
+        self.refresh_pairs = postings
+
+    def swap_alias(self) -> None:
+        """After a rebuild: point the alias at the new index in one atomic step, then drop the old ones."""
+        if not self._rebuild:
+            raise WhenceError("swap_alias is for a store opened with rebuild=True")
+        self.flush()
+        name = self.target.index
+        actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": name}} for old in self._old]
+        actions.append({"add": {"index": self._write_index, "alias": name}})
+        try:
+            self._driver.request("POST", "/_aliases", {"actions": actions}, backoff=WRITE_BACKOFF)
+            for old in self._old:
+                self._driver.request("DELETE", f"/{old}", backoff=WRITE_BACKOFF)
+        except EngineHTTPError as exc:
+            raise self._unavailable("swap the alias", exc) from exc
+        self._old = []
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def _search(self, body: dict[str, Any]) -> Any:
+        try:
+            return self._driver.request("POST", f"/{self._read_index}/_search", body)
+        except EngineHTTPError as exc:
+            raise self._unavailable("search", exc) from exc
+
+    def _scan(
+        self, query: dict[str, Any], *, source: list[str] | bool = False, sort: list[Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every hit of ``query``, page by page (``search_after`` on a total order)."""
+        sort = sort or [{"did": "asc"}]
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "query": query, "size": PAGE, "sort": sort, "_source": source, "track_total_hits": False,
+            }  # fmt: skip
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(body)["hits"]["hits"]
+            yield from hits
+            if len(hits) < PAGE:
+                return
+            after = hits[-1]["sort"]
+
+    def _mget_sources(self, ids: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        try:
+            resp = self._driver.request(
+                "POST", f"/{self._read_index}/_mget", {"ids": ids}, params={"_source_includes": ",".join(fields)}
+            )
+        except EngineHTTPError as exc:
+            raise self._unavailable("read documents", exc) from exc
+        return {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
+
+    def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
+        wanted = sorted({h.hex() for h in content_hashes})
+        out: set[bytes] = set()
+        for i in range(0, len(wanted), TERMS_PER_REQUEST):
+            query = em.kind_query("doc", em.term_filter("ch", wanted[i : i + TERMS_PER_REQUEST]))
+            out.update(bytes.fromhex(h["_source"]["ch"]) for h in self._scan(query, source=["ch"]))
+        return out
+
+    def _doc_freqs(self, keys: list[str]) -> dict[str, int]:
+        """Document frequency of each term, from the term dictionary of one shard, scaled by the number
+        of shards (documents are spread evenly by id): exact on one shard, an estimate beyond, which
+        is all the boilerplate test needs."""
+        out: dict[str, int] = {}
+        for i in range(0, len(keys), 10_000):
+            try:
+                resp = self._driver.request(
+                    "POST",
+                    f"/{self._read_index}/_termvectors",
+                    em.term_statistics(keys[i : i + 10_000]),
+                    params={"routing": "0", "realtime": "false"},
+                )
+            except EngineHTTPError as exc:
+                raise self._unavailable("read term statistics", exc) from exc
+            terms = resp.get("term_vectors", {}).get("fp", {}).get("terms", {})
+            for k, st in terms.items():
+                out[k] = int(st.get("doc_freq", 0)) * self._shards
+        return out
+
+    def postings(self, hashes: npt.NDArray[np.int64], cap: int) -> Postings:
+        q = np.unique(np.asarray(hashes, dtype=np.int64))
+        empty = np.zeros(0, dtype=np.int64)
+        self._prefetch, self._texts = [], {}
+        if not len(q):
+            return Postings(empty, empty, empty)
+        keys = [_key(h) for h in q.tolist()]
+        df = self._doc_freqs(keys)
+        common = sorted(_unkey(k) for k, n in df.items() if n > cap)
+        rare = [k for k in keys if 0 < df.get(k, 0) <= cap]
+        found_h: list[int] = []
+        found_d: list[int] = []
+        for i in range(0, len(rare), TERMS_PER_REQUEST):
+            query = em.postings_query(rare[i : i + TERMS_PER_REQUEST])
+            for hit in self._scan(query):
+                did = int(hit["_id"][1:])
+                for name in hit.get("matched_queries", ()):
+                    found_h.append(_unkey(name))
+                    found_d.append(did)
+        post = Postings(
+            np.array(found_h, dtype=np.int64), np.array(found_d, dtype=np.int64), np.array(common, dtype=np.int64)
+        )
+        # Search aligns the best-voted documents next: fetch their texts in one round trip when it asks.
+        votes = post.votes()
+        self._prefetch = sorted(votes, key=lambda d: (-votes[d], d))[:PREFETCH]
+        return post
+
+    def band_docs(self, keys: Sequence[int]) -> set[int]:
+        if not keys:
+            return set()
+        query = em.kind_query("doc", em.term_filter("bands", [_key(k) for k in keys]))
+        return {int(h["_id"][1:]) for h in self._scan(query)}
+
+    def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
+        fields = ["did", "blob", "lang", "lines", "tokens", "len"]
+        out = {}
+        for src in self._mget_sources([f"d{i}" for i in ids], fields).values():
+            did = int(src["did"])
+            out[did] = StoredDoc(did, src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
+        return out
+
+    def text(self, doc_id: int) -> bytes:
+        if doc_id not in self._texts:
+            batch = [doc_id] + [d for d in self._prefetch if d != doc_id and d not in self._texts]
+            self._prefetch = []
+            for _id, src in self._mget_sources([f"d{d}" for d in batch], ["z"]).items():
+                self._texts[int(_id[1:])] = _decompressor().decompress(base64.b64decode(src["z"]))
+        if doc_id not in self._texts:
+            raise KeyError(doc_id)
+        return self._texts[doc_id]
+
+    def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
+        out: dict[int, list[Occurrence]] = {i: [] for i in ids}
+        if not ids:
+            return out
+        query = em.kind_query("occ", em.term_filter("did", list(ids)))
+        fields = ["did", "repo", "path", "rev", "lic", "url"]
+        for hit in self._scan(query, source=fields, sort=[{"seq": "asc"}, {"did": "asc"}]):
+            s = hit["_source"]
+            out[int(s["did"])].append(Occurrence(s["repo"], s["path"], tuple(s["lic"]), s["rev"], s["url"]))
+        return out
+
+    def _count_of(self, kind: str) -> int:
+        try:
+            resp = self._driver.request("POST", f"/{self._read_index}/_count", {"query": em.kind_query(kind)})
+        except EngineHTTPError as exc:
+            raise self._unavailable("count", exc) from exc
+        return int(resp["count"])
+
+    def count_documents(self) -> int:
+        now = time.monotonic()
+        if self._count is None or now - self._count[0] > COUNT_TTL_S:
+            self._count = (now, self._count_of("doc"))
+        return self._count[1]
+
+    def stats(self) -> dict[str, int | float | str]:
+        aggs = {
+            "bytes": {"sum": {"field": "len"}},
+            "repos": {"cardinality": {"field": "repo", "precision_threshold": 40000}},
+        }
+        resp = self._search({"size": 0, "track_total_hits": True, "aggs": aggs})
+        docs = self._count_of("doc")
+        occs = self._count_of("occ")
+        try:
+            store = self._get(f"/{self._read_index}/_stats/store,docs")
+        except EngineHTTPError as exc:
+            raise self._unavailable("read index stats", exc) from exc
+        size = int(store["_all"]["primaries"]["store"]["size_in_bytes"])
+        source_bytes = int(resp["aggregations"]["bytes"]["value"] or 0)
+        return {
+            "index": self.target.display,
+            "store": "elastic",
+            "engine": self._driver.engine,
+            "physical_index": self._read_index,
+            "shards": self._shards,
+            "documents": docs,
+            "occurrences": occs,
+            "repositories": int(resp["aggregations"]["repos"]["value"]),
+            "source_bytes": source_bytes,
+            "index_bytes": size,
+            "index_bytes_per_source_byte": round(size / source_bytes, 3) if source_bytes else 0.0,
+        }
+
+    def close(self) -> None:
+        """Release the connections.  Writes not yet refreshed stay durable and become searchable at the
+        engine's next periodic refresh."""
+        self._driver.close()

@@ -1,0 +1,224 @@
+"""One small REST door to Elasticsearch 8/9 or OpenSearch 2/3, whichever the node says it is.
+
+The store sends the same plain dicts to either engine (:mod:`.elastic_mappings`); this module picks the
+official client for the engine the node reports (``elasticsearch`` for Elasticsearch, ``opensearch-py``
+for OpenSearch: the Elasticsearch client refuses to talk to OpenSearch), imports it lazily with an install
+hint, and turns every driver exception into ours at this boundary: an unreachable node is
+:class:`StoreUnavailable`, an HTTP error is :class:`EngineHTTPError` with its status.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ..errors import StoreUnavailable, WhenceError
+
+INSTALL_HINT = "pip install 'whence[elastic]'"
+DEFAULT_INDEX = "whence"
+#: Pauses (seconds) between tries of a request that met a busy (429/502/503/504) or unreachable node.
+WRITE_BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
+READ_BACKOFF = (0.2,)
+
+
+class EngineHTTPError(Exception):
+    """The engine answered with an HTTP error status (internal: the store decides what it means)."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {_reason(body)}")
+        self.status = status
+        self.body = body
+
+
+def _reason(body: Any) -> str:
+    """The engine's own reason for an error body, else the body."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return str(err.get("reason") or err.get("type") or err)
+        if err:
+            return str(err)
+    return str(body)[:300]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed ``http(s)://[user:password@]host:port[/index][?shards=N&replicas=M]`` target."""
+
+    base: str
+    index: str
+    user: str | None
+    password: str | None
+    shards: int
+    replicas: int | None
+
+    @property
+    def display(self) -> str:
+        """The target without credentials, for messages."""
+        return f"{self.base}/{self.index}"
+
+
+def parse_target(url: str) -> Target:
+    """Parse an engine target; raises :class:`WhenceError` naming what is wrong with it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WhenceError(f"{url}: an engine target is http(s)://host:port[/index]")
+    name = parts.path.strip("/") or DEFAULT_INDEX
+    if "/" in name or name != name.lower() or name.startswith(("_", "-", "+")) or not name.isascii():
+        raise WhenceError(f"{url}: index name {name!r} must be one lowercase path segment")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"shards", "replicas"}
+    if unknown:
+        raise WhenceError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} (known: shards, replicas)")
+    try:
+        shards = int(query.get("shards", "1"))
+        replicas = int(query["replicas"]) if "replicas" in query else None
+    except ValueError as exc:
+        raise WhenceError(f"{url}: shards and replicas must be whole numbers") from exc
+    if shards < 1 or (replicas is not None and replicas < 0):
+        raise WhenceError(f"{url}: shards must be at least 1 and replicas at least 0")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    port = f":{parts.port}" if parts.port else ""
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return Target(f"{parts.scheme}://{host}{port}", name, user, password, shards, replicas)
+
+
+def probe(target: Target, timeout: float = 10.0) -> dict[str, Any]:
+    """``GET /`` of the node with the standard library (no driver yet: the answer picks it)."""
+    req = urllib.request.Request(target.base + "/", headers={"Accept": "application/json"})
+    if target.user is not None:
+        token = base64.b64encode(f"{target.user}:{target.password or ''}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            info = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise StoreUnavailable(f"search engine at {target.base} answered HTTP {exc.code} ({exc.reason})") from exc
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise StoreUnavailable(f"no search engine answers at {target.base} ({reason})") from exc
+    if not isinstance(info, dict) or not isinstance(info.get("version"), dict):
+        raise StoreUnavailable(f"{target.base} is not an Elasticsearch or OpenSearch node")
+    return info
+
+
+class Driver:
+    """Raw REST calls through the engine's official client, with retries for busy/unreachable nodes."""
+
+    def __init__(self, target: Target, info: dict[str, Any]) -> None:
+        self.target = target
+        version = info["version"]
+        self.distribution = str(version.get("distribution") or "elasticsearch")
+        self.version = str(version.get("number", "?"))
+        major = int(self.version.split(".")[0]) if self.version[:1].isdigit() else 0
+        auth = (target.user, target.password or "") if target.user is not None else None
+        if self.distribution == "opensearch":
+            if major not in (2, 3):
+                raise WhenceError(f"{target.base}: OpenSearch {self.version} is not supported (2.x or 3.x)")
+            self._client = _opensearch_client(target.base, auth)
+        else:
+            if major not in (8, 9):
+                raise WhenceError(
+                    f"{target.base}: Elasticsearch {self.version} is not supported (8.x or 9.x)"
+                )
+            self._client = _elasticsearch_client(target.base, auth)
+
+    @property
+    def engine(self) -> str:
+        """``opensearch 2.19.6`` or ``elasticsearch 9.1.0``."""
+        return f"{self.distribution} {self.version}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, str] | None = None,
+        ndjson: bool = False,
+        backoff: tuple[float, ...] = READ_BACKOFF,
+    ) -> Any:
+        """One REST call; retries after each pause of ``backoff`` when the node is busy or unreachable.
+
+        Raises:
+            EngineHTTPError: an HTTP error other than busy (the caller knows what a 404 or 409 means).
+            StoreUnavailable: still busy or unreachable after the last try.
+        """
+        if ndjson:
+            body = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in body)
+        for attempt in range(len(backoff) + 1):
+            try:
+                return self._call(method, path, body, params, ndjson)
+            except EngineHTTPError as exc:
+                if exc.status not in (429, 502, 503, 504) or attempt == len(backoff):
+                    if exc.status in (429, 502, 503, 504):
+                        raise StoreUnavailable(
+                            f"search engine at {self.target.base} is overloaded or unavailable ({exc})"
+                        ) from exc
+                    raise
+            except _Unreachable as exc:
+                if attempt == len(backoff):
+                    raise StoreUnavailable(
+                        f"search engine at {self.target.base} stopped answering ({exc.__cause__})"
+                    ) from exc
+            time.sleep(backoff[attempt])
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _call(self, method: str, path: str, body: Any, params: dict[str, str] | None, ndjson: bool) -> Any:
+        headers = {"content-type": "application/x-ndjson" if ndjson else "application/json"}
+        headers["accept"] = "application/json"
+        if self.distribution == "opensearch":
+            from opensearchpy import exceptions as oe
+
+            try:
+                return self._client.transport.perform_request(
+                    method, path, params=params, body=body, headers=headers
+                )
+            except oe.ConnectionError as exc:  # also ConnectionTimeout
+                raise _Unreachable() from exc
+            except oe.TransportError as exc:
+                if not isinstance(exc.status_code, int):
+                    raise _Unreachable() from exc
+                raise EngineHTTPError(exc.status_code, exc.info) from exc
+        import elastic_transport
+        from elasticsearch import ApiError
+
+        try:
+            resp = self._client.perform_request(method, path, params=params, body=body, headers=headers)
+        except ApiError as exc:
+            raise EngineHTTPError(exc.meta.status, exc.body) from exc
+        except elastic_transport.TransportError as exc:  # connection refused, timeout, TLS
+            raise _Unreachable() from exc
+        return resp.body
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self._client.close()
+
+
+class _Unreachable(Exception):
+    """The node did not answer (internal; the driver retries, then raises StoreUnavailable)."""
+
+
+def _opensearch_client(base: str, auth: tuple[str, str] | None) -> Any:
+    try:
+        from opensearchpy import OpenSearch
+    except ImportError as exc:
+        raise WhenceError(f"the OpenSearch store needs the opensearch-py client: {INSTALL_HINT}") from exc
+    # The driver's own retries are off: Driver.request retries with backoff and a clear final error.
+    return OpenSearch(hosts=[base], http_auth=auth, timeout=60, max_retries=0, retry_on_timeout=False)
+
+
+def _elasticsearch_client(base: str, auth: tuple[str, str] | None) -> Any:
+    try:
+        from elasticsearch import Elasticsearch
+    except ImportError as exc:
+        raise WhenceError(f"the Elasticsearch store needs the elasticsearch client: {INSTALL_HINT}") from exc
+    return Elasticsearch(hosts=[base], basic_auth=auth, request_timeout=60, max_retries=0, retry_on_timeout=False)

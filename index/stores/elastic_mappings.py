@@ -1,0 +1,116 @@
+"""Index settings, mappings and queries of the ``elastic`` store, as plain dicts.
+
+Elasticsearch 8/9 and OpenSearch 2/3 speak the same REST dialect for everything here, so both drivers
+send these very dicts.  Layout (one index behind an alias; every whence object is one engine document,
+told apart by ``kind``)::
+
+    kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, sig, z   (+ fp, bands: indexed only)
+    kind=occ   _id "o<key>"  did, repo, path, rev, lic, url, seq
+
+Why this shape (see docs/elastic.md for the measurements behind it):
+
+* ``fp`` holds a document's winnowed fingerprint hashes as ``keyword`` terms (16 hex digits each), not
+  ``long``: the search is a set of exact-value lookups, which the inverted index's term dictionary answers
+  directly, while numeric fields are indexed as points (BKD trees) built for ranges.  Only the postings
+  are kept (``index_options: docs``: no frequencies, no positions, no norms, no doc values): positions
+  are not needed because search re-tokenises the few candidate documents it aligns, exactly as with the
+  SQLite store, which also makes the spans token-exact on both stores.
+* ``fp`` and ``bands`` are indexed but left out of ``_source``: they are most of a document's size and
+  are never read back.  The price is that ``_reindex`` cannot rebuild them; a rebuild re-ingests from
+  the sources into a new index and swaps the alias (:meth:`ElasticStore.swap_alias`).
+* The document id ``did`` is derived from the content hash, so every writer (``--worker i/N`` jobs on
+  several machines) agrees on it without coordination, and ``create`` makes a second write of a content
+  a no-op: reruns and concurrent workers cannot duplicate a document.  Occurrences are keyed by a hash
+  of (document, repo, path, revision) for the same reason.
+* ``z`` is the zstd-compressed content (``binary``, only in ``_source``), read back by a real-time GET.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Bumped when the layout changes; an index of another version is refused (rebuild it).
+LAYOUT_VERSION = 1
+
+_KW_NOT_INDEXED = {"type": "keyword", "index": False, "doc_values": False}
+
+MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "_source": {"excludes": ["fp", "bands"]},
+    "properties": {
+        "kind": {"type": "keyword"},
+        "did": {"type": "long"},
+        # documents
+        "ch": {"type": "keyword", "doc_values": False},
+        "blob": _KW_NOT_INDEXED,
+        "lang": {"type": "keyword"},
+        "len": {"type": "long"},
+        "lines": {"type": "integer", "index": False},
+        "tokens": {"type": "integer", "index": False},
+        "sig": {"type": "binary"},
+        "z": {"type": "binary"},
+        "fp": {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"},
+        "bands": {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"},
+        # occurrences
+        "repo": {"type": "keyword"},
+        "path": _KW_NOT_INDEXED,
+        "rev": _KW_NOT_INDEXED,
+        "lic": {"type": "keyword"},
+        "url": _KW_NOT_INDEXED,
+        "seq": {"type": "long"},
+    },
+}
+
+
+def index_body(shards: int, replicas: int | None, meta: dict[str, str]) -> dict[str, Any]:
+    """Settings and mappings of a new physical index.
+
+    Args:
+        shards: primary shards (fixed for the life of the index: see docs/elastic.md for sizing).
+        replicas: replica count; ``None`` lets the cluster use one replica when it has a second node.
+        meta: the fingerprint parameters the index is built with (checked on every open).
+    """
+    settings: dict[str, Any] = {
+        "number_of_shards": shards,
+        # Refreshing makes new segments searchable; the store refreshes explicitly at flush(), so the
+        # periodic refresh only needs to bound how stale a reader beside a running build can be.
+        "refresh_interval": "30s",
+        # Texts are already zstd-compressed; the fingerprint terms and metadata gain from DEFLATE.
+        "codec": "best_compression",
+    }
+    if replicas is None:
+        settings["auto_expand_replicas"] = "0-1"
+    else:
+        settings["number_of_replicas"] = replicas
+    return {"settings": {"index": settings}, "mappings": {**MAPPINGS, "_meta": meta}}
+
+
+def term_filter(field: str, values: list[str] | list[int]) -> dict[str, Any]:
+    """A non-scoring ``terms`` filter."""
+    return {"terms": {field: values}}
+
+
+def kind_query(kind: str, *filters: dict[str, Any]) -> dict[str, Any]:
+    """Objects of one kind matching every filter (filter context: no scoring, cacheable)."""
+    return {"bool": {"filter": [{"term": {"kind": kind}}, *filters]}}
+
+
+def postings_query(keys: list[str]) -> dict[str, Any]:
+    """Documents holding any of these fingerprint terms, each term named so that every hit reports
+    which of them it holds (``matched_queries``): that gives the (hash, document) pairs."""
+    should = [{"term": {"fp": {"value": k, "_name": k}}} for k in keys]
+    return {"bool": {"should": should, "minimum_should_match": 1, "filter": [{"term": {"kind": "doc"}}]}}
+
+
+def term_statistics(keys: list[str]) -> dict[str, Any]:
+    """A ``_termvectors`` request on an artificial document holding ``keys``: the document frequency of
+    each key comes straight from the term dictionary, without visiting any posting."""
+    return {
+        "doc": {"fp": keys},
+        "fields": ["fp"],
+        "term_statistics": True,
+        "field_statistics": False,
+        "positions": False,
+        "offsets": False,
+        "payloads": False,
+    }
