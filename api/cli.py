@@ -43,7 +43,8 @@ index_option = click.option(
     envvar="WHENCE_INDEX",
     default=None,
     metavar="TARGET",
-    help="Index file (SQLite). Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
+    help="Index: a SQLite file, or http(s)://host:port[/name] of an Elasticsearch/OpenSearch cluster. "
+    "Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
 )
 format_option = click.option(
     "--format",
@@ -103,6 +104,17 @@ def index_group() -> None:
     show_default=True,
     help="Fingerprints written per commit (an interrupted build keeps what was committed).",
 )
+@click.option(
+    "--worker",
+    default=None,
+    metavar="I/N",
+    help="Index only slice I of N (0-based) of the files, so that N jobs build one index together.",
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Search-engine index: build into a new index and swap the alias to it when done.",
+)
 @format_option
 def index_build(
     sources: tuple[str, ...],
@@ -116,6 +128,8 @@ def index_build(
     workers: int | None,
     max_bytes: int,
     commit_every: int,
+    worker: str | None,
+    rebuild: bool,
     fmt: str,
 ) -> None:
     """Index folders, JSONL files and Stack v2 parquet shards (SOURCE...: paths or glob patterns).
@@ -126,19 +140,22 @@ def index_build(
     column or from --blobs.  Every source is checked before anything is written.  Running a build
     again -- also after an interrupted one -- adds only what is missing.
     """
-    from whence.index import ingest
+    from whence.index import ingest, sharding
     from whence.index.blobs import open_blobs
     from whence.index.errors import WhenceError
     from whence.index.stores import open_store
 
     target = target or default_index()
     try:
+        slice_of = sharding.parse_worker(worker) if worker is not None else None
         blob_store = open_blobs(blobs) if blobs else None
         files = ingest.sources(
             list(sources), repo=repo, licenses=licenses, license_type=license_type, blobs=blob_store,
             include_vendor=include_vendor, include_generated=include_generated, max_bytes=max_bytes,
         )  # fmt: skip
-        store = open_store(target, create=True)
+        if slice_of is not None:
+            files = sharding.slice_files(files, slice_of)
+        store = open_store(target, create=True, rebuild=rebuild)
     except WhenceError as exc:
         _fail(str(exc))
     try:
@@ -151,6 +168,11 @@ def index_build(
                 commit_every=commit_every,
                 progress=progress,
             )
+            if rebuild:
+                from whence.index.stores.elastic import ElasticStore
+
+                assert isinstance(store, ElasticStore)  # open_store refuses --rebuild for other stores
+                store.swap_alias()
     except WhenceError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import WhenceError
 from .base import Postings, RepoFile, RepoFiles, Store, WriteResult
 
 __all__ = ["Postings", "RepoFile", "RepoFiles", "Store", "WriteResult", "is_remote", "open_store"]
@@ -18,8 +19,13 @@ def is_remote(target: str | os.PathLike[str]) -> bool:
     return str(target).startswith(("http://", "https://"))
 
 
-def open_store(target: str | os.PathLike[str], *, create: bool = False, readonly: bool = False) -> Store:
+def open_store(
+    target: str | os.PathLike[str], *, create: bool = False, readonly: bool = False, rebuild: bool = False
+) -> Store:
     """Open the store named by ``target``.
+
+    ``rebuild`` (search-engine targets only) writes into a fresh index that
+    :meth:`~whence.index.stores.elastic.ElasticStore.swap_alias` later makes the live one.
 
     Raises:
         IndexNotFound: no index there and ``create`` is false.
@@ -31,7 +37,11 @@ def open_store(target: str | os.PathLike[str], *, create: bool = False, readonly
     if is_remote(target):
         from .elastic import ElasticStore
 
-        return ElasticStore(str(target), create=create, readonly=readonly)
+        return ElasticStore(str(target), create=create, readonly=readonly, rebuild=rebuild)
+    if rebuild:
+        raise WhenceError(
+            f"{target}: --rebuild is for a search-engine index; build a SQLite index into a new file instead"
+        )
     from .sqlite import SQLiteStore
 
     return SQLiteStore(target, create=create, readonly=readonly)

@@ -80,6 +80,14 @@ def _occ_id(did: int, o: Occurrence) -> str:
     return "o" + xxhash.xxh3_128_hexdigest(key.encode("utf-8", "surrogatepass"))
 
 
+_DOC_FIELDS = ["z", "did", "blob", "lang", "lines", "tokens", "len"]
+_OCC_FIELDS = ["did", "repo", "path", "rev", "lic", "url"]
+
+
+def _occurrence(s: dict[str, Any]) -> Occurrence:
+    return Occurrence(s["repo"], s["path"], tuple(s["lic"]), s["rev"], s["url"])
+
+
 def _decompressor() -> zstandard.ZstdDecompressor:
     d: zstandard.ZstdDecompressor | None = getattr(_local, "zstd", None)
     if d is None:
@@ -102,7 +110,9 @@ class ElasticStore(Store):
         IndexFormatError: the index was built by another layout or with other fingerprint parameters.
     """
 
-    def __init__(self, url: str, *, create: bool = False, readonly: bool = False, rebuild: bool = False) -> None:
+    def __init__(
+        self, url: str, *, create: bool = False, readonly: bool = False, rebuild: bool = False
+    ) -> None:
         self.target = parse_target(url)
         self._driver = Driver(self.target, probe(self.target))
         self._readonly = readonly
@@ -111,8 +121,12 @@ class ElasticStore(Store):
         self._seq = time.time_ns()
         self._pairs_since_refresh = 0
         self.refresh_pairs = REFRESH_PAIRS
+        # Per-query caches (cleared by postings()): see _prefetch_bodies.
         self._prefetch: list[int] = []
+        self._batch: list[int] = []
         self._texts: dict[int, bytes] = {}
+        self._docs: dict[int, StoredDoc] = {}
+        self._occs: dict[int, list[Occurrence]] = {}
         try:
             self._open(create and not readonly)
         except BaseException:
@@ -180,7 +194,9 @@ class ElasticStore(Store):
             if "already_exists" not in str(exc.body):
                 raise self._unavailable(f"create index {physical}", exc) from exc
         self._driver.request(
-            "GET", "/_cluster/health", params={"index": physical, "wait_for_status": "yellow", "timeout": "60s"}
+            "GET",
+            "/_cluster/health",
+            params={"index": physical, "wait_for_status": "yellow", "timeout": "60s"},
         )
         return physical
 
@@ -388,7 +404,10 @@ class ElasticStore(Store):
             return {}
         try:
             resp = self._driver.request(
-                "POST", f"/{self._read_index}/_mget", {"ids": ids}, params={"_source_includes": ",".join(fields)}
+                "POST",
+                f"/{self._read_index}/_mget",
+                {"ids": ids},
+                params={"_source_includes": ",".join(fields)},
             )
         except EngineHTTPError as exc:
             raise self._unavailable("read documents", exc) from exc
@@ -425,7 +444,7 @@ class ElasticStore(Store):
     def postings(self, hashes: npt.NDArray[np.int64], cap: int) -> Postings:
         q = np.unique(np.asarray(hashes, dtype=np.int64))
         empty = np.zeros(0, dtype=np.int64)
-        self._prefetch, self._texts = [], {}
+        self._prefetch, self._batch, self._texts, self._docs, self._occs = [], [], {}, {}, {}
         if not len(q):
             return Postings(empty, empty, empty)
         keys = [_key(h) for h in q.tolist()]
@@ -442,7 +461,9 @@ class ElasticStore(Store):
                     found_h.append(_unkey(name))
                     found_d.append(did)
         post = Postings(
-            np.array(found_h, dtype=np.int64), np.array(found_d, dtype=np.int64), np.array(common, dtype=np.int64)
+            np.array(found_h, dtype=np.int64),
+            np.array(found_d, dtype=np.int64),
+            np.array(common, dtype=np.int64),
         )
         # Search aligns the best-voted documents next: fetch their texts in one round trip when it asks.
         votes = post.votes()
@@ -453,35 +474,92 @@ class ElasticStore(Store):
         if not keys:
             return set()
         query = em.kind_query("doc", em.term_filter("bands", [_key(k) for k in keys]))
-        return {int(h["_id"][1:]) for h in self._scan(query)}
+        body: dict[str, Any] = {"query": query, "size": PAGE, "sort": [{"did": "asc"}], "_source": False}
+        # The band lookup rides in one round trip with the likely candidates' texts and occurrences.
+        first = self._msearch([body, *self._prefetch_bodies()])
+        hits = first["hits"]["hits"]
+        docs = {int(h["_id"][1:]) for h in hits}
+        if len(hits) == PAGE:
+            docs.update(int(h["_id"][1:]) for h in self._scan(query))
+        return docs
+
+    def _prefetch_bodies(self) -> list[dict[str, Any]]:
+        """Searches that read the texts, metadata and occurrences of the best-voted candidates (the
+        documents search is about to align and report), answered into caches by :meth:`_msearch`."""
+        ids = [d for d in self._prefetch if d not in self._texts]
+        self._prefetch = []
+        if not ids:
+            return []
+        self._batch = ids
+        return [
+            {"query": {"ids": {"values": [f"d{d}" for d in ids]}}, "size": len(ids), "_source": _DOC_FIELDS},
+            {
+                "query": em.kind_query("occ", em.term_filter("did", ids)),
+                "size": PAGE,
+                "sort": [{"seq": "asc"}, {"did": "asc"}],
+                "_source": _OCC_FIELDS,
+            },
+        ]
+
+    def _msearch(self, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+        """Run searches in one round trip; the first answer is returned, prefetch answers are cached."""
+        lines: list[dict[str, Any]] = []
+        for b in bodies:
+            lines.extend(({}, {**b, "track_total_hits": False}))
+        try:
+            resp = self._driver.request("POST", f"/{self._read_index}/_msearch", lines, ndjson=True)
+        except EngineHTTPError as exc:
+            raise self._unavailable("search", exc) from exc
+        answers = resp["responses"]
+        for a in answers:
+            if "error" in a:
+                raise StoreUnavailable(f"{self.target.display}: search failed: {a['error']}")
+        if len(answers) == len(bodies) and len(bodies) >= 2:
+            batch, self._batch = self._batch, []
+            for h in answers[-2]["hits"]["hits"]:
+                self._cache_doc(h["_source"])
+            occ_hits = answers[-1]["hits"]["hits"]
+            if len(occ_hits) < PAGE:  # complete: occurrences() may answer from it
+                for d in batch:
+                    self._occs[d] = []
+                for h in occ_hits:
+                    self._occs[int(h["_source"]["did"])].append(_occurrence(h["_source"]))
+        return dict(answers[0])
+
+    def _cache_doc(self, src: dict[str, Any]) -> None:
+        did = int(src["did"])
+        self._texts[did] = _decompressor().decompress(base64.b64decode(src["z"]))
+        self._docs[did] = StoredDoc(did, src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
 
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
-        fields = ["did", "blob", "lang", "lines", "tokens", "len"]
+        if all(i in self._docs for i in ids):
+            return {i: self._docs[i] for i in ids}
         out = {}
-        for src in self._mget_sources([f"d{i}" for i in ids], fields).values():
+        for src in self._mget_sources([f"d{i}" for i in ids], _DOC_FIELDS[1:]).values():
             did = int(src["did"])
             out[did] = StoredDoc(did, src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
         return out
 
     def text(self, doc_id: int) -> bytes:
         if doc_id not in self._texts:
-            batch = [doc_id] + [d for d in self._prefetch if d != doc_id and d not in self._texts]
-            self._prefetch = []
-            for _id, src in self._mget_sources([f"d{d}" for d in batch], ["z"]).items():
-                self._texts[int(_id[1:])] = _decompressor().decompress(base64.b64decode(src["z"]))
+            if doc_id in self._prefetch:
+                self._msearch(self._prefetch_bodies())
+            else:
+                for src in self._mget_sources([f"d{doc_id}"], _DOC_FIELDS).values():
+                    self._cache_doc(src)
         if doc_id not in self._texts:
             raise KeyError(doc_id)
         return self._texts[doc_id]
 
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
+        if all(i in self._occs for i in ids):
+            return {i: list(self._occs[i]) for i in ids}
         out: dict[int, list[Occurrence]] = {i: [] for i in ids}
         if not ids:
             return out
         query = em.kind_query("occ", em.term_filter("did", list(ids)))
-        fields = ["did", "repo", "path", "rev", "lic", "url"]
-        for hit in self._scan(query, source=fields, sort=[{"seq": "asc"}, {"did": "asc"}]):
-            s = hit["_source"]
-            out[int(s["did"])].append(Occurrence(s["repo"], s["path"], tuple(s["lic"]), s["rev"], s["url"]))
+        for hit in self._scan(query, source=_OCC_FIELDS, sort=[{"seq": "asc"}, {"did": "asc"}]):
+            out[int(hit["_source"]["did"])].append(_occurrence(hit["_source"]))
         return out
 
     def _count_of(self, kind: str) -> int:

@@ -75,7 +75,9 @@ def parse_target(url: str) -> Target:
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(query) - {"shards", "replicas"}
     if unknown:
-        raise WhenceError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} (known: shards, replicas)")
+        raise WhenceError(
+            f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} (known: shards, replicas)"
+        )
     try:
         shards = int(query.get("shards", "1"))
         replicas = int(query["replicas"]) if "replicas" in query else None
@@ -100,7 +102,9 @@ def probe(target: Target, timeout: float = 10.0) -> dict[str, Any]:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             info = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        raise StoreUnavailable(f"search engine at {target.base} answered HTTP {exc.code} ({exc.reason})") from exc
+        raise StoreUnavailable(
+            f"search engine at {target.base} answered HTTP {exc.code} ({exc.reason})"
+        ) from exc
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise StoreUnavailable(f"no search engine answers at {target.base} ({reason})") from exc
@@ -221,4 +225,6 @@ def _elasticsearch_client(base: str, auth: tuple[str, str] | None) -> Any:
         from elasticsearch import Elasticsearch
     except ImportError as exc:
         raise WhenceError(f"the Elasticsearch store needs the elasticsearch client: {INSTALL_HINT}") from exc
-    return Elasticsearch(hosts=[base], basic_auth=auth, request_timeout=60, max_retries=0, retry_on_timeout=False)
+    return Elasticsearch(
+        hosts=[base], basic_auth=auth, request_timeout=60, max_retries=0, retry_on_timeout=False
+    )
