@@ -14,6 +14,8 @@ from whence.index import ingest
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
 
+from .engine import engine_index, engine_url  # noqa: F401  (fixtures of the real search-engine node)
+
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 # Real modules of several shapes; together a few hundred kB.
 CORPUS_MODULES = [

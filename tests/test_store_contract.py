@@ -1,0 +1,260 @@
+"""One contract for every store, run against a real SQLite file and a real OpenSearch node.
+
+The node is started by ``scripts/search-engine`` (see tests/engine.py): nothing here is mocked and
+nothing is skipped.  The comparison tests build the same corpus into both stores and require the same
+answers, spans included.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from whence.index import fingerprint as fp
+from whence.index import ingest, search
+from whence.index.errors import IndexFormatError, IndexNotFound, WhenceError
+from whence.index.model import Occurrence
+from whence.index.stores import open_store
+from whence.index.stores.elastic import ElasticStore
+
+from .engine import drop_indices, http
+from .mutations import crlf, reindent, rename, strip_comments
+
+KINDS = ["sqlite", "elastic"]
+
+
+def _target(kind: str, tmp: Path, engine_url: str) -> str:
+    if kind == "sqlite":
+        return str(tmp / f"{uuid.uuid4().hex[:8]}.sqlite")
+    return f"{engine_url}/test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture()
+def fresh(request: pytest.FixtureRequest, tmp_path: Path, engine_url: str) -> Iterator[str]:
+    """An empty target of the parametrised kind (its engine index is deleted afterwards)."""
+    target = _target(request.param, tmp_path, engine_url)
+    yield target
+    if request.param == "elastic":
+        drop_indices(engine_url, target.rsplit("/", 1)[1])
+
+
+@pytest.fixture(scope="session")
+def twin_corpus(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared corpus plus a fork that copies two of its files: contents seen in two repositories."""
+    fork = tmp_path_factory.mktemp("fork") / "fork"
+    fork.mkdir()
+    shutil.copy(corpus / "heapq.py", fork / "heapq.py")
+    shutil.copy(corpus / "textwrap.py", fork / "wrap.py")
+    return fork
+
+
+def _build(target: str, corpus: Path, fork: Path) -> None:
+    with open_store(target, create=True) as store:
+        ingest.build(store, ingest.sources([corpus], repo="python/cpython", licenses=["PSF-2.0"]), workers=2)
+        ingest.build(store, ingest.sources([fork], repo="someone/fork", licenses=["MIT"]), workers=2)
+
+
+@pytest.fixture(scope="session")
+def both(
+    corpus: Path, twin_corpus: Path, engine_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The same corpus built into a SQLite file and into an engine index."""
+    targets = {kind: _target(kind, tmp_path_factory.mktemp("both"), engine_url) for kind in KINDS}
+    for target in targets.values():
+        _build(target, corpus, twin_corpus)
+    yield targets
+    drop_indices(engine_url, targets["elastic"].rsplit("/", 1)[1])
+
+
+def _folder(root: Path, *files: Path) -> Path:
+    """A folder holding copies of ``files`` (a source is a folder or a JSONL file)."""
+    root.mkdir()
+    for f in files:
+        shutil.copy(f, root / f.name)
+    return root
+
+
+def _lines(path: Path, first: int, last: int) -> str:
+    return "".join(path.read_text().splitlines(keepends=True)[first - 1 : last])
+
+
+def _queries(corpus: Path) -> dict[str, str]:
+    """Queries of every shape search distinguishes: short and long fragments, whole files (LSH bands),
+    edited copies, code found in two repositories, and code that is in no indexed file."""
+    unrelated = Path(search.__file__).read_text()
+    return {
+        "fragment": _lines(corpus / "difflib.py", 410, 445),
+        "short": _lines(corpus / "bisect.py", 20, 30),
+        "long": _lines(corpus / "argparse.py", 1100, 1400),
+        "whole-file": (corpus / "colorsys.py").read_text(),
+        "forked": _lines(corpus / "heapq.py", 200, 260),
+        "forked-whole": (corpus / "textwrap.py").read_text(),
+        "renamed": rename(_lines(corpus / "statistics.py", 300, 360)),
+        "reindented": reindent(_lines(corpus / "calendar.py", 100, 150)),
+        "no-comments": strip_comments(_lines(corpus / "fractions.py", 100, 180)),
+        "crlf": crlf(_lines(corpus / "shlex.py", 30, 90)),
+        "package": _lines(corpus / "json" / "decoder.py", 1, 120),
+        "unrelated": unrelated[:4000],
+    }
+
+
+def _canonical(result: dict[str, Any]) -> dict[str, Any]:
+    """A result with its matches in a canonical order: equal-ranked matches are ordered by document id,
+    and ids are store-specific (insertion order in SQLite, content-derived in the engine)."""
+    matches = sorted(result["matches"], key=lambda m: (-m["matched_tokens"], m["verdict"], repr(m)))
+    return {**result, "matches": matches}
+
+
+def test_same_corpus_and_query_give_the_same_matches_and_spans(both: dict[str, str], corpus: Path) -> None:
+    stores = {kind: open_store(target, readonly=True) for kind, target in both.items()}
+    try:
+        verdicts = set()
+        for name, code in _queries(corpus).items():
+            lite = search.search(stores["sqlite"], code, top=10).as_dict()
+            engine = search.search(stores["elastic"], code, top=10).as_dict()
+            assert _canonical(engine) == _canonical(lite), name
+            verdicts.add(lite["verdict"])
+        # The comparison covered every verdict, not just empty answers.
+        assert verdicts == {"verbatim", "near-duplicate", "none"}
+    finally:
+        for s in stores.values():
+            s.close()
+
+
+def test_same_counts_and_occurrences(both: dict[str, str], corpus: Path) -> None:
+    with (
+        open_store(both["sqlite"], readonly=True) as lite,
+        open_store(both["elastic"], readonly=True) as engine,
+    ):
+        a, b = lite.stats(), engine.stats()
+        for key in ("documents", "occurrences", "repositories", "source_bytes"):
+            assert a[key] == b[key], key
+        assert lite.count_documents() == engine.count_documents() == a["documents"]
+        res = search.search(engine, (corpus / "heapq.py").read_text(), top=3)
+        repos = [o.repo for o in res.matches[0].occurrences]
+        assert repos == ["python/cpython", "someone/fork"]  # insertion order, as in SQLite
+
+
+def test_same_postings_and_band_documents(both: dict[str, str], corpus: Path) -> None:
+    """Store-level: the (hash, document) pairs and boilerplate hashes of a query, documents named by
+    their content so that the two stores' ids can be compared."""
+    code = (corpus / "textwrap.py").read_bytes()
+    f = fp.index_fingerprint(code)
+    probe = np.concatenate((f.hashes, np.array([123456789], dtype=np.int64)))  # one hash nowhere
+    answers = []
+    for target in (both["sqlite"], both["elastic"]):
+        with open_store(target, readonly=True) as s:
+            for cap in (1, 64):
+                post = s.postings(probe, cap)
+                ids = np.unique(post.docs).tolist()
+                by_id = {d: s.text(d) for d in ids}
+                pairs = sorted(
+                    (h, by_id[d]) for h, d in zip(post.hashes.tolist(), post.docs.tolist(), strict=True)
+                )
+                bands = sorted(s.text(d) for d in s.band_docs(f.bands()))
+                answers.append((cap, pairs, post.common.tolist(), bands))
+    half = len(answers) // 2
+    assert answers[:half] == answers[half:]
+    cap1, cap64 = answers[0], answers[1]
+    assert cap1[2] and cap1[1] != cap64[1]  # cap 1: hashes shared by the fork are boilerplate
+    assert code in cap64[3]
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+def test_add_is_idempotent_and_keeps_occurrences(fresh: str, corpus: Path, tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "two", corpus / "bisect.py", corpus / "heapq.py")
+    files = list(ingest.sources([folder], repo="a/b", licenses=["MIT"]))
+    prepared = [ingest.prepare(f, set()) for f in files]
+    docs = [p.doc for p in prepared if p.doc is not None]
+    with open_store(fresh, create=True) as s:
+        first = s.add(docs)
+        again = s.add(docs)
+        s.flush()
+        assert (first.documents, first.occurrences) == (2, 2)
+        assert (again.documents, again.occurrences) == (0, 0)
+        hashes = [d.content_hash for d in docs]
+        assert s.known([*hashes, b"\x00" * 16]) == set(hashes)
+        extra = Occurrence("c/d", "lib/bisect.py", ("Apache-2.0",), "abc", "https://example.test/bisect.py")
+        assert s.add_occurrences([(hashes[0], extra)]) == 1
+        assert s.add_occurrences([(hashes[0], extra)]) == 0
+        s.flush()
+        assert s.count_documents() == 2
+        assert s.stats()["occurrences"] == 3
+        res = search.search(s, (corpus / "bisect.py").read_text())
+        assert res.verdict == "verbatim"
+        assert res.matches[0].occurrences[-1] == extra
+        meta = s.documents([res.matches[0].doc_id])[res.matches[0].doc_id]
+        assert (meta.language, meta.length_bytes) == ("Python", len((corpus / "bisect.py").read_bytes()))
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+def test_missing_index_is_not_found(fresh: str) -> None:
+    with pytest.raises(IndexNotFound):
+        open_store(fresh, readonly=True)
+
+
+def test_engine_refuses_an_index_built_with_other_parameters(engine_index: str) -> None:
+    base, name = engine_index.rsplit("/", 1)
+    with open_store(engine_index, create=True):
+        pass
+    mapping = http("GET", f"{base}/{name}/_mapping")
+    physical = next(iter(mapping))
+    http(
+        "PUT", f"{base}/{physical}/_mapping", {"_meta": {**mapping[physical]["mappings"]["_meta"], "k": "99"}}
+    )
+    with pytest.raises(IndexFormatError, match="k='99'"):
+        open_store(engine_index, readonly=True)
+
+
+def test_engine_refuses_a_plain_index_of_the_same_name(engine_url: str) -> None:
+    name = f"test-{uuid.uuid4().hex[:12]}-v0"
+    http("PUT", f"{engine_url}/{name}", {})
+    try:
+        with pytest.raises(IndexFormatError, match="not a whence alias"):
+            open_store(f"{engine_url}/{name}", create=True)
+    finally:
+        http("DELETE", f"{engine_url}/{name}")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:9200/Upper", "http://127.0.0.1:9200/a/b", "http://127.0.0.1:9200/x?shards=0",
+     "http://127.0.0.1:9200/x?colour=red", "https://:9200/x"],
+)  # fmt: skip
+def test_bad_engine_targets_are_named(url: str) -> None:
+    with pytest.raises(WhenceError, match=r"index name|shards|unknown parameter|http"):
+        open_store(url, readonly=True)
+
+
+def test_rebuild_swaps_the_alias_without_a_gap(engine_index: str, corpus: Path, tmp_path: Path) -> None:
+    base, name = engine_index.rsplit("/", 1)
+    with open_store(engine_index, create=True) as s:
+        ingest.build(s, ingest.sources([corpus / "json"], repo="python/cpython"), workers=2)
+    reader = open_store(engine_index, readonly=True)
+    code = (corpus / "bisect.py").read_text()
+    assert search.search(reader, code).verdict == "none"
+    store = open_store(engine_index, create=True, rebuild=True)
+    try:
+        ingest.build(
+            store,
+            ingest.sources([_folder(tmp_path / "b", corpus / "bisect.py")], repo="python/cpython"),
+            workers=2,
+        )
+        # Until the swap, readers still see the old index.
+        assert search.search(open_store(engine_index, readonly=True), code).verdict == "none"
+        assert isinstance(store, ElasticStore)
+        store.swap_alias()
+    finally:
+        store.close()
+    after = open_store(engine_index, readonly=True)
+    assert search.search(after, code).verdict == "verbatim"
+    assert after.stats()["physical_index"] == f"{name}-v2"
+    assert [r["index"] for r in http("GET", f"{base}/_cat/indices/{name}-v*?format=json")] == [f"{name}-v2"]
+    reader.close()
+    after.close()
