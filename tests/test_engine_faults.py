@@ -1,0 +1,140 @@
+"""Faults against a real node of its own (a second OpenSearch started for this module, so that stopping
+it disturbs no other test): the engine stopped in the middle of a build, and gone at search time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from whence.index import ingest, search
+from whence.index.errors import StoreUnavailable
+from whence.index.stores import open_store
+
+from .engine import engine, http, start_engine
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Node:
+    """A second local node whose state lives under ``home``; stopped at the end of the module."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port = _free_port()
+
+    def start(self) -> str:
+        os.environ["WHENCE_ENGINE_PORT"] = str(self.port)
+        try:
+            return start_engine(self.home)
+        finally:
+            del os.environ["WHENCE_ENGINE_PORT"]
+
+    def stop(self) -> None:
+        out = engine("stop", home=self.home)
+        assert out.returncode == 0, out.stderr
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    n = Node(tmp_path_factory.mktemp("node"))
+    n.start()
+    yield n
+    n.stop()
+
+
+@pytest.fixture(scope="module")
+def big_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Several hundred real files (this Python's standard library, top level and a few packages):
+    enough that a build takes seconds, so the node can be stopped in the middle of it."""
+    root = tmp_path_factory.mktemp("stdlib") / "stdlib"
+    root.mkdir()
+    for p in sorted(STDLIB.glob("*.py")):
+        shutil.copy(p, root / p.name)
+    for pkg in ("email", "json", "asyncio", "concurrent", "importlib", "xml", "unittest"):
+        shutil.copytree(STDLIB / pkg, root / pkg, ignore=shutil.ignore_patterns("__pycache__", "test*"))
+    return root
+
+
+def _build(source: Path, target: str) -> list[str]:
+    cmd = [sys.executable, "-m", "whence.api", "index", "build", str(source), "--index", target]
+    return [*cmd, "--repo", "python/cpython", "--license", "PSF-2.0", "--workers", "2", "--format", "json"]
+
+
+def _indexed_ops(url: str) -> int:
+    stats = http("GET", f"{url}/_stats/indexing")
+    return int(stats["_all"]["primaries"].get("indexing", {}).get("index_total", 0))
+
+
+def test_engine_stopped_mid_build_then_rerun_finishes_without_loss_or_duplicates(
+    node: Node, big_corpus: Path, tmp_path: Path
+) -> None:
+    url = node.start()
+    target = f"{url}/fault"
+    proc = subprocess.Popen(
+        _build(big_corpus, target), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while _indexed_ops(url) < 200:  # a few batches are in: stop the node under the running build
+        assert proc.poll() is None, "the build finished before the node could be stopped: corpus too small"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    node.stop()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (out, err)
+    assert "stopped answering" in err and "run the same command again" in err
+
+    url = node.start()
+    assert url.endswith(f":{node.port}")
+    rerun = subprocess.run(_build(big_corpus, target), capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+
+    lite = tmp_path / "clean.sqlite"
+    with open_store(lite, create=True) as s:
+        ingest.build(s, ingest.sources([big_corpus], repo="python/cpython", licenses=["PSF-2.0"]), workers=2)
+    with open_store(lite, readonly=True) as clean, open_store(target, readonly=True) as eng:
+        want, got = clean.stats(), eng.stats()
+        assert want["documents"] > 250
+        for key in ("documents", "occurrences", "source_bytes"):
+            assert got[key] == want[key], key
+        code = (big_corpus / "email" / "message.py").read_text()
+        assert search.search(eng, code).as_dict() == search.search(clean, code).as_dict()
+
+
+def test_engine_unreachable_at_search_is_exit_2_not_no_match(node: Node, tmp_path: Path) -> None:
+    url = node.start()
+    target = f"{url}/gone"
+    folder = tmp_path / "src"
+    folder.mkdir()
+    shutil.copy(STDLIB / "heapq.py", folder / "heapq.py")
+    assert subprocess.run(_build(folder, target), capture_output=True, timeout=300).returncode == 0
+    code = (STDLIB / "heapq.py").read_text()
+    store = open_store(target, readonly=True)
+    assert search.search(store, code).verdict == "verbatim"
+    node.stop()
+    try:
+        # A long-lived reader (the HTTP service) gets an error it can turn into 503, never "no match".
+        with pytest.raises(StoreUnavailable, match="stopped answering"):
+            search.search(store, code)
+    finally:
+        store.close()
+    for args in (["search", "--index", target], ["index", "stats", "--index", target]):
+        out = subprocess.run([sys.executable, "-m", "whence.api", *args], input=code, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+        assert out.returncode == 2, out
+        assert "no search engine answers" in out.stderr
+        assert out.stdout == ""
