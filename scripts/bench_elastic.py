@@ -1,0 +1,231 @@
+"""The search-engine store against SQLite on the same corpus, in the same run: bulk indexing and search.
+
+Takes ``--files`` files of the real-code corpus (scripts/corpus.py; 200 more are held back as queries
+that are not indexed), builds them into a SQLite file and into an index on the live engine
+(``--engine URL``, default: the local node of ``scripts/search-engine start``), then times the same
+10-40-line snippets on both, alternating store by store query by query: p50/p95/p99 after a warm-up,
+and checks that both stores give the same verdicts.  Then force-merges the engine index and reports what
+the sizing page needs: bytes per document and per source byte, fingerprints per document.
+
+    python scripts/bench_elastic.py [--files 100000] [--engine URL] [--jobs N] [--extra-root DIR]
+
+``--jobs N`` builds the engine index with N concurrent ``whence index build --worker i/N`` processes
+(the scale-out path) instead of in-process.  At >= 100,000 files the corpus needs
+``pip install --no-deps --target /tmp/extra-corpus ansible-core ansible`` and
+``--extra-root /tmp/extra-corpus``.  Run it with ``nice`` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import corpus
+
+from whence.index import fingerprint, ingest, search
+from whence.index.stores import open_store
+
+HELD_BACK = 200
+ENGINE_P50_MS = 20.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def snippet(lines: list[str], rng: random.Random) -> str:
+    n = rng.randint(10, 40)
+    start = rng.randrange(max(1, len(lines) - n + 1))
+    return "\n".join(lines[start : start + n]) + "\n"
+
+
+def load_lines(f: corpus.CorpusFile) -> list[str] | None:
+    raw = corpus.read_bytes(f.path)
+    if ingest.check_text(raw):
+        return None
+    lines = raw.decode("utf-8").splitlines()
+    return lines if len(lines) >= 10 else None
+
+
+def rest(method: str, url: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=3600) as resp:
+        return json.loads(resp.read())
+
+
+def engine_url(given: str | None) -> str:
+    if given:
+        return given.rstrip("/")
+    out = subprocess.run([str(REPO / "scripts" / "search-engine"), "start"], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"could not start the local search engine:\n{out.stderr}")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def build_jobs(files: list[corpus.CorpusFile], target: str, jobs: int, tmp: Path) -> tuple[int, int]:
+    """The engine build as ``jobs`` concurrent ``--worker i/jobs`` processes over one JSONL source;
+    (files, bytes) indexed."""
+    src = tmp / "corpus.jsonl"
+    nbytes = 0
+    with src.open("w") as fh:
+        for f in files:
+            raw = corpus.read_bytes(f.path)
+            if ingest.check_text(raw):
+                continue
+            nbytes += len(raw)
+            rec = {
+                "content": raw.decode("utf-8"),
+                "repo": f.repo,
+                "path": f.relpath,
+                "licenses": list(f.licenses),
+            }
+            fh.write(json.dumps(rec) + "\n")
+    cmd = [
+        sys.executable,
+        "-m",
+        "whence.api",
+        "index",
+        "build",
+        str(src),
+        "--index",
+        target,
+        "--format",
+        "json",
+    ]
+    procs = [
+        subprocess.Popen(
+            [*cmd, "--worker", f"{i}/{jobs}", "--workers", "1"], stdout=subprocess.PIPE, text=True
+        )
+        for i in range(jobs)
+    ]
+    total = 0
+    for p in procs:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            sys.exit(f"a worker failed (exit {p.returncode})")
+        total += int(json.loads(out)["files"])
+    return total, nbytes
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=100_000)
+    ap.add_argument("--engine", help="engine base URL (default: start the local node)")
+    ap.add_argument("--queries", type=int, default=400)
+    ap.add_argument("--warmup", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=0, help="build the engine index with N --worker processes")
+    ap.add_argument("--extra-root", action="append", default=[], metavar="DIR")
+    ap.add_argument("--keep", action="store_true", help="keep the engine index (named bench-<files>)")
+    args = ap.parse_args()
+    base = engine_url(args.engine)
+    info = rest("GET", base + "/")
+    engine_name = f"{info['version'].get('distribution', 'elasticsearch')} {info['version']['number']}"
+    print(f"whence bench_elastic: engine {engine_name} at {base}; native kernel={fingerprint.has_native()} "
+          f"cpus={os.cpu_count()}")  # fmt: skip
+    allfiles = corpus.gather(seed=args.seed, extra=args.extra_root)
+    n_index = min(args.files, len(allfiles) - HELD_BACK)
+    indexed, held_back = allfiles[:n_index], allfiles[-HELD_BACK:]
+    if n_index < args.files:
+        print(f"WARNING: only {len(allfiles)} corpus files here: indexing {n_index}, not {args.files} "
+              f"(add files with --extra-root DIR, see scripts/corpus.py)")  # fmt: skip
+
+    tmp = tempfile.TemporaryDirectory(prefix="whence-bench-elastic-")
+    name = f"bench-{n_index}"
+    for row in rest("GET", f"{base}/_cat/indices/{name}-v*?format=json"):
+        rest("DELETE", f"{base}/{row['index']}")
+    targets = {"sqlite": str(Path(tmp.name) / "index.sqlite"), "engine": f"{base}/{name}"}
+    print(f"\nbulk indexing {n_index} files:")
+    docs_per_s: dict[str, float] = {}
+    for kind, target in targets.items():
+        t0 = time.perf_counter()
+        if kind == "engine" and args.jobs:
+            nfiles, nbytes = build_jobs(indexed, target, args.jobs, Path(tmp.name))
+        else:
+            with open_store(target, create=True) as store:
+                rep = ingest.build(store, corpus.source_files(indexed), workers=args.workers)  # type: ignore[arg-type]
+            nfiles, nbytes = rep.files, rep.bytes
+        dt = time.perf_counter() - t0
+        with open_store(target, readonly=True) as store:
+            ndocs = store.count_documents()
+        docs_per_s[kind] = ndocs / dt
+        how = f" ({args.jobs} --worker jobs)" if kind == "engine" and args.jobs else ""
+        print(f"  {kind:>7}{how}: {nfiles} files, {nbytes / 1e6:.0f} MB, {ndocs} documents in {dt:.0f}s: "
+              f"{ndocs / dt:.0f} docs/s, {nbytes / 1e6 / dt:.2f} MB/s")  # fmt: skip
+
+    rng = random.Random(args.seed + 1)
+    queries: list[str] = []
+    while len(queries) < args.queries + args.warmup:
+        pool = held_back if rng.random() < 0.2 else indexed
+        lines = load_lines(rng.choice(pool))
+        if lines:
+            queries.append(snippet(lines, rng))
+    stores = {kind: open_store(t, readonly=True) for kind, t in targets.items()}
+    for q in queries[: args.warmup]:
+        for s in stores.values():
+            search.search(s, q, top=5)
+    times: dict[str, list[float]] = {k: [] for k in stores}
+    agree = 0
+    for q in queries[args.warmup :]:
+        verdicts = []
+        for kind, s in stores.items():
+            t0 = time.perf_counter()
+            res = search.search(s, q, top=5)
+            times[kind].append(1000 * (time.perf_counter() - t0))
+            verdicts.append((res.verdict, [(m.primary.repo, m.primary.path) for m in res.matches[:1]]))
+        agree += verdicts[0] == verdicts[1]
+    print(f"\nsearch latency over {args.queries} queries after {args.warmup} warm-up (ms):")
+    print(f"{'':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
+    for kind, xs in times.items():
+        print(f"{kind:>9} " + " ".join(f"{x:8.2f}" for x in (pct(xs, 50), pct(xs, 95), pct(xs, 99), max(xs))))
+    ratio = pct(times["engine"], 50) / pct(times["sqlite"], 50)
+    print(f"engine/sqlite p50 ratio: {ratio:.1f}x; same verdict and top source: {agree}/{args.queries}")
+    sq = stores["sqlite"].stats()
+    for s in stores.values():
+        s.close()
+
+    physical = rest("GET", f"{base}/_alias/{name}")
+    index = next(iter(physical))
+    rest("POST", f"{base}/{index}/_forcemerge?max_num_segments=1")
+    st = rest("GET", f"{base}/{index}/_stats/store,docs")["_all"]["primaries"]
+    size = int(st["store"]["size_in_bytes"])
+    ndocs = int(sq["documents"])
+    src_bytes = int(sq["source_bytes"])
+    fps = int(sq["fingerprints"])
+    sizing = {
+        "engine": engine_name, "files": n_index, "documents": ndocs, "occurrences": int(sq["occurrences"]),
+        "source_bytes": src_bytes, "fingerprints": fps, "fingerprints_per_doc": round(fps / ndocs, 1),
+        "engine_bytes": size, "engine_bytes_per_doc": round(size / ndocs), "engine_bytes_per_source_byte":
+        round(size / src_bytes, 3), "sqlite_bytes": int(sq["index_bytes"]),
+        "sqlite_bytes_per_doc": round(int(sq["index_bytes"]) / ndocs),
+        "engine_docs_per_s": round(docs_per_s["engine"]), "sqlite_docs_per_s": round(docs_per_s["sqlite"]),
+        **{f"{k}_p{p}_ms": round(pct(times[k], p), 2) for k in ("engine", "sqlite") for p in (50, 99)},
+    }  # fmt: skip
+    print(f"\nengine index after force-merge: {size / 1e6:.0f} MB = {size / ndocs:.0f} bytes/document, "
+          f"{size / src_bytes:.2f} bytes/source byte ({fps / ndocs:.0f} fingerprints/document); "
+          f"SQLite: {int(sq['index_bytes']) / 1e6:.0f} MB")  # fmt: skip
+    print("sizing: " + json.dumps(sizing))
+    if not args.keep:
+        rest("DELETE", f"{base}/{index}")
+    p50 = pct(times["engine"], 50)
+    verdict = "PASS" if p50 <= ENGINE_P50_MS else "FAIL"
+    print(f"{verdict} engine search p50 {p50:.2f} ms (target <= {ENGINE_P50_MS:.0f} ms)")
+    return 0 if p50 <= ENGINE_P50_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
