@@ -21,7 +21,8 @@ from whence.index import ingest, search
 from whence.index.errors import IndexFormatError, IndexNotFound, WhenceError
 from whence.index.model import Occurrence
 from whence.index.stores import open_store
-from whence.index.stores.elastic import ElasticStore
+from whence.index.stores.base import WriteResult
+from whence.index.stores.elastic import ElasticStore, doc_id
 
 from .engine import drop_indices, http
 from .mutations import crlf, reindent, rename, strip_comments
@@ -258,3 +259,25 @@ def test_rebuild_swaps_the_alias_without_a_gap(engine_index: str, corpus: Path, 
     assert [r["index"] for r in http("GET", f"{base}/_cat/indices/{name}-v*?format=json")] == [f"{name}-v2"]
     reader.close()
     after.close()
+
+
+def test_engine_takes_the_next_id_when_two_contents_collide(
+    engine_index: str, corpus: Path, tmp_path: Path
+) -> None:
+    """Ids are 63 bits of the content hash: a collision is simulated by storing another content under the
+    id of ``bisect.py`` first; the real one must land on its next candidate and stay findable."""
+    folder = _folder(tmp_path / "one", corpus / "bisect.py")
+    doc = next(
+        p.doc for p in (ingest.prepare(f, set()) for f in ingest.sources([folder], repo="a/b")) if p.doc
+    )
+    base, name = engine_index.rsplit("/", 1)
+    with open_store(engine_index, create=True) as s:
+        squatter = {"kind": "doc", "did": doc_id(doc.content_hash), "ch": "00" * 16, "len": 1, "lines": 1}
+        http("PUT", f"{base}/{name}/_create/d{doc_id(doc.content_hash)}?refresh=true", squatter)
+        assert s.add([doc]) == WriteResult(1, 1)
+        assert s.known([doc.content_hash]) == {doc.content_hash}
+        assert s.add([doc]) == WriteResult(0, 0)
+        s.flush()
+        res = search.search(s, (corpus / "bisect.py").read_text())
+        assert res.verdict == "verbatim"
+        assert res.matches[0].doc_id == doc_id(doc.content_hash, 1)

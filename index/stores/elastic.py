@@ -47,6 +47,8 @@ PARAMS = {
 TERMS_PER_REQUEST = 1000
 #: Hits per page when reading postings, band documents and occurrences.
 PAGE = 5000
+#: Ids tried for one content before giving up (each further one follows a 63-bit collision).
+MAX_ID_ATTEMPTS = 8
 #: Postings written between automatic refreshes during a build.
 REFRESH_PAIRS = 4_000_000
 #: How long a document count is reused (search asks for it on every query to size its boilerplate cap).
@@ -291,6 +293,10 @@ class ElasticStore(Store):
                         clashes.append(d)
             pending = clashes
             attempt += 1
+            if pending and attempt == MAX_ID_ATTEMPTS:
+                raise StoreUnavailable(
+                    f"{self.target.display}: no free document id for {pending[0].content_hash.hex()}"
+                )
         occ = [(ids[d.content_hash], o) for d in docs for o in d.occurrences]
         new_occ = self._write_occurrences(occ)
         if self._pairs_since_refresh >= self.refresh_pairs:
@@ -330,16 +336,32 @@ class ElasticStore(Store):
     def add_occurrences(self, pairs: Sequence[tuple[bytes, Occurrence]]) -> int:
         if self._readonly:
             raise WhenceError("the store is open read-only")
-        wanted = {ch.hex() for ch, _ in pairs}
-        found: dict[str, int] = {}
-        query = em.kind_query("doc", em.term_filter("ch", sorted(wanted)))
-        for hit in self._scan(query, source=["ch", "did"]):
-            found[hit["_source"]["ch"]] = int(hit["_source"]["did"])
-        missing = wanted - set(found)
+        ids = self._resolve({ch for ch, _ in pairs})
+        missing = {ch for ch, _ in pairs} - set(ids)
         if missing:
-            raise StoreUnavailable(f"occurrence for a content that is not stored ({min(missing)})")
+            raise StoreUnavailable(f"occurrence for a content that is not stored ({min(missing).hex()})")
         self._count = None
-        return self._write_occurrences([(found[ch.hex()], o) for ch, o in pairs])
+        return self._write_occurrences([(ids[ch], o) for ch, o in pairs])
+
+    def _resolve(self, content_hashes: Iterable[bytes]) -> dict[bytes, int]:
+        """The document id of each stored content, by real-time GETs (a search would not yet see what
+        this build wrote since the last refresh): the id derived from the hash, verified by the stored
+        hash, else the next candidate after a collision."""
+        out: dict[bytes, int] = {}
+        todo = set(content_hashes)
+        for attempt in range(MAX_ID_ATTEMPTS):
+            if not todo:
+                break
+            want = {f"d{doc_id(ch, attempt)}": ch for ch in todo}
+            found = self._mget_sources(list(want), ["ch"])
+            for _id, ch in want.items():
+                src = found.get(_id)
+                if src is None:
+                    todo.discard(ch)  # not stored: later candidates are only taken after a collision
+                elif src.get("ch") == ch.hex():
+                    out[ch] = int(_id[1:])
+                    todo.discard(ch)
+        return out
 
     def flush(self) -> None:
         """Make every acknowledged write searchable (a refresh; the bulks are already durable)."""
@@ -414,12 +436,7 @@ class ElasticStore(Store):
         return {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
 
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
-        wanted = sorted({h.hex() for h in content_hashes})
-        out: set[bytes] = set()
-        for i in range(0, len(wanted), TERMS_PER_REQUEST):
-            query = em.kind_query("doc", em.term_filter("ch", wanted[i : i + TERMS_PER_REQUEST]))
-            out.update(bytes.fromhex(h["_source"]["ch"]) for h in self._scan(query, source=["ch"]))
-        return out
+        return set(self._resolve(content_hashes))
 
     def _doc_freqs(self, keys: list[str]) -> dict[str, int]:
         """Document frequency of each term, from the term dictionary of one shard, scaled by the number
