@@ -53,8 +53,6 @@ MAX_ID_ATTEMPTS = 8
 REFRESH_PAIRS = 4_000_000
 #: How long a document count is reused (search asks for it on every query to size its boilerplate cap).
 COUNT_TTL_S = 5.0
-#: Candidates whose texts are fetched in one round trip on the first text() after postings().
-PREFETCH = 32
 
 _MASK = (1 << 64) - 1
 _local = threading.local()
@@ -88,6 +86,18 @@ _OCC_FIELDS = ["did", "repo", "path", "rev", "lic", "url"]
 
 def _occurrence(s: dict[str, Any]) -> Occurrence:
     return Occurrence(s["repo"], s["path"], tuple(s["lic"]), s["rev"], s["url"])
+
+
+def _likely_candidates(votes: dict[int, int]) -> list[int]:
+    """The documents search will align, as it ranks them (whence.index.search._match, before LSH band
+    votes): their texts, metadata and occurrences are fetched in one round trip when search first asks."""
+    from ..search import MAX_CANDIDATES, MIN_CANDIDATES
+
+    ranked = sorted(votes, key=lambda d: (-votes[d], d))[:MAX_CANDIDATES]
+    if not ranked:
+        return []
+    floor = max(2, votes[ranked[0]] // 10)
+    return [d for i, d in enumerate(ranked) if i < MIN_CANDIDATES or votes[d] >= floor]
 
 
 def _decompressor() -> zstandard.ZstdDecompressor:
@@ -482,9 +492,7 @@ class ElasticStore(Store):
             np.array(found_d, dtype=np.int64),
             np.array(common, dtype=np.int64),
         )
-        # Search aligns the best-voted documents next: fetch their texts in one round trip when it asks.
-        votes = post.votes()
-        self._prefetch = sorted(votes, key=lambda d: (-votes[d], d))[:PREFETCH]
+        self._prefetch = _likely_candidates(post.votes())
         return post
 
     def band_docs(self, keys: Sequence[int]) -> set[int]:
