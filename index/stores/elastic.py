@@ -80,7 +80,7 @@ def _occ_id(did: int, o: Occurrence) -> str:
     return "o" + xxhash.xxh3_128_hexdigest(key.encode("utf-8", "surrogatepass"))
 
 
-_DOC_FIELDS = ["z", "did", "blob", "lang", "lines", "tokens", "len"]
+_DOC_FIELDS = ["text", "did", "blob", "lang", "lines", "tokens", "len"]
 _OCC_FIELDS = ["did", "repo", "path", "rev", "lic", "url"]
 
 
@@ -325,7 +325,7 @@ class ElasticStore(Store):
             "lines": d.lines,
             "tokens": d.tokens,
             "sig": base64.b64encode(d.signature).decode("ascii"),
-            "z": base64.b64encode(d.text_z).decode("ascii"),
+            "text": _decompressor().decompress(d.text_z).decode("utf-8"),  # ingestion admits only UTF-8
             "fp": [_key(h) for h in hashes.tolist()],
             "bands": [_key(k) for k in d.bands],
         }
@@ -553,7 +553,7 @@ class ElasticStore(Store):
 
     def _cache_doc(self, src: dict[str, Any]) -> None:
         did = int(src["did"])
-        self._texts[did] = _decompressor().decompress(base64.b64decode(src["z"]))
+        self._texts[did] = src["text"].encode("utf-8")
         self._docs[did] = StoredDoc(did, src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
 
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
