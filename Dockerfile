@@ -1,4 +1,5 @@
-# whence CLI image: the embedded SQLite index lives in the /data volume.
+# whence image (CLI and API): the embedded SQLite index lives in the /data volume; the Elasticsearch and
+# OpenSearch clients are included for --index http(s)://... targets.
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -7,7 +8,7 @@ COPY whence whence
 COPY index index
 COPY api api
 COPY generator generator
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[elastic]"
 
 FROM python:3.11-slim
 COPY --from=build /wheels /wheels

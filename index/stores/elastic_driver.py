@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from ..errors import StoreUnavailable, WhenceError
 
@@ -192,15 +192,20 @@ class Driver:
                     raise _Unreachable() from exc
                 raise EngineHTTPError(exc.status_code, exc.info) from exc
         import elastic_transport
-        from elasticsearch import ApiError
 
+        # The raw transport, not Elasticsearch.perform_request: the client rewrites the media types to
+        # "compatible-with=<its own major>", which a server of the other major refuses, and the same
+        # plain-JSON requests are accepted by Elasticsearch 8 and 9 alike.
+        target = f"{path}?{urlencode(params)}" if params else path
         try:
-            resp = self._client.perform_request(method, path, params=params, body=body, headers=headers)
-        except ApiError as exc:
-            raise EngineHTTPError(exc.meta.status, exc.body) from exc
+            meta, data = self._client.transport.perform_request(
+                method, target, headers=headers, body=body, request_timeout=60
+            )
         except elastic_transport.TransportError as exc:  # connection refused, timeout, TLS
             raise _Unreachable() from exc
-        return resp.body
+        if not 200 <= meta.status < 300:
+            raise EngineHTTPError(meta.status, data)
+        return data
 
     def close(self) -> None:
         """Release the client's connections."""
