@@ -120,6 +120,29 @@ def build_jobs(files: list[corpus.CorpusFile], target: str, jobs: int, tmp: Path
     return total, nbytes
 
 
+#: Lucene file extensions by what they hold.
+FILE_KINDS = {
+    "stored fields (texts, metadata)": ("fdt", "fdx", "fdm"),
+    "terms and postings (fingerprints, bands, ids)": ("tim", "tip", "tmd", "doc", "pos", "pay"),
+    "doc values": ("dvd", "dvm"),
+    "points (numbers)": ("kdd", "kdi", "kdm", "dim", "dii"),
+    "norms": ("nvd", "nvm"),
+}
+
+
+def file_breakdown(base: str, index: str) -> dict[str, int]:
+    """Bytes of the index by kind of Lucene file (segment file sizes, as the engine reports them)."""
+    st = rest("GET", f"{base}/{index}/_stats/segments?include_segment_file_sizes=true")
+    files = st["_all"]["primaries"]["segments"].get("file_sizes", {})
+    out = {
+        kind: sum(int(files.get(e, {}).get("size_in_bytes", 0)) for e in exts)
+        for kind, exts in FILE_KINDS.items()
+    }
+    known = {e for exts in FILE_KINDS.values() for e in exts}
+    out["other"] = sum(int(v.get("size_in_bytes", 0)) for e, v in files.items() if e not in known)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=100_000)
@@ -206,6 +229,10 @@ def main() -> int:
         s.close()
 
     time.sleep(5)  # the merged-away segments are deleted shortly after the merge returns
+    parts = file_breakdown(base, index)
+    print(
+        "engine index by Lucene file kind (MB): " + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in parts.items())
+    )
     st = rest("GET", f"{base}/{index}/_stats/store,docs")["_all"]["primaries"]
     size = int(st["store"]["size_in_bytes"])
     ndocs = int(sq["documents"])
@@ -217,6 +244,7 @@ def main() -> int:
         "engine_bytes": size, "engine_bytes_per_doc": round(size / ndocs), "engine_bytes_per_source_byte":
         round(size / src_bytes, 3), "sqlite_bytes": int(sq["index_bytes"]),
         "sqlite_bytes_per_doc": round(int(sq["index_bytes"]) / ndocs),
+        "engine_bytes_by_kind": parts,
         "engine_docs_per_s": round(docs_per_s["engine"]), "sqlite_docs_per_s": round(docs_per_s["sqlite"]),
         **{f"{k}_p{p}_ms": round(pct(times[k], p), 2) for k in ("engine", "sqlite") for p in (50, 99)},
     }  # fmt: skip

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from whence.index import fingerprint as fp
 from whence.index import ingest, search
@@ -22,7 +24,7 @@ from whence.index.errors import IndexFormatError, IndexNotFound, WhenceError
 from whence.index.model import Occurrence
 from whence.index.stores import open_store
 from whence.index.stores.base import WriteResult
-from whence.index.stores.elastic import ElasticStore, doc_id
+from whence.index.stores.elastic import ElasticStore, _key, _keys, _unkey, doc_id
 
 from .engine import drop_indices, http
 from .mutations import crlf, reindent, rename, strip_comments
@@ -134,7 +136,7 @@ def test_same_counts_and_occurrences(both: dict[str, str], corpus: Path) -> None
         open_store(both["elastic"], readonly=True) as engine,
     ):
         a, b = lite.stats(), engine.stats()
-        for key in ("documents", "occurrences", "repositories", "source_bytes"):
+        for key in ("documents", "occurrences", "repositories", "source_bytes", "fingerprints"):
             assert a[key] == b[key], key
         assert lite.count_documents() == engine.count_documents() == a["documents"]
         res = search.search(engine, (corpus / "heapq.py").read_text(), top=3)
@@ -281,3 +283,11 @@ def test_engine_takes_the_next_id_when_two_contents_collide(
         res = search.search(s, (corpus / "bisect.py").read_text())
         assert res.verdict == "verbatim"
         assert res.matches[0].doc_id == doc_id(doc.content_hash, 1)
+
+
+@given(st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=50))
+def test_engine_terms_round_trip_every_hash(hashes: list[int]) -> None:
+    keys = _keys(np.array(hashes, dtype=np.int64))
+    assert keys == [_key(h) for h in hashes]
+    assert all(len(k) == 11 for k in keys)
+    assert [_unkey(k) for k in keys] == hashes

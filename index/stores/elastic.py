@@ -59,12 +59,23 @@ _local = threading.local()
 
 
 def _key(h: int) -> str:
-    """A fingerprint hash or band key as its term: 16 hex digits of the unsigned value."""
-    return f"{h & _MASK:016x}"
+    """A fingerprint hash or band key as its term: the 8 bytes of its two's complement in URL-safe
+    base64, 11 characters (16 hex digits made the term dictionary a third bigger)."""
+    return base64.urlsafe_b64encode((h & _MASK).to_bytes(8, "big"))[:11].decode("ascii")
+
+
+def _keys(hashes: npt.NDArray[np.int64]) -> list[str]:
+    """:func:`_key` of every hash (one base64 pass over the whole array, then split)."""
+    raw = np.asarray(hashes, dtype=">i8").view(np.uint8).reshape(-1, 8)
+    # 9 bytes (8 + a zero pad) encode to exactly 12 characters, the first 11 carrying the 8 bytes.
+    padded = np.zeros((len(raw), 9), dtype=np.uint8)
+    padded[:, :8] = raw
+    text = base64.urlsafe_b64encode(padded.tobytes()).decode("ascii")
+    return [text[i : i + 11] for i in range(0, len(text), 12)]
 
 
 def _unkey(k: str) -> int:
-    v = int(k, 16)
+    v = int.from_bytes(base64.urlsafe_b64decode(k + "="), "big")
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
@@ -229,7 +240,7 @@ class ElasticStore(Store):
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def _bulk(self, ops: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[int]:
+    def _bulk(self, ops: Sequence[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[int]:
         """Run ``(action, source)`` pairs as bulks; returns each one's status.  Items the cluster
         rejected as busy (429) are sent again with backoff; any other failure except 409 raises."""
         statuses = [0] * len(ops)
@@ -237,7 +248,10 @@ class ElasticStore(Store):
         for pause in (*WRITE_BACKOFF, None):
             lines: list[dict[str, Any]] = []
             for i in todo:
-                lines.extend(ops[i])
+                action, source = ops[i]
+                lines.append(action)
+                if source is not None:
+                    lines.append(source)
             try:
                 resp = self._driver.request(
                     "POST", f"/{self._write_index}/_bulk", lines, ndjson=True, backoff=WRITE_BACKOFF
@@ -256,7 +270,7 @@ class ElasticStore(Store):
                 statuses[i] = status
                 if status == 429:
                     retry.append(i)
-                elif status >= 300 and status != 409:
+                elif status >= 300 and status not in (404, 409):  # 404: a delete of nothing
                     raise StoreUnavailable(
                         f"{self.target.display}: the engine refused a write: {result.get('error')}"
                     )
@@ -272,52 +286,62 @@ class ElasticStore(Store):
         if self._readonly:
             raise WhenceError("the store is open read-only")
         self._count = None
-        ids: dict[bytes, int] = {}
         pending = list(docs)
         attempt = 0
-        new_docs = 0
+        new_docs = new_occ = 0
         while pending:
-            ops = [
-                ({"create": {"_id": f"d{doc_id(d.content_hash, attempt)}"}}, self._doc_source(d, attempt))
-                for d in pending
-            ]
-            statuses = self._bulk(ops)
+            # One bulk per batch: each document with its occurrences, keyed by the document's id.
+            ops = []
+            for d in pending:
+                did = doc_id(d.content_hash, attempt)
+                ops.append(({"create": {"_id": f"d{did}"}}, self._doc_source(d, did)))
+                ops.extend(self._occurrence_op(did, o) for o in d.occurrences)
+            statuses = iter(self._bulk(ops))
+            existing: list[tuple[IndexedDoc, list[int]]] = []
+            for d in pending:
+                doc_status = next(statuses)
+                occ_statuses = [next(statuses) for _ in d.occurrences]
+                if doc_status == 409:
+                    existing.append((d, occ_statuses))
+                    continue
+                new_docs += 1
+                new_occ += sum(s != 409 for s in occ_statuses)
+                self._pairs_since_refresh += len(d.hashes)
             clashes: list[IndexedDoc] = []
-            existing: list[IndexedDoc] = []
-            for d, status in zip(pending, statuses, strict=True):
-                if status == 409:
-                    existing.append(d)
-                else:
-                    new_docs += 1
-                    ids[d.content_hash] = doc_id(d.content_hash, attempt)
-                    self._pairs_since_refresh += len(d.hashes)
             if existing:
-                # A 409 is either this content stored earlier (a rerun, another worker) or, very rarely,
-                # another content on the same id: tell them apart by the stored content hash.
-                stored = self._mget_sources([f"d{doc_id(d.content_hash, attempt)}" for d in existing], ["ch"])
-                for d in existing:
-                    src = stored.get(f"d{doc_id(d.content_hash, attempt)}")
+                # A 409 is either this content stored earlier (a rerun, another worker) or, about once in
+                # 10^10 pairs of contents, another content on the same id: tell them apart by the stored
+                # content hash.  After a clash the occurrences just attached to the other content are
+                # taken back, and the content is written again on its next candidate id.
+                ids = [f"d{doc_id(d.content_hash, attempt)}" for d, _ in existing]
+                stored = self._mget_sources(ids, ["ch"])
+                for _id, (d, occ_statuses) in zip(ids, existing, strict=True):
+                    src = stored.get(_id)
                     if src is not None and src.get("ch") == d.content_hash.hex():
-                        ids[d.content_hash] = doc_id(d.content_hash, attempt)
+                        new_occ += sum(s != 409 for s in occ_statuses)
                     else:
                         clashes.append(d)
+                        wrong = [o for o, s in zip(d.occurrences, occ_statuses, strict=True) if s != 409]
+                        self._delete([_occ_id(int(_id[1:]), o) for o in wrong])
             pending = clashes
             attempt += 1
             if pending and attempt == MAX_ID_ATTEMPTS:
                 raise StoreUnavailable(
                     f"{self.target.display}: no free document id for {pending[0].content_hash.hex()}"
                 )
-        occ = [(ids[d.content_hash], o) for d in docs for o in d.occurrences]
-        new_occ = self._write_occurrences(occ)
         if self._pairs_since_refresh >= self.refresh_pairs:
             self.flush()
         return WriteResult(new_docs, new_occ)
 
-    def _doc_source(self, d: IndexedDoc, attempt: int) -> dict[str, Any]:
+    def _delete(self, ids: list[str]) -> None:
+        if ids:
+            self._bulk([({"delete": {"_id": i}}, None) for i in ids])
+
+    def _doc_source(self, d: IndexedDoc, did: int) -> dict[str, Any]:
         hashes = np.unique(np.asarray(d.hashes, dtype=np.int64))
         return {
             "kind": "doc",
-            "did": doc_id(d.content_hash, attempt),
+            "did": did,
             "ch": d.content_hash.hex(),
             "blob": d.blob_id,
             "lang": d.language,
@@ -326,22 +350,22 @@ class ElasticStore(Store):
             "tokens": d.tokens,
             "sig": base64.b64encode(d.signature).decode("ascii"),
             "text": _decompressor().decompress(d.text_z).decode("utf-8"),  # ingestion admits only UTF-8
-            "fp": [_key(h) for h in hashes.tolist()],
+            "nfp": len(hashes),
+            "fp": _keys(hashes),
             "bands": [_key(k) for k in d.bands],
         }
 
+    def _occurrence_op(self, did: int, o: Occurrence) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._seq += 1  # insertion order, as occurrences() returns them
+        src = {
+            "kind": "occ", "did": did, "repo": o.repo, "path": o.path, "rev": o.revision,
+            "lic": list(o.licenses), "url": o.url, "seq": self._seq,
+        }  # fmt: skip
+        return {"create": {"_id": _occ_id(did, o)}}, src
+
     def _write_occurrences(self, pairs: Sequence[tuple[int, Occurrence]]) -> int:
-        ops = []
-        for did, o in pairs:
-            self._seq += 1
-            src = {
-                "kind": "occ", "did": did, "repo": o.repo, "path": o.path, "rev": o.revision,
-                "lic": list(o.licenses), "url": o.url, "seq": self._seq,
-            }  # fmt: skip
-            ops.append(({"create": {"_id": _occ_id(did, o)}}, src))
-        if not ops:
-            return 0
-        return sum(1 for s in self._bulk(ops) if s != 409)
+        ops = [self._occurrence_op(did, o) for did, o in pairs]
+        return sum(1 for s in self._bulk(ops) if s != 409) if ops else 0
 
     def add_occurrences(self, pairs: Sequence[tuple[bytes, Occurrence]]) -> int:
         if self._readonly:
@@ -474,7 +498,7 @@ class ElasticStore(Store):
         self._prefetch, self._batch, self._texts, self._docs, self._occs = [], [], {}, {}, {}
         if not len(q):
             return Postings(empty, empty, empty)
-        keys = [_key(h) for h in q.tolist()]
+        keys = _keys(q)
         df = self._doc_freqs(keys)
         common = sorted(_unkey(k) for k, n in df.items() if n > cap)
         rare = [k for k in keys if 0 < df.get(k, 0) <= cap]
@@ -603,6 +627,7 @@ class ElasticStore(Store):
     def stats(self) -> dict[str, int | float | str]:
         aggs = {
             "bytes": {"sum": {"field": "len"}},
+            "fingerprints": {"sum": {"field": "nfp"}},
             "repos": {"cardinality": {"field": "repo", "precision_threshold": 40000}},
         }
         resp = self._search({"size": 0, "track_total_hits": True, "aggs": aggs})
@@ -624,6 +649,7 @@ class ElasticStore(Store):
             "occurrences": occs,
             "repositories": int(resp["aggregations"]["repos"]["value"]),
             "source_bytes": source_bytes,
+            "fingerprints": int(resp["aggregations"]["fingerprints"]["value"] or 0),
             "index_bytes": size,
             "index_bytes_per_source_byte": round(size / source_bytes, 3) if source_bytes else 0.0,
         }

@@ -4,12 +4,12 @@ Elasticsearch 8/9 and OpenSearch 2/3 speak the same REST dialect for everything 
 send these very dicts.  Layout (one index behind an alias; every whence object is one engine document,
 told apart by ``kind``)::
 
-    kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, sig, text   (+ fp, bands: indexed only)
+    kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, nfp, sig, text   (+ fp, bands: indexed only)
     kind=occ   _id "o<key>"  did, repo, path, rev, lic, url, seq
 
 Why this shape (see docs/elastic.md for the measurements behind it):
 
-* ``fp`` holds a document's winnowed fingerprint hashes as ``keyword`` terms (16 hex digits each), not
+* ``fp`` holds a document's winnowed fingerprint hashes as ``keyword`` terms (11 base64 characters), not
   ``long``: the search is a set of exact-value lookups, which the inverted index's term dictionary answers
   directly, while numeric fields are indexed as points (BKD trees) built for ranges.  Only the postings
   are kept (``index_options: docs``: no frequencies, no positions, no norms, no doc values): positions
@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Bumped when the layout changes; an index of another version is refused (rebuild it).
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 _KW_NOT_INDEXED = {"type": "keyword", "index": False, "doc_values": False}
 
@@ -50,6 +50,7 @@ MAPPINGS: dict[str, Any] = {
         "len": {"type": "long"},
         "lines": {"type": "integer", "index": False},
         "tokens": {"type": "integer", "index": False},
+        "nfp": {"type": "integer", "index": False},  # fingerprints held: summed by stats
         "sig": {"type": "binary"},
         "text": _KW_NOT_INDEXED,
         "fp": {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"},
