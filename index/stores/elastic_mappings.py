@@ -4,7 +4,8 @@ Elasticsearch 8/9 and OpenSearch 2/3 speak the same REST dialect for everything 
 send these very dicts.  Layout (one index behind an alias; every whence object is one engine document,
 told apart by ``kind``)::
 
-    kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, nfp, sig, text   (+ fp, bands: indexed only)
+    kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, nfp, sig, text
+                             (+ fp, bands: indexed, not in _source)
     kind=occ   _id "o<key>"  did, repo, path, rev, lic, url, seq
 
 Why this shape (see docs/elastic.md for the measurements behind it):
