@@ -13,8 +13,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.servers import serve_in_thread
+from whence.api.app import create_app
+from whence.api.settings import Settings
+from whence.api.state import State
 from whence.index import ingest, search
 from whence.index.errors import StoreUnavailable
 from whence.index.stores import open_store
@@ -125,13 +130,29 @@ def test_engine_unreachable_at_search_is_exit_2_not_no_match(node: Node, tmp_pat
     code = (STDLIB / "heapq.py").read_text()
     store = open_store(target, readonly=True)
     assert search.search(store, code).verdict == "verbatim"
-    node.stop()
-    try:
-        # A long-lived reader (the HTTP service) gets an error it can turn into 503, never "no match".
-        with pytest.raises(StoreUnavailable, match="stopped answering"):
-            search.search(store, code)
-    finally:
-        store.close()
+    settings = Settings(index=target, state=str(tmp_path / "state.sqlite"))
+    state = State(settings.state)
+    key = state.create_key("tests")[1]
+    state.close()
+    auth = {"Authorization": f"Bearer {key}"}
+    lines = code.splitlines(keepends=True)
+    with serve_in_thread(create_app(settings)) as base:
+        res = httpx.post(
+            f"{base}/v1/search", json={"code": "".join(lines[100:140])}, headers=auth, timeout=60
+        )
+        assert res.status_code == 200 and res.json()["verdict"] == "verbatim", res.text
+        node.stop()
+        try:
+            # A long-lived reader gets an error, never "no match": the service answers 503.
+            with pytest.raises(StoreUnavailable, match="stopped answering"):
+                search.search(store, code)
+        finally:
+            store.close()
+        res = httpx.post(
+            f"{base}/v1/search", json={"code": "".join(lines[150:190])}, headers=auth, timeout=60
+        )
+        assert res.status_code == 503, res.text
+        assert res.json()["error"]["status"] == 503
     for args in (["search", "--index", target], ["index", "stats", "--index", target]):
         out = subprocess.run([sys.executable, "-m", "whence.api", *args], input=code, capture_output=True,
                              text=True, timeout=120)  # fmt: skip
