@@ -291,3 +291,18 @@ def test_engine_terms_round_trip_every_hash(hashes: list[int]) -> None:
     assert keys == [_key(h) for h in hashes]
     assert all(len(k) == 11 for k in keys)
     assert [_unkey(k) for k in keys] == hashes
+
+
+def test_same_repository_listing(both: dict[str, str]) -> None:
+    listings = []
+    for target in (both["sqlite"], both["elastic"]):
+        with open_store(target, readonly=True) as s:
+            first = s.repository("Python/CPython", limit=7, offset=3)
+            fork = s.repository("someone/fork")
+            missing = s.repository("nobody/nothing")
+            listings.append((first, fork, missing))
+    assert listings[0] == listings[1]
+    first, fork, missing = listings[0]
+    assert first.repo == "python/cpython" and first.total > 10 and len(first.files) == 7
+    assert [f.occurrence.path for f in fork.files] == ["heapq.py", "wrap.py"] and fork.licenses == ["MIT"]
+    assert missing.total == 0

@@ -31,7 +31,7 @@ from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import elastic_mappings as em
-from .base import Postings, Store, WriteResult
+from .base import Postings, RepoFile, RepoFiles, Store, WriteResult
 from .elastic_driver import WRITE_BACKOFF, Driver, EngineHTTPError, parse_target, probe
 
 #: Fingerprint parameters an index was built with (kept in the mapping's ``_meta``, checked on open).
@@ -610,6 +610,38 @@ class ElasticStore(Store):
         for hit in self._scan(query, source=_OCC_FIELDS, sort=[{"seq": "asc"}, {"did": "asc"}]):
             out[int(hit["_source"]["did"])].append(_occurrence(hit["_source"]))
         return out
+
+    def repository(self, repo: str, limit: int = 100, offset: int = 0) -> RepoFiles:
+        """The files of a repository by path (``offset + limit`` at most the engine's result window,
+        10,000 by default)."""
+        body = {
+            "query": em.repository_query(repo),
+            "from": offset,
+            "size": limit,
+            "sort": [{"path": "asc"}, {"rev": "asc"}],
+            "_source": _OCC_FIELDS,
+            "track_total_hits": True,
+            "aggs": {
+                "licenses": {"terms": {"field": "lic", "size": 1000}},
+                "names": {"terms": {"field": "repo"}},
+            },
+        }
+        resp = self._search(body)
+        names = [b["key"] for b in resp["aggregations"]["names"]["buckets"]]
+        if not names:
+            return RepoFiles(repo, 0, [], [])
+        hits = resp["hits"]["hits"]
+        docs = self.documents(sorted({int(h["_source"]["did"]) for h in hits}))
+        files = []
+        for h in hits:
+            meta = docs.get(int(h["_source"]["did"]))
+            files.append(
+                RepoFile(
+                    _occurrence(h["_source"]), meta.blob_id if meta else "", meta.language if meta else ""
+                )
+            )
+        licenses = sorted(b["key"] for b in resp["aggregations"]["licenses"]["buckets"])
+        return RepoFiles(names[0], int(resp["hits"]["total"]["value"]), files, licenses)
 
     def _count_of(self, kind: str) -> int:
         try:

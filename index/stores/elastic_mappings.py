@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Bumped when the layout changes; an index of another version is refused (rebuild it).
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 _KW_NOT_INDEXED = {"type": "keyword", "index": False, "doc_values": False}
 
@@ -58,8 +58,9 @@ MAPPINGS: dict[str, Any] = {
         "bands": {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"},
         # occurrences
         "repo": {"type": "keyword"},
-        "path": _KW_NOT_INDEXED,
-        "rev": _KW_NOT_INDEXED,
+        # Not searched, but sorted on (a repository's files by path, Store.repository).
+        "path": {"type": "keyword", "index": False},
+        "rev": {"type": "keyword", "index": False},
         "lic": {"type": "keyword"},
         "url": _KW_NOT_INDEXED,
         "seq": {"type": "long"},
@@ -88,6 +89,11 @@ def index_body(shards: int, replicas: int | None, meta: dict[str, str]) -> dict[
     else:
         settings["number_of_replicas"] = replicas
     return {"settings": {"index": settings}, "mappings": {**MAPPINGS, "_meta": meta}}
+
+
+def repository_query(repo: str) -> dict[str, Any]:
+    """Occurrences in a repository, its name compared case-insensitively."""
+    return kind_query("occ", {"term": {"repo": {"value": repo, "case_insensitive": True}}})
 
 
 def term_filter(field: str, values: list[str] | list[int]) -> dict[str, Any]:
