@@ -306,3 +306,25 @@ def test_same_repository_listing(both: dict[str, str]) -> None:
     assert first.repo == "python/cpython" and first.total > 10 and len(first.files) == 7
     assert [f.occurrence.path for f in fork.files] == ["heapq.py", "wrap.py"] and fork.licenses == ["MIT"]
     assert missing.total == 0
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
+def test_optout_removes_a_repository_and_its_orphans(fresh: str, corpus: Path, twin_corpus: Path) -> None:
+    _build(fresh, corpus, twin_corpus)
+    extra = _folder(twin_corpus.parent / f"only-{uuid.uuid4().hex[:6]}", corpus / "bisect.py")
+    (extra / "mine.py").write_text("def only_in_the_fork(x):\n    return [x * i for i in range(99)]\n" * 6)
+    with open_store(fresh, create=True) as s:
+        ingest.build(s, ingest.sources([extra], repo="someone/fork", license_type="all"), workers=2)
+        before = s.count_documents()
+        # bisect.py is also in python/cpython (kept); mine.py, heapq.py and wrap.py copies are not orphans
+        # except mine.py, which only the fork holds.
+        assert s.add_optout("Someone/Fork", "2026-11-27") == (4, 1)
+        assert s.add_optout("Someone/Fork", "2026-11-28") == (0, 0)
+        assert s.optouts() == {"Someone/Fork": "2026-11-27"}
+        assert s.count_documents() == before - 1
+        assert s.repository("someone/fork").total == 0
+        res = search.search(s, (corpus / "heapq.py").read_text(), top=3)
+        assert [o.repo for o in res.matches[0].occurrences] == ["python/cpython"]
+        assert s.remove_optout("Someone/Fork") is True
+        assert s.remove_optout("Someone/Fork") is False
+        assert s.optouts() == {}

@@ -243,6 +243,8 @@ class ElasticStore(Store):
     def _bulk(self, ops: Sequence[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[int]:
         """Run ``(action, source)`` pairs as bulks; returns each one's status.  Items the cluster
         rejected as busy (429) are sent again with backoff; any other failure except 409 raises."""
+        if not ops:
+            return []
         statuses = [0] * len(ops)
         todo = list(range(len(ops)))
         for pause in (*WRITE_BACKOFF, None):
@@ -643,6 +645,44 @@ class ElasticStore(Store):
         licenses = sorted(b["key"] for b in resp["aggregations"]["licenses"]["buckets"])
         return RepoFiles(names[0], int(resp["hits"]["total"]["value"]), files, licenses)
 
+    # -- opt-out -----------------------------------------------------------------------------------
+
+    def optouts(self) -> dict[str, str]:
+        hits = self._scan(em.kind_query("optout"), source=["repo", "added"], sort=[{"repo": "asc"}])
+        return {h["_source"]["repo"]: h["_source"]["added"] for h in hits}
+
+    def add_optout(self, repo: str, when: str) -> tuple[int, int]:
+        if self._readonly:
+            raise WhenceError("the store is open read-only")
+        self._bulk([({"create": {"_id": f"x{repo}"}}, {"kind": "optout", "repo": repo, "added": when})])
+        self.flush()  # every occurrence written so far is visible to the scan below
+        hits = list(
+            self._scan(em.repository_query(repo), source=["did"], sort=[{"did": "asc"}, {"seq": "asc"}])
+        )
+        statuses = self._bulk([({"delete": {"_id": h["_id"]}}, None) for h in hits])
+        removed = sum(s == 200 for s in statuses)
+        self.flush()
+        dids = sorted({int(h["_source"]["did"]) for h in hits})
+        kept: set[int] = set()
+        for i in range(0, len(dids), TERMS_PER_REQUEST):
+            chunk = dids[i : i + TERMS_PER_REQUEST]
+            agg = {"dids": {"terms": {"field": "did", "size": len(chunk)}}}
+            resp = self._search(
+                {"size": 0, "query": em.kind_query("occ", em.term_filter("did", chunk)), "aggs": agg}
+            )
+            kept.update(int(b["key"]) for b in resp["aggregations"]["dids"]["buckets"])
+        orphans = [d for d in dids if d not in kept]
+        self._delete([f"d{d}" for d in orphans])
+        self.flush()
+        return removed, len(orphans)
+
+    def remove_optout(self, repo: str) -> bool:
+        if self._readonly:
+            raise WhenceError("the store is open read-only")
+        statuses = self._bulk([({"delete": {"_id": f"x{repo}"}}, None)])
+        self.flush()
+        return statuses[0] == 200
+
     def _count_of(self, kind: str) -> int:
         try:
             resp = self._driver.request("POST", f"/{self._read_index}/_count", {"query": em.kind_query(kind)})
@@ -660,7 +700,10 @@ class ElasticStore(Store):
         aggs = {
             "bytes": {"sum": {"field": "len"}},
             "fingerprints": {"sum": {"field": "nfp"}},
-            "repos": {"cardinality": {"field": "repo", "precision_threshold": 40000}},
+            "occ": {
+                "filter": {"term": {"kind": "occ"}},
+                "aggs": {"repos": {"cardinality": {"field": "repo", "precision_threshold": 40000}}},
+            },
         }
         resp = self._search({"size": 0, "track_total_hits": True, "aggs": aggs})
         docs = self._count_of("doc")
@@ -679,7 +722,7 @@ class ElasticStore(Store):
             "shards": self._shards,
             "documents": docs,
             "occurrences": occs,
-            "repositories": int(resp["aggregations"]["repos"]["value"]),
+            "repositories": int(resp["aggregations"]["occ"]["repos"]["value"]),
             "source_bytes": source_bytes,
             "fingerprints": int(resp["aggregations"]["fingerprints"]["value"] or 0),
             "index_bytes": size,

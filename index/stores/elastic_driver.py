@@ -178,13 +178,14 @@ class Driver:
     def _call(self, method: str, path: str, body: Any, params: dict[str, str] | None, ndjson: bool) -> Any:
         headers = {"content-type": "application/x-ndjson" if ndjson else "application/json"}
         headers["accept"] = "application/json"
+        # The query string goes into the path: opensearch-py would take a `timeout` parameter (the
+        # engine's own, e.g. of _cluster/health) for its client-side timeout.
+        target = f"{path}?{urlencode(params)}" if params else path
         if self.distribution == "opensearch":
             from opensearchpy import exceptions as oe
 
             try:
-                return self._client.transport.perform_request(
-                    method, path, params=params, body=body, headers=headers
-                )
+                return self._client.transport.perform_request(method, target, body=body, headers=headers)
             except oe.ConnectionError as exc:  # also ConnectionTimeout
                 raise _Unreachable() from exc
             except oe.TransportError as exc:
@@ -196,7 +197,6 @@ class Driver:
         # The raw transport, not Elasticsearch.perform_request: the client rewrites the media types to
         # "compatible-with=<its own major>", which a server of the other major refuses, and the same
         # plain-JSON requests are accepted by Elasticsearch 8 and 9 alike.
-        target = f"{path}?{urlencode(params)}" if params else path
         try:
             meta, data = self._client.transport.perform_request(
                 method, target, headers=headers, body=body, request_timeout=60

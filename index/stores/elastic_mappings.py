@@ -7,6 +7,7 @@ told apart by ``kind``)::
     kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, nfp, sig, text
                              (+ fp, bands: indexed, not in _source)
     kind=occ   _id "o<key>"  did, repo, path, rev, lic, url, seq
+    kind=optout _id "x<repo>" repo, added   (repositories kept out of the index)
 
 Why this shape (see docs/elastic.md for the measurements behind it):
 
@@ -34,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Bumped when the layout changes; an index of another version is refused (rebuild it).
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 _KW_NOT_INDEXED = {"type": "keyword", "index": False, "doc_values": False}
 
@@ -64,6 +65,8 @@ MAPPINGS: dict[str, Any] = {
         "lic": {"type": "keyword"},
         "url": _KW_NOT_INDEXED,
         "seq": {"type": "long"},
+        # opted-out repositories (kind=optout, _id "x<repo>")
+        "added": {"type": "keyword", "index": False},
     },
 }
 
