@@ -6,7 +6,7 @@ told apart by ``kind``)::
 
     kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, nfp, sig, text
                              (+ fp, bands: indexed, not in _source)
-    kind=occ   _id "o<key>"  did, repo, path, rev, lic, url, seq
+    kind=occ   _id "o<key>"  did, repo, path, rev, lic, licj, url, seq
     kind=optout _id "x<repo>" repo, added   (repositories kept out of the index)
 
 Why this shape (see docs/elastic.md for the measurements behind it):
@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Bumped when the layout changes; an index of another version is refused (rebuild it).
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 5
 
 _KW_NOT_INDEXED = {"type": "keyword", "index": False, "doc_values": False}
 
@@ -59,11 +59,13 @@ MAPPINGS: dict[str, Any] = {
         "bands": {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"},
         # occurrences
         "repo": {"type": "keyword"},
-        # Not searched, but sorted on (a repository's files by path, Store.repository).
+        # Not searched, but read from doc values (no stored-field block to decompress per hit) and
+        # sorted on (a repository's files by path, Store.repository).
         "path": {"type": "keyword", "index": False},
         "rev": {"type": "keyword", "index": False},
-        "lic": {"type": "keyword"},
-        "url": _KW_NOT_INDEXED,
+        "lic": {"type": "keyword"},  # searchable, but doc values sort and dedupe: see licj
+        "licj": {"type": "keyword", "index": False},  # the licenses in their order, as JSON
+        "url": {"type": "keyword", "index": False},
         "seq": {"type": "long"},
         # opted-out repositories (kind=optout, _id "x<repo>")
         "added": {"type": "keyword", "index": False},
