@@ -328,3 +328,21 @@ def test_optout_removes_a_repository_and_its_orphans(fresh: str, corpus: Path, t
         assert s.remove_optout("Someone/Fork") is True
         assert s.remove_optout("Someone/Fork") is False
         assert s.optouts() == {}
+
+
+def test_the_elasticsearch_client_path_gives_the_same_answers(
+    both: dict[str, str], corpus: Path, twin_corpus: Path, engine_index: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store through `elasticsearch` (the client used for Elasticsearch 8/9), against the same node:
+    the requests, bulk bodies and error handling of that path, on the wire (the server stays OpenSearch;
+    no Elasticsearch server can be run here)."""
+    monkeypatch.setenv("WHENCE_ENGINE_CLIENT", "elasticsearch")
+    _build(engine_index, corpus, twin_corpus)
+    with open_store(both["sqlite"], readonly=True) as lite, open_store(engine_index, readonly=True) as es:
+        assert es.stats()["client"] == "elasticsearch"
+        for name, code in _queries(corpus).items():
+            want = search.search(lite, code, top=10).as_dict()
+            assert _canonical(search.search(es, code, top=10).as_dict()) == _canonical(want), name
+    monkeypatch.setenv("WHENCE_ENGINE_CLIENT", "solr")
+    with pytest.raises(WhenceError, match="WHENCE_ENGINE_CLIENT"):
+        open_store(engine_index, readonly=True)

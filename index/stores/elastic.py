@@ -741,6 +741,7 @@ class ElasticStore(Store):
             "index": self.target.display,
             "store": "elastic",
             "engine": self._driver.engine,
+            "client": self._driver.client,
             "physical_index": self._read_index,
             "shards": self._shards,
             "documents": docs,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -123,15 +124,21 @@ class Driver:
         self.version = str(version.get("number", "?"))
         major = int(self.version.split(".")[0]) if self.version[:1].isdigit() else 0
         auth = (target.user, target.password or "") if target.user is not None else None
-        if self.distribution == "opensearch":
-            if major not in (2, 3):
-                raise WhenceError(f"{target.base}: OpenSearch {self.version} is not supported (2.x or 3.x)")
+        supported = {"opensearch": (2, 3), "elasticsearch": (8, 9)}.get(self.distribution, ())
+        if major not in supported:
+            raise WhenceError(
+                f"{target.base}: {self.distribution} {self.version} is not supported "
+                "(Elasticsearch 8.x or 9.x, OpenSearch 2.x or 3.x)"
+            )
+        # The client follows the engine; WHENCE_ENGINE_CLIENT overrides it (both speak the same REST
+        # dialect for everything the store sends, e.g. behind a proxy that rewrites the version answer).
+        choice = os.environ.get("WHENCE_ENGINE_CLIENT", "auto")
+        if choice not in ("auto", "elasticsearch", "opensearch"):
+            raise WhenceError(f"WHENCE_ENGINE_CLIENT={choice!r}: expected auto, elasticsearch or opensearch")
+        self.client = self.distribution if choice == "auto" else choice
+        if self.client == "opensearch":
             self._client = _opensearch_client(target.base, auth)
         else:
-            if major not in (8, 9):
-                raise WhenceError(
-                    f"{target.base}: Elasticsearch {self.version} is not supported (8.x or 9.x)"
-                )
             self._client = _elasticsearch_client(target.base, auth)
 
     @property
@@ -181,7 +188,7 @@ class Driver:
         # The query string goes into the path: opensearch-py would take a `timeout` parameter (the
         # engine's own, e.g. of _cluster/health) for its client-side timeout.
         target = f"{path}?{urlencode(params)}" if params else path
-        if self.distribution == "opensearch":
+        if self.client == "opensearch":
             from opensearchpy import exceptions as oe
 
             try:
