@@ -242,8 +242,11 @@ def test_rebuild_swaps_the_alias_without_a_gap(engine_index: str, corpus: Path, 
     reader = open_store(engine_index, readonly=True)
     code = (corpus / "bisect.py").read_text()
     assert search.search(reader, code).verdict == "none"
+    with open_store(engine_index, create=True) as s:
+        s.add_optout("someone/gone", "2026-11-27")
     store = open_store(engine_index, create=True, rebuild=True)
     try:
+        assert store.optouts() == {"someone/gone": "2026-11-27"}  # carried into the new index
         ingest.build(
             store,
             ingest.sources([_folder(tmp_path / "b", corpus / "bisect.py")], repo="python/cpython"),

@@ -186,8 +186,19 @@ class ElasticStore(Store):
                 raise WhenceError("a rebuild needs a writable store")
             version = max((int(p.rsplit("-v", 1)[1]) for p in live), default=0) + 1
             self._write_index = self._create(f"{name}-v{version}", alias=False)
-            self._read_index = self._write_index
             self._old = live
+            # Opt-outs outlive rebuilds: carry them into the new index before anything is built.
+            if live:
+                self._read_index = live[0]
+                kept = self.optouts()
+                self._read_index = self._write_index
+                ops = [
+                    ({"create": {"_id": f"x{r}"}}, {"kind": "optout", "repo": r, "added": a})
+                    for r, a in kept.items()
+                ]
+                self._bulk(ops)
+                self.flush()
+            self._read_index = self._write_index
         elif live:
             if len(live) > 1:
                 raise IndexFormatError(f"{self.target.display}: the alias points at {len(live)} indices")
