@@ -3,6 +3,7 @@
     whence index build SOURCE... [--index TARGET] [--repo NAME] [--license SPDX] [--workers N]
     whence index stats [--index TARGET] [--format text|json]
     whence search [FILE|-] [--index TARGET] [--top N] [--format text|json]
+    whence generate PROMPT [--suffix TEXT] [--model ID_OR_PATH | --remote URL] [options]  (generate_cmd.py)
 
 Exit codes: 0 ok (also: nothing found), 2 usage or runtime error (missing index, bad input).
 Heavy modules are imported inside commands so that ``whence search`` starts fast.
@@ -404,11 +405,13 @@ def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, 
 
 def _register() -> None:
     # Commands that live in their own modules (their heavy imports stay inside the commands).
+    from .generate_cmd import generate_cmd
     from .scan_cmd import scan_cmd
     from .serve_cli import keys, serve
 
     main.add_command(serve)
     main.add_command(keys)
+    main.add_command(generate_cmd)
     main.add_command(scan_cmd)
 
 

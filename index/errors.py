@@ -4,7 +4,8 @@ WhenceError                 -- base class; the CLI prints its message and exits 
 ├── IndexNotFound           -- no index at the given target (build one first)
 ├── IndexFormatError        -- the file is not a whence index, or of another format version
 ├── InvalidInput            -- a query or source that cannot be used (binary, not UTF-8, too large)
-└── StoreUnavailable        -- the store could not be reached or written
+├── StoreUnavailable        -- the store could not be reached or written
+└── GeneratorUnavailable    -- a code model could not be loaded or its server could not answer
 """
 
 from __future__ import annotations
@@ -28,3 +29,7 @@ class InvalidInput(WhenceError):
 
 class StoreUnavailable(WhenceError):
     """The store could not be reached or written."""
+
+
+class GeneratorUnavailable(WhenceError):
+    """A code model could not be loaded, or a completions server could not answer."""

@@ -1,0 +1,288 @@
+"""``whence generate``: StarCoder2 completions, each with its attribution.
+
+    whence generate PROMPT [--suffix TEXT] [--model ID_OR_PATH | --remote URL] [--index TARGET]
+                    [sampling options] [--policy annotate|block-copyleft|block-any] [--stream]
+                    [--format text|json]
+
+Exit codes: 0 ok, 1 a completion was withheld by the policy, 2 usage or runtime error (an
+out-of-range parameter is named).  torch and transformers are imported only here, and only for
+``--model``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+DEFAULT_MODEL = "bigcode/starcoder2-3b"
+
+#: Hosted-API parameter name -> CLI option, for error messages.
+_OPTION = {
+    "max_new_tokens": "--max-new-tokens",
+    "temperature": "--temperature",
+    "top_p": "--top-p",
+    "top_k": "--top-k",
+    "repetition_penalty": "--repetition-penalty",
+    "presence_penalty": "--presence-penalty",
+    "frequency_penalty": "--frequency-penalty",
+    "stop": "--stop",
+    "num_responses": "--num-responses",
+    "seed": "--seed",
+    "policy": "--policy",
+    "prompt": "PROMPT",
+}
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _fail_exc(exc: Exception) -> NoReturn:
+    param = getattr(exc, "param", None)
+    if param in _OPTION:
+        # "temperature: must be …" -> "--temperature (temperature): must be …"
+        _fail(f"{_OPTION[param]} ({exc})" if param != "prompt" else str(exc))
+    _fail(str(exc))
+
+
+def _summary(att: dict[str, Any] | None) -> str:
+    if not att or att["verdict"] == "none":
+        return "attribution: none (no indexed code matched)"
+    lines = [f"attribution: {att['verdict']}"]
+    for m in att["matches"]:
+        span = m["spans"][0] if m["spans"] else {"query_lines": [0, 0], "source_lines": [0, 0]}
+        q0, q1 = span["query_lines"]
+        s0, s1 = span["source_lines"]
+        licenses = " OR ".join(m["licenses"]) or "no license"
+        need = ", attribution required" if m["attribution_required"] else ""
+        lines.append(
+            f"  {m['verdict']}: {m['repo']} {m['path']} lines {s0}-{s1} (output lines {q0}-{q1}), "
+            f"{licenses} [{m['license_category']}{need}]"
+        )
+        if m["url"]:
+            lines.append(f"    {m['url']}")
+    return "\n".join(lines)
+
+
+@click.command("generate")
+@click.argument("prompt", metavar="PROMPT")
+@click.option("--suffix", default=None, help="Code after the gap: Fill-in-the-Middle (PROMPT is the prefix).")
+@click.option(
+    "--model",
+    envvar="WHENCE_MODEL",
+    default=None,
+    metavar="ID_OR_PATH",
+    help=f"Hub id or local folder of a StarCoder2 model (local backend). Default: {DEFAULT_MODEL}.",
+)
+@click.option(
+    "--remote", envvar="WHENCE_REMOTE", default=None, metavar="URL", help="OpenAI-compatible server."
+)
+@click.option(
+    "--remote-model", default=None, metavar="NAME", help="Served model name (default: the server's)."
+)
+@click.option("--api-key", envvar="WHENCE_API_KEY", default=None, help="Bearer token for --remote.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait for --remote.")
+@click.option(
+    "--retries", type=click.IntRange(0, 10), default=2, show_default=True, help="Retries for --remote."
+)
+@click.option("--device", default=None, help="cuda, cpu, cuda:1, … (default: the GPU if there is one).")
+@click.option(
+    "--dtype",
+    type=click.Choice(["bfloat16", "float16", "float32"]),
+    default=None,
+    help="Weights' dtype (default: bfloat16 on GPU, float32 on CPU).",
+)
+@click.option("--quantize", type=click.Choice(["8bit", "4bit"]), default=None, help="Through bitsandbytes.")
+@click.option(
+    "--index",
+    "target",
+    envvar="WHENCE_INDEX",
+    default=None,
+    metavar="TARGET",
+    help="Index file (SQLite). Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
+)
+@click.option(
+    "--max-new-tokens", type=int, default=512, show_default=True, help="1-100000, within the context."
+)
+@click.option("--temperature", type=float, default=0.7, show_default=True, help="0-100; 0 = greedy.")
+@click.option("--top-p", type=float, default=0.9, show_default=True, help="(0, 1].")
+@click.option("--top-k", type=int, default=0, show_default=True, help="0-99999; 0 = off.")
+@click.option("--repetition-penalty", type=float, default=1.0, show_default=True, help="0.01-5.")
+@click.option("--presence-penalty", type=float, default=0.0, show_default=True, help="-2 to 2.")
+@click.option("--frequency-penalty", type=float, default=0.0, show_default=True, help="-2 to 2.")
+@click.option("--stop", multiple=True, help="Stop string (repeatable, up to 16); output is cut before it.")
+@click.option("--num-responses", type=int, default=1, show_default=True, help="1-2 completions.")
+@click.option("--seed", type=int, default=None, help="Makes sampling reproducible.")
+@click.option(
+    "--policy",
+    type=click.Choice(["annotate", "block-copyleft", "block-any"]),
+    default="annotate",
+    show_default=True,
+    help="Only flag matches, or withhold completions that match copyleft code / any code.",
+)
+@click.option("--stream", is_flag=True, help="Print text as it is generated (JSON: one event per line).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def generate_cmd(
+    prompt: str,
+    suffix: str | None,
+    model: str | None,
+    remote: str | None,
+    remote_model: str | None,
+    api_key: str | None,
+    timeout: float,
+    retries: int,
+    device: str | None,
+    dtype: str | None,
+    quantize: str | None,
+    target: str | None,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    repetition_penalty: float,
+    presence_penalty: float,
+    frequency_penalty: float,
+    stop: tuple[str, ...],
+    num_responses: int,
+    seed: int | None,
+    policy: str,
+    stream: bool,
+    fmt: str,
+) -> None:
+    """Complete PROMPT ("-" reads standard input) with StarCoder2 and attribute every completion.
+
+    Each completion is searched in the index: text output names the files, lines and licenses it
+    matches; JSON is {"choices": [{"text", "finish_reason", "attribution"}], "usage": {...}}.
+    """
+    from whence.generator.attribution import AttributedGenerator, Attributor
+    from whence.generator.base import GenerationParams
+    from whence.index.errors import WhenceError
+    from whence.index.stores import open_store
+
+    from .cli import default_index
+
+    if model and remote:
+        _fail("--model and --remote: give one backend, not both")
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    try:
+        params = GenerationParams(
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            repetition_penalty=repetition_penalty,
+            presence_penalty=presence_penalty,
+            frequency_penalty=frequency_penalty,
+            stop=stop,
+            num_responses=num_responses,
+            seed=seed,
+        )
+        store = open_store(target or default_index(), readonly=True)
+    except WhenceError as exc:
+        _fail_exc(exc)
+    try:
+        with store:
+            attributor = Attributor(store, policy=policy)
+            backend: Any
+            if remote:
+                from whence.generator.remote import RemoteGenerator
+
+                backend = RemoteGenerator(
+                    remote, model=remote_model, api_key=api_key, timeout=timeout, retries=retries
+                )
+            else:
+                from whence.generator.local import LocalGenerator
+
+                backend = LocalGenerator(
+                    model or DEFAULT_MODEL, device=device, dtype=dtype, quantize=quantize
+                )
+            with AttributedGenerator(backend, attributor) as gen:
+                if stream:
+                    blocked = _run_stream(gen, prompt, params, suffix, fmt)
+                else:
+                    blocked = _run(gen, prompt, params, suffix, fmt)
+    except WhenceError as exc:
+        _fail_exc(exc)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    if blocked:
+        sys.exit(1)
+
+
+def _run(gen: Any, prompt: str, params: Any, suffix: str | None, fmt: str) -> bool:
+    completion = gen.generate(prompt, params, suffix=suffix)
+    if fmt == "json":
+        click.echo(json.dumps(completion.as_dict(), indent=2))
+    else:
+        for choice in completion.choices:
+            if len(completion.choices) > 1:
+                click.echo(f"── choice {choice.index + 1} ──", err=True)
+            if choice.finish_reason == "content_filter":
+                click.echo(f"withheld by the policy ({gen.attributor.policy})", err=True)
+            else:
+                click.echo(choice.text)
+            click.echo(_summary(choice.attribution), err=True)
+        u = completion.usage
+        click.echo(f"tokens: {u.prompt_tokens} prompt, {u.completion_tokens} completion", err=True)
+    return any(c.finish_reason == "content_filter" for c in completion.choices)
+
+
+def _run_stream(gen: Any, prompt: str, params: Any, suffix: str | None, fmt: str) -> bool:
+    from whence.generator.base import Choice, Completion, StreamEvent, Usage
+
+    texts: dict[int, list[str]] = {}
+    choices: dict[int, Choice] = {}
+    usage = Usage(0, 0)
+    # Text mode shows one choice at a time: events of later choices wait until the earlier ones end.
+    waiting: dict[int, list[StreamEvent]] = {}
+    live = 0
+
+    def show(ev: StreamEvent) -> None:
+        if ev.kind == "text":
+            click.echo(ev.text, nl=False)
+            sys.stdout.flush()
+        elif ev.kind == "attribution":
+            click.echo(f"\n[choice {ev.index + 1}, while streaming] {_summary(ev.attribution)}", err=True)
+        elif ev.kind == "finish":
+            click.echo("")
+            if ev.finish_reason == "content_filter":
+                click.echo(
+                    f"[choice {ev.index + 1}] withheld by the policy ({gen.attributor.policy})", err=True
+                )
+            click.echo(f"[choice {ev.index + 1}, final] {_summary(ev.attribution)}", err=True)
+
+    for ev in gen.stream(prompt, params, suffix=suffix):
+        if ev.kind == "text":
+            texts.setdefault(ev.index, []).append(ev.text)
+        elif ev.kind == "finish":
+            choices[ev.index] = Choice(
+                ev.index, "".join(texts.get(ev.index, [])), ev.finish_reason, ev.tokens, ev.attribution
+            )
+        elif ev.kind == "usage" and ev.usage is not None:
+            usage = ev.usage
+        if fmt == "json":
+            if ev.kind != "usage":
+                click.echo(json.dumps(ev.as_dict()))
+            continue
+        if ev.kind == "usage":
+            continue
+        if ev.index != live:
+            waiting.setdefault(ev.index, []).append(ev)
+            continue
+        show(ev)
+        while ev.kind == "finish" and ev.index == live:
+            live += 1
+            for ev in waiting.pop(live, []):
+                show(ev)
+    completion = Completion([choices[i] for i in sorted(choices)], usage)
+    if fmt == "json":
+        click.echo(json.dumps(completion.as_dict()))
+    else:
+        click.echo(f"tokens: {usage.prompt_tokens} prompt, {usage.completion_tokens} completion", err=True)
+    return any(c.finish_reason == "content_filter" for c in completion.choices)

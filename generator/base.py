@@ -1,0 +1,277 @@
+"""The generator interface: parameters, completions, stream events and the ``CodeGenerator`` protocol.
+
+Parameters follow the hosted StarCoder2 API (names, ranges, defaults); every range is checked when a
+:class:`GenerationParams` is made, and a bad value raises :class:`InvalidInput` naming the parameter.
+Backends (``local.py``: transformers; ``remote.py``: an OpenAI-compatible server) only generate;
+attribution wraps any of them (``attribution.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from whence.index.errors import InvalidInput
+
+#: StarCoder2's context: prompt tokens + new tokens must fit in it.
+CONTEXT_TOKENS = 16_384
+MAX_STOP_STRINGS = 16
+
+FIM_PREFIX = "<fim_prefix>"
+FIM_SUFFIX = "<fim_suffix>"
+FIM_MIDDLE = "<fim_middle>"
+
+#: Why a choice ended: a stop string or the end-of-text token (``stop``), ``max_new_tokens``
+#: (``length``), or the attribution policy withheld it (``content_filter``, OpenAI's name for it).
+FinishReason = Literal["stop", "length", "content_filter"]
+
+
+class InvalidParameter(InvalidInput):
+    """A generation parameter out of its range; ``param`` is its name (as in the hosted API)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+def _check_range(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InvalidParameter(name, f"must be a number, got {value!r}")
+    if value > hi or value < lo or (lo_open and value == lo):
+        low = f"({lo}" if lo_open else f"[{lo}"
+        raise InvalidParameter(name, f"must be in {low}, {hi}], got {value}")
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling parameters, with the hosted StarCoder2 API's ranges and defaults.
+
+    Args:
+        max_new_tokens: 1–100000 (prompt tokens + this must also fit the 16,384-token context).
+        temperature: 0–100; 0 is greedy (deterministic).
+        top_p: (0, 1]; nucleus sampling, 1 = off.
+        top_k: 0–99999; 0 = off.
+        repetition_penalty: 0.01–5; 1 = off (CTRL-style, over prompt and output tokens).
+        presence_penalty: −2–2; subtracted once from the logit of every token already generated.
+        frequency_penalty: −2–2; subtracted per occurrence of a token already generated.
+        stop: up to 16 non-empty strings; the output is cut before the first one.
+        num_responses: 1–2 completions of the same prompt.
+        seed: makes sampling reproducible (greedy needs none).
+
+    Raises:
+        InvalidParameter: a value out of range (the message names the parameter).
+    """
+
+    max_new_tokens: int = 512
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    stop: tuple[str, ...] = ()
+    num_responses: int = 1
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_new_tokens", "top_k", "num_responses"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidParameter(name, f"must be an integer, got {value!r}")
+        _check_range("max_new_tokens", self.max_new_tokens, 1, 100_000)
+        _check_range("temperature", self.temperature, 0, 100)
+        _check_range("top_p", self.top_p, 0, 1, lo_open=True)
+        _check_range("top_k", self.top_k, 0, 99_999)
+        _check_range("repetition_penalty", self.repetition_penalty, 0.01, 5)
+        _check_range("presence_penalty", self.presence_penalty, -2, 2)
+        _check_range("frequency_penalty", self.frequency_penalty, -2, 2)
+        _check_range("num_responses", self.num_responses, 1, 2)
+        if isinstance(self.stop, str):
+            # A bare string would be read as one stop string per character.
+            object.__setattr__(self, "stop", (self.stop,))
+        object.__setattr__(self, "stop", tuple(self.stop))
+        if len(self.stop) > MAX_STOP_STRINGS:
+            raise InvalidParameter("stop", f"at most {MAX_STOP_STRINGS} strings, got {len(self.stop)}")
+        for s in self.stop:
+            if not isinstance(s, str) or not s:
+                raise InvalidParameter("stop", f"stop strings must be non-empty strings, got {s!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise InvalidParameter("seed", f"must be an integer, got {self.seed!r}")
+
+    @property
+    def greedy(self) -> bool:
+        """Temperature 0: always the most likely token."""
+        return self.temperature == 0
+
+
+def check_context(prompt_tokens: int, max_new_tokens: int, context: int = CONTEXT_TOKENS) -> None:
+    """Raise :class:`InvalidParameter` unless prompt and new tokens fit the context."""
+    if prompt_tokens + max_new_tokens > context:
+        raise InvalidParameter(
+            "max_new_tokens",
+            f"the prompt is {prompt_tokens} tokens and {max_new_tokens} new tokens were asked for: "
+            f"{prompt_tokens + max_new_tokens} exceeds the {context}-token context "
+            f"(ask for at most {max(0, context - prompt_tokens)} or shorten the prompt)",
+        )
+
+
+def fim_prompt(prefix: str, suffix: str) -> str:
+    """StarCoder2's Fill-in-the-Middle prompt (prefix-suffix-middle): the model writes the middle."""
+    return f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"
+
+
+def cut_at_stop(text: str, stop: Sequence[str], start: int = 0) -> int | None:
+    """Index of the earliest stop string in ``text`` (searching from ``start``), or None."""
+    best: int | None = None
+    for s in stop:
+        i = text.find(s, start)
+        if i >= 0 and (best is None or i < best):
+            best = i
+    return best
+
+
+@dataclass
+class Usage:
+    """Token counts of one request (completion tokens summed over the choices, as OpenAI counts)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+
+@dataclass
+class Choice:
+    """One completion: its text, why it ended, and (once attributed) its attribution."""
+
+    index: int
+    text: str
+    finish_reason: FinishReason
+    tokens: int = 0
+    attribution: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "finish_reason": self.finish_reason, "attribution": self.attribution}
+
+
+@dataclass
+class Completion:
+    """The answer to one request: ``num_responses`` choices and the token usage."""
+
+    choices: list[Choice]
+    usage: Usage
+    model: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"choices": [c.as_dict() for c in self.choices], "usage": self.usage.as_dict()}
+
+
+@dataclass
+class StreamEvent:
+    """One event of a streamed generation.
+
+    ``kind`` is ``text`` (``text`` holds new text of choice ``index``), ``attribution`` (a match in
+    choice ``index`` became certain while streaming: ``attribution`` holds it), ``finish`` (choice
+    ``index`` ended: ``finish_reason`` and its final ``attribution``) or ``usage`` (last event).
+    """
+
+    kind: Literal["text", "attribution", "finish", "usage"]
+    index: int = 0
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    attribution: dict[str, Any] | None = None
+    usage: Usage | None = None
+    tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": self.kind, "index": self.index}
+        if self.kind == "text":
+            out["text"] = self.text
+        if self.kind in ("attribution", "finish"):
+            out["attribution"] = self.attribution
+        if self.kind == "finish":
+            out["finish_reason"] = self.finish_reason
+        if self.kind == "usage" and self.usage is not None:
+            out = {"event": "usage", "usage": self.usage.as_dict()}
+        return out
+
+
+@runtime_checkable
+class CodeGenerator(Protocol):
+    """A StarCoder2 backend.  ``generate`` returns whole completions; ``stream`` yields events.
+
+    Both take the prompt (or, with ``suffix``, the prefix of a Fill-in-the-Middle request) and
+    validated :class:`GenerationParams`; both report token usage.  Backends do not attribute:
+    :class:`whence.generator.attribution.AttributedGenerator` wraps one to do that.
+    """
+
+    name: str
+
+    def generate(self, prompt: str, params: GenerationParams, *, suffix: str | None = None) -> Completion:
+        """Generate ``params.num_responses`` completions."""
+        ...
+
+    def stream(
+        self, prompt: str, params: GenerationParams, *, suffix: str | None = None
+    ) -> Iterator[StreamEvent]:
+        """Yield ``text`` events as tokens arrive, a ``finish`` event per choice, then ``usage``."""
+        ...
+
+    def close(self) -> None:
+        """Release the model or the connection."""
+        ...
+
+
+def collect(events: Iterator[StreamEvent], model: str = "") -> Completion:
+    """Gather a stream into a :class:`Completion` (how backends implement ``generate``)."""
+    texts: dict[int, list[str]] = {}
+    choices: dict[int, Choice] = {}
+    usage = Usage(0, 0)
+    for ev in events:
+        if ev.kind == "text":
+            texts.setdefault(ev.index, []).append(ev.text)
+        elif ev.kind == "finish":
+            choices[ev.index] = Choice(
+                ev.index, "".join(texts.get(ev.index, [])), ev.finish_reason or "stop", ev.tokens
+            )
+        elif ev.kind == "usage" and ev.usage is not None:
+            usage = ev.usage
+    return Completion([choices[i] for i in sorted(choices)], usage, model)
+
+
+@dataclass
+class StopBuffer:
+    """Holds back streamed text that could be the start of a stop string, so none ever leaks out."""
+
+    stop: tuple[str, ...]
+    text: str = ""
+    sent: int = 0
+    done: bool = False
+    _hold: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._hold = max((len(s) for s in self.stop), default=1) - 1
+
+    def feed(self, full_text: str) -> str:
+        """Take the whole text so far; return what can be sent now.  Sets ``done`` at a stop string."""
+        self.text = full_text
+        cut = cut_at_stop(full_text, self.stop, self.sent)
+        if cut is not None:
+            self.done = True
+            self.text = full_text[:cut]
+            out = self.text[self.sent :]
+            self.sent = len(self.text)
+            return out
+        upto = max(self.sent, len(full_text) - self._hold)
+        out = full_text[self.sent : upto]
+        self.sent = upto
+        return out
+
+    def flush(self) -> str:
+        """The held-back tail at the end of generation."""
+        out = self.text[self.sent :]
+        self.sent = len(self.text)
+        return out

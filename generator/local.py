@@ -1,0 +1,317 @@
+"""The local backend: StarCoder2 through ``transformers``, on GPU (bf16) or CPU (fp32).
+
+Decoding is a plain loop over the model with its key/value cache rather than ``model.generate``: it
+streams text per choice, cuts at stop strings without ever emitting them, applies the OpenAI-style
+presence and frequency penalties (logits processors below) and samples ``num_responses`` choices as one
+batch of the same prompt, so no padding is needed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from whence.index.errors import GeneratorUnavailable, InvalidInput
+
+from .base import (
+    CONTEXT_TOKENS,
+    GenerationParams,
+    StopBuffer,
+    StreamEvent,
+    Usage,
+    check_context,
+    collect,
+    fim_prompt,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+INSTALL_HINT = "install the generate extra: pip install 'whence[generate]'"
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise GeneratorUnavailable(
+            f"the local backend needs torch and transformers ({INSTALL_HINT})"
+        ) from exc
+    return torch
+
+
+class PresencePenalty:
+    """OpenAI's presence penalty as a logits processor: ``logit -= penalty`` for every token that
+    occurs at least once in the generated part (the prompt, from ``prompt_len`` on, is left out)."""
+
+    def __init__(self, penalty: float, prompt_len: int) -> None:
+        self.penalty = penalty
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_len :]
+        if generated.shape[1] == 0:
+            return scores
+        seen = scores.new_zeros(scores.shape)
+        seen.scatter_(1, generated, 1.0)
+        return scores - self.penalty * seen
+
+
+class FrequencyPenalty:
+    """OpenAI's frequency penalty as a logits processor: ``logit -= penalty * count`` where ``count``
+    is how often the token occurs in the generated part."""
+
+    def __init__(self, penalty: float, prompt_len: int) -> None:
+        self.penalty = penalty
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_len :]
+        if generated.shape[1] == 0:
+            return scores
+        counts = scores.new_zeros(scores.shape)
+        counts.scatter_add_(1, generated, scores.new_ones(generated.shape))
+        return scores - self.penalty * counts
+
+
+def logits_processors(params: GenerationParams, prompt_len: int) -> list[Any]:
+    """The processors for ``params``, in the order the hosted API applies them: penalties first, then
+    (when sampling) temperature, top-k and top-p.  Each is called as ``p(input_ids, scores)``."""
+    from transformers.generation.logits_process import (
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    out: list[Any] = []
+    if params.repetition_penalty != 1.0:
+        out.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
+    if params.presence_penalty:
+        out.append(PresencePenalty(params.presence_penalty, prompt_len))
+    if params.frequency_penalty:
+        out.append(FrequencyPenalty(params.frequency_penalty, prompt_len))
+    if not params.greedy:
+        if params.temperature != 1.0:
+            out.append(TemperatureLogitsWarper(params.temperature))
+        if params.top_k:
+            out.append(TopKLogitsWarper(params.top_k))
+        if params.top_p < 1.0:
+            out.append(TopPLogitsWarper(params.top_p))
+    return out
+
+
+class LocalGenerator:
+    """StarCoder2 loaded with ``transformers``.
+
+    Args:
+        model: a hub id (``bigcode/starcoder2-15b``, ``-7b``, ``-3b``) or a local folder with the
+            weights and tokenizer.
+        device: ``cuda``, ``cpu``, ``cuda:1``, … (default: the GPU if there is one).
+        dtype: ``bfloat16``, ``float16`` or ``float32`` (default: bf16 on GPU, fp32 on CPU).
+        quantize: ``8bit`` or ``4bit`` through ``bitsandbytes``, if the user installed it.
+
+    Raises:
+        GeneratorUnavailable: torch/transformers missing, or the model could not be loaded.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        quantize: str | None = None,
+    ) -> None:
+        torch = _import_torch()
+        from transformers import AutoTokenizer, Starcoder2ForCausalLM
+
+        self.name = model
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if dtype is None:
+            dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+        if dtype not in ("bfloat16", "float16", "float32"):
+            raise InvalidInput(f"dtype: must be bfloat16, float16 or float32, got {dtype!r}")
+        self.dtype = dtype
+        local = Path(model).expanduser()
+        if local.exists() and not local.is_dir():
+            raise GeneratorUnavailable(f"{model}: a model is a folder (or a hub id), not a file")
+        kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
+        if local.is_dir():
+            model = str(local)
+            kwargs["local_files_only"] = True
+        if quantize is not None:
+            kwargs["quantization_config"] = _quantization(quantize)
+            kwargs["device_map"] = self.device
+        # transformers' own annotations are partial: the two objects are used through Any.
+        self.tokenizer: Any
+        self.model: Any
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=local.is_dir())
+            self.model = Starcoder2ForCausalLM.from_pretrained(model, **kwargs)
+        except (OSError, ValueError) as exc:
+            raise GeneratorUnavailable(f"cannot load the model {model!r}: {exc}") from exc
+        if self.model.config.model_type != "starcoder2":
+            raise GeneratorUnavailable(
+                f"{model}: model_type is {self.model.config.model_type}, not starcoder2"
+            )
+        if quantize is None:
+            self.model.to(self.device)
+        self._setup()
+
+    @classmethod
+    def wrap(cls, model: Any, tokenizer: Any, *, name: str = "starcoder2") -> LocalGenerator:
+        """A generator over an already built model and tokenizer (the benchmark's random-weight
+        StarCoder2, for one).  Token ids the tokenizer does not have are never sampled."""
+        self = cls.__new__(cls)
+        self.name = name
+        self.model = model
+        self.tokenizer = tokenizer
+        param = next(model.parameters())
+        self.device = str(param.device)
+        self.dtype = str(param.dtype).removeprefix("torch.")
+        self._setup()
+        return self
+
+    def _setup(self) -> None:
+        self.model.eval()
+        self.eos_token_id = int(self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0)
+        self.context = min(CONTEXT_TOKENS, int(self.model.config.max_position_embeddings))
+        # A model may have more embedding rows than its tokenizer has tokens (padded vocabularies):
+        # those ids decode to nothing and are masked out.
+        self.vocab = len(self.tokenizer)
+        # transformers 5 renamed the cache argument and output (past_key_values -> cache).
+        self._cache_arg = (
+            "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        )
+
+    def __enter__(self) -> LocalGenerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the model (and free GPU memory)."""
+        self.__dict__.pop("model", None)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` (special tokens such as ``<fim_prefix>`` count as one)."""
+        return len(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def generate(self, prompt: str, params: GenerationParams, *, suffix: str | None = None) -> Any:
+        """Generate ``params.num_responses`` completions (see :class:`CodeGenerator`)."""
+        return collect(self.stream(prompt, params, suffix=suffix), self.name)
+
+    def stream(
+        self, prompt: str, params: GenerationParams, *, suffix: str | None = None
+    ) -> Iterator[StreamEvent]:
+        """Yield text as it is decoded, a ``finish`` event per choice, then ``usage``.
+
+        Raises:
+            InvalidInput: an empty prompt, or prompt + ``max_new_tokens`` beyond the context.
+        """
+        torch = _import_torch()
+        text = fim_prompt(prompt, suffix) if suffix is not None else prompt
+        if not text:
+            raise InvalidInput("prompt: empty (give some code to continue, or a --suffix for FIM)")
+        ids = self.tokenizer(text, add_special_tokens=False).input_ids
+        check_context(len(ids), params.max_new_tokens, self.context)
+        return self._decode(torch, ids, params)
+
+    def _forward(self, input_ids: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
+        kwargs = {self._cache_arg: cache} if cache is not None else {}
+        # logits_to_keep=1: only the last position's logits are needed (saves a vocab-wide matmul per
+        # prompt token).
+        out = self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **kwargs)
+        new_cache = out["cache"] if "cache" in out else out["past_key_values"]
+        logits = out.logits[:, -1, :].float()
+        if logits.shape[-1] > self.vocab:
+            logits[:, self.vocab :] = float("-inf")
+        return logits, new_cache
+
+    def _decode(self, torch: Any, ids: list[int], params: GenerationParams) -> Iterator[StreamEvent]:
+        n = params.num_responses
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(params.seed if params.seed is not None else random.getrandbits(63))
+        processors = logits_processors(params, len(ids))
+        seqs = torch.tensor([ids] * n, dtype=torch.long, device=self.device)
+        counts = [0] * n  # tokens sampled per choice, the end-of-text token included
+        pending: list[list[int]] = [[] for _ in range(n)]  # tokens whose UTF-8 is not complete yet
+        texts = [""] * n
+        buffers = [StopBuffer(params.stop) for _ in range(n)]
+        done = [False] * n
+        with torch.inference_mode():
+            logits, cache = self._forward(seqs, None)
+            for _ in range(params.max_new_tokens):
+                scores = logits
+                for proc in processors:
+                    scores = proc(seqs, scores)
+                if params.greedy:
+                    nxt = scores.argmax(-1)
+                else:
+                    probs = torch.softmax(scores, dim=-1)
+                    nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+                for i, tok in enumerate(nxt.tolist()):
+                    if done[i]:
+                        continue
+                    counts[i] += 1
+                    if tok == self.eos_token_id:
+                        done[i] = True
+                        yield from self._finish(i, buffers[i], "stop", counts[i])
+                        continue
+                    pending[i].append(tok)
+                    piece = self.tokenizer.decode(
+                        pending[i], skip_special_tokens=True, clean_up_tokenization_spaces=False
+                    )
+                    if piece.endswith("\ufffd") and len(pending[i]) < 4:
+                        continue  # a character split across tokens: wait for its last bytes
+                    pending[i] = []
+                    texts[i] += piece
+                    out = buffers[i].feed(texts[i])
+                    if out:
+                        yield StreamEvent("text", i, text=out)
+                    if buffers[i].done:
+                        done[i] = True
+                        yield from self._finish(i, buffers[i], "stop", counts[i])
+                if all(done):
+                    break
+                # Finished rows keep decoding (their tokens are ignored): the batch stays rectangular.
+                seqs = torch.cat([seqs, nxt[:, None]], dim=1)
+                logits, cache = self._forward(nxt[:, None], cache)
+        for i in range(n):
+            if not done[i]:
+                if pending[i]:
+                    texts[i] += self.tokenizer.decode(
+                        pending[i], skip_special_tokens=True, clean_up_tokenization_spaces=False
+                    )
+                    out = buffers[i].feed(texts[i])
+                    if out:
+                        yield StreamEvent("text", i, text=out)
+                reason = "stop" if buffers[i].done else "length"
+                yield from self._finish(i, buffers[i], reason, counts[i])
+        yield StreamEvent("usage", usage=Usage(len(ids), sum(counts)))
+
+    @staticmethod
+    def _finish(i: int, buf: StopBuffer, reason: Any, tokens: int) -> Iterator[StreamEvent]:
+        rest = buf.flush()
+        if rest:
+            yield StreamEvent("text", i, text=rest)
+        yield StreamEvent("finish", i, finish_reason=reason, tokens=tokens)
+
+
+def _quantization(kind: str) -> Any:
+    if kind not in ("8bit", "4bit"):
+        raise InvalidInput(f"quantize: must be 8bit or 4bit, got {kind!r}")
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise GeneratorUnavailable(f"quantize {kind} needs bitsandbytes: pip install bitsandbytes")
+    import transformers
+
+    config: Any = transformers.BitsAndBytesConfig
+    return config(load_in_8bit=True) if kind == "8bit" else config(load_in_4bit=True)
