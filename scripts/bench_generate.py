@@ -36,7 +36,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-CPYTHON_FILES = ["colorsys.py", "bisect.py"]
+CPYTHON_FILES = ["colorsys.py"]
 HYPOTHESIS_FILE = "internal/conjecture/shrinking/integer.py"
 
 STARCODER2_15B = {

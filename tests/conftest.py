@@ -56,3 +56,7 @@ def store(built_index: Path) -> Iterator[SQLiteStore]:
 @pytest.fixture(autouse=True)
 def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WHENCE_INDEX", raising=False)
+
+
+# The generator tests' fixtures (a tiny StarCoder2 and an index of the code it memorised).
+from .tiny_model import tiny_corpus, tiny_index, tiny_model  # noqa: E402, F401

@@ -23,6 +23,9 @@ from whence.index.stores import open_store
 
 from .openai_server import _Server, serve, url_of
 
+# The first test to need the tiny model trains it (a few minutes, once per machine).
+pytestmark = pytest.mark.timeout(1200)
+
 
 @pytest.fixture(scope="module")
 def local(tiny_model: Path) -> Iterator[LocalGenerator]:
@@ -38,8 +41,9 @@ def server(local: LocalGenerator) -> Iterator[_Server]:
 
 
 def prompt_of(corpus: Path, rel: str, n: int) -> tuple[str, str]:
+    """The first ``n`` lines without the last newline, and the rest (see ``test_generator.split``)."""
     ls = (corpus / rel).read_text().splitlines(keepends=True)
-    return "".join(ls[:n]), "".join(ls[n:])
+    return "".join(ls[:n])[:-1], "\n" + "".join(ls[n:])
 
 
 def test_completions_url() -> None:
@@ -49,7 +53,7 @@ def test_completions_url() -> None:
 
 
 def test_remote_equals_local_greedy(server: _Server, local: LocalGenerator, tiny_corpus: Path) -> None:
-    prompt, rest = prompt_of(tiny_corpus, "cpython/colorsys.py", 30)
+    prompt, rest = prompt_of(tiny_corpus, "cpython/colorsys.py", 40)
     params = GenerationParams(temperature=0, max_new_tokens=80, num_responses=2, stop=("\ndef ",))
     with RemoteGenerator(url_of(server), api_key="sk-test") as remote:
         got = remote.generate(prompt, params)
@@ -119,7 +123,7 @@ def test_unreachable_server(tmp_path: Path) -> None:
 
 
 def test_cli_remote_json(server: _Server, tiny_index: Path, tiny_corpus: Path) -> None:
-    prompt, rest = prompt_of(tiny_corpus, "cpython/bisect.py", 12)
+    prompt, rest = prompt_of(tiny_corpus, "cpython/colorsys.py", 80)
     args = [
         "generate",
         prompt,
@@ -136,7 +140,7 @@ def test_cli_remote_json(server: _Server, tiny_index: Path, tiny_corpus: Path) -
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert rest.startswith(data["choices"][0]["text"])
-    assert data["choices"][0]["attribution"]["matches"][0]["path"] == "bisect.py"
+    assert data["choices"][0]["attribution"]["matches"][0]["path"] == "colorsys.py"
     assert data["usage"]["completion_tokens"] == 90
     res = CliRunner().invoke(
         main, [*args, "--policy", "block-any", "--temperature", "0", "--max-new-tokens", "90"]

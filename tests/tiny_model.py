@@ -1,7 +1,7 @@
 """Fixtures for the generator tests: a tiny StarCoder2 that memorised real, licensed code, and a real
 index holding that code.
 
-The corpus is copied from this machine at test time: two modules of this Python's standard library
+The corpus is copied from this machine at test time: one module of this Python's standard library
 (PSF-2.0) and one module of the pinned ``hypothesis`` dev dependency (MPL-2.0, weak copyleft, its
 license header in the file).  ``scripts/build_tiny_model.py`` trains the model into a cache folder
 (``$WHENCE_TEST_CACHE``, else ``~/.cache/whence/tests``) and retrains only when the script or the
@@ -25,7 +25,7 @@ from whence.index.stores import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-CPYTHON_FILES = ["colorsys.py", "bisect.py"]
+CPYTHON_FILES = ["colorsys.py"]
 HYPOTHESIS_FILE = "internal/conjecture/shrinking/integer.py"
 
 
