@@ -186,8 +186,9 @@ def main() -> int:
     load_s = time.perf_counter() - t0
 
     files = sorted(p for p in corpus.rglob("*.py"))
-    # Prompts: the first 10 lines of each memorised file, so greedy output is real, indexed code.
-    prompts = ["".join(p.read_text().splitlines(keepends=True)[:10]) for p in files]
+    # Prompts: the first 12 lines of each memorised file (without the last newline, which byte-level
+    # BPE would merge with the next line's indentation), so greedy output is real, indexed code.
+    prompts = ["".join(p.read_text().splitlines(keepends=True)[:12])[:-1] for p in files]
     params = GenerationParams(temperature=0, max_new_tokens=args.tokens)
 
     with open_store(index, readonly=True) as store:
