@@ -97,7 +97,10 @@ def build_index(corpus: Path, path: Path) -> dict[str, Any]:
         tmp = path.with_suffix(".building")
         tmp.unlink(missing_ok=True)
         with open_store(tmp, create=True) as store:
-            ingest.build(store, ingest.sources([STDLIB], repo="python/cpython", licenses=["PSF-2.0"]))
+            # The standard library itself, not the packages installed beside it.
+            stdlib = corpus.parent / "stdlib"
+            shutil.copytree(STDLIB, stdlib, ignore=shutil.ignore_patterns("site-packages", "__pycache__"))
+            ingest.build(store, ingest.sources([stdlib], repo="python/cpython", licenses=["PSF-2.0"]))
             for folder, repo, spdx in (
                 ("cpython", "python/cpython", "PSF-2.0"),
                 ("hypothesis", "HypothesisWorks/hypothesis", "MPL-2.0"),
