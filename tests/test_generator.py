@@ -312,7 +312,7 @@ def test_fim_fills_the_middle(gen: LocalGenerator, tiny_corpus: Path) -> None:
         c.text.startswith(m.splitlines(keepends=True)[0]) for c, (_, m, _) in zip(filled, cases, strict=True)
     )
     exact = sum(c.text == m for c, (_, m, _) in zip(filled, cases, strict=True))
-    assert first_line >= 0.3 * n and exact >= 0.1 * n, (first_line, exact, n)
+    assert first_line >= 0.25 * n and exact >= 0.05 * n, (first_line, exact, n)
     # and it is short: the gap, not the rest of the file.
     assert sum(len(c.text) for c in filled) < 0.5 * sum(len(c.text) for c in plain)
 
