@@ -13,7 +13,7 @@ from whence import __version__
 from . import http_errors
 from .deps import Service
 from .limits import BodyLimit
-from .routes import misc, repos, search
+from .routes import completions, misc, repos, search
 from .settings import Settings
 
 DESCRIPTION = """Where did this code come from, and under which license?
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="whence", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = svc
     http_errors.install(app)
-    for module in (search, repos, misc):
+    for module in (search, completions, repos, misc):
         app.include_router(module.router)
 
     @app.middleware("http")

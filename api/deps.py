@@ -28,7 +28,8 @@ class Service:
         self.metrics = Metrics(self._documents)
         self._local = threading.local()
         self._stores: list[Store] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the list of open stores
+        self._generator_lock = threading.Lock()  # making the generator (which opens a store itself)
         self._generator: Any = None
 
     def store(self) -> Store:
@@ -52,7 +53,7 @@ class Service:
 
     def generator(self) -> Any:
         """The attributed generator, made on first use; 503 when no model is configured."""
-        with self._lock:
+        with self._generator_lock:
             if self._generator is None:
                 self._generator = self._make_generator()
             return self._generator
@@ -78,12 +79,13 @@ class Service:
             raise ApiError(503, f"the model could not be loaded: {exc}") from exc
 
     def close(self) -> None:
+        with self._generator_lock:
+            if self._generator is not None:
+                self._generator.close()
         with self._lock:
             for st in self._stores:
                 st.close()
             self._stores.clear()
-            if self._generator is not None:
-                self._generator.close()
         self.state.close()
 
 

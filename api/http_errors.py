@@ -14,7 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from whence.index.errors import IndexFormatError, IndexNotFound, InvalidInput, StoreUnavailable, WhenceError
+from whence.index.errors import (
+    GeneratorUnavailable,
+    IndexFormatError,
+    IndexNotFound,
+    InvalidInput,
+    StoreUnavailable,
+    WhenceError,
+)
 
 _TYPES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -53,7 +60,7 @@ def status_of(exc: WhenceError) -> int:
     """The HTTP status of a library error."""
     if isinstance(exc, InvalidInput):
         return 422
-    if isinstance(exc, (StoreUnavailable, IndexNotFound, IndexFormatError)):
+    if isinstance(exc, (StoreUnavailable, IndexNotFound, IndexFormatError, GeneratorUnavailable)):
         return 503
     return 500
 

@@ -1,0 +1,214 @@
+"""Generation: OpenAI-compatible ``POST /v1/completions`` and the hosted StarCoder2 API's shape,
+``POST /v1/inference/bigcode/starcoder2-15b``.  Every choice carries its ``attribution``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from whence.generator import Choice, Completion, GenerationParams, StreamEvent
+from whence.index.errors import WhenceError
+
+from ..deps import Service, api_key, service
+from ..http_errors import error_body, status_of
+from ..state import ApiKey
+
+router = APIRouter(tags=["generation"])
+# One generation at a time per server process: a local model is not safe to drive from two threads,
+# and on CPU two at once would only share the same cores.
+_GENERATE_LOCK = threading.Lock()
+
+
+class _Sampling(BaseModel):
+    temperature: float = Field(default=0.7, ge=0, le=100, description="0 = greedy.")
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    top_k: int = Field(default=0, ge=0, le=99_999, description="0 = off.")
+    repetition_penalty: float = Field(default=1.0, ge=0.01, le=5)
+    presence_penalty: float = Field(default=0.0, ge=-2, le=2)
+    frequency_penalty: float = Field(default=0.0, ge=-2, le=2)
+    stop: str | list[str] | None = Field(
+        default=None, description="Up to 16 strings; output is cut before them."
+    )
+    seed: int | None = Field(default=None, description="Makes sampling reproducible.")
+    stream: bool = Field(default=False, description="Server-sent events, with attribution events.")
+
+
+class CompletionRequest(_Sampling):
+    """OpenAI's completions request (plus ``top_k`` and ``repetition_penalty``)."""
+
+    model: str | None = Field(default=None, description="Ignored: the server's model answers.")
+    prompt: str = Field(
+        ..., description="The prompt; with `suffix`, the prefix of a Fill-in-the-Middle request."
+    )
+    suffix: str | None = Field(default=None, description="Fill-in-the-Middle: the code after the gap.")
+    max_tokens: int = Field(
+        default=512, ge=1, le=100_000, description="New tokens (prompt + these <= 16,384)."
+    )
+    n: int = Field(default=1, ge=1, le=2, description="Completions of the prompt.")
+
+
+class InferenceRequest(_Sampling):
+    """The hosted StarCoder2 API's request."""
+
+    input: str = Field(..., description="The prompt.")
+    suffix: str | None = Field(default=None, description="Fill-in-the-Middle: the code after the gap.")
+    max_new_tokens: int = Field(default=512, ge=1, le=100_000)
+    num_responses: int = Field(default=1, ge=1, le=2)
+
+
+def _params(body: _Sampling, max_new_tokens: int, n: int) -> GenerationParams:
+    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+    return GenerationParams(
+        max_new_tokens=max_new_tokens, temperature=body.temperature, top_p=body.top_p, top_k=body.top_k,
+        repetition_penalty=body.repetition_penalty, presence_penalty=body.presence_penalty,
+        frequency_penalty=body.frequency_penalty, stop=tuple(stop), num_responses=n, seed=body.seed,
+    )  # fmt: skip
+
+
+def _account(svc: Service, key: ApiKey, completion: Completion) -> None:
+    u = completion.usage
+    cost = (u.prompt_tokens + u.completion_tokens) * svc.settings.price_per_million_tokens / 1e6
+    svc.state.record(
+        key.id, requests=0, prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens, cost=cost
+    )
+    svc.metrics.tokens.labels("prompt").inc(u.prompt_tokens)
+    svc.metrics.tokens.labels("completion").inc(u.completion_tokens)
+    svc.metrics.blocked.inc(sum(c.finish_reason == "content_filter" for c in completion.choices))
+
+
+def _generate(svc: Service, prompt: str, params: GenerationParams, suffix: str | None) -> Completion:
+    gen = svc.generator()
+    with _GENERATE_LOCK:
+        result: Completion = gen.generate(prompt, params, suffix=suffix)
+    return result
+
+
+@router.post("/v1/completions")
+def completions(
+    body: CompletionRequest,
+    svc: Service = Depends(service),  # noqa: B008
+    key: ApiKey = Depends(api_key),  # noqa: B008
+) -> Any:
+    """OpenAI-compatible completions; each choice has an `attribution` (a search result).  With
+    `stream`, server-sent events: text chunks, `attribution` chunks as soon as a match is certain,
+    each choice's final chunk with `finish_reason` and its final attribution, a usage chunk, `[DONE]`."""
+    params = _params(body, body.max_tokens, body.n)
+    cid = f"cmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    if body.stream:
+        return _sse(svc, key, body.prompt, params, body.suffix, cid, created)
+    completion = _generate(svc, body.prompt, params, body.suffix)
+    _account(svc, key, completion)
+    u = completion.usage
+    return JSONResponse({
+        "id": cid, "object": "text_completion", "created": created, "model": completion.model,
+        "choices": [
+            {"index": c.index, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None,
+             "attribution": c.attribution}
+            for c in completion.choices
+        ],
+        "usage": u.as_dict() | {"total_tokens": u.prompt_tokens + u.completion_tokens},
+    })  # fmt: skip
+
+
+def _sse(
+    svc: Service,
+    key: ApiKey,
+    prompt: str,
+    params: GenerationParams,
+    suffix: str | None,
+    cid: str,
+    created: int,
+) -> StreamingResponse:
+    gen = svc.generator()
+    _GENERATE_LOCK.acquire()
+    events = gen.stream(prompt, params, suffix=suffix)
+    try:
+        # The first event comes before the response starts, so that a request the model refuses
+        # (a prompt over the context) still gets a proper HTTP error instead of a broken stream.
+        first: StreamEvent | None = next(events, None)
+    except BaseException:
+        _GENERATE_LOCK.release()
+        raise
+    model = getattr(gen, "name", "")
+
+    def chunk(choice: dict[str, Any] | None = None, usage: dict[str, int] | None = None) -> str:
+        out: dict[str, Any] = {"id": cid, "object": "text_completion", "created": created, "model": model,
+                               "choices": [choice] if choice else []}  # fmt: skip
+        if usage is not None:
+            out["usage"] = usage
+        return f"data: {json.dumps(out)}\n\n"
+
+    def body() -> Iterator[str]:
+        texts: dict[int, list[str]] = {}
+        choices: list[Any] = []
+        try:
+            ev = first
+            while ev is not None:
+                if ev.kind == "text":
+                    texts.setdefault(ev.index, []).append(ev.text)
+                    yield chunk({"index": ev.index, "text": ev.text, "finish_reason": None, "logprobs": None})
+                elif ev.kind == "attribution":
+                    yield chunk({"index": ev.index, "text": "", "finish_reason": None, "logprobs": None,
+                                 "attribution": ev.attribution})  # fmt: skip
+                elif ev.kind == "finish":
+                    choices.append(ev)
+                    end = {"index": ev.index, "text": "", "finish_reason": ev.finish_reason, "logprobs": None}
+                    yield chunk(end | {"attribution": ev.attribution})
+                elif ev.kind == "usage" and ev.usage is not None:
+                    u = ev.usage
+                    done = Completion(
+                        [
+                            Choice(c.index, "".join(texts.get(c.index, [])), c.finish_reason or "stop")
+                            for c in choices
+                        ],
+                        u,
+                    )
+                    _account(svc, key, done)
+                    yield chunk(usage=u.as_dict() | {"total_tokens": u.prompt_tokens + u.completion_tokens})
+                ev = next(events, None)
+        except WhenceError as exc:  # the response has started: the error becomes the last event
+            yield f"data: {json.dumps(error_body(status_of(exc), str(exc)))}\n\n"
+        finally:
+            _GENERATE_LOCK.release()
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/v1/inference/bigcode/starcoder2-15b")
+def inference(
+    body: InferenceRequest,
+    svc: Service = Depends(service),  # noqa: B008
+    key: ApiKey = Depends(api_key),  # noqa: B008
+) -> JSONResponse:
+    """The hosted StarCoder2 API's shape: `results[].generated_text`, token counts, and an
+    `inference_status` with runtime, tokens and cost (at `WHENCE_PRICE_PER_MILLION_TOKENS`)."""
+    params = _params(body, body.max_new_tokens, body.num_responses)
+    t0 = time.perf_counter()
+    completion = _generate(svc, body.input, params, body.suffix)
+    runtime_ms = int((time.perf_counter() - t0) * 1000)
+    _account(svc, key, completion)
+    u = completion.usage
+    cost = (u.prompt_tokens + u.completion_tokens) * svc.settings.price_per_million_tokens / 1e6
+    return JSONResponse({
+        "results": [
+            {"generated_text": c.text, "num_tokens": c.tokens, "num_input_tokens": u.prompt_tokens,
+             "finish_reason": c.finish_reason, "attribution": c.attribution}
+            for c in completion.choices
+        ],
+        "num_tokens": u.completion_tokens,
+        "num_input_tokens": u.prompt_tokens,
+        "inference_status": {
+            "status": "succeeded", "runtime_ms": runtime_ms, "cost": round(cost, 10),
+            "tokens_generated": u.completion_tokens, "tokens_input": u.prompt_tokens,
+        },
+    })  # fmt: skip
