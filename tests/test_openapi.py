@@ -28,6 +28,9 @@ def _key_and_app(built_index: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return key, create_app(s)
 
 
+GENERATION = {"/v1/completions", "/v1/inference/bigcode/starcoder2-15b"}
+
+
 def test_no_server_errors(_key_and_app: tuple[str, Any]) -> None:
     key, app = _key_and_app
     api = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -40,6 +43,10 @@ def test_no_server_errors(_key_and_app: tuple[str, Any]) -> None:
         "/v1/usage",
         "/healthz",
     }
+    # The generation routes answer 503 here (this app has no model), by design; with a model, every
+    # generated request would run the model (up to 16,384 tokens each).  Their validation and answers
+    # are tested on the tiny StarCoder2 in test_http_generate.py.
+    operations = [op for op in operations if op.path not in GENERATION]
     for op in operations:
 
         @given(case=op.as_strategy())

@@ -21,7 +21,8 @@ from ..deps import Service, api_key, service
 from ..http_errors import error_body, status_of
 from ..state import ApiKey
 
-router = APIRouter(tags=["generation"])
+_UNAVAILABLE = {503: {"description": "No model configured, or the model/server could not answer."}}
+router = APIRouter(tags=["generation"], responses=_UNAVAILABLE)  # type: ignore[arg-type]
 # One generation at a time per server process: a local model is not safe to drive from two threads,
 # and on CPU two at once would only share the same cores.
 _GENERATE_LOCK = threading.Lock()
