@@ -204,6 +204,9 @@ class SQLiteStore(Store):
             self._buf_hashes: list[npt.NDArray[np.int64]] = []
             self._buf_docs: list[npt.NDArray[np.uint32]] = []
             self._buf_pairs = 0
+            self._buf_bands: list[
+                tuple[int, int]
+            ] = []  # written sorted with each segment (see _write_segment)
             self._dirs: list[seg.Directory] | None = None
             self._count: int | None = None
             self._removed: npt.NDArray[np.int64] | None = None
@@ -268,16 +271,23 @@ class SQLiteStore(Store):
             band_rows: list[tuple[int, int]] = []
             text_rows: list[tuple[int, bytes]] = []
             occ_rows: list[tuple[int, Occurrence]] = []
-            for d in docs:
-                doc_id = self._new_id()
-                cur = db.execute(
-                    "INSERT INTO documents(id, content_hash, blob_id, language, length_bytes, lines, tokens,"
-                    " signature) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO NOTHING",
-                    (doc_id, d.content_hash, d.blob_id, d.language, d.length_bytes, d.lines, d.tokens,
-                     d.signature),
-                )  # fmt: skip
-                if cur.rowcount == 1:
-                    self._next_id = doc_id + 1
+            # All documents in one statement, with ids assigned in order; a content another writer
+            # stored meanwhile is skipped by ON CONFLICT, and only then are ids looked up one by one.
+            first = self._new_id()
+            ids = list(range(first, first + len(docs)))
+            cur = db.executemany(
+                "INSERT INTO documents(id, content_hash, blob_id, language, length_bytes, lines, tokens,"
+                " signature) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO NOTHING",
+                [(i, d.content_hash, d.blob_id, d.language, d.length_bytes, d.lines, d.tokens, d.signature)
+                 for i, d in zip(ids, docs, strict=True)],
+            )  # fmt: skip
+            if docs:
+                self._next_id = ids[-1] + 1
+            inserted = set(ids) if cur.rowcount == len(docs) else {
+                r[0] for r in self._select_in("SELECT id FROM documents WHERE id IN ({marks})", ids)
+            }  # fmt: skip
+            for doc_id, d in zip(ids, docs, strict=True):
+                if doc_id in inserted:
                     new_docs += 1
                     text_rows.append((doc_id, d.text_z))
                     if len(d.hashes):
@@ -295,8 +305,7 @@ class SQLiteStore(Store):
             # writer thread's time.
             db.executemany("INSERT INTO texts(doc, z) VALUES (?, ?)", text_rows)
             new_occ = self._insert_occurrences(occ_rows)
-            if band_rows:
-                db.executemany("INSERT OR IGNORE INTO bands(key, doc) VALUES (?, ?)", band_rows)
+            self._buf_bands.extend(band_rows)
             if self._buf_pairs >= self.flush_pairs:
                 self._commit()
         except sqlite3.Error as exc:
@@ -331,7 +340,13 @@ class SQLiteStore(Store):
         return n
 
     def _write_segment(self) -> None:
-        """Write the buffered postings as one segment (inside the open transaction)."""
+        """Write the buffered postings as one segment, and the buffered band keys (inside the open
+        transaction).  Band keys go in sorted: in key order the B-tree is filled page after page,
+        where the same rows in document order would touch a random page each once it outgrows the cache."""
+        if self._buf_bands:
+            self._buf_bands.sort()
+            self._db.executemany("INSERT OR IGNORE INTO bands(key, doc) VALUES (?, ?)", self._buf_bands)
+            self._buf_bands = []
         if not self._buf_pairs:
             return
         hashes, docs = seg.sort_pairs(np.concatenate(self._buf_hashes), np.concatenate(self._buf_docs))
@@ -443,6 +458,7 @@ class SQLiteStore(Store):
 
     def _rollback(self) -> None:
         self._buf_hashes, self._buf_docs, self._buf_pairs = [], [], 0
+        self._buf_bands = []
         self._next_id = None
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
