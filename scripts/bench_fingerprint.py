@@ -17,8 +17,6 @@ import argparse
 import json
 import os
 import re
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,16 +25,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
+from benchutil import child_result, peak_rss_mb, rates
 
 from whence.index import fingerprint, ingest
 from whence.index.stores import open_store
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 TARGET_RATIO = 10.0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def warm(files: list[corpus.CorpusFile]) -> int:
@@ -81,12 +76,6 @@ def run_baseline(files: list[corpus.CorpusFile]) -> dict[str, Any]:
     return {"files": len(files), "bytes": nbytes, "seconds": time.perf_counter() - t0}
 
 
-def rates(r: dict[str, Any]) -> str:
-    s = max(r["seconds"], 1e-9)
-    mb = r["bytes"] / 1e6
-    return f"{r['files']:>7} files {mb:8.1f} MB {s:8.2f} s {mb / s:8.2f} MB/s {r['files'] / s:8.0f} files/s"
-
-
 def rss_at(sizes: list[int], args: argparse.Namespace) -> None:
     """One fresh subprocess per size, so that each peak RSS is that build's own."""
     print(f"{'files':>8} {'MB':>8} {'seconds':>8} {'MB/s':>7} {'peak RSS MB':>12} {'index B/src B':>14}")
@@ -102,12 +91,10 @@ def rss_at(sizes: list[int], args: argparse.Namespace) -> None:
             str(args.workers),
         ]
         cmd += ["--seed", str(args.seed)] + [a for e in args.extra_root for a in ("--extra-root", e)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        line = next((x for x in out.stdout.splitlines() if x.startswith("{")), None)
-        if out.returncode != 0 or line is None:
-            print(f"{n:>8} failed (exit {out.returncode}): {out.stderr.strip()[-500:]}")
+        r = child_result(cmd)
+        if isinstance(r, str):
+            print(f"{n:>8} {r}")
             continue
-        r = json.loads(line)["whence"]
         note = "" if r["files"] >= n else f"  (only {r['files']} files available)"
         mb = r["bytes"] / 1e6
         print(f"{r['files']:>8} {mb:8.1f} {r['seconds']:8.1f} {mb / r['seconds']:7.2f} "

@@ -19,13 +19,14 @@ import argparse
 import itertools
 import json
 import re
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import child_result, peak_rss_mb, rates
 
 from whence.index import ingest, stackv2
 from whence.index.blobs import LocalBlobs
@@ -33,10 +34,6 @@ from whence.index.stores import open_store
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 TARGET_RATIO = 10.0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_mb() -> float:
@@ -111,24 +108,16 @@ def run_baseline(corpus: Path, files: int) -> dict[str, Any]:
     return {"files": done, "bytes": nbytes, "seconds": time.perf_counter() - t0}
 
 
-def rates(r: dict[str, Any]) -> str:
-    s = max(r["seconds"], 1e-9)
-    mb = r["bytes"] / 1e6
-    return f"{r['files']:>7} files {mb:8.1f} MB {s:8.2f} s {mb / s:8.2f} MB/s {r['files'] / s:8.0f} files/s"
-
-
 def rss_at(sizes: list[int], args: argparse.Namespace) -> None:
     """One fresh subprocess per size, so that each peak RSS is that build's own."""
     print(f"{'rows':>8} {'MB':>8} {'seconds':>8} {'files/s':>8} {'MB/s':>7} {'peak RSS MB':>12}")
     for n in sizes:
         cmd = [sys.executable, __file__, "--corpus", str(args.corpus), "--files", str(n), "--whence-only",
                "--json-line", "--workers", str(args.workers)]  # fmt: skip
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        line = next((x for x in out.stdout.splitlines() if x.startswith("{")), None)
-        if out.returncode != 0 or line is None:
-            print(f"{n:>8} failed (exit {out.returncode}): {out.stderr.strip()[-500:]}")
+        r = child_result(cmd)
+        if isinstance(r, str):
+            print(f"{n:>8} {r}")
             continue
-        r = json.loads(line)["whence"]
         note = "" if r["files"] >= n else f"  (only {r['files']} rows in the corpus)"
         mb = r["bytes"] / 1e6
         print(f"{r['files']:>8} {mb:8.1f} {r['seconds']:8.1f} {r['files'] / r['seconds']:8.0f} "
