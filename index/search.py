@@ -474,7 +474,7 @@ def _match(
         sig = fp.minhash(np.unique(qe[fp.winnow(qe)]))
         for d in store.band_docs(fp.band_keys(sig)):
             votes[d] = votes.get(d, 0) + 2
-    ranked = sorted(votes, key=lambda d: (-votes[d], d))[:MAX_CANDIDATES]
+    ranked = _rank(store, votes)
     if ranked:
         # Documents sharing a tenth of the best one's fingerprints hold at most a fragment of the
         # query; past the best few, they are not worth aligning.
@@ -499,6 +499,26 @@ def _match(
     rank = {d: i for i, d in enumerate(ranked)}
     matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, rank[m.doc_id]))
     return len(toks), matches
+
+
+#: Tied candidates at the cut whose order keys are fetched; past this many, ids break the tie.
+MAX_TIED = 5000
+
+
+def _rank(store: Store, votes: dict[int, int]) -> list[int]:
+    """The best :data:`MAX_CANDIDATES` documents by votes.  Equal votes are ordered by the store's
+    content-derived order key, not by document id (ids differ between stores): the same index in
+    SQLite and in the engine then aligns the same candidates in the same order."""
+    by_votes = sorted(votes, key=lambda d: (-votes[d], d))
+    if not by_votes:
+        return []
+    cut = votes[by_votes[min(MAX_CANDIDATES, len(by_votes)) - 1]]
+    contenders = [d for d in by_votes if votes[d] >= cut]
+    if len(contenders) > MAX_CANDIDATES + MAX_TIED:
+        contenders = contenders[: MAX_CANDIDATES + MAX_TIED]
+    keys = store.order_keys(contenders)
+    contenders.sort(key=lambda d: (-votes[d], keys.get(d, d)))
+    return contenders[:MAX_CANDIDATES]
 
 
 def search(

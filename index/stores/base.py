@@ -126,6 +126,11 @@ class Store(abc.ABC):
         them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""
         return []
 
+    def order_keys(self, ids: Sequence[int]) -> dict[int, int]:
+        """A key per document that orders equal candidates the same way in every store: the first 63 bits
+        of its content hash.  The default is the id itself, for stores whose ids are those bits."""
+        return {i: i for i in ids}
+
     def optimize(self) -> None:  # noqa: B027 - a store with nothing to reorganise does nothing
         """Reorganise for search after a build (called once at its end); may do nothing."""
 

@@ -524,6 +524,10 @@ class SQLiteStore(Store):
     def band_docs(self, keys: Sequence[int]) -> set[int]:
         return {r[0] for r in self._select_in("SELECT doc FROM bands WHERE key IN ({marks})", keys)}
 
+    def order_keys(self, ids: Sequence[int]) -> dict[int, int]:
+        sql = "SELECT id, content_hash FROM documents WHERE id IN ({marks})"
+        return {r[0]: int.from_bytes(bytes(r[1])[:8], "big") >> 1 for r in self._select_in(sql, ids)}
+
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
         sql = "SELECT id, blob_id, language, lines, tokens, length_bytes FROM documents WHERE id IN ({marks})"
         return {r[0]: StoredDoc(*r) for r in self._select_in(sql, ids)}
