@@ -148,3 +148,18 @@ def test_snippet_from_inside_a_docstring(store: SQLiteStore, corpus: Path) -> No
     res = search.search(store, code)
     assert res.verdict == "verbatim"
     assert res.matches[0].primary.path == "argparse.py"
+
+
+def test_order_keys_come_from_the_content(store: SQLiteStore) -> None:
+    """Tied candidates are ordered by the first 63 bits of their content hash -- what the engine store
+    uses as its document ids -- so both stores align the same candidates in the same order."""
+    import sqlite3
+
+    from whence.index.stores.elastic import doc_id
+
+    db = sqlite3.connect(store.path)
+    rows = db.execute("SELECT id, content_hash FROM documents ORDER BY id LIMIT 20").fetchall()
+    db.close()
+    keys = store.order_keys([r[0] for r in rows])
+    assert keys == {i: doc_id(bytes(h)) for i, h in rows}
+    assert sorted(keys, key=keys.__getitem__) != [r[0] for r in rows]  # not simply the id order
