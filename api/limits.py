@@ -65,7 +65,7 @@ class BodyLimit:
 
 
 class _TooLarge(Exception):
-    pass
+    """Raised inside the app's receive() when the body passes the cap."""
 
 
 class RateLimiter:

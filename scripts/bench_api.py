@@ -17,6 +17,7 @@ A 100,000-file index: ``python scripts/build_corpus.py --out data/stack --extra-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import socket
@@ -119,11 +120,9 @@ def main() -> int:
     try:
         deadline = time.monotonic() + 60
         while True:
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
                 if httpx.get(url + "/healthz", timeout=2).status_code == 200:
                     break
-            except httpx.HTTPError:
-                pass
             if time.monotonic() > deadline or server.poll() is not None:
                 print("server did not start:", server.stderr.read().decode()[-2000:] if server.stderr else "")
                 return 2

@@ -204,8 +204,7 @@ def test_missing_index_is_not_found(fresh: str) -> None:
 
 def test_engine_refuses_an_index_built_with_other_parameters(engine_index: str) -> None:
     base, name = engine_index.rsplit("/", 1)
-    with open_store(engine_index, create=True):
-        pass
+    open_store(engine_index, create=True).close()
     mapping = http("GET", f"{base}/{name}/_mapping")
     physical = next(iter(mapping))
     http(
