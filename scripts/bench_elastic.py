@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
+from bench_search import load_lines, pct, snippet  # the same queries as the SQLite benchmark
 
 from whence.index import fingerprint, ingest, search
 from whence.index.stores import open_store
@@ -38,25 +39,6 @@ from whence.index.stores import open_store
 HELD_BACK = 200
 ENGINE_P50_MS = 20.0
 REPO = Path(__file__).resolve().parents[1]
-
-
-def pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
-
-
-def snippet(lines: list[str], rng: random.Random) -> str:
-    n = rng.randint(10, 40)
-    start = rng.randrange(max(1, len(lines) - n + 1))
-    return "\n".join(lines[start : start + n]) + "\n"
-
-
-def load_lines(f: corpus.CorpusFile) -> list[str] | None:
-    raw = corpus.read_bytes(f.path)
-    if ingest.check_text(raw):
-        return None
-    lines = raw.decode("utf-8").splitlines()
-    return lines if len(lines) >= 10 else None
 
 
 def rest(method: str, url: str, body: Any = None) -> Any:
