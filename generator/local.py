@@ -44,30 +44,16 @@ def _import_torch() -> Any:
     return torch
 
 
-class PresencePenalty:
-    """OpenAI's presence penalty as a logits processor: ``logit -= penalty`` for every token that
-    occurs at least once in the generated part (the prompt, from ``prompt_len`` on, is left out)."""
+class _GeneratedTokenPenalty:
+    """A logits processor that lowers the logits of tokens already in the generated part (the prompt,
+    up to ``prompt_len``, is left out), by ``penalty`` times :meth:`weight` of their counts."""
 
     def __init__(self, penalty: float, prompt_len: int) -> None:
         self.penalty = penalty
         self.prompt_len = prompt_len
 
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        generated = input_ids[:, self.prompt_len :]
-        if generated.shape[1] == 0:
-            return scores
-        seen = scores.new_zeros(scores.shape)
-        seen.scatter_(1, generated, 1.0)
-        return scores - self.penalty * seen
-
-
-class FrequencyPenalty:
-    """OpenAI's frequency penalty as a logits processor: ``logit -= penalty * count`` where ``count``
-    is how often the token occurs in the generated part."""
-
-    def __init__(self, penalty: float, prompt_len: int) -> None:
-        self.penalty = penalty
-        self.prompt_len = prompt_len
+    def weight(self, counts: torch.Tensor) -> torch.Tensor:
+        return counts
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         generated = input_ids[:, self.prompt_len :]
@@ -75,7 +61,20 @@ class FrequencyPenalty:
             return scores
         counts = scores.new_zeros(scores.shape)
         counts.scatter_add_(1, generated, scores.new_ones(generated.shape))
-        return scores - self.penalty * counts
+        return scores - self.penalty * self.weight(counts)
+
+
+class PresencePenalty(_GeneratedTokenPenalty):
+    """OpenAI's presence penalty: ``logit -= penalty`` for every token that occurs at least once in
+    the generated part."""
+
+    def weight(self, counts: torch.Tensor) -> torch.Tensor:
+        return (counts > 0).to(counts.dtype)
+
+
+class FrequencyPenalty(_GeneratedTokenPenalty):
+    """OpenAI's frequency penalty: ``logit -= penalty * count`` where ``count`` is how often the token
+    occurs in the generated part."""
 
 
 def logits_processors(params: GenerationParams, prompt_len: int) -> list[Any]:
