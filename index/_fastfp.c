@@ -22,6 +22,7 @@
 #include <Python.h>
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
@@ -1261,6 +1262,161 @@ release_a:
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* seed_runs: the seeding half of search.align                                                      */
+
+/* First index of `v` in the ascending array a[0:n], or n. */
+FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
+{
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        const Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Every maximal token-exact common run (same diagonal, grown both ways while tokens agree) that holds
+ * at least one shared k-gram seed; a k-gram occurring more than max_repeats times in the query seeds
+ * nothing.  Writes (query start, document start, length) triples to out (room for nd_k triples: each
+ * run holds a distinct document seed position) and returns their number, or -1 when out of memory.
+ * *hits receives how many document k-grams the query shares (before the repeat filter); with fewer than
+ * `need` nothing is grown. */
+static Py_ssize_t seed_runs_impl(const uint64_t *sorted, const int64_t *order, Py_ssize_t nq_k,
+                                 const uint64_t *dk, Py_ssize_t nd_k, const uint64_t *qt, Py_ssize_t nq,
+                                 const uint64_t *dt, Py_ssize_t nd, Py_ssize_t k, Py_ssize_t max_repeats,
+                                 Py_ssize_t need, Py_ssize_t *hits, int64_t *out)
+{
+    uint8_t filter[1 << 13]; /* one bit per value of a k-gram's low 16 bits */
+    Py_ssize_t *pos, *diag_end;
+    Py_ssize_t i, j, nhit = 0, nout = 0;
+    memset(filter, 0, sizeof filter);
+    for (i = 0; i < nq_k; i++) {
+        const unsigned lo = (unsigned)(sorted[i] & 0xFFFFu);
+        filter[lo >> 3] |= (uint8_t)(1u << (lo & 7));
+    }
+    pos = (Py_ssize_t *)malloc((size_t)(nd_k > 0 ? nd_k : 1) * 2 * sizeof(Py_ssize_t)); /* (j, at) */
+    if (pos == NULL)
+        return -1;
+    for (j = 0; j < nd_k; j++) { /* shared positions: the filter rejects most, a binary search confirms */
+        const unsigned lo = (unsigned)(dk[j] & 0xFFFFu);
+        if (filter[lo >> 3] & (1u << (lo & 7))) {
+            const Py_ssize_t at = lower_bound(sorted, nq_k, dk[j]);
+            if (at < nq_k && sorted[at] == dk[j]) {
+                pos[2 * nhit] = j;
+                pos[2 * nhit + 1] = at;
+                nhit++;
+            }
+        }
+    }
+    *hits = nhit;
+    if (nhit < need || nhit == 0) {
+        free(pos);
+        return 0;
+    }
+    /* diag_end[j - q + nq]: where the last run grown on that diagonal ends in the document; a seed
+     * before it lies inside that run (runs are maximal, so it would grow into the same one). */
+    diag_end = (Py_ssize_t *)calloc((size_t)(nq + nd + 1), sizeof(Py_ssize_t));
+    if (diag_end == NULL) {
+        free(pos);
+        return -1;
+    }
+    for (i = 0; i < nhit; i++) {
+        const Py_ssize_t d = pos[2 * i], at = pos[2 * i + 1];
+        Py_ssize_t cnt = 0, c;
+        while (at + cnt < nq_k && sorted[at + cnt] == dk[d] && cnt <= max_repeats)
+            cnt++;
+        if (cnt > max_repeats)
+            continue;
+        for (c = 0; c < cnt; c++) {
+            const Py_ssize_t q = (Py_ssize_t)order[at + c];
+            const Py_ssize_t diag = d - q + nq;
+            Py_ssize_t qs = q, ds = d, qe = q + k, de = d + k;
+            if (d < diag_end[diag])
+                continue;
+            while (qs > 0 && ds > 0 && qt[qs - 1] == dt[ds - 1]) {
+                qs--;
+                ds--;
+            }
+            while (qe < nq && de < nd && qt[qe] == dt[de]) {
+                qe++;
+                de++;
+            }
+            diag_end[diag] = de;
+            out[3 * nout] = qs;
+            out[3 * nout + 1] = ds;
+            out[3 * nout + 2] = qe - qs;
+            nout++;
+        }
+    }
+    free(diag_end);
+    free(pos);
+    return nout;
+}
+
+static PyObject *fp_seed_runs(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"sorted", "order", "dk", "qt", "dt", "k", "max_repeats", "need", NULL};
+    PyObject *objs[5], *runs = NULL, *res = NULL;
+    Py_buffer views[5];
+    Py_ssize_t counts[5], k, max_repeats, need, hits = 0, n = 0, got = 0;
+    static const char *names[5] = {"sorted", "order", "dk", "qt", "dt"};
+    int64_t *out;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOnnn:seed_runs", kwlist, &objs[0], &objs[1],
+                                     &objs[2], &objs[3], &objs[4], &k, &max_repeats, &need))
+        return NULL;
+    if (k < 1) {
+        PyErr_Format(PyExc_ValueError, "seed_runs(): k must be >= 1, got %zd", k);
+        return NULL;
+    }
+    for (got = 0; got < 5; got++)
+        if (get_int_array(objs[got], &views[got], 8, "seed_runs", names[got], "64-bit integers",
+                          &counts[got]) < 0)
+            goto done;
+    if (counts[1] != counts[0] || counts[2] != (counts[4] >= k ? counts[4] - k + 1 : 0)
+        || counts[0] != (counts[3] >= k ? counts[3] - k + 1 : 0)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "seed_runs(): sorted and order must be the query's k-grams, dk the document's");
+        goto done;
+    }
+    {
+        const int64_t *order = (const int64_t *)views[1].buf;
+        Py_ssize_t i;
+        for (i = 0; i < counts[1]; i++)
+            if (order[i] < 0 || order[i] >= counts[0]) {
+                PyErr_SetString(PyExc_ValueError, "seed_runs(): order holds a position out of range");
+                goto done;
+            }
+    }
+    runs = PyBytes_FromStringAndSize(NULL, (counts[2] > 0 ? counts[2] : 0) * 3 * 8);
+    if (runs == NULL)
+        goto done;
+    out = (int64_t *)PyBytes_AS_STRING(runs);
+    Py_BEGIN_ALLOW_THREADS
+    n = seed_runs_impl((const uint64_t *)views[0].buf, (const int64_t *)views[1].buf, counts[0],
+                       (const uint64_t *)views[2].buf, counts[2], (const uint64_t *)views[3].buf,
+                       counts[3], (const uint64_t *)views[4].buf, counts[4], k, max_repeats, need,
+                       &hits, out);
+    Py_END_ALLOW_THREADS
+    if (n < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (_PyBytes_Resize(&runs, n * 3 * 8) < 0)
+        goto done; /* runs was freed and set to NULL */
+    res = Py_BuildValue("nO", hits, runs);
+done:
+    Py_XDECREF(runs);
+    while (got-- > 0)
+        PyBuffer_Release(&views[got]);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
 
 static PyMethodDef fastfp_methods[] = {
     {"tokenize", (PyCFunction)(void (*)(void))fp_tokenize, METH_VARARGS | METH_KEYWORDS,
@@ -1282,6 +1438,11 @@ static PyMethodDef fastfp_methods[] = {
      "What ingestion keeps of one file, in one call without the GIL: the sorted distinct winnowed k-gram\n"
      "hashes of both views (uint64 bytes), the MinHash of the exact ones (uint32 bytes) and the token\n"
      "count (fingerprint.Fingerprint.index_hashes / .signature)."},
+    {"seed_runs", (PyCFunction)(void (*)(void))fp_seed_runs, METH_VARARGS | METH_KEYWORDS,
+     "seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs)\n\n"
+     "search.align's seeding: hits = document k-grams (dk) found in the query's sorted k-grams; when\n"
+     "hits >= need, runs holds int64 (query start, document start, length) triples, one per maximal\n"
+     "token-exact common run (qt vs dt) seeded by a k-gram at most max_repeats times in the query."},
     {"xxh64", (PyCFunction)(void (*)(void))fp_xxh64, METH_VARARGS | METH_KEYWORDS,
      "xxh64(data, seed=0) -> int\n\nThe XXH64 hash used by tokenize."},
     {NULL, NULL, 0, NULL}};

@@ -123,6 +123,28 @@ def winnow(hashes: npt.NDArray[np.uint64], w: int = W) -> npt.NDArray[np.uint32]
     return out
 
 
+def seed_runs(
+    sorted_kgrams: npt.NDArray[np.uint64],
+    order: npt.NDArray[np.intp],
+    dk: npt.NDArray[np.uint64],
+    qt: npt.NDArray[np.uint64],
+    dt: npt.NDArray[np.uint64],
+    k: int,
+    max_repeats: int,
+    need: int,
+) -> tuple[int, npt.NDArray[np.int64]] | None:
+    """The seeding step of :func:`whence.index.search.align` in the compiled kernel, or None without it.
+
+    Returns how many document k-grams (``dk``) the query's k-grams (``sorted_kgrams``, sorted; ``order``
+    their query positions) share, and, when that is at least ``need``, one ``(query start, document
+    start, length)`` row per maximal token-exact common run of ``qt`` and ``dt`` seeded by a shared
+    k-gram found at most ``max_repeats`` times in the query."""
+    if _fastfp is None:
+        return None
+    hits, runs = _fastfp.seed_runs(sorted_kgrams, order, dk, qt, dt, k, max_repeats, need)
+    return int(hits), np.frombuffer(runs, dtype=np.int64).reshape(-1, 3)
+
+
 def _minhash_permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
     """The ``a`` and ``b`` of datasketch's ``affine32`` scheme for ``(num_perm, seed)``."""
     gen = np.random.RandomState(seed)

@@ -194,20 +194,40 @@ class _Grams:
         return found
 
 
-def _tiles(
+def _runs(
+    grams: _Grams,
+    dk: npt.NDArray[np.uint64],
+    qt: npt.NDArray[np.uint64],
+    dt: npt.NDArray[np.uint64],
+    k: int,
+    need: int,
+) -> tuple[int, dict[tuple[int, int], int]]:
+    """Maximal token-exact common runs seeded by the k-grams query and document share:
+    (shared document k-grams, {(query start, document start): length}).  Nothing is grown when
+    fewer than ``need`` k-grams are shared.  The compiled kernel does this when it is built; the numpy
+    code below is its reference (the tests compare them)."""
+    native = fp.seed_runs(grams.sorted, grams.order, dk, qt, dt, k, MAX_SEED_REPEATS, need)
+    if native is not None:
+        hits, rows = native
+        if len(rows) > MAX_RUNS:  # a very repetitive document: keep the longest runs
+            rows = rows[np.sort(np.argsort(-rows[:, 2], kind="stable")[:MAX_RUNS])]
+        return hits, {(q, d): n for q, d, n in rows.tolist()}
+    hit = grams.shared(dk)
+    if len(hit) < need or len(hit) == 0:
+        return len(hit), {}
+    return len(hit), _grow(hit, grams, dk, qt, dt, k)
+
+
+def _grow(
     hit: npt.NDArray[np.intp],
     grams: _Grams,
     dk: npt.NDArray[np.uint64],
     qt: npt.NDArray[np.uint64],
     dt: npt.NDArray[np.uint64],
     k: int,
-) -> list[_Tile]:
-    """Maximal token-exact common runs seeded by the shared k-grams at ``hit``, tiled greedily (longest
-    first).  Returns non-overlapping (in the query) tiles ordered by query position.
-    """
-    if len(hit) == 0:
-        return []
-    # Every (query position, document position) pair of equal k-grams, vectorised.
+) -> dict[tuple[int, int], int]:
+    """:func:`_runs` in numpy and Python: every (query, document) pair of equal k-grams at ``hit``;
+    consecutive pairs on one diagonal form a run, grown from its ends while the tokens agree."""
     hv = dk[hit]
     left = np.searchsorted(grams.sorted, hv, side="left")
     cnt = np.searchsorted(grams.sorted, hv, side="right") - left
@@ -217,11 +237,10 @@ def _tiles(
     hit, left, cnt = hit[rare], left[rare], cnt[rare]
     total = int(cnt.sum())
     if total == 0:
-        return []
+        return {}
     offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     pos_d = np.repeat(hit, cnt)
     pos_q = grams.order[np.repeat(left, cnt) + offs]
-    # Consecutive pairs on one diagonal form a run: one tile, grown from its ends.
     diag = pos_d - pos_q
     o = np.lexsort((pos_d, diag))
     pos_d, pos_q, diag = pos_d[o], pos_q[o], diag[o]
@@ -245,10 +264,23 @@ def _tiles(
             qe += 1
             de += 1
         grown[(qs, ds)] = max(grown.get((qs, ds), 0), qe - qs)
+    return grown
+
+
+def _tiles(grown: dict[tuple[int, int], int], nq: int, k: int) -> list[_Tile]:
+    """Greedy string tiling of the runs (longest first): non-overlapping tiles in the query, ordered by
+    query position."""
+    if not grown:
+        return []
     taken = np.zeros(nq, dtype=bool)
     out: list[_Tile] = []
     for (q0, d0), n in sorted(grown.items(), key=lambda kv: (-kv[1], kv[0])):
-        free = np.flatnonzero(~taken[q0 : q0 + n])
+        part = taken[q0 : q0 + n]
+        if not part.any():  # the common case: nothing of it is taken yet
+            taken[q0 : q0 + n] = True
+            out.append(_Tile(q0, d0, n))
+            continue
+        free = np.flatnonzero(~part)
         if len(free) < k:
             continue
         if len(free) != n:  # overlaps a longer tile: keep the free part if it is one piece
@@ -296,9 +328,12 @@ def _make_spans(
         q0, q1 = c[0].q, c[-1].q + c[-1].n
         d0, d1 = c[0].d, c[-1].d + c[-1].n
         matched = sum(t.n for t in c)
-        qi = np.concatenate([np.arange(t.q, t.q + t.n) for t in c])
-        di = np.concatenate([np.arange(t.d, t.d + t.n) for t in c])
-        pairs = np.unique(np.stack((qtok.line_start[qi], dtok.line_start[di]), axis=1), axis=0)
+        # (query line, document line) of every matched token, distinct and sorted: one int64 key per
+        # pair (lines fit in 32 bits), which np.unique sorts far faster than rows of a 2-D array.
+        ql = np.concatenate([qtok.line_start[t.q : t.q + t.n] for t in c]).astype(np.int64)
+        dl = np.concatenate([dtok.line_start[t.d : t.d + t.n] for t in c]).astype(np.int64)
+        keys = np.unique((ql << 32) | dl)
+        pairs = np.stack((keys >> 32, keys & 0xFFFFFFFF), axis=1)
         span = Span(
             (int(qtok.line_start[q0]), int(qtok.line_end[q1 - 1])),
             (int(dtok.line_start[d0]), int(dtok.line_end[d1 - 1])),
@@ -334,13 +369,13 @@ def align(
     def spans_of(
         grams: _Grams, qt: npt.NDArray[np.uint64], dt: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_]
     ) -> list[tuple[Span, int]]:
-        dk = fp.kgrams(dt, k)
-        hit = grams.shared(dk)
-        if len(hit) < need:
+        hits, grown = _runs(grams, fp.kgrams(dt, k), qt, dt, k, need)
+        if hits < need:
             return []
         # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
         # building its span (line pairs and all) would be wasted.
-        chains = [c for c in _chain(_tiles(hit, grams, dk, qt, dt, k)) if sum(t.n for t in c) >= min_tokens]
+        tiles = _tiles(grown, len(qt), k)
+        chains = [c for c in _chain(tiles) if sum(t.n for t in c) >= min_tokens]
         return _make_spans(chains, query.tokens, dtok, mask)
 
     exact = spans_of(query.exact, query.tokens.exact, dtok.exact, query.exact_common)

@@ -532,3 +532,88 @@ def test_argument_validation() -> None:
         _fastfp.kgrams(raw, 0)
     _fastfp.tokenize(raw)
     raw.extend(b"\0" * 8)
+
+
+# --- seed_runs: the seeding half of search.align ------------------------------------------------------
+
+
+def _runs_both(q: bytes, d: bytes, need: int = 1) -> tuple[tuple[int, dict[tuple[int, int], int]], ...]:
+    """search._runs through the kernel and through its numpy reference, on the exact view."""
+    from whence.index import search
+
+    qt, dt = fp.tokenize(q).exact, fp.tokenize(d).exact
+    if len(qt) < fp.K or len(dt) < fp.K:
+        pytest.skip("too short for one k-gram")
+    grams = search._Grams.of(fp.kgrams(qt))
+    dk = fp.kgrams(dt)
+    native = search._runs(grams, dk, qt, dt, fp.K, need)
+    hit = grams.shared(dk)
+    ref = (len(hit), search._grow(hit, grams, dk, qt, dt, fp.K) if len(hit) >= need and len(hit) else {})
+    return native, ref
+
+
+@pytest.mark.parametrize("name", ["textwrap.py", "argparse.py", "difflib.py"])
+def test_seed_runs_matches_reference_on_real_code(name: str) -> None:
+    text = (STDLIB / name).read_bytes()
+    lines = text.splitlines(keepends=True)
+    rng = np.random.default_rng(5)
+    found = 0
+    for _ in range(20):
+        a = int(rng.integers(0, len(lines) - 60))
+        n = int(rng.integers(20, 60))
+        query = b"".join(lines[a : a + n])
+        if rng.random() < 0.5:  # an edited copy: lines dropped and a name changed
+            kept = [ln for i, ln in enumerate(lines[a : a + n]) if i % 7 != 3]
+            query = b"".join(kept).replace(b"self", b"this", 2)
+        native, ref = _runs_both(query, text)
+        assert native == ref
+        found += bool(native[1])
+    assert found >= 15  # the queries come from the document: most hold runs (a docstring may not)
+
+
+def test_seed_runs_repeats_and_need() -> None:
+    # A query made of one repeated line: every k-gram occurs many times and seeds nothing.
+    rep = b"x = x + 1\n" * 30
+    native, ref = _runs_both(rep, b"y = 2\n" + rep + b"z = 3\n")
+    assert native == ref and native[0] > 0 and native[1] == {}
+    # Fewer shared k-grams than need: counted, nothing grown.
+    doc = (STDLIB / "textwrap.py").read_bytes()
+    q = doc[2000:2600]
+    native, ref = _runs_both(q, doc, need=10**6)
+    assert native == ref and native[0] > 0 and native[1] == {}
+
+
+@_SETTINGS
+@given(
+    st.lists(st.sampled_from([b"a", b"b", b"c", b"(", b")", b"1", b"=", b"\n"]), min_size=20, max_size=120),
+    st.lists(st.sampled_from([b"a", b"b", b"c", b"(", b")", b"1", b"=", b"\n"]), min_size=20, max_size=300),
+)
+def test_seed_runs_generated(q: list[bytes], d: list[bytes]) -> None:
+    # A small alphabet makes repeated k-grams, overlapping runs and runs on shared diagonals common.
+    query = b" ".join(q)
+    doc = b" ".join(d[:40] + q + d[40:] + q[5:])
+    native, ref = _runs_both(query, doc)
+    assert native == ref
+
+
+def test_seed_runs_argument_validation() -> None:
+    t = np.arange(30, dtype=np.uint64)
+    k = 4
+    kg = fp.kgrams(t, k)
+    order = np.argsort(kg).astype(np.intp)
+    srt = kg[order]
+    hits, runs = _fastfp.seed_runs(srt, order, kg, t, t, k, 2, 1)
+    assert hits == len(kg)
+    assert np.frombuffer(runs, dtype=np.int64).tolist() == [0, 0, 30]  # the whole of it, once
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        _fastfp.seed_runs(srt, order, kg, t, t, 0, 2, 1)
+    with pytest.raises(ValueError, match="query's k-grams"):
+        _fastfp.seed_runs(srt[:-1], order, kg, t, t, k, 2, 1)
+    with pytest.raises(ValueError, match="document's"):
+        _fastfp.seed_runs(srt, order, kg[:-1], t, t, k, 2, 1)
+    bad = order.copy()
+    bad[0] = 10**6
+    with pytest.raises(ValueError, match="out of range"):
+        _fastfp.seed_runs(srt, bad, kg, t, t, k, 2, 1)
+    with pytest.raises(TypeError, match="64-bit"):
+        _fastfp.seed_runs(srt.astype(np.uint32), order, kg, t, t, k, 2, 1)
