@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from whence import __version__
 
 from . import http_errors
 from .deps import Service
 from .limits import BodyLimit
+from .metrics import Metrics
 from .routes import completions, misc, repos, search
 from .settings import Settings
 
@@ -29,8 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(svc.searches.start)  # the search processes, with the index open
         yield
-        svc.close()
+        await asyncio.to_thread(svc.close)
 
     app = FastAPI(title="whence", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = svc
@@ -38,14 +42,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (search, completions, repos, misc):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        svc.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        svc.metrics.latency.labels(route).observe(time.perf_counter() - t0)
-        return response
-
+    app.add_middleware(Measure, metrics=svc.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+class Measure:
+    """ASGI middleware: counts every HTTP request by method, route and status, and times it.
+
+    Plain ASGI rather than ``@app.middleware("http")``: that one wraps each request in a task and a
+    streamed response, which cost more than a search's HTTP handling itself."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500  # what the client sees when the app raises before answering
+
+        async def noted(msg: Message) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - t0)

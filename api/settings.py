@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -48,5 +49,12 @@ class Settings(BaseSettings):
     remote_model: str | None = Field(default=None, description="Model name to ask the remote server for.")
     policy: str = Field(
         default="annotate", pattern="^(annotate|block-copyleft|block-any)$", description="Attribution policy."
+    )
+    search_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=0,
+        le=256,
+        description="Processes that run searches, shared by each server process's requests "
+        "(default: one per CPU); 0 searches on the server process's own threads.",
     )
     search_top: int = Field(default=5, ge=1, le=100, description="Matches returned by default.")

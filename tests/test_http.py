@@ -24,7 +24,8 @@ def _fragment(corpus: Path) -> str:
 
 @pytest.fixture()
 def settings(built_index: Path, tmp_path: Path) -> Settings:
-    return Settings(index=str(built_index), state=str(tmp_path / "state.sqlite"), max_body_bytes=64 * 1024)
+    state = str(tmp_path / "state.sqlite")
+    return Settings(index=str(built_index), state=state, max_body_bytes=64 * 1024, search_processes=1)
 
 
 @pytest.fixture()
