@@ -272,23 +272,19 @@ def _tiles(grown: dict[tuple[int, int], int], nq: int, k: int) -> list[_Tile]:
     query position."""
     if not grown:
         return []
-    taken = np.zeros(nq, dtype=bool)
+    taken = bytearray(nq)  # 1 where a chosen tile covers the query token (bytes ops run in C)
     out: list[_Tile] = []
     for (q0, d0), n in sorted(grown.items(), key=lambda kv: (-kv[1], kv[0])):
         part = taken[q0 : q0 + n]
-        if not part.any():  # the common case: nothing of it is taken yet
-            taken[q0 : q0 + n] = True
-            out.append(_Tile(q0, d0, n))
+        free = n - part.count(1)
+        if free < k:
             continue
-        free = np.flatnonzero(~part)
-        if len(free) < k:
-            continue
-        if len(free) != n:  # overlaps a longer tile: keep the free part if it is one piece
-            s, e = int(free[0]), int(free[-1]) + 1
-            if e - s != len(free):
+        if free != n:  # overlaps a longer tile: keep the free part if it is one piece
+            s = part.find(0)
+            if part.rfind(0) + 1 - s != free:
                 continue
-            q0, d0, n = q0 + s, d0 + s, e - s
-        taken[q0 : q0 + n] = True
+            q0, d0, n = q0 + s, d0 + s, free
+        taken[q0 : q0 + n] = b"\x01" * n
         out.append(_Tile(q0, d0, n))
     # The same lines may occur more than once in the document: report every place a chosen tile
     # matches in full, not only the first.
