@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +32,8 @@ from .http_errors import ApiError
 _EXCERPT_CONTEXT = 2  # lines shown around the matched source lines
 _EXCERPT_MAX = 400
 
+PARENT_CHECK_SECONDS = 1.0
+
 _store: Store | None = None
 _store_target = ""
 
@@ -37,6 +41,16 @@ _store_target = ""
 def _init() -> None:
     # Ctrl-C reaches the whole process group: the server stops its pool itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A server killed outright (SIGKILL, out of memory) cannot stop its pool: each process then sees
+    # itself adopted by another parent and exits, rather than idling on with the index open.
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="whence-parent-watch", daemon=True).start()
 
 
 def _open(target: str) -> Store:

@@ -6,8 +6,12 @@ processes; a process killed mid-service is replaced; stopping the server stops t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -127,3 +131,46 @@ def test_search_processes_setting_is_validated(monkeypatch: pytest.MonkeyPatch) 
     assert Settings().search_processes == 3
     monkeypatch.delenv("WHENCE_SEARCH_PROCESSES")
     assert Settings().search_processes == (os.cpu_count() or 1)
+
+
+def _descendants(pid: int) -> set[int]:
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                kids = [int(c) for c in (task / "children").read_text().split()]
+                out.update(kids)
+                todo.extend(kids)
+    return out
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc")
+def test_search_processes_exit_when_the_server_is_killed(built_index: Path, tmp_path: Path) -> None:
+    """``whence serve`` killed outright cannot stop its pool: the search processes notice and exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {"WHENCE_SEARCH_PROCESSES": "2"}
+    cmd = [sys.executable, "-m", "whence.api", "serve", "--index", str(built_index),
+           "--state", str(tmp_path / "state.sqlite"), "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # up once /healthz answers, and the lifespan has started the pool before that
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+            time.sleep(0.2)
+        pool = [p for p in _descendants(server.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+        assert len(pool) >= 2
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while any(_alive(p) for p in pool) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pool), "search processes outlived a killed server"
