@@ -34,7 +34,20 @@ def _state(path: str | None) -> State:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server processes.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes (HTTP, keys, answers); each has its own search processes.",
+)
+@click.option(
+    "--search-processes",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="Processes that run searches, per server process. Default: $WHENCE_SEARCH_PROCESSES, else one "
+    "per CPU; 0 searches on the server's threads.",
+)
 @click.option("--model", default=None, help="Local StarCoder2 for completions (hub id or folder).")
 @click.option("--remote", default=None, help="OpenAI-compatible completions server URL for completions.")
 @click.option(
@@ -49,6 +62,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    search_processes: int | None,
     model: str | None,
     remote: str | None,
     policy: str | None,
@@ -65,6 +79,7 @@ def serve(
 
     for name, value in (
         ("INDEX", target),
+        ("SEARCH_PROCESSES", None if search_processes is None else str(search_processes)),
         ("STATE", state),
         ("MODEL", model),
         ("REMOTE", remote),

@@ -153,9 +153,9 @@ def test_search_processes_exit_when_the_server_is_killed(built_index: Path, tmp_
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = os.environ | {"WHENCE_SEARCH_PROCESSES": "2"}
-    cmd = [sys.executable, "-m", "whence.api", "serve", "--index", str(built_index),
-           "--state", str(tmp_path / "state.sqlite"), "--port", str(port)]  # fmt: skip
+    env = os.environ | {"WHENCE_SEARCH_PROCESSES": "1"}  # the flag below overrides it
+    cmd = [sys.executable, "-m", "whence.api", "serve", "--index", str(built_index), "--port", str(port),
+           "--state", str(tmp_path / "state.sqlite"), "--search-processes", "2"]  # fmt: skip
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -166,7 +166,7 @@ def test_search_processes_exit_when_the_server_is_killed(built_index: Path, tmp_
             assert time.monotonic() < deadline and server.poll() is None, "server did not start"
             time.sleep(0.2)
         pool = [p for p in _descendants(server.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
-        assert len(pool) >= 2
+        assert len(pool) == 2
     finally:
         server.kill()
         server.wait(timeout=30)
