@@ -1,11 +1,12 @@
 """``POST /v1/search`` under load: 8 concurrent clients against a real server, loopback only, bounded.
 
-Starts ``whence serve`` (a subprocess, ``--workers`` uvicorn processes) on 127.0.0.1 over an existing
-index, creates an API key in a throwaway state database, and runs ``--clients`` client threads for
-``--seconds`` seconds, each posting 10-40-line snippets cut from files the index holds (read back from
-the index itself, so the queries match whatever it was built from).  Prints p50/p99 latency, requests/s
-and errors; the baseline, in this process, is the same queries through ``index.search`` without HTTP,
-one at a time.
+Starts ``whence serve`` (a subprocess: ``--workers`` uvicorn processes, each with its pool of search
+processes) on 127.0.0.1 over an existing index, creates an API key in a throwaway state database, and
+keeps ``--clients`` keep-alive connections busy for ``--seconds`` seconds, each posting 10-40-line
+snippets cut from files the index holds (read back from the index itself, so the queries match
+whatever it was built from) and reading every answer in full.  Prints p50/p99 latency, requests/s,
+errors, and the CPU the server and the load generator used per request (Linux); the baseline, in this
+process, is the same queries through ``index.search`` without HTTP, one at a time.
 
     python scripts/bench_api.py --index data/bench-100k.sqlite [--clients 8] [--seconds 60]
 
