@@ -38,6 +38,7 @@ from whence.index import search
 from whence.index.stores import open_store
 
 TARGET_P50_MS = 20.0
+REQUEST_TIMEOUT_S = 30.0  # an answer slower than this counts as an error (and the connection is renewed)
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -108,15 +109,15 @@ async def _client(
             t0 = time.perf_counter()
             try:
                 writer.write(req)
-                head = await reader.readuntil(b"\r\n\r\n")
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT_S)
                 status = int(head.split(b" ", 2)[1])
                 length = 0
                 for line in head.split(b"\r\n")[1:]:
                     name, _, value = line.partition(b":")
                     if name.strip().lower() == b"content-length":
                         length = int(value)
-                body = await reader.readexactly(length)
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                body = await asyncio.wait_for(reader.readexactly(length), REQUEST_TIMEOUT_S)
+            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
