@@ -215,17 +215,58 @@ def test_docs_and_page(client: TestClient) -> None:
     assert page.status_code == 200 and 'id="search-btn"' in page.text
 
 
-def test_over_the_wire(settings: Settings, key: str, corpus: Path) -> None:
-    with serve_in_thread(create_app(settings)) as url, httpx.Client(base_url=url, timeout=30) as http:
+def test_over_the_wire(built_index: Path, tmp_path: Path, corpus: Path) -> None:
+    """Every route and error path through a real uvicorn server and its search processes."""
+    s = Settings(index=str(built_index), state=str(tmp_path / "state.sqlite"), max_body_bytes=64 * 1024,
+                 rate_limit_per_minute=60, rate_limit_burst=20, search_processes=1)  # fmt: skip
+    state = State(s.state)
+    _, key = state.create_key("wire")
+    _, hammer = state.create_key("hammer")
+    revoked, revoked_key = state.create_key("revoked")
+    state.revoke(revoked.id)
+    state.close()
+    auth = _auth(key)
+    with serve_in_thread(create_app(s)) as url, httpx.Client(base_url=url, timeout=30) as http:
         assert http.get("/healthz").json()["status"] == "ok"
-        res = http.post("/v1/search", json={"code": _fragment(corpus)}, headers=_auth(key))
-        assert res.status_code == 200 and res.json()["verdict"] == "verbatim"
-        _envelope(http.post("/v1/search", json={"code": "x"}), 401)
-        big = b'{"code": "' + b"y" * 100_000 + b'"}'
-        _envelope(http.post("/v1/search", content=big, headers=_auth(key)), 413)
-        _envelope(
-            http.post("/v1/search", content=iter([big[:50_000], big[50_000:]]), headers=_auth(key)), 413
+        assert (
+            http.get("/docs").status_code == 200 and "/v1/search" in http.get("/openapi.json").json()["paths"]
         )
+        assert 'id="search-btn"' in http.get("/").text
+        res = http.post("/v1/search", json={"code": _fragment(corpus), "with_text": True}, headers=auth)
+        assert res.status_code == 200 and res.json()["verdict"] == "verbatim"
+        assert res.json()["matches"][0]["source_excerpt"]["lines"]
+        repo = http.get("/v1/repos/python/cpython", params={"limit": 2}, headers=auth).json()
+        assert repo["in_index"] and len(repo["files"]) == 2
+        assert _envelope(http.get("/v1/repos/bad%20owner/x", headers=auth), 422)["field"] == "owner"
+        assert http.get("/v1/usage", headers=auth).json()["requests"] >= 3
+        assert "whence_http_requests_total" in http.get("/metrics", headers=auth).text
+        # auth
+        _envelope(http.post("/v1/search", json={"code": "x"}), 401)
+        _envelope(http.get("/v1/usage", headers=_auth("whk_nothere_secret")), 401)
+        assert "revoked" in str(_envelope(http.get("/v1/usage", headers=_auth(revoked_key)), 403)["message"])
+        # errors
+        _envelope(http.get("/v1/nothing", headers=auth), 404)
+        _envelope(http.get("/v1/search", headers=auth), 405)
+        assert (
+            _envelope(http.post("/v1/search", json={"code": "x", "top": 0}, headers=auth), 422)["field"]
+            == "top"
+        )
+        assert "binary" in str(
+            _envelope(http.post("/v1/search", json={"code": "a\u0000b"}, headers=auth), 422)["message"]
+        )
+        big = b'{"code": "' + b"y" * 100_000 + b'"}'
+        _envelope(http.post("/v1/search", content=big, headers=auth), 413)
+        _envelope(http.post("/v1/search", content=iter([big[:50_000], big[50_000:]]), headers=auth), 413)
+        for route in ("/v1/completions", "/v1/inference/bigcode/starcoder2-15b"):
+            body = {"prompt": "def f():"} if route == "/v1/completions" else {"input": "def f():"}
+            assert "no model configured" in str(
+                _envelope(http.post(route, json=body, headers=auth), 503)["message"]
+            )
+        codes = [http.get("/v1/usage", headers=_auth(hammer)).status_code for _ in range(21)]
+        assert codes[:20] == [200] * 20 and codes[20] == 429
+        res = http.get("/v1/usage", headers=_auth(hammer))
+        assert _envelope(res, 429)["type"] == "rate_limited" and int(res.headers["retry-after"]) >= 1
+        assert http.get("/v1/usage", headers=auth).status_code == 200  # the limit is the hammer's alone
 
 
 def test_keys_cli(tmp_path: Path) -> None:
