@@ -195,8 +195,8 @@ def main() -> int:
         files = st.stats()["occurrences"]  # indexed files: one occurrence each (documents are contents)
     queries = snippets(args.index, args.queries, args.seed)
     print(f"whence bench_api: index {args.index} ({files} files, {documents} documents), "
-          f"{len(queries)} snippets, {args.clients} clients x {args.seconds:.0f}s, {args.workers} server workers, "
-          f"cpus={os.cpu_count()}")  # fmt: skip
+          f"{len(queries)} snippets, {args.clients} clients x {args.seconds:.0f}s, "
+          f"{args.workers} server workers, cpus={os.cpu_count()}")  # fmt: skip
     base = baseline(args.index, queries)
     b50, b99 = pct(base, 50) * 1e3, pct(base, 99) * 1e3
     print(f"baseline (in process, no HTTP, 1 at a time): p50 {b50:.1f} ms  p99 {b99:.1f} ms")
