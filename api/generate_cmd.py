@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 
 import click
 
+from .cli import index_option
+
 DEFAULT_MODEL = "bigcode/starcoder2-3b"
 
 #: Hosted-API parameter name -> CLI option, for error messages.
@@ -97,14 +99,7 @@ def _summary(att: dict[str, Any] | None) -> str:
     help="Weights' dtype (default: bfloat16 on GPU, float32 on CPU).",
 )
 @click.option("--quantize", type=click.Choice(["8bit", "4bit"]), default=None, help="Through bitsandbytes.")
-@click.option(
-    "--index",
-    "target",
-    envvar="WHENCE_INDEX",
-    default=None,
-    metavar="TARGET",
-    help="Index file (SQLite). Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
-)
+@index_option
 @click.option(
     "--max-new-tokens", type=int, default=512, show_default=True, help="1-100000, within the context."
 )

@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 import click
 
+from .cli import index_option
+
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
@@ -22,14 +24,7 @@ def _fail(message: str) -> NoReturn:
 @click.command("scan")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="PATH...")
 @click.option("--diff", "rev", default=None, metavar="REV", help="Count only lines added since REV (git).")
-@click.option(
-    "--index",
-    "target",
-    envvar="WHENCE_INDEX",
-    default=None,
-    metavar="TARGET",
-    help="Index file (SQLite). Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
-)
+@index_option
 @click.option(
     "--format",
     "fmt",

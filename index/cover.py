@@ -41,6 +41,7 @@ from .search import (
     _Grams,
     _Query,
     align,
+    attach_origins,
     common_cap,
     decode_query,
 )
@@ -238,13 +239,7 @@ def cover(
             covered[q0:q1] = True
         if fresh:
             matches.append(Match(d, verdict, matched / max(1, len(toks)), matched, longest, spans))
-    if matches:
-        occ = store.occurrences([m.doc_id for m in matches])
-        info = store.documents([m.doc_id for m in matches])
-        for m in matches:
-            m.occurrences = occ.get(m.doc_id, [])
-            doc = info.get(m.doc_id)
-            m.blob_id = doc.blob_id if doc else ""
+    attach_origins(store, matches)
     matches.sort(key=lambda m: (m.spans[0].query_lines[0], -VERDICTS.index(m.verdict)))
     result.matches = matches
     return result

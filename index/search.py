@@ -582,7 +582,12 @@ def search(
         documents = store.count_documents()
     ntokens, matches = _match(store, raw, min_tokens, with_text, documents, top)
     result = SearchResult(lines, ntokens, [])
-    matches = matches[:top]
+    result.matches = attach_origins(store, matches[:top])
+    return result
+
+
+def attach_origins(store: Store, matches: list[Match]) -> list[Match]:
+    """Fill each match's occurrences (every repository and path of its content) and blob id."""
     if matches:
         occ = store.occurrences([m.doc_id for m in matches])
         docs_info = store.documents([m.doc_id for m in matches])
@@ -590,5 +595,4 @@ def search(
             m.occurrences = occ.get(m.doc_id, [])
             info = docs_info.get(m.doc_id)
             m.blob_id = info.blob_id if info else ""
-    result.matches = matches
-    return result
+    return matches
