@@ -26,8 +26,8 @@ class Service:
         self.settings = settings
         self.state = State(settings.state)
         self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        self.metrics = Metrics(self._documents)
         self.searches = SearchPool(settings.index, settings.search_processes, self.store)
+        self.metrics = Metrics(self._documents, lambda: float(len(self.searches.pids())))
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()  # the list of open stores

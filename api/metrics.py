@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 class Metrics:
     """The service's counters, histograms and gauges."""
 
-    def __init__(self, documents: Callable[[], float]) -> None:
+    def __init__(self, documents: Callable[[], float], search_processes: Callable[[], float]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -28,6 +28,11 @@ class Metrics:
             "whence_completions_blocked", "Completions withheld by the policy.", registry=r
         )
         Gauge("whence_index_documents", "Documents in the index.", registry=r).set_function(documents)
+        Gauge(
+            "whence_search_processes",
+            "Search processes running (0: searches on the server's threads).",
+            registry=r,
+        ).set_function(search_processes)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

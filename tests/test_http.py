@@ -191,6 +191,7 @@ def test_usage_and_metrics(client: TestClient, key: str, corpus: Path) -> None:
     assert 'whence_http_requests_total{method="POST",route="/v1/search",status="200"} 1.0' in text
     assert 'whence_search_verdicts_total{verdict="verbatim"} 1.0' in text
     assert "whence_index_documents" in text
+    assert "whence_search_processes 1.0" in text  # the fixture's one search process, running
 
 
 def test_unknown_route_and_method_use_the_envelope(client: TestClient) -> None:
