@@ -3,6 +3,7 @@ index built from it in a real SQLite file."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sysconfig
 from collections.abc import Iterator
@@ -17,6 +18,10 @@ from whence.index.stores.sqlite import SQLiteStore
 from .engine import engine_index, engine_url  # noqa: F401  (fixtures of the real search-engine node)
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+# Every app a test starts gets one search process unless the test asks for more: the default (one per
+# CPU) would make the suite's cost depend on the machine it runs on.
+os.environ.setdefault("WHENCE_SEARCH_PROCESSES", "1")
 # Real modules of several shapes; together a few hundred kB.
 CORPUS_MODULES = [
     "json", "csv.py", "textwrap.py", "heapq.py", "bisect.py", "fractions.py", "shlex.py", "calendar.py",
