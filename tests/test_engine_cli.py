@@ -76,3 +76,27 @@ def test_bad_worker_and_rebuild_of_a_file_are_usage_errors(tmp_path: Path, corpu
         assert res.exit_code == 2
         assert needle in res.output
     assert parse_worker("1/4") == Worker(1, 4)
+
+
+def test_texts_parameter_picks_the_codec(engine_index: str, corpus: Path) -> None:
+    """``?texts=fast`` keeps the engine's default LZ4 codec, the default (``small``) sets DEFLATE; both
+    answer the same searches; a bad value is a usage error naming the parameter."""
+    import urllib.request
+
+    runner = CliRunner()
+    base, name = engine_index.rsplit("/", 1)
+    for texts, codec in (("small", "best_compression"), ("fast", None)):
+        target = f"{base}/{name}-{texts}"
+        try:
+            _build(runner, f"{target}?texts={texts}", corpus)
+            with urllib.request.urlopen(f"{target}/_settings") as resp:
+                settings = next(iter(json.loads(resp.read()).values()))["settings"]["index"]
+            assert settings.get("codec") == codec
+            res = runner.invoke(
+                main, ["search", "--index", target, "--format", "json"], input=_fragment(corpus)
+            )
+            assert json.loads(res.output)["verdict"] == "verbatim"
+        finally:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/{name}-{texts}-v*", method="DELETE"))
+    res = runner.invoke(main, ["index", "stats", "--index", f"{engine_index}?texts=tiny"])
+    assert res.exit_code == 2 and "texts must be small" in res.output

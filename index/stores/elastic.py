@@ -1,10 +1,11 @@
 """The ``elastic`` store: a whence index in Elasticsearch 8/9 or OpenSearch 2/3.
 
-Target: ``http(s)://[user:password@]host:port[/index][?shards=N&replicas=M]`` (index ``whence`` by
-default).  The name is an alias over one physical index ``<index>-v<N>``: a rebuild
-(``whence index build --rebuild``) fills ``<index>-v<N+1>`` while searches keep reading the old one, then
-swaps the alias in one atomic step and deletes the old index.  The document layout and why it is shaped
-so are in :mod:`.elastic_mappings`; the sizing measurements in docs/elastic.md.
+Target: ``http(s)://[user:password@]host:port[/index][?shards=N&replicas=M&texts=small|fast]`` (index
+``whence`` by default; the parameters shape a new index).  The name is an alias over one physical index
+``<index>-v<N>``: a rebuild (``whence index build --rebuild``) fills ``<index>-v<N+1>`` while searches
+keep reading the old one, then swaps the alias in one atomic step and deletes the old index.  The document
+layout and why it is shaped so are in :mod:`.elastic_mappings`; the sizing measurements in
+docs/elastic.md.
 
 Writes: :meth:`ElasticStore.add` sends one ``_bulk`` of ``create`` operations per batch (retried with
 backoff while the cluster is busy or unreachable, then :class:`StoreUnavailable`).  An acknowledged bulk
@@ -238,7 +239,9 @@ class ElasticStore(Store):
         return sorted(found)
 
     def _create(self, physical: str, *, alias: bool) -> str:
-        body = em.index_body(self.target.shards, self.target.replicas, {"whence": "index", **PARAMS})
+        body = em.index_body(
+            self.target.shards, self.target.replicas, {"whence": "index", **PARAMS}, self.target.texts
+        )
         if alias:
             body["aliases"] = {self.target.index: {}}
         try:

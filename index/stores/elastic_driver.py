@@ -50,7 +50,8 @@ def _reason(body: Any) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """A parsed ``http(s)://[user:password@]host:port[/index][?shards=N&replicas=M]`` target."""
+    """A parsed ``http(s)://[user:password@]host:port[/index][?shards=N&replicas=M&texts=small|fast]``
+    target."""
 
     base: str
     index: str
@@ -58,6 +59,7 @@ class Target:
     password: str | None
     shards: int
     replicas: int | None
+    texts: str = "small"  # stored-field codec of a new index: "small" (DEFLATE) or "fast" (LZ4)
 
     @property
     def display(self) -> str:
@@ -74,11 +76,14 @@ def parse_target(url: str) -> Target:
     if "/" in name or name != name.lower() or name.startswith(("_", "-", "+")) or not name.isascii():
         raise WhenceError(f"{url}: index name {name!r} must be one lowercase path segment")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"shards", "replicas"}
+    unknown = set(query) - {"shards", "replicas", "texts"}
     if unknown:
         raise WhenceError(
-            f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} (known: shards, replicas)"
+            f"{url}: unknown parameter(s) {', '.join(sorted(unknown))} (known: shards, replicas, texts)"
         )
+    texts = query.get("texts", "small")
+    if texts not in ("small", "fast"):
+        raise WhenceError(f"{url}: texts must be small (DEFLATE, the default) or fast (LZ4), not {texts!r}")
     try:
         shards = int(query.get("shards", "1"))
         replicas = int(query["replicas"]) if "replicas" in query else None
@@ -90,7 +95,7 @@ def parse_target(url: str) -> Target:
     port = f":{parts.port}" if parts.port else ""
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
-    return Target(f"{parts.scheme}://{host}{port}", name, user, password, shards, replicas)
+    return Target(f"{parts.scheme}://{host}{port}", name, user, password, shards, replicas, texts)
 
 
 def probe(target: Target, timeout: float = 10.0) -> dict[str, Any]:
