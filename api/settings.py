@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -15,6 +16,20 @@ def data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("whence", appauthor=False))
+
+
+def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity mask (``taskset``, a container's ``--cpuset-cpus``) where
+    the platform tells, else the machine's count, capped by a cgroup v2 CPU quota (a container's
+    ``--cpus``), rounded up."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            n = min(n, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota here
+    return max(1, n)
 
 
 class Settings(BaseSettings):
@@ -51,7 +66,7 @@ class Settings(BaseSettings):
         default="annotate", pattern="^(annotate|block-copyleft|block-any)$", description="Attribution policy."
     )
     search_processes: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default_factory=lambda: usable_cpus(),
         ge=0,
         le=256,
         description="Processes that run searches, shared by each server process's requests "

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from tests.servers import serve_in_thread
 from whence.api.app import create_app
-from whence.api.settings import Settings
+from whence.api.settings import Settings, usable_cpus
 from whence.api.state import State
 from whence.index import search
 from whence.index.stores import open_store
@@ -123,14 +123,26 @@ def test_searching_on_the_server_threads(built_index: Path, corpus: Path, tmp_pa
         assert app.state.service.searches.pids() == []  # no child processes
 
 
-def test_search_processes_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_processes_setting_is_validated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WHENCE_SEARCH_PROCESSES", "-1")
     with pytest.raises(ValueError, match="search_processes"):
         Settings()
     monkeypatch.setenv("WHENCE_SEARCH_PROCESSES", "3")
     assert Settings().search_processes == 3
     monkeypatch.delenv("WHENCE_SEARCH_PROCESSES")
-    assert Settings().search_processes == (os.cpu_count() or 1)
+    assert Settings().search_processes == usable_cpus() >= 1
+    quota = tmp_path / "cpu.max"  # a container limited to 1.5 CPUs (cgroup v2): two processes
+    quota.write_text("150000 100000\n")
+    assert usable_cpus(quota) == min(2, usable_cpus(tmp_path / "none"))
+    quota.write_text("max 100000\n")
+    assert usable_cpus(quota) == usable_cpus(tmp_path / "none")
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1:  # follows the affinity mask
+        mask = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(mask)})
+        try:
+            assert Settings().search_processes == 1
+        finally:
+            os.sched_setaffinity(0, mask)
 
 
 def _descendants(pid: int) -> set[int]:
