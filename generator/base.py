@@ -17,6 +17,9 @@ from whence.index.errors import InvalidInput
 
 #: StarCoder2's context: prompt tokens + new tokens must fit in it.
 CONTEXT_TOKENS = 16_384
+#: Seeds torch's generators take: a 64-bit integer, signed or not.
+SEED_MIN = -(2**63)
+SEED_MAX = 2**64 - 1
 MAX_STOP_STRINGS = 16
 
 FIM_PREFIX = "<fim_prefix>"
@@ -99,6 +102,8 @@ class GenerationParams:
                 raise InvalidParameter("stop", f"stop strings must be non-empty strings, got {s!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise InvalidParameter("seed", f"must be an integer, got {self.seed!r}")
+        if self.seed is not None and not SEED_MIN <= self.seed <= SEED_MAX:
+            raise InvalidParameter("seed", f"must be between {SEED_MIN} and {SEED_MAX}, got {self.seed}")
 
     @property
     def greedy(self) -> bool:

@@ -99,6 +99,8 @@ def test_defaults_are_the_hosted_apis() -> None:
         ("stop", ("",), ("x",)),
         ("temperature", float("nan"), 1.0),
         ("max_new_tokens", 1.5, 2),
+        ("seed", 2**64, 2**64 - 1),  # what torch's generators take (schemathesis found the overflow)
+        ("seed", -(2**63) - 1, -(2**63)),
     ],
 )
 def test_out_of_range_names_the_parameter(name: str, bad: Any, good: Any) -> None:
@@ -235,6 +237,11 @@ def test_sampling_is_seeded_and_temperature_spreads(gen: LocalGenerator, tiny_co
     assert a.choices[0].text != greedy
     cold = GenerationParams(temperature=0.05, top_p=1.0, max_new_tokens=40, seed=3)
     assert gen.generate(prompt, cold).choices[0].text == greedy  # near-zero temperature is near-greedy
+    # Next to zero, dividing the logits by it overflowed to NaN probabilities (found by schemathesis):
+    # it samples greedily instead, for any seed, which is the limit.
+    for t in (5e-324, 1e-30, 1e-6):
+        tiny = GenerationParams(temperature=t, max_new_tokens=40, num_responses=2, seed=11)
+        assert [c.text for c in gen.generate(prompt, tiny).choices] == [greedy, greedy]
 
 
 def test_top_k_1_and_tiny_top_p_are_greedy(gen: LocalGenerator, tiny_corpus: Path) -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from whence.generator import Choice, Completion, GenerationParams, StreamEvent
+from whence.generator.base import SEED_MAX, SEED_MIN
 from whence.index.errors import WhenceError
 
 from ..deps import Service, api_key, service
@@ -38,7 +39,9 @@ class _Sampling(BaseModel):
     stop: str | list[str] | None = Field(
         default=None, description="Up to 16 strings; output is cut before them."
     )
-    seed: int | None = Field(default=None, description="Makes sampling reproducible.")
+    seed: int | None = Field(
+        default=None, ge=SEED_MIN, le=SEED_MAX, description="Makes sampling reproducible (a 64-bit integer)."
+    )
     stream: bool = Field(default=False, description="Server-sent events, with attribution events.")
 
 
