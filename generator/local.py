@@ -256,9 +256,12 @@ class LocalGenerator:
         texts = [""] * n
         buffers = [StopBuffer(params.stop) for _ in range(n)]
         done = [False] * n
+        # Torch runs in inference mode one step at a time, never across a yield: a stream may be resumed
+        # on another thread (an HTTP response's body is), and the mode is a thread's own.
         with torch.inference_mode():
             logits, cache = self._forward(seqs, None)
-            for _ in range(params.max_new_tokens):
+        for _ in range(params.max_new_tokens):
+            with torch.inference_mode():
                 scores = logits
                 for proc in processors:
                     scores = proc(seqs, scores)
@@ -270,30 +273,32 @@ class LocalGenerator:
                         nxt = logits.argmax(-1)
                     else:
                         nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
-                for i, tok in enumerate(nxt.tolist()):
-                    if done[i]:
-                        continue
-                    counts[i] += 1
-                    if tok == self.eos_token_id:
-                        done[i] = True
-                        yield from self._finish(i, buffers[i], "stop", counts[i])
-                        continue
-                    pending[i].append(tok)
-                    piece = self.tokenizer.decode(
-                        pending[i], skip_special_tokens=True, clean_up_tokenization_spaces=False
-                    )
-                    if piece.endswith("\ufffd") and len(pending[i]) < 4:
-                        continue  # a character split across tokens: wait for its last bytes
-                    pending[i] = []
-                    texts[i] += piece
-                    out = buffers[i].feed(texts[i])
-                    if out:
-                        yield StreamEvent("text", i, text=out)
-                    if buffers[i].done:
-                        done[i] = True
-                        yield from self._finish(i, buffers[i], "stop", counts[i])
-                if all(done):
-                    break
+                toks = nxt.tolist()
+            for i, tok in enumerate(toks):
+                if done[i]:
+                    continue
+                counts[i] += 1
+                if tok == self.eos_token_id:
+                    done[i] = True
+                    yield from self._finish(i, buffers[i], "stop", counts[i])
+                    continue
+                pending[i].append(tok)
+                piece = self.tokenizer.decode(
+                    pending[i], skip_special_tokens=True, clean_up_tokenization_spaces=False
+                )
+                if piece.endswith("\ufffd") and len(pending[i]) < 4:
+                    continue  # a character split across tokens: wait for its last bytes
+                pending[i] = []
+                texts[i] += piece
+                out = buffers[i].feed(texts[i])
+                if out:
+                    yield StreamEvent("text", i, text=out)
+                if buffers[i].done:
+                    done[i] = True
+                    yield from self._finish(i, buffers[i], "stop", counts[i])
+            if all(done):
+                break
+            with torch.inference_mode():
                 # Finished rows keep decoding (their tokens are ignored): the batch stays rectangular.
                 seqs = torch.cat([seqs, nxt[:, None]], dim=1)
                 logits, cache = self._forward(nxt[:, None], cache)

@@ -3,7 +3,10 @@ route, each choice attributed; usage and cost accounted to the key; the playgrou
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,6 +137,44 @@ def test_a_prompt_over_the_context_is_422_also_when_streaming(served: TestClient
     for stream in (False, True):
         res = served.post("/v1/completions", json={"prompt": prompt, "max_tokens": 512, "stream": stream})
         assert res.status_code == 422 and res.json()["error"]["field"] == "max_new_tokens", res.text
+
+
+def test_a_stream_dropped_before_its_first_byte_gives_the_model_back(served: TestClient) -> None:
+    """A client that disconnects before a stream starts must not keep the model: every later generation
+    waited for it forever (found by schemathesis)."""
+    body = json.dumps({"prompt": "def f(x):\n", "max_tokens": 8, "stream": True}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"authorization", served.headers["Authorization"].encode())]  # fmt: skip
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/completions", "raw_path": b"/v1/completions",
+             "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1),
+             "server": ("t", 80)}  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def one_request() -> None:
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}  # gone at once
+
+        async def send(msg: dict[str, Any]) -> None:
+            sent.append(msg)
+
+        await served.app(scope, receive, send)
+
+    for _ in range(3):
+        asyncio.run(one_request())
+    gc.collect()
+    done: list[int] = []
+    t = threading.Thread(
+        target=lambda: done.append(
+            served.post("/v1/completions", json={"prompt": "x = ", "max_tokens": 4}).status_code
+        ),
+        daemon=True,
+    )
+    t.start()
+    t.join(timeout=120)
+    assert done == [200], "the model stayed held by a dropped stream"
 
 
 def test_no_model_configured_is_503(built_index: Path, tmp_path: Path) -> None:

@@ -85,14 +85,11 @@ def test_generation_routes_no_server_errors(
         @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: Any) -> None:
             if isinstance(case.body, dict):
-                # Every valid request runs the model: keep them short (the default is 512 tokens), and
-                # answered in one body (streams are tested in test_http_generate.py).
+                # Every valid request runs the model: keep them short (the default is 512 tokens).
                 name = "max_tokens" if case.path == "/v1/completions" else "max_new_tokens"
                 v = case.body.get(name, 512)
                 if isinstance(v, int) and not isinstance(v, bool) and _MAX_TOKENS_HERE < v <= 100_000:
                     case.body[name] = _MAX_TOKENS_HERE
-                if case.body.get("stream") is True:
-                    case.body["stream"] = False
             case.call_and_validate(headers=headers, checks=checks)
 
         run()

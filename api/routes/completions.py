@@ -133,15 +133,10 @@ def _sse(
     created: int,
 ) -> StreamingResponse:
     gen = svc.generator()
-    _GENERATE_LOCK.acquire()
     events = gen.stream(prompt, params, suffix=suffix)
-    try:
-        # The first event comes before the response starts, so that a request the model refuses
-        # (a prompt over the context) still gets a proper HTTP error instead of a broken stream.
-        first: StreamEvent | None = next(events, None)
-    except BaseException:
-        _GENERATE_LOCK.release()
-        raise
+    # The first event comes before the response starts, so that a request the model refuses (a prompt
+    # over the context) still gets a proper HTTP error instead of a broken stream.
+    first: StreamEvent | None = _step(events)
     model = getattr(gen, "name", "")
 
     def chunk(choice: dict[str, Any] | None = None, usage: dict[str, int] | None = None) -> str:
@@ -178,14 +173,21 @@ def _sse(
                     )
                     _account(svc, key, done)
                     yield chunk(usage=u.as_dict() | {"total_tokens": u.prompt_tokens + u.completion_tokens})
-                ev = next(events, None)
+                ev = _step(events)
         except WhenceError as exc:  # the response has started: the error becomes the last event
             yield f"data: {json.dumps(error_body(status_of(exc), str(exc)))}\n\n"
-        finally:
-            _GENERATE_LOCK.release()
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _step(events: Iterator[StreamEvent]) -> StreamEvent | None:
+    """The stream's next event, with the model held for that step only.  Holding it for the whole
+    stream, from before the response to the end of its body, leaked it when a client went away before
+    the first byte (the body never ran, so neither did its release): every later generation then
+    waited forever (schemathesis found it).  Streams now take turns step by step."""
+    with _GENERATE_LOCK:
+        return next(events, None)
 
 
 @router.post("/v1/inference/bigcode/starcoder2-15b")
