@@ -14,6 +14,7 @@ memory) fails only the searches it held: they get 503, and the next search start
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -36,17 +37,23 @@ PARENT_CHECK_SECONDS = 1.0
 
 _store: Store | None = None
 _store_target = ""
+_started: Any = None  # a barrier of the pool's processes, for the warm-up
 
 
-def _init() -> None:
+def _init(server: int, started: Any) -> None:
     # Ctrl-C reaches the whole process group: the server stops its pool itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _started
+    _started = started
     # A server killed outright (SIGKILL, out of memory) cannot stop its pool: each process then sees
-    # itself adopted by another parent and exits, rather than idling on with the index open.
-    parent = os.getppid()
+    # itself adopted by another parent and exits, rather than idling on with the index open.  The
+    # server's pid comes from the server: a process still starting when it was killed is already
+    # adopted here, and must not take its new parent for the server.
+    if os.getppid() != server:
+        os._exit(0)
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == server:
             time.sleep(PARENT_CHECK_SECONDS)
         os._exit(0)
 
@@ -76,6 +83,11 @@ def _warm(target: str) -> int:
         return _open(target).count_documents()
     except WhenceError:
         return -1  # reported by the searches themselves
+    finally:
+        # Each warm-up waits for the others: otherwise a process that started first could take them
+        # all while another is still starting, and the server would answer before its pool is ready.
+        with contextlib.suppress(threading.BrokenBarrierError, AttributeError):
+            _started.wait(timeout=60)
 
 
 def search_json(target: str, code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
@@ -125,8 +137,12 @@ class SearchPool:
         with self._lock:
             if self._pool is None:
                 # spawn, not fork: the server has threads (a fork would copy their held locks).
+                ctx = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init
+                    self.processes,
+                    mp_context=ctx,
+                    initializer=_init,
+                    initargs=(os.getpid(), ctx.Barrier(self.processes)),
                 )
             return self._pool
 
