@@ -31,12 +31,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
-from bench_search import load_lines, pct, snippet  # the same queries as the SQLite benchmark
+from bench_search import load_lines, pct, snippet, split_corpus  # the SQLite benchmark's corpus and queries
 
 from whence.index import fingerprint, ingest, search
 from whence.index.stores import open_store
 
-HELD_BACK = 200
 ENGINE_P50_MS = 20.0
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,12 +164,8 @@ def main() -> int:
     engine_name = f"{info['version'].get('distribution', 'elasticsearch')} {info['version']['number']}"
     print(f"whence bench_elastic: engine {engine_name} at {base}; native kernel={fingerprint.has_native()} "
           f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}")  # fmt: skip
-    allfiles = corpus.gather(seed=args.seed, extra=args.extra_root)
-    n_index = min(args.files, len(allfiles) - HELD_BACK)
-    indexed, held_back = allfiles[:n_index], allfiles[-HELD_BACK:]
-    if n_index < args.files:
-        print(f"WARNING: only {len(allfiles)} corpus files here: indexing {n_index}, not {args.files} "
-              f"(add files with --extra-root DIR, see scripts/corpus.py)")  # fmt: skip
+    indexed, held_back = split_corpus(args.files, args.seed, args.extra_root)
+    n_index = len(indexed)
 
     tmp = tempfile.TemporaryDirectory(prefix="whence-bench-elastic-")
     name = f"bench-{n_index}"

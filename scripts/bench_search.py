@@ -82,6 +82,19 @@ def cli_command() -> tuple[list[str], str]:
     ], "python -c 'whence.api.cli.main()'"
 
 
+def split_corpus(
+    files: int, seed: int, extra: list[str]
+) -> tuple[list[corpus.CorpusFile], list[corpus.CorpusFile]]:
+    """The corpus, shuffled by ``seed``: up to ``files`` files to index, and HELD_BACK others whose
+    snippets should be found nowhere (a warning when the corpus is smaller than asked)."""
+    allfiles = corpus.gather(seed=seed, extra=extra)
+    n_index = min(files, len(allfiles) - HELD_BACK)
+    if n_index < files:
+        print(f"WARNING: only {len(allfiles)} corpus files here: indexing {n_index}, not {files} "
+              f"(add files with --extra-root DIR, see scripts/corpus.py)")  # fmt: skip
+    return allfiles[:n_index], allfiles[-HELD_BACK:]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=100_000)
@@ -95,12 +108,7 @@ def main() -> int:
     args = ap.parse_args()
     print(f"whence bench_search: native kernel={fingerprint.has_native()} python={sys.version.split()[0]} "
           f"cpus={os.cpu_count()}")  # fmt: skip
-    allfiles = corpus.gather(seed=args.seed, extra=args.extra_root)
-    n_index = min(args.files, len(allfiles) - HELD_BACK)
-    indexed, held_back = allfiles[:n_index], allfiles[-HELD_BACK:]
-    if n_index < args.files:
-        print(f"WARNING: only {len(allfiles)} corpus files here: indexing {n_index}, not {args.files} "
-              f"(add files with --extra-root DIR, see scripts/corpus.py)")  # fmt: skip
+    indexed, held_back = split_corpus(args.files, args.seed, args.extra_root)
 
     tmp = tempfile.TemporaryDirectory(prefix="whence-bench-search-")
     index = Path(args.index or Path(tmp.name) / "index.sqlite")
