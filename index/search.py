@@ -213,7 +213,7 @@ def _runs(
             rows = rows[np.sort(np.argsort(-rows[:, 2], kind="stable")[:MAX_RUNS])]
         return hits, {(q, d): n for q, d, n in rows.tolist()}
     hit = grams.shared(dk)
-    if len(hit) < need or len(hit) == 0:
+    if len(hit) < need:
         return len(hit), {}
     return len(hit), _grow(hit, grams, dk, qt, dt, k)
 
