@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -23,12 +24,10 @@ def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     the platform tells, else the machine's count, capped by a cgroup v2 CPU quota (a container's
     ``--cpus``), rounded up."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
+    with contextlib.suppress(OSError, ValueError):  # no cgroup v2 quota here
         quota, period = cpu_max.read_text().split()[:2]
         if quota != "max":
             n = min(n, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 quota here
     return max(1, n)
 
 

@@ -137,15 +137,14 @@ def cpu_seconds(pid: int) -> dict[int, float]:
     """CPU seconds used so far by ``pid`` and its descendants (Linux /proc; empty elsewhere)."""
     out: dict[int, float] = {}
     todo = [pid]
-    try:
-        while todo:
-            p = todo.pop()
+    while todo:
+        p = todo.pop()
+        # A process that ends during the walk (or no /proc at all) is left out, not the rest with it.
+        with contextlib.suppress(OSError, ValueError, IndexError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             out[p] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo.extend(int(c) for c in (task / "children").read_text().split())
-    except (OSError, ValueError, IndexError):
-        pass
     return out
 
 
