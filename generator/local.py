@@ -269,10 +269,7 @@ class LocalGenerator:
                     nxt = scores.argmax(-1)
                 else:
                     probs = torch.softmax(scores, dim=-1)
-                    if not bool(torch.isfinite(probs).all()):  # scores overflowed: take their limit
-                        nxt = logits.argmax(-1)
-                    else:
-                        nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+                    nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
                 toks = nxt.tolist()
             for i, tok in enumerate(toks):
                 if done[i]:
