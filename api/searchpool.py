@@ -35,16 +35,18 @@ _EXCERPT_MAX = 400
 
 PARENT_CHECK_SECONDS = 1.0
 
+# What a pool process holds, set by _init: its pool's index, the handle on it, and a barrier of the
+# pool's processes for the warm-up.
+_target = ""
 _store: Store | None = None
-_store_target = ""
-_started: Any = None  # a barrier of the pool's processes, for the warm-up
+_started: Any = None
 
 
-def _init(server: int, started: Any) -> None:
+def _init(server: int, target: str, started: Any) -> None:
     # Ctrl-C reaches the whole process group: the server stops its pool itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _started
-    _started = started
+    global _target, _started
+    _target, _started = target, started
     # A server killed outright (SIGKILL, out of memory) cannot stop its pool: each process then sees
     # itself adopted by another parent and exits, rather than idling on with the index open.  The
     # server's pid comes from the server: a process still starting when it was killed is already
@@ -60,39 +62,35 @@ def _init(server: int, started: Any) -> None:
     threading.Thread(target=watch, name="whence-parent-watch", daemon=True).start()
 
 
-def _open(target: str) -> Store:
+def _open() -> Store:
     """This process's handle on the index, opened on first use (an unreachable index is then a
     request's error, not a broken pool)."""
-    global _store, _store_target
-    if _store is None or _store_target != target:
+    global _store
+    if _store is None:
         from whence.index.stores import open_store
 
-        if _store is not None:
-            _store.close()
-            _store = None
-        _store = open_store(target, readonly=True)
-        _store_target = target
+        _store = open_store(_target, readonly=True)
     return _store
 
 
-def _warm(target: str) -> int:
-    """Open the index and load what the first search would (it runs once in each new process)."""
+def _warm() -> int:
+    """Open the index and load what the first search would (one per process, when the pool starts)."""
     from whence.index.errors import WhenceError
 
     try:
-        return _open(target).count_documents()
+        return _open().count_documents()
     except WhenceError:
         return -1  # reported by the searches themselves
     finally:
         # Each warm-up waits for the others: otherwise a process that started first could take them
         # all while another is still starting, and the server would answer before its pool is ready.
-        with contextlib.suppress(threading.BrokenBarrierError, AttributeError):
+        with contextlib.suppress(threading.BrokenBarrierError):
             _started.wait(timeout=60)
 
 
-def search_json(target: str, code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
+def search_json(code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
     """One search in a pool process (see :func:`answer`).  Raises the library's errors (they pickle)."""
-    return answer(_open(target), code, top, min_tokens, with_text)
+    return answer(_open(), code, top, min_tokens, with_text)
 
 
 def answer(store: Store, code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
@@ -142,7 +140,7 @@ class SearchPool:
                     self.processes,
                     mp_context=ctx,
                     initializer=_init,
-                    initargs=(os.getpid(), ctx.Barrier(self.processes)),
+                    initargs=(os.getpid(), self.target, ctx.Barrier(self.processes)),
                 )
             return self._pool
 
@@ -152,7 +150,7 @@ class SearchPool:
         if self.processes <= 0:
             return
         pool = self._executor()
-        futures = [pool.submit(_warm, self.target) for _ in range(self.processes)]
+        futures = [pool.submit(_warm) for _ in range(self.processes)]
         for f in futures:
             try:
                 f.result(timeout=120)
@@ -165,7 +163,7 @@ class SearchPool:
             return await asyncio.get_running_loop().run_in_executor(
                 None, lambda: answer(self._local_store(), code, top, min_tokens, with_text)
             )
-        call = functools.partial(search_json, self.target, code, top, min_tokens, with_text)
+        call = functools.partial(search_json, code, top, min_tokens, with_text)
         pool = self._executor()
         try:
             future = pool.submit(call)
