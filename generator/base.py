@@ -17,6 +17,10 @@ from whence.index.errors import InvalidInput
 
 #: StarCoder2's context: prompt tokens + new tokens must fit in it.
 CONTEXT_TOKENS = 16_384
+#: Below this temperature, sampling is greedy.  softmax(logits / T) leaves less than e^-100 of the mass
+#: off the most likely token once T < 1e-5 and the logits differ by 1e-3, and dividing float32 logits by
+#: a far smaller T overflows to inf (a request with temperature 5e-324 made every probability NaN).
+MIN_SAMPLING_TEMPERATURE = 1e-5
 #: Seeds torch's generators take: a 64-bit integer, signed or not.
 SEED_MIN = -(2**63)
 SEED_MAX = 2**64 - 1
@@ -107,8 +111,8 @@ class GenerationParams:
 
     @property
     def greedy(self) -> bool:
-        """Temperature 0: always the most likely token."""
-        return self.temperature == 0
+        """Always the most likely token: temperature 0, or below :data:`MIN_SAMPLING_TEMPERATURE`."""
+        return self.temperature < MIN_SAMPLING_TEMPERATURE
 
 
 def check_context(prompt_tokens: int, max_new_tokens: int, context: int = CONTEXT_TOKENS) -> None:

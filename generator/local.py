@@ -77,17 +77,6 @@ class FrequencyPenalty(_GeneratedTokenPenalty):
     occurs in the generated part."""
 
 
-#: Below this temperature, sampling is greedy.  softmax(logits / T) leaves less than e^-100 of the mass
-#: off the most likely token once T < 1e-5 and the logits differ by 1e-3, and dividing float32 logits by
-#: a far smaller T overflows to inf (a request with temperature 5e-324 made every probability NaN).
-MIN_SAMPLING_TEMPERATURE = 1e-5
-
-
-def samples_greedily(params: GenerationParams) -> bool:
-    """Whether ``params`` pick the most likely token every time (temperature 0, or next to it)."""
-    return params.greedy or params.temperature < MIN_SAMPLING_TEMPERATURE
-
-
 def logits_processors(params: GenerationParams, prompt_len: int) -> list[Any]:
     """The processors for ``params``, in the order the hosted API applies them: penalties first, then
     (when sampling) temperature, top-k and top-p.  Each is called as ``p(input_ids, scores)``."""
@@ -105,7 +94,7 @@ def logits_processors(params: GenerationParams, prompt_len: int) -> list[Any]:
         out.append(PresencePenalty(params.presence_penalty, prompt_len))
     if params.frequency_penalty:
         out.append(FrequencyPenalty(params.frequency_penalty, prompt_len))
-    if not samples_greedily(params):
+    if not params.greedy:
         if params.temperature != 1.0:
             out.append(TemperatureLogitsWarper(params.temperature))
         if params.top_k:
@@ -249,7 +238,6 @@ class LocalGenerator:
         gen = torch.Generator(device=self.device)
         gen.manual_seed(params.seed if params.seed is not None else random.getrandbits(63))
         processors = logits_processors(params, len(ids))
-        greedy = samples_greedily(params)
         seqs = torch.tensor([ids] * n, dtype=torch.long, device=self.device)
         counts = [0] * n  # tokens sampled per choice, the end-of-text token included
         pending: list[list[int]] = [[] for _ in range(n)]  # tokens whose UTF-8 is not complete yet
@@ -265,7 +253,7 @@ class LocalGenerator:
                 scores = logits
                 for proc in processors:
                     scores = proc(seqs, scores)
-                if greedy:
+                if params.greedy:
                     nxt = scores.argmax(-1)
                 else:
                     probs = torch.softmax(scores, dim=-1)
