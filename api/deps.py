@@ -25,7 +25,9 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.state = State(settings.state)
-        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.limiter = RateLimiter(
+            settings.rate_limit_per_minute, settings.rate_limit_burst, f"{settings.state}-ratelimit"
+        )
         self.searches = SearchPool(settings.index, settings.search_processes, self.store)
         self.metrics = Metrics(self._documents, lambda: float(len(self.searches.pids())))
         self._local = threading.local()
@@ -89,6 +91,7 @@ class Service:
             for st in self._stores:
                 st.close()
             self._stores.clear()
+        self.limiter.close()
         self.state.close()
 
 

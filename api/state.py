@@ -71,10 +71,12 @@ class State:
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of the server
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        # Usage is added up in memory and written at most every FLUSH_SECONDS (and on read and close):
-        # a write per request would serialise every request on SQLite's write lock.
+        # Usage is added up in memory and written by a background thread every FLUSH_SECONDS (and on read
+        # and close): a request never waits for a write, and every server process's counts reach the file
+        # within a second, whichever process a later GET /v1/usage lands on.
         self._pending: dict[tuple[str, str], list[float]] = {}
-        self._flushed = time.monotonic()
+        self._closing = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     def create_key(self, name: str) -> tuple[ApiKey, str]:
         """A new key; returns it and the full key text (shown once, never stored)."""
@@ -142,12 +144,17 @@ class State:
             acc[1] += prompt_tokens
             acc[2] += completion_tokens
             acc[3] += cost
-            if time.monotonic() - self._flushed >= self.FLUSH_SECONDS:
+            if self._flusher is None and not self._closing.is_set():
+                self._flusher = threading.Thread(target=self._flush_loop, name="whence-usage", daemon=True)
+                self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._closing.wait(self.FLUSH_SECONDS):
+            with self._lock:
                 self._flush()
 
     def _flush(self) -> None:
         """Write the pending usage (the caller holds the lock)."""
-        self._flushed = time.monotonic()
         if not self._pending:
             return
         rows = [(k, d, int(r), int(p), int(c), x) for (k, d), (r, p, c, x) in self._pending.items()]
@@ -180,6 +187,9 @@ class State:
         return total | {"cost_usd": round(sum(d["cost_usd"] for d in days), 8), "by_day": days}
 
     def close(self) -> None:
+        self._closing.set()
+        if self._flusher is not None:
+            self._flusher.join()
         with self._lock:
             self._flush()
         self._db.close()

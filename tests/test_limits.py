@@ -1,0 +1,129 @@
+"""Per-key rate limits shared by server processes, and usage that reaches the state file from all of them."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from whence.api.limits import RateLimiter
+from whence.api.state import State
+
+
+def _take_many(path: str, key: str, n: int, start: Any) -> int:
+    """In a child process: take ``n`` tokens for ``key`` as fast as it can; returns how many it got."""
+    limiter = RateLimiter(per_minute=1, burst=25, path=path)
+    start.wait()
+    given = sum(limiter.take(key) == 0 for _ in range(n))
+    limiter.close()
+    return given
+
+
+def test_processes_share_one_bucket_per_key(tmp_path: Path) -> None:
+    """Three processes hammer one key at once: together they get the burst exactly, not three bursts."""
+    path = str(tmp_path / "state.sqlite-ratelimit")
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Manager().Barrier(3)
+    with ctx.Pool(3) as pool:
+        given = pool.starmap(_take_many, [(path, "k1", 40, start)] * 3)
+    assert sum(given) == 25, given
+    limiter = RateLimiter(per_minute=1, burst=25, path=path)
+    wait = limiter.take("k1")
+    assert 0 < wait <= 60  # the next token is a minute away at 1 a minute
+    assert limiter.take("k2") == 0  # another key has its own bucket
+    limiter.close()
+
+
+def test_a_bucket_refills_at_the_rate(tmp_path: Path) -> None:
+    limiter = RateLimiter(per_minute=600, burst=2, path=tmp_path / "rl")
+    assert [limiter.take("k") == 0 for _ in range(3)] == [True, True, False]
+    time.sleep(0.12)  # 10 a second: one token back
+    assert limiter.take("k") == 0 and limiter.take("k") > 0
+    limiter.close()
+
+
+def test_a_file_of_another_layout_or_an_earlier_boot_is_taken_as_full(tmp_path: Path) -> None:
+    path = tmp_path / "rl"
+    path.write_bytes(b"not a bucket table")
+    limiter = RateLimiter(per_minute=1, burst=1, path=path)
+    assert path.stat().st_size == RateLimiter.SLOTS * 32
+    assert limiter.take("k") == 0 and limiter.take("k") > 0
+    # The monotonic clock restarts at boot: a bucket stamped later than now is from before a reboot.
+    raw = bytearray(path.read_bytes())
+    used = [at for at in range(0, len(raw), 32) if any(raw[at : at + 16])]
+    assert len(used) == 1
+    struct.pack_into("<d", raw, used[0] + 24, time.monotonic() + 1e6)
+    path.write_bytes(raw)
+    assert limiter.take("k") == 0 and limiter.take("k") > 0
+    limiter.close()
+
+
+class _Tiny(RateLimiter):
+    SLOTS = 2
+    PROBE = 2
+
+
+def test_a_full_table_evicts_the_oldest_bucket_and_never_refuses_a_new_key(tmp_path: Path) -> None:
+    limiter = _Tiny(per_minute=1, burst=1, path=tmp_path / "rl")
+    assert limiter.take("a") == 0 and limiter.take("b") == 0
+    assert limiter.take("a") > 0 and limiter.take("b") > 0  # both buckets empty, table full
+    assert limiter.take("c") == 0  # takes a slot (the oldest) rather than refusing a key it never saw
+    limiter.close()
+
+
+@pytest.mark.timeout(120)
+def test_workers_share_the_limit_and_report_usage(built_index: Path, tmp_path: Path) -> None:
+    """``whence serve --workers 2``: a key gets its burst once across the workers, and the usage of both
+    reaches the state file within a second or so."""
+    state_path = tmp_path / "state.sqlite"
+    state = State(state_path)
+    api_key, secret = state.create_key("shared")
+    state.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {"WHENCE_RATE_LIMIT_PER_MINUTE": "6", "WHENCE_RATE_LIMIT_BURST": "10"}
+    cmd = [sys.executable, "-m", "whence.api", "serve", "--index", str(built_index), "--port", str(port),
+           "--state", str(state_path), "--workers", "2", "--search-processes", "0"]  # fmt: skip
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+            time.sleep(0.2)
+        time.sleep(1.0)  # let the second worker finish starting too
+
+        def one(_: int) -> int:  # a new connection each, so that both workers take some
+            auth = {"Authorization": f"Bearer {secret}"}
+            return httpx.get(f"{base}/v1/repos/python/cpython", headers=auth, timeout=30).status_code
+
+        with ThreadPoolExecutor(8) as ex:
+            codes = list(ex.map(one, range(30)))
+        assert sorted(codes) == [200] * 10 + [429] * 20, codes  # 0.1 token a second: none comes back in time
+        deadline = time.monotonic() + 10
+        while True:
+            reader = State(state_path)
+            requests = reader.usage(api_key.id)["requests"]
+            reader.close()
+            if requests == 10 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert requests == 10  # accepted requests only, whichever worker took them
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
