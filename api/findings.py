@@ -91,15 +91,7 @@ class Finding:
                 "license_category": self.license_category,
                 "attribution_required": self.attribution_required,
             },
-            "occurrences": [
-                {
-                    "repo": o.repo,
-                    "path": o.path,
-                    "url": o.url_for_lines(first, last),
-                    "licenses": list(o.licenses),
-                }
-                for o in self.occurrences
-            ],
+            "occurrences": [o.as_dict(first, last) for o in self.occurrences],
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,15 @@ class Occurrence:
         if not self.url:
             return ""
         return f"{self.url}#L{first}-L{last}" if last != first else f"{self.url}#L{first}"
+
+    def as_dict(self, first: int, last: int) -> dict[str, Any]:
+        """The occurrence as search and scan results list it, its URL pointing at lines first..last."""
+        return {
+            "repo": self.repo,
+            "path": self.path,
+            "url": self.url_for_lines(first, last),
+            "licenses": list(self.licenses),
+        }
 
 
 @dataclass(slots=True)

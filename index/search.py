@@ -105,15 +105,7 @@ class Match:
             "matched_tokens": self.matched_tokens,
             "longest_span_tokens": self.longest_span_tokens,
             "spans": [s.as_dict() for s in self.spans],
-            "occurrences": [
-                {
-                    "repo": o.repo,
-                    "path": o.path,
-                    "url": o.url_for_lines(first, last),
-                    "licenses": list(o.licenses),
-                }
-                for o in self.occurrences
-            ],
+            "occurrences": [o.as_dict(first, last) for o in self.occurrences],
         }
 
 

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
-import os
-import socket
 import struct
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.servers import whence_serve
 from whence.api.limits import RateLimiter
 from whence.api.state import State
 
@@ -90,22 +86,10 @@ def test_workers_share_the_limit_and_report_usage(built_index: Path, tmp_path: P
     state = State(state_path)
     api_key, secret = state.create_key("shared")
     state.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = os.environ | {"WHENCE_RATE_LIMIT_PER_MINUTE": "6", "WHENCE_RATE_LIMIT_BURST": "10"}
-    cmd = [sys.executable, "-m", "whence.api", "serve", "--index", str(built_index), "--port", str(port),
-           "--state", str(state_path), "--workers", "2", "--search-processes", "0"]  # fmt: skip
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-            time.sleep(0.2)
+    env = {"WHENCE_RATE_LIMIT_PER_MINUTE": "6", "WHENCE_RATE_LIMIT_BURST": "10"}
+    args = ["--index", str(built_index), "--state", str(state_path),
+            "--workers", "2", "--search-processes", "0"]  # fmt: skip
+    with whence_serve(args, env) as (_, base):
         time.sleep(1.0)  # let the second worker finish starting too
 
         def one(_: int) -> int:  # a new connection each, so that both workers take some
@@ -124,6 +108,3 @@ def test_workers_share_the_limit_and_report_usage(built_index: Path, tmp_path: P
                 break
             time.sleep(0.2)
         assert requests == 10  # accepted requests only, whichever worker took them
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

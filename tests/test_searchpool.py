@@ -9,9 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.servers import serve_in_thread
+from tests.servers import serve_in_thread, whence_serve
 from whence.api.app import create_app
 from whence.api.settings import Settings, usable_cpus
 from whence.api.state import State
@@ -162,26 +159,12 @@ def _descendants(pid: int) -> set[int]:
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc")
 def test_search_processes_exit_when_the_server_is_killed(built_index: Path, tmp_path: Path) -> None:
     """``whence serve`` killed outright cannot stop its pool: the search processes notice and exit."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = os.environ | {"WHENCE_SEARCH_PROCESSES": "1"}  # the flag below overrides it
-    cmd = [sys.executable, "-m", "whence.api", "serve", "--index", str(built_index), "--port", str(port),
-           "--state", str(tmp_path / "state.sqlite"), "--search-processes", "2"]  # fmt: skip
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # up once /healthz answers, and the lifespan has started the pool before that
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-            time.sleep(0.2)
+    env = {"WHENCE_SEARCH_PROCESSES": "1"}  # the flag below overrides it
+    args = ["--index", str(built_index), "--state", str(tmp_path / "state.sqlite"), "--search-processes", "2"]
+    with whence_serve(args, env) as (server, _):
         pool = [p for p in _descendants(server.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
         assert len(pool) == 2
-    finally:
         server.kill()
-        server.wait(timeout=30)
     deadline = time.monotonic() + 20
     while any(_alive(p) for p in pool) and time.monotonic() < deadline:
         time.sleep(0.1)
