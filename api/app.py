@@ -32,8 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(svc.searches.start)  # the search processes, with the index open
+        await svc.searches.start()  # the search processes, with the index open
         yield
+        svc.searches.detach()  # on the loop: stop reading the search processes' pipes
         await asyncio.to_thread(svc.close)
 
     app = FastAPI(title="whence", version=__version__, description=DESCRIPTION, lifespan=lifespan)

@@ -169,3 +169,84 @@ def test_search_processes_exit_when_the_server_is_killed(built_index: Path, tmp_
     while any(_alive(p) for p in pool) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(p) for p in pool), "search processes outlived a killed server"
+
+
+def _big_snippet(corpus: Path) -> str:
+    """About 1 MB of real code (the most a search takes): long enough to be caught in the act."""
+    texts = [p.read_text() for p in sorted(corpus.rglob("*.py"))[:200]]
+    out, size = [], 0
+    while size < 1_000_000:
+        for t in texts:
+            out.append(t)
+            size += len(t)
+    return "".join(out)[:1_000_000]
+
+
+def _busy(pool: object) -> list[int]:
+    """Pids of the pool's processes that hold a search now (reads the pool's own bookkeeping)."""
+    return [w.proc.pid for w in list(pool._workers) if w.held]  # type: ignore[attr-defined]
+
+
+@pytest.mark.timeout(180)
+def test_a_process_killed_mid_search_fails_only_its_searches(
+    built_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """One search process is killed while it answers: that search gets 503, a search running on the
+    other process at the same time is answered, and the pool is back to two processes."""
+    settings, key = _settings(built_index, tmp_path, processes=2)
+    big, small = _big_snippet(corpus), _snippets(corpus)[0]
+    headers = {"Authorization": f"Bearer {key}"}
+    app = create_app(settings)
+    with serve_in_thread(app) as url, ThreadPoolExecutor(4) as ex:
+        pool = app.state.service.searches
+        before = pool.pids()
+
+        def post(code: str) -> httpx.Response:
+            with httpx.Client(base_url=url, timeout=120) as http:
+                return http.post("/v1/search", json={"code": code}, headers=headers)
+
+        first = ex.submit(post, big)
+        deadline = time.monotonic() + 30
+        while not _busy(pool):
+            assert time.monotonic() < deadline and not first.done(), "the big search never started"
+            time.sleep(0.001)
+        (victim,) = _busy(pool)
+        second = ex.submit(post, big)  # goes to the other process
+        while len(_busy(pool)) < 2:
+            assert time.monotonic() < deadline and not second.done(), "the second search never started"
+            time.sleep(0.001)
+        os.kill(victim, signal.SIGKILL)
+        res = first.result()
+        assert res.status_code == 503 and "search process" in res.json()["error"]["message"]
+        assert second.result().status_code == 200
+        assert post(small).json()["verdict"] == "verbatim"
+        deadline = time.monotonic() + 60
+        while len(pool.pids()) < 2 and time.monotonic() < deadline:  # the replacement is starting
+            time.sleep(0.05)
+        after = pool.pids()
+        assert len(after) == 2 and victim not in after and set(before) - {victim} <= set(after)
+
+
+@pytest.mark.timeout(180)
+def test_a_client_that_goes_away_leaves_the_pool_serving(
+    built_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    settings, key = _settings(built_index, tmp_path, processes=1)
+    big, small = _big_snippet(corpus), _snippets(corpus)[0]
+    headers = {"Authorization": f"Bearer {key}"}
+    app = create_app(settings)
+    with serve_in_thread(app) as url:
+        pool = app.state.service.searches
+        before = pool.pids()
+        gave_up = 0
+        with httpx.Client(base_url=url, timeout=0.05) as http:
+            for _ in range(3):  # each gives up while its search is queued or running
+                with contextlib.suppress(httpx.TimeoutException):
+                    http.post("/v1/search", json={"code": big}, headers=headers)
+                    continue
+                gave_up += 1
+        assert gave_up >= 1
+        with httpx.Client(base_url=url, timeout=120) as http:
+            res = http.post("/v1/search", json={"code": small}, headers=headers)
+        assert res.status_code == 200 and res.json()["verdict"] == "verbatim"
+        assert pool.pids() == before  # nothing was killed or restarted
