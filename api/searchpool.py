@@ -41,10 +41,10 @@ from .http_errors import ApiError
 _EXCERPT_CONTEXT = 2  # lines shown around the matched source lines
 _EXCERPT_MAX = 400
 _log = logging.getLogger("uvicorn.error")
-START_TIMEOUT = 120.0
+START_TIMEOUT = 120.0  # seconds a new search process may take to import, open the index and warm up
 # Searches handed to a process at once: the one it runs and the next, already in its pipe, so that it
 # goes on without waiting for the event loop to read its answer and write the next search.
-HELD_PER_PROCESS = 2  # seconds a new search process may take to import, open the index and warm up
+HELD_PER_PROCESS = 2
 
 # What a pool process holds: its pool's index and the handle on it.
 _target = ""
@@ -213,6 +213,8 @@ class SearchPool:
             return await asyncio.get_running_loop().run_in_executor(
                 None, lambda: answer(self._local_store(), code, top, min_tokens, with_text)
             )
+        if self._closed:
+            raise ApiError(503, "the server is shutting down")
         await self.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
@@ -243,8 +245,14 @@ class SearchPool:
             worker.held.append(future)
 
     def _answer(self, worker: _Worker, message: bytes) -> None:
-        kind, value = pickle.loads(message)
+        if not worker.held:
+            _log.error("whence: a search process answered a search it was not given")
+            return
         future = worker.held.popleft()  # a process answers in order
+        try:
+            kind, value = pickle.loads(message)
+        except Exception as exc:  # e.g. an error type that pickles but does not unpickle
+            kind, value = "error", RuntimeError(f"a search process's answer could not be read: {exc!r}")
         if not future.done():  # done: the request was cancelled meanwhile
             if kind == "ok":
                 future.set_result(value)

@@ -250,3 +250,26 @@ def test_a_client_that_goes_away_leaves_the_pool_serving(
             res = http.post("/v1/search", json={"code": small}, headers=headers)
         assert res.status_code == 200 and res.json()["verdict"] == "verbatim"
         assert pool.pids() == before  # nothing was killed or restarted
+
+
+@pytest.mark.timeout(180)
+def test_a_pool_that_cannot_start_answers_503_then_recovers(
+    built_index: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search processes that do not come up in time: searches get 503 with the reason (never a hang),
+    and once processes can start again the next search starts one and is answered."""
+    from whence.api import searchpool
+
+    settings, key = _settings(built_index, tmp_path, processes=1)
+    headers = {"Authorization": f"Bearer {key}"}
+    q = _snippets(corpus)[0]
+    monkeypatch.setattr(searchpool, "START_TIMEOUT", 0.0)  # no process is ready at once
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert app.state.service.searches.pids() == []
+        res = client.post("/v1/search", json={"code": q}, headers=headers)
+        assert res.status_code == 503 and "did not start" in res.json()["error"]["message"]
+        monkeypatch.setattr(searchpool, "START_TIMEOUT", 120.0)
+        res = client.post("/v1/search", json={"code": q}, headers=headers)
+        assert res.status_code == 200 and res.json()["verdict"] == "verbatim"
+        assert len(app.state.service.searches.pids()) == 1
