@@ -118,3 +118,6 @@ class Health(BaseModel):
     status: str
     version: str
     documents: int
+    search_processes: int = Field(
+        description="Search processes serving now (0 when searches run on the server's threads)."
+    )

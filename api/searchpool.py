@@ -190,6 +190,7 @@ class SearchPool:
         self._starting = 0  # processes being started (replacements included)
         self._ready: asyncio.Future[None] | None = None  # done once the first processes serve
         self._closed = False
+        self._start_error = ""  # why the last process that failed to start did
         self._tasks: set[asyncio.Task[None]] = set()  # replacements being started (kept referenced)
         self._lock = threading.Lock()  # the list of workers, read by pids() from any thread
 
@@ -224,6 +225,16 @@ class SearchPool:
             task.add_done_callback(self._tasks.discard)
         self._dispatch()
         return await future
+
+    @property
+    def failing(self) -> str:
+        """Why no search can run now ("" when searches can run): every process that should serve has
+        failed to start, and none is starting."""
+        if self.processes <= 0 or self._ready is None or not self._ready.done():
+            return ""
+        if self._workers or self._starting:
+            return ""
+        return self._start_error or "the search processes stopped"
 
     def pids(self) -> list[int]:
         """The search processes serving now (none before the first search or :meth:`start`)."""
@@ -297,6 +308,7 @@ class SearchPool:
             await loop.create_connection(lambda: worker, sock=sock)
         except Exception as exc:  # whatever stopped it, the requests get an answer
             _log.error("whence: a search process could not start: %s", exc)
+            self._start_error = str(exc)
             if not self._workers and self._starting == 1:  # nobody left to answer the queue
                 while self._queue:
                     _, future = self._queue.popleft()
@@ -307,6 +319,7 @@ class SearchPool:
             self._starting -= 1
         with self._lock:
             self._workers.append(worker)
+        self._start_error = ""
         self._dispatch()
 
     def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:

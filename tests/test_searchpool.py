@@ -267,9 +267,12 @@ def test_a_pool_that_cannot_start_answers_503_then_recovers(
     app = create_app(settings)
     with TestClient(app) as client:
         assert app.state.service.searches.pids() == []
+        health = client.get("/healthz")  # not ready: a load balancer sends searches elsewhere
+        assert health.status_code == 503 and "no search process" in health.json()["error"]["message"]
         res = client.post("/v1/search", json={"code": q}, headers=headers)
         assert res.status_code == 503 and "did not start" in res.json()["error"]["message"]
         monkeypatch.setattr(searchpool, "START_TIMEOUT", 120.0)
         res = client.post("/v1/search", json={"code": q}, headers=headers)
         assert res.status_code == 200 and res.json()["verdict"] == "verbatim"
         assert len(app.state.service.searches.pids()) == 1
+        assert client.get("/healthz").json()["search_processes"] == 1

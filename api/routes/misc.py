@@ -21,12 +21,19 @@ router = APIRouter()
 
 @router.get("/healthz", response_model=Health, tags=["service"])
 def healthz(svc: Service = Depends(service)) -> dict[str, Any]:  # noqa: B008
-    """Liveness and readiness (no API key): 200 when the index answers, else 503."""
+    """Liveness and readiness (no API key): 200 when the index answers and searches can run, else 503."""
     try:
         documents = svc.store().count_documents()
     except WhenceError as exc:
         raise ApiError(status_of(exc), f"index unavailable: {exc}") from exc
-    return {"status": "ok", "version": __version__, "documents": documents}
+    if svc.searches.failing:
+        raise ApiError(503, f"no search process is running: {svc.searches.failing}")
+    return {
+        "status": "ok",
+        "version": __version__,
+        "documents": documents,
+        "search_processes": len(svc.searches.pids()),
+    }
 
 
 @router.get("/metrics", tags=["service"], response_class=Response)
