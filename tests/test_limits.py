@@ -30,8 +30,8 @@ def test_processes_share_one_bucket_per_key(tmp_path: Path) -> None:
     """Three processes hammer one key at once: together they get the burst exactly, not three bursts."""
     path = str(tmp_path / "state.sqlite-ratelimit")
     ctx = multiprocessing.get_context("spawn")
-    start = ctx.Manager().Barrier(3)
-    with ctx.Pool(3) as pool:
+    with ctx.Manager() as manager, ctx.Pool(3) as pool:
+        start = manager.Barrier(3)
         given = pool.starmap(_take_many, [(path, "k1", 40, start)] * 3)
     assert sum(given) == 25, given
     limiter = RateLimiter(per_minute=1, burst=25, path=path)
@@ -42,9 +42,9 @@ def test_processes_share_one_bucket_per_key(tmp_path: Path) -> None:
 
 
 def test_a_bucket_refills_at_the_rate(tmp_path: Path) -> None:
-    limiter = RateLimiter(per_minute=600, burst=2, path=tmp_path / "rl")
+    limiter = RateLimiter(per_minute=60, burst=2, path=tmp_path / "rl")
     assert [limiter.take("k") == 0 for _ in range(3)] == [True, True, False]
-    time.sleep(0.12)  # 10 a second: one token back
+    time.sleep(1.2)  # one a second: one token back (and 0.2 of the next)
     assert limiter.take("k") == 0 and limiter.take("k") > 0
     limiter.close()
 

@@ -239,7 +239,7 @@ def test_a_client_that_goes_away_leaves_the_pool_serving(
         pool = app.state.service.searches
         before = pool.pids()
         gave_up = 0
-        with httpx.Client(base_url=url, timeout=0.05) as http:
+        with httpx.Client(base_url=url, timeout=0.02) as http:
             for _ in range(3):  # each gives up while its search is queued or running
                 with contextlib.suppress(httpx.TimeoutException):
                     http.post("/v1/search", json={"code": big}, headers=headers)
