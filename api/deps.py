@@ -29,7 +29,12 @@ class Service:
             settings.rate_limit_per_minute, settings.rate_limit_burst, f"{settings.state}-ratelimit"
         )
         self.searches = SearchPool(settings.index, settings.search_processes, self.store)
-        self.metrics = Metrics(self._documents, lambda: float(len(self.searches.pids())))
+        self.metrics = Metrics(
+            self._documents,
+            lambda: float(len(self.searches.pids())),
+            lambda: float(self.searches.queued()),
+        )
+        self.searches.on_exit = self.metrics.search_process_exits.inc
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()  # the list of open stores

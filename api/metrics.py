@@ -10,7 +10,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 class Metrics:
     """The service's counters, histograms and gauges."""
 
-    def __init__(self, documents: Callable[[], float], search_processes: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        documents: Callable[[], float],
+        search_processes: Callable[[], float],
+        search_queue: Callable[[], float],
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -33,6 +38,16 @@ class Metrics:
             "Search processes running (0: searches on the server's threads).",
             registry=r,
         ).set_function(search_processes)
+        Gauge(
+            "whence_search_queue",
+            "Searches waiting for a search process (a lasting queue: add processes or servers).",
+            registry=r,
+        ).set_function(search_queue)
+        self.search_process_exits = Counter(
+            "whence_search_process_exits",
+            "Search processes that stopped while serving (killed, out of memory) and were replaced.",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -191,6 +191,7 @@ class SearchPool:
         self._ready: asyncio.Future[None] | None = None  # done once the first processes serve
         self._closed = False
         self._start_error = ""  # why the last process that failed to start did
+        self.on_exit: Callable[[], object] | None = None  # called when a serving process dies
         self._tasks: set[asyncio.Task[None]] = set()  # replacements being started (kept referenced)
         self._lock = threading.Lock()  # the list of workers, read by pids() from any thread
 
@@ -235,6 +236,10 @@ class SearchPool:
         if self._workers or self._starting:
             return ""
         return self._start_error or "the search processes stopped"
+
+    def queued(self) -> int:
+        """Searches waiting for a process (not yet handed to one)."""
+        return len(self._queue)
 
     def pids(self) -> list[int]:
         """The search processes serving now (none before the first search or :meth:`start`)."""
@@ -286,6 +291,8 @@ class SearchPool:
                 )
         worker.held.clear()
         if not self._closed and self._loop is not None:
+            if self.on_exit is not None:
+                self.on_exit()
             threading.Thread(target=worker.proc.join, daemon=True).start()  # reap it
             self._tasks.add(task := self._loop.create_task(self._add_worker()))
             task.add_done_callback(self._tasks.discard)

@@ -225,6 +225,10 @@ def test_a_process_killed_mid_search_fails_only_its_searches(
             time.sleep(0.05)
         after = pool.pids()
         assert len(after) == 2 and victim not in after and set(before) - {victim} <= set(after)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            metrics = http.get("/metrics", headers=headers).text
+        assert "whence_search_process_exits_total 1.0" in metrics
+        assert "whence_search_processes 2.0" in metrics and "whence_search_queue 0.0" in metrics
 
 
 @pytest.mark.timeout(180)
