@@ -22,10 +22,17 @@ state_option = click.option(
 
 
 def _state(path: str | None) -> State:
+    """The state database, or exit 2 with the reason it cannot be used."""
+    from whence.index.errors import WhenceError
+
     from .settings import data_dir
     from .state import State
 
-    return State(path or str(data_dir() / "state.sqlite"))
+    try:
+        return State(path or str(data_dir() / "state.sqlite"))
+    except WhenceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 @click.command("serve")
@@ -100,6 +107,7 @@ def serve(
         except WhenceError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+    _state(settings.state).close()  # the keys' database too (exit 2 if it cannot be used)
     click.echo(f"whence serving {settings.index} on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(
         "whence.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"

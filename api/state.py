@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from whence.index.errors import InvalidInput
+from whence.index.errors import InvalidInput, StoreUnavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys(
@@ -64,12 +64,21 @@ class State:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of the server
-        self._db.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"state database {self.path} cannot be opened: {exc}") from exc
+        try:
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of the server
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreUnavailable(
+                f"state database {self.path} cannot be used: {exc} (WHENCE_STATE / --state names it)"
+            ) from exc
         self._lock = threading.Lock()
         # Usage is added up in memory and written by a background thread every FLUSH_SECONDS (and on read
         # and close): a request never waits for a write, and every server process's counts reach the file

@@ -286,6 +286,22 @@ def test_keys_cli(tmp_path: Path) -> None:
     assert runner.invoke(main, ["keys", "create", "--name", " ", "--state", state]).exit_code == 2
 
 
+def test_a_state_database_that_cannot_be_used_is_exit_2_with_the_reason(
+    built_index: Path, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "state.sqlite"
+    garbage.write_bytes(b"not a database at all, but a file someone put here" * 100)
+    blocked = tmp_path / "a-file" / "state.sqlite"  # its folder would have to be a file
+    (tmp_path / "a-file").write_text("x")
+    runner = CliRunner()
+    for state, why in ((garbage, "cannot be used: file is not a database"), (blocked, "cannot be opened")):
+        for args in (["keys", "list"], ["keys", "create", "--name", "n"], ["keys", "revoke", "abc"],
+                     ["serve", "--index", str(built_index), "--port", "1"]):  # fmt: skip
+            res = runner.invoke(main, [*args, "--state", str(state)])
+            assert res.exit_code == 2 and f"state database {state} {why}" in res.output, (args, res.output)
+    assert garbage.read_bytes().startswith(b"not a database")  # left as it was
+
+
 def test_serve_refuses_a_missing_index(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         main, ["serve", "--index", str(tmp_path / "none.sqlite"), "--state", str(tmp_path / "s")]
