@@ -109,9 +109,15 @@ def serve(
             sys.exit(2)
     _state(settings.state).close()  # the keys' database too (exit 2 if it cannot be used)
     click.echo(f"whence serving {settings.index} on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.run(
-        "whence.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
-    )
+    try:
+        uvicorn.run(
+            "whence.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        )
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot start (a port in use, say): whence says 2
+        if exc.code not in (0, None):
+            click.echo(f"error: the server could not start on {host}:{port} (the reason is above)", err=True)
+            sys.exit(2)
+        raise
 
 
 @click.group("keys")

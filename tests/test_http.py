@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -300,6 +303,19 @@ def test_a_state_database_that_cannot_be_used_is_exit_2_with_the_reason(
             res = runner.invoke(main, [*args, "--state", str(state)])
             assert res.exit_code == 2 and f"state database {state} {why}" in res.output, (args, res.output)
     assert garbage.read_bytes().startswith(b"not a database")  # left as it was
+
+
+@pytest.mark.timeout(120)
+def test_serve_on_a_port_in_use_is_exit_2(built_index: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cmd = [sys.executable, "-m", "whence.api", "serve", "--index", str(built_index), "--port", str(port),
+               "--state", str(tmp_path / "s.sqlite"), "--search-processes", "0"]  # fmt: skip
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
+    assert res.returncode == 2, res.stderr
+    assert "address already in use" in res.stderr and f"could not start on 127.0.0.1:{port}" in res.stderr
 
 
 def test_serve_refuses_a_missing_index(tmp_path: Path) -> None:
