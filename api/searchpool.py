@@ -303,29 +303,36 @@ class SearchPool:
         assert self._loop is not None
         loop = self._loop
         self._starting += 1
+        proc: BaseProcess | None = None
         try:
-            proc, conn = await asyncio.to_thread(self._spawn)
-            worker = _Worker(self, proc)
+            spawned, conn = await asyncio.to_thread(self._spawn)
+            proc = spawned
+            worker = _Worker(self, spawned)
             sock = socket.socket(fileno=os.dup(conn.fileno()))  # Connection reads no further than
             conn.close()  # the ready message, so nothing it buffered is lost
             if self._closed or self._loop is not loop:
                 sock.close()
-                await asyncio.to_thread(_stop, [proc])
+                self._starting -= 1
+                await asyncio.to_thread(_stop, [spawned])
                 return
             await loop.create_connection(lambda: worker, sock=sock)
         except Exception as exc:  # whatever stopped it, the requests get an answer
             _log.error("whence: a search process could not start: %s", exc)
             self._start_error = str(exc)
-            if not self._workers and self._starting == 1:  # nobody left to answer the queue
+            self._starting -= 1
+            if not self._workers and not self._starting:  # nobody left to answer the queue
                 while self._queue:
                     _, future = self._queue.popleft()
                     if not future.done():
                         future.set_exception(ApiError(503, f"no search process could be started: {exc}"))
+            if proc is not None:
+                await asyncio.to_thread(_stop, [proc], 0.0)
             return
-        finally:
-            self._starting -= 1
         with self._lock:
             self._workers.append(worker)
+        # Counted as serving before it stops counting as starting: /healthz, on another thread, never
+        # sees it as neither.
+        self._starting -= 1
         self._start_error = ""
         self._dispatch()
 
