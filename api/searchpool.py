@@ -205,7 +205,7 @@ class SearchPool:
             self._rebind(loop)
         if self._ready is None:
             self._ready = loop.create_future()
-            await asyncio.gather(*(self._add_worker() for _ in range(self.processes)))
+            await asyncio.gather(*(self._start_one() for _ in range(self.processes)))
             if not self._ready.done():
                 self._ready.set_result(None)
         await asyncio.shield(self._ready)
@@ -222,8 +222,7 @@ class SearchPool:
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._queue.append((pickle.dumps((code, top, min_tokens, with_text)), future))
         if not self._workers and not self._starting:  # every start failed so far: try once more
-            self._tasks.add(task := loop.create_task(self._add_worker()))
-            task.add_done_callback(self._tasks.discard)
+            self._start_one()
         self._dispatch()
         return await future
 
@@ -283,6 +282,7 @@ class SearchPool:
             if worker not in self._workers:
                 return
             if not self._closed:  # when closing, close() waits for it
+                self._start_one()  # first: /healthz, on another thread, sees a process or a start
                 self._workers.remove(worker)
         for future in worker.held:
             if not future.done():
@@ -294,15 +294,22 @@ class SearchPool:
             if self.on_exit is not None:
                 self.on_exit()
             threading.Thread(target=worker.proc.join, daemon=True).start()  # reap it
-            self._tasks.add(task := self._loop.create_task(self._add_worker()))
-            task.add_done_callback(self._tasks.discard)
+
+    def _start_one(self) -> asyncio.Task[None]:
+        """Start a process in the background; it counts as starting from now on."""
+        assert self._loop is not None
+        self._starting += 1
+        task = self._loop.create_task(self._add_worker())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _add_worker(self) -> None:
-        """Start a process and, once it has warmed up, let it serve.  A process that cannot start is
-        logged; when no process is left to answer, the waiting searches get 503."""
+        """Start a process (counted in ``_starting`` by :meth:`_start_one`) and, once it has warmed up,
+        let it serve.  A process that cannot start is logged; when no process is left to answer, the
+        waiting searches get 503."""
         assert self._loop is not None
         loop = self._loop
-        self._starting += 1
         proc: BaseProcess | None = None
         try:
             spawned, conn = await asyncio.to_thread(self._spawn)

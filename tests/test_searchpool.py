@@ -106,6 +106,8 @@ def test_a_killed_search_process_is_replaced(built_index: Path, corpus: Path, tm
             assert res.status_code == 503 and "search process" in res.json()["error"]["message"]
         assert statuses[-1] == 200 and statuses.count(503) <= 1, statuses
         assert pool.pids() and victim not in pool.pids()
+        time.sleep(2)  # a second replacement, had one been started, would be serving by now
+        assert len(pool.pids()) == 1 and client.get("/healthz").json()["search_processes"] == 1
 
 
 def test_searching_on_the_server_threads(built_index: Path, corpus: Path, tmp_path: Path) -> None:
