@@ -12,49 +12,16 @@ Heavy modules are imported inside commands so that ``whence search`` starts fast
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from whence import __version__
 
-
-def default_index() -> str:
-    """``$WHENCE_INDEX``, else ``index.sqlite`` in the per-user data folder."""
-    env = os.environ.get("WHENCE_INDEX")
-    if env:
-        return env
-    from platformdirs import user_data_dir
-
-    return str(Path(user_data_dir("whence", appauthor=False)) / "index.sqlite")
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
-index_option = click.option(
-    "--index",
-    "target",
-    envvar="WHENCE_INDEX",
-    default=None,
-    metavar="TARGET",
-    help="Index: a SQLite file, or http(s)://host:port[/name] of an Elasticsearch/OpenSearch cluster. "
-    "Default: $WHENCE_INDEX, else index.sqlite in the user data folder.",
-)
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+from .cliopts import default_index, fail, format_option, index_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,7 +125,7 @@ def index_build(
             files = sharding.slice_files(files, slice_of)
         store = open_store(target, create=True, rebuild=rebuild)
     except WhenceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         with store, _progress(fmt == "text", files.total) as progress:
             report = ingest.build(
@@ -175,7 +142,7 @@ def index_build(
                 assert isinstance(store, ElasticStore)  # open_store refuses --rebuild for other stores
                 store.swap_alias()
     except WhenceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         click.echo("interrupted: committed batches are kept; run the same command again to finish", err=True)
         sys.exit(130)
@@ -270,7 +237,7 @@ def index_stats(target: str | None, fmt: str) -> None:
         with open_store(target, readonly=True) as store:
             stats = store.stats()
     except WhenceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if fmt == "json":
         click.echo(json.dumps(stats, indent=2))
     else:
@@ -283,7 +250,7 @@ _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 def _repo_name(value: str) -> str:
     if not _REPO.fullmatch(value):
-        _fail(f"{value!r} is not a repository name: expected owner/name")
+        fail(f"{value!r} is not a repository name: expected owner/name")
     return value
 
 
@@ -312,7 +279,7 @@ def optout_add(repos: tuple[str, ...], target: str | None) -> None:
                     f"opted out {repo}: removed {occ} occurrences and {docs} documents seen nowhere else"
                 )
     except WhenceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @optout_group.command("remove")
@@ -330,7 +297,7 @@ def optout_remove(repos: tuple[str, ...], target: str | None) -> None:
                 was = store.remove_optout(repo)
                 click.echo(f"{repo}: {'no longer opted out' if was else 'was not opted out'}")
     except WhenceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @optout_group.command("list")
@@ -345,7 +312,7 @@ def optout_list(target: str | None, fmt: str) -> None:
         with open_store(target or default_index(), readonly=True) as store:
             repos = store.optouts()
     except WhenceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if fmt == "json":
         click.echo(json.dumps([{"repo": r, "added": t} for r, t in repos.items()], indent=2))
     else:
@@ -376,14 +343,14 @@ def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, 
     try:
         if file == "-":
             if sys.stdin.isatty():
-                _fail("paste code on standard input, or give a FILE")
+                fail("paste code on standard input, or give a FILE")
             raw = sys.stdin.buffer.read()
         else:
             raw = Path(file).read_bytes()
     except OSError as exc:
-        _fail(f"{file}: {exc.strerror or exc}")
+        fail(f"{file}: {exc.strerror or exc}")
     if not raw.strip():
-        _fail(f"nothing to search: {'standard input' if file == '-' else file} is empty")
+        fail(f"nothing to search: {'standard input' if file == '-' else file} is empty")
     try:
         with open_store(target, readonly=True) as store:
             result = search_mod.search(
@@ -394,7 +361,7 @@ def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, 
                 with_text=fmt == "text",
             )
     except WhenceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .cli import index_option
+from .cliopts import fail, index_option
 
 DEFAULT_MODEL = "bigcode/starcoder2-3b"
 
@@ -38,17 +38,12 @@ _OPTION = {
 }
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
 def _fail_exc(exc: Exception) -> NoReturn:
     param = getattr(exc, "param", None)
     if param in _OPTION:
         # "temperature: must be …" -> "--temperature (temperature): must be …"
-        _fail(f"{_OPTION[param]} ({exc})" if param != "prompt" else str(exc))
-    _fail(str(exc))
+        fail(f"{_OPTION[param]} ({exc})" if param != "prompt" else str(exc))
+    fail(str(exc))
 
 
 def _summary(att: dict[str, Any] | None) -> str:
@@ -158,10 +153,10 @@ def generate_cmd(
     from whence.index.errors import WhenceError
     from whence.index.stores import open_store
 
-    from .cli import default_index
+    from .cliopts import default_index
 
     if model and remote:
-        _fail("--model and --remote: give one backend, not both")
+        fail("--model and --remote: give one backend, not both")
     if prompt == "-":
         prompt = sys.stdin.read()
     try:

@@ -9,16 +9,11 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from .cli import index_option
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+from .cliopts import fail, index_option
 
 
 @click.command("scan")
@@ -89,18 +84,18 @@ def scan_cmd(
     from whence.index.errors import WhenceError
 
     from . import findings, policy, scan, scanfiles
-    from .cli import default_index
+    from .cliopts import default_index
 
     started = time.perf_counter()
     targets = [p.resolve() for p in (paths or (Path("."),))]
     for p in targets:
         if not p.exists():
-            _fail(f"{p}: no such file or folder")
+            fail(f"{p}: no such file or folder")
     root = scanfiles.git_root(targets[0])
     try:
         pol = policy.read_file(policy_file) if policy_file else policy.discover(targets[0], root)
         if policy_file and pol.source == "defaults":
-            _fail(f"{policy_file}: no [tool.whence] table in it")
+            fail(f"{policy_file}: no [tool.whence] table in it")
         if fail_on:
             pol = pol.with_fail_on(fail_on)
         if min_tokens:
@@ -110,14 +105,14 @@ def scan_cmd(
         added = None
         if rev is not None:
             if root is None:
-                _fail(f"--diff {rev}: {targets[0]} is not inside a git repository")
+                fail(f"--diff {rev}: {targets[0]} is not inside a git repository")
             added = scanfiles.added_lines(root, rev)
         ignore = pathspec.GitIgnoreSpec.from_lines(pol.ignore)
         files = scanfiles.collect(
             targets, root=root, ignore=ignore, ignore_base=pol.root, include_vendored=pol.include_vendored
         )
     except WhenceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     todo = files.files
     skipped = dict(files.skipped)
     if added is not None and rev is not None:
@@ -138,9 +133,9 @@ def scan_cmd(
                 progress=progress,
             )
     except WhenceError as exc:
-        _fail(f"{exc} (the scan did not complete)")
+        fail(f"{exc} (the scan did not complete)")
     except (OSError, RuntimeError) as exc:  # a worker process that died, a full disk, ...
-        _fail(f"the scan did not complete: {exc}")
+        fail(f"the scan did not complete: {exc}")
     for why, n in skipped.items():
         scanned.skipped[why] = scanned.skipped.get(why, 0) + n
     shown_root = root or pol.root
@@ -150,7 +145,7 @@ def scan_cmd(
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            _fail(f"{output}: {exc.strerror or exc}")
+            fail(f"{output}: {exc.strerror or exc}")
         if fmt != "text":
             click.echo(_summary(report), err=True)
     else:

@@ -32,11 +32,14 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from whence.index.stores import Store
 
 from .http_errors import ApiError
+
+if TYPE_CHECKING:
+    from whence.index.search import Match
 
 _EXCERPT_CONTEXT = 2  # lines shown around the matched source lines
 _EXCERPT_MAX = 400
@@ -117,7 +120,7 @@ def answer(store: Store, code: str, top: int, min_tokens: int, with_text: bool) 
     return out
 
 
-def excerpt(m: Any) -> dict[str, Any] | None:
+def excerpt(m: Match) -> dict[str, Any] | None:
     """The matched source lines of a match and two lines around them, for side-by-side display."""
     if not m.source_text or not m.spans:
         return None

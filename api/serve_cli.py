@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import TYPE_CHECKING
 
 import click
+
+from .cliopts import fail
 
 if TYPE_CHECKING:
     from .state import State
@@ -31,8 +32,7 @@ def _state(path: str | None) -> State:
     try:
         return State(path or str(data_dir() / "state.sqlite"))
     except WhenceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(str(exc))
 
 
 @click.command("serve")
@@ -99,14 +99,12 @@ def serve(
     try:
         settings = Settings()
     except ValueError as exc:
-        click.echo(f"error: invalid setting: {exc}", err=True)
-        sys.exit(2)
+        fail(f"invalid setting: {exc}")
     if not is_remote(settings.index):
         try:  # fail now, not at the first request
             open_store(settings.index, readonly=True).close()
         except WhenceError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            fail(str(exc))
     _state(settings.state).close()  # the keys' database too (exit 2 if it cannot be used)
     click.echo(f"whence serving {settings.index} on http://{host}:{port} (docs at /docs)", err=True)
     try:
@@ -115,8 +113,7 @@ def serve(
         )
     except SystemExit as exc:  # uvicorn exits 3 when it cannot start (a port in use, say): whence says 2
         if exc.code not in (0, None):
-            click.echo(f"error: the server could not start on {host}:{port} (the reason is above)", err=True)
-            sys.exit(2)
+            fail(f"the server could not start on {host}:{port} (the reason is above)")
         raise
 
 
@@ -136,8 +133,7 @@ def keys_create(name: str, state: str | None) -> None:
     try:
         key, text = st.create_key(name)
     except WhenceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(str(exc))
     click.echo(f"created key {key.id} ({key.name}); store it now, it is not shown again:", err=True)
     click.echo(text)
 
@@ -162,6 +158,5 @@ def keys_list(state: str | None, fmt: str) -> None:
 def keys_revoke(key_id: str, state: str | None) -> None:
     """Revoke a key (by id, or the key itself); requests with it then get 403."""
     if not _state(state).revoke(key_id):
-        click.echo(f"error: no active key {key_id!r}", err=True)
-        sys.exit(2)
+        fail(f"no active key {key_id!r}")
     click.echo(f"revoked {key_id}")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from whence.api.cli import main
@@ -114,3 +115,13 @@ def test_folder_revision_only_from_its_own_git_repository(tmp_path: Path) -> Non
     assert top.occurrence.url == f"https://github.com/o/r/blob/{head}/sub/a.py"
     inner = next(ingest.folder_files(repo / "sub", repo="o/r"))
     assert inner.occurrence.revision == "" and inner.occurrence.url == "https://github.com/o/r/blob/HEAD/a.py"
+
+
+@pytest.mark.parametrize("module", ["cli", "cliopts", "generate_cmd", "scan_cmd", "serve_cli"])
+def test_each_command_module_imports_on_its_own(module: str) -> None:
+    """Imported first, in a fresh interpreter: the command modules and cli.py import each other's
+    pieces only through cliopts, so no order of imports is circular."""
+    res = subprocess.run(
+        [sys.executable, "-c", f"import whence.api.{module}"], capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr

@@ -26,8 +26,8 @@ def healthz(svc: Service = Depends(service)) -> dict[str, Any]:  # noqa: B008
         documents = svc.store().count_documents()
     except WhenceError as exc:
         raise ApiError(status_of(exc), f"index unavailable: {exc}") from exc
-    if svc.searches.failing:
-        raise ApiError(503, f"no search process is running: {svc.searches.failing}")
+    if why := svc.searches.failing:
+        raise ApiError(503, f"no search process is running: {why}")
     return {
         "status": "ok",
         "version": __version__,
