@@ -5,8 +5,9 @@ Roots (each walked for source files of at most 1 MiB, ``testdata`` folders and m
 * default: the running Python's stdlib and site-packages, GOROOT, ``/usr/include``, npm's global
   ``node_modules``, ``~/.cargo/registry/src``;
 * ``more`` (on by default, ``--no-more`` to leave out): other code that happens to be installed -- every
-  pyenv Python's stdlib and site-packages, Debian's Python, the Google Cloud SDK, the JDK's ``src.zip``
-  (members are addressed as ``ARCHIVE.zip!/member``), Perl's library, GoogleTest;
+  pyenv Python's stdlib and site-packages, Debian's Python, the Google Cloud SDK, each JDK's ``src.zip``
+  (members are addressed as ``ARCHIVE.zip!/member``; a missing or unreadable archive, such as Debian
+  openjdk-17's dangling link, is skipped for another JDK's), Perl's library, GoogleTest;
 * ``--extra-root DIR`` (repeatable): e.g. a ``pip install --target DIR`` of a few large packages.
 
 Each file gets a repo (``python/stdlib-3.11``, ``pypi/numpy``, ``go/stdlib``, ``npm/<pkg>``, ...), SPDX
@@ -240,6 +241,32 @@ def _cargo(root: Path) -> Iterator[CorpusFile]:
             yield CorpusFile(p, f"crates/{crate}", rel, (m.group(1) if m else "NOASSERTION",))
 
 
+def jdk_archives(jvm: Path = Path("/usr/lib/jvm")) -> list[Path]:
+    """Every JDK's ``lib/src.zip`` under ``jvm`` that can be read as a zip archive, one per real file.
+
+    Some are not: Debian's openjdk-17 ships ``lib/src.zip`` as a link to a file of another package
+    (``openjdk-17-source``) that is usually not installed, and a partial download is not a zip.  Those
+    are skipped with a note on standard error, so that another JDK's sources are used instead.
+    """
+    out: list[Path] = []
+    seen: set[str] = set()
+    jdks = sorted(jvm.iterdir()) if jvm.is_dir() else []
+    for z in (jdk / "lib" / "src.zip" for jdk in jdks):
+        if not os.path.lexists(z):
+            continue
+        real = os.path.realpath(z)
+        if real in seen:
+            continue
+        seen.add(real)
+        if not os.path.isfile(real):
+            print(f"corpus: skipping {z}: it links to {real}, which is missing", file=sys.stderr)
+        elif not zipfile.is_zipfile(real):
+            print(f"corpus: skipping {z}: not a readable zip archive", file=sys.stderr)
+        else:
+            out.append(z)
+    return out
+
+
 def _jdk_zip(archive: Path) -> Iterator[CorpusFile]:
     with zipfile.ZipFile(archive) as z:
         for info in sorted(z.infolist(), key=lambda i: i.filename):
@@ -302,7 +329,7 @@ def roots(more: bool = True, extra: Sequence[str] = ()) -> list[tuple[str, Itera
         add("debian python3", "/usr/lib/python3", _site_packages(Path("/usr/lib/python3/dist-packages")))
         gcloud = Path("/usr/lib/google-cloud-sdk")
         add("google cloud sdk", gcloud, _generic(gcloud, "google/cloud-sdk", ("Apache-2.0",)))
-        for z in sorted(Path("/usr/lib/jvm").glob("*/lib/src.zip")):
+        for z in jdk_archives():
             add(f"jdk {z}", z, _jdk_zip(z))
         for perl in ("/usr/share/perl", "/usr/share/perl5"):
             add(
