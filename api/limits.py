@@ -11,6 +11,7 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +84,23 @@ class RateLimiter:
     ``flock``: ``whence serve --workers N`` gives a key its limit once, not once per process.  The file is
     never synced; it holds only the last moments of traffic.  A missing or outdated bucket counts as full,
     so a new file, a reboot (the monotonic clock restarts) or an evicted slot can only be lenient.
+
+    ``clock`` gives the time, in seconds, that buckets refill by: by default ``time.monotonic``, whose
+    readings every process of one boot shares.  Tests pass a clock they set themselves; every limiter on
+    one file must use the same clock.
     """
 
     SLOTS = 16384  # 512 KiB; keys hash to a slot and probe the next PROBE
     PROBE = 64
     _SLOT = struct.Struct("<16sdd")  # blake2b-128 of the key, tokens, monotonic time of the last update
 
-    def __init__(self, per_minute: int, burst: int, path: str | Path) -> None:
+    def __init__(
+        self, per_minute: int, burst: int, path: str | Path, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.path = Path(path)
+        self.clock = clock
         self._lock = threading.Lock()  # flock is per open file: threads of one process need their own lock
         size = self.SLOTS * self._SLOT.size
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -118,7 +126,7 @@ class RateLimiter:
         with self._lock:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
-                now = time.monotonic()
+                now = self.clock()
                 mine = free = oldest = -1
                 tokens = last = oldest_t = math.inf
                 for i in range(self.PROBE):

@@ -191,6 +191,7 @@ class SearchPool:
         self._workers: list[_Worker] = []
         self._queue: collections.deque[tuple[bytes, asyncio.Future[dict[str, Any]]]] = collections.deque()
         self._starting = 0  # processes being started (replacements included)
+        self.starts = 0  # processes started so far, replacements included (each counted from its start)
         self._ready: asyncio.Future[None] | None = None  # done once the first processes serve
         self._closed = False
         self._start_error = ""  # why the last process that failed to start did
@@ -242,6 +243,10 @@ class SearchPool:
     def queued(self) -> int:
         """Searches waiting for a process (not yet handed to one)."""
         return len(self._queue)
+
+    def starting(self) -> int:
+        """Processes being started now (not serving yet), replacements included."""
+        return self._starting
 
     def pids(self) -> list[int]:
         """The search processes serving now (none before the first search or :meth:`start`)."""
@@ -302,6 +307,7 @@ class SearchPool:
         """Start a process in the background; it counts as starting from now on."""
         assert self._loop is not None
         self._starting += 1
+        self.starts += 1
         task = self._loop.create_task(self._add_worker())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

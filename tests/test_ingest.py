@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from whence.index import ingest
+from whence.index import failpoints, ingest
 from whence.index.errors import IndexFormatError, IndexNotFound, InvalidInput
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
@@ -137,19 +135,25 @@ def _build_cmd(src: Path, db: Path) -> list[str]:
             "--format", "json"]  # fmt: skip
 
 
-def _documents_so_far(path: Path) -> int:
-    """Documents committed so far by a build in progress (0 while the file is still being created)."""
-    import sqlite3
-
-    from whence.index.errors import WhenceError
-
-    with contextlib.suppress(WhenceError, sqlite3.Error), SQLiteStore(path, readonly=True) as st:
+def interrupted_build(cmd: list[str], db: Path, sig: signal.Signals, at: str) -> int:
+    """Run the build ``cmd`` so that it sends itself ``sig`` at the failpoint ``at`` (``POINT=N``, see
+    :mod:`whence.index.failpoints`): exactly there, however fast or slow the machine.  Checks that the
+    signal stopped it the way it stops a build; returns the documents it left in ``db``."""
+    env = os.environ | {failpoints.ENV: f"{at}:{sig.name}"}
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    if sig == signal.SIGINT:  # Ctrl-C: the build says what it kept and exits 130
+        assert out.returncode == 130 and "committed batches are kept" in out.stderr, out
+    else:
+        assert out.returncode == -sig, out
+    with SQLiteStore(db, readonly=True) as st:
         return st.count_documents()
-    return 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
 def test_interrupted_build_then_rerun_equals_clean_build(tmp_path: Path, sig: signal.Signals) -> None:
+    """Interrupted right after its second commit, or with its third transaction written but not
+    committed (which is then rolled back): the build keeps two batches, and a rerun finishes it."""
+    import shutil
     import sysconfig
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -166,29 +170,26 @@ def test_interrupted_build_then_rerun_equals_clean_build(tmp_path: Path, sig: si
         "xml",
         "multiprocessing",
     ):
-        import shutil
-
         shutil.copytree(stdlib / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     clean = tmp_path / "clean.sqlite"
     subprocess.run(_build_cmd(src, clean), check=True, capture_output=True)
 
-    crashed = tmp_path / "crashed.sqlite"
-    proc = subprocess.Popen(_build_cmd(src, crashed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # Kill once some batches are committed but before the end.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if crashed.exists() and _documents_so_far(crashed) > 0:
-            break
-        time.sleep(0.005)
-    assert proc.poll() is None, "the build finished before it could be interrupted"
-    proc.send_signal(sig)
-    proc.communicate(timeout=60)
-    assert proc.returncode != 0
-    with SQLiteStore(crashed, readonly=True) as st:
-        partial = st.count_documents()
-    assert 0 < partial < len(_snapshot(clean)[0])
-    subprocess.run(_build_cmd(src, crashed), check=True, capture_output=True)
-    assert _snapshot(crashed) == _snapshot(clean)
+    partial = {}
+    for at in ("after-commit=2", "before-commit=3"):
+        crashed = tmp_path / f"{at}.sqlite"
+        partial[at] = interrupted_build(_build_cmd(src, crashed), crashed, sig, at)
+        assert 0 < partial[at] < len(_snapshot(clean)[0])
+        subprocess.run(_build_cmd(src, crashed), check=True, capture_output=True)
+        assert _snapshot(crashed) == _snapshot(clean)
+    assert partial["before-commit=3"] == partial["after-commit=2"]
+
+
+def test_a_failpoint_is_named_exactly() -> None:
+    assert failpoints.parse("after-commit=2:SIGKILL") == ("after-commit", 2, signal.SIGKILL)
+    assert failpoints.parse("before-commit=1:int") == ("before-commit", 1, signal.SIGINT)
+    for bad in ("after-commit", "after-commit=0:SIGKILL", "after-commit=2:SIGNOPE", "later=1:SIGKILL"):
+        with pytest.raises(ValueError, match="WHENCE_FAILPOINT"):
+            failpoints.parse(bad)
 
 
 def test_an_open_reader_sees_what_a_later_build_commits(tmp_path: Path, corpus: Path) -> None:

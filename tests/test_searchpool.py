@@ -7,11 +7,16 @@ processes; a process killed mid-service is replaced; stopping the server stops t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -106,7 +111,8 @@ def test_a_killed_search_process_is_replaced(built_index: Path, corpus: Path, tm
             assert res.status_code == 503 and "search process" in res.json()["error"]["message"]
         assert statuses[-1] == 200 and statuses.count(503) <= 1, statuses
         assert pool.pids() and victim not in pool.pids()
-        time.sleep(2)  # a second replacement, had one been started, would be serving by now
+        # One replacement, serving, and none starting: no second one can come up later.
+        assert pool.starts == 2 and pool.starting() == 0
         assert len(pool.pids()) == 1 and client.get("/healthz").json()["search_processes"] == 1
 
 
@@ -193,8 +199,10 @@ def _busy(pool: object) -> list[int]:
 def test_a_process_killed_mid_search_fails_only_its_searches(
     built_index: Path, corpus: Path, tmp_path: Path
 ) -> None:
-    """One search process is killed while it answers: that search gets 503, a search running on the
-    other process at the same time is answered, and the pool is back to two processes."""
+    """One search process is killed while it holds a search: that search gets 503, a search on the
+    other process at the same time is answered, and the pool is back to two processes.  Both processes
+    are stopped (SIGSTOP) before the searches reach them, so neither can answer before the test has
+    them where it wants them, however slow or fast the machine."""
     settings, key = _settings(built_index, tmp_path, processes=2)
     big, small = _big_snippet(corpus), _snippets(corpus)[0]
     headers = {"Authorization": f"Bearer {key}"}
@@ -207,17 +215,26 @@ def test_a_process_killed_mid_search_fails_only_its_searches(
             with httpx.Client(base_url=url, timeout=120) as http:
                 return http.post("/v1/search", json={"code": code}, headers=headers)
 
-        first = ex.submit(post, big)
-        deadline = time.monotonic() + 30
-        while not _busy(pool):
-            assert time.monotonic() < deadline and not first.done(), "the big search never started"
-            time.sleep(0.001)
-        (victim,) = _busy(pool)
-        second = ex.submit(post, big)  # goes to the other process
-        while len(_busy(pool)) < 2:
-            assert time.monotonic() < deadline and not second.done(), "the second search never started"
-            time.sleep(0.001)
-        os.kill(victim, signal.SIGKILL)
+        try:
+            for pid in before:
+                os.kill(pid, signal.SIGSTOP)
+            first = ex.submit(post, big)
+            deadline = time.monotonic() + 60
+            while not _busy(pool):
+                assert time.monotonic() < deadline and not first.done(), "the first search went nowhere"
+                time.sleep(0.01)
+            (victim,) = _busy(pool)
+            second = ex.submit(post, big)  # goes to the other process, the less busy one
+            while len(_busy(pool)) < 2:
+                assert time.monotonic() < deadline and not second.done(), "the second search went nowhere"
+                time.sleep(0.01)
+            (other,) = set(before) - {victim}
+            os.kill(other, signal.SIGCONT)  # answers its search while the victim dies
+            os.kill(victim, signal.SIGKILL)
+        finally:
+            for pid in before:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
         res = first.result()
         assert res.status_code == 503 and "search process" in res.json()["error"]["message"]
         assert second.result().status_code == 200
@@ -227,6 +244,7 @@ def test_a_process_killed_mid_search_fails_only_its_searches(
             time.sleep(0.05)
         after = pool.pids()
         assert len(after) == 2 and victim not in after and set(before) - {victim} <= set(after)
+        assert pool.starts == 3 and pool.starting() == 0  # the two, and one replacement
         with httpx.Client(base_url=url, timeout=30) as http:
             metrics = http.get("/metrics", headers=headers).text
         assert "whence_search_process_exits_total 1.0" in metrics
@@ -237,25 +255,43 @@ def test_a_process_killed_mid_search_fails_only_its_searches(
 def test_a_client_that_goes_away_leaves_the_pool_serving(
     built_index: Path, corpus: Path, tmp_path: Path
 ) -> None:
+    """Three clients send a big search each and hang up as soon as the server hands it to the pool (the
+    process may still be on an earlier one): the same process answers the next search."""
     settings, key = _settings(built_index, tmp_path, processes=1)
     big, small = _big_snippet(corpus), _snippets(corpus)[0]
-    headers = {"Authorization": f"Bearer {key}"}
     app = create_app(settings)
     with serve_in_thread(app) as url:
         pool = app.state.service.searches
         before = pool.pids()
-        gave_up = 0
-        with httpx.Client(base_url=url, timeout=0.02) as http:
-            for _ in range(3):  # each gives up while its search is queued or running
-                with contextlib.suppress(httpx.TimeoutException):
-                    http.post("/v1/search", json={"code": big}, headers=headers)
-                    continue
-                gave_up += 1
-        assert gave_up >= 1
+        arrived = threading.Semaphore(0)
+        search = pool.search
+
+        async def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            arrived.release()  # the request is read and is being handed to the pool
+            return await search(*args, **kwargs)
+
+        pool.search = counted  # the route calls the pool through this instance attribute
+        body = json.dumps({"code": big}).encode()
+        fields = {"Host": "whence", "Authorization": f"Bearer {key}", "Content-Type": "application/json",
+                  "Content-Length": str(len(body))}  # fmt: skip
+        head = "POST /v1/search HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+        host, port = url.removeprefix("http://").split(":")
+        for _ in range(3):
+            with socket.create_connection((host, int(port)), timeout=60) as conn:
+                conn.sendall(head.encode() + body)
+                assert arrived.acquire(timeout=60), "the server never took the search"
+            # closed: the client is gone before its answer
         with httpx.Client(base_url=url, timeout=120) as http:
-            res = http.post("/v1/search", json={"code": small}, headers=headers)
+            res = http.post("/v1/search", json={"code": small}, headers={"Authorization": f"Bearer {key}"})
         assert res.status_code == 200 and res.json()["verdict"] == "verbatim"
-        assert pool.pids() == before  # nothing was killed or restarted
+        assert pool.pids() == before and pool.starts == 1  # nothing was killed or restarted
+
+
+def _never_ready(conn: Connection, server: int, target: str) -> None:
+    """A search process that never says it is ready (a module-level function: a spawned process finds it
+    by name); it exits when the server closes its pipe."""
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv_bytes()
 
 
 @pytest.mark.timeout(180)
@@ -269,7 +305,9 @@ def test_a_pool_that_cannot_start_answers_503_then_recovers(
     settings, key = _settings(built_index, tmp_path, processes=1)
     headers = {"Authorization": f"Bearer {key}"}
     q = _snippets(corpus)[0]
-    monkeypatch.setattr(searchpool, "START_TIMEOUT", 0.0)  # no process is ready at once
+    serve = searchpool._serve
+    monkeypatch.setattr(searchpool, "_serve", _never_ready)  # what the processes started from now run
+    monkeypatch.setattr(searchpool, "START_TIMEOUT", 1.0)
     app = create_app(settings)
     with TestClient(app) as client:
         assert app.state.service.searches.pids() == []
@@ -277,6 +315,7 @@ def test_a_pool_that_cannot_start_answers_503_then_recovers(
         assert health.status_code == 503 and "no search process" in health.json()["error"]["message"]
         res = client.post("/v1/search", json={"code": q}, headers=headers)
         assert res.status_code == 503 and "did not start" in res.json()["error"]["message"]
+        monkeypatch.setattr(searchpool, "_serve", serve)
         monkeypatch.setattr(searchpool, "START_TIMEOUT", 120.0)
         res = client.post("/v1/search", json={"code": q}, headers=headers)
         assert res.status_code == 200 and res.json()["verdict"] == "verbatim"

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.s3server import S3Folder
-from tests.test_ingest import _documents_so_far, _snapshot
+from tests.test_ingest import _snapshot, interrupted_build
 from whence.api.cli import main
 from whence.index import ingest, search
 from whence.index.errors import InvalidInput
@@ -284,18 +283,11 @@ def test_killed_shard_build_then_rerun_equals_clean_build(tmp_path: Path) -> Non
     clean = tmp_path / "clean.sqlite"
     subprocess.run(_build_cmd(pattern, stack.blobs, clean), check=True, capture_output=True)
     crashed = tmp_path / "crashed.sqlite"
-    proc = subprocess.Popen(_build_cmd(pattern, stack.blobs, crashed), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if crashed.exists() and _documents_so_far(crashed) > 0:
-            break
-        time.sleep(0.005)
-    assert proc.poll() is None, "the build finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    with SQLiteStore(crashed, readonly=True) as st:
-        assert 0 < st.count_documents() < len(_snapshot(clean)[0])
+    # Killed outright with its third transaction written but not committed: two batches are kept.
+    partial = interrupted_build(
+        _build_cmd(pattern, stack.blobs, crashed), crashed, signal.SIGKILL, "before-commit=3"
+    )
+    assert 0 < partial < len(_snapshot(clean)[0])
     subprocess.run(_build_cmd(pattern, stack.blobs, crashed), check=True, capture_output=True)
     assert _snapshot(crashed) == _snapshot(clean)
 

@@ -29,6 +29,7 @@ import numpy.typing as npt
 import xxhash
 import zstandard
 
+from .. import failpoints
 from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
@@ -367,6 +368,7 @@ class ElasticStore(Store):
                 )
         if self._pairs_since_refresh >= self.refresh_pairs:
             self.flush()
+        failpoints.reached("after-commit")  # the batch is acknowledged: crash tests stop a build here
         return WriteResult(new_docs, new_occ)
 
     def _delete(self, ids: list[str]) -> None:

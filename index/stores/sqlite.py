@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
+from .. import failpoints
 from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable
 from ..model import IndexedDoc, Occurrence, StoredDoc
@@ -376,9 +377,11 @@ class SQLiteStore(Store):
     def _commit(self) -> None:
         """Write the buffered postings as a segment, commit, and merge segments if there are too many."""
         self._write_segment()
+        failpoints.reached("before-commit")  # crash tests stop a build at these two (WHENCE_FAILPOINT)
         self._db.execute("COMMIT")
         if self._db.execute("SELECT count(*) FROM segments").fetchone()[0] > MAX_SEGMENTS:
             self.compact(tiered=True)
+        failpoints.reached("after-commit")
 
     def optimize(self) -> None:
         """After a build that wrote at least :data:`OPTIMIZE_SHARE` of the postings and left at least
