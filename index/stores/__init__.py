@@ -24,8 +24,8 @@ def open_store(
 ) -> Store:
     """Open the store named by ``target``.
 
-    ``rebuild`` (search-engine targets only) writes into a fresh index that
-    :meth:`~whence.index.stores.elastic.ElasticStore.swap_alias` later makes the live one.
+    ``rebuild`` (search-engine targets only) writes into a fresh index that :meth:`Store.publish` (after
+    the build) makes the live one.
 
     Raises:
         IndexNotFound: no index there and ``create`` is false.

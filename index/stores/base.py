@@ -134,6 +134,11 @@ class Store(abc.ABC):
     def optimize(self) -> None:  # noqa: B027 - a store with nothing to reorganise does nothing
         """Reorganise for search after a build (called once at its end); may do nothing."""
 
+    def publish(self) -> None:  # noqa: B027 - a store whose flushed writes are already searched does nothing
+        """After a build: make what it wrote the index that searches read.  A store opened with
+        ``rebuild=True`` (search engines) wrote into a fresh index and switches to it here; every other
+        store's writes are searched once flushed, so by default this does nothing."""
+
     def repository(self, repo: str, limit: int = 100, offset: int = 0) -> RepoFiles:
         """The files of a repository the index knows (names compare case-insensitively), by path."""
         raise WhenceError(f"{type(self).__name__} cannot list a repository's files")

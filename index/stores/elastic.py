@@ -451,6 +451,11 @@ class ElasticStore(Store):
             raise ValueError(f"commit_every must be at least 1, got {postings}")
         self.refresh_pairs = postings
 
+    def publish(self) -> None:
+        """After a rebuild, :meth:`swap_alias`; otherwise the alias already names the index written."""
+        if self._rebuild:
+            self.swap_alias()
+
     def swap_alias(self) -> None:
         """After a rebuild: point the alias at the new index in one atomic step, then drop the old ones."""
         if not self._rebuild:
