@@ -6,8 +6,10 @@ WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY whence whence
 COPY index index
-COPY api api
+COPY scan scan
 COPY generator generator
+COPY cli cli
+COPY api api
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[elastic]"
 
 FROM python:3.11-slim

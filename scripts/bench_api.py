@@ -207,7 +207,7 @@ def main() -> int:
     state.close()
     port = free_port()
     env = os.environ | {"WHENCE_RATE_LIMIT_PER_MINUTE": "100000000", "WHENCE_RATE_LIMIT_BURST": "100000"}
-    cmd = [sys.executable, "-m", "whence.api", "serve", "--index", args.index, "--state", state_path,
+    cmd = [sys.executable, "-m", "whence", "serve", "--index", args.index, "--state", state_path,
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]  # fmt: skip
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

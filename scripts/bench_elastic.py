@@ -77,7 +77,7 @@ def build_jobs(files: list[corpus.CorpusFile], target: str, jobs: int, tmp: Path
     cmd = [
         sys.executable,
         "-m",
-        "whence.api",
+        "whence",
         "index",
         "build",
         str(src),

@@ -33,9 +33,9 @@ import xxhash
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus
 
-from whence.api.scanfiles import SKIP_DIRS, VENDORED_DIRS, is_generated
 from whence.index import ingest, search
 from whence.index.stores import open_store
+from whence.scan.files import SKIP_DIRS, VENDORED_DIRS, is_generated
 
 TARGET_S = 60.0
 #: Share of what per-file search() finds that the scan must find too.
@@ -140,7 +140,7 @@ def whence_cmd() -> list[str]:
     if exe.exists():
         return [str(exe)]
     found = shutil.which("whence")
-    return [found] if found else [sys.executable, "-c", "from whence.api.cli import main; main()"]
+    return [found] if found else [sys.executable, "-c", "from whence.cli import main; main()"]
 
 
 def main() -> int:

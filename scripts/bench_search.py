@@ -42,7 +42,7 @@ class Spy:
             tried.append(name)
         return None
 sys.meta_path.insert(0, Spy())
-from whence.api import cli
+from whence import cli
 try:
     cli.main(args=sys.argv[1:], prog_name="whence")
 except SystemExit as exc:
@@ -78,8 +78,8 @@ def cli_command() -> tuple[list[str], str]:
     return [
         sys.executable,
         "-c",
-        "from whence.api.cli import main; main()",
-    ], "python -c 'whence.api.cli.main()'"
+        "from whence.cli import main; main()",
+    ], "python -c 'whence.cli.main()'"
 
 
 def split_corpus(

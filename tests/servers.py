@@ -52,7 +52,7 @@ def whence_serve(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
-    cmd = [sys.executable, "-m", "whence.api", "serve", "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "whence", "serve", "--port", str(port), *args]
     with tempfile.TemporaryDirectory(prefix="whence-serve-") as tmp:
         log_path = Path(tmp) / "serve.log"
         with log_path.open("ab") as log:  # appended to by the server, read here as it grows

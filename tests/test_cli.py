@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from whence.api.cli import main
+from whence.cli import main
 
 
 def _fragment(corpus: Path) -> str:
@@ -80,7 +80,7 @@ def test_real_subprocess_search_does_not_import_torch(built_index: Path, corpus:
     code = (
         "import sys, runpy\n"
         "sys.argv = ['whence', 'search', '--index', sys.argv[1], '--format', 'json']\n"
-        "try:\n    runpy.run_module('whence.api', run_name='__main__')\n"
+        "try:\n    runpy.run_module('whence', run_name='__main__')\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
@@ -90,7 +90,7 @@ def test_real_subprocess_search_does_not_import_torch(built_index: Path, corpus:
 
 
 def test_side_by_side_rows_pair_matched_lines_and_fill_gaps() -> None:
-    from whence.api.render import _row_pairs
+    from whence.cli.render import _row_pairs
 
     # query lines 1-5 matched source 10, 11, (gap: 12-13 dropped comments), 14; query line 3 blank
     rows = _row_pairs(((1, 10), (2, 11), (4, 14), (5, 15)), (1, 5), (10, 15))
@@ -117,11 +117,12 @@ def test_folder_revision_only_from_its_own_git_repository(tmp_path: Path) -> Non
     assert inner.occurrence.revision == "" and inner.occurrence.url == "https://github.com/o/r/blob/HEAD/a.py"
 
 
-@pytest.mark.parametrize("module", ["cli", "cliopts", "generate_cmd", "scan_cmd", "serve_cli"])
+@pytest.mark.parametrize(
+    "module", ["__init__", "options", "render", "index", "search", "scan", "generate", "serve", "keys"]
+)
 def test_each_command_module_imports_on_its_own(module: str) -> None:
-    """Imported first, in a fresh interpreter: the command modules and cli.py import each other's
-    pieces only through cliopts, so no order of imports is circular."""
-    res = subprocess.run(
-        [sys.executable, "-c", f"import whence.api.{module}"], capture_output=True, text=True, timeout=60
-    )
+    """Imported first, in a fresh interpreter: the command modules import each other's pieces only
+    through whence.cli.options, so no order of imports is circular."""
+    name = "whence.cli" if module == "__init__" else f"whence.cli.{module}"
+    res = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from whence.api.cli import main
 from whence.api.settings import Settings
+from whence.cli import main
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

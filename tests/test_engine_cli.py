@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from whence.api.cli import main
+from whence.cli import main
 from whence.index.sharding import Worker, parse_worker
 
 

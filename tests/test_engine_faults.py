@@ -79,7 +79,7 @@ def big_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _build(source: Path, target: str) -> list[str]:
-    cmd = [sys.executable, "-m", "whence.api", "index", "build", str(source), "--index", target]
+    cmd = [sys.executable, "-m", "whence", "index", "build", str(source), "--index", target]
     return [*cmd, "--repo", "python/cpython", "--license", "PSF-2.0", "--workers", "2", "--format", "json"]
 
 
@@ -161,7 +161,7 @@ def test_engine_unreachable_at_search_is_exit_2_not_no_match(node: Node, tmp_pat
         assert res.status_code == 503, res.text
         assert res.json()["error"]["status"] == 503
     for args in (["search", "--index", target], ["index", "stats", "--index", target]):
-        out = subprocess.run([sys.executable, "-m", "whence.api", *args], input=code, capture_output=True,
+        out = subprocess.run([sys.executable, "-m", "whence", *args], input=code, capture_output=True,
                              text=True, timeout=120)  # fmt: skip
         assert out.returncode == 2, out
         assert "no search engine answers" in out.stderr

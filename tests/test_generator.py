@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from whence.api.cli import main
+from whence.cli import main
 from whence.generator.attribution import AttributedGenerator, Attributor
 from whence.generator.base import (
     CONTEXT_TOKENS,

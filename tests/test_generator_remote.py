@@ -13,7 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from whence.api.cli import main
+from whence.cli import main
 from whence.generator.attribution import AttributedGenerator, Attributor
 from whence.generator.base import GenerationParams, InvalidParameter
 from whence.generator.local import LocalGenerator

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from tests.servers import serve_in_thread
 from whence.api.app import create_app
-from whence.api.cli import main
 from whence.api.settings import Settings
 from whence.api.state import State
+from whence.cli import main
 
 
 def _fragment(corpus: Path) -> str:
@@ -311,7 +311,7 @@ def test_serve_on_a_port_in_use_is_exit_2(built_index: Path, tmp_path: Path) -> 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        cmd = [sys.executable, "-m", "whence.api", "serve", "--index", str(built_index), "--port", str(port),
+        cmd = [sys.executable, "-m", "whence", "serve", "--index", str(built_index), "--port", str(port),
                "--state", str(tmp_path / "s.sqlite"), "--search-processes", "0"]  # fmt: skip
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
     assert res.returncode == 2, res.stderr

@@ -130,7 +130,7 @@ def test_missing_and_foreign_index_files(tmp_path: Path) -> None:
 
 
 def _build_cmd(src: Path, db: Path) -> list[str]:
-    return [sys.executable, "-m", "whence.api", "index", "build", str(src), "--index", str(db),
+    return [sys.executable, "-m", "whence", "index", "build", str(src), "--index", str(db),
             "--repo", "python/cpython", "--workers", "2", "--commit-every", "20000",
             "--format", "json"]  # fmt: skip
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from whence.api.cli import main
+from whence.cli import main
 from whence.index import ingest
 from whence.index.stores import open_store
 
@@ -382,7 +382,7 @@ def test_worker_processes_find_what_one_process_finds(repo: Path, built_index: P
     found = []
     for jobs in ("1", "2"):
         out = subprocess.run(
-            [sys.executable, "-m", "whence.api", "scan", str(repo), "--index", str(built_index),
+            [sys.executable, "-m", "whence", "scan", str(repo), "--index", str(built_index),
              "--format", "json", "--jobs", jobs],
             capture_output=True, text=True, check=False,
         )  # fmt: skip

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from tests.s3server import S3Folder
 from tests.test_ingest import _snapshot, interrupted_build
-from whence.api.cli import main
+from whence.cli import main
 from whence.index import ingest, search
 from whence.index.errors import InvalidInput
 from whence.index.model import Occurrence
@@ -268,7 +268,7 @@ def test_blob_ids_cannot_leave_the_store(tmp_path: Path, shards: Shards) -> None
 
 
 def _build_cmd(shard_glob: str, blobs: Path, db: Path) -> list[str]:
-    return [sys.executable, "-m", "whence.api", "index", "build", shard_glob, "--blobs", str(blobs),
+    return [sys.executable, "-m", "whence", "index", "build", shard_glob, "--blobs", str(blobs),
             "--index", str(db), "--workers", "2", "--commit-every", "20000", "--format", "json"]  # fmt: skip
 
 

@@ -1,6 +1,6 @@
-"""``python -m whence.api`` runs the CLI."""
+"""``python -m whence`` runs the ``whence`` command (:mod:`whence.cli`)."""
 
-from whence.api.cli import main
+from whence.cli import main
 
 # Guarded: `whence scan` starts worker processes, which import the main module again.
 if __name__ == "__main__":

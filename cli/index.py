@@ -1,38 +1,41 @@
-"""The ``whence`` command line.
-
-    whence index build SOURCE... [--index TARGET] [--repo NAME] [--license SPDX] [--workers N]
-    whence index stats [--index TARGET] [--format text|json]
-    whence search [FILE|-] [--index TARGET] [--top N] [--format text|json]
-    whence generate PROMPT [--suffix TEXT] [--model ID_OR_PATH | --remote URL] [options]  (generate_cmd.py)
-
-Exit codes: 0 ok (also: nothing found), 2 usage or runtime error (missing index, bad input).
-Heavy modules are imported inside commands so that ``whence search`` starts fast.
-"""
+"""``whence index``: build an index, show its counts, and keep repositories out of it (opt-outs)."""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from whence import __version__
-
-from .cliopts import default_index, fail, format_option, index_option
+from .options import collect, default_index, exit_2_on_error, fail, format_option, index_option, open_index
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="whence")
-def main() -> None:
-    """whence: where did this code come from, and under which license?"""
-
-
-@main.group("index")
+@click.group("index")
 def index_group() -> None:
     """Build and inspect an index."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How ``whence index build`` reads its sources and writes the index (every option but ``--index``
+    and ``--format``; the option of each field is its name with dashes)."""
+
+    # Which files of the sources, and what the index records about them.
+    repo: str | None
+    licenses: tuple[str, ...]
+    license_type: str
+    blobs: str | None
+    include_vendor: bool
+    include_generated: bool
+    max_bytes: int
+    worker: str | None  # "I/N": this job's slice of the files
+    # How the index is written.
+    workers: int | None
+    commit_every: int
+    rebuild: bool
 
 
 @index_group.command("build")
@@ -84,22 +87,8 @@ def index_group() -> None:
     help="Search-engine index: build into a new index and swap the alias to it when done.",
 )
 @format_option
-def index_build(
-    sources: tuple[str, ...],
-    target: str | None,
-    repo: str | None,
-    licenses: tuple[str, ...],
-    license_type: str,
-    blobs: str | None,
-    include_vendor: bool,
-    include_generated: bool,
-    workers: int | None,
-    max_bytes: int,
-    commit_every: int,
-    worker: str | None,
-    rebuild: bool,
-    fmt: str,
-) -> None:
+@collect(BuildOptions, "opts")
+def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: BuildOptions) -> None:
     """Index folders, JSONL files and Stack v2 parquet shards (SOURCE...: paths or glob patterns).
 
     A folder indexes every file under it (binary, empty, non-UTF-8 and oversized files are skipped and
@@ -110,39 +99,33 @@ def index_build(
     """
     from whence.index import ingest, sharding
     from whence.index.blobs import open_blobs
-    from whence.index.errors import WhenceError
-    from whence.index.stores import open_store
 
     target = target or default_index()
+    with exit_2_on_error():
+        slice_of = sharding.parse_worker(opts.worker) if opts.worker is not None else None
+        blob_store = open_blobs(opts.blobs) if opts.blobs else None
     try:
-        slice_of = sharding.parse_worker(worker) if worker is not None else None
-        blob_store = open_blobs(blobs) if blobs else None
-        files = ingest.sources(
-            list(sources), repo=repo, licenses=licenses, license_type=license_type, blobs=blob_store,
-            include_vendor=include_vendor, include_generated=include_generated, max_bytes=max_bytes,
-        )  # fmt: skip
-        if slice_of is not None:
-            files = sharding.slice_files(files, slice_of)
-        store = open_store(target, create=True, rebuild=rebuild)
-    except WhenceError as exc:
-        fail(str(exc))
-    try:
-        with store, _progress(fmt == "text", files.total) as progress:
+        with exit_2_on_error():
+            files = ingest.sources(
+                list(sources), repo=opts.repo, licenses=opts.licenses, license_type=opts.license_type,
+                blobs=blob_store, include_vendor=opts.include_vendor,
+                include_generated=opts.include_generated, max_bytes=opts.max_bytes,
+            )  # fmt: skip
+            if slice_of is not None:
+                files = sharding.slice_files(files, slice_of)
+        with (
+            open_index(target, create=True, rebuild=opts.rebuild) as store,
+            _progress(fmt == "text", files.total) as progress,
+        ):
             report = ingest.build(
                 store,
                 files,
-                workers=workers,
-                max_bytes=max_bytes,
-                commit_every=commit_every,
+                workers=opts.workers,
+                max_bytes=opts.max_bytes,
+                commit_every=opts.commit_every,
                 progress=progress,
             )
-            if rebuild:
-                from whence.index.stores.elastic import ElasticStore
-
-                assert isinstance(store, ElasticStore)  # open_store refuses --rebuild for other stores
-                store.swap_alias()
-    except WhenceError as exc:
-        fail(str(exc))
+            store.publish()  # a --rebuild becomes the live index
     except KeyboardInterrupt:
         click.echo("interrupted: committed batches are kept; run the same command again to finish", err=True)
         sys.exit(130)
@@ -229,15 +212,8 @@ class _progress:
 @format_option
 def index_stats(target: str | None, fmt: str) -> None:
     """Counts of an index: documents, occurrences, repositories, fingerprints, size."""
-    from whence.index.errors import WhenceError
-    from whence.index.stores import open_store
-
-    target = target or default_index()
-    try:
-        with open_store(target, readonly=True) as store:
-            stats = store.stats()
-    except WhenceError as exc:
-        fail(str(exc))
+    with open_index(target, readonly=True) as store:
+        stats = store.stats()
     if fmt == "json":
         click.echo(json.dumps(stats, indent=2))
     else:
@@ -266,20 +242,12 @@ def optout_add(repos: tuple[str, ...], target: str | None) -> None:
     """Remove repositories from the index now, and keep them out of future builds and results."""
     from datetime import datetime, timezone
 
-    from whence.index.errors import WhenceError
-    from whence.index.stores import open_store
-
     names = [_repo_name(r) for r in repos]
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    try:
-        with open_store(target or default_index()) as store:
-            for repo in names:
-                occ, docs = store.add_optout(repo, when)
-                click.echo(
-                    f"opted out {repo}: removed {occ} occurrences and {docs} documents seen nowhere else"
-                )
-    except WhenceError as exc:
-        fail(str(exc))
+    with open_index(target) as store:
+        for repo in names:
+            occ, docs = store.add_optout(repo, when)
+            click.echo(f"opted out {repo}: removed {occ} occurrences and {docs} documents seen nowhere else")
 
 
 @optout_group.command("remove")
@@ -287,17 +255,11 @@ def optout_add(repos: tuple[str, ...], target: str | None) -> None:
 @index_option
 def optout_remove(repos: tuple[str, ...], target: str | None) -> None:
     """Let repositories back in; their files return with the next build of sources that hold them."""
-    from whence.index.errors import WhenceError
-    from whence.index.stores import open_store
-
     names = [_repo_name(r) for r in repos]
-    try:
-        with open_store(target or default_index()) as store:
-            for repo in names:
-                was = store.remove_optout(repo)
-                click.echo(f"{repo}: {'no longer opted out' if was else 'was not opted out'}")
-    except WhenceError as exc:
-        fail(str(exc))
+    with open_index(target) as store:
+        for repo in names:
+            was = store.remove_optout(repo)
+            click.echo(f"{repo}: {'no longer opted out' if was else 'was not opted out'}")
 
 
 @optout_group.command("list")
@@ -305,81 +267,10 @@ def optout_remove(repos: tuple[str, ...], target: str | None) -> None:
 @format_option
 def optout_list(target: str | None, fmt: str) -> None:
     """The repositories opted out, with when."""
-    from whence.index.errors import WhenceError
-    from whence.index.stores import open_store
-
-    try:
-        with open_store(target or default_index(), readonly=True) as store:
-            repos = store.optouts()
-    except WhenceError as exc:
-        fail(str(exc))
+    with open_index(target, readonly=True) as store:
+        repos = store.optouts()
     if fmt == "json":
         click.echo(json.dumps([{"repo": r, "added": t} for r, t in repos.items()], indent=2))
     else:
         for repo, when in repos.items():
             click.echo(f"{repo}\t{when}")
-
-
-@main.command("search")
-@click.argument("file", required=False, default="-", metavar="[FILE|-]")
-@index_option
-@click.option(
-    "--top", type=click.IntRange(1, 100), default=5, show_default=True, help="Most matches to show."
-)
-@click.option(
-    "--min-tokens",
-    type=click.IntRange(1),
-    default=None,
-    help="Smallest matching span that attributes (default 40 tokens, about 110 characters).",
-)
-@format_option
-def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, fmt: str) -> None:
-    """Find where a snippet (FILE, or standard input) came from."""
-    from whence.index import search as search_mod
-    from whence.index.errors import WhenceError
-    from whence.index.stores import open_store
-
-    target = target or default_index()
-    try:
-        if file == "-":
-            if sys.stdin.isatty():
-                fail("paste code on standard input, or give a FILE")
-            raw = sys.stdin.buffer.read()
-        else:
-            raw = Path(file).read_bytes()
-    except OSError as exc:
-        fail(f"{file}: {exc.strerror or exc}")
-    if not raw.strip():
-        fail(f"nothing to search: {'standard input' if file == '-' else file} is empty")
-    try:
-        with open_store(target, readonly=True) as store:
-            result = search_mod.search(
-                store,
-                raw,
-                top=top,
-                min_tokens=min_tokens or search_mod.MIN_MATCH_TOKENS,
-                with_text=fmt == "text",
-            )
-    except WhenceError as exc:
-        fail(str(exc))
-    if fmt == "json":
-        click.echo(json.dumps(result.as_dict(), indent=2))
-    else:
-        from .render import render_result
-
-        render_result(result, raw.decode("utf-8"))
-
-
-def _register() -> None:
-    # Commands that live in their own modules (their heavy imports stay inside the commands).
-    from .generate_cmd import generate_cmd
-    from .scan_cmd import scan_cmd
-    from .serve_cli import keys, serve
-
-    main.add_command(serve)
-    main.add_command(keys)
-    main.add_command(generate_cmd)
-    main.add_command(scan_cmd)
-
-
-_register()

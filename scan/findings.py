@@ -27,8 +27,8 @@ from typing import Any
 from whence.index.licenses import classify
 from whence.index.model import Occurrence
 
+from .engine import Region, Scanned
 from .policy import Policy
-from .scan import Region, Scanned
 
 RULES: dict[str, tuple[str, str]] = {
     "verbatim-copy": ("Verbatim copy of indexed code", "Lines copied verbatim from indexed code."),

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from .cliopts import fail, index_option
+from .options import exit_2_on_error, fail, format_option, index_option, open_index
 
 DEFAULT_MODEL = "bigcode/starcoder2-3b"
 
@@ -38,12 +38,13 @@ _OPTION = {
 }
 
 
-def _fail_exc(exc: Exception) -> NoReturn:
+def _message(exc: Exception) -> str:
+    """The error, naming the option it is about: "temperature: must be …" -> "--temperature
+    (temperature): must be …"."""
     param = getattr(exc, "param", None)
-    if param in _OPTION:
-        # "temperature: must be …" -> "--temperature (temperature): must be …"
-        fail(f"{_OPTION[param]} ({exc})" if param != "prompt" else str(exc))
-    fail(str(exc))
+    if param in _OPTION and param != "prompt":
+        return f"{_OPTION[param]} ({exc})"
+    return str(exc)
 
 
 def _summary(att: dict[str, Any] | None) -> str:
@@ -115,7 +116,7 @@ def _summary(att: dict[str, Any] | None) -> str:
     help="Only flag matches, or withhold completions that match copyleft code / any code.",
 )
 @click.option("--stream", is_flag=True, help="Print text as it is generated (JSON: one event per line).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option
 def generate_cmd(
     prompt: str,
     suffix: str | None,
@@ -150,16 +151,12 @@ def generate_cmd(
     """
     from whence.generator.attribution import AttributedGenerator, Attributor
     from whence.generator.base import GenerationParams
-    from whence.index.errors import WhenceError
-    from whence.index.stores import open_store
-
-    from .cliopts import default_index
 
     if model and remote:
         fail("--model and --remote: give one backend, not both")
     if prompt == "-":
         prompt = sys.stdin.read()
-    try:
+    with exit_2_on_error(_message):
         params = GenerationParams(
             max_new_tokens=max_new_tokens,
             temperature=temperature,
@@ -172,11 +169,8 @@ def generate_cmd(
             num_responses=num_responses,
             seed=seed,
         )
-        store = open_store(target or default_index(), readonly=True)
-    except WhenceError as exc:
-        _fail_exc(exc)
     try:
-        with store:
+        with open_index(target, readonly=True, message=_message) as store:
             attributor = Attributor(store, policy=policy)
             backend: Any
             if remote:
@@ -196,8 +190,6 @@ def generate_cmd(
                     blocked = _run_stream(gen, prompt, params, suffix, fmt)
                 else:
                     blocked = _run(gen, prompt, params, suffix, fmt)
-    except WhenceError as exc:
-        _fail_exc(exc)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

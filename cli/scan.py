@@ -1,5 +1,8 @@
 """``whence scan``: fail CI when copied code lands without the attribution its license asks for.
 
+The command reads options, the policy and the files to scan, and renders the report; the scan itself
+(walking, policy, engine, judging, SARIF and notices) is :mod:`whence.scan`.
+
 Exit codes: 0 clean, 1 policy violated, 2 error (a scan that could not complete is never clean).
 """
 
@@ -13,7 +16,7 @@ from typing import Any
 
 import click
 
-from .cliopts import fail, index_option
+from .options import default_index, exit_2_on_error, fail, index_option
 
 
 @click.command("scan")
@@ -81,10 +84,8 @@ def scan_cmd(
 
     import pathspec
 
-    from whence.index.errors import WhenceError
-
-    from . import findings, policy, scan, scanfiles
-    from .cliopts import default_index
+    from whence.scan import engine, findings, policy
+    from whence.scan import files as scanfiles
 
     started = time.perf_counter()
     targets = [p.resolve() for p in (paths or (Path("."),))]
@@ -92,7 +93,7 @@ def scan_cmd(
         if not p.exists():
             fail(f"{p}: no such file or folder")
     root = scanfiles.git_root(targets[0])
-    try:
+    with exit_2_on_error():
         pol = policy.read_file(policy_file) if policy_file else policy.discover(targets[0], root)
         if policy_file and pol.source == "defaults":
             fail(f"{policy_file}: no [tool.whence] table in it")
@@ -111,8 +112,6 @@ def scan_cmd(
         files = scanfiles.collect(
             targets, root=root, ignore=ignore, ignore_base=pol.root, include_vendored=pol.include_vendored
         )
-    except WhenceError as exc:
-        fail(str(exc))
     todo = files.files
     skipped = dict(files.skipped)
     if added is not None and rev is not None:
@@ -122,8 +121,8 @@ def scan_cmd(
         todo = changed
     index = target or default_index()
     try:
-        with _Progress() as progress:
-            scanned = scan.run(
+        with exit_2_on_error(lambda exc: f"{exc} (the scan did not complete)"), _Progress() as progress:
+            scanned = engine.run(
                 todo,
                 index,
                 min_tokens=pol.min_tokens,
@@ -132,8 +131,6 @@ def scan_cmd(
                 jobs=jobs,
                 progress=progress,
             )
-    except WhenceError as exc:
-        fail(f"{exc} (the scan did not complete)")
     except (OSError, RuntimeError) as exc:  # a worker process that died, a full disk, ...
         fail(f"the scan did not complete: {exc}")
     for why, n in skipped.items():
@@ -163,11 +160,11 @@ def _render(report: Any, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(report.as_dict(), indent=2) + "\n"
     if fmt == "sarif":
-        from .sarif import to_sarif
+        from whence.scan.sarif import to_sarif
 
         return json.dumps(to_sarif(report), indent=2) + "\n"
     if fmt == "notice":
-        from .notice import to_notice
+        from whence.scan.notice import to_notice
 
         return str(to_notice(report))
     return _text(report)

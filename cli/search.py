@@ -1,0 +1,55 @@
+"""``whence search``: where a snippet came from."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .options import fail, format_option, index_option, open_index
+
+
+@click.command("search")
+@click.argument("file", required=False, default="-", metavar="[FILE|-]")
+@index_option
+@click.option(
+    "--top", type=click.IntRange(1, 100), default=5, show_default=True, help="Most matches to show."
+)
+@click.option(
+    "--min-tokens",
+    type=click.IntRange(1),
+    default=None,
+    help="Smallest matching span that attributes (default 40 tokens, about 110 characters).",
+)
+@format_option
+def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, fmt: str) -> None:
+    """Find where a snippet (FILE, or standard input) came from."""
+    from whence.index import search as search_mod
+
+    try:
+        if file == "-":
+            if sys.stdin.isatty():
+                fail("paste code on standard input, or give a FILE")
+            raw = sys.stdin.buffer.read()
+        else:
+            raw = Path(file).read_bytes()
+    except OSError as exc:
+        fail(f"{file}: {exc.strerror or exc}")
+    if not raw.strip():
+        fail(f"nothing to search: {'standard input' if file == '-' else file} is empty")
+    with open_index(target, readonly=True) as store:
+        result = search_mod.search(
+            store,
+            raw,
+            top=top,
+            min_tokens=min_tokens or search_mod.MIN_MATCH_TOKENS,
+            with_text=fmt == "text",
+        )
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        from .render import render_result
+
+        render_result(result, raw.decode("utf-8"))

@@ -1,0 +1,92 @@
+"""``whence serve``: the HTTP service (``whence.api``) under uvicorn.
+
+With ``keys.py`` (its API keys), the only module of the CLI that imports the service, and only inside the
+command: every other command starts without it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .options import exit_2_on_error, fail, index_option, open_index, state_option
+
+
+@click.command("serve")
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes (HTTP, keys, answers); each has its own search processes.",
+)
+@click.option(
+    "--search-processes",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="Processes that run searches, per server process. Default: $WHENCE_SEARCH_PROCESSES, else one "
+    "per CPU; 0 searches on the server's threads.",
+)
+@click.option("--model", default=None, help="Local StarCoder2 for completions (hub id or folder).")
+@click.option("--remote", default=None, help="OpenAI-compatible completions server URL for completions.")
+@click.option(
+    "--policy",
+    type=click.Choice(["annotate", "block-copyleft", "block-any"]),
+    default=None,
+    help="Attribution policy.",
+)
+@state_option
+def serve_cmd(
+    target: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    search_processes: int | None,
+    model: str | None,
+    remote: str | None,
+    policy: str | None,
+    state: str | None,
+) -> None:
+    """Serve the HTTP API, its docs (/docs) and the web page (/) with uvicorn.
+
+    Settings come from WHENCE_* environment variables (see the README); these flags override them.
+    """
+    import uvicorn
+
+    from whence.index.stores import is_remote
+
+    for name, value in (
+        ("INDEX", target),
+        ("SEARCH_PROCESSES", None if search_processes is None else str(search_processes)),
+        ("STATE", state),
+        ("MODEL", model),
+        ("REMOTE", remote),
+        ("POLICY", policy),
+    ):
+        if value is not None:
+            os.environ[f"WHENCE_{name}"] = value  # the app (in every worker) reads its settings from there
+    from whence.api.settings import Settings
+    from whence.api.state import State
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        fail(f"invalid setting: {exc}")
+    if not is_remote(settings.index):
+        with open_index(settings.index, readonly=True):  # fail now, not at the first request
+            pass
+    with exit_2_on_error():  # the keys' database too
+        State(settings.state).close()
+    click.echo(f"whence serving {settings.index} on http://{host}:{port} (docs at /docs)", err=True)
+    try:
+        uvicorn.run(
+            "whence.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        )
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot start (a port in use, say): whence says 2
+        if exc.code not in (0, None):
+            fail(f"the server could not start on {host}:{port} (the reason is above)")
+        raise

@@ -1,0 +1,10 @@
+"""The scan engine: which lines of a set of files were copied from indexed code, and whether a policy
+accepts that.  ``whence scan`` runs it; it imports nothing from the CLI or the HTTP service.
+
+    files.py      which files to scan: walking (.gitignore, vendored, generated) and ``git diff`` lines
+    policy.py     the policy: whence.toml or [tool.whence] in pyproject.toml
+    engine.py     the scan: files -> copied regions with their origins (threads and processes)
+    findings.py   judging regions against the policy: findings, attributions, the report
+    sarif.py      the report as SARIF 2.1.0 (code scanning)
+    notice.py     the report as a THIRD_PARTY_NOTICES text
+"""
