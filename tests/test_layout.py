@@ -1,0 +1,85 @@
+"""The packages' import boundaries: ``whence.scan`` (the scan engine) needs neither product, the HTTP
+service (``whence.api``) never needs the CLI, the CLI (``whence.cli``) needs the service only to start it
+or manage its keys, and none of them reaches into a store's internals."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: package -> folder (as in pyproject.toml's [tool.setuptools.package-dir])
+FOLDERS = {"whence.cli": "cli", "whence.scan": "scan", "whence.api": "api"}
+#: The only CLI modules that may import the service, and only inside their commands.
+CLI_SERVICE_MODULES = {"whence.cli.serve", "whence.cli.keys"}
+#: Modules of whence.index.stores other than its public face (its __init__).
+STORE_INTERNALS = {p.stem for p in (ROOT / "index" / "stores").glob("*.py")} - {"__init__"}
+
+
+def _imports(package: str, folder: str) -> Iterator[tuple[str, str, str]]:
+    """(module, imported name, when) for every import under ``folder``; ``when`` is ``"import"`` (runs
+    when the module is imported), ``"call"`` (inside a function) or ``"typing"`` (TYPE_CHECKING only).
+    ``from m import a`` yields ``m`` and ``m.a`` (``a`` may be a module)."""
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        parts = [*package.split("."), *path.relative_to(ROOT / folder).with_suffix("").parts]
+        is_init = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_init else parts)
+        pkg = module.split(".") if is_init else module.split(".")[:-1]
+        for name, when in _visit(ast.parse(path.read_text(), str(path)), pkg, "import"):
+            yield module, name, when
+
+
+def _visit(node: ast.AST, pkg: list[str], when: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and when == "import":
+        when = "call"
+    if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+        when = "typing"
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield alias.name, when
+    elif isinstance(node, ast.ImportFrom):
+        base = pkg[: len(pkg) - node.level + 1] if node.level else []
+        name = ".".join([*base, *([node.module] if node.module else [])])
+        yield name, when
+        for alias in node.names:
+            yield f"{name}.{alias.name}", when
+    for child in ast.iter_child_nodes(node):
+        yield from _visit(child, pkg, when)
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+@pytest.mark.parametrize("package", sorted(FOLDERS))
+def test_import_boundaries(package: str) -> None:
+    wrong = []
+    seen = 0
+    for module, name, when in _imports(package, FOLDERS[package]):
+        seen += 1
+        if package == "whence.scan" and (_within(name, "whence.api") or _within(name, "whence.cli")):
+            wrong.append(f"{module} imports {name}: the scan engine needs neither product")
+        if package == "whence.api" and _within(name, "whence.cli"):
+            wrong.append(f"{module} imports {name}: the service does not need the CLI")
+        at_run_time = when != "typing"
+        allowed = module in CLI_SERVICE_MODULES and when == "call"
+        if package == "whence.cli" and _within(name, "whence.api") and at_run_time and not allowed:
+            wrong.append(f"{module} imports {name}: only serve and keys may, inside their commands")
+        if name.split(".")[:4] in (["whence", "index", "stores", m] for m in STORE_INTERNALS):
+            wrong.append(f"{module} imports {name}: a store internal (use whence.index.stores)")
+    assert seen > 10  # the walk found the package's imports
+    assert not wrong, "\n".join(wrong)
+
+
+def test_importing_the_cli_leaves_the_service_and_the_scan_engine_out() -> None:
+    code = (
+        "import sys, whence.cli\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('whence.api', 'whence.scan', 'fastapi'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
