@@ -29,7 +29,7 @@ import numpy.typing as npt
 import xxhash
 import zstandard
 
-from .. import failpoints
+from .. import candidates, failpoints
 from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
@@ -122,15 +122,10 @@ def _occurrence(hit: dict[str, Any]) -> tuple[int, Occurrence]:
 
 
 def _likely_candidates(votes: dict[int, int]) -> list[int]:
-    """The documents search will align, as it ranks them (whence.index.search._match, before LSH band
-    votes): their texts, metadata and occurrences are fetched in one round trip when search first asks."""
-    from ..search import MAX_CANDIDATES, MIN_CANDIDATES
-
-    ranked = sorted(votes, key=lambda d: (-votes[d], d))[:MAX_CANDIDATES]
-    if not ranked:
-        return []
-    floor = max(2, votes[ranked[0]] // 10)
-    return [d for i, d in enumerate(ranked) if i < MIN_CANDIDATES or votes[d] >= floor]
+    """The documents search will align, as it ranks them before LSH band votes (the engine's order key
+    is the document id): their texts, metadata and occurrences are fetched in one round trip when
+    search first asks."""
+    return candidates.rank(votes, lambda ids: {i: i for i in ids})
 
 
 def _decompressor() -> zstandard.ZstdDecompressor:
