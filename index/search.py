@@ -22,6 +22,8 @@ are re-exported from the modules that define them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import candidates
@@ -29,7 +31,7 @@ from . import fingerprint as fp
 from .align import Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
 from .errors import InvalidInput
-from .stores.base import Store
+from .stores.base import Fetched, Store
 from .verdict import MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
 __all__ = [
@@ -69,31 +71,36 @@ def decode_query(code: bytes | str) -> bytes:
 
 def _match(
     store: Store, raw: bytes, min_tokens: int, with_text: bool, documents: int, top: int
-) -> tuple[int, list[Match]]:
-    """Candidates and alignments for one lexing of the query: (query tokens, matches best first)."""
+) -> tuple[int, list[Match], dict[int, Fetched]]:
+    """Candidates and alignments for one lexing of the query: (query tokens, matches best first, the
+    candidates' texts and metadata)."""
     toks = fp.tokenize(raw)
     if len(toks) < max(fp.K, min(min_tokens, fp.T)):
-        return len(toks), []
+        return len(toks), [], {}
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
     lookup, _ = candidates.lookup(qe, qa)
-    post = store.postings(lookup.view(np.int64), common_cap(documents))
+    post = store.postings(lookup.view(np.int64), common_cap(documents), candidates.band_keys(len(toks), qe))
     # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
     query = Query.of(toks, qe, qa, post.common.view(np.uint64))
-    keys = candidates.band_keys(len(toks), qe)
-    votes = candidates.votes(post, store.band_docs(keys) if keys else ())
+    votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)
+    # Every candidate's text and metadata in one read (one round trip to a search engine): most
+    # queries align every candidate, and the matches' metadata is then at hand.
+    fetched = store.fetch(ranked)
 
     matches: list[Match] = []
     for d in ranked:
-        text = store.text(d)
-        found = judge(query, text, min_tokens)
+        doc = fetched.get(d)
+        if doc is None:  # removed (an opt-out) since its postings were read
+            continue
+        found = judge(query, doc.text, min_tokens)
         if found.verdict == "none":
             continue
         m = Match.of(d, found, len(toks))
         if with_text:
-            m.source_text = text.decode("utf-8", "replace")
+            m.source_text = doc.text.decode("utf-8", "replace")
         matches.append(m)
         complete = [x for x in matches if x.verdict == "verbatim" and x.matched_tokens >= len(toks)]
         if len(complete) >= top:
@@ -102,7 +109,7 @@ def _match(
     # query's fingerprints (the candidates' order).
     rank = {d: i for i, d in enumerate(ranked)}
     matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, rank[m.doc_id]))
-    return len(toks), matches
+    return len(toks), matches, fetched
 
 
 def search(
@@ -133,19 +140,35 @@ def search(
     lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
     if documents is None:
         documents = store.count_documents()
-    ntokens, matches = _match(store, raw, min_tokens, with_text, documents, top)
+    ntokens, matches, fetched = _match(store, raw, min_tokens, with_text, documents, top)
     result = SearchResult(lines, ntokens, [])
-    result.matches = attach_origins(store, matches[:top])
+    result.matches = attach_origins(store, matches[:top], fetched)
     return result
 
 
-def attach_origins(store: Store, matches: list[Match]) -> list[Match]:
-    """Fill each match's occurrences (every repository and path of its content) and blob id."""
-    if matches:
-        occ = store.occurrences([m.doc_id for m in matches])
-        docs_info = store.documents([m.doc_id for m in matches])
-        for m in matches:
-            m.occurrences = occ.get(m.doc_id, [])
-            info = docs_info.get(m.doc_id)
-            m.blob_id = info.blob_id if info else ""
+def attach_origins(
+    store: Store, matches: list[Match], fetched: Mapping[int, Fetched] | None = None
+) -> list[Match]:
+    """Fill each match's occurrences (every repository and path of its content) and blob id.
+
+    Args:
+        store: the index.
+        matches: the matches, filled in place (and returned).
+        fetched: what :meth:`Store.fetch` returned for (some of) the matches' documents, when the caller
+            has it: only what it lacks is read from the store.
+    """
+    if not matches:
+        return matches
+    known = fetched or {}
+    ids = [m.doc_id for m in matches]
+    need_occ = [d for d in ids if d not in known or known[d].occurrences is None]
+    need_doc = [d for d in ids if d not in known]
+    occ = store.occurrences(need_occ) if need_occ else {}
+    docs_info = store.documents(need_doc) if need_doc else {}
+    for m in matches:
+        f = known.get(m.doc_id)
+        have = f.occurrences if f is not None else None
+        m.occurrences = list(have) if have is not None else occ.get(m.doc_id, [])
+        info = f.doc if f is not None else docs_info.get(m.doc_id)
+        m.blob_id = info.blob_id if info else ""
     return matches
