@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS blocks(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bands(key INTEGER NOT NULL, doc INTEGER NOT NULL,
     PRIMARY KEY(key, doc)) WITHOUT ROWID;
 """
-# Added after format 3 was released; created on open by writers, so older indexes gain them.
+# Tables a format-3 index may lack (the format allows them to be absent): created on open by writers, so
+# such an index gains them; a reader of one without them sees no opt-outs.
 _OPTOUT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS optouts(repo TEXT PRIMARY KEY COLLATE NOCASE, added TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS removed(doc INTEGER PRIMARY KEY);
