@@ -611,17 +611,21 @@ class ElasticStore(Store):
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
-        doc_body = {"query": {"ids": {"values": [f"d{d}" for d in ids]}}, "size": len(ids)}
+        doc_body = {
+            "query": {"ids": {"values": [f"d{d}" for d in ids]}},
+            "size": len(ids),
+            "_source": _DOC_FIELDS,
+        }
         occ_body = {
             "query": em.kind_query("occ", em.term_filter("did", ids)),
             "size": PAGE,
             "sort": [{"seq": "asc"}, {"did": "asc"}],
             **_OCC_READ,
         }
-        docs, occ = self._msearch([{**doc_body, "_source": _DOC_FIELDS}, occ_body])
+        docs, occ = self._msearch([doc_body, occ_body])
         occ_hits = occ["hits"]["hits"]
         occs: dict[int, list[Occurrence]] | None = None
-        if len(occ_hits) < PAGE:  # complete
+        if len(occ_hits) < PAGE:  # every occurrence of these documents is in this one page
             occs = {d: [] for d in ids}
             for h in occ_hits:
                 did, o = _occurrence(h)
