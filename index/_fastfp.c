@@ -1262,7 +1262,7 @@ release_a:
 }
 
 /* ------------------------------------------------------------------------------------------------ */
-/* seed_runs: the seeding half of search.align                                                      */
+/* seed_runs: the seeding half of the alignment (index/align.py)                                    */
 
 /* First index of `v` in the ascending array a[0:n], or n. */
 FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
@@ -1440,7 +1440,7 @@ static PyMethodDef fastfp_methods[] = {
      "count (fingerprint.Fingerprint.index_hashes / .signature)."},
     {"seed_runs", (PyCFunction)(void (*)(void))fp_seed_runs, METH_VARARGS | METH_KEYWORDS,
      "seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs)\n\n"
-     "search.align's seeding: hits = document k-grams (dk) found in the query's sorted k-grams; when\n"
+     "the alignment's seeding: hits = document k-grams (dk) found in the query's sorted k-grams; when\n"
      "hits >= need, runs holds int64 (query start, document start, length) triples, one per maximal\n"
      "token-exact common run (qt vs dt) seeded by a k-gram at most max_repeats times in the query."},
     {"xxh64", (PyCFunction)(void (*)(void))fp_xxh64, METH_VARARGS | METH_KEYWORDS,

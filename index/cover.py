@@ -10,13 +10,14 @@ from indexed code, one origin per region being enough.  Two things make that muc
   postings in hash-sorted blocks; one file's few hundred hashes touch a few hundred blocks in every
   segment, and thousands of files touch the same blocks again and again.  Looked up together, every
   block is read once per batch.
-* **Greedy cover.**  Candidates are aligned best-voted first (as in :func:`search`), but a candidate
+* **Greedy cover.**  Candidates are those :func:`search` aligns, in its order (:func:`.candidates.rank`;
+  a scan also drops documents of fewer than :data:`MIN_VOTES` votes), but a candidate
   whose shared fingerprints all lie in query regions that an earlier candidate already explained is not
   aligned at all: it could only name another origin for the same lines (the same module in eight
   Python versions, say).  Files with no candidate at all cost only their fingerprinting.
 
-Verdicts, spans, boilerplate and the minimum match size are exactly those of :mod:`.search`; the
-alignment is its :func:`~whence.index.search.align`.
+Verdicts, spans, boilerplate and the minimum match size are exactly those of :func:`search`: the
+alignment and its verdict are :func:`.verdict.judge`'s.
 """
 
 from __future__ import annotations
@@ -27,26 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from . import candidates
 from . import fingerprint as fp
+from .align import Query
 from .lexer import Tokens
-from .search import (
-    MAX_CANDIDATES,
-    MIN_CANDIDATES,
-    MIN_MATCH_TOKENS,
-    SHORT_QUERY_KGRAMS,
-    VERDICTS,
-    Match,
-    SearchResult,
-    _cover,
-    _Grams,
-    _Query,
-    align,
-    attach_origins,
-    common_cap,
-    decode_query,
-)
+from .search import attach_origins, decode_query
 from .stores.base import Postings, Store
 from .stores.segments import sorted_unique
+from .verdict import MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
 #: Most origins reported for one file (each explains a region no earlier one did).
 MAX_ORIGINS = 16
@@ -93,16 +82,8 @@ def prepare(code: bytes | str, min_tokens: int = MIN_MATCH_TOKENS) -> Prepared:
         return Prepared(raw, toks, empty_h, empty_h, empty_h, np.zeros(0, dtype=np.intp))
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
-    # The same lookup rule as search(): inside a shared run of >= T tokens the file and an indexed
-    # document select the same winnowed k-grams, so long files need only theirs.
-    if len(qe) > SHORT_QUERY_KGRAMS:
-        pe = fp.winnow(qe).astype(np.intp)
-        pa = fp.winnow(qa).astype(np.intp)
-    else:
-        pe = np.arange(len(qe), dtype=np.intp)
-        pa = np.arange(len(qa), dtype=np.intp)
-    lookup = np.concatenate((qe[pe], qa[pa]))
-    return Prepared(raw, toks, qe, qa, lookup, np.concatenate((pe, pa)))
+    lookup, positions = candidates.lookup(qe, qa)  # the lookup rule of search()
+    return Prepared(raw, toks, qe, qa, lookup, positions)
 
 
 class DocCache:
@@ -178,27 +159,20 @@ def cover(
     result = SearchResult(prep.lines, len(toks), [])
     if not len(prep.lookup):
         return result
-    qe, qa = prep.exact, prep.abstract
-    common = post.common.view(np.uint64)
-    exact_mask = _cover(qe, common, len(toks))
-    any_mask = exact_mask | _cover(qa, common, len(toks))
-    votes = post.votes()
-    if band_docs is None and len(toks) >= 4 * fp.T:
+    if band_docs is None:
         # Whole files: MinHash LSH finds near-duplicates with few shared grams.
-        band_docs = store.band_docs(fp.band_keys(fp.minhash(np.unique(qe[fp.winnow(qe)]))))
-    for d in band_docs or ():
-        votes[d] = votes.get(d, 0) + 2
+        keys = candidates.band_keys(len(toks), prep.exact)
+        band_docs = store.band_docs(keys) if keys else set()
+    votes = candidates.votes(post, band_docs)
     # A copy of at least T tokens shares at least one selected fingerprint with its origin in each view
     # (the winnowing guarantee), so a real copy has two votes; a document sharing a single fingerprint
     # is a coincidence of one k-gram far more often than a copy at the very edge of the minimum size.
     votes = {d: v for d, v in votes.items() if v >= MIN_VOTES}
     if not votes:
         return result
-    # The candidates search() would align (the same ranking, cut and floor), so a scan finds what a
+    # The candidates search() would align, in its order (candidates.rank), so a scan finds what a
     # search of the file finds; the greedy cover below only skips some of them.
-    ranked = sorted(votes, key=lambda d: (-votes[d], d))[:MAX_CANDIDATES]
-    floor = max(2, votes[ranked[0]] // 10)
-    ranked = [d for i, d in enumerate(ranked) if i < MIN_CANDIDATES or votes[d] >= floor]
+    ranked = candidates.rank(votes, store.order_keys)
 
     # Query positions of each candidate's shared hashes: the k-grams at those positions are what the
     # candidate could explain.
@@ -210,7 +184,7 @@ def cover(
     ends = np.concatenate((bounds, [len(sdocs)])).tolist()
     by_doc = {int(sdocs[s]): (s, e) for s, e in zip(starts, ends, strict=True)} if len(sdocs) else {}
 
-    query = _Query(toks, _Grams.of(qe), _Grams.of(qa), exact_mask, any_mask)
+    query = Query.of(toks, prep.exact, prep.abstract, post.common.view(np.uint64))
     covered = np.zeros(len(toks) + 1, dtype=bool)
     matches: list[Match] = []
     for d in ranked:
@@ -229,16 +203,16 @@ def cover(
         elif covered[: len(toks)].mean() > 0.9:  # a band-only candidate, and the file is explained
             continue
         source = cache.tokens(store, d) if cache is not None else store.text(d)
-        verdict, spans, matched, longest = align(query, source, min_tokens)
-        if verdict == "none":
+        found = judge(query, source, min_tokens)
+        if found.verdict == "none":
             continue
         fresh = False
-        for sp in spans:
+        for sp in found.spans:
             q0, q1 = sp.query_tokens
             fresh |= not covered[q0:q1].all()
             covered[q0:q1] = True
         if fresh:
-            matches.append(Match(d, verdict, matched / max(1, len(toks)), matched, longest, spans))
+            matches.append(Match.of(d, found, len(toks)))
     attach_origins(store, matches)
     matches.sort(key=lambda m: (m.spans[0].query_lines[0], -VERDICTS.index(m.verdict)))
     result.matches = matches
@@ -248,4 +222,4 @@ def cover(
 def cap_for(store: Store) -> tuple[int, int]:
     """(documents, boilerplate cap) of an index."""
     documents = store.count_documents()
-    return documents, common_cap(documents)
+    return documents, candidates.common_cap(documents)

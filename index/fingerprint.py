@@ -133,7 +133,7 @@ def seed_runs(
     max_repeats: int,
     need: int,
 ) -> tuple[int, npt.NDArray[np.int64]] | None:
-    """The seeding step of :func:`whence.index.search.align` in the compiled kernel, or None without it.
+    """The seeding step of :func:`whence.index.align.seed_runs` in the compiled kernel, or None without it.
 
     Returns how many document k-grams (``dk``) the query's k-grams (``sorted_kgrams``, sorted; ``order``
     their query positions) share, and, when that is at least ``need``, one ``(query start, document

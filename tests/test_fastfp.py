@@ -534,21 +534,21 @@ def test_argument_validation() -> None:
     raw.extend(b"\0" * 8)
 
 
-# --- seed_runs: the seeding half of search.align ------------------------------------------------------
+# --- seed_runs: the seeding half of the alignment (index/align.py) --------------------------------------
 
 
 def _runs_both(q: bytes, d: bytes, need: int = 1) -> tuple[tuple[int, dict[tuple[int, int], int]], ...]:
-    """search._runs through the kernel and through its numpy reference, on the exact view."""
-    from whence.index import search
+    """align.seed_runs through the kernel and through its numpy reference, on the exact view."""
+    from whence.index import align
 
     qt, dt = fp.tokenize(q).exact, fp.tokenize(d).exact
     if len(qt) < fp.K or len(dt) < fp.K:
         pytest.skip("too short for one k-gram")
-    grams = search._Grams.of(fp.kgrams(qt))
+    grams = align.Grams.of(fp.kgrams(qt))
     dk = fp.kgrams(dt)
-    native = search._runs(grams, dk, qt, dt, fp.K, need)
+    native = align.seed_runs(grams, dk, qt, dt, fp.K, need)
     hit = grams.shared(dk)
-    ref = (len(hit), search._grow(hit, grams, dk, qt, dt, fp.K) if len(hit) >= need and len(hit) else {})
+    ref = (len(hit), align.grow_runs(hit, grams, dk, qt, dt, fp.K) if len(hit) >= need and len(hit) else {})
     return native, ref
 
 

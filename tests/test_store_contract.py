@@ -169,6 +169,39 @@ def test_same_postings_and_band_documents(both: dict[str, str], corpus: Path) ->
     assert code in cap64[3]
 
 
+def test_postings_with_band_keys_and_fetch_agree_with_the_single_reads(
+    both: dict[str, str], corpus: Path
+) -> None:
+    """``postings(..., band_keys)`` answers what ``postings`` and ``band_docs`` answer apart, and
+    ``fetch`` what ``documents``, ``text`` and ``occurrences`` answer (occurrences when it has them),
+    leaving out ids that name no document; the same in both stores, documents named by their content."""
+    files = [
+        fp.index_fingerprint((corpus / n).read_bytes()) for n in ("heapq.py", "textwrap.py", "bisect.py")
+    ]
+    hashes, bands = np.concatenate([x.hashes for x in files]), files[0].bands()
+    answers = []
+    for target in (both["sqlite"], both["elastic"]):
+        with open_store(target, readonly=True) as s:
+            alone = s.postings(hashes, 64)
+            post = s.postings(hashes, 64, bands)
+            assert post.band_docs.tolist() == sorted(s.band_docs(bands))
+            assert [a.tolist() for a in (post.hashes, post.docs, post.common)] == [
+                a.tolist() for a in (alone.hashes, alone.docs, alone.common)
+            ]
+            assert not len(alone.band_docs)
+            ids = sorted(set(post.docs.tolist()) | set(post.band_docs.tolist()))
+            assert len(ids) >= 3
+            fetched = s.fetch([*ids, -1])
+            assert sorted(fetched) == ids
+            docs, occs = s.documents(ids), s.occurrences(ids)
+            for d, got in fetched.items():
+                assert (got.doc, got.text) == (docs[d], s.text(d))
+                assert got.occurrences is None or got.occurrences == occs[d]
+            answers.append(sorted((got.text, got.doc.blob_id, occs[d]) for d, got in fetched.items()))
+            assert s.fetch([]) == {}
+    assert answers[0] == answers[1]
+
+
 @pytest.mark.parametrize("fresh", KINDS, indirect=True)
 def test_add_is_idempotent_and_keeps_occurrences(fresh: str, corpus: Path, tmp_path: Path) -> None:
     folder = _folder(tmp_path / "two", corpus / "bisect.py", corpus / "heapq.py")

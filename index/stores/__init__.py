@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 
 from ..errors import WhenceError
-from .base import Postings, RepoFile, RepoFiles, Store, WriteResult
+from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
 
-__all__ = ["Postings", "RepoFile", "RepoFiles", "Store", "WriteResult", "is_remote", "open_store"]
+__all__ = ["Fetched", "Postings", "RepoFile", "RepoFiles", "Store", "WriteResult", "is_remote", "open_store"]
 
 
 def is_remote(target: str | os.PathLike[str]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 import numpy as np
@@ -35,16 +35,35 @@ class Postings:
         hashes, docs: parallel arrays, one (hash, document) pair per posting of every queried hash
             found in at most ``cap`` documents.
         common: the queried hashes found in more than ``cap`` documents (boilerplate), sorted.
+        band_docs: the documents sharing one of the queried LSH band keys, sorted (empty when none
+            were asked for).
     """
 
     hashes: npt.NDArray[np.int64]
     docs: npt.NDArray[np.int64]
     common: npt.NDArray[np.int64]
+    band_docs: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def votes(self) -> dict[int, int]:
         """Number of distinct queried hashes each document holds."""
         ids, counts = np.unique(self.docs, return_counts=True)
         return dict(zip(ids.tolist(), counts.tolist(), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One document of :meth:`Store.fetch`: what search needs to align it with a query and report it.
+
+    Attributes:
+        doc: its metadata.
+        text: its content.
+        occurrences: every known occurrence, in insertion order, when the store read them with the rest
+            at no extra cost; None when it did not (:meth:`Store.occurrences` reads them).
+    """
+
+    doc: StoredDoc
+    text: bytes
+    occurrences: list[Occurrence] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +109,9 @@ class Store(abc.ABC):
         """Attach occurrences to already stored contents; returns how many were new."""
 
     @abc.abstractmethod
-    def postings(self, hashes: npt.NDArray[np.int64], cap: int) -> Postings:
-        """Documents containing each hash (see :class:`Postings`)."""
+    def postings(self, hashes: npt.NDArray[np.int64], cap: int, band_keys: Sequence[int] = ()) -> Postings:
+        """Documents containing each hash, and documents sharing one of ``band_keys`` (see
+        :class:`Postings`): asked together, a remote store reads both in one round trip."""
 
     @abc.abstractmethod
     def band_docs(self, keys: Sequence[int]) -> set[int]:
@@ -104,6 +124,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def text(self, doc_id: int) -> bytes:
         """The content of a document."""
+
+    def fetch(self, ids: Sequence[int]) -> dict[int, Fetched]:
+        """The content and metadata of documents together, by id (as few reads as the store can make
+        of it: search fetches all its candidates at once).  A document that is not stored is left out.
+        The default reads :meth:`documents`, then each :meth:`text`."""
+        docs = self.documents(ids)
+        return {i: Fetched(docs[i], self.text(i)) for i in ids if i in docs}
 
     @abc.abstractmethod
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:

@@ -34,7 +34,7 @@ from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import elastic_mappings as em
-from .base import Postings, RepoFile, RepoFiles, Store, WriteResult
+from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
 from .elastic_driver import WRITE_BACKOFF, Driver, EngineHTTPError, parse_target, probe
 
 #: Fingerprint parameters an index was built with (kept in the mapping's ``_meta``, checked on open).
@@ -121,16 +121,35 @@ def _occurrence(hit: dict[str, Any]) -> tuple[int, Occurrence]:
     return int(f["did"][0]), Occurrence(one("repo"), one("path"), lic, one("rev"), one("url"))
 
 
-def _likely_candidates(votes: dict[int, int]) -> list[int]:
-    """The documents search will align, as it ranks them (whence.index.search._match, before LSH band
-    votes): their texts, metadata and occurrences are fetched in one round trip when search first asks."""
-    from ..search import MAX_CANDIDATES, MIN_CANDIDATES
+def _page(
+    query: dict[str, Any],
+    *,
+    source: list[str] | bool = False,
+    sort: list[Any] | None = None,
+    read: dict[str, Any] | None = None,
+    after: list[Any] | None = None,
+) -> dict[str, Any]:
+    """The search body of one page of ``query``'s hits (see :meth:`ElasticStore._scan`)."""
+    body: dict[str, Any] = {
+        "query": query,
+        "size": PAGE,
+        "sort": sort or [{"did": "asc"}],
+        "track_total_hits": False,
+    }
+    body.update(read or ({"_source": source} if source else _IDS_ONLY))
+    if after is not None:
+        body["search_after"] = after
+    return body
 
-    ranked = sorted(votes, key=lambda d: (-votes[d], d))[:MAX_CANDIDATES]
-    if not ranked:
-        return []
-    floor = max(2, votes[ranked[0]] // 10)
-    return [d for i, d in enumerate(ranked) if i < MIN_CANDIDATES or votes[d] >= floor]
+
+def _band_query(keys: Sequence[int]) -> dict[str, Any]:
+    """Documents sharing an LSH band key."""
+    return em.kind_query("doc", em.term_filter("bands", [_key(k) for k in keys]))
+
+
+def _stored_doc(src: dict[str, Any]) -> StoredDoc:
+    """The metadata of a document read with (at least) ``_DOC_FIELDS[1:]``."""
+    return StoredDoc(int(src["did"]), src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
 
 
 def _decompressor() -> zstandard.ZstdDecompressor:
@@ -166,12 +185,6 @@ class ElasticStore(Store):
         self._seq = time.time_ns()
         self._pairs_since_refresh = 0
         self.refresh_pairs = REFRESH_PAIRS
-        # Per-query caches (cleared by postings()): see _prefetch_bodies.
-        self._prefetch: list[int] = []
-        self._batch: list[int] = []
-        self._texts: dict[int, bytes] = {}
-        self._docs: dict[int, StoredDoc] = {}
-        self._occs: dict[int, list[Occurrence]] = {}
         try:
             self._open(create and not readonly)
         except BaseException:
@@ -487,21 +500,30 @@ class ElasticStore(Store):
         source: list[str] | bool = False,
         sort: list[Any] | None = None,
         read: dict[str, Any] | None = None,
+        after: list[Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every hit of ``query``, page by page (``search_after`` on a total order); without ``source``,
-        hits carry only their document id (:func:`_did`)."""
-        sort = sort or [{"did": "asc"}]
-        after: list[Any] | None = None
+        """Every hit of ``query`` (after ``after``, when given), page by page (``search_after`` on a
+        total order); without ``source`` or ``read``, hits carry only their document id (:func:`_did`)."""
         while True:
-            body: dict[str, Any] = {"query": query, "size": PAGE, "sort": sort, "track_total_hits": False}
-            body.update(read or ({"_source": source} if source else _IDS_ONLY))
-            if after is not None:
-                body["search_after"] = after
+            body = _page(query, source=source, sort=sort, read=read, after=after)
             hits = self._search(body)["hits"]["hits"]
             yield from hits
             if len(hits) < PAGE:
                 return
             after = hits[-1]["sort"]
+
+    def _scan_many(self, queries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Every hit of each query, as :meth:`_scan` reads them (document ids only), the first pages of
+        all the queries in one round trip."""
+        if len(queries) <= 1:
+            return [list(self._scan(q)) for q in queries]
+        out = []
+        for query, answer in zip(queries, self._msearch([_page(q) for q in queries]), strict=True):
+            hits = answer["hits"]["hits"]
+            if len(hits) == PAGE:
+                hits = [*hits, *self._scan(query, after=hits[-1]["sort"])]
+            out.append(hits)
+        return out
 
     def _mget_sources(self, ids: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
@@ -540,66 +562,41 @@ class ElasticStore(Store):
                 out[k] = int(st.get("doc_freq", 0)) * self._shards
         return out
 
-    def postings(self, hashes: npt.NDArray[np.int64], cap: int) -> Postings:
+    def postings(self, hashes: npt.NDArray[np.int64], cap: int, band_keys: Sequence[int] = ()) -> Postings:
         q = np.unique(np.asarray(hashes, dtype=np.int64))
-        empty = np.zeros(0, dtype=np.int64)
-        self._prefetch, self._batch, self._texts, self._docs, self._occs = [], [], {}, {}, {}
-        if not len(q):
-            return Postings(empty, empty, empty)
-        keys = _keys(q)
+        keys = _keys(q) if len(q) else []
         df = self._doc_freqs(keys)
         common = sorted(_unkey(k) for k, n in df.items() if n > cap)
         rare = [k for k in keys if 0 < df.get(k, 0) <= cap]
+        queries = [
+            em.postings_query(rare[i : i + TERMS_PER_REQUEST]) for i in range(0, len(rare), TERMS_PER_REQUEST)
+        ]
+        if band_keys:  # rides in the same round trip as the postings
+            queries.append(_band_query(band_keys))
+        answers = self._scan_many(queries)
+        bands = sorted({_did(h) for h in answers.pop()}) if band_keys else []
         found_h: list[int] = []
         found_d: list[int] = []
-        for i in range(0, len(rare), TERMS_PER_REQUEST):
-            query = em.postings_query(rare[i : i + TERMS_PER_REQUEST])
-            for hit in self._scan(query):
+        for hits in answers:
+            for hit in hits:
                 did = _did(hit)
                 for name in hit.get("matched_queries", ()):
                     found_h.append(_unkey(name))
                     found_d.append(did)
-        post = Postings(
+        return Postings(
             np.array(found_h, dtype=np.int64),
             np.array(found_d, dtype=np.int64),
             np.array(common, dtype=np.int64),
+            np.array(bands, dtype=np.int64),
         )
-        self._prefetch = _likely_candidates(post.votes())
-        return post
 
     def band_docs(self, keys: Sequence[int]) -> set[int]:
         if not keys:
             return set()
-        query = em.kind_query("doc", em.term_filter("bands", [_key(k) for k in keys]))
-        body: dict[str, Any] = {"query": query, "size": PAGE, "sort": [{"did": "asc"}], **_IDS_ONLY}
-        # The band lookup rides in one round trip with the likely candidates' texts and occurrences.
-        first = self._msearch([body, *self._prefetch_bodies()])
-        hits = first["hits"]["hits"]
-        docs = {_did(h) for h in hits}
-        if len(hits) == PAGE:
-            docs.update(_did(h) for h in self._scan(query))
-        return docs
+        return {_did(h) for h in self._scan(_band_query(keys))}
 
-    def _prefetch_bodies(self) -> list[dict[str, Any]]:
-        """Searches that read the texts, metadata and occurrences of the best-voted candidates (the
-        documents search is about to align and report), answered into caches by :meth:`_msearch`."""
-        ids = [d for d in self._prefetch if d not in self._texts]
-        self._prefetch = []
-        if not ids:
-            return []
-        self._batch = ids
-        return [
-            {"query": {"ids": {"values": [f"d{d}" for d in ids]}}, "size": len(ids), "_source": _DOC_FIELDS},
-            {
-                "query": em.kind_query("occ", em.term_filter("did", ids)),
-                "size": PAGE,
-                "sort": [{"seq": "asc"}, {"did": "asc"}],
-                **_OCC_READ,
-            },
-        ]
-
-    def _msearch(self, bodies: list[dict[str, Any]]) -> dict[str, Any]:
-        """Run searches in one round trip; the first answer is returned, prefetch answers are cached."""
+    def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run searches in one round trip; their answers, in order."""
         lines: list[dict[str, Any]] = []
         for b in bodies:
             lines.extend(({}, {**b, "track_total_hits": False}))
@@ -607,51 +604,56 @@ class ElasticStore(Store):
             resp = self._driver.request("POST", f"/{self._read_index}/_msearch", lines, ndjson=True)
         except EngineHTTPError as exc:
             raise self._unavailable("search", exc) from exc
-        answers = resp["responses"]
+        answers: list[dict[str, Any]] = resp["responses"]
         for a in answers:
             if "error" in a:
                 raise StoreUnavailable(f"{self.target.display}: search failed: {a['error']}")
-        if len(answers) == len(bodies) and len(bodies) >= 2:
-            batch, self._batch = self._batch, []
-            for h in answers[-2]["hits"]["hits"]:
-                self._cache_doc(h["_source"])
-            occ_hits = answers[-1]["hits"]["hits"]
-            if len(occ_hits) < PAGE:  # complete: occurrences() may answer from it
-                for d in batch:
-                    self._occs[d] = []
-                for h in occ_hits:
-                    did, occ = _occurrence(h)
-                    self._occs[did].append(occ)
-        return dict(answers[0])
+        return answers
 
-    def _cache_doc(self, src: dict[str, Any]) -> None:
-        did = int(src["did"])
-        self._texts[did] = src["text"].encode("utf-8")
-        self._docs[did] = StoredDoc(did, src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
-
-    def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
-        if all(i in self._docs for i in ids):
-            return {i: self._docs[i] for i in ids}
+    def fetch(self, ids: Sequence[int]) -> dict[int, Fetched]:
+        """Texts, metadata and occurrences of documents in one round trip (occurrences only when they
+        fit in one page; otherwise :meth:`occurrences` reads them)."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        doc_body = {
+            "query": {"ids": {"values": [f"d{d}" for d in ids]}},
+            "size": len(ids),
+            "_source": _DOC_FIELDS,
+        }
+        occ_body = {
+            "query": em.kind_query("occ", em.term_filter("did", ids)),
+            "size": PAGE,
+            "sort": [{"seq": "asc"}, {"did": "asc"}],
+            **_OCC_READ,
+        }
+        docs, occ = self._msearch([doc_body, occ_body])
+        occ_hits = occ["hits"]["hits"]
+        occs: dict[int, list[Occurrence]] | None = None
+        if len(occ_hits) < PAGE:  # every occurrence of these documents is in this one page
+            occs = {d: [] for d in ids}
+            for h in occ_hits:
+                did, o = _occurrence(h)
+                occs.setdefault(did, []).append(o)
         out = {}
-        for src in self._mget_sources([f"d{i}" for i in ids], _DOC_FIELDS[1:]).values():
+        for h in docs["hits"]["hits"]:
+            src = h["_source"]
             did = int(src["did"])
-            out[did] = StoredDoc(did, src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
+            out[did] = Fetched(
+                _stored_doc(src), src["text"].encode("utf-8"), None if occs is None else occs[did]
+            )
         return out
 
+    def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
+        sources = self._mget_sources([f"d{i}" for i in ids], _DOC_FIELDS[1:]).values()
+        return {int(src["did"]): _stored_doc(src) for src in sources}
+
     def text(self, doc_id: int) -> bytes:
-        if doc_id not in self._texts:
-            if doc_id in self._prefetch:
-                self._msearch(self._prefetch_bodies())
-            else:
-                for src in self._mget_sources([f"d{doc_id}"], _DOC_FIELDS).values():
-                    self._cache_doc(src)
-        if doc_id not in self._texts:
-            raise KeyError(doc_id)
-        return self._texts[doc_id]
+        for src in self._mget_sources([f"d{doc_id}"], ["text"]).values():
+            return str(src["text"]).encode("utf-8")
+        raise KeyError(doc_id)
 
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
-        if all(i in self._occs for i in ids):
-            return {i: list(self._occs[i]) for i in ids}
         out: dict[int, list[Occurrence]] = {i: [] for i in ids}
         if not ids:
             return out

@@ -50,7 +50,7 @@ from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import segments as seg
-from .base import Postings, RepoFile, RepoFiles, Store, WriteResult
+from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
 
 SCHEMA_VERSION = 3
 #: Buffered postings that trigger a segment write and a commit during a build.
@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS blocks(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bands(key INTEGER NOT NULL, doc INTEGER NOT NULL,
     PRIMARY KEY(key, doc)) WITHOUT ROWID;
 """
-# Added after format 3 was released; created on open by writers, so older indexes gain them.
+# Tables a format-3 index may lack (the format allows them to be absent): created on open by writers, so
+# such an index gains them; a reader of one without them sees no opt-outs.
 _OPTOUT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS optouts(repo TEXT PRIMARY KEY COLLATE NOCASE, added TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS removed(doc INTEGER PRIMARY KEY);
@@ -484,7 +485,9 @@ class SQLiteStore(Store):
             ]
         return self._dirs
 
-    def postings(self, hashes: npt.NDArray[np.int64], cap: int) -> Postings:
+    def postings(self, hashes: npt.NDArray[np.int64], cap: int, band_keys: Sequence[int] = ()) -> Postings:
+        empty = np.zeros(0, dtype=np.int64)
+        bands = np.array(sorted(self.band_docs(band_keys)), dtype=np.int64) if band_keys else empty
         q = seg.sorted_unique(np.asarray(hashes, dtype=np.int64))
         found_h: list[npt.NDArray[np.int64]] = []
         found_d: list[npt.NDArray[np.uint32]] = []
@@ -504,8 +507,7 @@ class SQLiteStore(Store):
             found_h.append(h[m])
             found_d.append(d[m])
         if not found_h:
-            empty = np.zeros(0, dtype=np.int64)
-            return Postings(empty, empty, empty)
+            return Postings(empty, empty, empty, bands)
         allh = np.concatenate(found_h)
         alld = np.concatenate(found_d).astype(np.int64)
         removed = self._removed_ids()
@@ -515,7 +517,7 @@ class SQLiteStore(Store):
         uniq, counts = np.unique(allh, return_counts=True)
         common = uniq[counts > cap]
         keep = ~np.isin(allh, common) if len(common) else np.ones(len(allh), dtype=bool)
-        return Postings(allh[keep], alld[keep], common)
+        return Postings(allh[keep], alld[keep], common, bands)
 
     def _select_in(self, sql: str, values: Sequence[object]) -> Iterator[tuple[Any, ...]]:
         """Rows of ``sql`` (whose ``{marks}`` is an ``IN`` list) for all ``values``, in chunks."""
@@ -540,6 +542,14 @@ class SQLiteStore(Store):
         if row is None:
             raise KeyError(doc_id)
         return _decompressor().decompress(row[0])
+
+    def fetch(self, ids: Sequence[int]) -> dict[int, Fetched]:
+        sql = (
+            "SELECT d.id, d.blob_id, d.language, d.lines, d.tokens, d.length_bytes, t.z"
+            " FROM documents d JOIN texts t ON t.doc = d.id WHERE d.id IN ({marks})"
+        )
+        unz = _decompressor()
+        return {r[0]: Fetched(StoredDoc(*r[:6]), unz.decompress(r[6])) for r in self._select_in(sql, ids)}
 
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
         out: dict[int, list[Occurrence]] = {i: [] for i in ids}

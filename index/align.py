@@ -1,0 +1,317 @@
+"""Alignment: the regions a query shares with one document, token for token.
+
+    shared k-grams --seed_runs-->  maximal token-exact common runs, one per diagonal stretch of shared
+                                   k-grams, grown from its ends while the tokens agree
+                   --tile-->       greedy string tiling: runs taken longest first, not overlapping in the
+                                   query
+                   --chain-->      tiles that follow each other in both texts, with gaps of at most
+                                   :data:`SPAN_GAP` tokens, form one :class:`Span` (query lines <->
+                                   source lines)
+
+:func:`view_spans` does all three in one view (exact or abstract) and counts each span's informative
+tokens (those no boilerplate fingerprint covers); :mod:`.verdict` decides what the spans mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from . import fingerprint as fp
+from .lexer import Tokens
+
+#: Most common runs kept per document and view (a very repetitive document keeps its longest).
+MAX_RUNS = 4096
+#: A k-gram found more often than this in the query seeds no run (see :func:`grow_runs`).
+MAX_SEED_REPEATS = 2
+#: Tiles closer than this (in both texts, tokens) join one span: a changed literal or a dropped token
+#: does not cut a copy in two.
+SPAN_GAP = 12
+
+View = Literal["exact", "abstract"]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An aligned region: query lines ↔ source lines, and how many tokens matched in it."""
+
+    query_lines: tuple[int, int]
+    source_lines: tuple[int, int]
+    tokens: int
+    query_tokens: tuple[int, int]  # token index range [start, end) in the query
+    source_tokens: tuple[int, int]
+    line_pairs: tuple[tuple[int, int], ...] = ()  # (query line, source line) of the matched tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query_lines": list(self.query_lines),
+            "source_lines": list(self.source_lines),
+            "tokens": self.tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """A token-exact common run chosen by :func:`tile`."""
+
+    q: int  # first query token
+    d: int  # first document token
+    n: int  # tokens
+
+
+_FILTER_BITS = 16
+_FILTER_MASK = np.uint64((1 << _FILTER_BITS) - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Grams:
+    """One view of the query, prepared once for aligning every candidate.
+
+    Attributes:
+        kgrams: the query's k-grams in order.
+        order: ``argsort(kgrams)``; ``sorted`` is ``kgrams[order]``.
+        filter: a one-hash Bloom filter of the k-grams (their low 16 bits).
+    """
+
+    kgrams: npt.NDArray[np.uint64]
+    order: npt.NDArray[np.intp]
+    sorted: npt.NDArray[np.uint64]
+    filter: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, kgrams: npt.NDArray[np.uint64]) -> Grams:
+        order = np.argsort(kgrams, kind="stable")
+        table = np.zeros(1 << _FILTER_BITS, dtype=bool)
+        table[(kgrams & _FILTER_MASK).astype(np.intp)] = True
+        return cls(kgrams, order, kgrams[order], table)
+
+    def shared(self, dk: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+        """Positions of ``dk`` whose k-gram the query has: the filter discards almost every other
+        position in one vectorised pass, a binary search confirms the rest."""
+        if not len(self.sorted) or not len(dk):
+            return np.zeros(0, dtype=np.intp)
+        maybe = np.flatnonzero(self.filter[(dk & _FILTER_MASK).astype(np.intp)])
+        if not len(maybe):
+            return maybe
+        cand = dk[maybe]
+        idx = np.searchsorted(self.sorted, cand)
+        idx[idx == len(self.sorted)] = 0
+        found: npt.NDArray[np.intp] = maybe[self.sorted[idx] == cand]
+        return found
+
+
+def common_mask(
+    kgrams: npt.NDArray[np.uint64], common: npt.NDArray[np.uint64], n: int
+) -> npt.NDArray[np.bool_]:
+    """Per token of an ``n``-token query whose k-grams are ``kgrams``: whether a k-gram in ``common``
+    (boilerplate fingerprints) covers it."""
+    mask = np.zeros(n + 1, dtype=np.int32)
+    if len(common):
+        starts = np.flatnonzero(np.isin(kgrams, common))
+        np.add.at(mask, starts, 1)
+        np.add.at(mask, np.minimum(starts + fp.K, n), -1)
+    return np.cumsum(mask[:n]) > 0
+
+
+@dataclass(slots=True)
+class Query:
+    """A query prepared for aligning every candidate with it.
+
+    Attributes:
+        tokens: its token stream.
+        exact, abstract: its k-grams in each view.
+        exact_common: per query token, whether a boilerplate *exact* fingerprint covers it.
+        any_common: ... a boilerplate fingerprint of either view.
+    """
+
+    tokens: Tokens
+    exact: Grams
+    abstract: Grams
+    exact_common: npt.NDArray[np.bool_]
+    any_common: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(
+        cls,
+        tokens: Tokens,
+        exact: npt.NDArray[np.uint64],
+        abstract: npt.NDArray[np.uint64],
+        common: npt.NDArray[np.uint64],
+    ) -> Query:
+        """Prepare ``tokens`` (k-grams ``exact`` and ``abstract``), given the boilerplate hashes among
+        those it looked up (``Postings.common``)."""
+        exact_mask = common_mask(exact, common, len(tokens))
+        any_mask = exact_mask | common_mask(abstract, common, len(tokens))
+        return cls(tokens, Grams.of(exact), Grams.of(abstract), exact_mask, any_mask)
+
+
+def seed_runs(
+    grams: Grams,
+    dk: npt.NDArray[np.uint64],
+    qt: npt.NDArray[np.uint64],
+    dt: npt.NDArray[np.uint64],
+    k: int,
+    need: int,
+) -> tuple[int, dict[tuple[int, int], int]]:
+    """Maximal token-exact common runs seeded by the k-grams query and document share:
+    (shared document k-grams, {(query start, document start): length}).  Nothing is grown when
+    fewer than ``need`` k-grams are shared.  The compiled kernel does this when it is built;
+    :func:`grow_runs` is its reference (the tests compare them)."""
+    native = fp.seed_runs(grams.sorted, grams.order, dk, qt, dt, k, MAX_SEED_REPEATS, need)
+    if native is not None:
+        hits, rows = native
+        if len(rows) > MAX_RUNS:  # a very repetitive document: keep the longest runs
+            rows = rows[np.sort(np.argsort(-rows[:, 2], kind="stable")[:MAX_RUNS])]
+        return hits, {(q, d): n for q, d, n in rows.tolist()}
+    hit = grams.shared(dk)
+    if len(hit) < need:
+        return len(hit), {}
+    return len(hit), grow_runs(hit, grams, dk, qt, dt, k)
+
+
+def grow_runs(
+    hit: npt.NDArray[np.intp],
+    grams: Grams,
+    dk: npt.NDArray[np.uint64],
+    qt: npt.NDArray[np.uint64],
+    dt: npt.NDArray[np.uint64],
+    k: int,
+) -> dict[tuple[int, int], int]:
+    """:func:`seed_runs` in numpy and Python: every (query, document) pair of equal k-grams at ``hit``;
+    consecutive pairs on one diagonal form a run, grown from its ends while the tokens agree."""
+    hv = dk[hit]
+    left = np.searchsorted(grams.sorted, hv, side="left")
+    cnt = np.searchsorted(grams.sorted, hv, side="right") - left
+    # A k-gram repeated in the query (a run of equal lines, a table of zeros) seeds nothing: it would
+    # pair every copy with every copy.  Its tokens are still matched by growing neighbouring tiles.
+    rare = cnt <= MAX_SEED_REPEATS
+    hit, left, cnt = hit[rare], left[rare], cnt[rare]
+    total = int(cnt.sum())
+    if total == 0:
+        return {}
+    offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    pos_d = np.repeat(hit, cnt)
+    pos_q = grams.order[np.repeat(left, cnt) + offs]
+    diag = pos_d - pos_q
+    o = np.lexsort((pos_d, diag))
+    pos_d, pos_q, diag = pos_d[o], pos_q[o], diag[o]
+    first = np.ones(total, dtype=bool)
+    first[1:] = (diag[1:] != diag[:-1]) | (pos_d[1:] != pos_d[:-1] + 1)
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], total) - 1
+    if len(starts) > MAX_RUNS:  # a very repetitive document: keep the longest runs
+        keep = np.sort(np.argsort(starts - ends, kind="stable")[:MAX_RUNS])
+        starts, ends = starts[keep], ends[keep]
+    qtl, dtl = qt.tolist(), dt.tolist()
+    nq, nd = len(qtl), len(dtl)
+    grown: dict[tuple[int, int], int] = {}
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        qs, ds = int(pos_q[s]), int(pos_d[s])
+        while qs > 0 and ds > 0 and qtl[qs - 1] == dtl[ds - 1]:
+            qs -= 1
+            ds -= 1
+        qe, de = int(pos_q[e]) + k, int(pos_d[e]) + k
+        while qe < nq and de < nd and qtl[qe] == dtl[de]:
+            qe += 1
+            de += 1
+        grown[(qs, ds)] = max(grown.get((qs, ds), 0), qe - qs)
+    return grown
+
+
+def tile(grown: dict[tuple[int, int], int], nq: int, k: int) -> list[Tile]:
+    """Greedy string tiling of the runs (longest first): non-overlapping tiles in the query, ordered by
+    query position."""
+    if not grown:
+        return []
+    taken = bytearray(nq)  # 1 where a chosen tile covers the query token (bytes ops run in C)
+    out: list[Tile] = []
+    for (q0, d0), n in sorted(grown.items(), key=lambda kv: (-kv[1], kv[0])):
+        part = taken[q0 : q0 + n]
+        free = n - part.count(1)
+        if free < k:
+            continue
+        if free != n:  # overlaps a longer tile: keep the free part if it is one piece
+            s = part.find(0)
+            if part.rfind(0) + 1 - s != free:
+                continue
+            q0, d0, n = q0 + s, d0 + s, free
+        taken[q0 : q0 + n] = b"\x01" * n
+        out.append(Tile(q0, d0, n))
+    # The same lines may occur more than once in the document: report every place a chosen tile
+    # matches in full, not only the first.
+    chosen = {(t.q, t.n) for t in out}
+    have = {(t.q, t.d, t.n) for t in out}  # a set, so that the check stays linear in the runs
+    out.extend(
+        Tile(q0, d0, n) for (q0, d0), n in grown.items() if (q0, n) in chosen and (q0, d0, n) not in have
+    )
+    return sorted(out, key=lambda t: (t.q, t.d))
+
+
+def chain(tiles: list[Tile]) -> list[list[Tile]]:
+    """Group query-ordered tiles into spans: monotone in both texts, gaps of at most SPAN_GAP."""
+    spans: list[list[Tile]] = []
+    for t in tiles:
+        if spans:
+            last = spans[-1][-1]
+            qgap = t.q - (last.q + last.n)
+            dgap = t.d - (last.d + last.n)
+            if 0 <= qgap <= SPAN_GAP and 0 <= dgap <= SPAN_GAP:
+                spans[-1].append(t)
+                continue
+        spans.append([t])
+    return spans
+
+
+def _informative(tiles: list[Tile], mask: npt.NDArray[np.bool_]) -> int:
+    """Matched tokens of a span that are not covered by boilerplate fingerprints."""
+    return int(sum(int((~mask[t.q : t.q + t.n]).sum()) for t in tiles))
+
+
+def _make_spans(
+    chains: list[list[Tile]], qtok: Tokens, dtok: Tokens, mask: npt.NDArray[np.bool_]
+) -> list[tuple[Span, int]]:
+    out = []
+    for c in chains:
+        q0, q1 = c[0].q, c[-1].q + c[-1].n
+        d0, d1 = c[0].d, c[-1].d + c[-1].n
+        matched = sum(t.n for t in c)
+        # (query line, document line) of every matched token, distinct and sorted: one int64 key per
+        # pair (lines fit in 32 bits), which np.unique sorts far faster than rows of a 2-D array.
+        ql = np.concatenate([qtok.line_start[t.q : t.q + t.n] for t in c]).astype(np.int64)
+        dl = np.concatenate([dtok.line_start[t.d : t.d + t.n] for t in c]).astype(np.int64)
+        keys = np.unique((ql << 32) | dl)
+        pairs = np.stack((keys >> 32, keys & 0xFFFFFFFF), axis=1)
+        span = Span(
+            (int(qtok.line_start[q0]), int(qtok.line_end[q1 - 1])),
+            (int(dtok.line_start[d0]), int(dtok.line_end[d1 - 1])),
+            matched,
+            (q0, q1),
+            (d0, d1),
+            tuple((int(a), int(b)) for a, b in pairs.tolist()),
+        )
+        out.append((span, _informative(c, mask)))
+    return out
+
+
+def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[tuple[Span, int]]:
+    """The spans of at least ``min_tokens`` matched tokens that ``query`` shares with a document (its
+    tokens ``dtok``) in one view, each with its informative tokens: those not covered by a boilerplate
+    fingerprint (in the exact view, an exact one; in the abstract view, one of either view)."""
+    k = fp.K
+    if view == "exact":
+        grams, qt, dt, mask = query.exact, query.tokens.exact, dtok.exact, query.exact_common
+    else:
+        grams, qt, dt, mask = query.abstract, query.tokens.abstract, dtok.abstract, query.any_common
+    # A span of min_tokens tokens (gaps aside) holds at least min_tokens - k + 1 shared k-grams, so a
+    # document with fewer cannot qualify in that view: skip the tiling.
+    need = max(1, min(min_tokens, len(query.tokens)) - k + 1 - SPAN_GAP)
+    hits, grown = seed_runs(grams, fp.kgrams(dt, k), qt, dt, k, need)
+    if hits < need:
+        return []
+    # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
+    # building its span (line pairs and all) would be wasted.
+    chains = [c for c in chain(tile(grown, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
+    return _make_spans(chains, query.tokens, dtok, mask)

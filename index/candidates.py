@@ -1,0 +1,119 @@
+"""Candidates: which indexed documents a query is aligned with, and in what order.
+
+Every caller that turns a query's postings into documents to align goes through this module, so they
+agree on which documents those are: :func:`whence.index.search.search` (a snippet's best origins) and
+:func:`whence.index.cover.cover` (a scanned file's regions).
+
+    query k-grams --lookup-->     the hashes to look up: every k-gram of both views for a short query,
+                                  the winnowed ones for a longer one (:func:`lookup`)
+                  --postings-->   documents holding each hash; a hash held by more than
+                                  :func:`common_cap` documents is boilerplate and nominates nothing
+                  --votes-->      per document, its distinct shared hashes, plus :data:`BAND_VOTES` for
+                                  sharing a MinHash LSH band with a whole-file query (:func:`votes`)
+                  --rank-->       the best :data:`MAX_CANDIDATES` by votes, equal votes in content order,
+                                  then the cut of weak candidates (:func:`rank`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from . import fingerprint as fp
+from .stores.base import Postings
+
+#: A fingerprint found in more documents than this is boilerplate (relative to the index size).
+COMMON_MIN_CAP = 64
+COMMON_FRACTION = 1e-4
+#: Queries of at most this many k-grams look up every k-gram, longer ones only their winnowed ones.
+SHORT_QUERY_KGRAMS = 96
+#: Queries of at least this many tokens (whole files) also look up their MinHash LSH bands.
+LSH_MIN_TOKENS = 4 * fp.T
+#: Votes a shared LSH band is worth (a near-duplicate file may share few k-grams with its origin).
+BAND_VOTES = 2
+#: Most documents aligned per query.
+MAX_CANDIDATES = 24
+#: The best-voted documents that are aligned however few votes they have (see :func:`rank`).
+MIN_CANDIDATES = 8
+#: Tied candidates at the cut whose order keys are fetched; past this many, ids break the tie.
+MAX_TIED = 5000
+
+#: Order keys of documents, by id (``Store.order_keys``).
+OrderKeys = Callable[[Sequence[int]], Mapping[int, int]]
+
+
+def common_cap(documents: int) -> int:
+    """Document frequency above which a fingerprint counts as boilerplate."""
+    return max(COMMON_MIN_CAP, int(documents * COMMON_FRACTION))
+
+
+def lookup(
+    exact: npt.NDArray[np.uint64], abstract: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
+    """The k-gram hashes a query looks up, and the query token position at which each one starts.
+
+    Args:
+        exact, abstract: the query's k-grams in the exact and the abstract view.
+
+    Returns:
+        (hashes, positions): the exact view's, then the abstract view's.  A query of at most
+        :data:`SHORT_QUERY_KGRAMS` k-grams looks up every one; a longer one only its winnowed ones, which
+        is enough: inside a shared run of at least ``fp.T`` tokens the query and an indexed document
+        select the same k-grams.
+    """
+    if len(exact) > SHORT_QUERY_KGRAMS:
+        pe = fp.winnow(exact).astype(np.intp)
+        pa = fp.winnow(abstract).astype(np.intp)
+    else:
+        pe = np.arange(len(exact), dtype=np.intp)
+        pa = np.arange(len(abstract), dtype=np.intp)
+    return np.concatenate((exact[pe], abstract[pa])), np.concatenate((pe, pa))
+
+
+def band_keys(tokens: int, exact: npt.NDArray[np.uint64]) -> list[int]:
+    """The MinHash LSH band keys of a query of ``tokens`` tokens whose exact k-grams are ``exact``; none
+    for a query shorter than :data:`LSH_MIN_TOKENS` (bands only find whole files alike)."""
+    if tokens < LSH_MIN_TOKENS:
+        return []
+    return fp.band_keys(fp.minhash(np.unique(exact[fp.winnow(exact)])))
+
+
+def votes(post: Postings, band_docs: Iterable[int] = ()) -> dict[int, int]:
+    """Votes per document: the distinct queried hashes it holds, plus :data:`BAND_VOTES` if it shares
+    an LSH band with the query."""
+    out = post.votes()
+    for d in band_docs:
+        out[d] = out.get(d, 0) + BAND_VOTES
+    return out
+
+
+def rank(votes: Mapping[int, int], order_keys: OrderKeys) -> list[int]:
+    """The documents to align, best first: at most :data:`MAX_CANDIDATES` by votes, then only those past
+    the first :data:`MIN_CANDIDATES` that hold at least a tenth of the best one's votes (and at least
+    2): a document sharing a tenth of the best one's fingerprints holds at most a fragment of the query.
+
+    Equal votes are ordered by ``order_keys`` (``Store.order_keys``: the first 63 bits of each
+    document's content hash), not by document id.  Ids are store-specific -- insertion order in SQLite,
+    content-derived in the engine store -- so ordering by id would let the same corpus in two stores,
+    or built twice in another order, align other candidates (at the cut) or report other origins (among
+    equal matches, and in a scan's greedy cover, which keeps the first candidate that explains a
+    region).  The content order makes the answer a function of the indexed contents alone.  Only tied
+    documents' keys are asked for, and at most :data:`MAX_TIED` beyond the cut (past them, the lowest
+    ids), which bounds the cost of a query whose votes are all equal.
+    """
+    by_votes = sorted(votes, key=lambda d: (-votes[d], d))
+    if not by_votes:
+        return []
+    cut = votes[by_votes[min(MAX_CANDIDATES, len(by_votes)) - 1]]
+    contenders = [d for d in by_votes if votes[d] >= cut][: MAX_CANDIDATES + MAX_TIED]
+    groups: dict[int, int] = {}
+    for d in contenders:
+        groups[votes[d]] = groups.get(votes[d], 0) + 1
+    tied = [d for d in contenders if groups[votes[d]] > 1]
+    keys = order_keys(tied) if tied else {}
+    contenders.sort(key=lambda d: (-votes[d], keys.get(d, d)))
+    ranked = contenders[:MAX_CANDIDATES]
+    floor = max(2, votes[ranked[0]] // 10)
+    return [d for i, d in enumerate(ranked) if i < MIN_CANDIDATES or votes[d] >= floor]
