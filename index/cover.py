@@ -6,7 +6,7 @@ from indexed code, one origin per region being enough.  Two things make that muc
 :func:`search` per file:
 
 * **Shared postings.**  Fingerprints of many files are looked up in a few :meth:`Store.postings`
-  calls (``whence.api.scan``), and each file takes its slice (:meth:`BatchPostings.slice`).  A store keeps
+  calls (``whence.scan.engine``), and each file takes its slice (:meth:`BatchPostings.slice`).  A store keeps
   postings in hash-sorted blocks; one file's few hundred hashes touch a few hundred blocks in every
   segment, and thousands of files touch the same blocks again and again.  Looked up together, every
   block is read once per batch.
