@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -27,25 +26,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import xxhash
-import zstandard
 
 from .. import failpoints
-from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
+from . import codec
 from . import elastic_mappings as em
 from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
 from .elastic_driver import WRITE_BACKOFF, Driver, EngineHTTPError, parse_target, probe
 
 #: Fingerprint parameters an index was built with (kept in the mapping's ``_meta``, checked on open).
-PARAMS = {
-    "layout": str(em.LAYOUT_VERSION),
-    "k": str(fp.K),
-    "w": str(fp.W),
-    "num_perm": str(fp.NUM_PERM),
-    "bands": str(fp.BANDS),
-    "minhash_seed": str(fp.MINHASH_SEED),
-}
+PARAMS = {"layout": str(em.LAYOUT_VERSION), **codec.FINGERPRINT_PARAMS}
 #: Named term clauses per search request (OpenSearch's default bool clause limit is 1024).
 TERMS_PER_REQUEST = 1000
 #: Hits per page when reading postings, band documents and occurrences.
@@ -58,7 +49,6 @@ REFRESH_PAIRS = 4_000_000
 COUNT_TTL_S = 5.0
 
 _MASK = (1 << 64) - 1
-_local = threading.local()
 
 
 def _key(h: int) -> str:
@@ -150,13 +140,6 @@ def _band_query(keys: Sequence[int]) -> dict[str, Any]:
 def _stored_doc(src: dict[str, Any]) -> StoredDoc:
     """The metadata of a document read with (at least) ``_DOC_FIELDS[1:]``."""
     return StoredDoc(int(src["did"]), src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
-
-
-def _decompressor() -> zstandard.ZstdDecompressor:
-    d: zstandard.ZstdDecompressor | None = getattr(_local, "zstd", None)
-    if d is None:
-        d = _local.zstd = zstandard.ZstdDecompressor()
-    return d
 
 
 class ElasticStore(Store):
@@ -276,12 +259,9 @@ class ElasticStore(Store):
         meta = mapping[self._read_index]["mappings"].get("_meta", {})
         if meta.get("whence") != "index":
             raise IndexFormatError(f"{self.target.display} is not a whence index")
-        for key, want in PARAMS.items():
-            if meta.get(key) != want:
-                raise IndexFormatError(
-                    f"{self.target.display} was built with {key}={meta.get(key)!r}, this whence uses "
-                    f"{want!r}: rebuild it with `whence index build --rebuild`"
-                )
+        codec.check_params(
+            meta, PARAMS, self.target.display, "rebuild it with `whence index build --rebuild`"
+        )
 
     def _unavailable(self, what: str, exc: EngineHTTPError) -> StoreUnavailable:
         return StoreUnavailable(f"{self.target.display}: could not {what}: {exc}")
@@ -400,7 +380,7 @@ class ElasticStore(Store):
             "lines": d.lines,
             "tokens": d.tokens,
             "sig": base64.b64encode(d.signature).decode("ascii"),
-            "text": _decompressor().decompress(d.text_z).decode("utf-8"),  # ingestion admits only UTF-8
+            "text": codec.decompressor().decompress(d.text_z).decode("utf-8"),  # ingestion admits only UTF-8
             "nfp": len(hashes),
             "fp": _keys(hashes),
             "bands": [_key(k) for k in d.bands],

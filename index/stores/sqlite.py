@@ -36,19 +36,17 @@ import contextlib
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import zstandard
 
 from .. import failpoints
-from .. import fingerprint as fp
 from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable
 from ..model import IndexedDoc, Occurrence, StoredDoc
+from . import codec
 from . import segments as seg
 from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
 
@@ -96,14 +94,7 @@ CREATE TABLE IF NOT EXISTS removed(doc INTEGER PRIMARY KEY);
 """
 
 # Parameters an index was built with: searching it with others would silently miss matches.
-_PARAMS = {
-    "schema": str(SCHEMA_VERSION),
-    "k": str(fp.K),
-    "w": str(fp.W),
-    "num_perm": str(fp.NUM_PERM),
-    "bands": str(fp.BANDS),
-    "minhash_seed": str(fp.MINHASH_SEED),
-}
+_PARAMS = {"schema": str(SCHEMA_VERSION), **codec.FINGERPRINT_PARAMS}
 _CHUNK = 900  # host parameters per IN (...) list, below SQLite's default limit
 #: Address space SQLite may map for reading (SQLite caps it at its compile-time maximum).
 MMAP_BYTES = 1 << 34
@@ -160,16 +151,6 @@ class _SegmentWriter:
             "UPDATE segments SET pairs = ?, first = ?, last = ? WHERE id = ?",
             (self.pairs, first, last, self.segment),
         )
-
-
-_local = threading.local()
-
-
-def _decompressor() -> zstandard.ZstdDecompressor:
-    d: zstandard.ZstdDecompressor | None = getattr(_local, "zstd", None)
-    if d is None:
-        d = _local.zstd = zstandard.ZstdDecompressor()
-    return d
 
 
 class SQLiteStore(Store):
@@ -235,12 +216,7 @@ class SQLiteStore(Store):
             db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
             db.execute("COMMIT")
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        for key, want in _PARAMS.items():
-            if meta.get(key) != want:
-                raise IndexFormatError(
-                    f"{self.path} was built with {key}={meta.get(key)!r}, this whence uses {want!r}: "
-                    "rebuild the index"
-                )
+        codec.check_params(meta, _PARAMS, str(self.path), "rebuild the index")
         if not self._readonly:
             db.executescript(_OPTOUT_SCHEMA)
         if create:
@@ -541,14 +517,14 @@ class SQLiteStore(Store):
         row = self._db.execute("SELECT z FROM texts WHERE doc=?", (doc_id,)).fetchone()
         if row is None:
             raise KeyError(doc_id)
-        return _decompressor().decompress(row[0])
+        return codec.decompressor().decompress(row[0])
 
     def fetch(self, ids: Sequence[int]) -> dict[int, Fetched]:
         sql = (
             "SELECT d.id, d.blob_id, d.language, d.lines, d.tokens, d.length_bytes, t.z"
             " FROM documents d JOIN texts t ON t.doc = d.id WHERE d.id IN ({marks})"
         )
-        unz = _decompressor()
+        unz = codec.decompressor()
         return {r[0]: Fetched(StoredDoc(*r[:6]), unz.decompress(r[6])) for r in self._select_in(sql, ids)}
 
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
