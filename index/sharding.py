@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import xxhash
 
 from .errors import InvalidInput
-from .ingest import SourceFile, Sources
+from .sources import SourceFile, Sources
 
 
 @dataclass(frozen=True, slots=True)

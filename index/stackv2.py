@@ -26,6 +26,7 @@ from typing import Any
 from .blobs import BlobStore
 from .errors import InvalidInput, WhenceError
 from .model import Occurrence, github_url
+from .sources import SourceFile
 
 BATCH_ROWS = 1024
 LICENSE_TYPES = ("permissive", "no_license", "all")
@@ -218,15 +219,13 @@ def shard_files(
     include_vendor: bool = False,
     include_generated: bool = False,
     max_bytes: int | None = None,
-) -> Iterator[Any]:
-    """``SourceFile`` objects for the rows of checked shards, with rows left out marked by reason.
+) -> Iterator[SourceFile]:
+    """:class:`SourceFile` objects for the rows of checked shards, with rows left out marked by reason.
 
     Reasons: ``filtered_license`` (``license_type`` differs), ``vendor``, ``generated``, ``too_large``
     (by ``length_bytes``, so the blob is never fetched); later, while reading, ``missing_blob`` and
     ``undecodable``.
     """
-    from .ingest import SourceFile
-
     for shard in shards:
         require_contents(shard, blobs)
         for r in rows(shard):

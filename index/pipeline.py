@@ -1,0 +1,248 @@
+"""The ingestion pipeline: files -> fingerprinted documents -> a store, streaming, in batches, on every core.
+
+Work is split so that both cores are busy: worker threads read, validate, hash, fingerprint (the
+compiled kernel releases the GIL) and compress files; the calling thread only writes batches, each
+in one transaction.  A content already in the index (by its xxh3-128 hash) is not fingerprinted again:
+it only gains the new occurrence.  So a build that was interrupted (Ctrl-C, SIGKILL) and is run again
+ends with exactly the documents and occurrences of a clean build.  Repositories opted out of the index
+(:meth:`Store.optouts`) are left out of every build.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import xxhash
+
+from . import fingerprint as fp
+from .blobs import CorruptBlob, MissingBlob
+from .model import IndexedDoc, Occurrence
+from .sources import SourceFile
+from .stores import codec
+from .stores.base import Store
+
+#: Files larger than this are skipped (generated code, data dumps, minified bundles).
+DEFAULT_MAX_BYTES = 1 << 20
+BATCH_FILES = 64
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    files: int = 0
+    bytes: int = 0
+    documents: int = 0
+    duplicates: int = 0
+    occurrences: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "documents_added": self.documents,
+            "duplicates": self.duplicates,
+            "occurrences_added": self.occurrences,
+            "skipped": dict(self.skipped),
+            "seconds": round(self.seconds, 3),
+            "mb_per_s": round(self.bytes / 1e6 / self.seconds, 2) if self.seconds else 0.0,
+        }
+
+
+@dataclass(slots=True)
+class _Prepared:
+    doc: IndexedDoc | None = None  # a new content
+    known: tuple[bytes, Occurrence] | None = None  # a content already stored: only its occurrence
+    skipped: str = ""
+    nbytes: int = 0
+
+
+def check_text(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Why ``raw`` cannot be indexed or searched (``empty``, ``too_large``, ``binary``, ``not_utf8``)."""
+    if not raw.strip():
+        return "empty"
+    if len(raw) > max_bytes:
+        return "too_large"
+    if b"\x00" in raw[:8192]:
+        return "binary"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not_utf8"
+    return ""
+
+
+_UTF8 = frozenset({"", "utf-8", "utf8", "ascii", "us-ascii"})
+
+
+def to_utf8(raw: bytes, encoding: str) -> bytes | None:
+    """``raw`` re-encoded from ``encoding`` to UTF-8; ``None`` when it cannot be decoded."""
+    if encoding.lower() in _UTF8:
+        return raw
+    try:
+        return raw.decode(encoding).encode("utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> _Prepared:
+    """Read, validate, hash and fingerprint one file (runs in a worker thread)."""
+    if src.skip:
+        return _Prepared(skipped=src.skip)
+    try:
+        loaded = src.load()
+    except MissingBlob:
+        return _Prepared(skipped="missing_blob")
+    except CorruptBlob:
+        return _Prepared(skipped="undecodable")
+    except OSError:
+        return _Prepared(skipped="unreadable")
+    raw = to_utf8(loaded, src.encoding)
+    if raw is None:
+        return _Prepared(skipped="undecodable", nbytes=len(loaded))
+    reason = check_text(raw, max_bytes)
+    if reason:
+        return _Prepared(skipped=reason, nbytes=len(raw))
+    digest = xxhash.xxh3_128_digest(raw)
+    if digest in known:
+        return _Prepared(known=(digest, src.occurrence), nbytes=len(raw))
+    f = fp.index_fingerprint(raw)
+    doc = IndexedDoc(
+        content_hash=digest,
+        text_z=codec.compressor().compress(raw),
+        length_bytes=len(raw),
+        hashes=f.hashes,
+        bands=f.bands(),
+        signature=fp.pack_signature(f.signature),
+        lines=raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1),
+        tokens=f.tokens,
+        language=src.language,
+        blob_id=src.blob_id,
+        occurrences=[src.occurrence],
+    )
+    return _Prepared(doc=doc, nbytes=len(raw))
+
+
+def _batches(files: Iterator[SourceFile], size: int) -> Iterator[list[SourceFile]]:
+    batch: list[SourceFile] = []
+    for f in files:
+        batch.append(f)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def build(
+    store: Store,
+    files: Iterator[SourceFile],
+    *,
+    workers: int | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    batch_files: int = BATCH_FILES,
+    commit_every: int | None = None,
+    progress: Callable[[BuildReport], None] | None = None,
+) -> BuildReport:
+    """Index ``files`` into ``store``; returns what was done.
+
+    Args:
+        store: an open, writable store.
+        files: the files, e.g. from :func:`sources`.
+        workers: fingerprinting threads (default: one per core).
+        max_bytes: larger files are skipped as ``too_large``.
+        batch_files: files handed to a worker at a time.
+        commit_every: postings buffered before the store commits (default: the store's own).
+        progress: called with the running report after every batch.
+    """
+    workers = max(1, workers or os.cpu_count() or 1)
+    report = BuildReport()
+    start = time.perf_counter()
+    known = set(store.all_content_hashes())
+    if commit_every is not None:
+        store.set_commit_every(commit_every)
+
+    blocked = {r.lower() for r in store.optouts()}
+    stop = threading.Event()  # set when the build fails: running batches give up at their next file
+
+    def work(batch: list[SourceFile]) -> list[_Prepared]:
+        out = []
+        for s in batch:
+            if stop.is_set():
+                break
+            if s.occurrence.repo.lower() in blocked:
+                out.append(_Prepared(skipped="opted_out"))
+            else:
+                out.append(prepare(s, known, max_bytes))
+        return out
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whence-fp")
+    pending: deque[Future[list[_Prepared]]] = deque()
+    try:
+        it = _batches(files, batch_files)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < workers * 2:
+                nxt = next(it, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                pending.append(pool.submit(work, nxt))
+            if not pending:
+                break
+            results = pending.popleft().result()
+            _write(store, results, report, known)
+            report.seconds = time.perf_counter() - start
+            if progress is not None:
+                progress(report)
+    except BaseException:
+        # Stop quickly (a blob store that went away must not be retried file by file): queued batches
+        # are cancelled, running ones stop at their next file.  Nothing of theirs is written.
+        stop.set()
+        for f in pending:
+            f.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    store.flush()
+    store.optimize()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _write(store: Store, results: list[_Prepared], report: BuildReport, known: set[bytes]) -> None:
+    docs: list[IndexedDoc] = []
+    seen: dict[bytes, IndexedDoc] = {}
+    occs: list[tuple[bytes, Occurrence]] = []
+    for r in results:
+        report.files += 1
+        report.bytes += r.nbytes
+        if r.skipped:
+            report.skipped[r.skipped] += 1
+        elif r.doc is not None:
+            first = seen.get(r.doc.content_hash)
+            if first is None:
+                seen[r.doc.content_hash] = r.doc
+                docs.append(r.doc)
+            else:  # the same content twice in one batch
+                first.occurrences.extend(r.doc.occurrences)
+                report.duplicates += 1
+        elif r.known is not None:
+            occs.append(r.known)
+            report.duplicates += 1
+    if docs:
+        res = store.add(docs)
+        report.documents += res.documents
+        report.occurrences += res.occurrences
+        report.duplicates += len(docs) - res.documents
+        known.update(seen)
+    if occs:
+        report.occurrences += store.add_occurrences(occs)

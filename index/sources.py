@@ -1,0 +1,149 @@
+"""Sources: what yields the files to index, each as a :class:`SourceFile` (how to load its bytes, where
+it was seen).
+
+Folders (every text file under them, ``path`` relative to the folder) and JSONL files (one object per
+line with ``content`` and optional ``repo``/``repo_name``, ``path``, ``licenses``/``detected_licenses``,
+``revision``/``revision_id``, ``blob_id``, ``language``, ``url``) are read here; The Stack v2's parquet
+shards by :mod:`.stackv2`.  :func:`whence.index.ingest.sources` picks the reader for each path, and
+:mod:`.pipeline` indexes what they yield.  This module imports neither.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidInput
+from .model import Occurrence, github_url
+
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"})
+
+LANGUAGES = {
+    ".py": "Python", ".pyi": "Python", ".js": "JavaScript", ".mjs": "JavaScript", ".cjs": "JavaScript",
+    ".jsx": "JavaScript", ".ts": "TypeScript", ".tsx": "TypeScript", ".go": "Go", ".rs": "Rust",
+    ".java": "Java", ".kt": "Kotlin", ".scala": "Scala", ".c": "C", ".h": "C", ".cc": "C++",
+    ".cpp": "C++", ".cxx": "C++", ".hpp": "C++", ".hh": "C++", ".cs": "C#", ".rb": "Ruby",
+    ".php": "PHP", ".swift": "Swift", ".m": "Objective-C", ".sh": "Shell", ".bash": "Shell",
+    ".pl": "Perl", ".pm": "Perl", ".lua": "Lua", ".r": "R", ".jl": "Julia", ".hs": "Haskell",
+    ".ml": "OCaml", ".ex": "Elixir", ".exs": "Elixir", ".erl": "Erlang", ".clj": "Clojure",
+    ".sql": "SQL", ".html": "HTML", ".css": "CSS", ".scss": "SCSS", ".vue": "Vue", ".dart": "Dart",
+    ".zig": "Zig", ".nim": "Nim", ".f90": "Fortran", ".toml": "TOML", ".yaml": "YAML", ".yml": "YAML",
+    ".json": "JSON", ".md": "Markdown", ".rst": "reStructuredText", ".tex": "TeX", ".cmake": "CMake",
+}  # fmt: skip
+
+
+def language_of(path: str) -> str:
+    """Language name from a file name (empty when unknown)."""
+    return LANGUAGES.get(os.path.splitext(path)[1].lower(), "")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One file to index: where its bytes come from and where it was seen."""
+
+    load: Callable[[], bytes]
+    occurrence: Occurrence
+    language: str = ""
+    blob_id: str = ""
+    label: str = ""  # for error messages
+    skip: str = ""  # left out before reading (filtered by license type, vendored, ...), and why
+    encoding: str = ""  # the bytes' encoding when not UTF-8 (The Stack's ``src_encoding``)
+
+
+class Sources(Iterator[SourceFile]):
+    """The files of :func:`whence.index.ingest.sources`, with :attr:`total` -- how many there will be,
+    when known (shard footers give their row counts; folders and JSONL files are not counted ahead)."""
+
+    def __init__(self, files: Iterator[SourceFile], total: int | None) -> None:
+        self._files = files
+        self.total = total
+
+    def __next__(self) -> SourceFile:
+        return next(self._files)
+
+
+def _git_revision(folder: Path) -> str:
+    """The commit checked out in ``folder`` when it is the top of a git work tree, else ``""``.
+
+    (A folder inside some other repository -- a site-packages inside a tool's checkout -- does not
+    belong to that repository's history, and its paths would not be that repository's paths.)
+    """
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != folder.resolve():
+        return ""
+    return lines[1]
+
+
+def _reader(path: Path) -> Callable[[], bytes]:
+    return path.read_bytes
+
+
+def _constant(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+def folder_files(
+    folder: Path, repo: str | None = None, licenses: Sequence[str] = (), revision: str | None = None
+) -> Iterator[SourceFile]:
+    """Every regular file under ``folder`` (VCS and cache folders skipped), sorted for reproducibility."""
+    repo = repo or folder.resolve().name
+    rev = revision if revision is not None else _git_revision(folder)
+    lic = tuple(licenses)
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(files):
+            p = Path(root) / name
+            if p.is_symlink() or not p.is_file():
+                continue
+            rel = p.relative_to(folder).as_posix()
+            occ = Occurrence(repo, rel, lic, rev, github_url(repo, rev, rel))
+            yield SourceFile(_reader(p), occ, language_of(rel), label=str(p))
+
+
+def jsonl_files(
+    path: Path, repo: str | None = None, licenses: Sequence[str] = (), license_type: str = "all"
+) -> Iterator[SourceFile]:
+    """Records of a JSONL file (see the module docstring for the fields).
+
+    With ``license_type`` other than ``all``, records whose ``license_type`` field differs are left out
+    (records without the field are kept).
+    """
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            label = f"{path}:{lineno}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{label}: not a JSON object ({exc.msg})") from exc
+            if not isinstance(rec, dict) or not isinstance(rec.get("content"), str):
+                raise InvalidInput(f"{label}: each line needs a string field 'content'")
+            if license_type != "all" and rec.get("license_type", license_type) != license_type:
+                continue
+            content = rec["content"].encode("utf-8", "surrogatepass")
+            r = str(rec.get("repo") or rec.get("repo_name") or repo or path.stem)
+            p = str(rec.get("path") or f"record-{lineno}")
+            lic = rec.get("licenses") or rec.get("detected_licenses") or list(licenses)
+            if isinstance(lic, str):
+                lic = [lic]
+            rev = str(rec.get("revision") or rec.get("revision_id") or "")
+            url = str(rec.get("url") or github_url(r, rev, p))
+            occ = Occurrence(r, p, tuple(str(x) for x in lic), rev, url)
+            yield SourceFile(
+                _constant(content), occ, str(rec.get("language") or language_of(p)),
+                str(rec.get("blob_id") or ""), label,
+            )  # fmt: skip
