@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, cast
 
-from whence.index.stores import Store
+from whence.index.stores import Store, StoreReader
 
 from .http_errors import ApiError
 
@@ -107,7 +107,7 @@ def search_json(code: str, top: int, min_tokens: int, with_text: bool) -> dict[s
     return answer(_open(), code, top, min_tokens, with_text)
 
 
-def answer(store: Store, code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
+def answer(store: StoreReader, code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
     """One search, as the route answers it: ``SearchResult.as_dict()``, plus each match's
     ``source_excerpt`` with ``with_text``."""
     from whence.index import search as search_mod

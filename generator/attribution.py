@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from whence.index import search as search_mod
 from whence.index.licenses import classify
-from whence.index.stores.base import Store
+from whence.index.stores.base import StoreReader
 
 from .base import CodeGenerator, Completion, GenerationParams, InvalidParameter, StreamEvent
 
@@ -53,7 +53,7 @@ class Attributor:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreReader,
         *,
         policy: str = "annotate",
         top: int = 5,

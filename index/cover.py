@@ -33,7 +33,7 @@ from . import fingerprint as fp
 from .align import Query
 from .lexer import Tokens
 from .search import attach_origins, decode_query
-from .stores.base import Postings, Store
+from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
 from .verdict import MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
@@ -95,7 +95,7 @@ class DocCache:
         self.size = size
         self._docs: OrderedDict[int, Tokens] = OrderedDict()
 
-    def tokens(self, store: Store, doc_id: int) -> Tokens:
+    def tokens(self, store: StoreReader, doc_id: int) -> Tokens:
         toks = self._docs.get(doc_id)
         if toks is not None:
             self._docs.move_to_end(doc_id)
@@ -128,7 +128,7 @@ class BatchPostings:
 
 
 def cover(
-    store: Store,
+    store: StoreReader,
     prep: Prepared,
     post: Postings,
     *,
@@ -219,7 +219,7 @@ def cover(
     return result
 
 
-def cap_for(store: Store) -> tuple[int, int]:
+def cap_for(store: StoreReader) -> tuple[int, int]:
     """(documents, boilerplate cap) of an index."""
     documents = store.count_documents()
     return documents, candidates.common_cap(documents)

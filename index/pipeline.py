@@ -25,7 +25,7 @@ from .blobs import CorruptBlob, MissingBlob
 from .model import IndexedDoc, Occurrence
 from .sources import SourceFile
 from .stores import codec
-from .stores.base import Store
+from .stores.base import Store, StoreWriter
 
 #: Files larger than this are skipped (generated code, data dumps, minified bundles).
 DEFAULT_MAX_BYTES = 1 << 20
@@ -167,9 +167,6 @@ def build(
     report = BuildReport()
     start = time.perf_counter()
     known = set(store.all_content_hashes())
-    if commit_every is not None:
-        store.set_commit_every(commit_every)
-
     blocked = {r.lower() for r in store.optouts()}
     stop = threading.Event()  # set when the build fails: running batches give up at their next file
 
@@ -186,39 +183,41 @@ def build(
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whence-fp")
     pending: deque[Future[list[_Prepared]]] = deque()
-    try:
-        it = _batches(files, batch_files)
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < workers * 2:
-                nxt = next(it, None)
-                if nxt is None:
-                    exhausted = True
+    # Writes are one session: flushed when every batch is written; a failure leaves only what the store
+    # committed on its own (a run again finishes the build).
+    with store.writer(commit_every) as w:
+        try:
+            it = _batches(files, batch_files)
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < workers * 2:
+                    nxt = next(it, None)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    pending.append(pool.submit(work, nxt))
+                if not pending:
                     break
-                pending.append(pool.submit(work, nxt))
-            if not pending:
-                break
-            results = pending.popleft().result()
-            _write(store, results, report, known)
-            report.seconds = time.perf_counter() - start
-            if progress is not None:
-                progress(report)
-    except BaseException:
-        # Stop quickly (a blob store that went away must not be retried file by file): queued batches
-        # are cancelled, running ones stop at their next file.  Nothing of theirs is written.
-        stop.set()
-        for f in pending:
-            f.cancel()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    store.flush()
+                results = pending.popleft().result()
+                _write(w, results, report, known)
+                report.seconds = time.perf_counter() - start
+                if progress is not None:
+                    progress(report)
+        except BaseException:
+            # Stop quickly (a blob store that went away must not be retried file by file): queued batches
+            # are cancelled, running ones stop at their next file.  Nothing of theirs is written.
+            stop.set()
+            for f in pending:
+                f.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     store.optimize()
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _write(store: Store, results: list[_Prepared], report: BuildReport, known: set[bytes]) -> None:
+def _write(w: StoreWriter, results: list[_Prepared], report: BuildReport, known: set[bytes]) -> None:
     docs: list[IndexedDoc] = []
     seen: dict[bytes, IndexedDoc] = {}
     occs: list[tuple[bytes, Occurrence]] = []
@@ -239,10 +238,10 @@ def _write(store: Store, results: list[_Prepared], report: BuildReport, known: s
             occs.append(r.known)
             report.duplicates += 1
     if docs:
-        res = store.add(docs)
+        res = w.add(docs)
         report.documents += res.documents
         report.occurrences += res.occurrences
         report.duplicates += len(docs) - res.documents
         known.update(seen)
     if occs:
-        report.occurrences += store.add_occurrences(occs)
+        report.occurrences += w.add_occurrences(occs)

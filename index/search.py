@@ -31,7 +31,7 @@ from . import fingerprint as fp
 from .align import Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
 from .errors import InvalidInput
-from .stores.base import Fetched, Store
+from .stores.base import Fetched, StoreReader
 from .verdict import MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
 __all__ = [
@@ -70,7 +70,7 @@ def decode_query(code: bytes | str) -> bytes:
 
 
 def _match(
-    store: Store, raw: bytes, min_tokens: int, with_text: bool, documents: int, top: int
+    store: StoreReader, raw: bytes, min_tokens: int, with_text: bool, documents: int, top: int
 ) -> tuple[int, list[Match], dict[int, Fetched]]:
     """Candidates and alignments for one lexing of the query: (query tokens, matches best first, the
     candidates' texts and metadata)."""
@@ -113,7 +113,7 @@ def _match(
 
 
 def search(
-    store: Store,
+    store: StoreReader,
     code: bytes | str,
     *,
     top: int = 5,
@@ -147,7 +147,7 @@ def search(
 
 
 def attach_origins(
-    store: Store, matches: list[Match], fetched: Mapping[int, Fetched] | None = None
+    store: StoreReader, matches: list[Match], fetched: Mapping[int, Fetched] | None = None
 ) -> list[Match]:
     """Fill each match's occurrences (every repository and path of its content) and blob id.
 

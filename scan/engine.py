@@ -34,7 +34,7 @@ from whence.index import fingerprint as fp
 from whence.index.errors import WhenceError
 from whence.index.ingest import check_text
 from whence.index.model import Occurrence
-from whence.index.stores import Postings, Store, open_store
+from whence.index.stores import Postings, Store, StoreReader, open_store
 
 from .files import is_generated
 
@@ -189,7 +189,7 @@ def _align_many(tasks: list[_Task]) -> list[tuple[list[Region], str]]:
 
 
 def _align(
-    store: Store, t: _Task, documents: int, min_tokens: int, cache: cov.DocCache
+    store: StoreReader, t: _Task, documents: int, min_tokens: int, cache: cov.DocCache
 ) -> tuple[list[Region], str]:
     """Regions of one file (and an error message, empty when all went well)."""
     try:

@@ -230,6 +230,19 @@ def test_add_is_idempotent_and_keeps_occurrences(fresh: str, corpus: Path, tmp_p
 
 
 @pytest.mark.parametrize("fresh", KINDS, indirect=True)
+def test_a_write_session_flushes_when_it_ends(fresh: str, corpus: Path, tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "one", corpus / "bisect.py")
+    docs = [p.doc for p in (ingest.prepare(f, set()) for f in ingest.sources([folder], repo="a/b")) if p.doc]
+    with open_store(fresh, create=True) as s:
+        with s.writer(commit_every=1_000_000) as w:
+            assert w.add(docs).documents == 1
+        with open_store(fresh, readonly=True) as reader:
+            assert reader.count_documents() == 1
+        with pytest.raises(RuntimeError, match="stop"), s.writer() as w:
+            raise RuntimeError("stop")
+
+
+@pytest.mark.parametrize("fresh", KINDS, indirect=True)
 def test_missing_index_is_not_found(fresh: str) -> None:
     with pytest.raises(IndexNotFound):
         open_store(fresh, readonly=True)

@@ -1,4 +1,5 @@
-"""Index stores: one narrow interface (:class:`Store`) and a factory that picks one from a target.
+"""Index stores: one interface in three parts (:class:`StoreReader`, :class:`StoreWriter`,
+:class:`StoreAdmin`, joined by :class:`Store`) and a factory that picks one from a target.
 
 A target is a SQLite file path (the embedded default) or an ``http(s)://`` URL of an
 Elasticsearch/OpenSearch node.
@@ -9,9 +10,31 @@ from __future__ import annotations
 import os
 
 from ..errors import WhenceError
-from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
+from .base import (
+    Fetched,
+    Postings,
+    RepoFile,
+    RepoFiles,
+    Store,
+    StoreAdmin,
+    StoreReader,
+    StoreWriter,
+    WriteResult,
+)
 
-__all__ = ["Fetched", "Postings", "RepoFile", "RepoFiles", "Store", "WriteResult", "is_remote", "open_store"]
+__all__ = [
+    "Fetched",
+    "Postings",
+    "RepoFile",
+    "RepoFiles",
+    "Store",
+    "StoreAdmin",
+    "StoreReader",
+    "StoreWriter",
+    "WriteResult",
+    "is_remote",
+    "open_store",
+]
 
 
 def is_remote(target: str | os.PathLike[str]) -> bool:

@@ -2,21 +2,27 @@
 
 A store keeps documents (one per distinct content) with their occurrences, the content itself (so that
 search can align a match line by line), an inverted index from winnowed fingerprint hashes to documents,
-and LSH band keys.  Implementations: :mod:`whence.index.stores.sqlite` (embedded default).
+and LSH band keys.  The interface is in three parts -- :class:`StoreReader`, :class:`StoreWriter`,
+:class:`StoreAdmin` -- that :class:`Store` joins.  Implementations: :mod:`whence.index.stores.sqlite`
+(embedded default), :mod:`whence.index.stores.elastic`.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
+
+_R = TypeVar("_R", bound="StoreReader")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,28 +91,9 @@ class RepoFiles:
     licenses: list[str]
 
 
-class Store(abc.ABC):
-    """A whence index."""
-
-    @abc.abstractmethod
-    def add(self, docs: Sequence[IndexedDoc]) -> WriteResult:
-        """Stage a batch (known contents only gain occurrences).
-
-        Staged writes become durable and searchable together, at the latest at :meth:`flush`; a store
-        may flush on its own when it has buffered enough.  A failure loses only unflushed work.
-        """
-
-    @abc.abstractmethod
-    def flush(self) -> None:
-        """Make every staged write durable and searchable."""
-
-    @abc.abstractmethod
-    def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
-        """Which of these content hashes are already stored."""
-
-    @abc.abstractmethod
-    def add_occurrences(self, pairs: Sequence[tuple[bytes, Occurrence]]) -> int:
-        """Attach occurrences to already stored contents; returns how many were new."""
+class StoreReader(abc.ABC):
+    """What search reads: postings and band lookups, documents (:meth:`fetch`), occurrences, counts.
+    Search, scan, the API and attribution need no more than this."""
 
     @abc.abstractmethod
     def postings(self, hashes: npt.NDArray[np.int64], cap: int, band_keys: Sequence[int] = ()) -> Postings:
@@ -144,27 +131,10 @@ class Store(abc.ABC):
     def stats(self) -> dict[str, int | float | str]:
         """Counts: at least ``documents`` and ``occurrences``."""
 
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release the store."""
-
-    def all_content_hashes(self) -> list[bytes]:
-        """Every stored content hash, so that ingestion can skip known contents without fingerprinting
-        them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""
-        return []
-
     def order_keys(self, ids: Sequence[int]) -> dict[int, int]:
         """A key per document that orders equal candidates the same way in every store: the first 63 bits
         of its content hash.  The default is the id itself, for stores whose ids are those bits."""
         return {i: i for i in ids}
-
-    def optimize(self) -> None:  # noqa: B027 - a store with nothing to reorganise does nothing
-        """Reorganise for search after a build (called once at its end); may do nothing."""
-
-    def publish(self) -> None:  # noqa: B027 - a store whose flushed writes are already searched does nothing
-        """After a build: make what it wrote the index that searches read.  A store opened with
-        ``rebuild=True`` (search engines) wrote into a fresh index and switches to it here; every other
-        store's writes are searched once flushed, so by default this does nothing."""
 
     def repository(self, repo: str, limit: int = 100, offset: int = 0) -> RepoFiles:
         """The files of a repository the index knows (names compare case-insensitively), by path."""
@@ -173,6 +143,81 @@ class Store(abc.ABC):
     def optouts(self) -> dict[str, str]:
         """Repositories opted out of the index (``owner/name`` -> when), kept out of every build."""
         return {}
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the store."""
+
+    def __enter__(self: _R) -> _R:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class StoreWriter(abc.ABC):
+    """What ingestion writes through, best as a session: ``with store.writer() as w:`` (see
+    :meth:`writer`)."""
+
+    @abc.abstractmethod
+    def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
+        """Which of these content hashes are already stored."""
+
+    def all_content_hashes(self) -> list[bytes]:
+        """Every stored content hash, so that ingestion can skip known contents without fingerprinting
+        them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""
+        return []
+
+    @abc.abstractmethod
+    def add(self, docs: Sequence[IndexedDoc]) -> WriteResult:
+        """Stage a batch (known contents only gain occurrences).
+
+        Staged writes become durable and searchable together, at the latest at :meth:`flush`; a store
+        may flush on its own when it has buffered enough.  A failure loses only unflushed work.
+        """
+
+    @abc.abstractmethod
+    def add_occurrences(self, pairs: Sequence[tuple[bytes, Occurrence]]) -> int:
+        """Attach occurrences to already stored contents; returns how many were new."""
+
+    @abc.abstractmethod
+    def set_commit_every(self, postings: int) -> None:
+        """Commit after about this many buffered postings (a store that does not buffer ignores it)."""
+
+    @abc.abstractmethod
+    def flush(self) -> None:
+        """Make every staged write durable and searchable."""
+
+    @contextlib.contextmanager
+    def writer(self, commit_every: int | None = None) -> Iterator[StoreWriter]:
+        """A write session: writes staged in it are flushed when it ends normally; when it ends with an
+        exception they are not (what the store flushed on its own stays, as after a crash).
+
+        Args:
+            commit_every: postings buffered before the store commits on its own (default: its own).
+        """
+        if commit_every is not None:
+            self.set_commit_every(commit_every)
+        yield self
+        self.flush()
+
+
+class StoreAdmin:
+    """Operations on a whole index: after a build (:meth:`optimize`, :meth:`publish`) and opt-outs.
+    Every one has a default (do nothing, or refuse), so a store overrides only what it supports."""
+
+    def optimize(self) -> None:
+        """Reorganise for search after a build (called once at its end); may do nothing."""
+
+    def publish(self) -> None:
+        """After a build: make what it wrote the index that searches read.  A store opened with
+        ``rebuild=True`` (search engines) wrote into a fresh index and switches to it here; every other
+        store's writes are searched once flushed, so by default this does nothing."""
 
     def add_optout(self, repo: str, when: str) -> tuple[int, int]:
         """Opt a repository out: remove its occurrences, and the documents left without any, and keep
@@ -184,17 +229,8 @@ class Store(abc.ABC):
         whether it was opted out."""
         raise WhenceError(f"{type(self).__name__} does not support opting repositories out")
 
-    @abc.abstractmethod
-    def set_commit_every(self, postings: int) -> None:
-        """Commit after about this many buffered postings (a store that does not buffer ignores it)."""
 
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+class Store(StoreReader, StoreWriter, StoreAdmin):
+    """A whence index: what :func:`~whence.index.stores.open_store` opens.  Callers take the narrowest
+    part they use: :class:`StoreReader` (search), :class:`StoreWriter` (a build's writes, through
+    :meth:`writer`), :class:`StoreAdmin` (optimize, publish, opt-outs)."""
