@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from whence.index.errors import InvalidInput
+from whence.errors import InvalidInput
 
 #: StarCoder2's context: prompt tokens + new tokens must fit in it.
 CONTEXT_TOKENS = 16_384

@@ -31,10 +31,11 @@ from pathlib import Path
 import xxhash
 import zstandard
 
+from whence.errors import InvalidInput
+
 from . import fingerprint as fp
 from . import stackv2
 from .blobs import BlobStore, CorruptBlob, MissingBlob
-from .errors import InvalidInput
 from .model import IndexedDoc, Occurrence, github_url
 from .stores.base import Store
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from whence.index.errors import InvalidInput
+from whence.errors import InvalidInput
 from whence.index.search import MIN_MATCH_TOKENS
 
 if sys.version_info >= (3, 11):

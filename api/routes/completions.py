@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from whence.errors import WhenceError
 from whence.generator import Choice, Completion, GenerationParams, StreamEvent
 from whence.generator.base import SEED_MAX, SEED_MIN
-from whence.index.errors import WhenceError
 
 from ..deps import Service, api_key, service
 from ..http_errors import error_body, status_of

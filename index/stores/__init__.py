@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import WhenceError
+from whence.errors import WhenceError
+
 from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
 
 __all__ = ["Fetched", "Postings", "RepoFile", "RepoFiles", "Store", "WriteResult", "is_remote", "open_store"]

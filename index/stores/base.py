@@ -15,7 +15,8 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import WhenceError
+from whence.errors import WhenceError
+
 from ..model import IndexedDoc, Occurrence, StoredDoc
 
 

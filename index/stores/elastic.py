@@ -29,9 +29,10 @@ import numpy.typing as npt
 import xxhash
 import zstandard
 
+from whence.errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
+
 from .. import failpoints
 from .. import fingerprint as fp
-from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import elastic_mappings as em
 from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult

@@ -45,9 +45,10 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
+from whence.errors import IndexFormatError, IndexNotFound, StoreUnavailable
+
 from .. import failpoints
 from .. import fingerprint as fp
-from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import segments as seg
 from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
