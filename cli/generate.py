@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from whence.generator.base import MAX_STOP_STRINGS, SAMPLING_PARAMS
+from whence.generator.base import MAX_STOP_STRINGS, POLICIES, SAMPLING_PARAMS
 
 from .options import exit_2_on_error, fail, format_option, index_option, open_index
 
@@ -114,7 +114,7 @@ def _summary(att: dict[str, Any] | None) -> str:
 @_sampling_options
 @click.option(
     "--policy",
-    type=click.Choice(["annotate", "block-copyleft", "block-any"]),
+    type=click.Choice(POLICIES),
     default="annotate",
     show_default=True,
     help="Only flag matches, or withhold completions that match copyleft code / any code.",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from whence.errors import InvalidInput
 
@@ -29,6 +29,12 @@ MAX_STOP_STRINGS = 16
 FIM_PREFIX = "<fim_prefix>"
 FIM_SUFFIX = "<fim_suffix>"
 FIM_MIDDLE = "<fim_middle>"
+
+#: Attribution policies (``whence.generator.attribution``): only annotate completions, or withhold those
+#: that match copyleft code / any code.  The one list of their names: the CLI's ``--policy`` and the
+#: service's setting are made from it.
+Policy = Literal["annotate", "block-copyleft", "block-any"]
+POLICIES: tuple[Policy, ...] = get_args(Policy)
 
 #: Why a choice ended: a stop string or the end-of-text token (``stop``), ``max_new_tokens``
 #: (``length``), or the attribution policy withheld it (``content_filter``, OpenAI's name for it).
