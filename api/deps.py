@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from whence.index.errors import WhenceError
+from whence.errors import WhenceError
 from whence.index.stores import Store, open_store
 
 from .http_errors import ApiError, status_of

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from whence.index.errors import (
+from whence.errors import (
     GeneratorUnavailable,
     IndexFormatError,
     IndexNotFound,

@@ -94,7 +94,7 @@ def _open() -> Store:
 
 def _warm() -> int:
     """Open the index and load what the first search would (once per process, before it serves)."""
-    from whence.index.errors import WhenceError
+    from whence.errors import WhenceError
 
     try:
         return _open().count_documents()

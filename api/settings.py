@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from whence.generator.base import POLICIES
+
 
 def data_dir() -> Path:
     """The per-user data folder (``~/.local/share/whence`` on Linux)."""
@@ -62,7 +64,7 @@ class Settings(BaseSettings):
     )
     remote_model: str | None = Field(default=None, description="Model name to ask the remote server for.")
     policy: str = Field(
-        default="annotate", pattern="^(annotate|block-copyleft|block-any)$", description="Attribution policy."
+        default="annotate", pattern=f"^({'|'.join(POLICIES)})$", description="Attribution policy."
     )
     search_processes: int = Field(
         default_factory=lambda: usable_cpus(),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from whence.index.errors import InvalidInput, StoreUnavailable
+from whence.errors import InvalidInput, StoreUnavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys(

@@ -13,29 +13,44 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
+
+from whence.generator.base import MAX_STOP_STRINGS, POLICIES, SAMPLING_PARAMS
 
 from .options import exit_2_on_error, fail, format_option, index_option, open_index
 
 DEFAULT_MODEL = "bigcode/starcoder2-3b"
 
 #: Hosted-API parameter name -> CLI option, for error messages.
-_OPTION = {
-    "max_new_tokens": "--max-new-tokens",
-    "temperature": "--temperature",
-    "top_p": "--top-p",
-    "top_k": "--top-k",
-    "repetition_penalty": "--repetition-penalty",
-    "presence_penalty": "--presence-penalty",
-    "frequency_penalty": "--frequency-penalty",
+_OPTION = {p.name: p.option for p in SAMPLING_PARAMS} | {
     "stop": "--stop",
-    "num_responses": "--num-responses",
-    "seed": "--seed",
     "policy": "--policy",
     "prompt": "PROMPT",
 }
+
+
+def _sampling_options(f: Callable[..., None]) -> Callable[..., None]:
+    """``--max-new-tokens`` … ``--seed``, one option per sampling parameter (type, default and range from
+    :data:`whence.generator.base.SAMPLING_PARAMS`), and ``--stop`` before ``--num-responses``."""
+    stop = click.option(
+        "--stop",
+        multiple=True,
+        help=f"Stop string (repeatable, up to {MAX_STOP_STRINGS}); output is cut before it.",
+    )
+    for p in reversed(SAMPLING_PARAMS):  # click lists options in the order the decorators are written
+        f = click.option(
+            p.option,
+            type=p.type,
+            default=p.default,
+            show_default=p.default is not None,
+            help=p.help.format(range=p.range_text),
+        )(f)
+        if p.name == "num_responses":
+            f = stop(f)
+    return f
 
 
 def _message(exc: Exception) -> str:
@@ -96,21 +111,10 @@ def _summary(att: dict[str, Any] | None) -> str:
 )
 @click.option("--quantize", type=click.Choice(["8bit", "4bit"]), default=None, help="Through bitsandbytes.")
 @index_option
-@click.option(
-    "--max-new-tokens", type=int, default=512, show_default=True, help="1-100000, within the context."
-)
-@click.option("--temperature", type=float, default=0.7, show_default=True, help="0-100; 0 = greedy.")
-@click.option("--top-p", type=float, default=0.9, show_default=True, help="(0, 1].")
-@click.option("--top-k", type=int, default=0, show_default=True, help="0-99999; 0 = off.")
-@click.option("--repetition-penalty", type=float, default=1.0, show_default=True, help="0.01-5.")
-@click.option("--presence-penalty", type=float, default=0.0, show_default=True, help="-2 to 2.")
-@click.option("--frequency-penalty", type=float, default=0.0, show_default=True, help="-2 to 2.")
-@click.option("--stop", multiple=True, help="Stop string (repeatable, up to 16); output is cut before it.")
-@click.option("--num-responses", type=int, default=1, show_default=True, help="1-2 completions.")
-@click.option("--seed", type=int, default=None, help="Makes sampling reproducible.")
+@_sampling_options
 @click.option(
     "--policy",
-    type=click.Choice(["annotate", "block-copyleft", "block-any"]),
+    type=click.Choice(POLICIES),
     default="annotate",
     show_default=True,
     help="Only flag matches, or withhold completions that match copyleft code / any code.",
@@ -130,19 +134,11 @@ def generate_cmd(
     dtype: str | None,
     quantize: str | None,
     target: str | None,
-    max_new_tokens: int,
-    temperature: float,
-    top_p: float,
-    top_k: int,
-    repetition_penalty: float,
-    presence_penalty: float,
-    frequency_penalty: float,
     stop: tuple[str, ...],
-    num_responses: int,
-    seed: int | None,
     policy: str,
     stream: bool,
     fmt: str,
+    **sampling: Any,
 ) -> None:
     """Complete PROMPT ("-" reads standard input) with StarCoder2 and attribute every completion.
 
@@ -157,18 +153,7 @@ def generate_cmd(
     if prompt == "-":
         prompt = sys.stdin.read()
     with exit_2_on_error(_message):
-        params = GenerationParams(
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            top_k=top_k,
-            repetition_penalty=repetition_penalty,
-            presence_penalty=presence_penalty,
-            frequency_penalty=frequency_penalty,
-            stop=stop,
-            num_responses=num_responses,
-            seed=seed,
-        )
+        params = GenerationParams(stop=stop, **sampling)
     try:
         with open_index(target, readonly=True, message=_message) as store:
             attributor = Attributor(store, policy=policy)

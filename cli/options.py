@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
-from whence.index.errors import WhenceError
+from whence.errors import WhenceError
 
 if TYPE_CHECKING:
     from whence.index.stores import Store

@@ -7,11 +7,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from whence.index.licenses import classify
+from whence.index.licenses import Category, classify
 from whence.index.search import Match, SearchResult
 
 _VERDICT_STYLE = {"verbatim": "bold red", "near-duplicate": "bold yellow", "none": "bold green"}
-_CATEGORY_STYLE = {
+_CATEGORY_STYLE: dict[Category, str] = {
     "public-domain": "green",
     "permissive": "cyan",
     "weak-copyleft": "yellow",

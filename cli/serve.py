@@ -10,6 +10,8 @@ import os
 
 import click
 
+from whence.generator.base import POLICIES
+
 from .options import exit_2_on_error, fail, index_option, open_index, state_option
 
 
@@ -35,7 +37,7 @@ from .options import exit_2_on_error, fail, index_option, open_index, state_opti
 @click.option("--remote", default=None, help="OpenAI-compatible completions server URL for completions.")
 @click.option(
     "--policy",
-    type=click.Choice(["annotate", "block-copyleft", "block-any"]),
+    type=click.Choice(POLICIES),
     default=None,
     help="Attribution policy.",
 )

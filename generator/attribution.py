@@ -21,17 +21,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from whence.index import search as search_mod
-from whence.index.licenses import classify
+from whence.index.licenses import Category, classify
 from whence.index.stores.base import StoreReader
 
-from .base import CodeGenerator, Completion, GenerationParams, InvalidParameter, StreamEvent
+from .base import (
+    POLICIES,
+    CodeGenerator,
+    Completion,
+    GenerationParams,
+    InvalidParameter,
+    StreamEvent,
+)
 
-Policy = Literal["annotate", "block-copyleft", "block-any"]
-POLICIES: tuple[Policy, ...] = ("annotate", "block-copyleft", "block-any")
-BLOCKED_CATEGORIES = frozenset({"copyleft", "weak-copyleft"})
+BLOCKED_CATEGORIES: frozenset[Category] = frozenset({"copyleft", "weak-copyleft"})
 #: Characters of already-checked text searched again with the new text: enough for a match of
 #: ``min_tokens`` tokens that starts before the new text (40 tokens of code are about 170 characters;
 #: long identifiers and indentation stretch that, hence the margin).

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
-from whence.index.errors import InvalidInput
+from whence.errors import InvalidInput
 
 #: StarCoder2's context: prompt tokens + new tokens must fit in it.
 CONTEXT_TOKENS = 16_384
@@ -30,6 +30,12 @@ FIM_PREFIX = "<fim_prefix>"
 FIM_SUFFIX = "<fim_suffix>"
 FIM_MIDDLE = "<fim_middle>"
 
+#: Attribution policies (``whence.generator.attribution``): only annotate completions, or withhold those
+#: that match copyleft code / any code.  The one list of their names: the CLI's ``--policy`` and the
+#: service's setting are made from it.
+Policy = Literal["annotate", "block-copyleft", "block-any"]
+POLICIES: tuple[Policy, ...] = get_args(Policy)
+
 #: Why a choice ended: a stop string or the end-of-text token (``stop``), ``max_new_tokens``
 #: (``length``), or the attribution policy withheld it (``content_filter``, OpenAI's name for it).
 FinishReason = Literal["stop", "length", "content_filter"]
@@ -44,7 +50,12 @@ class InvalidParameter(InvalidInput):
 
 
 def _check_range(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    # isnan only for floats: an int too large for a float (a seed of 10**400) would raise OverflowError.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and math.isnan(value))
+    ):
         raise InvalidParameter(name, f"must be a number, got {value!r}")
     if value > hi or value < lo or (lo_open and value == lo):
         low = f"({lo}" if lo_open else f"[{lo}"
@@ -52,49 +63,104 @@ def _check_range(name: str, value: float, lo: float, hi: float, *, lo_open: bool
 
 
 @dataclass(frozen=True)
+class ParamSpec:
+    """One numeric sampling parameter: the one place its type, default and range are written.
+
+    :class:`GenerationParams` checks values against it; the HTTP service's request fields
+    (``whence.api.routes.completions``) and ``whence generate``'s options (``whence.cli.generate``) are
+    made from it.  ``help`` is the CLI's option help, ``{range}`` in it replaced by :attr:`range_text`;
+    ``description`` the HTTP field's (None: none).  A parameter whose ``default`` is None may be left
+    unset.
+    """
+
+    name: str
+    type: type[int] | type[float]
+    default: int | float | None
+    min: int | float
+    max: int | float
+    help: str
+    description: str | None = None
+    #: The range excludes ``min``: (min, max].
+    lo_open: bool = False
+
+    @property
+    def option(self) -> str:
+        """The CLI option: ``--top-p`` for ``top_p``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def range_text(self) -> str:
+        """The range as the CLI's help writes it: ``0-100``, ``(0, 1]``, ``-2 to 2``."""
+        if self.lo_open:
+            return f"({self.min}, {self.max}]"
+        return f"{self.min} to {self.max}" if self.min < 0 else f"{self.min}-{self.max}"
+
+    def check(self, value: Any) -> None:
+        """Raise :class:`InvalidParameter` (naming the parameter) unless ``value`` fits."""
+        if value is None and self.default is None:
+            return
+        if self.type is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidParameter(self.name, f"must be an integer, got {value!r}")
+        _check_range(self.name, value, self.min, self.max, lo_open=self.lo_open)
+
+
+_SEED_DESCRIPTION = "Makes sampling reproducible (a 64-bit integer)."
+#: The numeric sampling parameters, in the hosted StarCoder2 API's names, ranges and defaults (``stop``,
+#: a list of strings, is checked on its own: at most :data:`MAX_STOP_STRINGS` non-empty strings).
+SAMPLING_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("max_new_tokens", int, 512, 1, 100_000, "{range}, within the context."),
+    ParamSpec("temperature", float, 0.7, 0, 100, "{range}; 0 = greedy.", "0 = greedy."),
+    ParamSpec("top_p", float, 0.9, 0, 1, "{range}.", lo_open=True),
+    ParamSpec("top_k", int, 0, 0, 99_999, "{range}; 0 = off.", "0 = off."),
+    ParamSpec("repetition_penalty", float, 1.0, 0.01, 5, "{range}."),
+    ParamSpec("presence_penalty", float, 0.0, -2, 2, "{range}."),
+    ParamSpec("frequency_penalty", float, 0.0, -2, 2, "{range}."),
+    ParamSpec("num_responses", int, 1, 1, 2, "{range} completions."),
+    ParamSpec("seed", int, None, SEED_MIN, SEED_MAX, "Makes sampling reproducible.", _SEED_DESCRIPTION),
+)
+#: The same, by name.
+SAMPLING: dict[str, ParamSpec] = {p.name: p for p in SAMPLING_PARAMS}
+
+
+def _default(name: str) -> Any:
+    return SAMPLING[name].default
+
+
+@dataclass(frozen=True)
 class GenerationParams:
-    """Sampling parameters, with the hosted StarCoder2 API's ranges and defaults.
+    """Sampling parameters; their ranges and defaults are :data:`SAMPLING_PARAMS`, the hosted StarCoder2
+    API's.
 
     Args:
-        max_new_tokens: 1–100000 (prompt tokens + this must also fit the 16,384-token context).
-        temperature: 0–100; 0 is greedy (deterministic).
-        top_p: (0, 1]; nucleus sampling, 1 = off.
-        top_k: 0–99999; 0 = off.
-        repetition_penalty: 0.01–5; 1 = off (CTRL-style, over prompt and output tokens).
-        presence_penalty: −2–2; subtracted once from the logit of every token already generated.
-        frequency_penalty: −2–2; subtracted per occurrence of a token already generated.
-        stop: up to 16 non-empty strings; the output is cut before the first one.
-        num_responses: 1–2 completions of the same prompt.
+        max_new_tokens: new tokens (prompt tokens + these must also fit the 16,384-token context).
+        temperature: 0 is greedy (deterministic).
+        top_p: nucleus sampling, 1 = off.
+        top_k: 0 = off.
+        repetition_penalty: 1 = off (CTRL-style, over prompt and output tokens).
+        presence_penalty: subtracted once from the logit of every token already generated.
+        frequency_penalty: subtracted per occurrence of a token already generated.
+        stop: up to :data:`MAX_STOP_STRINGS` non-empty strings; the output is cut before the first one.
+        num_responses: completions of the same prompt.
         seed: makes sampling reproducible (greedy needs none).
 
     Raises:
         InvalidParameter: a value out of range (the message names the parameter).
     """
 
-    max_new_tokens: int = 512
-    temperature: float = 0.7
-    top_p: float = 0.9
-    top_k: int = 0
-    repetition_penalty: float = 1.0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
+    max_new_tokens: int = _default("max_new_tokens")
+    temperature: float = _default("temperature")
+    top_p: float = _default("top_p")
+    top_k: int = _default("top_k")
+    repetition_penalty: float = _default("repetition_penalty")
+    presence_penalty: float = _default("presence_penalty")
+    frequency_penalty: float = _default("frequency_penalty")
     stop: tuple[str, ...] = ()
-    num_responses: int = 1
-    seed: int | None = None
+    num_responses: int = _default("num_responses")
+    seed: int | None = _default("seed")
 
     def __post_init__(self) -> None:
-        for name in ("max_new_tokens", "top_k", "num_responses"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidParameter(name, f"must be an integer, got {value!r}")
-        _check_range("max_new_tokens", self.max_new_tokens, 1, 100_000)
-        _check_range("temperature", self.temperature, 0, 100)
-        _check_range("top_p", self.top_p, 0, 1, lo_open=True)
-        _check_range("top_k", self.top_k, 0, 99_999)
-        _check_range("repetition_penalty", self.repetition_penalty, 0.01, 5)
-        _check_range("presence_penalty", self.presence_penalty, -2, 2)
-        _check_range("frequency_penalty", self.frequency_penalty, -2, 2)
-        _check_range("num_responses", self.num_responses, 1, 2)
+        for spec in SAMPLING_PARAMS:
+            spec.check(getattr(self, spec.name))
         if isinstance(self.stop, str):
             # A bare string would be read as one stop string per character.
             object.__setattr__(self, "stop", (self.stop,))
@@ -104,10 +170,6 @@ class GenerationParams:
         for s in self.stop:
             if not isinstance(s, str) or not s:
                 raise InvalidParameter("stop", f"stop strings must be non-empty strings, got {s!r}")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise InvalidParameter("seed", f"must be an integer, got {self.seed!r}")
-        if self.seed is not None and not SEED_MIN <= self.seed <= SEED_MAX:
-            raise InvalidParameter("seed", f"must be between {SEED_MIN} and {SEED_MAX}, got {self.seed}")
 
     @property
     def greedy(self) -> bool:

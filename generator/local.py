@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from whence.index.errors import GeneratorUnavailable, InvalidInput
+from whence.errors import GeneratorUnavailable, InvalidInput
 
 from .base import (
     CONTEXT_TOKENS,

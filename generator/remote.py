@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from whence.index.errors import GeneratorUnavailable, InvalidInput
+from whence.errors import GeneratorUnavailable, InvalidInput
 
 from .base import (
     CONTEXT_TOKENS,

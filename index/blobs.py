@@ -27,7 +27,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput, WhenceError
+from whence.errors import InvalidInput, WhenceError
 
 _BLOB_ID = re.compile(r"[0-9A-Za-z_.-]{1,128}")
 

@@ -13,9 +13,10 @@ import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 
+from whence.errors import InvalidInput
+
 from . import stackv2
 from .blobs import BlobStore
-from .errors import InvalidInput
 from .pipeline import BATCH_FILES, DEFAULT_MAX_BYTES, BuildReport, build, check_text, prepare, to_utf8
 from .sources import LANGUAGES, SKIP_DIRS, SourceFile, Sources, folder_files, jsonl_files, language_of
 

@@ -12,9 +12,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal, get_args
 
-_RANK = {"public-domain": 0, "permissive": 1, "weak-copyleft": 2, "copyleft": 3, "unknown": 4}
-_SCANCODE = {
+#: A license category.  The one list of them, most open first: the scan policy's
+#: ``allowed-licenses``, the attribution policies and the CLI's colours name categories from it.
+Category = Literal["public-domain", "permissive", "weak-copyleft", "copyleft", "unknown"]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+_RANK = {c: i for i, c in enumerate(CATEGORIES)}
+_SCANCODE: dict[str, Category] = {
     "Public Domain": "public-domain",
     "Permissive": "permissive",
     "Copyleft Limited": "weak-copyleft",
@@ -30,16 +35,16 @@ _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 class LicenseInfo:
     """How a set of licenses is classified."""
 
-    category: str
+    category: Category
     attribution_required: bool
 
 
 @lru_cache(maxsize=1)
-def _database() -> dict[str, str]:
+def _database() -> dict[str, Category]:
     """Lower-cased SPDX and ScanCode keys -> category."""
     from license_expression import get_license_index
 
-    out: dict[str, str] = {}
+    out: dict[str, Category] = {}
     for entry in get_license_index():
         cat = _SCANCODE.get(entry.get("category") or "", "unknown")
         keys = [
@@ -53,7 +58,7 @@ def _database() -> dict[str, str]:
     return out
 
 
-def _key_category(key: str) -> str:
+def _key_category(key: str) -> Category:
     key = key.lower()
     if key.startswith("licenseref-"):
         key = key[len("licenseref-") :]
@@ -62,20 +67,20 @@ def _key_category(key: str) -> str:
     return _database().get(key, "unknown")
 
 
-def _worst(cats: Sequence[str]) -> str:
+def _worst(cats: Sequence[Category]) -> Category:
     return max(cats, key=_RANK.__getitem__) if cats else "unknown"
 
 
-def _best(cats: Sequence[str]) -> str:
+def _best(cats: Sequence[Category]) -> Category:
     return min(cats, key=_RANK.__getitem__) if cats else "unknown"
 
 
-def expression_category(expr: str) -> str:
+def expression_category(expr: str) -> Category:
     """Category of one SPDX expression, e.g. ``"MIT OR Apache-2.0"``."""
     tokens = _TOKEN.findall(expr)
     pos = 0
 
-    def parse_or() -> str:
+    def parse_or() -> Category:
         nonlocal pos
         cats = [parse_and()]
         while pos < len(tokens) and tokens[pos].upper() == "OR":
@@ -83,7 +88,7 @@ def expression_category(expr: str) -> str:
             cats.append(parse_and())
         return _best(cats)
 
-    def parse_and() -> str:
+    def parse_and() -> Category:
         nonlocal pos
         cats = [parse_atom()]
         while pos < len(tokens) and tokens[pos].upper() == "AND":
@@ -91,7 +96,7 @@ def expression_category(expr: str) -> str:
             cats.append(parse_atom())
         return _worst(cats)
 
-    def parse_atom() -> str:
+    def parse_atom() -> Category:
         nonlocal pos
         if pos >= len(tokens):
             return "unknown"

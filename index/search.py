@@ -26,11 +26,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from whence.errors import InvalidInput
+
 from . import candidates
 from . import fingerprint as fp
 from .align import Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
-from .errors import InvalidInput
 from .stores.base import Fetched, StoreReader
 from .verdict import MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 

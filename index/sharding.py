@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import xxhash
 
-from .errors import InvalidInput
+from whence.errors import InvalidInput
+
 from .sources import SourceFile, Sources
 
 

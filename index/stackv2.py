@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from whence.errors import InvalidInput, WhenceError
+
 from .blobs import BlobStore
-from .errors import InvalidInput, WhenceError
 from .model import Occurrence, github_url
 from .sources import SourceFile
 

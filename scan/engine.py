@@ -29,9 +29,9 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from whence.errors import WhenceError
 from whence.index import cover as cov
 from whence.index import fingerprint as fp
-from whence.index.errors import WhenceError
 from whence.index.ingest import check_text
 from whence.index.model import Occurrence
 from whence.index.stores import Postings, Store, StoreReader, open_store

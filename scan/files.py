@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pathspec
 
-from whence.index.errors import InvalidInput
+from whence.errors import InvalidInput
 
 #: Folders never walked (tool state, not code).
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"})

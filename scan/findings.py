@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whence.index.licenses import classify
+from whence.index.licenses import Category, classify
 from whence.index.model import Occurrence
 
 from .engine import Region, Scanned
@@ -61,7 +61,7 @@ class Finding:
     origin: Occurrence
     source_lines: tuple[int, int]
     occurrences: tuple[Occurrence, ...]
-    license_category: str
+    license_category: Category
     attribution_required: bool
     rules: tuple[str, ...]
     failing: tuple[str, ...]  # the rules of ``rules`` that fail the scan

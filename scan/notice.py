@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from whence import __version__
+from whence.index.licenses import Category
 
 from .findings import Finding, ScanReport
 
-_HOW = {
+_HOW: dict[Category, str] = {
     "public-domain": "No attribution is required; listed for the record.",
     "permissive": "Keep this notice with the copyright and license text of the origin.",
     "weak-copyleft": (
@@ -54,7 +55,7 @@ def to_notice(report: ScanReport) -> str:
             "-" * 78,
             repo,
             f"License: {' AND '.join(licenses)} ({category})",
-            f"Required: {_HOW.get(category, _HOW['unknown'])}",
+            f"Required: {_HOW[category]}",
             "Used in:",
         ]
         for f in found:

@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from whence.index.errors import InvalidInput
+from whence.errors import InvalidInput
+from whence.index.licenses import CATEGORIES, Category
 from whence.index.search import MIN_MATCH_TOKENS
 
 if sys.version_info >= (3, 11):
@@ -31,11 +32,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-#: License categories of :func:`whence.index.licenses.classify`, most open first.
-CATEGORIES = ("public-domain", "permissive", "weak-copyleft", "copyleft", "unknown")
 FAIL_ON = ("verbatim", "near-duplicate", "copyleft", "unknown-license", "none")
 DEFAULT_FAIL_ON = frozenset({"verbatim", "near-duplicate", "copyleft", "unknown-license"})
-DEFAULT_ALLOWED = frozenset({"public-domain", "permissive"})
+DEFAULT_ALLOWED: frozenset[Category] = frozenset({"public-domain", "permissive"})
 DEFAULT_NOTICE_FILES = (
     "NOTICE", "NOTICE.txt", "NOTICE.md", "THIRD_PARTY_NOTICES", "THIRD_PARTY_NOTICES.txt",
     "THIRD_PARTY_NOTICES.md", "THIRD-PARTY-NOTICES", "THIRD-PARTY-NOTICES.txt",

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from whence.errors import InvalidInput
 from whence.generator.base import CodeGenerator, GenerationParams, InvalidParameter, collect
-from whence.index.errors import InvalidInput
 
 
 def _error(message: str, status: int) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from tests.servers import serve_in_thread
 from whence.api.app import create_app
 from whence.api.settings import Settings
 from whence.api.state import State
+from whence.errors import StoreUnavailable
 from whence.index import failpoints, ingest, search
-from whence.index.errors import StoreUnavailable
 from whence.index.stores import open_store
 
 from .engine import engine, start_engine

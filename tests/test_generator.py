@@ -14,6 +14,7 @@ import torch
 from click.testing import CliRunner
 
 from whence.cli import main
+from whence.errors import GeneratorUnavailable, InvalidInput
 from whence.generator.attribution import AttributedGenerator, Attributor
 from whence.generator.base import (
     CONTEXT_TOKENS,
@@ -25,7 +26,6 @@ from whence.generator.base import (
 )
 from whence.generator.local import FrequencyPenalty, LocalGenerator, PresencePenalty
 from whence.index import search
-from whence.index.errors import GeneratorUnavailable, InvalidInput
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
 

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from whence.cli import main
+from whence.errors import GeneratorUnavailable, InvalidInput
 from whence.generator.attribution import AttributedGenerator, Attributor
 from whence.generator.base import GenerationParams, InvalidParameter
 from whence.generator.local import LocalGenerator
 from whence.generator.remote import RemoteGenerator, completions_url
-from whence.index.errors import GeneratorUnavailable, InvalidInput
 from whence.index.stores import open_store
 
 from .openai_server import _Server, serve, url_of

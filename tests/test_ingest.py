@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from whence.errors import IndexFormatError, IndexNotFound, InvalidInput
 from whence.index import failpoints, ingest
-from whence.index.errors import IndexFormatError, IndexNotFound, InvalidInput
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
 

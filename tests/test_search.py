@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from whence.errors import InvalidInput
 from whence.index import search
-from whence.index.errors import InvalidInput
 from whence.index.stores.sqlite import SQLiteStore
 
 from .mutations import crlf, reindent, rename, strip_comments

@@ -24,8 +24,8 @@ from click.testing import CliRunner
 from tests.s3server import S3Folder
 from tests.test_ingest import _snapshot, interrupted_build
 from whence.cli import main
+from whence.errors import InvalidInput
 from whence.index import ingest, search
-from whence.index.errors import InvalidInput
 from whence.index.model import Occurrence
 from whence.index.stackv2_writer import FileRow, ShardWriter, blob_id_of
 from whence.index.stores import open_store

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from whence.errors import IndexFormatError, IndexNotFound, WhenceError
 from whence.index import fingerprint as fp
 from whence.index import ingest, search
-from whence.index.errors import IndexFormatError, IndexNotFound, WhenceError
 from whence.index.model import Occurrence
 from whence.index.stores import open_store
 from whence.index.stores.base import WriteResult

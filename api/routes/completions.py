@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from whence.errors import WhenceError
 from whence.generator import Choice, Completion, GenerationParams, StreamEvent
-from whence.generator.base import SEED_MAX, SEED_MIN
-from whence.index.errors import WhenceError
+from whence.generator.base import CONTEXT_TOKENS, MAX_STOP_STRINGS, SAMPLING, SAMPLING_PARAMS
 
 from ..deps import Service, api_key, service
 from ..http_errors import error_body, status_of
@@ -29,19 +29,30 @@ router = APIRouter(tags=["generation"], responses=_UNAVAILABLE)  # type: ignore[
 _GENERATE_LOCK = threading.Lock()
 
 
+def _field(name: str, description: str | None = None) -> Any:
+    """The request field of sampling parameter ``name``: its default, range and description from
+    :data:`whence.generator.base.SAMPLING_PARAMS` (``description`` overrides the spec's)."""
+    spec = SAMPLING[name]
+    return Field(
+        default=spec.default,
+        gt=spec.min if spec.lo_open else None,
+        ge=None if spec.lo_open else spec.min,
+        le=spec.max,
+        description=description or spec.description,
+    )
+
+
 class _Sampling(BaseModel):
-    temperature: float = Field(default=0.7, ge=0, le=100, description="0 = greedy.")
-    top_p: float = Field(default=0.9, gt=0, le=1)
-    top_k: int = Field(default=0, ge=0, le=99_999, description="0 = off.")
-    repetition_penalty: float = Field(default=1.0, ge=0.01, le=5)
-    presence_penalty: float = Field(default=0.0, ge=-2, le=2)
-    frequency_penalty: float = Field(default=0.0, ge=-2, le=2)
+    temperature: float = _field("temperature")
+    top_p: float = _field("top_p")
+    top_k: int = _field("top_k")
+    repetition_penalty: float = _field("repetition_penalty")
+    presence_penalty: float = _field("presence_penalty")
+    frequency_penalty: float = _field("frequency_penalty")
     stop: str | list[str] | None = Field(
-        default=None, description="Up to 16 strings; output is cut before them."
+        default=None, description=f"Up to {MAX_STOP_STRINGS} strings; output is cut before them."
     )
-    seed: int | None = Field(
-        default=None, ge=SEED_MIN, le=SEED_MAX, description="Makes sampling reproducible (a 64-bit integer)."
-    )
+    seed: int | None = _field("seed")
     stream: bool = Field(default=False, description="Server-sent events, with attribution events.")
 
 
@@ -53,10 +64,8 @@ class CompletionRequest(_Sampling):
         ..., description="The prompt; with `suffix`, the prefix of a Fill-in-the-Middle request."
     )
     suffix: str | None = Field(default=None, description="Fill-in-the-Middle: the code after the gap.")
-    max_tokens: int = Field(
-        default=512, ge=1, le=100_000, description="New tokens (prompt + these <= 16,384)."
-    )
-    n: int = Field(default=1, ge=1, le=2, description="Completions of the prompt.")
+    max_tokens: int = _field("max_new_tokens", f"New tokens (prompt + these <= {CONTEXT_TOKENS:,}).")
+    n: int = _field("num_responses", "Completions of the prompt.")
 
 
 class InferenceRequest(_Sampling):
@@ -64,17 +73,19 @@ class InferenceRequest(_Sampling):
 
     input: str = Field(..., description="The prompt.")
     suffix: str | None = Field(default=None, description="Fill-in-the-Middle: the code after the gap.")
-    max_new_tokens: int = Field(default=512, ge=1, le=100_000)
-    num_responses: int = Field(default=1, ge=1, le=2)
+    max_new_tokens: int = _field("max_new_tokens")
+    num_responses: int = _field("num_responses")
+
+
+#: Sampling parameters both request shapes name as GenerationParams does (the token count and the number
+#: of completions they name each in their own way).
+_SHARED = tuple(p.name for p in SAMPLING_PARAMS if p.name not in ("max_new_tokens", "num_responses"))
 
 
 def _params(body: _Sampling, max_new_tokens: int, n: int) -> GenerationParams:
     stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
-    return GenerationParams(
-        max_new_tokens=max_new_tokens, temperature=body.temperature, top_p=body.top_p, top_k=body.top_k,
-        repetition_penalty=body.repetition_penalty, presence_penalty=body.presence_penalty,
-        frequency_penalty=body.frequency_penalty, stop=tuple(stop), num_responses=n, seed=body.seed,
-    )  # fmt: skip
+    shared = {name: getattr(body, name) for name in _SHARED}
+    return GenerationParams(max_new_tokens=max_new_tokens, stop=tuple(stop), num_responses=n, **shared)
 
 
 def _account(svc: Service, key: ApiKey, completion: Completion) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from whence import __version__
-from whence.index.errors import WhenceError
+from whence.errors import WhenceError
 
 from ..deps import Service, api_key, service
 from ..http_errors import ApiError, status_of

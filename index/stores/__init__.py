@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import WhenceError
+from whence.errors import WhenceError
+
 from .base import (
     Fetched,
     Postings,

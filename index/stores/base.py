@@ -19,7 +19,8 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import WhenceError
+from whence.errors import WhenceError
+
 from ..model import IndexedDoc, Occurrence, StoredDoc
 
 _R = TypeVar("_R", bound="StoreReader")

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 
 import zstandard
 
+from whence.errors import IndexFormatError
+
 from .. import fingerprint as fp
-from ..errors import IndexFormatError
 
 #: Fingerprint parameters an index is built with; each store adds its own layout version beside them.
 FINGERPRINT_PARAMS: dict[str, str] = {

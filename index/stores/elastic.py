@@ -27,8 +27,9 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from whence.errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
+
 from .. import failpoints
-from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import codec
 from . import elastic_mappings as em

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from ..errors import StoreUnavailable, WhenceError
+from whence.errors import StoreUnavailable, WhenceError
 
 INSTALL_HINT = "pip install 'whence[elastic]'"
 DEFAULT_INDEX = "whence"

@@ -43,8 +43,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from whence.errors import IndexFormatError, IndexNotFound, StoreUnavailable
+
 from .. import failpoints
-from ..errors import IndexFormatError, IndexNotFound, StoreUnavailable
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import codec
 from . import segments as seg

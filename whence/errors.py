@@ -1,4 +1,7 @@
-"""The exceptions whence raises.
+"""The exceptions whence raises: one tree, every subpackage raises from it.
+
+Catch ``WhenceError`` for anything whence reports to a user; the HTTP service maps each class to a
+status (``whence.api.http_errors``).
 
 WhenceError                 -- base class; the CLI prints its message and exits 2
 ├── IndexNotFound           -- no index at the given target (build one first)
