@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Generation throughput with and without attribution, and attribution's share of generation time.
 
-    python scripts/bench_generate.py                      # the tiny StarCoder2 (trained if missing), CPU
-    python scripts/bench_generate.py --config starcoder2-15b --random-weights          # a GPU session
-    python scripts/bench_generate.py --config starcoder2-15b --random-weights --layers 1 --device cpu
+    python scripts/bench/generate.py                      # the tiny StarCoder2 (trained if missing), CPU
+    python scripts/bench/generate.py --config starcoder2-15b --random-weights          # a GPU session
+    python scripts/bench/generate.py --config starcoder2-15b --random-weights --layers 1 --device cpu
 
 For each prompt, 256-token completions (greedy, ``--tokens``) are timed three ways in one process:
 the backend alone (the baseline), ``AttributedGenerator.generate`` (one search of the completion) and
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 CPYTHON_FILES = ["colorsys.py"]
 HYPOTHESIS_FILE = "internal/conjecture/shrinking/integer.py"
