@@ -1,22 +1,23 @@
 """Fixtures for the generator tests: a tiny StarCoder2 that memorised real, licensed code, and a real
 index holding that code.
 
-The corpus is copied from this machine at test time: one module of this Python's standard library
-(PSF-2.0) and one module of the pinned ``hypothesis`` dev dependency (MPL-2.0, weak copyleft, its
-license header in the file).  ``scripts/build_tiny_model.py`` trains the model into a cache folder
-(``$WHENCE_TEST_CACHE``, else ``~/.cache/whence/tests``) and retrains only when the script or the
-corpus changed: a few minutes once per machine, a second afterwards.
+The model is shipped in the repository, in ``tests/fixtures/tiny-starcoder2/`` (safetensors weights,
+tokenizer, config and ``build.json``): the tests never train one, so they behave the same on every
+machine (training is not reproducible across CPUs).  ``scripts/build_tiny_model.py --fixture`` made it;
+``tests/test_tiny_model.py`` fails when that script or the corpus no longer match the checksums recorded
+in ``build.json``, and checks that the model still reproduces its corpus greedily on this machine.
+
+The corpus is copied from this machine at test time (``fixture_corpus`` in the build script): one
+module of this Python's standard library (PSF-2.0) and one module of the pinned ``hypothesis`` dev
+dependency (MPL-2.0, weak copyleft, its license header in the file).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
-import shutil
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -24,52 +25,36 @@ from whence.index import ingest
 from whence.index.stores import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
-STDLIB = Path(sysconfig.get_paths()["stdlib"])
-CPYTHON_FILES = ["colorsys.py"]
-HYPOTHESIS_FILE = "internal/conjecture/shrinking/integer.py"
+FIXTURE = ROOT / "tests" / "fixtures" / "tiny-starcoder2"
+REBUILD = "python scripts/build_tiny_model.py --fixture"
 
 
-def cache_root() -> Path:
-    env = os.environ.get("WHENCE_TEST_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "whence" / "tests"
+def build_script() -> ModuleType:
+    """``scripts/build_tiny_model.py`` as a module (the corpus layout and checksums live there)."""
+    spec = importlib.util.spec_from_file_location(
+        "build_tiny_model", ROOT / "scripts" / "build_tiny_model.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``cpython/`` (PSF-2.0) and ``hypothesis/`` (MPL-2.0) folders of real code."""
-    import hypothesis
-
-    root = tmp_path_factory.mktemp("tiny-corpus")
-    (root / "cpython").mkdir()
-    for name in CPYTHON_FILES:
-        shutil.copy(STDLIB / name, root / "cpython" / name)
-    (root / "hypothesis").mkdir()
-    src = Path(hypothesis.__file__).parent / HYPOTHESIS_FILE
-    assert "Mozilla Public License" in src.read_text()
-    shutil.copy(src, root / "hypothesis" / Path(HYPOTHESIS_FILE).name)
+    root: Path = build_script().fixture_corpus(tmp_path_factory.mktemp("tiny-corpus"))
+    assert "Mozilla Public License" in (root / "hypothesis" / "integer.py").read_text()
     return root
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tiny_corpus: Path) -> Path:
-    """The trained model folder (built by the real script, cached across runs)."""
-    out = cache_root() / "tiny-starcoder2"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "build_tiny_model.py"),
-            "--corpus",
-            str(tiny_corpus),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads((out / "build.json").read_text())["files"]
-    return out
+def tiny_model() -> Path:
+    """The shipped model folder, loaded by the tests as users' ``--model FOLDER`` is."""
+    stamp = FIXTURE / "build.json"
+    assert stamp.is_file(), f"{stamp} is missing: rebuild the test model with `{REBUILD}`"
+    assert json.loads(stamp.read_text())["files"]
+    return FIXTURE
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generation throughput with and without attribution, and attribution's share of generation time.
 
-    python scripts/bench/generate.py                      # the tiny StarCoder2 (trained if missing), CPU
+    python scripts/bench/generate.py                      # the shipped tiny StarCoder2, CPU
     python scripts/bench/generate.py --config starcoder2-15b --random-weights          # a GPU session
     python scripts/bench/generate.py --config starcoder2-15b --random-weights --layers 1 --device cpu
 
@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -37,8 +36,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-CPYTHON_FILES = ["colorsys.py"]
-HYPOTHESIS_FILE = "internal/conjecture/shrinking/integer.py"
 
 STARCODER2_15B = {
     "hidden_size": 6144,
@@ -65,29 +62,15 @@ def cache_root() -> Path:
 
 
 def tiny_corpus(dest: Path) -> Path:
-    """The tiny model's corpus, laid out as the tests lay it out (so the cached model is shared)."""
-    import hypothesis
+    """The tiny model's corpus, laid out as the tests lay it out (``fixture_corpus`` of the build script)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_tiny_model import fixture_corpus
 
-    (dest / "cpython").mkdir(parents=True, exist_ok=True)
-    (dest / "hypothesis").mkdir(parents=True, exist_ok=True)
-    for name in CPYTHON_FILES:
-        shutil.copy(STDLIB / name, dest / "cpython" / name)
-    shutil.copy(Path(hypothesis.__file__).parent / HYPOTHESIS_FILE, dest / "hypothesis" / "integer.py")
-    return dest
+    return fixture_corpus(dest)
 
 
-def build_model(corpus: Path) -> Path:
-    out = cache_root() / "tiny-starcoder2"
-    cmd = [
-        sys.executable,
-        str(ROOT / "scripts/build_tiny_model.py"),
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-    ]
-    subprocess.run(cmd, check=True)
-    return out
+#: The tiny StarCoder2 shipped with the tests (``scripts/build_tiny_model.py --fixture`` made it).
+TINY_MODEL = ROOT / "tests" / "fixtures" / "tiny-starcoder2"
 
 
 def build_index(corpus: Path, path: Path) -> dict[str, Any]:
@@ -142,7 +125,9 @@ def sync(device: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=None, help="model folder (default: the tiny model, built if missing)")
+    ap.add_argument(
+        "--model", default=None, help="model folder (default: the tiny StarCoder2 shipped in tests/fixtures/)"
+    )
     ap.add_argument("--config", choices=["starcoder2-15b"], default=None)
     ap.add_argument("--random-weights", action="store_true", help="with --config: random weights")
     ap.add_argument("--layers", type=int, default=None, help="with --config: fewer layers (a CPU smoke run)")
@@ -181,7 +166,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="whence-bench-"))
     corpus = tiny_corpus(work / "corpus")
-    tiny = Path(args.model) if args.model else build_model(corpus)
+    tiny = Path(args.model) if args.model else TINY_MODEL
     index = args.index or cache_root() / f"bench-index-py{sys.version_info[0]}{sys.version_info[1]}.sqlite"
     stats = build_index(corpus, index)
 
