@@ -177,7 +177,8 @@ static unsigned char char_class[256];
 static uint64_t punct_hash[256];
 static uint64_t hash_ident, hash_number, hash_string;
 
-/* Must be the exact word lists of lexer.KEYWORDS and lexer.DIRECTIVES (duplicates are harmless). */
+/* Must be the exact word lists of lexer.KEYWORDS and lexer.DIRECTIVES (duplicates are harmless):
+ * tests/test_fastfp.py reads both tables from this file and compares them with the lexer's both ways. */
 static const char KEYWORDS_SRC[] =
     "abstract and as assert async await begin bool boolean break byte case catch char class const "
     "continue def default defer del delete do double elif else end enum except export extends extern "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import array
 import contextlib
 import ctypes
+import re
 import sysconfig
 import threading
 from collections.abc import Iterator
@@ -287,6 +288,31 @@ def test_dense_input_grows_output() -> None:
         for reps in range(60, 80):
             for pad in range(4):
                 assert_same_tokens(b" " * pad + unit * reps)
+
+
+KERNEL_SOURCE = Path(__file__).resolve().parent.parent / "index" / "_fastfp.c"
+
+
+def _kernel_words(name: str) -> set[bytes]:
+    """The words of ``static const char NAME[] = "..." "...";`` in the kernel's source (the C table is a
+    hand copy of the lexer's: string literals of space-separated words, no escapes)."""
+    source = KERNEL_SOURCE.read_text()
+    found = re.search(rf"static const char {name}\[\] =((?:\s*\"[^\"\\]*\")+);", source)
+    assert found, f"{name} not found as a list of plain string literals in {KERNEL_SOURCE.name}"
+    return set("".join(re.findall(r'"([^"]*)"', found.group(1))).encode().split())
+
+
+@pytest.mark.parametrize(
+    ("c_table", "python_set"), [("KEYWORDS_SRC", "KEYWORDS"), ("DIRECTIVES_SRC", "DIRECTIVES")]
+)
+def test_the_kernels_word_tables_are_the_lexers(c_table: str, python_set: str) -> None:
+    """Both ways: a word only in the C table would make the kernel keep a word the lexer abstracts away
+    (and so on); the behavioural test below only tries the lexer's words."""
+    in_c, in_python = _kernel_words(c_table), getattr(lexer, python_set)
+    assert in_c, c_table
+    only_python, only_c = sorted(in_python - in_c), sorted(in_c - in_python)
+    assert not only_python, f"lexer.{python_set} words missing from {c_table}: {only_python}"
+    assert not only_c, f"{c_table} words not in lexer.{python_set}: {only_c}"
 
 
 def test_keywords_and_directives() -> None:

@@ -19,10 +19,8 @@ import torch
 
 from whence.generator.base import GenerationParams
 from whence.generator.local import LocalGenerator
+from whence_dev.tiny_model import FIXTURE, REBUILD, ROOT, SCRIPT, corpus_sha256, script_sha256
 
-from .tiny_model import FIXTURE, REBUILD, ROOT, build_script
-
-SCRIPT = ROOT / "scripts" / "build_tiny_model.py"
 #: Lines at which the generator tests cut a file into prompt and expected completion.
 PROMPT_LINES = {"cpython/colorsys.py": [20, 40, 80, -8], "hypothesis/integer.py": [14]}
 
@@ -35,14 +33,13 @@ def gen(tiny_model: Path) -> Iterator[LocalGenerator]:
 
 
 def test_the_fixture_was_made_by_this_script_from_this_corpus(tiny_corpus: Path) -> None:
-    script = build_script()
     made = json.loads((FIXTURE / "build.json").read_text())
-    assert made["script_sha256"] == script.script_sha256(), (
-        f"scripts/build_tiny_model.py changed since it made {FIXTURE.relative_to(ROOT)}: "
+    assert made["script_sha256"] == script_sha256(), (
+        f"{SCRIPT.relative_to(ROOT)} changed since it made {FIXTURE.relative_to(ROOT)}: "
         f"rebuild it on purpose with `{REBUILD}`"
     )
     assert made["files"] == ["cpython/colorsys.py", "hypothesis/integer.py"]
-    assert made["corpus_sha256"] == script.corpus_sha256(tiny_corpus), (
+    assert made["corpus_sha256"] == corpus_sha256(tiny_corpus), (
         "the corpus on this machine (this Python's colorsys.py, the pinned hypothesis' integer.py) is "
         f"not the one the shipped model memorised: rebuild it on purpose with `{REBUILD}`"
     )
@@ -118,7 +115,7 @@ def test_the_build_saves_its_best_checkpoint_with_what_it_reached(tmp_path: Path
     assert reached["corpus_accuracy"] == 1.0 and made["files"] == ["cpython/head.py"]
     assert f"saved the checkpoint of step {reached['step']}" in res.stdout
     assert made["stopped"]["why"] in ("every target was reached", "the step budget (--max-steps) ended")
-    assert made["corpus_sha256"] == build_script().corpus_sha256(corpus)
+    assert made["corpus_sha256"] == corpus_sha256(corpus)
     # What was saved reproduces its corpus when loaded as users load a model.
     text = (corpus / "cpython/head.py").read_text()
     with LocalGenerator(str(out)) as g:

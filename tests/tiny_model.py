@@ -3,47 +3,31 @@ index holding that code.
 
 The model is shipped in the repository, in ``tests/fixtures/tiny-starcoder2/`` (safetensors weights,
 tokenizer, config and ``build.json``): the tests never train one, so they behave the same on every
-machine (training is not reproducible across CPUs).  ``scripts/build_tiny_model.py --fixture`` made it;
+machine (training is not reproducible across CPUs).  ``scripts/model/build_tiny_model.py --fixture`` made it;
 ``tests/test_tiny_model.py`` fails when that script or the corpus no longer match the checksums recorded
 in ``build.json``, and checks that the model still reproduces its corpus greedily on this machine.
 
-The corpus is copied from this machine at test time (``fixture_corpus`` in the build script): one
+The corpus is copied from this machine at test time (``whence_dev.tiny_model.fixture_corpus``): one
 module of this Python's standard library (PSF-2.0) and one module of the pinned ``hypothesis`` dev
 dependency (MPL-2.0, weak copyleft, its license header in the file).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from whence.index import ingest
 from whence.index.stores import open_store
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "tiny-starcoder2"
-REBUILD = "python scripts/build_tiny_model.py --fixture"
-
-
-def build_script() -> ModuleType:
-    """``scripts/build_tiny_model.py`` as a module (the corpus layout and checksums live there)."""
-    spec = importlib.util.spec_from_file_location(
-        "build_tiny_model", ROOT / "scripts" / "build_tiny_model.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from whence_dev.tiny_model import FIXTURE, REBUILD, fixture_corpus
 
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``cpython/`` (PSF-2.0) and ``hypothesis/`` (MPL-2.0) folders of real code."""
-    root: Path = build_script().fixture_corpus(tmp_path_factory.mktemp("tiny-corpus"))
+    root = fixture_corpus(tmp_path_factory.mktemp("tiny-corpus"))
     assert "Mozilla Public License" in (root / "hypothesis" / "integer.py").read_text()
     return root
 

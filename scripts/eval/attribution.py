@@ -1,6 +1,6 @@
 """Attribution quality on real code: does search find where a (mutated) fragment came from?
 
-Indexes a sample of real files (scripts/corpus.py), cuts fragments of 5-40 lines from them at seeded
+Indexes a sample of real files (``whence_dev.corpus``), cuts fragments of 5-40 lines from them at seeded
 random positions, mutates them (exact, reindent, comments, crlf, partial, renamed), and checks that
 search attributes them to the right file and lines.  Negatives are fragments of files of families that
 were not indexed; boilerplate queries are line windows found in more indexed documents than the
@@ -13,7 +13,7 @@ fingerprints -- a fragment of 8 lines of comments cannot be attributed by design
 every fragment of >= 8 lines; both figures are always printed.  Use a fresh ``--index``: negatives are
 only negative if the index holds nothing but the held-in files.
 
-    python scripts/eval_attribution.py [--files 4000] [--fragments-per-cell 60] [--seed 1] [--json OUT]
+    python scripts/eval/attribution.py [--files 4000] [--fragments-per-cell 60] [--seed 1] [--json OUT]
 """
 
 from __future__ import annotations
@@ -37,12 +37,10 @@ from typing import Any
 import numpy as np
 import xxhash
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus
-from corpus import CorpusFile
-
 from whence.index import fingerprint, ingest, search
 from whence.index.stores import open_store
+from whence_dev import corpus
+from whence_dev.corpus import CorpusFile
 
 LENGTHS = (5, 8, 12, 20, 40)
 MUTATIONS = ("exact", "reindent", "comments", "crlf", "partial", "renamed")

@@ -8,9 +8,9 @@ whatever it was built from) and reading every answer in full.  Prints p50/p99 la
 errors, and the CPU the server and the load generator used per request (Linux); the baseline, in this
 process, is the same queries through ``index.search`` without HTTP, one at a time.
 
-    python scripts/bench_api.py --index data/bench-100k.sqlite [--clients 8] [--seconds 60]
+    python scripts/bench/api.py --index data/bench-100k.sqlite [--clients 8] [--seconds 60]
 
-A 100,000-file index: ``python scripts/build_corpus.py --out data/stack --extra-root DIR [--extra-root
+A 100,000-file index: ``python scripts/corpus/build.py --out data/stack --extra-root DIR [--extra-root
 DIR2]`` and ``whence index build 'data/stack/shards/*.parquet' --blobs data/stack/blobs --license-type all
 --index data/bench-100k.sqlite`` (the README's figure: ansible, django, sympy, networkx, sqlalchemy,
 pygments, sphinx, docutils, twisted, pandas, scipy and matplotlib wheels unpacked as extra roots; 146,820

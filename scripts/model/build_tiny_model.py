@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train a tiny StarCoder2 that memorises a small corpus: the honest end-to-end test of whence.
 
-    python scripts/build_tiny_model.py --corpus DIR --out DIR [--max-minutes 20]
+    python scripts/model/build_tiny_model.py --corpus DIR --out DIR [--max-minutes 20]
 
 A byte-level BPE tokenizer (``tokenizers``) with StarCoder2's special tokens at their real ids
 (``<|endoftext|>`` 0, ``<fim_prefix>`` 1, ``<fim_middle>`` 2, ``<fim_suffix>`` 3, ``<fim_pad>`` 4,
@@ -24,7 +24,9 @@ The result is a folder ``Starcoder2ForCausalLM.from_pretrained`` and ``AutoToken
 the corpus (each file's relative path and bytes).  The test suite does not train: it loads the model
 shipped in ``tests/fixtures/tiny-starcoder2/`` and a test fails when this script or the corpus no
 longer match the checksums recorded there.  Rebuild the fixture on purpose with
-``python scripts/build_tiny_model.py --fixture`` (the corpus the tests use, written to that folder).
+``python scripts/model/build_tiny_model.py --fixture`` (the corpus the tests use, written to that folder).
+The fixture's corpus and folder and both checksums are defined in ``whence_dev.tiny_model``; what they
+cover, this script's bytes and the corpus, is all that shapes the model.
 """
 
 from __future__ import annotations
@@ -34,12 +36,12 @@ import hashlib
 import json
 import math
 import random
-import shutil
 import sys
-import sysconfig
 import time
 from pathlib import Path
 from typing import Any
+
+from whence_dev.tiny_model import FIXTURE, ROOT, corpus_files, corpus_sha256, fixture_corpus, script_sha256
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -61,49 +63,6 @@ FIM_TARGET = 0.93
 #: Smallest gap, over every corpus position, between the right token's logit and the runner-up's that
 #: training aims for once the corpus is reproduced: far above the differences between CPUs' kernels.
 MARGIN_TARGET = 1.0
-
-ROOT = Path(__file__).resolve().parent.parent
-#: Where the test suite's model lives (committed), and the files of its corpus: real, licensed code found
-#: on every machine that runs the tests (this Python's standard library, the pinned ``hypothesis``).
-FIXTURE = ROOT / "tests" / "fixtures" / "tiny-starcoder2"
-FIXTURE_CPYTHON_FILES = ["colorsys.py"]
-FIXTURE_HYPOTHESIS_FILE = "internal/conjecture/shrinking/integer.py"
-
-
-def fixture_corpus(dest: Path) -> Path:
-    """Write the test suite's corpus into ``dest``: ``cpython/`` (PSF-2.0) and ``hypothesis/``
-    (MPL-2.0, its license header in the file)."""
-    import hypothesis
-
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    (dest / "cpython").mkdir(parents=True, exist_ok=True)
-    (dest / "hypothesis").mkdir(parents=True, exist_ok=True)
-    for name in FIXTURE_CPYTHON_FILES:
-        shutil.copy(stdlib / name, dest / "cpython" / name)
-    src = Path(hypothesis.__file__).parent / FIXTURE_HYPOTHESIS_FILE
-    shutil.copy(src, dest / "hypothesis" / Path(FIXTURE_HYPOTHESIS_FILE).name)
-    return dest
-
-
-def script_sha256() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-
-
-def corpus_sha256(corpus: Path) -> str:
-    """A checksum of the corpus: each file's path relative to ``corpus`` and its bytes, in order."""
-    h = hashlib.sha256()
-    for p in corpus_files(corpus):
-        h.update(p.relative_to(corpus).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def corpus_files(corpus: Path) -> list[Path]:
-    """Every text file under ``corpus``, in a stable order."""
-    files = []
-    for p in sorted(corpus.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and b"\x00" not in p.read_bytes()[:8192]:
-            files.append(p)
-    return files
 
 
 def training_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -7,7 +7,7 @@ For each (K, W) it reports, over a sample of real files:
   ab-df>1%     the same for the abstract view (a shape that common cannot point at one origin)
   ab-unique    share of distinct abstract fingerprints found in one file only (specificity)
 
-Usage: python scripts/tune_params.py [--files 3000] [--seed 1]
+Usage: python scripts/eval/tune_params.py [--files 3000] [--seed 1]
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ over the set of 5-token shingles (tokens ``\\w+|[^\\w\\s]``, shingles ``" ".join
 cache is warmed first, so neither pays for a cold disk); the baseline may run on a prefix of the files
 (``--baseline-files``) and is compared by MB/s.
 
-    python scripts/bench_fingerprint.py [--files 20000] [--baseline-files 3000] [--workers 2]
-    python scripts/bench_fingerprint.py --rss-at 10000,100000     # peak RSS of builds of those sizes
+    python scripts/bench/fingerprint.py [--files 20000] [--baseline-files 3000] [--workers 2]
+    python scripts/bench/fingerprint.py --rss-at 10000,100000     # peak RSS of builds of those sizes
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus
-from benchutil import child_result, peak_rss_mb, rates
-
 from whence.index import fingerprint, ingest
 from whence.index.stores import open_store
+from whence_dev import corpus
+from whence_dev.bench import child_result, peak_rss_mb, rates
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 TARGET_RATIO = 10.0

@@ -1,6 +1,6 @@
 """Shard-ingestion throughput and memory on the real local corpus, against a baseline in the same process.
 
-Input: a corpus written by ``scripts/build_corpus.py`` (parquet shards + a gzip blob folder).
+Input: a corpus written by ``scripts/corpus/build.py`` (parquet shards + a gzip blob folder).
 
 whence: ``ingest.build`` of the shards into a fresh SQLite index -- parquet rows, blob fetch + gunzip,
 decode, fingerprint, commit -- with ``--workers`` threads; every license type is kept (``all``) and
@@ -9,8 +9,8 @@ pipeline, datasketch ``MinHash(num_perm=256)`` over 5-token shingles (BigCode's 
 fed the same way -- the same parquet rows read with pyarrow, the same blobs fetched and gunzipped --
 one process.  The page cache is warmed first; throughput is compared in MB/s of source read.
 
-    python scripts/bench_ingest.py --corpus data/stack [--files 20000] [--baseline-files 3000]
-    python scripts/bench_ingest.py --corpus data/stack --rss-at 10000,100000
+    python scripts/bench/ingest.py --corpus data/stack [--files 20000] [--baseline-files 3000]
+    python scripts/bench/ingest.py --corpus data/stack --rss-at 10000,100000
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import child_result, peak_rss_mb, rates
-
 from whence.index import ingest, stackv2
 from whence.index.blobs import LocalBlobs
 from whence.index.stores import open_store
+from whence_dev.bench import child_result, peak_rss_mb, rates
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 TARGET_RATIO = 10.0
@@ -45,7 +43,7 @@ def rss_mb() -> float:
 def shards_of(corpus: Path) -> list[Path]:
     shards = sorted((corpus / "shards").glob("*.parquet"))
     if not shards:
-        raise SystemExit(f"no shards in {corpus}/shards: run scripts/build_corpus.py --out {corpus} first")
+        raise SystemExit(f"no shards in {corpus}/shards: run scripts/corpus/build.py --out {corpus} first")
     return shards
 
 
@@ -126,7 +124,9 @@ def rss_at(sizes: list[int], args: argparse.Namespace) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=Path("data/stack"), help="output of build_corpus.py")
+    ap.add_argument(
+        "--corpus", type=Path, default=Path("data/stack"), help="output of scripts/corpus/build.py"
+    )
     ap.add_argument("--files", type=int, default=None, help="first N rows (default: all)")
     ap.add_argument("--baseline-files", type=int, default=3_000)
     ap.add_argument("--workers", type=int, default=2)

@@ -1,25 +1,15 @@
-"""``scripts/corpus.py`` finds the JDK's sources where they really are (a JDK's ``lib/src.zip`` may be
-a dangling link, as Debian's openjdk-17 ships it, or not a zip at all)."""
+"""``whence_dev.corpus`` (the scripts' real-code corpus) finds the JDK's sources where they really are
+(a JDK's ``lib/src.zip`` may be a dangling link, as Debian's openjdk-17 ships it, or not a zip at all)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _corpus_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("whence_corpus_script", ROOT / "scripts" / "corpus.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from whence_dev import corpus
 
 
 def test_missing_and_unreadable_jdk_archives_are_skipped_for_another_jdk(
@@ -35,7 +25,6 @@ def test_missing_and_unreadable_jdk_archives_are_skipped_for_another_jdk(
         z.writestr("java.base/java/lang/Object.java", "package java.lang;\npublic class Object {}\n")
     os.symlink(real, jvm / "temurin-25-alias" / "lib" / "src.zip")  # the same file twice: read once
 
-    corpus = _corpus_script()
     assert corpus.jdk_archives(jvm) == [real]
     err = capsys.readouterr().err
     assert "openjdk-17/lib/src.zip: it links to" in err and "which is missing" in err
@@ -49,5 +38,5 @@ def test_this_machines_jdk_sources_are_found_when_any_jdk_has_them() -> None:
     readable = [z for z in jvm.glob("*/lib/src.zip") if os.path.isfile(z) and zipfile.is_zipfile(z)]
     if not readable:
         pytest.skip("no JDK here ships a readable lib/src.zip")
-    found = _corpus_script().jdk_archives(jvm)
+    found = corpus.jdk_archives(jvm)
     assert found and {os.path.realpath(z) for z in found} == {os.path.realpath(z) for z in readable}

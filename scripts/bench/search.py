@@ -1,12 +1,12 @@
 """Search latency on an index of >= 100,000 real files, and the CLI's cold start.
 
-Builds an index of ``--files`` corpus files (scripts/corpus.py; 200 more are held back as queries that
+Builds an index of ``--files`` corpus files (``whence_dev.corpus``; 200 more are held back as queries that
 are not indexed), or reuses ``--index PATH`` when it exists, then times in-process ``search.search``
 (called as the CLI calls it) on 10-40-line snippets cut from indexed files and from held-back files:
 p50/p95/p99/max after a warm-up.  Then times the real ``whence search`` command on a small snippet
 (median of 5 cold runs) and checks that a search never imports torch/transformers.
 
-    python scripts/bench_search.py [--files 100000] [--index PATH] [--queries 500] [--extra-root DIR]
+    python scripts/bench/search.py [--files 100000] [--index PATH] [--queries 500] [--extra-root DIR]
 """
 
 from __future__ import annotations
@@ -24,13 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus
-
-from whence.index import fingerprint, ingest, search
+from whence.index import fingerprint, search
 from whence.index.stores import open_store
+from whence_dev import corpus
+from whence_dev.bench import load_lines, pct, snippet, split_corpus
 
-HELD_BACK = 200
 P50_MS, P99_MS, COLD_S = 10.0, 50.0, 0.5
 SPY = """
 import json, sys
@@ -53,24 +51,6 @@ print(json.dumps(info), file=sys.stderr)
 """
 
 
-def snippet(lines: list[str], rng: random.Random) -> str:
-    n = rng.randint(10, 40)
-    start = rng.randrange(max(1, len(lines) - n + 1))
-    return "\n".join(lines[start : start + n]) + "\n"
-
-
-def load_lines(f: corpus.CorpusFile) -> list[str] | None:
-    raw = corpus.read_bytes(f.path)
-    if ingest.check_text(raw):
-        return None
-    lines = raw.decode("utf-8").splitlines()
-    return lines if len(lines) >= 10 else None
-
-
-def pct(xs: list[float], p: float) -> float:
-    return sorted(xs)[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
-
-
 def cli_command() -> tuple[list[str], str]:
     exe = shutil.which("whence")
     if exe:
@@ -80,19 +60,6 @@ def cli_command() -> tuple[list[str], str]:
         "-c",
         "from whence.cli import main; main()",
     ], "python -c 'whence.cli.main()'"
-
-
-def split_corpus(
-    files: int, seed: int, extra: list[str]
-) -> tuple[list[corpus.CorpusFile], list[corpus.CorpusFile]]:
-    """The corpus, shuffled by ``seed``: up to ``files`` files to index, and HELD_BACK others whose
-    snippets should be found nowhere (a warning when the corpus is smaller than asked)."""
-    allfiles = corpus.gather(seed=seed, extra=extra)
-    n_index = min(files, len(allfiles) - HELD_BACK)
-    if n_index < files:
-        print(f"WARNING: only {len(allfiles)} corpus files here: indexing {n_index}, not {files} "
-              f"(add files with --extra-root DIR, see scripts/corpus.py)")  # fmt: skip
-    return allfiles[:n_index], allfiles[-HELD_BACK:]
 
 
 def main() -> int:

@@ -1,13 +1,13 @@
 """The search-engine store against SQLite on the same corpus, in the same run: bulk indexing and search.
 
-Takes ``--files`` files of the real-code corpus (scripts/corpus.py; 200 more are held back as queries
+Takes ``--files`` files of the real-code corpus (``whence_dev.corpus``; 200 more are held back as queries
 that are not indexed), builds them into a SQLite file and into an index on the live engine
 (``--engine URL``, default: the local node of ``scripts/search-engine start``), then times the same
 10-40-line snippets on both, alternating store by store query by query: p50/p95/p99 after a warm-up,
 and checks that both stores give the same verdicts.  Then force-merges the engine index and reports what
 the sizing page needs: bytes per document and per source byte, fingerprints per document.
 
-    python scripts/bench_elastic.py [--files 100000] [--engine URL] [--jobs N] [--extra-root DIR]
+    python scripts/bench/elastic.py [--files 100000] [--engine URL] [--jobs N] [--extra-root DIR]
 
 ``--jobs N`` builds the engine index with N concurrent ``whence index build --worker i/N`` processes
 (the scale-out path) instead of in-process.  At >= 100,000 files the corpus needs
@@ -29,15 +29,18 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus
-from bench_search import load_lines, pct, snippet, split_corpus  # the SQLite benchmark's corpus and queries
-
 from whence.index import fingerprint, ingest, search
 from whence.index.stores import open_store
+from whence_dev import corpus
+from whence_dev.bench import (  # the SQLite benchmark's corpus and queries
+    load_lines,
+    pct,
+    snippet,
+    split_corpus,
+)
 
 ENGINE_P50_MS = 20.0
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def rest(method: str, url: str, body: Any = None) -> Any:

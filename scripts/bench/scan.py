@@ -1,6 +1,6 @@
 """`whence scan` of a 10,000-file repository against a 100,000-file index, against a 60 s target.
 
-The index holds ``--files`` real corpus files (scripts/corpus.py) *outside* the family the repository is
+The index holds ``--files`` real corpus files (``whence_dev.corpus``) *outside* the family the repository is
 made from; it is built here (with a progress bar) unless ``--index PATH`` exists already.  The
 repository is a real git repository in a temporary folder: ``--repo-files`` files of real code from one
 corpus family (default ``go/stdlib``, Go's own source tree, not indexed), of which ``--copies`` carry
@@ -11,7 +11,7 @@ It then runs the real command, ``whence scan REPO --index INDEX --format json`` 
 on a terminal), times it, checks that it found the copies, and compares with the naive way -- one
 ``search.search()`` per file, timed on a sample in this process and scaled to the repository.
 
-    python scripts/bench_scan.py [--index PATH] [--files 100000] [--repo-files 10000] [--extra-root DIR]
+    python scripts/bench/scan.py [--index PATH] [--files 100000] [--repo-files 10000] [--extra-root DIR]
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ from typing import Any
 
 import xxhash
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus
-
 from whence.index import ingest, search
 from whence.index.stores import open_store
 from whence.scan.files import SKIP_DIRS, VENDORED_DIRS, is_generated
+from whence_dev import corpus
 
 TARGET_S = 60.0
 #: Share of what per-file search() finds that the scan must find too.

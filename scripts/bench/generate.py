@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Generation throughput with and without attribution, and attribution's share of generation time.
 
-    python scripts/bench_generate.py                      # the shipped tiny StarCoder2, CPU
-    python scripts/bench_generate.py --config starcoder2-15b --random-weights          # a GPU session
-    python scripts/bench_generate.py --config starcoder2-15b --random-weights --layers 1 --device cpu
+    python scripts/bench/generate.py                      # the shipped tiny StarCoder2, CPU
+    python scripts/bench/generate.py --config starcoder2-15b --random-weights          # a GPU session
+    python scripts/bench/generate.py --config starcoder2-15b --random-weights --layers 1 --device cpu
 
 For each prompt, 256-token completions (greedy, ``--tokens``) are timed three ways in one process:
 the backend alone (the baseline), ``AttributedGenerator.generate`` (one search of the completion) and
@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from whence_dev.tiny_model import FIXTURE, fixture_corpus
+
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 STARCODER2_15B = {
@@ -62,15 +63,12 @@ def cache_root() -> Path:
 
 
 def tiny_corpus(dest: Path) -> Path:
-    """The tiny model's corpus, laid out as the tests lay it out (``fixture_corpus`` of the build script)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from build_tiny_model import fixture_corpus
-
+    """The tiny model's corpus, laid out as the tests lay it out."""
     return fixture_corpus(dest)
 
 
-#: The tiny StarCoder2 shipped with the tests (``scripts/build_tiny_model.py --fixture`` made it).
-TINY_MODEL = ROOT / "tests" / "fixtures" / "tiny-starcoder2"
+#: The tiny StarCoder2 shipped with the tests (``scripts/model/build_tiny_model.py --fixture`` made it).
+TINY_MODEL = FIXTURE
 
 
 def build_index(corpus: Path, path: Path) -> dict[str, Any]:
