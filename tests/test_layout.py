@@ -83,3 +83,22 @@ def test_importing_the_cli_leaves_the_service_and_the_scan_engine_out() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_index_needs_no_product_and_the_stores_no_search() -> None:
+    """``whence.index`` is the library every product stands on: it imports none of them, and its stores
+    import none of search's parts (search reads through the store interface, never the other way)."""
+    products = ("whence.api", "whence.cli", "whence.scan", "whence.generator")
+    search_parts = [f"whence.index.{m}" for m in ("search", "candidates", "align", "verdict", "cover")]
+    wrong = []
+    for module, name, when in _imports("whence.index", "index"):
+        if when == "typing":
+            continue
+        if any(_within(name, p) for p in products):
+            wrong.append(f"{module} imports {name}: the index needs no product")
+        if _within(module, "whence.index.stores") and any(_within(name, m) for m in search_parts):
+            wrong.append(f"{module} imports {name}: a store never imports search")
+    for module, name, _ in _imports("whence.generator", "generator"):
+        if any(_within(name, p) for p in ("whence.api", "whence.cli", "whence.scan")):
+            wrong.append(f"{module} imports {name}: the generator needs no product")
+    assert not wrong, "\n".join(wrong)
