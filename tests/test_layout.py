@@ -102,3 +102,39 @@ def test_the_index_needs_no_product_and_the_stores_no_search() -> None:
         if any(_within(name, p) for p in ("whence.api", "whence.cli", "whence.scan")):
             wrong.append(f"{module} imports {name}: the generator needs no product")
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycles() -> None:
+    """No module of the package imports, at import time, one that imports it back (through any chain)."""
+    folders = {"whence": "whence", "whence.index": "index", "whence.generator": "generator", **FOLDERS}
+    found = {p: list(_imports(p, f)) for p, f in folders.items()}
+    modules = {m for imports in found.values() for m, _, _ in imports}
+
+    def module_of(name: str) -> str:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for imports in found.values():
+        for module, name, when in imports:
+            target = module_of(name)
+            if when == "import" and target and target != module:
+                graph[module].add(target)
+
+    def reaches(start: str, goal: str) -> list[str]:
+        path, seen, todo = {start: [start]}, {start}, [start]
+        while todo:
+            here = todo.pop()
+            for nxt in graph[here]:
+                if nxt == goal:
+                    return [*path[here], goal]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    path[nxt] = [*path[here], nxt]
+                    todo.append(nxt)
+        return []
+
+    assert len(graph) > 50 and sum(map(len, graph.values())) > 100  # the walk found the modules' imports
+    cycles = [" -> ".join(c) for m in sorted(graph) for c in [reaches(m, m)] if c]
+    assert not cycles, "\n".join(cycles)
