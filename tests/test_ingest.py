@@ -135,12 +135,21 @@ def _build_cmd(src: Path, db: Path) -> list[str]:
             "--format", "json"]  # fmt: skip
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted_build(cmd: list[str], db: Path, sig: signal.Signals, at: str) -> int:
     """Run the build ``cmd`` so that it sends itself ``sig`` at the failpoint ``at`` (``POINT=N``, see
     :mod:`whence.index.failpoints`): exactly there, however fast or slow the machine.  Checks that the
     signal stopped it the way it stops a build; returns the documents it left in ``db``."""
     env = os.environ | {failpoints.ENV: f"{at}:{sig.name}"}
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    # Ctrl-C reaches a build run from a terminal, where SIGINT has its default action.  A test runner
+    # started in the background of a shell script (as CI may be) ignores SIGINT, and its children
+    # inherit that: the build would never see the signal.  Start it as a terminal would.
+    out = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=300, preexec_fn=_sigint_as_in_a_terminal
+    )
     if sig == signal.SIGINT:  # Ctrl-C: the build says what it kept and exits 130
         assert out.returncode == 130 and "committed batches are kept" in out.stderr, out
     else:
