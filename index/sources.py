@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from pathlib import Path
 from whence.errors import InvalidInput
 
 from .model import Occurrence, github_url
+
+#: Files larger than this are skipped (generated code, data dumps, minified bundles).
+DEFAULT_MAX_BYTES = 1 << 20
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"})
 
@@ -88,8 +92,44 @@ def _git_revision(folder: Path) -> str:
     return lines[1]
 
 
-def _reader(path: Path) -> Callable[[], bytes]:
-    return path.read_bytes
+class SkipFile(Exception):
+    """Raised by a :attr:`SourceFile.load` that refuses a file without reading it: ``reason`` is the
+    skip counter it goes to (``too_large``, ``not_regular``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_limited(path: str | os.PathLike[str], max_bytes: int, *, regular_only: bool = True) -> bytes:
+    """The bytes of ``path``, reading at most ``max_bytes + 1`` of them (so a caller sees "too large"
+    without holding more): a regular file larger than ``max_bytes`` by its size is refused before any
+    read (:class:`SkipFile` ``too_large``; a sparse file's holes are never read).  The file is opened
+    non-blocking, so a FIFO or device never blocks the open; unless ``regular_only`` is false, anything
+    but a regular file is refused (:class:`SkipFile` ``not_regular``) without reading from it.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        regular = stat.S_ISREG(st.st_mode)
+        if not regular and regular_only:
+            raise SkipFile("not_regular")
+        if regular and st.st_size > max_bytes:
+            raise SkipFile("too_large")
+        if not regular:
+            os.set_blocking(fd, True)  # a pipe the caller asked for: wait for its writer
+        want = min(max_bytes, st.st_size) + 1 if regular else max_bytes + 1  # (a buffer this large)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(want)
+            if regular and len(data) == want and want <= max_bytes:  # grown since the stat: read on
+                data += fh.read(max_bytes + 1 - want)
+            return data
+    finally:
+        os.close(fd)
+
+
+def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
+    return lambda: read_limited(path, max_bytes)
 
 
 def _constant(data: bytes) -> Callable[[], bytes]:
@@ -97,9 +137,17 @@ def _constant(data: bytes) -> Callable[[], bytes]:
 
 
 def folder_files(
-    folder: Path, repo: str | None = None, licenses: Sequence[str] = (), revision: str | None = None
+    folder: Path,
+    repo: str | None = None,
+    licenses: Sequence[str] = (),
+    revision: str | None = None,
+    max_bytes: int | None = None,
 ) -> Iterator[SourceFile]:
-    """Every regular file under ``folder`` (VCS and cache folders skipped), sorted for reproducibility."""
+    """Every file under ``folder`` (VCS and cache folders and symbolic links skipped), sorted for
+    reproducibility.  Files that are not regular (FIFOs, sockets, devices) are yielded with
+    ``skip="not_regular"``, never opened; files larger than ``max_bytes`` (by their size) are yielded
+    with ``skip="too_large"``, never read."""
+    limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     repo = repo or folder.resolve().name
     rev = revision if revision is not None else _git_revision(folder)
     lic = tuple(licenses)
@@ -107,11 +155,20 @@ def folder_files(
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
         for name in sorted(files):
             p = Path(root) / name
-            if p.is_symlink() or not p.is_file():
+            try:
+                st = p.lstat()
+            except OSError:
+                st = None
+            if st is not None and stat.S_ISLNK(st.st_mode):
                 continue
             rel = p.relative_to(folder).as_posix()
             occ = Occurrence(repo, rel, lic, rev, github_url(repo, rev, rel))
-            yield SourceFile(_reader(p), occ, language_of(rel), label=str(p))
+            skip = ""
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                skip = "not_regular"
+            elif st is not None and st.st_size > limit:
+                skip = "too_large"
+            yield SourceFile(_reader(p, limit), occ, language_of(rel), label=str(p), skip=skip)
 
 
 def jsonl_files(

@@ -1,0 +1,136 @@
+"""Hostile and broken input on the build and search side (issue 15): huge and sparse files, FIFOs,
+endless standard input, file names that are not UTF-8, and control sequences in index data.  Real files,
+real ``whence`` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+WHENCE = [sys.executable, "-m", "whence"]
+RSS_LIMIT_KB = 300 * 1024
+CODE = "".join(f"def function_{i}(alpha, beta):\n    return alpha * {i} + beta - {i}\n\n" for i in range(30))
+
+# Peak resident memory of one ``whence`` process, from a wrapper whose only child it is.
+_PEAK = """
+import resource, subprocess, sys
+stdin = open(sys.argv[1], "rb") if sys.argv[1] != "-" else subprocess.DEVNULL
+res = subprocess.run(sys.argv[2:], stdin=stdin, capture_output=True, timeout=300)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(res.returncode)
+sys.stdout.write(res.stdout.decode("utf-8", "replace") + "\\0" + res.stderr.decode("utf-8", "replace"))
+"""
+
+
+def _peak(args: list[str], stdin: str = "-") -> tuple[int, int, str, str]:
+    """Peak RSS (KiB), exit code, stdout and stderr of ``whence ARGS``."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, stdin, *WHENCE, *args], capture_output=True, text=True, check=True
+    ).stdout
+    rss, rc, rest = out.split("\n", 2)
+    stdout, stderr = rest.split("\0", 1)
+    return int(rss), int(rc), stdout, stderr
+
+
+def _whence(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*WHENCE, *args], input=input, capture_output=True, text=True, timeout=timeout)
+
+
+def _sparse(path: Path, size: int = 2 << 30) -> Path:
+    with path.open("wb") as fh:
+        fh.truncate(size)
+    return path
+
+
+# -- Finding 2: sizes checked before reading, reads bounded, FIFOs skipped -------------------------------
+
+
+def test_build_of_two_sparse_2gb_files_stays_small_and_reports_what_it_indexed(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    _sparse(src / "a.py")
+    _sparse(src / "b.py")
+    (src / "ok.py").write_text(CODE)
+    rss, rc, out, err = _peak(
+        ["index", "build", str(src), "--index", str(tmp_path / "i.sqlite"), "--format", "json"]
+    )
+    assert rc == 0, err
+    assert rss < RSS_LIMIT_KB, f"peak RSS {rss} KiB"
+    report = json.loads(out)
+    assert report["skipped"] == {"too_large": 2}
+    assert report["files"] == 3 and report["documents_added"] == 1
+    assert report["bytes"] == len(CODE.encode())  # what was indexed, not the sparse size
+
+
+def test_search_refuses_a_sparse_2gb_file_by_its_size(tmp_path: Path) -> None:
+    big = _sparse(tmp_path / "big.py")
+    rss, rc, _, err = _peak(["search", str(big), "--index", str(tmp_path / "none.sqlite")])
+    assert rc == 2 and "larger than the query limit" in err and "Traceback" not in err, err
+    assert rss < RSS_LIMIT_KB, f"peak RSS {rss} KiB"
+
+
+def test_search_reads_no_more_than_the_limit_from_a_device_or_stdin(tmp_path: Path) -> None:
+    rss, rc, _, err = _peak(["search", "/dev/zero", "--index", str(tmp_path / "none.sqlite")])
+    assert rc == 2 and "larger than the query limit" in err and "Traceback" not in err, err
+    assert rss < RSS_LIMIT_KB, f"peak RSS {rss} KiB"
+    # A 3 GB standard input (a sparse file: no disk used) is refused after the limit and one byte.
+    big = _sparse(tmp_path / "stdin", 3_000_000_000)
+    rss, rc, _, err = _peak(["search", "-", "--index", str(tmp_path / "none.sqlite")], stdin=str(big))
+    assert rc == 2 and "standard input is larger than the query limit" in err, err
+    assert rss < RSS_LIMIT_KB, f"peak RSS {rss} KiB"
+
+
+def test_search_of_dev_zero_under_a_memory_limit_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    if sys.platform != "linux":
+        pytest.skip("ulimit -v as on Linux")
+    cmd = " ".join([*WHENCE, "search", "/dev/zero", "--index", str(tmp_path / "none.sqlite")])
+    res = subprocess.run(
+        ["bash", "-c", f"ulimit -v 1500000; {cmd}"], capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 2 and "larger than the query limit" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and "MemoryError" not in res.stderr
+
+
+def test_a_fifo_in_a_folder_is_skipped_and_counted_without_blocking(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ok.py").write_text(CODE)
+    os.mkfifo(src / "pipe.py")  # nobody ever writes to it: opening it for reading would wait forever
+    start = time.monotonic()
+    res = _whence(
+        "index", "build", str(src), "--index", str(tmp_path / "i.sqlite"), "--format", "json", timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["skipped"] == {"not_regular": 1} and report["documents_added"] == 1
+    # The whole build (a Python process starting included) is quick; the FIFO costs no wait at all.
+    assert time.monotonic() - start < 30
+
+
+def test_a_fifo_is_skipped_within_a_second(tmp_path: Path) -> None:
+    from whence.index import ingest
+
+    os.mkfifo(tmp_path / "pipe.py")
+    start = time.monotonic()
+    files = list(ingest.sources([str(tmp_path)], repo="o/r"))
+    prepared = [ingest.prepare(f, set()) for f in files]
+    assert time.monotonic() - start < 1.0
+    assert [p.skipped for p in prepared] == ["not_regular"]
+
+
+def test_search_still_reads_a_pipe_it_is_given(tmp_path: Path) -> None:
+    """``whence search <(cmd)`` names a pipe: search reads it (bounded), unlike a folder build."""
+    res = subprocess.run(
+        ["bash", "-c", f"{' '.join(WHENCE)} search <(printf 'x = 1\\n') --index {tmp_path / 'none.sqlite'}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 2 and "no index at" in res.stderr, res.stderr  # it got past reading
+
+
+# -- Finding 6: any file name POSIX all
