@@ -136,6 +136,20 @@ def _constant(data: bytes) -> Callable[[], bytes]:
     return lambda: data
 
 
+def path_text(rel: str) -> str:
+    """A file name as the index stores it: any name POSIX allows, as text that is valid UTF-8.
+
+    Names that are UTF-8 are kept as they are (spaces, newlines and all); each byte of a name that is
+    not UTF-8 (``os.walk`` hands it over as a lone surrogate) is written ``\\xNN`` -- Python's
+    ``backslashreplace``, e.g. ``b"caf\\xe9.py"`` is stored as ``caf\\xe9.py``.
+    """
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+    return rel
+
+
 def folder_files(
     folder: Path,
     repo: str | None = None,
@@ -146,7 +160,7 @@ def folder_files(
     """Every file under ``folder`` (VCS and cache folders and symbolic links skipped), sorted for
     reproducibility.  Files that are not regular (FIFOs, sockets, devices) are yielded with
     ``skip="not_regular"``, never opened; files larger than ``max_bytes`` (by their size) are yielded
-    with ``skip="too_large"``, never read."""
+    with ``skip="too_large"``, never read.  Paths are :func:`path_text`."""
     limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     repo = repo or folder.resolve().name
     rev = revision if revision is not None else _git_revision(folder)
@@ -161,14 +175,25 @@ def folder_files(
                 st = None
             if st is not None and stat.S_ISLNK(st.st_mode):
                 continue
-            rel = p.relative_to(folder).as_posix()
+            rel = path_text(p.relative_to(folder).as_posix())
             occ = Occurrence(repo, rel, lic, rev, github_url(repo, rev, rel))
             skip = ""
             if st is not None and not stat.S_ISREG(st.st_mode):
                 skip = "not_regular"
             elif st is not None and st.st_size > limit:
                 skip = "too_large"
-            yield SourceFile(_reader(p, limit), occ, language_of(rel), label=str(p), skip=skip)
+            yield SourceFile(_reader(p, limit), occ, language_of(rel), label=path_text(str(p)), skip=skip)
+
+
+def _utf8(value: object) -> str:
+    """A JSONL field as text that encodes: a lone surrogate (``"\\udcff"`` in the JSON) is written
+    ``\\udcff``."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def jsonl_files(
@@ -193,14 +218,14 @@ def jsonl_files(
             if license_type != "all" and rec.get("license_type", license_type) != license_type:
                 continue
             content = rec["content"].encode("utf-8", "surrogatepass")
-            r = str(rec.get("repo") or rec.get("repo_name") or repo or path.stem)
-            p = str(rec.get("path") or f"record-{lineno}")
+            r = _utf8(rec.get("repo") or rec.get("repo_name") or repo or path.stem)
+            p = _utf8(rec.get("path") or f"record-{lineno}")
             lic = rec.get("licenses") or rec.get("detected_licenses") or list(licenses)
             if isinstance(lic, str):
                 lic = [lic]
-            rev = str(rec.get("revision") or rec.get("revision_id") or "")
-            url = str(rec.get("url") or github_url(r, rev, p))
-            occ = Occurrence(r, p, tuple(str(x) for x in lic), rev, url)
+            rev = _utf8(rec.get("revision") or rec.get("revision_id") or "")
+            url = _utf8(rec.get("url") or github_url(r, rev, p))
+            occ = Occurrence(r, p, tuple(_utf8(x) for x in lic), rev, url)
             yield SourceFile(
                 _constant(content), occ, str(rec.get("language") or language_of(p)),
                 str(rec.get("blob_id") or ""), label,

@@ -133,4 +133,40 @@ def test_search_still_reads_a_pipe_it_is_given(tmp_path: Path) -> None:
     assert res.returncode == 2 and "no index at" in res.stderr, res.stderr  # it got past reading
 
 
-# -- Finding 6: any file name POSIX all
+# -- Finding 6: any file name POSIX allows ---------------------------------------------------------------
+
+
+def test_build_takes_names_that_are_not_utf8(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    names = [b"caf\xe9 \xff.py", b"new\nline.py", b"with space.py", "ünïcode.py".encode()]
+    for i, name in enumerate(names):
+        with open(os.path.join(os.fsencode(src), name), "wb") as fh:
+            fh.write(CODE.replace("alpha", f"alpha{i}").encode())
+    db = tmp_path / "i.sqlite"
+    res = _whence("index", "build", str(src), "--index", str(db), "--repo", "o/r", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["documents_added"] == 4
+    # Searching each file finds it under its stored name; the JSON holds no lone surrogates.
+    found = set()
+    for i in range(len(names)):
+        res = _whence(
+            "search", "--index", str(db), "--format", "json", input=CODE.replace("alpha", f"alpha{i}")
+        )
+        assert res.returncode == 0, res.stderr
+        res.stdout.encode("utf-8")  # strict: raises on a lone surrogate
+        found.add(json.loads(res.stdout)["matches"][0]["path"])
+    assert found == {"caf\\xe9 \\xff.py", "new\nline.py", "with space.py", "ünïcode.py"}
+
+
+def test_jsonl_fields_with_lone_surrogates_are_stored_escaped(tmp_path: Path) -> None:
+    jsonl = tmp_path / "s.jsonl"
+    record = json.dumps({"repo": "o/r", "path": "a\udcffb.py", "content": CODE})  # the JSON holds \\udcff
+    assert "\\udcff" in record
+    jsonl.write_text(record + "\n")
+    db = tmp_path / "i.sqlite"
+    res = _whence("index", "build", str(jsonl), "--index", str(db), "--license-type", "all")
+    assert res.returncode == 0, res.stderr
+    res = _whence("search", "--index", str(db), "--format", "json", input=CODE)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["matches"][0]["path"] == "a\\udcffb.py"
