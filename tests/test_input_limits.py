@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from whence.terminal import printable
+
 WHENCE = [sys.executable, "-m", "whence"]
 RSS_LIMIT_KB = 300 * 1024
 CODE = "".join(f"def function_{i}(alpha, beta):\n    return alpha * {i} + beta - {i}\n\n" for i in range(30))
@@ -170,3 +172,60 @@ def test_jsonl_fields_with_lone_surrogates_are_stored_escaped(tmp_path: Path) ->
     res = _whence("search", "--index", str(db), "--format", "json", input=CODE)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["matches"][0]["path"] == "a\\udcffb.py"
+
+
+# -- Finding 7: no control sequence from the index reaches the terminal --------------------------------
+
+HOSTILE = {
+    "repo": "evil/\x1b[2Jrepo",
+    "path": "\x1b]0;owned title\x07src/\x9b31mfile.py",
+    "licenses": ["MIT\x1b]8;;https://attacker.example/\x1b\\click\x1b]8;;\x1b\\"],
+}
+
+
+def test_control_sequences_in_index_data_never_reach_the_terminal(tmp_path: Path) -> None:
+    record = {**HOSTILE, "content": CODE + "# \x1b[31m red \x7f\n"}
+    jsonl = tmp_path / "evil.jsonl"
+    jsonl.write_text(json.dumps(record) + "\n")
+    db = tmp_path / "i.sqlite"
+    res = _whence(
+        "index", "build", str(jsonl), "--index", str(db), "--license-type", "all", "--format", "json"
+    )
+    assert res.returncode == 0, res.stderr
+
+    wide = {**os.environ, "COLUMNS": "400"}  # the whole title line, license badge included
+    res = subprocess.run(
+        [*WHENCE, "search", "--index", str(db)],
+        input=CODE.encode(),
+        capture_output=True,
+        timeout=120,
+        env=wide,
+    )
+    assert res.returncode == 0, res.stderr
+    text = res.stdout.decode("utf-8")
+    bad = [c for c in text if c in "\x1b\x07\x7f" or "\x80" <= c <= "\x9f"]
+    assert not bad, bad
+    assert "evil/\\x1b[2Jrepo" in text and "\\x1b]8;;https://attacker.example/" in text
+
+    res = _whence("search", "--index", str(db), "--format", "json", input=CODE)
+    match = json.loads(res.stdout)["matches"][0]
+    assert (match["repo"], match["path"], match["licenses"]) == (
+        HOSTILE["repo"], HOSTILE["path"], HOSTILE["licenses"],
+    )  # fmt: skip
+
+
+def test_printable_escapes_controls_and_keeps_unicode() -> None:
+    assert printable("a\x1b[2Jb\x07\x7f\x9b\x85\n") == "a\\x1b[2Jb\\x07\\x7f\\x9b\\x85\\n"
+    assert printable("naïve — 中文 🙂") == "naïve — 中文 🙂"
+    assert printable("a\tb") == "a\\tb" and printable("a\tb\x1b", keep_tabs=True) == "a\tb\\x1b"
+    assert printable("x\udcff").encode("utf-8") == b"x\\udcff"
+
+
+def test_a_name_with_a_newline_is_shown_escaped(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "new\nline.py").write_text(CODE)
+    db = tmp_path / "i.sqlite"
+    assert _whence("index", "build", str(src), "--index", str(db), "--repo", "o/r").returncode == 0
+    res = _whence("search", "--index", str(db), input=CODE)
+    assert res.returncode == 0 and "o/r/new\\nline.py" in res.stdout, res.stdout
