@@ -73,7 +73,8 @@ def sources(
         blobs: where shard rows without a ``content`` column get their contents.
         include_vendor, include_generated: also index rows The Stack marks ``is_vendor``/``is_generated``.
         max_bytes: shard rows longer than this (by ``length_bytes``) are skipped without being fetched,
-            folder files larger than this (by their size) without being read.
+            folder files larger than this (by their size) without being read, JSONL lines longer than
+            its JSON-escaped size without being held.
     """
     if license_type not in stackv2.LICENSE_TYPES:
         raise InvalidInput(
@@ -86,7 +87,7 @@ def sources(
             plan.append(functools.partial(folder_files, p, repo, licenses, max_bytes=max_bytes))
             all_counted = False
         elif p.is_file() and p.suffix in (".jsonl", ".ndjson"):
-            plan.append(functools.partial(jsonl_files, p, repo, licenses, license_type))
+            plan.append(functools.partial(jsonl_files, p, repo, licenses, license_type, max_bytes=max_bytes))
             all_counted = False
         elif p.is_file() and p.suffix == ".parquet":
             shard = stackv2.check_shard(p)

@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from whence.errors import InvalidInput
 
@@ -196,19 +197,48 @@ def _utf8(value: object) -> str:
     return text
 
 
+def _bounded_lines(fh: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """The lines of ``fh``, each read with at most ``limit`` + 1 bytes held; ``None`` for a longer line
+    (read past in 1 MiB pieces, never held whole)."""
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = fh.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+        else:
+            yield line
+
+
 def jsonl_files(
-    path: Path, repo: str | None = None, licenses: Sequence[str] = (), license_type: str = "all"
+    path: Path,
+    repo: str | None = None,
+    licenses: Sequence[str] = (),
+    license_type: str = "all",
+    max_bytes: int | None = None,
 ) -> Iterator[SourceFile]:
     """Records of a JSONL file (see the module docstring for the fields).
 
     With ``license_type`` other than ``all``, records whose ``license_type`` field differs are left out
-    (records without the field are kept).
+    (records without the field are kept).  A line longer than JSON's worst escaping of a ``max_bytes``
+    content allows (6 bytes a character, and 64 KiB for the other fields) is yielded with
+    ``skip="too_large"``, never held in memory whole.
     """
+    limit = 6 * (DEFAULT_MAX_BYTES if max_bytes is None else max_bytes) + (64 << 10)
     with path.open("rb") as fh:
-        for lineno, line in enumerate(fh, 1):
+        for lineno, line in enumerate(_bounded_lines(fh, limit), 1):
+            label = f"{path}:{lineno}"
+            if line is None:
+                r = repo or path.stem
+                occ = Occurrence(r, f"record-{lineno}", tuple(licenses), "", "")
+                yield SourceFile(_constant(b""), occ, label=label, skip="too_large")
+                continue
             if not line.strip():
                 continue
-            label = f"{path}:{lineno}"
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:

@@ -70,6 +70,22 @@ def test_build_of_two_sparse_2gb_files_stays_small_and_reports_what_it_indexed(t
     assert report["bytes"] == len(CODE.encode())  # what was indexed, not the sparse size
 
 
+def test_a_2gb_jsonl_line_is_skipped_without_being_held(tmp_path: Path) -> None:
+    jsonl = tmp_path / "big.jsonl"
+    with jsonl.open("wb") as fh:
+        fh.write(json.dumps({"repo": "o/r", "path": "a.py", "content": CODE}).encode() + b"\n")
+        fh.seek(2 << 30)  # a 2 GB line of NUL bytes (a hole: no disk used)
+        fh.write(b"\n" + json.dumps({"repo": "o/r", "path": "b.py", "content": CODE + "x = 1\n"}).encode())
+    rss, rc, out, err = _peak(
+        ["index", "build", str(jsonl), "--index", str(tmp_path / "i.sqlite"), "--license-type", "all",
+         "--format", "json"]
+    )  # fmt: skip
+    assert rc == 0, err
+    assert rss < RSS_LIMIT_KB, f"peak RSS {rss} KiB"
+    report = json.loads(out)
+    assert report["skipped"] == {"too_large": 1} and report["documents_added"] == 2
+
+
 def test_search_refuses_a_sparse_2gb_file_by_its_size(tmp_path: Path) -> None:
     big = _sparse(tmp_path / "big.py")
     rss, rc, _, err = _peak(["search", str(big), "--index", str(tmp_path / "none.sqlite")])
