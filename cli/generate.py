@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from whence.generator.base import MAX_STOP_STRINGS, POLICIES, SAMPLING_PARAMS
+from whence.terminal import printable
 
 from .options import exit_2_on_error, fail, format_option, index_option, open_index
 
@@ -70,14 +71,15 @@ def _summary(att: dict[str, Any] | None) -> str:
         span = m["spans"][0] if m["spans"] else {"query_lines": [0, 0], "source_lines": [0, 0]}
         q0, q1 = span["query_lines"]
         s0, s1 = span["source_lines"]
-        licenses = " OR ".join(m["licenses"]) or "no license"
+        licenses = printable(" OR ".join(m["licenses"]) or "no license")
         need = ", attribution required" if m["attribution_required"] else ""
         lines.append(
-            f"  {m['verdict']}: {m['repo']} {m['path']} lines {s0}-{s1} (output lines {q0}-{q1}), "
+            f"  {m['verdict']}: {printable(m['repo'])} {printable(m['path'])} lines {s0}-{s1} "
+            f"(output lines {q0}-{q1}), "
             f"{licenses} [{m['license_category']}{need}]"
         )
         if m["url"]:
-            lines.append(f"    {m['url']}")
+            lines.append(f"    {printable(m['url'])}")
     return "\n".join(lines)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from whence.terminal import printable
+
 from .options import collect, default_index, exit_2_on_error, fail, format_option, index_option, open_index
 
 
@@ -218,7 +220,7 @@ def index_stats(target: str | None, fmt: str) -> None:
         click.echo(json.dumps(stats, indent=2))
     else:
         for key, value in stats.items():
-            click.echo(f"{key:>28}: {value}")
+            click.echo(printable(f"{key:>28}: {value}"))
 
 
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -273,4 +275,4 @@ def optout_list(target: str | None, fmt: str) -> None:
         click.echo(json.dumps([{"repo": r, "added": t} for r, t in repos.items()], indent=2))
     else:
         for repo, when in repos.items():
-            click.echo(f"{repo}\t{when}")
+            click.echo(f"{printable(repo)}\t{printable(when)}")

@@ -9,6 +9,11 @@ from rich.text import Text
 
 from whence.index.licenses import Category, classify
 from whence.index.search import Match, SearchResult
+from whence.terminal import printable
+
+# Everything printed here that comes from the index (repository names, paths, licenses, URLs, source
+# lines) -- and the query's own lines -- goes through ``printable``: no control sequence reaches the
+# terminal.
 
 _VERDICT_STYLE = {"verbatim": "bold red", "near-duplicate": "bold yellow", "none": "bold green"}
 _CATEGORY_STYLE: dict[Category, str] = {
@@ -22,7 +27,7 @@ _CONTEXT = 40  # most lines of a span shown side by side
 
 
 def _line(lines: list[str], number: int) -> str:
-    return lines[number - 1] if 0 < number <= len(lines) else ""
+    return printable(lines[number - 1], keep_tabs=True) if 0 < number <= len(lines) else ""
 
 
 def _row_pairs(
@@ -57,7 +62,7 @@ def _side_by_side(match: Match, query_lines: list[str]) -> Table:
     table.add_column("#", justify="right", style="dim", no_wrap=True)
     table.add_column("your code", overflow="fold", ratio=1)
     table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column(match.primary.path or "source", overflow="fold", ratio=1)
+    table.add_column(printable(match.primary.path) or "source", overflow="fold", ratio=1)
     for span in match.spans[:3]:
         for qi, si in _row_pairs(span.line_pairs, span.query_lines, span.source_lines)[:_CONTEXT]:
             q = _line(query_lines, qi) if qi else ""
@@ -97,9 +102,12 @@ def render_result(result: SearchResult, query: str, console: Console | None = No
             (f"{n}. ", "bold"),
             (m.verdict, _VERDICT_STYLE[m.verdict]),
             "  ",
-            (f"{occ.repo}/{occ.path}", "bold"),
+            (printable(f"{occ.repo}/{occ.path}"), "bold"),
             "  ",
-            (f" {', '.join(occ.licenses) or 'no license'} ", f"reverse {_CATEGORY_STYLE[info.category]}"),
+            (
+                printable(f" {', '.join(occ.licenses) or 'no license'} "),
+                f"reverse {_CATEGORY_STYLE[info.category]}",
+            ),
             f"  {info.category}{' · attribution required' if info.attribution_required else ''}",
         )
         lines: list[Text | Table] = [
@@ -113,9 +121,9 @@ def render_result(result: SearchResult, query: str, console: Console | None = No
             first, last = m.spans[0].source_lines
             url = occ.url_for_lines(first, last)
             if url:
-                lines.append(Text(url, style="underline blue"))
+                lines.append(Text(printable(url), style="underline blue"))
         if len(m.occurrences) > 1:
-            others = ", ".join(f"{o.repo}/{o.path}" for o in m.occurrences[1:6])
+            others = ", ".join(printable(f"{o.repo}/{o.path}") for o in m.occurrences[1:6])
             more = f" and {len(m.occurrences) - 6} more" if len(m.occurrences) > 6 else ""
             lines.append(Text(f"also at: {others}{more}", style="dim"))
         lines.append(_side_by_side(m, query_lines))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -27,18 +26,25 @@ from .options import fail, format_option, index_option, open_index
 def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, fmt: str) -> None:
     """Find where a snippet (FILE, or standard input) came from."""
     from whence.index import search as search_mod
+    from whence.index.sources import SkipFile, read_limited
 
+    limit = search_mod.MAX_QUERY_BYTES
+    name = "standard input" if file == "-" else file
     try:
         if file == "-":
             if sys.stdin.isatty():
                 fail("paste code on standard input, or give a FILE")
-            raw = sys.stdin.buffer.read()
+            raw = sys.stdin.buffer.read(limit + 1)  # never more than the limit and one byte
         else:
-            raw = Path(file).read_bytes()
+            raw = read_limited(file, limit, regular_only=False)
+    except SkipFile:  # a regular file larger than the limit, refused by its size before reading
+        fail(f"{name} is larger than the query limit of {limit} bytes (search a smaller part)")
     except OSError as exc:
         fail(f"{file}: {exc.strerror or exc}")
+    if len(raw) > limit:
+        fail(f"{name} is larger than the query limit of {limit} bytes (search a smaller part)")
     if not raw.strip():
-        fail(f"nothing to search: {'standard input' if file == '-' else file} is empty")
+        fail(f"nothing to search: {name} is empty")
     with open_index(target, readonly=True) as store:
         result = search_mod.search(
             store,

@@ -17,8 +17,17 @@ from whence.errors import InvalidInput
 
 from . import stackv2
 from .blobs import BlobStore
-from .pipeline import BATCH_FILES, DEFAULT_MAX_BYTES, BuildReport, build, check_text, prepare, to_utf8
-from .sources import LANGUAGES, SKIP_DIRS, SourceFile, Sources, folder_files, jsonl_files, language_of
+from .pipeline import BATCH_FILES, BuildReport, build, check_text, prepare, to_utf8
+from .sources import (
+    DEFAULT_MAX_BYTES,
+    LANGUAGES,
+    SKIP_DIRS,
+    SourceFile,
+    Sources,
+    folder_files,
+    jsonl_files,
+    language_of,
+)
 
 __all__ = [
     "BATCH_FILES",
@@ -63,7 +72,9 @@ def sources(
             one; JSONL records without the field are kept).
         blobs: where shard rows without a ``content`` column get their contents.
         include_vendor, include_generated: also index rows The Stack marks ``is_vendor``/``is_generated``.
-        max_bytes: shard rows longer than this (by ``length_bytes``) are skipped without being fetched.
+        max_bytes: shard rows longer than this (by ``length_bytes``) are skipped without being fetched,
+            folder files larger than this (by their size) without being read, JSONL lines longer than
+            its JSON-escaped size without being held.
     """
     if license_type not in stackv2.LICENSE_TYPES:
         raise InvalidInput(
@@ -73,10 +84,10 @@ def sources(
     total, all_counted = 0, True
     for p in stackv2.expand([str(x) for x in paths]):
         if p.is_dir():
-            plan.append(functools.partial(folder_files, p, repo, licenses))
+            plan.append(functools.partial(folder_files, p, repo, licenses, max_bytes=max_bytes))
             all_counted = False
         elif p.is_file() and p.suffix in (".jsonl", ".ndjson"):
-            plan.append(functools.partial(jsonl_files, p, repo, licenses, license_type))
+            plan.append(functools.partial(jsonl_files, p, repo, licenses, license_type, max_bytes=max_bytes))
             all_counted = False
         elif p.is_file() and p.suffix == ".parquet":
             shard = stackv2.check_shard(p)

@@ -23,12 +23,10 @@ import xxhash
 from . import fingerprint as fp
 from .blobs import CorruptBlob, MissingBlob
 from .model import IndexedDoc, Occurrence
-from .sources import SourceFile
+from .sources import DEFAULT_MAX_BYTES, SkipFile, SourceFile
 from .stores import codec
 from .stores.base import Store, StoreWriter
 
-#: Files larger than this are skipped (generated code, data dumps, minified bundles).
-DEFAULT_MAX_BYTES = 1 << 20
 BATCH_FILES = 64
 
 
@@ -37,7 +35,7 @@ class BuildReport:
     """What a build did."""
 
     files: int = 0
-    bytes: int = 0
+    bytes: int = 0  # of the files indexed (new or duplicate contents), not of those skipped
     documents: int = 0
     duplicates: int = 0
     occurrences: int = 0
@@ -62,7 +60,7 @@ class _Prepared:
     doc: IndexedDoc | None = None  # a new content
     known: tuple[bytes, Occurrence] | None = None  # a content already stored: only its occurrence
     skipped: str = ""
-    nbytes: int = 0
+    nbytes: int = 0  # the bytes indexed (0 for a file skipped: a report counts what was indexed)
 
 
 def check_text(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
@@ -99,6 +97,8 @@ def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYT
         return _Prepared(skipped=src.skip)
     try:
         loaded = src.load()
+    except SkipFile as exc:
+        return _Prepared(skipped=exc.reason)
     except MissingBlob:
         return _Prepared(skipped="missing_blob")
     except CorruptBlob:
@@ -107,10 +107,10 @@ def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYT
         return _Prepared(skipped="unreadable")
     raw = to_utf8(loaded, src.encoding)
     if raw is None:
-        return _Prepared(skipped="undecodable", nbytes=len(loaded))
+        return _Prepared(skipped="undecodable")
     reason = check_text(raw, max_bytes)
     if reason:
-        return _Prepared(skipped=reason, nbytes=len(raw))
+        return _Prepared(skipped=reason)
     digest = xxhash.xxh3_128_digest(raw)
     if digest in known:
         return _Prepared(known=(digest, src.occurrence), nbytes=len(raw))
