@@ -241,7 +241,7 @@ def index_check(target: str | None, fmt: str) -> None:
     if problems:
         fail(
             f"the index {report['index']} is damaged ({len(problems)} problem(s) above): restore it from a"
-            f" copy or rebuild it (`whence index build SOURCE... --index {report['index']} --rebuild`)"
+            " copy or build the index again into a new file (`whence index build SOURCE... --index NEW_FILE`)"
         )
 
 

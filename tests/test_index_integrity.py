@@ -95,7 +95,7 @@ def test_a_broken_text_frame_fails_search_with_exit_2_and_check_finds_it(copy: P
     _assert_corrupt_message(res, copy)
     res = _whence("index", "check", "--index", str(copy))
     assert res.returncode == 2 and f"document {doc}: the stored text does not decompress" in res.stdout
-    assert "restore it from a copy or rebuild it" in res.stderr
+    assert "restore it from a copy or build the index again" in res.stderr
 
 
 def test_a_changed_text_is_caught_by_its_content_hash(copy: Path) -> None:

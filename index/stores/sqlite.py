@@ -244,8 +244,8 @@ class SQLiteStore(Store):
         what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, sqlite3.Error) else str(exc)
         return IndexCorrupt(
             f"the index {self.path} is damaged ({what}): run `whence index check --index {self.path}`"
-            " to see what is wrong, then restore the file from a copy or rebuild it"
-            f" (`whence index build SOURCE... --index {self.path} --rebuild`)"
+            " to see what is wrong, then restore the file from a copy or build the index again into a new"
+            " file (`whence index build SOURCE... --index NEW_FILE`)"
         )
 
     def _check_or_init(self, create: bool) -> None:
