@@ -6,10 +6,13 @@ the real `whence` run on it: exit 2 naming the file and `whence index check`, th
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,8 @@ from fastapi.testclient import TestClient
 from whence.api.app import create_app
 from whence.api.settings import Settings
 from whence.api.state import State
+from whence.index import failpoints
+from whence.index.stores.codec import FINGERPRINT_PARAMS
 
 
 def _whence(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -154,3 +159,81 @@ def test_a_changed_repository_name_is_found_by_check(copy: Path) -> None:
     _flip(copy, at + len("python/cpytho"), mask=0x20)  # ...cpythoN
     res = _whence("index", "check", "--index", str(copy))
     assert res.returncode == 2 and "database: " in res.stdout, res.stdout
+
+
+# -- two writers (issue 15, finding 5) ---------------------------------------------------------------
+
+
+def _build(src: Path, db: Path, failpoint: str | None = None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != failpoints.ENV}
+    if failpoint:
+        env[failpoints.ENV] = failpoint
+    cmd = [sys.executable, "-m", "whence", "index", "build", str(src), "--index", str(db),
+           "--repo", "python/cpython", "--workers", "1", "--commit-every", "5000",
+           "--format", "json"]  # fmt: skip
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_stopped(proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "T":
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the first build never reached its failpoint")
+
+
+@pytest.mark.parametrize("new", [True, False], ids=["new index", "existing index"])
+def test_a_second_build_fails_at_once_naming_the_first_and_nothing_is_lost(
+    corpus: Path, built_index: Path, tmp_path: Path, new: bool
+) -> None:
+    db = tmp_path / "two.sqlite"
+    if not new:
+        shutil.copy(built_index, db)
+    src = tmp_path / "more"
+    shutil.copytree(corpus, src / "cpython")
+    (src / "extra.py").write_text("def extra_function(a, b):\n    return [a * i + b for i in range(a)]\n")
+    # The first build stops itself (SIGSTOP) right after its first commit, holding the index for writing.
+    first = _build(src, db, "after-commit=1:SIGSTOP")
+    try:
+        _wait_stopped(first)
+        second = _build(src, db)
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 2, (out, err)
+        assert f"another whence process (pid {first.pid}) is writing to {db}" in err
+        assert "Traceback" not in err
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert json.loads(out)["skipped"] == {}
+    res = _whence("index", "check", "--index", str(db))
+    assert res.returncode == 0, res.stdout + res.stderr
+    # Run again now that the lock is free: everything is there, nothing new to add.
+    again = _build(src, db)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0 and json.loads(out)["documents_added"] == 0, err
+
+
+def test_two_stores_creating_one_index_at_once_in_one_transaction(tmp_path: Path) -> None:
+    """Two processes without the writer's lock (an older whence) creating a new index: the schema and
+    its parameters are written once, in one transaction, never half."""
+    db = tmp_path / "new.sqlite"
+    code = (
+        "import sys, sqlite3\n"
+        "from whence.index.stores.sqlite import SQLiteStore\n"
+        "SQLiteStore._take_write_lock = lambda self: None\n"
+        "SQLiteStore(sys.argv[1], create=True).close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(db)], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    con = sqlite3.connect(db)
+    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    assert meta == {"schema": "3", **FINGERPRINT_PARAMS}
+    con.close()

@@ -33,6 +33,7 @@ id still named in ``removed``, so a later document can never inherit a deleted o
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -208,6 +209,46 @@ class SQLiteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_dir():
             raise IndexFormatError(f"{self.path} is a directory, not a whence index file")
+        self._lock = None if readonly else self._take_write_lock()
+        try:
+            self._open(create)
+        except BaseException:
+            self._release_write_lock()
+            raise
+
+    def _take_write_lock(self) -> int:
+        """Lock ``<index>-lock`` (``flock``, exclusive, held until :meth:`close`) and write this process's
+        pid in it: one writer at a time.  A second writer (a build, an opt-out) fails at once naming the
+        holder rather than wait on SQLite's lock mid-build (``database is locked``, whatever the busy
+        timeout: a writer that already read cannot wait for another's commit).  Readers take no lock.
+        The file stays: unlinking it could let two writers lock two different files."""
+        lock = self.path.with_name(self.path.name + "-lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreUnavailable(f"could not create the writer's lock file {lock}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            if isinstance(exc, BlockingIOError):
+                raise StoreUnavailable(
+                    f"another whence process (pid {holder}) is writing to {self.path} (it holds {lock}):"
+                    " wait for it to finish, or stop it, then run this again"
+                ) from exc
+            raise StoreUnavailable(f"could not lock {lock}: {exc}") from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+    def _release_write_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
+
+    def _open(self, create: bool) -> None:
+        readonly = self._readonly
         try:
             if readonly:
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
@@ -236,6 +277,8 @@ class SQLiteStore(Store):
             self.flush_pairs = FLUSH_PAIRS
             self._check_or_init(create and not readonly)
         except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(AttributeError, sqlite3.Error):
+                self._db.close()
             if _is_corrupt(exc) and getattr(exc, "sqlite_errorname", "") != "SQLITE_NOTADB":
                 raise self._corrupt(exc) from exc
             raise IndexFormatError(f"{self.path} is not a whence index ({exc})") from exc
@@ -256,9 +299,21 @@ class SQLiteStore(Store):
             if not create or nonempty:
                 raise IndexFormatError(f"{self.path} is not a whence index (no meta table)")
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript("BEGIN;" + _SCHEMA)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
-            db.execute("COMMIT")
+            # One write transaction, the check for a schema repeated inside it: a new index is created
+            # whole or not at all, once, even by two processes at once (one that takes no writer's lock).
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if not db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+                ).fetchone():
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         codec.check_params(meta, _PARAMS, str(self.path), "rebuild the index")
         if not self._readonly:
@@ -868,3 +923,4 @@ class SQLiteStore(Store):
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
+        self._release_write_lock()
