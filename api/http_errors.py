@@ -88,7 +88,9 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(WhenceError)
-    async def _whence(_: Request, exc: WhenceError) -> JSONResponse:
+    async def _whence(request: Request, exc: WhenceError) -> JSONResponse:
+        if isinstance(exc, IndexCorrupt):  # /healthz reports it from now on (see routes/misc.py)
+            request.app.state.index_damaged = str(exc)
         field = getattr(exc, "param", None)
         return error_response(status_of(exc), str(exc), field)
 

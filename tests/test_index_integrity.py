@@ -147,9 +147,12 @@ def test_a_broken_page_is_exit_2_for_stats_and_search_and_503_served(
     _, key = state.create_key("tests")
     state.close()
     with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200  # the documents table is intact: it cannot know yet
         res = client.post("/v1/search", json={"code": fragment}, headers={"Authorization": f"Bearer {key}"})
         assert res.status_code == 503, res.text
         assert "damaged" in res.json()["error"]["message"] and "whence index check" in res.text
+        health = client.get("/healthz")  # ... but from now on it reports what a search met
+        assert health.status_code == 503 and str(copy) in health.text and "damaged" in health.text
 
 
 def test_a_changed_repository_name_is_found_by_check(copy: Path) -> None:
