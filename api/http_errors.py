@@ -2,7 +2,8 @@
 
 Every error body reads ``{"error": {"status": 422, "type": "invalid_request", "message": "…",
 "field": "max_tokens"}}`` (``field`` only where one input is to blame).  Library exceptions become
-statuses here, at the boundary: bad input 422, a missing index or an engine that is down 503.
+statuses here, at the boundary: bad input 422, a missing or damaged index or an engine that is down
+503.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from whence.errors import (
     GeneratorUnavailable,
+    IndexCorrupt,
     IndexFormatError,
     IndexNotFound,
     InvalidInput,
@@ -60,7 +62,8 @@ def status_of(exc: WhenceError) -> int:
     """The HTTP status of a library error."""
     if isinstance(exc, InvalidInput):
         return 422
-    if isinstance(exc, (StoreUnavailable, IndexNotFound, IndexFormatError, GeneratorUnavailable)):
+    unavailable = (StoreUnavailable, IndexNotFound, IndexFormatError, IndexCorrupt, GeneratorUnavailable)
+    if isinstance(exc, unavailable):
         return 503
     return 500
 
@@ -85,7 +88,9 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(WhenceError)
-    async def _whence(_: Request, exc: WhenceError) -> JSONResponse:
+    async def _whence(request: Request, exc: WhenceError) -> JSONResponse:
+        if isinstance(exc, IndexCorrupt):  # /healthz reports it from now on (see routes/misc.py)
+            request.app.state.index_damaged = str(exc)
         field = getattr(exc, "param", None)
         return error_response(status_of(exc), str(exc), field)
 

@@ -223,6 +223,30 @@ def index_stats(target: str | None, fmt: str) -> None:
             click.echo(printable(f"{key:>28}: {value}"))
 
 
+@index_group.command("check")
+@index_option
+@format_option
+def index_check(target: str | None, fmt: str) -> None:
+    """Verify an index file: SQLite's integrity check, every stored text against its content hash, every
+    posting block.  Exit 0 when it is sound, 2 when it is damaged (the problems are listed)."""
+    with open_index(target, readonly=True) as store:
+        report = store.check()
+    problems: list[str] = report["problems"]
+    if fmt == "json":
+        click.echo(json.dumps(report | {"ok": not problems}, indent=2))
+    else:
+        counts = ", ".join(f"{report[k]} {k}" for k in ("documents", "texts", "segments", "blocks"))
+        if not problems:
+            click.echo(f"ok: {report['index']}: {counts} verified")
+        for line in problems:
+            click.echo(f"  {line}")
+    if problems:
+        fail(
+            f"the index {report['index']} is damaged ({len(problems)} problem(s) above): restore it from a"
+            " copy or build the index again into a new file (`whence index build SOURCE... --index NEW_FILE`)"
+        )
+
+
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 

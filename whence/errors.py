@@ -6,6 +6,7 @@ status (``whence.api.http_errors``).
 WhenceError                 -- base class; the CLI prints its message and exits 2
 ├── IndexNotFound           -- no index at the given target (build one first)
 ├── IndexFormatError        -- the file is not a whence index, or of another format version
+├── IndexCorrupt            -- the index's file is damaged (a read failed or a checksum did not match)
 ├── InvalidInput            -- a query or source that cannot be used (binary, not UTF-8, too large)
 ├── StoreUnavailable        -- the store could not be reached or written
 └── GeneratorUnavailable    -- a code model could not be loaded or its server could not answer
@@ -24,6 +25,12 @@ class IndexNotFound(WhenceError):
 
 class IndexFormatError(WhenceError):
     """The target exists but is not a whence index this version can read."""
+
+
+class IndexCorrupt(WhenceError):
+    """The index file is damaged: a page SQLite cannot read, a stored text that does not decompress or
+    does not match its content hash, a posting block that does not decode.  The message names the file
+    and what to do (``whence index check``, then rebuild it)."""
 
 
 class InvalidInput(WhenceError):

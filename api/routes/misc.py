@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from whence import __version__
@@ -20,8 +20,11 @@ router = APIRouter()
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])
-def healthz(svc: Service = Depends(service)) -> dict[str, Any]:  # noqa: B008
-    """Liveness and readiness (no API key): 200 when the index answers and searches can run, else 503."""
+def healthz(request: Request, svc: Service = Depends(service)) -> dict[str, Any]:  # noqa: B008
+    """Liveness and readiness (no API key): 200 when the index answers and searches can run, else 503 --
+    also, until the server restarts, once a request has found the index damaged."""
+    if damaged := getattr(request.app.state, "index_damaged", None):
+        raise ApiError(503, f"index unavailable: {damaged}")
     try:
         documents = svc.store().count_documents()
     except WhenceError as exc:

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -140,6 +140,14 @@ class StoreReader(abc.ABC):
     def repository(self, repo: str, limit: int = 100, offset: int = 0) -> RepoFiles:
         """The files of a repository the index knows (names compare case-insensitively), by path."""
         raise WhenceError(f"{type(self).__name__} cannot list a repository's files")
+
+    def check(self) -> dict[str, Any]:
+        """Verify the whole index (``whence index check``): counts of what was checked and ``problems``
+        (lines of text, empty when it is sound).  A store that cannot check itself raises."""
+        raise WhenceError(
+            f"{type(self).__name__} cannot be checked by whence: `whence index check` verifies a SQLite index"
+            " file (a search engine checks its own shards)"
+        )
 
     def optouts(self) -> dict[str, str]:
         """Repositories opted out of the index (``owner/name`` -> when), kept out of every build."""

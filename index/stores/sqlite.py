@@ -33,17 +33,21 @@ id still named in ``removed``, so a later document can never inherit a deleted o
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
+import xxhash
+import zstandard
 
-from whence.errors import IndexFormatError, IndexNotFound, StoreUnavailable
+from whence.errors import IndexCorrupt, IndexFormatError, IndexNotFound, StoreUnavailable
 
 from .. import failpoints
 from ..model import IndexedDoc, Occurrence, StoredDoc
@@ -105,6 +109,36 @@ OPTIMIZE_SHARE = 0.1
 OPTIMIZE_SEGMENTS = 3
 #: Pairs merged at a time when segments are merged (bounds the merge's memory: ~50 bytes per pair).
 MERGE_WINDOW = 1 << 20
+#: Problems :meth:`SQLiteStore.check` lists at most (the count of the rest is given).
+CHECK_LIMIT = 50
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    """Whether a SQLite error means a damaged file (not a lock, a full disk or a missing permission)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc) or "decode" in str(exc)
+
+
+def _reads(method: _F) -> _F:
+    """Translate what a damaged file raises in a read (SQLite's "database disk image is malformed", a
+    text that zstd cannot decompress, a posting block or a license list that does not decode) into
+    :class:`IndexCorrupt` naming the file and what to do; another SQLite failure (a lock, an I/O error)
+    into :class:`StoreUnavailable`."""
+
+    @functools.wraps(method)
+    def wrapper(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if _is_corrupt(exc):
+                raise self._corrupt(exc) from exc
+            raise StoreUnavailable(f"could not read {self.path}: {exc}") from exc
+        except (zstandard.ZstdError, ValueError, IndexError) as exc:
+            raise self._corrupt(exc) from exc
+
+    return cast(_F, wrapper)
 
 
 class _SegmentWriter:
@@ -175,6 +209,46 @@ class SQLiteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_dir():
             raise IndexFormatError(f"{self.path} is a directory, not a whence index file")
+        self._lock = None if readonly else self._take_write_lock()
+        try:
+            self._open(create)
+        except BaseException:
+            self._release_write_lock()
+            raise
+
+    def _take_write_lock(self) -> int:
+        """Lock ``<index>-lock`` (``flock``, exclusive, held until :meth:`close`) and write this process's
+        pid in it: one writer at a time.  A second writer (a build, an opt-out) fails at once naming the
+        holder rather than wait on SQLite's lock mid-build (``database is locked``, whatever the busy
+        timeout: a writer that already read cannot wait for another's commit).  Readers take no lock.
+        The file stays: unlinking it could let two writers lock two different files."""
+        lock = self.path.with_name(self.path.name + "-lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreUnavailable(f"could not create the writer's lock file {lock}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            if isinstance(exc, BlockingIOError):
+                raise StoreUnavailable(
+                    f"another whence process (pid {holder}) is writing to {self.path} (it holds {lock}):"
+                    " wait for it to finish, or stop it, then run this again"
+                ) from exc
+            raise StoreUnavailable(f"could not lock {lock}: {exc}") from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+    def _release_write_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
+
+    def _open(self, create: bool) -> None:
+        readonly = self._readonly
         try:
             if readonly:
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
@@ -203,7 +277,19 @@ class SQLiteStore(Store):
             self.flush_pairs = FLUSH_PAIRS
             self._check_or_init(create and not readonly)
         except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(AttributeError, sqlite3.Error):
+                self._db.close()
+            if _is_corrupt(exc) and getattr(exc, "sqlite_errorname", "") != "SQLITE_NOTADB":
+                raise self._corrupt(exc) from exc
             raise IndexFormatError(f"{self.path} is not a whence index ({exc})") from exc
+
+    def _corrupt(self, exc: BaseException) -> IndexCorrupt:
+        what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, sqlite3.Error) else str(exc)
+        return IndexCorrupt(
+            f"the index {self.path} is damaged ({what}): run `whence index check --index {self.path}`"
+            " to see what is wrong, then restore the file from a copy or build the index again into a new"
+            " file (`whence index build SOURCE... --index NEW_FILE`)"
+        )
 
     def _check_or_init(self, create: bool) -> None:
         db = self._db
@@ -213,9 +299,21 @@ class SQLiteStore(Store):
             if not create or nonempty:
                 raise IndexFormatError(f"{self.path} is not a whence index (no meta table)")
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript("BEGIN;" + _SCHEMA)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
-            db.execute("COMMIT")
+            # One write transaction, the check for a schema repeated inside it: a new index is created
+            # whole or not at all, once, even by two processes at once (one that takes no writer's lock).
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if not db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+                ).fetchone():
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         codec.check_params(meta, _PARAMS, str(self.path), "rebuild the index")
         if not self._readonly:
@@ -447,6 +545,7 @@ class SQLiteStore(Store):
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
+    @_reads
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
         sql = "SELECT content_hash FROM documents WHERE content_hash IN ({marks})"
         return {bytes(r[0]) for r in self._select_in(sql, list(content_hashes))}
@@ -462,6 +561,7 @@ class SQLiteStore(Store):
             ]
         return self._dirs
 
+    @_reads
     def postings(self, hashes: npt.NDArray[np.int64], cap: int, band_keys: Sequence[int] = ()) -> Postings:
         empty = np.zeros(0, dtype=np.int64)
         bands = np.array(sorted(self.band_docs(band_keys)), dtype=np.int64) if band_keys else empty
@@ -496,38 +596,60 @@ class SQLiteStore(Store):
         keep = ~np.isin(allh, common) if len(common) else np.ones(len(allh), dtype=bool)
         return Postings(allh[keep], alld[keep], common, bands)
 
-    def _select_in(self, sql: str, values: Sequence[object]) -> Iterator[tuple[Any, ...]]:
-        """Rows of ``sql`` (whose ``{marks}`` is an ``IN`` list) for all ``values``, in chunks."""
+    def _select_in(self, sql: str, values: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (whose ``{marks}`` is an ``IN`` list) for all ``values``, in chunks.  A list, not
+        a generator: a read that fails half-way (a damaged page) leaves no cursor open on the file."""
         values = list(values)
+        rows: list[tuple[Any, ...]] = []
         for i in range(0, len(values), _CHUNK):
             chunk = values[i : i + _CHUNK]
-            yield from self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+            rows.extend(self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk))
+        return rows
 
+    @_reads
     def band_docs(self, keys: Sequence[int]) -> set[int]:
         return {r[0] for r in self._select_in("SELECT doc FROM bands WHERE key IN ({marks})", keys)}
 
+    @_reads
     def order_keys(self, ids: Sequence[int]) -> dict[int, int]:
         sql = "SELECT id, content_hash FROM documents WHERE id IN ({marks})"
         return {r[0]: int.from_bytes(bytes(r[1])[:8], "big") >> 1 for r in self._select_in(sql, ids)}
 
+    @_reads
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
         sql = "SELECT id, blob_id, language, lines, tokens, length_bytes FROM documents WHERE id IN ({marks})"
         return {r[0]: StoredDoc(*r) for r in self._select_in(sql, ids)}
 
+    @_reads
     def text(self, doc_id: int) -> bytes:
-        row = self._db.execute("SELECT z FROM texts WHERE doc=?", (doc_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT t.z, d.content_hash FROM texts t JOIN documents d ON d.id = t.doc WHERE t.doc = ?",
+            (doc_id,),
+        ).fetchone()
         if row is None:
             raise KeyError(doc_id)
-        return codec.decompressor().decompress(row[0])
+        return self._verified(doc_id, codec.decompressor().decompress(row[0]), row[1])
 
+    def _verified(self, doc_id: int, raw: bytes, content_hash: bytes) -> bytes:
+        """``raw``, once it matches the content hash it was stored under (zstd frames carry no checksum:
+        a flipped byte inside one can decompress to a different text, which search would align)."""
+        if xxhash.xxh3_128_digest(raw) != bytes(content_hash):
+            raise ValueError(f"the stored text of document {doc_id} does not match its content hash")
+        return raw
+
+    @_reads
     def fetch(self, ids: Sequence[int]) -> dict[int, Fetched]:
         sql = (
-            "SELECT d.id, d.blob_id, d.language, d.lines, d.tokens, d.length_bytes, t.z"
+            "SELECT d.id, d.blob_id, d.language, d.lines, d.tokens, d.length_bytes, t.z, d.content_hash"
             " FROM documents d JOIN texts t ON t.doc = d.id WHERE d.id IN ({marks})"
         )
         unz = codec.decompressor()
-        return {r[0]: Fetched(StoredDoc(*r[:6]), unz.decompress(r[6])) for r in self._select_in(sql, ids)}
+        return {
+            r[0]: Fetched(StoredDoc(*r[:6]), self._verified(r[0], unz.decompress(r[6]), r[7]))
+            for r in self._select_in(sql, ids)
+        }
 
+    @_reads
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
         out: dict[int, list[Occurrence]] = {i: [] for i in ids}
         sql = (
@@ -538,6 +660,7 @@ class SQLiteStore(Store):
             out[doc].append(Occurrence(repo, path, tuple(json.loads(lic)), rev, url))
         return out
 
+    @_reads
     def stats(self) -> dict[str, int | float | str]:
         db = self._db
         docs = db.execute("SELECT count(*), coalesce(sum(length_bytes), 0) FROM documents").fetchone()
@@ -560,6 +683,7 @@ class SQLiteStore(Store):
             "index_bytes_per_source_byte": round(size / docs[1], 3) if docs[1] else 0.0,
         }
 
+    @_reads
     def all_content_hashes(self) -> list[bytes]:
         return [bytes(r[0]) for r in self._db.execute("SELECT content_hash FROM documents")]
 
@@ -568,6 +692,7 @@ class SQLiteStore(Store):
             raise ValueError(f"commit_every must be at least 1, got {postings}")
         self.flush_pairs = postings
 
+    @_reads
     def count_documents(self) -> int:
         self._check_version()
         if self._count is None:
@@ -597,6 +722,7 @@ class SQLiteStore(Store):
             self._removed = np.array(sorted(r[0] for r in rows), dtype=np.int64)
         return self._removed
 
+    @_reads
     def repository(self, repo: str, limit: int = 100, offset: int = 0) -> RepoFiles:
         db = self._db
         # The exact name uses the index; another capitalisation falls back to a scan.
@@ -627,8 +753,117 @@ class SQLiteStore(Store):
         ]
         return RepoFiles(name, int(total), files, licenses)
 
+    # -- integrity ---------------------------------------------------------------------------------
+
+    def check(self) -> dict[str, Any]:
+        """Verify the whole file (``whence index check``): SQLite's ``PRAGMA integrity_check`` (every page,
+        and every index against its table: a changed repository name or path shows up there), every
+        stored text decompressed and compared with its content hash and length, every posting block
+        decoded and checked against its segment's directory (sorted, inside its first and last hash,
+        the segment's pair count, only known documents).
+
+        Returns counts (``documents``, ``texts``, ``segments``, ``blocks``) and ``problems``: at most
+        :data:`CHECK_LIMIT` lines, then how many more; empty when the index is sound.
+        """
+        problems: list[str] = []
+        more = 0
+
+        def problem(text: str) -> None:
+            nonlocal more
+            if len(problems) < CHECK_LIMIT:
+                problems.append(text)
+            else:
+                more += 1
+
+        db = self._db
+        counts = {"documents": 0, "texts": 0, "segments": 0, "blocks": 0}
+        try:
+            rows = [r[0] for r in db.execute(f"PRAGMA integrity_check({CHECK_LIMIT})")]
+        except sqlite3.Error as exc:
+            rows = [str(exc)]
+        if rows != ["ok"]:
+            for r in rows:
+                problem(f"database: {r}")
+        known: set[int] = set()
+        try:
+            unz = codec.decompressor()
+            sql = (
+                "SELECT d.id, d.content_hash, d.length_bytes, t.z FROM documents d"
+                " LEFT JOIN texts t ON t.doc = d.id ORDER BY d.id"
+            )
+            for doc, content_hash, length, z in db.execute(sql):
+                counts["documents"] += 1
+                known.add(doc)
+                if z is None:
+                    problem(f"document {doc}: no stored text")
+                    continue
+                try:
+                    raw = unz.decompress(z)
+                except zstandard.ZstdError as exc:
+                    problem(f"document {doc}: the stored text does not decompress ({exc})")
+                    continue
+                counts["texts"] += 1
+                if len(raw) != length or xxhash.xxh3_128_digest(raw) != bytes(content_hash):
+                    problem(f"document {doc}: the stored text does not match its content hash")
+            if self._has_table("removed"):  # deleted documents that segments may still name
+                known.update(r[0] for r in db.execute("SELECT doc FROM removed"))
+        except sqlite3.Error as exc:
+            problem(f"documents and texts: reading stopped ({exc})")
+        try:
+            self._check_segments(known, counts, problem)
+        except sqlite3.Error as exc:
+            problem(f"postings: reading stopped ({exc})")
+        if more:
+            problems.append(f"... and {more} more")
+        return {"index": str(self.path), **counts, "problems": problems}
+
+    def _check_segments(
+        self, known: set[int], counts: dict[str, int], problem: Callable[[str], None]
+    ) -> None:
+        db = self._db
+        known_ids = np.array(sorted(known), dtype=np.int64)
+        segments = db.execute("SELECT id, pairs, first, last FROM segments ORDER BY id").fetchall()
+        for sid, pairs, first_b, last_b in segments:
+            counts["segments"] += 1
+            name = f"segment {sid}"
+            if len(first_b) != len(last_b) or len(first_b) % 8:
+                problem(f"{name}: its block directory does not decode")
+                continue
+            first = np.frombuffer(first_b, dtype="<i8")
+            last = np.frombuffer(last_b, dtype="<i8")
+            base = sid << 32
+            blocks = db.execute(
+                "SELECT id, data FROM blocks WHERE id BETWEEN ? AND ? ORDER BY id", (base, base | 0xFFFFFFFF)
+            ).fetchall()
+            counts["blocks"] += len(blocks)
+            if [b for b, _ in blocks] != [base | i for i in range(len(first))]:
+                problem(f"{name}: {len(blocks)} blocks stored, its directory names {len(first)}")
+                continue
+            total = 0
+            prev: tuple[int, int] | None = None
+            for i, (_, data) in enumerate(blocks):
+                short = len(data) != 12 * seg.BLOCK
+                if len(data) % 12 or not data or (short and i != len(blocks) - 1):
+                    problem(f"{name} block {i}: {len(data)} bytes, not a block of (hash, document) pairs")
+                    continue
+                h, d = seg.decode_block(bytes(data))
+                total += len(h)
+                key_h, key_d = h.astype(np.int64), d.astype(np.int64)
+                ordered = (key_h[1:] > key_h[:-1]) | ((key_h[1:] == key_h[:-1]) & (key_d[1:] > key_d[:-1]))
+                if not ordered.all() or (prev is not None and (int(h[0]), int(d[0])) <= prev):
+                    problem(f"{name} block {i}: pairs out of order")
+                elif h[0] != first[i] or h[-1] != last[i]:
+                    problem(f"{name} block {i}: does not match its directory entry")
+                stray = ~np.isin(key_d, known_ids)
+                if stray.any():
+                    problem(f"{name} block {i}: names {int(stray.sum())} unknown document(s)")
+                prev = (int(h[-1]), int(d[-1]))
+            if total != pairs:
+                problem(f"{name}: {total} pairs stored, its directory says {pairs}")
+
     # -- opt-out -----------------------------------------------------------------------------------
 
+    @_reads
     def optouts(self) -> dict[str, str]:
         if not self._has_table("optouts"):  # an index written before opt-outs, opened read-only
             return {}
@@ -688,3 +923,4 @@ class SQLiteStore(Store):
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
+        self._release_write_lock()
