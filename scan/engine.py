@@ -162,8 +162,8 @@ def _read(path: Path, stores: _Stores, min_tokens: int, skip_generated: bool) ->
     r = _Read(path)
     try:
         raw = read_limited(path)
-    except _Skip as why:
-        r.skipped = str(why)
+    except _Skip as skip:
+        r.skipped = str(skip)
         return r
     except OSError as exc:
         r.error = f"cannot read: {exc.strerror or exc}"
