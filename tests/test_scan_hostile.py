@@ -93,6 +93,22 @@ def test_a_tracked_copy_is_scanned_whatever_gitignore_says(
     assert _exemptions(data)["scratch.py"] == "gitignored"
 
 
+def test_an_ignored_folder_is_entered_for_its_tracked_files(
+    repo: Path, built_index: Path, corpus: Path
+) -> None:
+    (repo / ".gitignore").write_text("out/\n")
+    (repo / "out" / "deep").mkdir(parents=True)
+    (repo / "out" / "deep" / "kept.py").write_text(_lines(corpus, "textwrap.py", 247, 300))
+    (repo / "out" / "loose.py").write_text(_lines(corpus, "bisect.py", 1, 60))
+    git(repo, "add", ".gitignore")
+    git(repo, "add", "-f", "out/deep/kept.py")
+    git(repo, "commit", "-q", "-m", "a tracked file in an ignored folder")
+    res, data = run(built_index, "json", str(repo))
+    assert res.exit_code == 1, res.output
+    assert [f["path"] for f in data["findings"]] == ["out/deep/kept.py"]
+    assert _exemptions(data) == {"out/loose.py": "gitignored"}
+
+
 def test_exempted_copies_are_listed_in_every_format(repo: Path, built_index: Path, corpus: Path) -> None:
     frag = _lines(corpus, "textwrap.py", 247, 300)
     (repo / "src" / "gen.py").write_text("# DO NOT EDIT\n" + frag)
