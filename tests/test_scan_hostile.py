@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -190,6 +191,21 @@ def test_fifo_socket_and_sparse_file_are_skipped_at_once(repo: Path, built_index
             else:  # the FIFO named on the command line
                 assert out.returncode == 0, out.stderr
                 assert data["files"] == {"scanned": 0, "skipped": {"not a regular file": 1}}
+    # Each is refused at once, without reading (a device too).
+    from whence.scan import engine
+
+    for path, why in (
+        (src / "pipe.py", "not a regular file"),
+        (huge, "too large"),
+        (Path(os.devnull), "not a regular file"),
+    ):
+        started = time.monotonic()
+        with pytest.raises(engine._Skip) as caught:
+            engine.read_limited(path)
+        assert time.monotonic() - started < 1.0
+        assert str(caught.value) == why
+    res, data = run(built_index, "json", os.devnull)
+    assert res.exit_code == 0 and data["files"]["skipped"] == {"not a regular file": 1}
 
 
 # -- finding 6: any file name POSIX allows, encoded as each format says -------------------------------
