@@ -215,8 +215,8 @@ def _walk(
         keep = []
         for d in sorted(dirs):
             p = folder / d
-            if d in SKIP_DIRS:
-                continue
+            if d in SKIP_DIRS and p not in ign.tracked_dirs:
+                continue  # tool state; entered only for files git tracks there (a cache is no hiding place)
             if os.path.islink(p):
                 out.skip(p, "symlink")
             elif ign.ignored(p, True):

@@ -101,12 +101,14 @@ def test_an_ignored_folder_is_entered_for_its_tracked_files(
     (repo / "out" / "deep").mkdir(parents=True)
     (repo / "out" / "deep" / "kept.py").write_text(_lines(corpus, "textwrap.py", 247, 300))
     (repo / "out" / "loose.py").write_text(_lines(corpus, "bisect.py", 1, 60))
+    (repo / "src" / "__pycache__").mkdir()
+    (repo / "src" / "__pycache__" / "hid.py").write_text(_lines(corpus, "shlex.py", 130, 190))
     git(repo, "add", ".gitignore")
-    git(repo, "add", "-f", "out/deep/kept.py")
+    git(repo, "add", "-f", "out/deep/kept.py", "src/__pycache__/hid.py")
     git(repo, "commit", "-q", "-m", "a tracked file in an ignored folder")
     res, data = run(built_index, "json", str(repo))
     assert res.exit_code == 1, res.output
-    assert [f["path"] for f in data["findings"]] == ["out/deep/kept.py"]
+    assert [f["path"] for f in data["findings"]] == ["out/deep/kept.py", "src/__pycache__/hid.py"]
     assert _exemptions(data) == {"out/loose.py": "gitignored"}
 
 
