@@ -94,7 +94,18 @@ def scan_cmd(
             fail(f"{p}: no such file or folder")
     root = scanfiles.git_root(targets[0])
     with exit_2_on_error():
-        pol = policy.read_file(policy_file) if policy_file else policy.discover(targets[0], root)
+        added = None
+        if rev is not None:
+            if root is None:
+                fail(f"--diff {rev}: {targets[0]} is not inside a git repository")
+            added = scanfiles.added_lines(root, rev)
+        if policy_file:
+            pol = policy.read_file(policy_file)
+        elif rev is not None and root is not None:
+            # The base's policy: the change under review cannot loosen the rules it is judged by.
+            pol = policy.discover_at(scanfiles.base_of(rev), targets[0], root)
+        else:
+            pol = policy.discover(targets[0], root)
         if policy_file and pol.source == "defaults":
             fail(f"{policy_file}: no [tool.whence] table in it")
         if fail_on:
@@ -103,11 +114,6 @@ def scan_cmd(
             pol = replace(pol, min_tokens=min_tokens)
         if include_vendored:
             pol = replace(pol, include_vendored=True)
-        added = None
-        if rev is not None:
-            if root is None:
-                fail(f"--diff {rev}: {targets[0]} is not inside a git repository")
-            added = scanfiles.added_lines(root, rev)
         ignore = pathspec.GitIgnoreSpec.from_lines(pol.ignore)
         files = scanfiles.collect(
             targets, root=root, ignore=ignore, ignore_base=pol.root, include_vendored=pol.include_vendored
@@ -135,6 +141,7 @@ def scan_cmd(
         fail(f"the scan did not complete: {exc}")
     for why, n in skipped.items():
         scanned.skipped[why] = scanned.skipped.get(why, 0) + n
+    scanned.exempted[:0] = files.exempted
     shown_root = root or pol.root
     report = findings.judge(scanned, pol, shown_root, rev, time.perf_counter() - started)
     text = _render(report, fmt)
@@ -148,7 +155,7 @@ def scan_cmd(
     else:
         click.echo(text, nl=False)
     for path, message in report.errors:
-        click.echo(f"error: {path}: {message}", err=True)
+        click.echo(f"error: {findings.printable(path)}: {message}", err=True)
     if report.errors:
         click.echo(
             f"error: {len(report.errors)} file(s) could not be scanned: the scan is incomplete", err=True
@@ -171,21 +178,26 @@ def _render(report: Any, fmt: str) -> str:
 
 
 def _text(report: Any) -> str:
+    from whence.scan.findings import printable
+    from whence.terminal import printable as safe  # index data (repository, path, license, URL) too
+
     out: list[str] = []
     for f in report.findings:
         tag = "FAIL" if f.failing else ("ok  " if f.attributed else "note")
         lic = ", ".join(f.origin.licenses) or "no license"
         out.append(
-            f"{tag} {f.path}:{f.lines[0]}-{f.lines[1]} {f.verdict} ({f.tokens} tokens) from "
-            f"{f.origin.repo} {f.origin.path}:{f.source_lines[0]}-{f.source_lines[1]} "
-            f"[{lic}, {f.license_category}]"
+            f"{tag} {printable(f.path)}:{f.lines[0]}-{f.lines[1]} {f.verdict} ({f.tokens} tokens) from "
+            f"{safe(f.origin.repo)} {safe(f.origin.path)}:{f.source_lines[0]}-{f.source_lines[1]} "
+            f"[{safe(lic)}, {f.license_category}]"
         )
         if f.url:
-            out.append(f"     {f.url}")
+            out.append(f"     {safe(f.url)}")
         if f.failing:
-            out.append(f"     fails: {', '.join(f.failing)}")
+            out.append(f"     fails: {safe(', '.join(f.failing))}")
         if f.attributed:
-            out.append(f"     attributed: {f.attributed}")
+            out.append(f"     attributed: {safe(str(f.attributed))}")
+    for path, why in report.exempted:
+        out.append(f"skip {printable(path)} ({why})")
     out.append(_summary(report))
     return "\n".join(out) + "\n"
 

@@ -16,9 +16,11 @@ did not complete is never reported clean.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import re
+import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -32,7 +34,7 @@ import xxhash
 from whence.errors import WhenceError
 from whence.index import cover as cov
 from whence.index import fingerprint as fp
-from whence.index.ingest import check_text
+from whence.index.ingest import DEFAULT_MAX_BYTES, check_text
 from whence.index.model import Occurrence
 from whence.index.stores import Postings, Store, StoreReader, open_store
 
@@ -88,6 +90,8 @@ class Scanned:
 
     files: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    #: Every file left out, with the reason (the keys of ``skipped``).
+    exempted: list[tuple[Path, str]] = field(default_factory=list)
     regions: list[Region] = field(default_factory=list)
     markers: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
@@ -115,12 +119,57 @@ class _Stores:
             s.close()
 
 
+class _Skip(Exception):
+    """A file not to read: not a regular file (a FIFO, a socket, a device), or too large."""
+
+
+def read_limited(path: Path, limit: int = DEFAULT_MAX_BYTES) -> bytes:
+    """At most ``limit + 1`` bytes of ``path`` (so that "too large" is known without reading more).
+
+    The file is opened without blocking and checked with ``fstat`` on the open descriptor, so a FIFO
+    (whose ``open`` would wait for a writer forever), a socket or a device is refused at once, and a
+    regular file larger than ``limit`` (a 2 GB sparse file, say) is never read: its size says enough.
+
+    Raises:
+        _Skip: not a regular file, or larger than ``limit`` (the reason is its message).
+        OSError: it cannot be opened or read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket, or a FIFO (on some systems) without a writer
+            raise _Skip("not a regular file") from exc
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _Skip("not a regular file")
+        if st.st_size > limit:
+            raise _Skip("too large")  # its size is enough: nothing is read
+        chunks, left = [], limit + 1
+        while left > 0:
+            b = os.read(fd, min(left, 1 << 20))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read(path: Path, stores: _Stores, min_tokens: int, skip_generated: bool) -> _Read:
     r = _Read(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path)
+    except _Skip as skip:
+        r.skipped = str(skip)
+        return r
     except OSError as exc:
         r.error = f"cannot read: {exc.strerror or exc}"
+        return r
+    if len(raw) > DEFAULT_MAX_BYTES:
+        r.skipped = "too large"
         return r
     why = check_text(raw)
     if why:
@@ -193,7 +242,9 @@ def _align(
 ) -> tuple[list[Region], str]:
     """Regions of one file (and an error message, empty when all went well)."""
     try:
-        raw = t.path.read_bytes()
+        raw = read_limited(t.path)
+    except _Skip:
+        return [], "the file changed while it was being scanned"
     except OSError as exc:
         return [], f"cannot read: {exc.strerror or exc}"
     if xxhash.xxh3_128_digest(raw) != t.digest:
@@ -279,6 +330,7 @@ def run(
                 report.errors.append((str(r.path), r.error))
             elif r.skipped:
                 report.skipped[r.skipped] = report.skipped.get(r.skipped, 0) + 1
+                report.exempted.append((r.path, r.skipped))
             else:
                 report.files += 1
                 if r.markers:

@@ -2,7 +2,11 @@
 
 * Folders are walked with ``.gitignore`` files applied as git applies them (every ``.gitignore`` from
   the repository root down, deeper files overriding, ``.git/info/exclude`` too; an ignored folder is
-  not entered), parsed with ``pathspec``.
+  not entered unless it holds tracked files), parsed with ``pathspec``.  As in git, a ``.gitignore``
+  never hides a *tracked* file (``git ls-files``): a pull request cannot switch its own scan off by
+  committing ``git add -f copied.py`` beside a ``.gitignore`` holding ``*``.
+* Every file left out is recorded with its path and the reason (:attr:`FileSet.exempted`), so each
+  output format can list them.
 * Vendored and generated code is skipped by default: folders such as ``node_modules/``, ``vendor/``,
   ``third_party/``, ``dist/``, ``build/``; lock files, minified files, protobuf output; and files whose
   first lines say they are generated (``@generated``, ``DO NOT EDIT``, ``Code generated``).
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -75,6 +80,9 @@ class _Ignores:
     specs: dict[Path, pathspec.GitIgnoreSpec] = field(default_factory=dict)
 
     loaded: set[Path] = field(default_factory=set)
+    #: What git tracks (never ignored, as in git) and the folders holding it.
+    tracked: set[Path] = field(default_factory=set)
+    tracked_dirs: set[Path] = field(default_factory=set)
 
     def load(self, folder: Path) -> None:
         if folder in self.loaded:
@@ -88,9 +96,10 @@ class _Ignores:
             self.specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
-        """Git's answer for ``path``: the deepest ``.gitignore`` with a matching rule decides."""
+        """Git's answer for ``path``: the deepest ``.gitignore`` with a matching rule decides; a tracked
+        file (and a folder holding one) is never ignored."""
         verdict = False
-        if not self.specs:
+        if not self.specs or path in (self.tracked_dirs if is_dir else self.tracked):
             return verdict
         for folder in reversed(path.parents):
             spec = self.specs.get(folder)
@@ -104,10 +113,25 @@ class _Ignores:
 
 
 def _read_lines(p: Path) -> list[str]:
+    # Only a regular file: a FIFO named .gitignore must not block the scan.
     try:
-        return p.read_text(encoding="utf-8", errors="replace").splitlines()
+        if not stat.S_ISREG(os.stat(p).st_mode):
+            return []
+        with p.open("rb") as fh:
+            return fh.read(1 << 20).decode("utf-8", "replace").splitlines()
     except OSError:
         return []
+
+
+def tracked_files(root: Path) -> set[Path]:
+    """The files git tracks in the work tree at ``root`` (absolute paths; empty when git fails)."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=False)
+    except OSError:
+        return set()
+    if out.returncode != 0:
+        return set()
+    return {root / os.fsdecode(name) for name in out.stdout.split(b"\0") if name}
 
 
 @dataclass
@@ -116,6 +140,12 @@ class FileSet:
 
     files: list[Path] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    #: Every file or folder left out, with the reason (the keys of ``skipped``).
+    exempted: list[tuple[Path, str]] = field(default_factory=list)
+
+    def skip(self, path: Path, reason: str) -> None:
+        self.skipped[reason] += 1
+        self.exempted.append((path, reason))
 
 
 def collect(
@@ -140,6 +170,9 @@ def collect(
     out = FileSet()
     seen: set[Path] = set()
     ign = _Ignores(root)
+    tracked = tracked_files(root) if root is not None else set()
+    ign.tracked = tracked
+    ign.tracked_dirs = {d for p in tracked for d in p.parents}
 
     def policy_ignored(p: Path, is_dir: bool) -> bool:
         try:
@@ -156,9 +189,9 @@ def collect(
     for top in paths:
         if not top.exists():
             raise InvalidInput(f"{top}: no such file or folder")
-        if top.is_file():
+        if not top.is_dir():  # a file (or a FIFO, a socket: the engine skips those, counted)
             if policy_ignored(top, False):
-                out.skipped["ignored by policy"] += 1
+                out.skip(top, "ignored by policy")
             else:
                 add(top)
             continue
@@ -182,16 +215,16 @@ def _walk(
         keep = []
         for d in sorted(dirs):
             p = folder / d
-            if d in SKIP_DIRS:
-                continue
+            if d in SKIP_DIRS and p not in ign.tracked_dirs:
+                continue  # tool state; entered only for files git tracks there (a cache is no hiding place)
             if os.path.islink(p):
-                out.skipped["symlink"] += 1
+                out.skip(p, "symlink")
             elif ign.ignored(p, True):
-                out.skipped["gitignored folder"] += 1
+                out.skip(p, "gitignored folder")
             elif check(p, True):
-                out.skipped["ignored by policy"] += 1
+                out.skip(p, "ignored by policy")
             elif not include_vendored and d in VENDORED_DIRS:
-                out.skipped["vendored folder"] += 1
+                out.skip(p, "vendored folder")
             else:
                 keep.append(d)
         dirs[:] = keep
@@ -200,11 +233,11 @@ def _walk(
             if name == ".gitignore":
                 continue
             if os.path.islink(p):
-                out.skipped["symlink"] += 1
+                out.skip(p, "symlink")
             elif ign.ignored(p, False):
-                out.skipped["gitignored"] += 1
+                out.skip(p, "gitignored")
             elif check(p, False):
-                out.skipped["ignored by policy"] += 1
+                out.skip(p, "ignored by policy")
             else:
                 yield p
 
@@ -248,6 +281,24 @@ def _unquote(path: bytes) -> bytes:
     return bytes(out)
 
 
+def base_of(rev: str) -> str:
+    """The base revision of a ``--diff`` argument: ``A`` of ``A...B`` or ``A..B``, else ``rev``."""
+    return rev.split("...")[0].split("..")[0] or "HEAD"
+
+
+def show_at(root: Path, rev: str, rel: str) -> bytes | None:
+    """The file ``rel`` (relative to ``root``, '/'-separated) as it is at ``rev``; None when absent."""
+    if rev.startswith("-"):
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "cat-file", "blob", f"{rev}:{rel}"], capture_output=True, check=False
+        )
+    except OSError:
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
 def added_lines(root: Path, rev: str) -> dict[Path, set[int] | None]:
     """Lines added since ``rev`` in the work tree at ``root`` (absolute path -> 1-based line numbers).
 
@@ -258,7 +309,7 @@ def added_lines(root: Path, rev: str) -> dict[Path, set[int] | None]:
     """
     if rev.startswith("-"):
         raise InvalidInput(f"--diff {rev!r}: a revision cannot start with '-'")
-    base = rev.split("...")[0].split("..")[0] or "HEAD"
+    base = base_of(rev)
     try:
         _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", base + "^{commit}")
     except InvalidInput as exc:

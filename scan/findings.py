@@ -18,11 +18,13 @@ policy's ``attributed`` list.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from whence.index.licenses import Category, classify
 from whence.index.model import Occurrence
@@ -74,7 +76,8 @@ class Finding:
     def as_dict(self) -> dict[str, Any]:
         first, last = self.source_lines
         return {
-            "path": self.path,
+            "path": display(self.path),
+            "uri": uri(self.path),
             "lines": list(self.lines),
             "verdict": self.verdict,
             "tokens": self.tokens,
@@ -107,6 +110,8 @@ class ScanReport:
     findings: list[Finding]
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    #: Every file or folder left out: (path relative to ``root``, reason).
+    exempted: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def failing(self) -> list[Finding]:
@@ -127,7 +132,7 @@ class ScanReport:
         return {
             "version": 1,
             "status": self.status,
-            "root": str(self.root),
+            "root": display(str(self.root)),
             "diff": self.diff,
             "policy": self.policy.as_dict(),
             "files": {"scanned": self.files, "skipped": dict(sorted(self.skipped.items()))},
@@ -138,9 +143,33 @@ class ScanReport:
                 "by_rule": dict(sorted(Counter(r for f in self.findings for r in f.rules).items())),
             },
             "findings": [f.as_dict() for f in self.findings],
-            "errors": [{"path": p, "message": m} for p, m in self.errors],
+            "exempted": [{"path": display(p), "uri": uri(p), "reason": why} for p, why in self.exempted],
+            "errors": [{"path": display(p), "message": m} for p, m in self.errors],
             "seconds": round(self.seconds, 3),
         }
+
+
+def display(path: str) -> str:
+    """A file name for JSON and text: its bytes (``os.fsencode``) read as UTF-8, with each byte that is
+    not UTF-8 written as ``\\xNN`` (Python's ``backslashreplace``).  A name from the file system may
+    hold such bytes (decoded as lone surrogates, which strict JSON parsers reject); this form never does.
+    ``uri`` is the exact, unambiguous form."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def printable(path: str) -> str:
+    """A file name for a line of text: :func:`display`, with characters that are not printable (a
+    newline, a tab, other control characters) written as backslash escapes, so a name cannot break a
+    line or the terminal."""
+    from whence.terminal import printable as safe
+
+    return safe(display(path))
+
+
+def uri(path: str) -> str:
+    """A relative path as an RFC 3986 URI reference: its bytes percent-encoded, all but the unreserved
+    characters and ``/`` (SARIF ``artifactLocation.uri``)."""
+    return quote(os.fsencode(path), safe="/")
 
 
 def _repo_pattern(repo: str) -> re.Pattern[str]:
@@ -211,7 +240,10 @@ def judge(scanned: Scanned, policy: Policy, root: Path, diff: str | None, second
             )
         )
     findings.sort(key=lambda f: (f.path, f.lines, f.origin.repo))
-    return ScanReport(root, policy, diff, scanned.files, scanned.skipped, findings, scanned.errors, seconds)
+    exempted = sorted((_rel(p, root), why) for p, why in scanned.exempted)
+    return ScanReport(
+        root, policy, diff, scanned.files, scanned.skipped, findings, scanned.errors, seconds, exempted
+    )
 
 
 def _credit(

@@ -12,7 +12,7 @@ from collections import defaultdict
 from whence import __version__
 from whence.index.licenses import Category
 
-from .findings import Finding, ScanReport
+from .findings import Finding, ScanReport, printable
 
 _HOW: dict[Category, str] = {
     "public-domain": "No attribution is required; listed for the record.",
@@ -61,7 +61,9 @@ def to_notice(report: ScanReport) -> str:
         for f in found:
             lo, hi = f.lines
             slo, shi = f.source_lines
-            lines.append(f"  {f.path} lines {lo}-{hi} <- {f.origin.path} lines {slo}-{shi} ({f.verdict})")
+            lines.append(
+                f"  {printable(f.path)} lines {lo}-{hi} <- {f.origin.path} lines {slo}-{shi} ({f.verdict})"
+            )
             if f.url:
                 lines.append(f"    {f.url}")
     return "\n".join(lines) + "\n"

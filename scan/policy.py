@@ -152,11 +152,18 @@ def from_table(table: dict[str, Any], root: Path, source: str) -> Policy:
 def read_file(path: Path) -> Policy:
     """A policy from ``whence.toml`` or ``pyproject.toml`` (``[tool.whence]``; absent: defaults)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read the policy ({exc.strerror or exc})") from exc
+    return parse(raw, path, str(path))
+
+
+def parse(raw: bytes, path: Path, source: str) -> Policy:
+    """A policy from the bytes of the file ``path`` (``source`` names where they came from)."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: not valid TOML ({exc})") from exc
+        raise PolicyError(f"{source}: not valid TOML ({exc})") from exc
     tool = data.get("tool", {}).get("whence") if isinstance(data.get("tool"), dict) else None
     if path.name == "pyproject.toml":
         if tool is None:
@@ -165,8 +172,8 @@ def read_file(path: Path) -> Policy:
     else:
         table = tool if tool is not None else data
     if not isinstance(table, dict):
-        raise PolicyError(f"{path}: [tool.whence] must be a table")
-    return from_table(table, path.parent, str(path))
+        raise PolicyError(f"{source}: [tool.whence] must be a table")
+    return from_table(table, path.parent, source)
 
 
 def discover(start: Path, stop: Path | None) -> Policy:
@@ -186,3 +193,28 @@ def discover(start: Path, stop: Path | None) -> Policy:
         if stop is not None and folder == stop:
             break
     return Policy(root=stop or here)
+
+
+def discover_at(rev: str, start: Path, root: Path) -> Policy:
+    """The policy that applied to ``start`` at revision ``rev`` of the repository at ``root``.
+
+    ``whence scan --diff REV`` judges a change with the policy of its base, not with one the change
+    itself brings: a pull request cannot loosen the policy it is checked against.  Read with
+    ``git show``; the lookup is :func:`discover`'s (nearest ``whence.toml`` or ``pyproject.toml`` with
+    ``[tool.whence]`` above ``start``, up to ``root``).
+    """
+    from .files import show_at
+
+    here = start if start.is_dir() else start.parent
+    here = here.resolve()
+    folders = [f for f in (here, *here.parents) if f == root or root in f.parents]
+    for folder in folders:
+        for name in ("whence.toml", "pyproject.toml"):
+            rel = (folder / name).relative_to(root).as_posix()
+            raw = show_at(root, rev, rel)
+            if raw is None:
+                continue
+            pol = parse(raw, folder / name, f"{rev}:{rel}")
+            if name == "whence.toml" or pol.source != "defaults":
+                return pol
+    return Policy(root=root)

@@ -13,7 +13,7 @@ from typing import Any
 
 from whence import __version__
 
-from .findings import RULES, Finding, ScanReport
+from .findings import RULES, Finding, ScanReport, display, uri
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -35,6 +35,18 @@ def _message(f: Finding, rule: str) -> str:
         else (" Its license asks for attribution." if f.attribution_required else "")
     )
     return f"{head} from {where}, license {lic}: {url}.{tail}"
+
+
+def _exempted(path: str, why: str) -> dict[str, Any]:
+    """A file the scan left out, as a ``note`` notification located at the file."""
+    return {
+        "level": "note",
+        "message": {"text": f"not scanned: {display(path)} ({why})"},
+        "locations": [
+            {"physicalLocation": {"artifactLocation": {"uri": uri(path), "uriBaseId": "%SRCROOT%"}}}
+        ],
+        "properties": {"exempted": why},
+    }
 
 
 def to_sarif(report: ScanReport) -> dict[str, Any]:
@@ -61,7 +73,7 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": {"uri": uri(f.path), "uriBaseId": "%SRCROOT%"},
                             "region": {"startLine": f.lines[0], "endLine": f.lines[1]},
                         }
                     }
@@ -110,8 +122,10 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
                     {
                         "executionSuccessful": report.status != "error",
                         "toolExecutionNotifications": [
-                            {"level": "error", "message": {"text": f"{p}: {m}"}} for p, m in report.errors
-                        ],
+                            {"level": "error", "message": {"text": f"{display(p)}: {m}"}}
+                            for p, m in report.errors
+                        ]
+                        + [_exempted(p, why) for p, why in report.exempted],
                     }
                 ],
                 "results": results,

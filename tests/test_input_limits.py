@@ -230,6 +230,25 @@ def test_control_sequences_in_index_data_never_reach_the_terminal(tmp_path: Path
     )  # fmt: skip
 
 
+def test_control_sequences_in_index_data_never_reach_the_terminal_from_scan(tmp_path: Path) -> None:
+    """``whence scan``'s text report names the origin (repository, path, licenses, URL) from the index:
+    escaped there too, OSC as well as CSI."""
+    jsonl = tmp_path / "evil.jsonl"
+    jsonl.write_text(json.dumps({**HOSTILE, "content": CODE}) + "\n")
+    db = tmp_path / "i.sqlite"
+    res = _whence("index", "build", str(jsonl), "--index", str(db), "--license-type", "all")
+    assert res.returncode == 0, res.stderr
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "copied.py").write_text(CODE)
+    res = subprocess.run([*WHENCE, "scan", str(repo), "--index", str(db)], capture_output=True, timeout=120)
+    assert res.returncode in (0, 1), res.stderr
+    text = res.stdout.decode("utf-8")
+    assert "copied.py" in text and "evil/\\x1b[2Jrepo" in text, text
+    bad = [c for c in text if c in "\x1b\x07\x7f" or "\x80" <= c <= "\x9f"]
+    assert not bad, bad
+
+
 def test_printable_escapes_controls_and_keeps_unicode() -> None:
     assert printable("a\x1b[2Jb\x07\x7f\x9b\x85\n") == "a\\x1b[2Jb\\x07\\x7f\\x9b\\x85\\n"
     assert printable("naïve — 中文 🙂") == "naïve — 中文 🙂"

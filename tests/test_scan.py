@@ -362,13 +362,21 @@ def test_an_incomplete_scan_is_never_clean(repo: Path, built_index: Path, tmp_pa
     res, _ = scan(built_index, str(repo / "nope"))
     assert res.exit_code == 2 and "nope" in res.stderr
 
-    # A file that cannot be read (a socket): the scan reports an error, never clean.
+    # A socket is no file to read: skipped at once and listed (see test_scan_hostile.py), not an error.
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(repo / "src" / "agent.sock"))
         res, data = scan(built_index, str(repo))
-    assert res.exit_code == 2, res.output
-    assert data["status"] == "error" and data["errors"][0]["path"].endswith("agent.sock")
-    assert "could not be scanned" in res.stderr
+    assert res.exit_code == 0, res.output
+    assert data["exempted"] == [
+        {"path": "src/agent.sock", "uri": "src/agent.sock", "reason": "not a regular file"}
+    ]
+
+    # A file that cannot be read (gone between the walk and the read): the engine reports an error.
+    from whence.scan import engine
+
+    gone = repo / "src" / "gone.py"
+    scanned = engine.run([repo / "src" / "inventory.py", gone], str(built_index), min_tokens=40)
+    assert scanned.errors == [(str(gone), "cannot read: No such file or directory")]
 
 
 def test_worker_processes_find_what_one_process_finds(repo: Path, built_index: Path, corpus: Path) -> None:
