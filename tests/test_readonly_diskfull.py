@@ -170,3 +170,17 @@ def test_a_full_disk_loses_nothing_already_in_an_existing_index(
         )  # fmt: skip
         assert found.returncode == 0, found.stderr
         assert "textwrap.py" in found.stdout
+
+
+@pytest.mark.parametrize("size", ["8k", "16k", "48k"])  # SQLITE_FULL, SQLite's I/O error, a failed COMMIT
+def test_a_new_index_whose_schema_does_not_fit_is_removed(tmp_path: Path, size: str) -> None:
+    """When not even the schema fits, the half-made file goes: no "not a whence index" left behind."""
+    source = _big_source(tmp_path / "src", 5, seed=3)
+    with _tmpfs(tmp_path / "tiny", size) as mnt:
+        index = mnt / "index.sqlite"
+        res = _whence("index", "build", str(source), "--index", str(index), "--workers", "1")
+        _assert_fails_cleanly(res, "the disk is full", str(index))
+        assert not index.exists()
+        assert not Path(f"{index}-wal").exists()
+        stats = _whence("index", "stats", "--index", str(index))
+        _assert_fails_cleanly(stats, f"no index at {index}")

@@ -408,7 +408,11 @@ class SQLiteStore(Store):
                     db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk): a second ROLLBACK would
+                # raise "no transaction is active" and hide the real cause.
+                if db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
                 raise
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         codec.check_params(meta, _PARAMS, str(self.path), "rebuild the index")
