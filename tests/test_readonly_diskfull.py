@@ -18,6 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+
+from whence.api.app import create_app
+from whence.api.settings import Settings
+from whence.api.state import State
 
 
 def _mount(*args: str) -> subprocess.CompletedProcess[str]:
@@ -89,6 +94,19 @@ def test_an_index_on_a_read_only_mount_is_searched_stats_and_checked(
         )  # fmt: skip
         assert found.returncode == 0, found.stderr
         assert "textwrap.py" in found.stdout
+
+        # The service (its search processes open the index the same way).
+        settings = Settings(index=str(index), state=str(tmp_path / "state.sqlite"), search_processes=1)
+        state = State(settings.state)
+        _, key = state.create_key("tests")
+        state.close()
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/healthz").status_code == 200
+            res = client.post(
+                "/v1/search", json={"code": snippet}, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert res.status_code == 200, res.text
+            assert "textwrap.py" in res.text
         assert sorted(p.name for p in mnt.iterdir()) == ["index.sqlite"]  # nothing written there
 
 
