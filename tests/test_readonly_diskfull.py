@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -108,6 +109,30 @@ def test_an_index_on_a_read_only_mount_is_searched_stats_and_checked(
             assert res.status_code == 200, res.text
             assert "textwrap.py" in res.text
         assert sorted(p.name for p in mnt.iterdir()) == ["index.sqlite"]  # nothing written there
+
+
+def test_an_unfinished_write_ahead_log_on_a_read_only_mount_is_named(
+    built_index: Path, tmp_path: Path
+) -> None:
+    """A copy taken with its -wal but no -shm: immutable would ignore the log's commits, so the index is
+    not opened that way; the message names the log and what to do instead of "not a whence index"."""
+    work = tmp_path / "work.sqlite"
+    shutil.copy(built_index, work)
+    db = sqlite3.connect(work)
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE scratch(x)")  # a commit that stays in the -wal while db is open
+    db.commit()
+    wal = Path(f"{work}-wal")
+    assert wal.stat().st_size > 0
+    size = built_index.stat().st_size + wal.stat().st_size
+    with _tmpfs(tmp_path / "ro", f"{size // 1024 + 1024}k") as mnt:
+        index = mnt / "index.sqlite"
+        shutil.copy(work, index)
+        shutil.copy(wal, f"{index}-wal")
+        db.close()
+        assert _mount("-o", "remount,ro", str(mnt)).returncode == 0
+        res = _whence("index", "stats", "--index", str(index))
+        _assert_fails_cleanly(res, f"its folder {mnt} is not writable", "unfinished write-ahead log")
 
 
 def test_a_build_into_a_read_only_place_exits_2_naming_the_folder(corpus: Path, tmp_path: Path) -> None:
