@@ -33,14 +33,17 @@ id still named in ``removed``, so a later document can never inherit a deleted o
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
@@ -115,6 +118,31 @@ CHECK_LIMIT = 50
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+#: Free bytes below which an I/O error of SQLite's is taken for a full disk (it reports the ENOSPC of
+#: growing its ``-shm`` or ``-wal`` as SQLITE_IOERR_..., "disk I/O error", without the errno).
+NEARLY_FULL = 1 << 20
+
+
+def _is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
+    """Whether a write failed for want of space: SQLite's SQLITE_FULL, ENOSPC from the OS, or an I/O
+    error of SQLite's while the disk holding ``folder`` has (almost) no space left."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_FULL" or "database or disk is full" in str(exc):
+        return True
+    if folder is not None and name.startswith("SQLITE_IOERR"):
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(folder).free < NEARLY_FULL
+    return False
+
+
+def _is_readonly_place(exc: sqlite3.Error) -> bool:
+    """Whether SQLite could not open or write the file because its place is read-only."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY"))
+
+
 def _is_corrupt(exc: sqlite3.Error) -> bool:
     """Whether a SQLite error means a damaged file (not a lock, a full disk or a missing permission)."""
     name = getattr(exc, "sqlite_errorname", "")
@@ -134,7 +162,7 @@ def _reads(method: _F) -> _F:
         except sqlite3.Error as exc:
             if _is_corrupt(exc):
                 raise self._corrupt(exc) from exc
-            raise StoreUnavailable(f"could not read {self.path}: {exc}") from exc
+            raise self._write_failed(exc, f"could not read {self.path}") from exc
         except (zstandard.ZstdError, ValueError, IndexError) as exc:
             raise self._corrupt(exc) from exc
 
@@ -201,19 +229,36 @@ class SQLiteStore(Store):
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False, readonly: bool = False) -> None:
         self.path = Path(path)
         self._readonly = readonly
-        if not self.path.exists():
+        new = not self.path.exists()
+        if new:
             if not create:
                 raise IndexNotFound(
                     f"no index at {self.path}: build one with `whence index build SOURCE --index {self.path}`"
                 )
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot create the folder {self.path.parent} for the index {self.path}:"
+                    f" {exc.strerror or exc} (choose a folder you can write to with --index)"
+                ) from exc
         if self.path.is_dir():
             raise IndexFormatError(f"{self.path} is a directory, not a whence index file")
         self._lock = None if readonly else self._take_write_lock()
         try:
             self._open(create)
-        except BaseException:
+        except BaseException as exc:
             self._release_write_lock()
+            if (
+                new
+                and isinstance(exc, StoreUnavailable)
+                and _is_disk_full(exc.__cause__ or exc, self.path.parent)
+            ):
+                # The disk filled while the schema was being written: a file with no committed schema
+                # would only say "not a whence index" later, so the half-made file goes.
+                for leftover in ("", "-wal", "-shm"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(f"{self.path}{leftover}")
             raise
 
     def _take_write_lock(self) -> int:
@@ -226,7 +271,12 @@ class SQLiteStore(Store):
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StoreUnavailable(f"could not create the writer's lock file {lock}: {exc}") from exc
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise StoreUnavailable(
+                    f"cannot write to {self.path}: its folder {lock.parent} is not writable"
+                    f" ({exc.strerror}; the writer's lock file {lock.name} could not be created)"
+                ) from exc
+            raise self._write_failed(exc, f"could not create the writer's lock file {lock}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -251,7 +301,8 @@ class SQLiteStore(Store):
         readonly = self._readonly
         try:
             if readonly:
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                uri = f"file:{quote(str(self.path))}?mode=ro" + ("&immutable=1" if self._immutable() else "")
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
                 self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.isolation_level = None  # transactions are explicit: see add() and flush()
@@ -279,9 +330,54 @@ class SQLiteStore(Store):
         except sqlite3.DatabaseError as exc:
             with contextlib.suppress(AttributeError, sqlite3.Error):
                 self._db.close()
+            if _is_disk_full(exc, self.path.parent):
+                raise self._write_failed(exc) from exc
+            if _is_readonly_place(exc) and os.path.exists(self.path):
+                raise self._readonly_place(exc) from exc
             if _is_corrupt(exc) and getattr(exc, "sqlite_errorname", "") != "SQLITE_NOTADB":
                 raise self._corrupt(exc) from exc
             raise IndexFormatError(f"{self.path} is not a whence index ({exc})") from exc
+
+    def _immutable(self) -> bool:
+        """Whether to open read-only with SQLite's ``immutable=1``: when the folder is not writable and
+        there is no write-ahead log to read.  SQLite opens a WAL-mode file, even with ``mode=ro``, by
+        creating its ``-shm`` (and ``-wal``) beside it, which a read-only place refuses ("unable to open
+        database file").  ``immutable=1`` reads the file alone, without locks or change detection: safe
+        because nobody can write in that folder (a writer would need the ``-wal`` there too), at the cost
+        that a file changed behind the reader's back (by root, or after a remount) is not noticed."""
+        wal = Path(f"{self.path}-wal")
+        has_log = wal.exists() and wal.stat().st_size > 0
+        return not has_log and not os.access(self.path.parent, os.W_OK)
+
+    def _readonly_place(self, exc: sqlite3.Error) -> StoreUnavailable:
+        folder = self.path.parent
+        if not os.access(folder, os.W_OK):
+            if self._readonly:
+                return StoreUnavailable(
+                    f"cannot read {self.path} ({exc}): its folder {folder} is not writable and it has an"
+                    f" unfinished write-ahead log ({self.path.name}-wal) that SQLite must open beside it;"
+                    " open it once where its folder is writable (the log is then folded into the file),"
+                    " or copy the index with its -wal file to a writable folder"
+                )
+            return StoreUnavailable(
+                f"cannot write to {self.path}: its folder {folder} is not writable ({exc})"
+            )
+        if not os.access(self.path, os.W_OK) and not self._readonly:
+            return StoreUnavailable(f"cannot write to {self.path}: the file is read-only ({exc})")
+        return StoreUnavailable(f"cannot open {self.path}: {exc}")
+
+    def _write_failed(self, exc: BaseException, what: str = "") -> StoreUnavailable:
+        """A write that failed, as :class:`StoreUnavailable` naming the cause: a full disk, a read-only
+        place, or what SQLite said."""
+        what = what or f"could not write to {self.path}"
+        if _is_disk_full(exc, self.path.parent):
+            return StoreUnavailable(
+                f"the disk is full: {what} ({exc}); free space on the disk holding {self.path.parent}"
+                " and run the command again (what was committed before is kept, and a build resumes)"
+            )
+        if isinstance(exc, sqlite3.Error) and _is_readonly_place(exc):
+            return self._readonly_place(exc)
+        return StoreUnavailable(f"{what}: {exc}")
 
     def _corrupt(self, exc: BaseException) -> IndexCorrupt:
         what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, sqlite3.Error) else str(exc)
@@ -312,7 +408,11 @@ class SQLiteStore(Store):
                     db.executemany("INSERT INTO meta VALUES (?, ?)", _PARAMS.items())
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk): a second ROLLBACK would
+                # raise "no transaction is active" and hide the real cause.
+                if db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
                 raise
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         codec.check_params(meta, _PARAMS, str(self.path), "rebuild the index")
@@ -390,7 +490,7 @@ class SQLiteStore(Store):
                 self._commit()
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+            raise self._write_failed(exc) from exc
         return WriteResult(new_docs, new_occ)
 
     def _insert_occurrences(self, rows: Iterable[tuple[int, Occurrence]]) -> int:
@@ -416,7 +516,7 @@ class SQLiteStore(Store):
             n = self._insert_occurrences(rows)
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+            raise self._write_failed(exc) from exc
         return n
 
     def _write_segment(self) -> None:
@@ -448,7 +548,7 @@ class SQLiteStore(Store):
             self._commit()
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+            raise self._write_failed(exc) from exc
 
     def _commit(self) -> None:
         """Write the buffered postings as a segment, commit, and merge segments if there are too many."""
@@ -471,7 +571,7 @@ class SQLiteStore(Store):
                 self.compact()
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+                raise self._write_failed(exc) from exc
         self._pairs_written = 0
 
     def compact(self, *, tiered: bool = False) -> None:
@@ -899,7 +999,7 @@ class SQLiteStore(Store):
             self._commit()
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+            raise self._write_failed(exc) from exc
         self._removed = None
         self._count = None
         return occ, len(orphans)
@@ -911,7 +1011,7 @@ class SQLiteStore(Store):
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreUnavailable(f"could not write to {self.path}: {exc}") from exc
+            raise self._write_failed(exc) from exc
         return n > 0
 
     def close(self) -> None:
