@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from whence import __version__
@@ -17,6 +19,7 @@ from .deps import Service
 from .limits import BodyLimit
 from .metrics import Metrics
 from .routes import completions, misc, repos, search
+from .security import SecurityHeaders, page_csp
 from .settings import Settings
 
 DESCRIPTION = """Where did this code come from, and under which license?
@@ -37,14 +40,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc.searches.detach()  # on the loop: stop reading the search processes' pipes
         await asyncio.to_thread(svc.close)
 
-    app = FastAPI(title="whence", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="whence",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served below, with a Content-Security-Policy that allows its inline script
+        redoc_url=None,
+    )
     app.state.service = svc
     http_errors.install(app)
     for module in (search, completions, repos, misc):
         app.include_router(module.router)
 
+    docs = bytes(get_swagger_ui_html(openapi_url="/openapi.json", title="whence: API docs").body).decode()
+    docs_csp = (
+        page_csp(docs, img="'self' data:")
+        .replace("script-src 'self'", "script-src 'self' https://cdn.jsdelivr.net")
+        .replace("style-src 'self'", "style-src 'self' https://cdn.jsdelivr.net")
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(docs, headers={"Content-Security-Policy": docs_csp})
+
     app.add_middleware(Measure, metrics=svc.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: on BodyLimit's 413 too
     return app
 
 
