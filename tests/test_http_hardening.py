@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +15,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.servers import whence_serve
 from whence.api.app import create_app
 from whence.api.settings import Settings
+from whence.api.state import State
 
 
 @pytest.fixture()
@@ -68,3 +73,65 @@ def test_docs_allow_their_inline_script_by_hash(client: TestClient) -> None:
     inline = [s for s in re.findall(r"<script[^>]*>(.*?)</script>", res.text, re.S) if s]
     assert inline and all(_sha256(s) in csp for s in inline)
     assert client.get("/redoc").status_code == 404  # not served: it would load its code from a CDN
+
+
+def _raw(port: int, payload: bytes, timeout: float = 10) -> bytes:
+    """Send ``payload`` on a fresh connection and read until the server closes it; what came back (empty
+    if the server reset the connection before its answer could be read)."""
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:  # the server refused and closed while we were still sending
+            pass
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except ConnectionResetError:
+            pass
+    return got
+
+
+@pytest.fixture(scope="module")
+def served(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
+    state_path = tmp_path_factory.mktemp("hardening") / "state.sqlite"
+    State(state_path).close()
+    args = ["--index", str(built_index), "--state", str(state_path), "--search-processes", "0"]
+    with whence_serve(args) as (_, base):
+        yield int(base.rsplit(":", 1)[1]), base
+
+
+@pytest.mark.timeout(60)
+def test_a_2mb_header_is_refused_at_once_and_health_still_answers(served: tuple[int, str]) -> None:
+    port, base = served
+    answer: list[bytes] = []
+    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (2 * 1024 * 1024) + b"\r\n\r\n"
+    t0 = time.monotonic()
+    sender = threading.Thread(target=lambda: answer.append(_raw(port, big)))
+    sender.start()
+    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200  # meanwhile: answered promptly
+    sender.join(timeout=10)
+    assert not sender.is_alive() and time.monotonic() - t0 < 10
+    # A 431 and a close; or, if the server closed with our bytes still unread, a reset before we read it.
+    assert answer[0] == b"" or answer[0].startswith(b"HTTP/1.1 431 ")
+    assert b"200 OK" not in answer[0]
+
+
+@pytest.mark.timeout(60)
+def test_too_many_header_fields_get_431(served: tuple[int, str]) -> None:
+    port, base = served
+    fields = b"".join(b"X-F%d: v\r\n" % i for i in range(150))
+    got = _raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    assert got.startswith(b"HTTP/1.1 431 ") and b"more than 100 header fields" in got
+    # A large but allowed head (90 fields, 40 KiB) is served as before, on the same server.
+    ok = {f"X-F{i}": "v" * 450 for i in range(90)}
+    assert httpx.get(f"{base}/healthz", headers=ok, timeout=5).status_code == 200
+
+
+@pytest.mark.timeout(60)
+def test_a_head_over_64kib_gets_431(served: tuple[int, str]) -> None:
+    port, _ = served
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n"
+    got = _raw(port, head)
+    assert got == b"" or (got.startswith(b"HTTP/1.1 431 ") and b"over 65536 bytes" in got)
