@@ -72,6 +72,12 @@ def test_docs_allow_their_inline_script_by_hash(client: TestClient) -> None:
     csp = _assert_common(res)
     inline = [s for s in re.findall(r"<script[^>]*>(.*?)</script>", res.text, re.S) if s]
     assert inline and all(_sha256(s) in csp for s in inline)
+    assert "https://" not in res.text and "cdn" not in csp  # Swagger UI comes from the package
+    for src in re.findall(r'(?:src|href)="([^"]+)"', res.text):
+        asset = client.get(src)
+        assert asset.status_code == 200 and len(asset.content) > 500, src
+        _assert_common(asset)
+    assert client.get("/docs/assets/index.html").status_code == 404  # only the three files it needs
     assert client.get("/redoc").status_code == 404  # not served: it would load its code from a CDN
 
 

@@ -141,3 +141,18 @@ def test_only_http_urls_from_the_index_become_links(
         assert not any(h.strip().lower().startswith("javascript:") for h in hrefs)
         first.locator(".source-link").click()
     assert problems == []
+
+
+def test_docs_render_from_the_package_alone(page: Page, site: tuple[str, str]) -> None:
+    """``/docs`` draws the API from files the server itself serves: no request leaves it, and its
+    Content-Security-Policy is not violated."""
+    url, _ = site
+    elsewhere: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(url) else None)
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(url + "/docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() >= 5 and "/v1/search" in page.inner_text("#swagger-ui")
+    assert elsewhere == [] and problems == []
