@@ -71,6 +71,7 @@ def serve_cmd(
     ):
         if value is not None:
             os.environ[f"WHENCE_{name}"] = value  # the app (in every worker) reads its settings from there
+    from whence.api.httpcap import uvicorn_http_options
     from whence.api.settings import Settings
     from whence.api.state import State
 
@@ -86,7 +87,13 @@ def serve_cmd(
     click.echo(f"whence serving {settings.index} on http://{host}:{port} (docs at /docs)", err=True)
     try:
         uvicorn.run(
-            "whence.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+            "whence.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            **uvicorn_http_options(),  # 431 for a request head over 64 KiB or 100 fields, before any work
         )
     except SystemExit as exc:  # uvicorn exits 3 when it cannot start (a port in use, say): whence says 2
         if exc.code not in (0, None):

@@ -3,6 +3,7 @@ uvicorn server.  Screenshots are kept in ``test-artifacts/`` (or ``$WHENCE_TEST_
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from tests.servers import serve_in_thread
 from whence.api.app import create_app
 from whence.api.settings import Settings
 from whence.api.state import State
+from whence.index import ingest
+from whence.index.stores import open_store
 
 ARTIFACTS = Path(
     os.environ.get("WHENCE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
@@ -101,3 +104,55 @@ def test_errors_are_shown(page: Page, site: tuple[str, str]) -> None:
     page.click("#search-btn")
     page.wait_for_function("document.getElementById('error').textContent.length > 0")
     assert "unknown API key" in page.inner_text("#error")
+
+
+def test_only_http_urls_from_the_index_become_links(
+    page: Page, browser: Any, corpus: Path, tmp_path: Path
+) -> None:
+    """A record whose url is ``javascript:alert(1)`` is shown as plain text, never as a link's href; and
+    the page runs under its Content-Security-Policy without a violation."""
+    text = (corpus / "difflib.py").read_text()
+    src = tmp_path / "evil.jsonl"
+    rec = {"content": text, "repo_name": "evil/repo", "path": "difflib.py", "url": "javascript:alert(1)",
+           "license_type": "permissive", "detected_licenses": ["PSF-2.0"]}  # fmt: skip
+    src.write_text(json.dumps(rec) + "\n")
+    index = tmp_path / "evil.sqlite"
+    with open_store(index, create=True) as store:
+        ingest.build(store, ingest.sources([src], license_type="permissive"), workers=1)
+    s = Settings(index=str(index), state=str(tmp_path / "state.sqlite"), search_processes=0)
+    state = State(s.state)
+    _, key = state.create_key("browser")
+    state.close()
+    problems: list[str] = []
+    # A policy violation is logged as an error naming the Content Security Policy (the favicon's 404 is not).
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (problems.append("dialog: " + d.message), d.dismiss()))
+    with serve_in_thread(create_app(s)) as url:
+        page.goto(url + "/")
+        page.fill("#api-key", key)
+        page.fill("#code", "".join(text.splitlines(keepends=True)[409:445]))
+        page.click("#search-btn")
+        page.wait_for_selector(".match")
+        first = page.locator(".match").first
+        assert first.locator(".source-link").inner_text() == "evil/repo/difflib.py"
+        assert first.locator("a").count() == 0
+        hrefs = page.eval_on_selector_all("[href]", "els => els.map((e) => e.getAttribute('href'))")
+        assert not any(h.strip().lower().startswith("javascript:") for h in hrefs)
+        first.locator(".source-link").click()
+    assert problems == []
+
+
+def test_docs_render_from_the_package_alone(page: Page, site: tuple[str, str]) -> None:
+    """``/docs`` draws the API from files the server itself serves: no request leaves it, and its
+    Content-Security-Policy is not violated."""
+    url, _ = site
+    elsewhere: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(url) else None)
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(url + "/docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() >= 5 and "/v1/search" in page.inner_text("#swagger-ui")
+    assert elsewhere == [] and problems == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -14,6 +15,7 @@ from whence.errors import WhenceError
 from ..deps import Service, api_key, service
 from ..http_errors import ApiError, status_of
 from ..schemas import Health, UsageResponse
+from ..security import page_csp
 from ..state import ApiKey
 
 router = APIRouter()
@@ -55,4 +57,10 @@ def usage(svc: Service = Depends(service), key: ApiKey = Depends(api_key)) -> di
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def page() -> HTMLResponse:
     """The web page: snippet search and the generation playground (the API key is entered in the page)."""
-    return HTMLResponse(resources.files("whence.api").joinpath("web/index.html").read_text(encoding="utf-8"))
+    html = _page()
+    return HTMLResponse(html, headers={"Content-Security-Policy": page_csp(html)})
+
+
+@cache
+def _page() -> str:
+    return resources.files("whence.api").joinpath("web/index.html").read_text(encoding="utf-8")
