@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.servers import serve_in_thread
 from whence.api.app import create_app
@@ -102,7 +102,7 @@ def test_errors_are_shown(page: Page, site: tuple[str, str]) -> None:
     page.fill("#api-key", "whk_wrong_key")
     page.fill("#code", "x = 1")
     page.click("#search-btn")
-    page.wait_for_function("document.getElementById('error').textContent.length > 0")
+    expect(page.locator("#error")).not_to_be_empty(timeout=30_000)  # no eval: the page's CSP forbids it
     assert "unknown API key" in page.inner_text("#error")
 
 
