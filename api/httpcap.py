@@ -20,7 +20,7 @@ MAX_HEADER_FIELDS = 100
 
 
 class _HeadTooLarge(Exception):
-    pass
+    """The request head passed a cap: answer 431 and close."""
 
 
 class CappedHttpTools(HttpToolsProtocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import socket
@@ -86,16 +87,12 @@ def _raw(port: int, payload: bytes, timeout: float = 10) -> bytes:
     if the server reset the connection before its answer could be read)."""
     got = b""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        try:
+        with contextlib.suppress(OSError):  # the server refused and closed while we were still sending
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
-        except OSError:  # the server refused and closed while we were still sending
-            pass
-        try:
+        with contextlib.suppress(ConnectionResetError):
             while chunk := s.recv(65536):
                 got += chunk
-        except ConnectionResetError:
-            pass
     return got
 
 

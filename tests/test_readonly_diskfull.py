@@ -69,6 +69,18 @@ def _assert_fails_cleanly(res: subprocess.CompletedProcess[str], *words: str) ->
         assert word in res.stderr, (word, res.stderr)
 
 
+def _finds_textwrap(index: Path, corpus: Path) -> str:
+    """``whence search`` of 40 lines of the corpus's textwrap.py names that file; returns the snippet."""
+    snippet = "\n".join((corpus / "textwrap.py").read_text().splitlines()[60:100])
+    found = subprocess.run(
+        [sys.executable, "-m", "whence", "search", "--index", str(index), "--format", "json", "-"],
+        input=snippet, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert "textwrap.py" in found.stdout
+    return snippet
+
+
 # -- finding 4: read-only places ---------------------------------------------------------------------
 
 
@@ -88,13 +100,7 @@ def test_an_index_on_a_read_only_mount_is_searched_stats_and_checked(
         assert stats["documents"] == _stats(built_index)["documents"]
         check = _whence("index", "check", "--index", str(index))
         assert check.returncode == 0, check.stderr
-        snippet = "\n".join((corpus / "textwrap.py").read_text().splitlines()[60:100])
-        found = subprocess.run(
-            [sys.executable, "-m", "whence", "search", "--index", str(index), "--format", "json", "-"],
-            input=snippet, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert found.returncode == 0, found.stderr
-        assert "textwrap.py" in found.stdout
+        snippet = _finds_textwrap(index, corpus)
 
         # The service (its search processes open the index the same way).
         settings = Settings(index=str(index), state=str(tmp_path / "state.sqlite"), search_processes=1)
@@ -206,13 +212,7 @@ def test_a_full_disk_loses_nothing_already_in_an_existing_index(
         assert int(str(after["documents"])) >= int(str(before["documents"]))
         check = _whence("index", "check", "--index", str(index))
         assert check.returncode == 0, check.stderr
-        snippet = "\n".join((corpus / "textwrap.py").read_text().splitlines()[60:100])
-        found = subprocess.run(
-            [sys.executable, "-m", "whence", "search", "--index", str(index), "--format", "json", "-"],
-            input=snippet, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert found.returncode == 0, found.stderr
-        assert "textwrap.py" in found.stdout
+        _finds_textwrap(index, corpus)
 
 
 @pytest.mark.parametrize("size", ["8k", "16k", "48k"])  # SQLITE_FULL, SQLite's I/O error, a failed COMMIT

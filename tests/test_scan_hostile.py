@@ -20,19 +20,10 @@ from click.testing import CliRunner, Result
 
 from whence.cli import main
 
-from .test_scan import OWN_CODE, _lines, git
+from . import test_scan
+from .test_scan import _lines, git
 
-
-@pytest.fixture()
-def repo(tmp_path: Path) -> Path:
-    """A git repository with its own (unrelated) code committed (as in test_scan.py)."""
-    r = tmp_path / "repo"
-    (r / "src").mkdir(parents=True)
-    (r / "src" / "inventory.py").write_text(OWN_CODE)
-    git(r, "init", "-q")
-    git(r, "add", "-A")
-    git(r, "commit", "-q", "-m", "own code")
-    return r
+repo = test_scan.repo  # the same fixture: a git repository with its own code committed
 
 
 def run(index: Path, fmt: str, *args: str) -> tuple[Result, Any]:
