@@ -49,7 +49,15 @@ class MatchOut(BaseModel):
     license_category: str
     attribution_required: bool
     verdict: str
-    score: float
+    score: float = Field(description="Share of the query's tokens this match covers.")
+    evidence: str = Field(
+        description="What decided the verdict: exact-run, short-rare-run, edited, renamed, restructured "
+        "or partial (see docs/search.md)."
+    )
+    confidence: float = Field(
+        description="The measured precision of this kind of evidence: the share of such matches that "
+        "named the right origin in whence's evaluation; the same on every store and index size."
+    )
     matched_tokens: int
     longest_span_tokens: int
     spans: list[Span]
@@ -64,7 +72,10 @@ class QueryOut(BaseModel):
 
 class SearchResponse(BaseModel):
     query: QueryOut
-    verdict: str = Field(description="verbatim, near-duplicate or none: the strongest among the matches.")
+    verdict: str = Field(
+        description="verbatim, near-duplicate, weak (partial evidence, for a person to judge) or none: "
+        "the strongest among the matches."
+    )
     matches: list[MatchOut]
 
 

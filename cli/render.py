@@ -15,7 +15,12 @@ from whence.terminal import printable
 # lines) -- and the query's own lines -- goes through ``printable``: no control sequence reaches the
 # terminal.
 
-_VERDICT_STYLE = {"verbatim": "bold red", "near-duplicate": "bold yellow", "none": "bold green"}
+_VERDICT_STYLE = {
+    "verbatim": "bold red",
+    "near-duplicate": "bold yellow",
+    "weak": "yellow",
+    "none": "bold green",
+}
 _CATEGORY_STYLE: dict[Category, str] = {
     "public-domain": "green",
     "permissive": "cyan",

@@ -86,11 +86,13 @@ class Attributor:
 
     def blocks(self, attribution: dict[str, Any]) -> bool:
         """Whether the policy withholds a completion with this attribution."""
-        if self.policy == "annotate" or attribution["verdict"] == "none":
+        if self.policy == "annotate" or attribution["verdict"] not in search_mod.ATTRIBUTING:
             return False
         if self.policy == "block-any":
             return True
         for m in attribution["matches"]:
+            if m["verdict"] not in search_mod.ATTRIBUTING:
+                continue  # weak evidence is shown, never acted on
             if m["license_category"] in BLOCKED_CATEGORIES:
                 return True
             for occ in m.get("occurrences", []):

@@ -15,7 +15,7 @@ tokens (those no boilerplate fingerprint covers); :mod:`.verdict` decides what t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,14 @@ from .lexer import Tokens
 MAX_RUNS = 4096
 #: A k-gram found more often than this in the query seeds no run (see :func:`grow_runs`).
 MAX_SEED_REPEATS = 2
+#: A span's informative tokens are at most this many times its distinct tokens: what a match carries
+#: decides, not its length (a line of dashes under a heading is 40 tokens of almost nothing).
+DISTINCT_FACTOR = 4
+#: A k-gram held by at most this many documents is rare (see :class:`Aligned`).
+RARE_DF = 3
+#: A rare run's informative tokens are at most this many times its distinct tokens (a short match must
+#: say more per token than a long one).
+RARE_DISTINCT_FACTOR = 2
 #: Tiles closer than this (in both texts, tokens) join one span: a changed literal or a dropped token
 #: does not cut a copy in two.
 SPAN_GAP = 12
@@ -44,6 +52,7 @@ class Span:
     query_tokens: tuple[int, int]  # token index range [start, end) in the query
     source_tokens: tuple[int, int]
     line_pairs: tuple[tuple[int, int], ...] = ()  # (query line, source line) of the matched tokens
+    tiles: tuple[tuple[int, int, int], ...] = ()  # (query token, source token, length) of each tile
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +134,11 @@ class Query:
         exact, abstract: its k-grams in each view.
         exact_common: per query token, whether a boilerplate *exact* fingerprint covers it.
         any_common: ... a boilerplate fingerprint of either view.
+        filler: per query token, whether it repeats the two tokens before it (the third and later
+            ``-`` of a line of dashes, ``}}}}``): such runs carry nothing and never count as
+            informative.
+        exact_df: per exact k-gram of the query, the documents of the index holding it (a large number
+            for a boilerplate one), when every k-gram was looked up (a short query); else None.
     """
 
     tokens: Tokens
@@ -132,6 +146,8 @@ class Query:
     abstract: Grams
     exact_common: npt.NDArray[np.bool_]
     any_common: npt.NDArray[np.bool_]
+    filler: npt.NDArray[np.bool_]
+    exact_df: npt.NDArray[np.int64] | None = None
 
     @classmethod
     def of(
@@ -140,12 +156,26 @@ class Query:
         exact: npt.NDArray[np.uint64],
         abstract: npt.NDArray[np.uint64],
         common: npt.NDArray[np.uint64],
+        exact_df: npt.NDArray[np.int64] | None = None,
     ) -> Query:
         """Prepare ``tokens`` (k-grams ``exact`` and ``abstract``), given the boilerplate hashes among
-        those it looked up (``Postings.common``)."""
+        those it looked up (``Postings.common``) and, for a short query, each exact k-gram's document
+        frequency."""
         exact_mask = common_mask(exact, common, len(tokens))
         any_mask = exact_mask | common_mask(abstract, common, len(tokens))
-        return cls(tokens, Grams.of(exact), Grams.of(abstract), exact_mask, any_mask)
+        e = tokens.exact
+        filler = np.zeros(len(e), dtype=bool)
+        if len(e) > 2:
+            filler[2:] = (e[2:] == e[1:-1]) & (e[2:] == e[:-2])
+        return cls(
+            tokens,
+            Grams.of(exact),
+            Grams.of(abstract),
+            exact_mask | filler,
+            any_mask | filler,
+            filler,
+            exact_df,
+        )
 
 
 def seed_runs(
@@ -265,14 +295,64 @@ def chain(tiles: list[Tile]) -> list[list[Tile]]:
     return spans
 
 
-def _informative(tiles: list[Tile], mask: npt.NDArray[np.bool_]) -> int:
-    """Matched tokens of a span that are not covered by boilerplate fingerprints."""
-    return int(sum(int((~mask[t.q : t.q + t.n]).sum()) for t in tiles))
+class Aligned(NamedTuple):
+    """A span and what it carries.
+
+    Attributes:
+        span: the region.
+        informative: its matched tokens that no boilerplate fingerprint covers and that are not filler,
+            at most :data:`DISTINCT_FACTOR` times its distinct tokens.
+        run: the informative tokens of its best *unbroken* part: tiles that follow each other with no
+            gap in either text, the same tokens in the same order (a span whose tiles are joined over
+            changed tokens is an edited copy, not a verbatim one).
+        rare_run: the same for the best unbroken part whose every k-gram is rare in the index (held by
+            at most :data:`RARE_DF` documents), counted at most :data:`RARE_DISTINCT_FACTOR` times its
+            distinct tokens, when the query's document frequencies are known; else 0.
+    """
+
+    span: Span
+    informative: int
+    run: int
+    rare_run: int = 0
 
 
-def _make_spans(
-    chains: list[list[Tile]], qtok: Tokens, dtok: Tokens, mask: npt.NDArray[np.bool_]
-) -> list[tuple[Span, int]]:
+def _informative(
+    tiles: list[Tile], qt: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_], factor: int = DISTINCT_FACTOR
+) -> int:
+    """Informative tokens of tiles (see :class:`Aligned`), at most ``factor`` times their distinct ones."""
+    if not tiles:
+        return 0
+    free = sum(int((~mask[t.q : t.q + t.n]).sum()) for t in tiles)
+    distinct = len(np.unique(np.concatenate([qt[t.q : t.q + t.n] for t in tiles])))
+    return min(free, factor * distinct)
+
+
+def _unbroken(tiles: list[Tile]) -> list[list[Tile]]:
+    """A chain's tiles grouped into parts with no gap in either text."""
+    parts: list[list[Tile]] = []
+    for t in tiles:
+        if parts and parts[-1][-1].q + parts[-1][-1].n == t.q and parts[-1][-1].d + parts[-1][-1].n == t.d:
+            parts[-1].append(t)
+        else:
+            parts.append([t])
+    return parts
+
+
+def _rare(part: list[Tile], df: npt.NDArray[np.int64]) -> bool:
+    """Whether every exact k-gram inside an unbroken part is held by at most RARE_DF documents."""
+    q0, q1 = part[0].q, part[-1].q + part[-1].n
+    inside = df[q0 : max(q0 + 1, q1 - fp.K + 1)]
+    return bool(len(inside)) and int(inside.max()) <= RARE_DF
+
+
+def make_spans(
+    chains: list[list[Tile]],
+    qt: npt.NDArray[np.uint64],
+    qtok: Tokens,
+    dtok: Tokens,
+    mask: npt.NDArray[np.bool_],
+    df: npt.NDArray[np.int64] | None = None,
+) -> list[Aligned]:
     out = []
     for c in chains:
         q0, q1 = c[0].q, c[-1].q + c[-1].n
@@ -291,15 +371,23 @@ def _make_spans(
             (q0, q1),
             (d0, d1),
             tuple((int(a), int(b)) for a, b in pairs.tolist()),
+            tuple((t.q, t.d, t.n) for t in c),
         )
-        out.append((span, _informative(c, mask)))
+        parts = _unbroken(c)
+        run = max(_informative(part, qt, mask) for part in parts)
+        rare = 0
+        if df is not None:
+            rare = max(
+                (_informative(p, qt, mask, RARE_DISTINCT_FACTOR) for p in parts if _rare(p, df)), default=0
+            )
+        out.append(Aligned(span, _informative(c, qt, mask), run, rare))
     return out
 
 
-def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[tuple[Span, int]]:
+def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[Aligned]:
     """The spans of at least ``min_tokens`` matched tokens that ``query`` shares with a document (its
-    tokens ``dtok``) in one view, each with its informative tokens: those not covered by a boilerplate
-    fingerprint (in the exact view, an exact one; in the abstract view, one of either view)."""
+    tokens ``dtok``) in one view, each with what it carries (:class:`Aligned`); the boilerplate that does
+    not count is, in the exact view, exact fingerprints; in the abstract view, those of either view."""
     k = fp.K
     if view == "exact":
         grams, qt, dt, mask = query.exact, query.tokens.exact, dtok.exact, query.exact_common
@@ -314,4 +402,5 @@ def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[
     # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
     # building its span (line pairs and all) would be wasted.
     chains = [c for c in chain(tile(grown, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
-    return _make_spans(chains, query.tokens, dtok, mask)
+    df = query.exact_df if view == "exact" else None
+    return make_spans(chains, query.tokens.exact, query.tokens, dtok, mask, df)

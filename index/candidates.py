@@ -7,7 +7,8 @@ agree on which documents those are: :func:`whence.index.search.search` (a snippe
     query k-grams --lookup-->     the hashes to look up: every k-gram of both views for a short query,
                                   the winnowed ones for a longer one (:func:`lookup`)
                   --postings-->   documents holding each hash; a hash held by more than
-                                  :func:`common_cap` documents is boilerplate and nominates nothing
+                                  :func:`common_cap` documents, or listed by the shipped boilerplate
+                                  model (:func:`with_model`), is boilerplate and nominates nothing
                   --votes-->      per document, its distinct shared hashes, plus :data:`BAND_VOTES` for
                                   sharing a MinHash LSH band with a whole-file query (:func:`votes`)
                   --rank-->       the best :data:`MAX_CANDIDATES` by votes, equal votes in content order,
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from . import boilerplate
 from . import fingerprint as fp
 from .stores.base import Postings
 
@@ -70,6 +72,17 @@ def lookup(
         pe = np.arange(len(exact), dtype=np.intp)
         pa = np.arange(len(abstract), dtype=np.intp)
     return np.concatenate((exact[pe], abstract[pa])), np.concatenate((pe, pa))
+
+
+def with_model(post: Postings, looked_up: npt.NDArray[np.uint64]) -> Postings:
+    """``post`` with the looked-up hashes that the shipped boilerplate model lists (:mod:`.boilerplate`)
+    made common like those the index itself holds in too many documents: they nominate no candidate and
+    the query tokens they cover are not informative."""
+    listed = np.unique(looked_up[boilerplate.common(looked_up)]).view(np.int64)
+    if not len(listed):
+        return post
+    keep = ~np.isin(post.hashes, listed)
+    return Postings(post.hashes[keep], post.docs[keep], np.union1d(post.common, listed), post.band_docs)
 
 
 def band_keys(tokens: int, exact: npt.NDArray[np.uint64]) -> list[int]:

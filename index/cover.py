@@ -35,7 +35,7 @@ from .lexer import Tokens
 from .search import attach_origins, decode_query
 from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
-from .verdict import MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
+from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
 #: Most origins reported for one file (each explains a region no earlier one did).
 MAX_ORIGINS = 16
@@ -159,6 +159,7 @@ def cover(
     result = SearchResult(prep.lines, len(toks), [])
     if not len(prep.lookup):
         return result
+    post = candidates.with_model(post, prep.lookup)
     if band_docs is None:
         # Whole files: MinHash LSH finds near-duplicates with few shared grams.
         keys = candidates.band_keys(len(toks), prep.exact)
@@ -204,7 +205,7 @@ def cover(
             continue
         source = cache.tokens(store, d) if cache is not None else store.text(d)
         found = judge(query, source, min_tokens)
-        if found.verdict == "none":
+        if found.verdict not in ATTRIBUTING:  # a scan reports findings; weak evidence is for search
             continue
         fresh = False
         for sp in found.spans:

@@ -32,10 +32,11 @@ from . import candidates
 from . import fingerprint as fp
 from .align import Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
-from .stores.base import Fetched, StoreReader
-from .verdict import MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
+from .stores.base import Fetched, Postings, StoreReader
+from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
 __all__ = [
+    "ATTRIBUTING",
     "COMMON_MIN_CAP",
     "MAX_QUERY_BYTES",
     "MIN_MATCH_TOKENS",
@@ -82,9 +83,16 @@ def _match(
     qa = fp.kgrams(toks.abstract)
     lookup, _ = candidates.lookup(qe, qa)
     post = store.postings(lookup.view(np.int64), common_cap(documents), candidates.band_keys(len(toks), qe))
+    post = candidates.with_model(post, lookup)
     # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
-    query = Query.of(toks, qe, qa, post.common.view(np.uint64))
+    query = Query.of(
+        toks,
+        qe,
+        qa,
+        post.common.view(np.uint64),
+        _exact_df(qe, post) if len(qe) <= candidates.SHORT_QUERY_KGRAMS else None,
+    )
     votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most
@@ -111,6 +119,17 @@ def _match(
     rank = {d: i for i, d in enumerate(ranked)}
     matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, rank[m.doc_id]))
     return len(toks), matches, fetched
+
+
+def _exact_df(qe: np.ndarray, post: Postings) -> np.ndarray:
+    """Documents holding each of a fully looked-up query's exact k-grams (boilerplate: a large number)."""
+    held, counts = np.unique(post.hashes, return_counts=True)
+    keys = qe.view(np.int64)
+    idx = np.searchsorted(held, keys)
+    idx[idx == len(held)] = 0
+    df = np.where(held[idx] == keys, counts[idx], 0) if len(held) else np.zeros(len(keys), dtype=np.int64)
+    df[np.isin(keys, post.common)] = np.iinfo(np.int64).max
+    return df.astype(np.int64)
 
 
 def search(

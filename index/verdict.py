@@ -2,9 +2,14 @@
 
 * ``verbatim``: an exact-view span of at least :data:`MIN_MATCH_TOKENS` informative tokens (tokens no
   boilerplate fingerprint covers);
-* ``near-duplicate``: no such exact span, but such a span in the abstract view that looks like a renamed
-  copy rather than code of the same shape;
-* ``none``: neither.
+* ``near-duplicate``: such a span whose tiles are joined over changed tokens (an edited copy), or
+  such a span only in the abstract view that looks like a renamed copy rather than code of the same
+  shape;
+* ``weak``: only smaller spans (at least half the size): shown for a person to judge, never a finding;
+* ``none``: nothing worth showing.
+
+Informative tokens are those no boilerplate fingerprint covers and that are not filler (the third and
+later of a run of equal tokens), at most four times the span's distinct tokens.
 
 Minimum match size: MIN_MATCH_TOKENS = 40 tokens (see ``docs/search.md``).  On the Python standard
 library a whence token averages 4.2 non-whitespace characters and a code line 8.2 tokens, so 40 tokens
@@ -21,15 +26,37 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import fingerprint as fp
-from . import lexer
+from . import lexer, structure
 from . import licenses as lic
-from .align import Query, Span, view_spans
+from .align import Query, Span, chain, make_spans, view_spans
 from .lexer import Tokens
 from .model import Occurrence
 
 MIN_MATCH_TOKENS = 40
 #: Verdicts from worst to best (a result's verdict is its best match's).
-VERDICTS = ("none", "near-duplicate", "verbatim")
+VERDICTS = ("none", "weak", "near-duplicate", "verbatim")
+#: Verdicts that attribute: a ``weak`` match is evidence shown for a person to judge, not a finding.
+ATTRIBUTING = frozenset({"near-duplicate", "verbatim"})
+#: A span carrying at least this share of the minimum match size is shown as ``weak`` evidence.
+WEAK_FRACTION = 0.5
+#: An unbroken exact run of a short query carrying at least this share of the minimum match size is a
+#: verbatim copy when every k-gram in it is rare in the index (:data:`.align.RARE_DF`) and none is
+#: boilerplate by the index's counts or the shipped model: an 8-line piece of a real algorithm.
+SHORT_FRACTION = 0.6
+
+
+#: What can decide a verdict, with what a match of that kind promises: the share of such matches that
+#: named the right origin in whence's own evaluation (``scripts/eval/``; the figures, sets and command
+#: are in ``docs/search.md``).  A match's ``confidence`` is its kind's figure, the same on every store
+#: and at every index size, since nothing in it depends on either.
+EVIDENCE: dict[str, tuple[str, float]] = {
+    "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.99),
+    "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.95),
+    "edited": ("runs of the same tokens joined over changed tokens", 0.95),
+    "renamed": ("the same code with identifiers renamed consistently", 0.95),
+    "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.9),
+    "partial": ("a shared region below the minimum match size: for a person to judge", 0.5),
+}
 
 
 class Judgement(NamedTuple):
@@ -39,21 +66,53 @@ class Judgement(NamedTuple):
     spans: list[Span]
     matched: int  # query tokens the spans match (see covered_tokens)
     longest: int  # tokens of the longest span
+    evidence: str  # what decided the verdict: one of EVIDENCE
 
 
 def judge(query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS) -> Judgement:
     """Align a query with one document (its text, or its tokens when the caller keeps them) and judge
-    the alignment: the exact view first; the abstract view only if the exact one has no qualifying
-    span."""
+    the alignment.
+
+    * ``verbatim``: an exact-view span whose unbroken part (the same tokens in the same order, no gap)
+      carries at least ``min_tokens`` informative tokens;
+    * ``near-duplicate``: an exact-view span of that many informative tokens whose tiles are joined
+      over changed tokens (an edited copy), or else an abstract-view one that looks like a renamed copy
+      (:func:`renamed_copy`), or else order-insensitive evidence that a whole program was copied and
+      restructured (:mod:`.structure`);
+    * ``weak``: none of those, but spans carrying at least :data:`WEAK_FRACTION` of ``min_tokens``
+      (the best partial evidence, for a person to judge: it never fails a check);
+    * ``none``: nothing shared worth showing.
+    """
     dtok = text if isinstance(text, Tokens) else fp.tokenize(text)
-    good = [s for s, inf in view_spans(query, dtok, "exact", min_tokens) if inf >= min_tokens]
+    low = max(fp.K, int(min_tokens * WEAK_FRACTION))
+    exact = view_spans(query, dtok, "exact", low)
+    good = [a.span for a in exact if a.informative >= min_tokens]
+    short = max(fp.K, int(min_tokens * SHORT_FRACTION))
+    if any(a.run >= min_tokens for a in exact):
+        return _judgement("verbatim", "exact-run", good)
+    rare = [a.span for a in exact if a.rare_run >= short]
+    if rare:  # a short query's rare unbroken run: a short fragment, copied
+        return _judgement("verbatim", "short-rare-run", good or rare)
     if good:
-        return Judgement("verbatim", good, covered_tokens(good), max(s.tokens for s in good))
-    abstract = view_spans(query, dtok, "abstract", min_tokens)
-    good = [s for s, inf in abstract if inf >= min_tokens and _renamed_copy(s, query.tokens, dtok)]
+        return _judgement("near-duplicate", "edited", good)
+    abstract = view_spans(query, dtok, "abstract", low)
+    renamed = [a for a in abstract if renamed_copy(a.span, query.tokens, dtok)]
+    good = [a.span for a in renamed if a.informative >= min_tokens]
     if good:
-        return Judgement("near-duplicate", good, covered_tokens(good), max(s.tokens for s in good))
-    return Judgement("none", [], 0, 0)
+        return _judgement("near-duplicate", "renamed", good)
+    if abstract:  # shares some shape: look for a reordered, restructured copy of the whole
+        ev = structure.compare(query, dtok)
+        if ev is not None and ev.copied:
+            pieces = make_spans(chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common)
+            return _judgement("near-duplicate", "restructured", [a.span for a in pieces])
+    weak = [a.span for a in (*exact, *renamed) if a.informative >= low]
+    if weak:
+        return _judgement("weak", "partial", weak)
+    return Judgement("none", [], 0, 0, "")
+
+
+def _judgement(verdict: str, evidence: str, spans: list[Span]) -> Judgement:
+    return Judgement(verdict, spans, covered_tokens(spans), max(s.tokens for s in spans), evidence)
 
 
 def covered_tokens(spans: list[Span]) -> int:
@@ -72,22 +131,23 @@ _IDENT_HASH = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
 _LITERAL_HASHES = np.array([lexer.CLASS_HASH[lexer.NUMBER], lexer.CLASS_HASH[lexer.STRING]], dtype=np.uint64)
 
 
-def _renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
+def renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
     """Whether an abstract-only alignment looks like a renamed copy rather than code of the same shape.
 
     A copy whose identifiers were renamed keeps its literals and renames consistently: every use of a
-    name maps to the same new name.  Two unrelated files of one shape (stub files, generated tables)
-    have neither property.  So the span needs positive evidence -- literals that agree, or repeated
-    identifiers that map consistently -- and no strong counter-evidence (most literals differing).
+    name maps to the same new name.  Two unrelated files of one shape (stub files, generated tables,
+    programs that open with the same preamble) have neither property.  So the span needs positive
+    evidence -- literals that agree, or renamed identifiers that map consistently -- and no strong
+    counter-evidence (most literals differing).  Each tile is compared on its own tokens: tiles joined
+    over gaps of different lengths are not aligned position by position across the gap.  A name kept
+    as it is (``System``, ``println``) is no evidence of renaming: only renamed names count.
     """
-    q0, q1 = span.query_tokens
-    d0 = span.source_tokens[0]
-    n = min(q1 - q0, span.source_tokens[1] - d0)
-    qa = q.abstract[q0 : q0 + n]
-    same_shape = qa == d.abstract[d0 : d0 + n]  # tiles of the span (gaps between tiles excluded)
-    qe = q.exact[q0 : q0 + n][same_shape]
-    de = d.exact[d0 : d0 + n][same_shape]
-    kinds = qa[same_shape]
+    qi = np.concatenate([np.arange(t[0], t[0] + t[2]) for t in span.tiles]) if span.tiles else None
+    di = np.concatenate([np.arange(t[1], t[1] + t[2]) for t in span.tiles]) if span.tiles else None
+    if qi is None or di is None:
+        return False
+    kinds = q.abstract[qi]
+    qe, de = q.exact[qi], d.exact[di]
     lit = np.isin(kinds, _LITERAL_HASHES)
     lit_total = int(lit.sum())
     lit_same = int((qe[lit] == de[lit]).sum())
@@ -96,7 +156,7 @@ def _renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
     if lit_same >= 2 and lit_same * 2 >= lit_total:
         return True
     ident = kinds == _IDENT_HASH
-    pairs = list(zip(qe[ident].tolist(), de[ident].tolist(), strict=True))
+    pairs = [(a, b) for a, b in zip(qe[ident].tolist(), de[ident].tolist(), strict=True) if a != b]
     if not pairs:
         return False
     best: dict[int, dict[int, int]] = {}
@@ -118,6 +178,7 @@ class Match:
     matched_tokens: int
     longest_span_tokens: int
     spans: list[Span]
+    evidence: str = ""
     occurrences: list[Occurrence] = field(default_factory=list)
     blob_id: str = ""
     source_text: str | None = None  # filled on request, for side-by-side display
@@ -127,7 +188,12 @@ class Match:
         """A match from what :func:`judge` found in a document, for a query of ``query_tokens``
         tokens (its score is the share of them matched)."""
         score = found.matched / max(1, query_tokens)
-        return cls(doc_id, found.verdict, score, found.matched, found.longest, found.spans)
+        return cls(doc_id, found.verdict, score, found.matched, found.longest, found.spans, found.evidence)
+
+    @property
+    def confidence(self) -> float:
+        """The measured precision of this kind of evidence (:data:`EVIDENCE`)."""
+        return EVIDENCE[self.evidence][1] if self.evidence in EVIDENCE else 0.0
 
     @property
     def primary(self) -> Occurrence:
@@ -147,6 +213,8 @@ class Match:
             "attribution_required": info.attribution_required,
             "verdict": self.verdict,
             "score": round(self.score, 4),
+            "evidence": self.evidence,
+            "confidence": self.confidence,
             "matched_tokens": self.matched_tokens,
             "longest_span_tokens": self.longest_span_tokens,
             "spans": [s.as_dict() for s in self.spans],

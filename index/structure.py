@@ -1,0 +1,134 @@
+"""Order-insensitive evidence: a heavily edited copy of a whole program, found by its pieces.
+
+Token spans (:mod:`.align`) need the copied code in the same order.  A copy whose statements and
+members were reordered, whose blocks were extracted into methods and whose literals were hoisted into
+constants keeps no long run in order, but it keeps its *pieces*: statements and blocks of the same
+shape, each somewhere in both texts, and the same string literals somewhere in both.  This module
+measures exactly that, the way JPlag does (greedy string tiling with no order between the tiles), on a
+*structure view* of the tokens in which every identifier, number and string is one operand class (a
+hoisted literal ``3.14`` -> ``PI`` keeps the shape), with two guards against code that merely has the
+same shape (independent solutions of one small task, programs opening with the same preamble):
+
+* the tiles must cover most of the query's informative tokens (boilerplate and filler excluded, as for
+  spans);
+* the texts must share *what* the code says, not only its shape: most of the query's distinct string
+  literals appear in the document (hoisting moves them, it does not change them), or, when the query has
+  few strings, its renamed identifiers map consistently onto the document's across all tiles.
+
+It runs only for queries of at least :data:`MIN_QUERY_TOKENS` tokens (whole programs and large parts of
+them): for a short fragment, shape and a few strings are not evidence.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from . import fingerprint as fp
+from . import lexer
+from .align import Grams, Query, Tile, seed_runs, tile
+from .lexer import Tokens
+
+#: Smallest query that order-insensitive evidence is looked for in.
+MIN_QUERY_TOKENS = 120
+#: Tokens per seed in the structure view (JPlag's default minimum match for Java is 9 of its coarser
+#: tokens; ours are finer).
+K = 12
+#: Share of the query's informative tokens the tiles must cover.
+MIN_COVER = 0.5
+#: Share of the query's distinct string literals the document must hold.
+MIN_STRINGS = 0.6
+#: Fewest distinct string literals for the string test to apply (else the renaming test decides).
+MIN_STRING_COUNT = 3
+
+_OPERANDS = np.array(
+    [lexer.CLASS_HASH[lexer.IDENT], lexer.CLASS_HASH[lexer.NUMBER], lexer.CLASS_HASH[lexer.STRING]],
+    dtype=np.uint64,
+)
+_OPERAND = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
+_STRING = np.uint64(lexer.CLASS_HASH[lexer.STRING])
+_IDENT = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
+
+
+class Evidence(NamedTuple):
+    """What the order-insensitive comparison found."""
+
+    tiles: list[Tile]
+    cover: float  # share of the query's informative tokens the tiles cover
+    strings: float  # share of the query's distinct string literals the document holds (-1: too few)
+    consistent: bool  # renamed identifiers map consistently across the tiles
+    matched: int  # query tokens in the tiles
+
+    @property
+    def copied(self) -> bool:
+        if self.cover < MIN_COVER:
+            return False
+        if self.strings >= 0:
+            return self.strings >= MIN_STRINGS
+        return self.consistent
+
+
+def structure_view(tokens: Tokens) -> npt.NDArray[np.uint64]:
+    """The abstract tokens with identifiers, numbers and strings all one operand class."""
+    view = tokens.abstract.copy()
+    view[np.isin(view, _OPERANDS)] = _OPERAND
+    return view
+
+
+def compare(query: Query, dtok: Tokens) -> Evidence | None:
+    """Order-insensitive evidence that ``query`` is an edited copy of the document ``dtok``; None for
+    a query too short to judge this way or a document sharing too little."""
+    qtok = query.tokens
+    nq = len(qtok)
+    if nq < MIN_QUERY_TOKENS or len(dtok) < K:
+        return None
+    qs, ds = structure_view(qtok), structure_view(dtok)
+    grams = Grams.of(fp.kgrams(qs, K))
+    mask = query.any_common
+    informative = int((~mask).sum())
+    if informative == 0:
+        return None
+    need = max(1, int(informative * MIN_COVER) // K)
+    _, grown = seed_runs(grams, fp.kgrams(ds, K), qs, ds, K, need)
+    tiles = tile(grown, nq, K)
+    if not tiles:
+        return None
+    # Each query region once (tile() also reports every other place a chosen tile matches in full).
+    first: dict[int, Tile] = {}
+    for t in tiles:
+        first.setdefault(t.q, t)
+    chosen = sorted(first.values(), key=lambda t: t.q)
+    taken = np.zeros(nq, dtype=bool)
+    for t in chosen:
+        taken[t.q : t.q + t.n] = True
+    cover = float((taken & ~mask).sum()) / informative
+    return Evidence(chosen, cover, _strings(qtok, dtok), _consistent(chosen, qtok, dtok), int(taken.sum()))
+
+
+def _strings(q: Tokens, d: Tokens) -> float:
+    qs = np.unique(q.exact[q.abstract == _STRING])
+    if len(qs) < MIN_STRING_COUNT:
+        return -1.0
+    ds = np.unique(d.exact[d.abstract == _STRING])
+    return float(np.isin(qs, ds).sum()) / len(qs)
+
+
+def _consistent(tiles: list[Tile], q: Tokens, d: Tokens) -> bool:
+    """Whether the identifiers of the tiles map consistently (each query name mostly to one document
+    name), with enough renamed ones repeated to tell."""
+    qi = np.concatenate([np.arange(t.q, t.q + t.n) for t in tiles])
+    di = np.concatenate([np.arange(t.d, t.d + t.n) for t in tiles])
+    both = (q.abstract[qi] == _IDENT) & (d.abstract[di] == _IDENT)
+    pairs = list(zip(q.exact[qi][both].tolist(), d.exact[di][both].tolist(), strict=True))
+    counts: dict[int, dict[int, int]] = {}
+    for a, b in pairs:
+        row = counts.setdefault(a, {})
+        row[b] = row.get(b, 0) + 1
+    renamed = [row for a, row in counts.items() if max(row, key=row.__getitem__) != a]
+    uses = sum(sum(row.values()) for row in renamed)
+    if len(renamed) < 3 or uses < 12:
+        return False
+    agree = sum(max(row.values()) for row in renamed)
+    return agree * 5 >= uses * 4

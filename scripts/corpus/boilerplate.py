@@ -1,0 +1,132 @@
+"""Learn the shipped boilerplate model: fingerprints common in a large corpus of real code.
+
+An index decides what is boilerplate from its own document counts (a fingerprint held by more than
+``max(64, 1e-4 x documents)`` documents).  That works for an index of millions of files and not at all
+for one of a few hundred: there, a ``public static void main(String[] args)`` preamble or an argument
+parser's set-up is held by a handful of documents and looks as specific as an algorithm.  The model
+carries what a large corpus knows into every index: the fingerprints (both views, as ingestion selects
+them) that many unrelated places of the corpus hold.
+
+Counting: a fingerprint counts once per *place*, a file's family and path (``whence_dev.corpus``), so
+eight versions of one standard-library module count once, and once per family at most
+``--per-family`` times, so that one big project's internal repetition does not make its idioms
+everyone's boilerplate.  It is common when at least ``--min-places`` places in at least
+``--min-families`` families hold it, or ``--min-in-family`` places of one family (a language whose only
+large project on this machine is one family, as Java's JDK is, still has its idioms learned).
+
+Writes ``index/data/boilerplate.npz`` (``hashes``: sorted uint64, ``meta``: JSON of the settings and the
+corpus), shipped in the package and read by :mod:`whence.index.boilerplate`.
+
+    python scripts/corpus/boilerplate.py [--limit N] [--min-places 24] [--min-families 3] [--min-in-family 64]
+        [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from whence.index import boilerplate, fingerprint, lexer
+from whence_dev.corpus import gather, read_bytes
+
+OUT = Path(__file__).resolve().parents[2] / "index" / "data" / "boilerplate.npz"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=None, help="at most this many corpus files")
+    ap.add_argument("--min-places", type=int, default=24, help="places (family, path) that must hold it")
+    ap.add_argument("--min-families", type=int, default=3, help="families that must hold it")
+    ap.add_argument("--per-family", type=int, default=8, help="most places one family contributes")
+    ap.add_argument(
+        "--min-in-family",
+        type=int,
+        default=64,
+        help="or: places of one family that must hold it (a language with one big project here, "
+        "such as Java's JDK, still has idioms)",
+    )
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    files = gather(limit=args.limit, seed=0 if args.limit else None)
+    print(f"boilerplate: {len(files)} corpus files", file=sys.stderr)
+    families: dict[str, int] = {}
+    seen: set[tuple[str, str]] = set()
+    chunks: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    for i, f in enumerate(files):
+        place = (f.family, f.relpath)
+        if place in seen:
+            continue
+        seen.add(place)
+        try:
+            raw = read_bytes(f.path)
+        except OSError:
+            continue
+        language = _language(f.relpath)
+        h = fingerprint.index_fingerprint(raw, language=language).hashes if language else None
+        if h is None:
+            h = fingerprint.index_fingerprint(raw).hashes
+        fam = families.setdefault(f.family, len(families))
+        chunks.append(np.unique(h.view(np.uint64)))
+        owners.append(np.full(len(chunks[-1]), fam, dtype=np.int32))
+        if i % 10_000 == 0:
+            print(f"boilerplate: {i}/{len(files)} files, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    hashes = np.concatenate(chunks)
+    fams = np.concatenate(owners)
+    # Places per (hash, family), capped per family; then places and families per hash.
+    order = np.lexsort((fams, hashes))
+    hashes, fams = hashes[order], fams[order]
+    pair_start = np.ones(len(hashes), dtype=bool)
+    pair_start[1:] = (hashes[1:] != hashes[:-1]) | (fams[1:] != fams[:-1])
+    idx = np.flatnonzero(pair_start)
+    per_pair = np.diff(np.append(idx, len(hashes)))
+    ph = hashes[idx]
+    capped = np.minimum(per_pair, args.per_family)
+    hash_start = np.ones(len(ph), dtype=bool)
+    hash_start[1:] = ph[1:] != ph[:-1]
+    hidx = np.flatnonzero(hash_start)
+    places = np.add.reduceat(capped, hidx)
+    nfam = np.diff(np.append(hidx, len(ph)))
+    most_in_one = np.maximum.reduceat(per_pair, hidx)
+    common = ph[hidx][
+        ((places >= args.min_places) & (nfam >= args.min_families)) | (most_in_one >= args.min_in_family)
+    ]
+    meta = {
+        "files": len(seen),
+        "families": len(families),
+        "min_places": args.min_places,
+        "min_families": args.min_families,
+        "per_family": args.per_family,
+        "min_in_family": args.min_in_family,
+        "distinct_fingerprints": int(hash_start.sum()),
+        "common": len(common),
+        "fingerprint": {"k": fingerprint.K, "w": fingerprint.W, "lexer": getattr(lexer, "LEXER_VERSION", 1)},
+        "languages": dict(Counter(_language(p) or "other" for _, p in seen).most_common()),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, hashes=np.sort(common), meta=np.array(json.dumps(meta, sort_keys=True)))
+    print(json.dumps(meta, indent=1, sort_keys=True))
+    print(
+        f"boilerplate: {len(common)} common fingerprints of {meta['distinct_fingerprints']} "
+        f"-> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s",
+        file=sys.stderr,
+    )
+    boilerplate.load.cache_clear()
+    return 0
+
+
+def _language(path: str) -> str | None:
+    guess = getattr(lexer, "language_for_path", None)
+    return guess(path) if guess is not None else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

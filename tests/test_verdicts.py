@@ -1,0 +1,210 @@
+"""Verdicts that hold on code nobody tuned for: renamed and restructured copies, short fragments, partial
+evidence, boilerplate, and ordinary files that must stay clean.
+
+A real SQLite index holds a small Java program (``tests/fixtures/programs/GradeReport.java``) and real
+standard-library modules; the queries are copies of them edited the ways people edit copies, an
+independent solution of the same task, and a README.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from whence.cli import main
+from whence.index import boilerplate, ingest, search, structure
+from whence.index import fingerprint as fp
+from whence.index.align import Query
+from whence.index.stores import open_store
+from whence.index.stores.sqlite import SQLiteStore
+
+PROGRAMS = Path(__file__).parent / "fixtures" / "programs"
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+MODULES = ("random.py", "heapq.py", "bisect.py", "textwrap.py")
+README = """whence demo
+===========
+
+Install (Linux)
+---------------------------------------------
+
+    pip install whence
+
+Usage
+-----
+
+Run it on a folder.
+"""
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = tmp_path_factory.mktemp("verdict-corpus")
+    shutil.copy(PROGRAMS / "GradeReport.java", src)
+    for name in MODULES:
+        shutil.copy(STDLIB / name, src)
+    path = tmp_path_factory.mktemp("verdict-index") / "index.sqlite"
+    with open_store(path, create=True) as store:
+        ingest.build(store, ingest.sources([src], repo="example/code", licenses=["MIT"]), workers=1)
+    return path
+
+
+@pytest.fixture()
+def store(index: Path) -> Iterator[SQLiteStore]:
+    s = open_store(index, readonly=True)
+    assert isinstance(s, SQLiteStore)
+    yield s
+    s.close()
+
+
+def _found(res: search.SearchResult) -> list[tuple[str, str]]:
+    return [(m.primary.path, m.verdict) for m in res.matches]
+
+
+def _query(code: str) -> Query:
+    t = fp.tokenize(code.encode())
+    return Query.of(t, fp.kgrams(t.exact), fp.kgrams(t.abstract), np.zeros(0, dtype=np.uint64))
+
+
+def test_readme_with_a_line_of_dashes_is_not_a_copy(store: SQLiteStore, index: Path, tmp_path: Path) -> None:
+    # random.py's docstring holds "(angles 0 to 2pi)" over a line of 45 dashes: 46 equal-looking tokens.
+    res = search.search(store, README)
+    assert res.verdict not in search.ATTRIBUTING, _found(res)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text(README)
+    out = CliRunner().invoke(main, ["scan", str(repo), "--index", str(index), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["findings"] == []
+
+
+def test_renamed_copy_joined_over_unequal_gaps_is_a_near_duplicate(store: SQLiteStore) -> None:
+    # The original writes java.util.Scanner where the copy writes Scanner: tiles after that gap sit at
+    # other offsets in the two texts, and must each be judged on their own tokens.
+    res = search.search(store, (PROGRAMS / "RenamedCopy.java").read_bytes())
+    assert res.verdict == "near-duplicate"
+    assert _found(res)[0] == ("GradeReport.java", "near-duplicate")
+
+
+def test_copy_edited_throughout_is_a_near_duplicate_not_verbatim(store: SQLiteStore) -> None:
+    # Names changed every few statements: the spans are joined over changed tokens, and no unbroken run
+    # reaches the minimum, so the tokens are not "the same tokens".
+    body = "".join((PROGRAMS / "GradeReport.java").read_text().splitlines(keepends=True)[7:])
+    for old, new in (("marks", "scores"), ("names", "pupils"), ("count", "n"), ("letter", "grade"),
+                     ("best", "top"), ("total", "sum")):  # fmt: skip
+        body = re.sub(rf"\b{old}\b", new, body)
+    res = search.search(store, body)
+    assert _found(res)[:1] == [("GradeReport.java", "near-duplicate")]
+    assert res.verdict == "near-duplicate"
+
+
+def test_restructured_program_is_found_by_its_pieces(store: SQLiteStore) -> None:
+    copy = (PROGRAMS / "RestructuredCopy.java").read_text()
+    ev = structure.compare(_query(copy), fp.tokenize((PROGRAMS / "GradeReport.java").read_bytes()))
+    assert ev is not None and ev.copied
+    assert ev.cover >= structure.MIN_COVER and ev.strings == 1.0
+    res = search.search(store, copy)
+    assert _found(res)[:1] == [("GradeReport.java", "near-duplicate")]
+
+
+def test_independent_solution_of_the_same_task_is_not_attributed(store: SQLiteStore) -> None:
+    other = (PROGRAMS / "Independent.java").read_text()
+    ev = structure.compare(_query(other), fp.tokenize((PROGRAMS / "GradeReport.java").read_bytes()))
+    assert ev is None or not ev.copied
+    res = search.search(store, other)
+    assert res.verdict not in search.ATTRIBUTING, _found(res)
+
+
+def test_partial_evidence_is_weak_and_never_fails_a_scan(
+    store: SQLiteStore, index: Path, tmp_path: Path
+) -> None:
+    own = (PROGRAMS / "Independent.java").read_text()
+    heapq = (STDLIB / "heapq.py").read_text().splitlines(keepends=True)
+    pasted = "".join(heapq[276:282])  # six lines of _siftdown: about 30 informative tokens
+    code = own + "\n" + pasted
+    res = search.search(store, code)
+    assert res.verdict == "weak"
+    assert _found(res) == [("heapq.py", "weak")]
+    s0, s1 = res.matches[0].spans[0].source_lines
+    assert 277 <= s0 <= s1 <= 282
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "Mixed.java").write_text(code)
+    out = CliRunner().invoke(main, ["scan", str(repo), "--index", str(index), "--format", "json"])
+    assert out.exit_code == 0, out.output
+
+
+@pytest.mark.parametrize("first", [304, 312, 356])
+def test_short_fragment_of_rare_code_is_verbatim(store: SQLiteStore, first: int) -> None:
+    # Six lines of heapq's algorithms: 35-39 tokens, below the 40-token minimum, none of it boilerplate.
+    lines = (STDLIB / "heapq.py").read_text().splitlines(keepends=True)
+    res = search.search(store, "".join(lines[first - 1 : first + 5]))
+    assert res.tokens < search.MIN_MATCH_TOKENS
+    assert _found(res)[:1] == [("heapq.py", "verbatim")]
+    s0, s1 = res.matches[0].spans[0].source_lines
+    assert first <= s1 and s0 <= first + 5
+
+
+def test_short_fragment_is_not_verbatim_when_it_is_common(tmp_path: Path) -> None:
+    # The same short fragment held by more documents than a rare one may be (here: four files
+    # containing it) is not enough on its own.
+    lines = (STDLIB / "heapq.py").read_text().splitlines(keepends=True)
+    frag = "".join(lines[303:309])
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(4):
+        (src / f"copy{i}.py").write_text(f"# copy {i}\nVALUE_{i} = {i}\n\n" + frag + f"\n\nOTHER_{i} = {i}\n")
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/many", licenses=["MIT"]), workers=1)
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, frag)
+    assert res.verdict not in search.ATTRIBUTING, _found(res)
+
+
+def test_boilerplate_model_masks_what_it_lists(
+    store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = (STDLIB / "bisect.py").read_text().splitlines(keepends=True)
+    frag = "".join(lines[19:27])
+    assert search.search(store, frag).verdict == "verbatim"
+    # A model listing every fingerprint of the fragment (both views, all k-grams) makes it boilerplate.
+    f = fp.fingerprint(frag.encode())
+    listed = np.unique(np.concatenate((f.exact_kgrams, f.abstract_kgrams)))
+    model = tmp_path / "model.npz"
+    meta = json.dumps({"fingerprint": {"k": fp.K, "w": fp.W}})
+    np.savez_compressed(model, hashes=listed, meta=np.array(meta))
+    monkeypatch.setenv("WHENCE_BOILERPLATE", str(model))
+    boilerplate.load.cache_clear()
+    try:
+        assert search.search(store, frag).verdict == "none"
+    finally:
+        monkeypatch.delenv("WHENCE_BOILERPLATE")
+        boilerplate.load.cache_clear()
+
+
+def test_shipped_boilerplate_model_loads() -> None:
+    hashes, meta = boilerplate.load()
+    assert len(hashes) > 1000 and np.all(hashes[1:] > hashes[:-1])
+    assert meta["fingerprint"]["k"] == fp.K and meta["fingerprint"]["w"] == fp.W
+    assert meta["files"] > 10_000
+
+
+def test_model_of_other_fingerprints_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tmp_path / "model.npz"
+    meta = np.array('{"fingerprint": {"k": 9}}')
+    np.savez_compressed(model, hashes=np.zeros(1, dtype=np.uint64), meta=meta)
+    monkeypatch.setenv("WHENCE_BOILERPLATE", str(model))
+    boilerplate.load.cache_clear()
+    try:
+        with pytest.raises(Exception, match="relearn it"):
+            boilerplate.load()
+    finally:
+        monkeypatch.delenv("WHENCE_BOILERPLATE")
+        boilerplate.load.cache_clear()
