@@ -137,8 +137,9 @@ class Query:
         filler: per query token, whether it repeats the two tokens before it (the third and later
             ``-`` of a line of dashes, ``}}}}``): such runs carry nothing and never count as
             informative.
-        exact_df: per exact k-gram of the query, the documents of the index holding it (a large number
-            for a boilerplate one), when every k-gram was looked up (a short query); else None.
+        exact_df, abstract_df: per k-gram of the query in each view, the documents of the index holding
+            it (a large number for a boilerplate one), when every k-gram was looked up (a short query);
+            else None.
     """
 
     tokens: Tokens
@@ -148,6 +149,7 @@ class Query:
     any_common: npt.NDArray[np.bool_]
     filler: npt.NDArray[np.bool_]
     exact_df: npt.NDArray[np.int64] | None = None
+    abstract_df: npt.NDArray[np.int64] | None = None
 
     @classmethod
     def of(
@@ -157,10 +159,11 @@ class Query:
         abstract: npt.NDArray[np.uint64],
         common: npt.NDArray[np.uint64],
         exact_df: npt.NDArray[np.int64] | None = None,
+        abstract_df: npt.NDArray[np.int64] | None = None,
     ) -> Query:
         """Prepare ``tokens`` (k-grams ``exact`` and ``abstract``), given the boilerplate hashes among
-        those it looked up (``Postings.common``) and, for a short query, each exact k-gram's document
-        frequency."""
+        those it looked up (``Postings.common``) and, for a short query, each k-gram's document
+        frequency in each view."""
         exact_mask = common_mask(exact, common, len(tokens))
         any_mask = exact_mask | common_mask(abstract, common, len(tokens))
         e = tokens.exact
@@ -175,6 +178,7 @@ class Query:
             any_mask | filler,
             filler,
             exact_df,
+            abstract_df,
         )
 
 
@@ -402,5 +406,5 @@ def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[
     # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
     # building its span (line pairs and all) would be wasted.
     chains = [c for c in chain(tile(grown, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
-    df = query.exact_df if view == "exact" else None
+    df = query.exact_df if view == "exact" else query.abstract_df
     return make_spans(chains, query.tokens.exact, query.tokens, dtok, mask, df)

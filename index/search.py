@@ -33,10 +33,11 @@ from . import fingerprint as fp
 from .align import Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
 from .stores.base import Fetched, Postings, StoreReader
-from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
+from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
 __all__ = [
     "ATTRIBUTING",
+    "EVIDENCE",
     "COMMON_MIN_CAP",
     "MAX_QUERY_BYTES",
     "MIN_MATCH_TOKENS",
@@ -86,13 +87,11 @@ def _match(
     post = candidates.with_model(post, lookup)
     # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
-    query = Query.of(
-        toks,
-        qe,
-        qa,
-        post.common.view(np.uint64),
-        _exact_df(qe, post) if len(qe) <= candidates.SHORT_QUERY_KGRAMS else None,
-    )
+    # A short query looked up every k-gram: how many documents hold each is known, and a short run of
+    # rare ones can attribute (see verdict.SHORT_FRACTION).
+    every = len(qe) <= candidates.SHORT_QUERY_KGRAMS
+    edf, adf = (_df(qe, post), _df(qa, post)) if every else (None, None)
+    query = Query.of(toks, qe, qa, post.common.view(np.uint64), edf, adf)
     votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most
@@ -121,8 +120,8 @@ def _match(
     return len(toks), matches, fetched
 
 
-def _exact_df(qe: np.ndarray, post: Postings) -> np.ndarray:
-    """Documents holding each of a fully looked-up query's exact k-grams (boilerplate: a large number)."""
+def _df(qe: np.ndarray, post: Postings) -> np.ndarray:
+    """Documents holding each of a fully looked-up query's k-grams (boilerplate: a large number)."""
     held, counts = np.unique(post.hashes, return_counts=True)
     keys = qe.view(np.int64)
     idx = np.searchsorted(held, keys)

@@ -54,6 +54,7 @@ EVIDENCE: dict[str, tuple[str, float]] = {
     "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.95),
     "edited": ("runs of the same tokens joined over changed tokens", 0.95),
     "renamed": ("the same code with identifiers renamed consistently", 0.95),
+    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.9),
     "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.9),
     "partial": ("a shared region below the minimum match size: for a person to judge", 0.5),
 }
@@ -100,6 +101,9 @@ def judge(query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS
     good = [a.span for a in renamed if a.informative >= min_tokens]
     if good:
         return _judgement("near-duplicate", "renamed", good)
+    rare = [a.span for a in renamed if a.rare_run >= short]
+    if rare:  # a short query's rare run, renamed
+        return _judgement("near-duplicate", "short-rare-renamed", rare)
     if abstract:  # shares some shape: look for a reordered, restructured copy of the whole
         ev = structure.compare(query, dtok)
         if ev is not None and ev.copied:

@@ -119,8 +119,9 @@ def test_json_shape(store: SQLiteStore, corpus: Path) -> None:
     m = res["matches"][0]
     assert set(m) == {
         "repo", "path", "blob_id", "url", "licenses", "license_category", "attribution_required", "verdict",
-        "score", "matched_tokens", "longest_span_tokens", "spans", "occurrences",
+        "score", "evidence", "confidence", "matched_tokens", "longest_span_tokens", "spans", "occurrences",
     }  # fmt: skip
+    assert m["evidence"] == "exact-run" and m["confidence"] == search.EVIDENCE["exact-run"][1]
     assert m["license_category"] == "permissive" and m["attribution_required"] is True
     assert m["url"].startswith("https://github.com/python/cpython/blob/") and "#L" in m["url"]
     assert set(m["spans"][0]) == {"query_lines", "source_lines", "tokens"}
