@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import tree_sitter_java
 from tree_sitter import Language, Parser
 
@@ -66,7 +65,6 @@ def test_programs_eval_tiny(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr[:3000]
 
 
-@pytest.mark.slow
 def test_attribution_eval_tiny(tmp_path: Path) -> None:
     data, out = run_eval(
         "attribution.py", tmp_path, "--files", "90", "--fragments-per-cell", "4", "--clean", "8",
