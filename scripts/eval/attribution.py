@@ -1,74 +1,64 @@
 """Attribution quality on real code: does search find where a (mutated) fragment came from?
 
-Indexes a sample of real files (``whence_dev.corpus``), cuts fragments of 5-40 lines from them at seeded
-random positions, mutates them (exact, reindent, comments, crlf, partial, renamed), and checks that
-search attributes them to the right file and lines.  Negatives are fragments of files of families that
-were not indexed; boilerplate queries are line windows found in more indexed documents than the
-search's boilerplate cap.  Prints a table (mutation x length: % correct, n) and PASS/FAIL lines; exits 1
-when a target fails.
+Indexes a sample of real files (``whence_dev.corpus``) of the languages asked for (``--languages``:
+Python, Java, C, Go, JavaScript by default; ``all`` for every file of the corpus), about as many of each,
+and the originals of the task programs (``scripts/eval/programs/``).  Cuts fragments of ``--lengths``
+lines (8, 15, 30 by default) from the indexed files at seeded random positions, mutates them
+(:mod:`mutate`: exact, reindent, comments, crlf, renamed; ``partial`` on request) and searches for each.
 
-Targets (a) and (b) count, by default, only *attributable* fragments: ones that lex as in their file (not
-cut inside a block comment or multi-line string) with >= 40 tokens not covered by boilerplate
-fingerprints -- a fragment of 8 lines of comments cannot be attributed by design.  ``--gate all`` counts
-every fragment of >= 8 lines; both figures are always printed.  Use a fresh ``--index``: negatives are
-only negative if the index holds nothing but the held-in files.
+* A fragment is *flagged correctly* when a match (verdict not ``none``) among the top 5 names its file
+  (or holds identical code) with source lines overlapping the fragment's: per cell (language x mutation x
+  length), recall = share of fragments flagged correctly, precision = share of flagged fragments whose
+  top match is right.
+* Negatives, where any verdict but ``none`` is a false alarm: fragments of files of held-out families
+  (whole families are not indexed: about 30% of each language's files; the JDK and the Go standard
+  library, one family each, are held out by module / package; a held-out file sharing more than 20% of its
+  long lines with the index is left out), the independent solutions of the task programs (whole files and
+  fragments: only their task's original is indexed), and clean files (:mod:`cleanfiles`: licenses,
+  READMEs, configs, generated tables, scanned whole).
+* Boilerplate: line windows found in more indexed documents than the search's boilerplate cap.
 
-    python scripts/eval/attribution.py [--files 4000] [--fragments-per-cell 60] [--seed 1] [--json OUT]
+``--files 300`` is the small-index setting: a few hundred files, where boilerplate cannot be learned
+from document counts.  Prints the per-cell table, the overall rows ("verbatim kinds" = exact, reindent,
+comments, crlf; "renamed") and the false-alarm rates, then the earlier summary (% correct by mutation and
+length, attributable fragments: they lex as in their file and keep >= 40 tokens not covered by
+boilerplate fingerprints).  Exit 0; with ``--check``, 1 when a target is missed (verbatim kinds >= 95%,
+renamed >= 85%, negatives <= 2%, no clean file flagged).  Use a fresh ``--index``: negatives are only
+negative if the index holds nothing but the held-in files.
+
+    python scripts/eval/attribution.py [--files 4000] [--fragments-per-cell 60] [--seed 1]
+        [--languages python,java,c,go,javascript] [--lengths 8,15,30] [--clean 200] [--json OUT] [--check]
 """
 
 from __future__ import annotations
 
 import argparse
-import builtins
-import contextlib
-import io
 import json
-import keyword
+import math
 import random
-import re
 import sys
 import tempfile
 import time
-import tokenize
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import cleanfiles
 import numpy as np
 import xxhash
+from mutate import LANGUAGES, MUTATIONS, VERBATIM_KINDS, FileInfo, language_of, mutate
+from programs import load_tasks
 
 from whence.index import fingerprint, ingest, search
 from whence.index.stores import open_store
 from whence_dev import corpus
 from whence_dev.corpus import CorpusFile
 
-LENGTHS = (5, 8, 12, 20, 40)
-MUTATIONS = ("exact", "reindent", "comments", "crlf", "partial", "renamed")
-VERBATIM_KINDS = ("exact", "reindent", "comments", "crlf", "partial")
+LENGTHS = (8, 15, 30)
+DEFAULT_MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed")
+OVERALL = {"verbatim kinds": ("exact", "reindent", "comments", "crlf"), "renamed": ("renamed",)}
+BAR = {"verbatim kinds": 0.95, "renamed": 0.85, "negatives": 0.02, "clean": 0.0}
 MIN = search.MIN_MATCH_TOKENS
-PY_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) | {"self", "cls"}
-C_RESERVED = set(
-    """auto break case char const continue default do double else enum extern float for goto if inline int
-    long register restrict return short signed sizeof static struct switch typedef union unsigned void
-    volatile while bool true false NULL nullptr class namespace template typename public private protected
-    virtual override final friend operator new delete this throw try catch using explicit mutable constexpr
-    noexcept decltype abstract boolean byte extends implements import instanceof interface native package
-    super synchronized throws transient var record yield null String Object func go chan defer fallthrough
-    map range select type nil iota string error len cap make append panic recover print println uint8 uint16
-    uint32 uint64 int8 int16 int32 int64 float32 float64 rune uintptr any function let await async export
-    from of in typeof undefined arguments require module exports self Self fn mut pub impl trait where crate
-    mod use loop match ref move dyn unsafe as Some None Ok Err Box Vec Option Result usize isize u8 u16 u32
-    u64 i8 i16 i32 i64 f32 f64 str sub my our local then elif fi esac done echo size_t ssize_t uint32_t
-    uint64_t int32_t int64_t uint8_t uint16_t int8_t int16_t define include ifdef ifndef endif undef
-    pragma""".split()  # noqa: SIM905
-)
-_LEX = (
-    r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|/\*.*?\*/|(?P<cmt>{})'
-    + r"|(?P<num>\d[\w.]*)|(?P<id>[A-Za-z_$][\w$]*)"
-)
-C_TOKEN = re.compile(_LEX.format(r"//[^\n]*"), re.S)  # C-like languages: // comments
-HASH_TOKEN = re.compile(_LEX.format(r"(?<![\w$])#(?![{!])[^\n]*"), re.S)  # shell, Perl, Ruby, Python
-HASH_LANGS = (".sh", ".pl", ".pm", ".rb", ".py", ".pyi")
 
 
 def _long(line: str) -> bool:
@@ -84,116 +74,28 @@ def split_lines(raw: bytes) -> list[str]:
     return text.split("\n")
 
 
-# -- mutations ---------------------------------------------------------------------------------------
-
-
-class FileInfo:
-    """A file's lines, and (for Python) its comment and name tokens, for mutating fragments of it."""
-
-    def __init__(self, f: CorpusFile, lines: list[str]) -> None:
-        self.file, self.lines = f, lines
-        self.py = f.relpath.endswith((".py", ".pyi"))
-        self.comments: dict[int, int] = {}  # 1-based row -> column where a comment starts
-        self.names: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-        self.tokenized = False
-        self._tokens: bytes | None = None
-        if self.py:
-            # a file Python cannot tokenise (other version, broken) is mutated with the C-style rules
-            with contextlib.suppress(tokenize.TokenError, SyntaxError):
-                for t in tokenize.generate_tokens(io.StringIO("\n".join(lines)).readline):
-                    if t.type == tokenize.COMMENT:
-                        self.comments[t.start[0]] = t.start[1]
-                    elif t.type == tokenize.NAME and t.start[0] == t.end[0]:
-                        self.names[t.start[0]].append((t.start[1], t.end[1], t.string))
-                self.tokenized = True
-
-    def lexes_alike(self, start: int, n: int) -> bool:
-        """Whether the fragment's tokens are a contiguous run of the file's tokens.
-
-        Not so when the cut falls inside a block comment or a multi-line string: the language-agnostic
-        lexer then sees prose as code (or code as a string), and no search can match those tokens.
-        """
-        if self._tokens is None:
-            self._tokens = fingerprint.tokenize("\n".join(self.lines).encode()).exact.tobytes()
-        q = fingerprint.tokenize("\n".join(self.lines[start : start + n]).encode()).exact.tobytes()
-        i = self._tokens.find(q)
-        while i >= 0 and i % 8:
-            i = self._tokens.find(q, i + 1)
-        return i >= 0
-
-
-def _c_style(text: str, drop_comments: bool, rename: dict[str, str] | None, hash_lang: bool = False) -> str:
-    def sub(m: re.Match[str]) -> str:
-        if m.group("cmt") is not None and drop_comments:
-            return ""
-        if m.group("id") is not None and rename is not None and m.group("id") not in C_RESERVED:
-            return rename.setdefault(m.group("id"), f"v{len(rename) + 1}")
-        return m.group(0)
-
-    return (HASH_TOKEN if hash_lang else C_TOKEN).sub(sub, text)
-
-
-def _drop_emptied(before: list[str], after: list[str]) -> list[str]:
-    return [a.rstrip() for b, a in zip(before, after, strict=True) if a.strip() or not b.strip()]
-
-
-def mutate(info: FileInfo, start: int, n: int, kind: str, rng: random.Random) -> str:
-    """Fragment of ``n`` lines from 0-based line ``start``, mutated as ``kind``."""
-    lines = info.lines[start : start + n]
-    rows = range(start + 1, start + n + 1)
-    if kind == "reindent":
-        widths = [len(x.expandtabs(8)) - len(x.expandtabs(8).lstrip()) for x in lines if x.strip()]
-        unit = min((w for w in widths if w), default=4)
-        style = rng.choice(["\t", "  ", "   ", "        "])
-        out = []
-        for x in lines:
-            e = x.expandtabs(8)
-            w = len(e) - len(e.lstrip())
-            out.append((style * (w // unit) + " " * (w % unit) + e.lstrip()).rstrip())
-        lines = out
-    elif kind == "comments":
-        if info.tokenized:
-            cut = [
-                x[: info.comments[r]] if r in info.comments else x for x, r in zip(lines, rows, strict=True)
-            ]
-        else:
-            cut = _c_style("\n".join(lines), True, None, info.file.relpath.endswith(HASH_LANGS)).split("\n")
-        lines = _drop_emptied(lines, cut)
-    elif kind == "renamed":
-        if info.tokenized:
-            mapping: dict[str, str] = {}
-            out = []
-            for x, r in zip(lines, rows, strict=True):
-                for _a, _b, name in info.names.get(r, []):  # left to right: first use gets the lowest number
-                    if name not in PY_RESERVED:
-                        mapping.setdefault(name, f"v{len(mapping) + 1}")
-                for a, b, name in reversed(info.names.get(r, [])):
-                    if name in mapping:
-                        x = x[:a] + mapping[name] + x[b:]
-                out.append(x)
-            lines = out
-        else:
-            lines = _c_style("\n".join(lines), False, {}, info.file.relpath.endswith(HASH_LANGS)).split("\n")
-    elif kind == "partial":
-        lines = [lines[0][len(lines[0]) // 2 :], *lines[1:-1], lines[-1][: len(lines[-1]) // 2]]
-    sep = "\r\n" if kind == "crlf" else "\n"
-    return sep.join(lines) + sep
-
-
 # -- judging -----------------------------------------------------------------------------------------
 
 
 def judge(
     res: search.SearchResult, f: CorpusFile, lo: int, hi: int, original: str, accept: tuple[str, ...]
 ) -> dict[str, Any]:
-    """Is a match among the results the right one (right verdict, file -- or identical code -- and lines)?"""
-    out: dict[str, Any] = {"verdict": res.verdict, "top1": False, "top5": False, "file_top5": False}
+    """Is a match among the results the right one (right verdict, file -- or identical code -- and lines)?
+
+    ``top5`` / ``top1`` / ``file_top5`` ask for a verdict in ``accept``; ``right5`` / ``right1`` (flagged
+    correctly) for any verdict but ``none``."""
+    out: dict[str, Any] = {"verdict": res.verdict, "flagged": res.verdict != "none", "top1": False,
+                           "top5": False, "file_top5": False, "right5": False, "right1": False}  # fmt: skip
     for rank, m in enumerate(res.matches):
         same_file = any((o.repo, o.path) == (f.repo, f.relpath) for o in m.occurrences)
         same_code = same_file or (
             m.source_text is not None and original in m.source_text.replace("\r\n", "\n")
         )
         overlap = any(s.source_lines[0] <= hi and s.source_lines[1] >= lo for s in m.spans)
+        right = same_code and (overlap or not same_file)
+        if m.verdict != "none" and right:
+            out["right5"] = True
+            out["right1"] = out["right1"] or rank == 0
         if m.verdict in accept and same_file:
             out["file_top5"] = True
         if m.verdict in accept and same_code and (overlap or not same_file):
@@ -254,9 +156,142 @@ def informative(store: Any, text: str, cap: int, views: str) -> int:
     return int((~mask).sum())
 
 
-def report(records: list[dict[str, Any]], cap: int, gate: str) -> bool:
-    """Print the tables, the PASS/FAIL lines and failure examples; whether every target passed."""
-    rows = [*MUTATIONS, "negative"]
+# -- reports -----------------------------------------------------------------------------------------
+
+
+def _rate(rs: list[dict[str, Any]], key: str) -> float:
+    return sum(bool(r[key]) for r in rs) / len(rs) if rs else math.nan
+
+
+def _length_key(r: dict[str, Any]) -> str:
+    return "whole" if r.get("whole") else str(r["length"])
+
+
+def cell_stats(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    """n, recall (flagged correctly, top 5), precision (flagged with the right top match), flagged."""
+    flagged = [r for r in rs if r["flagged"]]
+    return {
+        "n": len(rs),
+        "recall": round(_rate(rs, "right5"), 4) if rs else None,
+        "precision": round(_rate(flagged, "right1"), 4) if flagged else None,
+        "flagged": round(_rate(rs, "flagged"), 4) if rs else None,
+    }
+
+
+def summarise(
+    records: list[dict[str, Any]], langs: list[str], muts: list[str], lengths: list[int]
+) -> dict[str, Any]:
+    pos = [r for r in records if r["kind"] == "positive"]
+    cells = {}
+    for lang in langs:
+        for mut in muts:
+            for length in lengths:
+                rs = [r for r in pos if (r["language"], r["mutation"], r["length"]) == (lang, mut, length)]
+                cells[f"{lang}/{mut}/{length}"] = cell_stats(rs)
+    overall: dict[str, Any] = {}
+    for name, kinds in OVERALL.items():
+        rs = [r for r in pos if r["mutation"] in kinds]
+        overall[name] = cell_stats(rs) | {"attributable": cell_stats([r for r in rs if r["attributable"]])}
+        overall[name]["by_language"] = {x: cell_stats([r for r in rs if r["language"] == x]) for x in langs}
+        overall[name]["by_length"] = {
+            str(n): cell_stats([r for r in rs if r["length"] == n]) for n in lengths
+        }
+    negatives: dict[str, Any] = {}
+    for kind in ("negative", "independent"):
+        rs = [r for r in records if r["kind"] == kind]
+        negatives[kind] = {"n": len(rs), "false_alarms": round(_rate(rs, "flagged"), 4) if rs else None,
+                           "by_language": {}, "by_length": {}}  # fmt: skip
+        for x in sorted({r["language"] for r in rs}):
+            sub = [r for r in rs if r["language"] == x]
+            negatives[kind]["by_language"][x] = {
+                "n": len(sub),
+                "false_alarms": round(_rate(sub, "flagged"), 4),
+            }
+        for n in sorted({_length_key(r) for r in rs}, key=lambda k: (not k.isdigit(), k.zfill(6))):
+            sub = [r for r in rs if _length_key(r) == n]
+            negatives[kind]["by_length"][n] = {"n": len(sub), "false_alarms": round(_rate(sub, "flagged"), 4)}
+    allneg = [r for r in records if r["kind"] in ("negative", "independent")]
+    negatives["all"] = {
+        "n": len(allneg),
+        "false_alarms": round(_rate(allneg, "flagged"), 4) if allneg else None,
+    }
+    clean_rs = [r for r in records if r["kind"] == "clean"]
+    clean: dict[str, Any] = {"n": len(clean_rs), "false_alarms": sum(r["flagged"] for r in clean_rs),
+                             "by_category": {}}  # fmt: skip
+    for cat in sorted({r["mutation"] for r in clean_rs}):
+        sub = [r for r in clean_rs if r["mutation"] == cat]
+        clean["by_category"][cat] = {"n": len(sub), "false_alarms": sum(r["flagged"] for r in sub)}
+    bps = [r for r in records if r["kind"] == "boilerplate"]
+    bp = {"n": len(bps), "false_alarms": round(_rate(bps, "flagged"), 4) if bps else None}
+    return {"cells": cells, "overall": overall, "negatives": negatives, "clean": clean, "boilerplate": bp}
+
+
+def _pr(c: dict[str, Any]) -> str:
+    if not c["n"]:
+        return "-"
+    p = "  -  " if c["precision"] is None else f"{100 * c['precision']:5.1f}"
+    return f"{100 * c['recall']:5.1f} {p} ({c['n']})"
+
+
+def print_tables(summary: dict[str, Any], langs: list[str], muts: list[str], lengths: list[int]) -> None:
+    print("\nflagged correctly: a match (verdict not none) among the top 5 names the fragment's file (or")
+    print("identical code) with overlapping lines.  Each cell: recall %, precision % (flagged fragments")
+    print("whose top match is right), (fragments)")
+    for lang in langs:
+        print(f"\n{lang:<11}" + "".join(f"{f'{n} lines':>20}" for n in lengths))
+        for mut in muts:
+            cs = [summary["cells"][f"{lang}/{mut}/{n}"] for n in lengths]
+            print(f"  {mut:<9}" + "".join(f"{_pr(c):>20}" for c in cs))
+    print(f"\n{'overall':<24}{'recall':>8}{'precision':>10}{'n':>7}   attributable only: recall (n)")
+    for name, o in summary["overall"].items():
+        prec = "-" if o["precision"] is None else f"{100 * o['precision']:.1f}"
+        a = o["attributable"]
+        ar = "-" if not a["n"] else f"{100 * a['recall']:.1f} ({a['n']})"
+        print(f"{name:<24}{100 * o['recall']:>7.1f}%{prec:>9}%{o['n']:>7}   {ar}")
+        for key in ("by_language", "by_length"):
+            parts = [f"{k} {100 * v['recall']:.1f}" for k, v in o[key].items() if v["n"]]
+            print(f"  {key.replace('_', ' ')}: " + ", ".join(parts))
+    print("\nfalse alarms (any verdict but none)")
+    for kind, label in (("negative", "held-out families"), ("independent", "independent solutions")):
+        neg = summary["negatives"][kind]
+        if not neg["n"]:
+            continue
+        by = ", ".join(
+            f"{k} {100 * v['false_alarms']:.1f}% of {v['n']}" for k, v in neg["by_language"].items()
+        )
+        byl = ", ".join(f"{k} {100 * v['false_alarms']:.1f}%" for k, v in neg["by_length"].items())
+        print(f"  {label:<22} {100 * neg['false_alarms']:5.1f}% of {neg['n']}  ({by}; by length: {byl})")
+    allneg = summary["negatives"]["all"]
+    if allneg["n"]:
+        print(f"  {'all negatives':<22} {100 * allneg['false_alarms']:5.1f}% of {allneg['n']}")
+    cl = summary["clean"]
+    by = ", ".join(f"{k} {v['false_alarms']} of {v['n']}" for k, v in cl["by_category"].items())
+    print(f"  {'clean files':<22} {cl['false_alarms']} of {cl['n']} flagged ({by})")
+    bp = summary["boilerplate"]
+    if bp["n"]:
+        print(f"  {'boilerplate windows':<22} {100 * bp['false_alarms']:5.1f}% of {bp['n']}")
+
+
+def check(summary: dict[str, Any]) -> bool:
+    ok = True
+    print()
+    for name in OVERALL:
+        val, bar = summary["overall"][name]["recall"], BAR[name]
+        ok &= val >= bar
+        print(f"{'PASS' if val >= bar else 'FAIL'} {name}: recall {val:.1%} (target >= {bar:.0%})")
+    val = summary["negatives"]["all"]["false_alarms"]
+    if val is not None:
+        ok &= val <= BAR["negatives"]
+        print(f"{'PASS' if val <= BAR['negatives'] else 'FAIL'} negatives: {val:.1%} flagged (target <= 2%)")
+    n = summary["clean"]["false_alarms"]
+    ok &= n == 0
+    print(f"{'PASS' if n == 0 else 'FAIL'} clean files: {n} flagged (target 0)")
+    return ok
+
+
+def report(records: list[dict[str, Any]], cap: int, gate: str, lengths: list[int], muts: list[str]) -> bool:
+    """The earlier summary: % correct by mutation and length, targets (a)-(d); whether all passed."""
+    rows = [*muts, "negative"]
     print("\nattributable: the unmutated fragment lexes as in its file (it is not cut inside a block comment")
     print("or a multi-line string), and both it and the query have >= 40 tokens not covered by boilerplate")
     print("fingerprints (exact ones; for renamed queries those of either view)")
@@ -266,19 +301,19 @@ def report(records: list[dict[str, Any]], cap: int, gate: str) -> bool:
 
     for col in ("top5", "top1"):
         where = "any of the top 5" if col == "top5" else "the top match"
-        print(f"\n% correct ({where}); negatives: % not attributed")
+        print(f"\n% correct, verbatim kinds as verbatim ({where}); negatives: % not attributed")
         print(
-            f"{'mutation':<10}" + "".join(f"{L:>13}" for L in LENGTHS) + f"{'>=8 all':>13}{'>=8 attrib.':>13}"
+            f"{'mutation':<10}" + "".join(f"{L:>13}" for L in lengths) + f"{'>=8 all':>13}{'>=8 attrib.':>13}"
         )
         for row in rows:
             mine = [r for r in records if r["mutation"] == row]
-            cells = [cell([r for r in mine if r["length"] == L], col) for L in LENGTHS]
+            cells = [cell([r for r in mine if r["length"] == L], col) for L in lengths]
             cells.append(cell([r for r in mine if r["length"] >= 8], col))
             cells.append(cell([r for r in mine if r["length"] >= 8 and r["attributable"]], col))
             print(f"{row:<10}" + "".join(f"{c:>13}" for c in cells))
 
     def rate(kinds: tuple[str, ...], col: str, only_attributable: bool) -> tuple[float, int]:
-        rs = [r for r in records if r["mutation"] in kinds and r["length"] >= 8]
+        rs = [r for r in records if r["kind"] == "positive" and r["mutation"] in kinds and r["length"] >= 8]
         rs = [r for r in rs if r["attributable"] or not only_attributable]
         return (sum(r[col] for r in rs) / len(rs) if rs else float("nan")), len(rs)
 
@@ -313,63 +348,129 @@ def report(records: list[dict[str, Any]], cap: int, gate: str) -> bool:
             f"{'PASS' if val >= target else 'FAIL'} {name}: {val:.1%} of {n} (target >= {target:.0%}) {note}"
         )
 
-    print("\nfailures of >= 8 lines (first 5 per mutation, attributable ones first):")
-    for row in [*rows, "boilerplate"]:
-        bad = [r for r in records if r["mutation"] == row and not r["top5"] and r["length"] >= 8]
-        for r in sorted(bad, key=lambda r: not r["attributable"])[:5]:
-            m = r.get("match")
-            top = f"{m['repo']}:{m['path']} {[s['source_lines'] for s in m['spans']]}" if m else "-"
-            tag = "attributable" if r["attributable"] else "not lexable/short" if not r["alike"] else "masked"
-            print(f"  {row:<11} {r['repo']}:{r['path']} L{r['lines'][0]}-{r['lines'][1]} ({r['tokens']} tok, "
-                  f"{r['informative']} informative, {tag}) -> {r['verdict']}; top: {top}")  # fmt: skip
+    print("\nfailures of >= 8 lines (first 3 per language and set; positives: attributable ones only):")
+    for lang in sorted({r["language"] for r in records}):
+        for row in [*rows, "independent", "boilerplate"]:
+            bad = [r for r in records if r["language"] == lang and r["mutation"] == row]
+            bad = [r for r in bad if not r["top5"] and r["length"] >= 8]
+            if row in muts:  # a positive the search could not have found is no news
+                bad = [r for r in bad if r["attributable"]]
+            for r in bad[:3]:
+                m = r.get("match")
+                top = f"{m['repo']}:{m['path']} {[s['source_lines'] for s in m['spans']]}" if m else "-"
+                tag = (
+                    "attributable"
+                    if r["attributable"]
+                    else "not lexable/short"
+                    if not r["alike"]
+                    else "masked"
+                )
+                where = f"{r['repo']}:{r['path']} L{r['lines'][0]}-{r['lines'][1]}"
+                toks = f"{r['tokens']} tok, {r['informative']} informative, {tag}"
+                print(f"  {lang:<10} {row:<11} {where} ({toks}) -> {r['verdict']}; top: {top}")
+    clean_hits = [r for r in records if r["kind"] == "clean" and r["flagged"]]
+    if clean_hits:
+        print("\nclean files flagged:")
+        for r in clean_hits[:10]:
+            m = r.get("match", {})
+            print(f"  {r['mutation']:<8} {r['path']} -> {r['verdict']}: {m.get('repo')}:{m.get('path')} "
+                  f"{[s['source_lines'] for s in m.get('spans', [])]}")  # fmt: skip
     return ok
 
 
 # -- main --------------------------------------------------------------------------------------------
 
 
+def held_out_unit(f: CorpusFile) -> str:
+    """What is held out whole: the family; the JDK by module, Go's standard library by package."""
+    fam = f.family
+    if fam == "openjdk":
+        return f.repo
+    if fam == "golang":
+        return "golang/" + "/".join(f.relpath.split("/")[:2])
+    return fam
+
+
+def split_corpus(
+    allfiles: list[CorpusFile], langs: list[str] | None, files: int, seed: int
+) -> tuple[list[CorpusFile], list[CorpusFile], int]:
+    """(held-in files to index, held-out files, held-out units): per language about 30% of the files
+    held out by whole units, then about ``files / languages`` of each language's held-in files."""
+    by_lang: dict[str, list[CorpusFile]] = defaultdict(list)
+    for f in allfiles:
+        lang = language_of(f.relpath)
+        if langs is None or lang in langs:
+            by_lang["all" if langs is None else lang].append(f)
+    held_in: list[CorpusFile] = []
+    held_out: list[CorpusFile] = []
+    units_out = 0
+    per = math.ceil(files / max(1, len(by_lang)))
+    for _, fs in sorted(by_lang.items()):
+        sizes = Counter(held_out_unit(f) for f in fs)
+        units = sorted(sizes)
+        random.Random(seed + 1).shuffle(units)
+        out: set[str] = set()
+        for u in units:  # hold out whole units, about 30% of the files
+            if sum(sizes[x] for x in out) + sizes[u] <= 0.3 * len(fs) and len(out) + 1 < len(units):
+                out.add(u)
+        units_out += len(out)
+        held_in += [f for f in fs if held_out_unit(f) not in out][:per]
+        held_out += [f for f in fs if held_out_unit(f) in out]
+    return held_in, held_out, units_out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--files", type=int, default=4000, help="files to index (held in)")
-    ap.add_argument("--fragments-per-cell", type=int, default=60)
+    ap.add_argument("--files", type=int, default=4000, help="files to index (held in); 300: small index")
+    ap.add_argument("--fragments-per-cell", type=int, default=60, help="fragments per language and length")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--languages", default=",".join(LANGUAGES), help=f"of {', '.join(LANGUAGES)}; or all")
+    ap.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="fragment lengths, in lines")
+    ap.add_argument("--mutations", default=",".join(DEFAULT_MUTATIONS), help=f"of {', '.join(MUTATIONS)}")
+    ap.add_argument("--clean", type=int, default=200, help="clean (non-code) files to scan")
     ap.add_argument("--index", help="index file (default: a temporary one); an existing one is added to")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--json", help="write per-fragment results here")
+    ap.add_argument("--json", help="write the summary and per-fragment results here")
     ap.add_argument(
         "--gate",
         choices=["attributable", "all"],
         default="attributable",
-        help="which fragments of >= 8 lines targets (a) and (b) count (default: attributable ones)",
+        help="which fragments of >= 8 lines the earlier targets (a) and (b) count (default: attributable)",
     )
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--extra-root", action="append", default=[], metavar="DIR")
     args = ap.parse_args()
+    langs = None if args.languages == "all" else [x for x in args.languages.split(",") if x]
+    lengths = [int(x) for x in args.lengths.split(",")]
+    muts = [x for x in args.mutations.split(",") if x]
+    for x in [*(langs or []), *muts]:
+        if x not in LANGUAGES and x not in MUTATIONS:
+            ap.error(f"unknown language or mutation {x!r}")
     print(f"whence eval_attribution: native kernel={fingerprint.has_native()} seed={args.seed} "
-          f"files={args.files} fragments/cell={args.fragments_per_cell}")  # fmt: skip
+          f"files={args.files} fragments/cell={args.fragments_per_cell} languages={args.languages} "
+          f"lengths={lengths} mutations={muts}")  # fmt: skip
+    t_start = time.perf_counter()
     rng = random.Random(args.seed)
     allfiles = corpus.gather(seed=args.seed, extra=args.extra_root)
-    sizes = Counter(f.family for f in allfiles)
-    fams = sorted(sizes)
-    random.Random(args.seed + 1).shuffle(fams)
-    held_out_fams: set[str] = set()
-    for fam in fams:  # hold out whole families, about 30% of the files
-        if sum(sizes[x] for x in held_out_fams) + sizes[fam] <= 0.3 * len(allfiles):
-            held_out_fams.add(fam)
-    held_in = [f for f in allfiles if f.family not in held_out_fams][: args.files]
-    held_out = [f for f in allfiles if f.family in held_out_fams]
-    print(f"corpus: {len(allfiles)} files, {len(fams)} families ({len(held_out_fams)} held out); "
-          f"indexing {len(held_in)}")  # fmt: skip
+    held_in, held_out, units_out = split_corpus(allfiles, langs, args.files, args.seed)
+    tasks = load_tasks() if langs is None or "java" in langs else {}
+    originals = [
+        CorpusFile(str(s[0]), f"tasks/{t}", f"{t}/{s[0].name}", ("NOASSERTION",)) for t, s in tasks.items()
+    ]
+    print(f"corpus: {len(allfiles)} files; {len(held_out)} in {units_out} held-out units; indexing "
+          f"{len(held_in)} (+ {len(originals)} task programs): "
+          f"{dict(Counter(language_of(f.relpath) for f in held_in))}", file=sys.stderr)  # fmt: skip
 
     tmp = tempfile.TemporaryDirectory(prefix="whence-eval-")
     index = args.index or str(Path(tmp.name) / "index.sqlite")
-    built: Any = corpus.build_index(index, held_in, args.workers)
+    built: Any = corpus.build_index(index, [*held_in, *originals], args.workers)
     print(f"index: {built.files} files, {built.bytes / 1e6:.1f} MB in {built.seconds:.1f}s; "
-          f"skipped {dict(built.skipped)}")  # fmt: skip
+          f"skipped {dict(built.skipped)}", file=sys.stderr)  # fmt: skip
     store = open_store(index, readonly=True)
     documents = int(store.stats()["documents"])
     cap = search.common_cap(documents)
 
-    infos: list[FileInfo] = []
+    infos: dict[str, list[FileInfo]] = defaultdict(list)
     hashes: set[int] = set()
     texts_by_hash: dict[int, list[str]] = {}
     for f in held_in:
@@ -377,96 +478,126 @@ def main() -> int:
         if ingest.check_text(raw):
             continue
         info = FileInfo(f, split_lines(raw))
-        infos.append(info)
+        infos[info.lang if langs is not None else "all"].append(info)
         texts_by_hash.setdefault(hash(raw), info.lines)
         hashes.add(hash(raw))
 
     records: list[dict[str, Any]] = []
     t0 = time.perf_counter()
 
-    def query(
-        kind: str,
-        mutation: str,
-        length: int,
-        text: str,
-        f: CorpusFile | None,
-        lo: int,
-        orig: str,
-        alike: bool = True,
-    ) -> None:
+    def query(kind: str, mutation: str, length: int, text: str, f: CorpusFile | None, lo: int, orig: str,
+              alike: bool = True, lang: str = "") -> None:  # fmt: skip
         res = search.search(store, text, top=5, with_text=True, documents=documents)
         hi = lo + length - 1
         rec: dict[str, Any] = {"kind": kind, "mutation": mutation, "length": length, "tokens": res.tokens}
+        lang = lang or ("all" if langs is None else language_of(f.relpath) if f else "")
+        rec |= {"language": lang, "flagged": res.verdict != "none"}
         rec |= {"repo": f.repo if f else "", "path": f.relpath if f else "", "lines": [lo, hi]}
         rec["informative"] = informative(store, text, cap, "both" if mutation == "renamed" else "exact")
         rec["alike"] = alike
         rec["attributable"] = alike and rec["informative"] >= MIN
-        if f is None or kind != "positive":  # negatives and boilerplate: right when nothing is attributed
+        if (
+            f is None or kind != "positive"
+        ):  # negatives, clean files, boilerplate: right when nothing is attributed
             rec |= {"verdict": res.verdict, "top1": res.verdict == "none", "top5": res.verdict == "none"}
             if res.matches:
                 m = res.matches[0]
                 rec["match"] = {"repo": m.primary.repo, "path": m.primary.path, "verdict": m.verdict,
                                 "spans": [s.as_dict() for s in m.spans[:3]]}  # fmt: skip
-                rec["query"] = text
+                rec["query"] = text[:4000]
         else:
             accept = ("verbatim",) if mutation in VERBATIM_KINDS else ("verbatim", "near-duplicate")
             rec |= judge(res, f, lo, hi, orig, accept)
-            if not rec["top5"]:
+            if not rec["right5"]:
                 rec["query"] = text
         records.append(rec)
+        if len(records) % 500 == 0:
+            print(f"  {len(records)} queries ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
 
-    for length in LENGTHS:
-        pool = [i for i in infos if len(i.lines) >= length]
-        for _ in range(args.fragments_per_cell if pool else 0):
-            info = rng.choice(pool)
-            start = rng.randrange(len(info.lines) - length + 1)
-            orig = "\n".join(info.lines[start : start + length])
-            # attributable base: lexes as in its file, and enough informative tokens before any mutation
-            alike = info.lexes_alike(start, length) and informative(store, orig, cap, "exact") >= MIN
-            for mutation in MUTATIONS:
-                text = mutate(info, start, length, mutation, rng)
-                query("positive", mutation, length, text, info.file, start + 1, orig, alike)
+    for _lang, pool_all in sorted(infos.items()):
+        for length in lengths:
+            pool = [i for i in pool_all if len(i.lines) >= length]
+            for _ in range(args.fragments_per_cell if pool else 0):
+                info = rng.choice(pool)
+                start = rng.randrange(len(info.lines) - length + 1)
+                orig = "\n".join(info.lines[start : start + length])
+                # attributable base: lexes as in its file, and enough informative tokens before any mutation
+                alike = info.lexes_alike(start, length) and informative(store, orig, cap, "exact") >= MIN
+                for mutation in muts:
+                    text = mutate(info, start, length, mutation, rng)
+                    query("positive", mutation, length, text, info.file, start + 1, orig, alike)
     # Negatives: held-out files that are not copies of indexed ones (forks and vendored copies cross
     # family lines): at most 20% of their distinct long lines (>= 20 characters) may occur in the index.
     indexed_lines = np.unique(
         np.array([_line_hash(x) for t in texts_by_hash.values() for x in t if _long(x)], dtype=np.uint64)
     )
-    negatives: list[tuple[CorpusFile, list[str]]] = []
+    negatives: dict[str, list[tuple[CorpusFile, list[str]]]] = defaultdict(list)
     copies = 0
-    for f in held_out[: 20 * args.fragments_per_cell]:
-        raw = corpus.read_bytes(f.path)
-        if ingest.check_text(raw) or hash(raw) in hashes:
-            continue
-        lines = split_lines(raw)
-        mine = np.unique(np.array([_line_hash(x) for x in lines if _long(x)], dtype=np.uint64))
-        pos = np.minimum(np.searchsorted(indexed_lines, mine), max(0, len(indexed_lines) - 1))
-        if len(mine) and len(indexed_lines) and (indexed_lines[pos] == mine).mean() > 0.2:
-            copies += 1
-            continue
-        negatives.append((f, lines))
-    print(f"negatives from {len(negatives)} held-out files ({copies} more left out: they copy indexed code)")
-    for length in LENGTHS:
-        npool = [x for x in negatives if len(x[1]) >= length]
-        for _ in range(args.fragments_per_cell if npool else 0):
-            f, lines = rng.choice(npool)
-            start = rng.randrange(len(lines) - length + 1)
-            text = "\n".join(lines[start : start + length]) + "\n"
-            query("negative", "negative", length, text, f, start + 1, "")
+    per_lang_out: dict[str, list[CorpusFile]] = defaultdict(list)
+    for f in held_out:
+        per_lang_out[language_of(f.relpath) if langs is not None else "all"].append(f)
+    for lang, fs in sorted(per_lang_out.items()):
+        for f in fs[: 20 * args.fragments_per_cell]:
+            raw = corpus.read_bytes(f.path)
+            if ingest.check_text(raw) or hash(raw) in hashes:
+                continue
+            lines = split_lines(raw)
+            mine = np.unique(np.array([_line_hash(x) for x in lines if _long(x)], dtype=np.uint64))
+            pos = np.minimum(np.searchsorted(indexed_lines, mine), max(0, len(indexed_lines) - 1))
+            if len(mine) and len(indexed_lines) and (indexed_lines[pos] == mine).mean() > 0.2:
+                copies += 1
+                continue
+            negatives[lang].append((f, lines))
+    print(f"negatives from {sum(map(len, negatives.values()))} held-out files ({copies} more left out: they "
+          "copy indexed code)", file=sys.stderr)  # fmt: skip
+    for _lang, negs in sorted(negatives.items()):
+        for length in lengths:
+            npool = [x for x in negs if len(x[1]) >= length]
+            for _ in range(args.fragments_per_cell if npool else 0):
+                f, lines = rng.choice(npool)
+                start = rng.randrange(len(lines) - length + 1)
+                text = "\n".join(lines[start : start + length]) + "\n"
+                query("negative", "negative", length, text, f, start + 1, "")
+    for task, sols in tasks.items():  # independent solutions: whole, and fragments of each length
+        for sol in sols[1:]:
+            f = CorpusFile(str(sol), f"tasks/{task}", f"{task}/{sol.name}", ("NOASSERTION",))
+            lines = split_lines(sol.read_bytes())
+            query("independent", "independent", len(lines), "\n".join(lines), f, 1, "", lang="java")
+            records[-1]["whole"] = True
+            for length in lengths:
+                if len(lines) > length:
+                    start = rng.randrange(len(lines) - length + 1)
+                    text = "\n".join(lines[start : start + length]) + "\n"
+                    query("independent", "independent", length, text, f, start + 1, "", lang="java")
+    clean = cleanfiles.sample(args.clean, args.seed)
+    print(f"clean files: {len(clean)} ({dict(Counter(c for c, _, _ in clean))})", file=sys.stderr)
+    for cat, path, raw in clean:
+        f = CorpusFile(str(path), "clean", str(path), ())
+        query("clean", cat, raw.count(b"\n") + 1, raw.decode("utf-8"), f, 1, "", lang="text")
     bp = boilerplate(list(texts_by_hash.values()), cap, args.fragments_per_cell)
     for text, count in bp:
-        query("boilerplate", "boilerplate", text.count("\n"), text, None, 0, "")
+        query("boilerplate", "boilerplate", text.count("\n"), text, None, 0, "", lang="any")
         records[-1]["documents_with_window"] = count
     elapsed = time.perf_counter() - t0
     ms = 1000 * elapsed / max(1, len(records))
     print(f"{len(records)} queries in {elapsed:.1f}s ({ms:.1f} ms/query, with diagnostics); "
           f"{documents} documents, boilerplate cap {cap}")  # fmt: skip
 
-    ok = report(records, cap, args.gate)
+    shown = sorted(infos) if langs is not None else ["all"]
+    summary = summarise(records, shown, muts, lengths)
+    print_tables(summary, shown, muts, lengths)
+    report(records, cap, args.gate, lengths, muts)
+    ok = check(summary)
+    print(f"\ntotal {time.perf_counter() - t_start:.1f}s")
     if args.json:
-        Path(args.json).write_text(json.dumps(records, indent=1))
-        print(f"per-fragment results: {args.json}")
+        settings = {"seed": args.seed, "files": args.files, "indexed": built.files, "documents": documents,
+                    "fragments_per_cell": args.fragments_per_cell, "languages": shown, "lengths": lengths,
+                    "mutations": muts, "clean": len(clean), "boilerplate_cap": cap}  # fmt: skip
+        out = {"settings": settings, **summary, "records": records}
+        Path(args.json).write_text(json.dumps(out, indent=1))
+        print(f"results: {args.json}")
     store.close()
-    return 0 if ok else 1
+    return 1 if args.check and not ok else 0
 
 
 if __name__ == "__main__":

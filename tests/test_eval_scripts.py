@@ -1,0 +1,91 @@
+"""The evaluation scripts run end to end at a tiny size: a real index in a temporary folder, real corpus
+files, the scripts run as the docs say (``python scripts/eval/X.py``), and the JSON they write has the
+cells it promises, with the easy ones (L1 copies, unmodified 30-line fragments) found."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import tree_sitter_java
+from tree_sitter import Language, Parser
+
+ROOT = Path(__file__).resolve().parent.parent
+LEVELS = ["L1", "L2", "L3", "L4", "L5", "L6"]
+
+
+def run_eval(script: str, tmp_path: Path, *args: str) -> tuple[dict[str, Any], str]:
+    out = tmp_path / "out.json"
+    cmd = [sys.executable, str(ROOT / "scripts" / "eval" / script), *args, "--json", str(out)]
+    cmd += ["--index", str(tmp_path / "index.sqlite")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return json.loads(out.read_text()), r.stdout
+
+
+def test_programs_eval_tiny(tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    data, out = run_eval(
+        "programs.py", tmp_path, "--copies", "1", "--variants", "2", "--distractors", "30",
+        "--tasks", "sieve,stats,grades", "--dump", str(dump),
+    )  # fmt: skip
+    cells = data["cells"]
+    assert set(cells) == {*LEVELS, "obfuscated", "independent"}
+    assert [cells[lv]["n"] for lv in LEVELS] == [3] * 6
+    assert cells["obfuscated"]["n"] == 6 and cells["independent"]["n"] == 6
+    for cell in [*LEVELS, "obfuscated"]:
+        assert set(cells[cell]["whence"]) >= {"right", "right_top5", "wrong", "flagged", "wrong_of_flags"}
+        assert set(cells[cell]["baseline"]) >= {"right", "wrong", "flagged"}
+    assert set(cells["independent"]["whence"]) == {"own_original", "any_original", "flagged"}
+    assert cells["L1"]["whence"]["right"] >= 2 / 3
+    assert cells["L1"]["baseline"]["right"] >= 2 / 3  # a layout change leaves most 5-token shingles
+    assert data["settings"]["baseline"] == {
+        "num_perm": 256, "shingle": 5, "threshold": 0.15, "tokens": "[^A-Za-z_0-9]+"
+    }  # fmt: skip
+    assert "L6" in out and "baseline right" in out
+    # every generated copy and variant is still Java that parses
+    parser = Parser(Language(tree_sitter_java.language()))
+    files = sorted(dump.rglob("*.java"))
+    assert len(files) == 3 * 6 + 6 + 6
+    broken = [f.name for f in files if parser.parse(f.read_bytes()).root_node.has_error]
+    assert not broken, broken
+    if shutil.which("javac"):  # and compiles, where a JDK is installed (one javac for all of them)
+        sources = []
+        for i, f in enumerate(files):
+            cls = f.read_text().split("public class ", 1)[1].split()[0]
+            (tmp_path / "src" / str(i)).mkdir(parents=True)
+            sources.append(tmp_path / "src" / str(i) / f"{cls}.java")
+            sources[-1].write_text(f.read_text())
+        cmd = ["javac", "-d", str(tmp_path / "classes"), *map(str, sources)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[:3000]
+
+
+def test_attribution_eval_tiny(tmp_path: Path) -> None:
+    data, out = run_eval(
+        "attribution.py", tmp_path, "--files", "90", "--fragments-per-cell", "4", "--clean", "8",
+        "--languages", "python,java,go",
+    )  # fmt: skip
+    langs, muts, lengths = (
+        ["go", "java", "python"],
+        ["exact", "reindent", "comments", "crlf", "renamed"],
+        [8, 15, 30],
+    )
+    assert data["settings"]["languages"] == langs
+    assert set(data["cells"]) == {f"{a}/{b}/{c}" for a in langs for b in muts for c in lengths}
+    for cell in data["cells"].values():
+        assert set(cell) == {"n", "recall", "precision", "flagged"} and cell["n"] == 4
+    assert set(data["overall"]) == {"verbatim kinds", "renamed"}
+    easy = [data["cells"][f"{lang}/exact/30"]["recall"] for lang in langs]
+    assert sum(easy) / len(easy) >= 0.5, easy
+    assert data["negatives"]["negative"]["n"] > 0
+    # 20 independent solutions: whole, and a fragment of each length they have
+    assert 60 < data["negatives"]["independent"]["n"] <= 20 * 4
+    assert data["clean"]["n"] > 0 and "false_alarms" in data["clean"]
+    kinds = {r["kind"] for r in data["records"]}
+    assert {"positive", "negative", "independent", "clean"} <= kinds
+    assert "verbatim kinds" in out and "clean files" in out
