@@ -59,6 +59,7 @@ DEFAULT_MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed")
 OVERALL = {"verbatim kinds": ("exact", "reindent", "comments", "crlf"), "renamed": ("renamed",)}
 BAR = {"verbatim kinds": 0.95, "renamed": 0.85, "negatives": 0.02, "clean": 0.0}
 MIN = search.MIN_MATCH_TOKENS
+ATTRIBUTING = search.ATTRIBUTING  # verdicts that flag; `weak` evidence is for a person to judge
 
 
 def _long(line: str) -> bool:
@@ -83,8 +84,8 @@ def judge(
     """Is a match among the results the right one (right verdict, file -- or identical code -- and lines)?
 
     ``top5`` / ``top1`` / ``file_top5`` ask for a verdict in ``accept``; ``right5`` / ``right1`` (flagged
-    correctly) for any verdict but ``none``."""
-    out: dict[str, Any] = {"verdict": res.verdict, "flagged": res.verdict != "none", "top1": False,
+    correctly) for any verdict that attributes (``weak`` evidence is shown, it is not a flag)."""
+    out: dict[str, Any] = {"verdict": res.verdict, "flagged": res.verdict in ATTRIBUTING, "top1": False,
                            "top5": False, "file_top5": False, "right5": False, "right1": False}  # fmt: skip
     for rank, m in enumerate(res.matches):
         same_file = any((o.repo, o.path) == (f.repo, f.relpath) for o in m.occurrences)
@@ -93,7 +94,7 @@ def judge(
         )
         overlap = any(s.source_lines[0] <= hi and s.source_lines[1] >= lo for s in m.spans)
         right = same_code and (overlap or not same_file)
-        if m.verdict != "none" and right:
+        if m.verdict in ATTRIBUTING and right:
             out["right5"] = True
             out["right1"] = out["right1"] or rank == 0
         if m.verdict in accept and same_file:
@@ -251,7 +252,7 @@ def print_tables(summary: dict[str, Any], langs: list[str], muts: list[str], len
         for key in ("by_language", "by_length"):
             parts = [f"{k} {100 * v['recall']:.1f}" for k, v in o[key].items() if v["n"]]
             print(f"  {key.replace('_', ' ')}: " + ", ".join(parts))
-    print("\nfalse alarms (any verdict but none)")
+    print("\nfalse alarms (a verdict that attributes: verbatim or near-duplicate)")
     for kind, label in (("negative", "held-out families"), ("independent", "independent solutions")):
         neg = summary["negatives"][kind]
         if not neg["n"]:
@@ -491,7 +492,7 @@ def main() -> int:
         hi = lo + length - 1
         rec: dict[str, Any] = {"kind": kind, "mutation": mutation, "length": length, "tokens": res.tokens}
         lang = lang or ("all" if langs is None else language_of(f.relpath) if f else "")
-        rec |= {"language": lang, "flagged": res.verdict != "none"}
+        rec |= {"language": lang, "flagged": res.verdict in ATTRIBUTING}
         rec |= {"repo": f.repo if f else "", "path": f.relpath if f else "", "lines": [lo, hi]}
         rec["informative"] = informative(store, text, cap, "both" if mutation == "renamed" else "exact")
         rec["alike"] = alike
@@ -499,7 +500,8 @@ def main() -> int:
         if (
             f is None or kind != "positive"
         ):  # negatives, clean files, boilerplate: right when nothing is attributed
-            rec |= {"verdict": res.verdict, "top1": res.verdict == "none", "top5": res.verdict == "none"}
+            clean = res.verdict not in ATTRIBUTING
+            rec |= {"verdict": res.verdict, "top1": clean, "top5": clean}
             if res.matches:
                 m = res.matches[0]
                 rec["match"] = {"repo": m.primary.repo, "path": m.primary.path, "verdict": m.verdict,

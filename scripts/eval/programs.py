@@ -17,7 +17,8 @@ no JDK).  Queried as whole files, each against the same index:
 * the independent solutions (2 and 3) of every task: they must not be attributed to their task's
   original (the shared ``Scanner input = new Scanner(System.in)`` preambles make them look alike).
 
-A query is *flagged* when the verdict is not ``none``; *right* when the top match names the right
+A query is *flagged* when the verdict attributes (``verbatim`` or ``near-duplicate``; ``weak`` evidence
+is shown for a person to judge, it is no flag); *right* when the top match names the right
 original, *wrong* when flagged and the top match is anything else.  The same queries go through a
 baseline in the same run: MinHash (datasketch, 256 permutations) of the set of 5-token shingles, tokens
 split on non-alphanumerics as in BigCode's near-deduplication (``[^A-Za-z_0-9]+``), flagged when the
@@ -159,8 +160,9 @@ def distractors(n: int, seed: int) -> list[CorpusFile]:
 
 
 def judge_whence(res: search.SearchResult, want: str) -> dict[str, Any]:
-    repos = [{o.repo for o in m.occurrences} for m in res.matches]
-    flagged = res.verdict != "none" and bool(repos)
+    # Only matches that attribute count: weak evidence is listed for a person to judge.
+    repos = [{o.repo for o in m.occurrences} for m in res.matches if m.verdict in search.ATTRIBUTING]
+    flagged = res.verdict in search.ATTRIBUTING and bool(repos)  # weak evidence is shown, not a flag
     top = sorted(repos[0])[0] if flagged else ""
     return {
         "verdict": res.verdict,
