@@ -14,11 +14,14 @@ everyone's boilerplate.  It is common when at least ``--min-places`` places in a
 ``--min-families`` families hold it, or ``--min-in-family`` places of one family (a language whose only
 large project on this machine is one family, as Java's JDK is, still has its idioms learned).
 
+With ``--licenses``, the fingerprints of every SPDX license text are added (the texts come from the
+SPDX license list, not from the machine's files, so the clean-file evaluation is not trained on).
+
 Writes ``index/data/boilerplate.npz`` (``hashes``: sorted uint64, ``meta``: JSON of the settings and the
 corpus), shipped in the package and read by :mod:`whence.index.boilerplate`.
 
     python scripts/corpus/boilerplate.py [--limit N] [--min-places 24] [--min-families 3] [--min-in-family 64]
-        [--out PATH]
+        [--licenses spdx-full.json] [--out PATH]
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ def main() -> int:
         default=64,
         help="or: places of one family that must hold it (a language with one big project here, "
         "such as Java's JDK, still has idioms)",
+    )
+    ap.add_argument(
+        "--licenses",
+        type=Path,
+        help="SPDX license texts (spdx-full.json of the npm package spdx-license-list: "
+        "`npm pack spdx-license-list@6.12.0`); every license's fingerprints are boilerplate",
     )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
@@ -99,8 +108,12 @@ def main() -> int:
     common = ph[hidx][
         ((places >= args.min_places) & (nfam >= args.min_families)) | (most_in_one >= args.min_in_family)
     ]
+    licensed = _license_hashes(args.licenses) if args.licenses else np.zeros(0, dtype=np.uint64)
+    common = np.union1d(common, licensed)
     meta = {
         "files": len(seen),
+        "license_texts": str(args.licenses.name) if args.licenses else "",
+        "license_fingerprints": len(licensed),
         "families": len(families),
         "min_places": args.min_places,
         "min_families": args.min_families,
@@ -121,6 +134,17 @@ def main() -> int:
     )
     boilerplate.load.cache_clear()
     return 0
+
+
+def _license_hashes(path: Path) -> np.ndarray:
+    """The fingerprints (as ingestion selects them) of every license text in an SPDX list: a license is
+    the one text meant to be copied everywhere, so a LICENSE file, a license in a docstring or a README's
+    license section is never attributed to the one indexed file that happens to quote it."""
+    data = json.loads(path.read_text())
+    texts = [v["licenseText"] for v in data.values() if isinstance(v, dict) and v.get("licenseText")]
+    print(f"boilerplate: {len(texts)} license texts from {path}", file=sys.stderr)
+    parts = [fingerprint.index_fingerprint(t.encode("utf-8")).hashes.view(np.uint64) for t in texts]
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
 
 
 def _language(path: str) -> str | None:

@@ -59,7 +59,8 @@ DEFAULT_MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed")
 OVERALL = {"verbatim kinds": ("exact", "reindent", "comments", "crlf"), "renamed": ("renamed",)}
 BAR = {"verbatim kinds": 0.95, "renamed": 0.85, "negatives": 0.02, "clean": 0.0}
 MIN = search.MIN_MATCH_TOKENS
-ATTRIBUTING = search.ATTRIBUTING  # verdicts that flag; `weak` evidence is for a person to judge
+# Verdicts that flag (`weak` evidence is for a person to judge); an earlier whence had no `weak`.
+ATTRIBUTING = getattr(search, "ATTRIBUTING", frozenset({"verbatim", "near-duplicate"}))
 
 
 def _long(line: str) -> bool:
@@ -105,6 +106,7 @@ def judge(
     top = res.first()
     if top is not None:
         out["match"] = {"repo": top.primary.repo, "path": top.primary.path, "verdict": top.verdict,
+                        "evidence": getattr(top, "evidence", ""),
                         "spans": [s.as_dict() for s in top.spans[:3]]}  # fmt: skip
     return out
 
@@ -224,7 +226,32 @@ def summarise(
         clean["by_category"][cat] = {"n": len(sub), "false_alarms": sum(r["flagged"] for r in sub)}
     bps = [r for r in records if r["kind"] == "boilerplate"]
     bp = {"n": len(bps), "false_alarms": round(_rate(bps, "flagged"), 4) if bps else None}
-    return {"cells": cells, "overall": overall, "negatives": negatives, "clean": clean, "boilerplate": bp}
+    return {
+        "cells": cells,
+        "overall": overall,
+        "negatives": negatives,
+        "clean": clean,
+        "boilerplate": bp,
+        "evidence": evidence_precision(records),
+    }
+
+
+def evidence_precision(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per kind of evidence (``Match.evidence``) of the top match, over every query whose top match
+    attributes: how many, and the share that named the right file and lines (a negative's, a clean
+    file's or a boilerplate window's is never right).  What ``Match.confidence`` reports."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        m = r.get("match")
+        if not m or m["verdict"] not in ATTRIBUTING:
+            continue
+        right = bool(r.get("right1")) if r["kind"] == "positive" else False
+        cell = out.setdefault(m.get("evidence") or "-", {"n": 0, "right": 0})
+        cell["n"] += 1
+        cell["right"] += right
+    for cell in out.values():
+        cell["precision"] = round(cell["right"] / cell["n"], 4)
+    return dict(sorted(out.items()))
 
 
 def _pr(c: dict[str, Any]) -> str:
@@ -235,9 +262,9 @@ def _pr(c: dict[str, Any]) -> str:
 
 
 def print_tables(summary: dict[str, Any], langs: list[str], muts: list[str], lengths: list[int]) -> None:
-    print("\nflagged correctly: a match (verdict not none) among the top 5 names the fragment's file (or")
-    print("identical code) with overlapping lines.  Each cell: recall %, precision % (flagged fragments")
-    print("whose top match is right), (fragments)")
+    print("\nflagged correctly: a match (verbatim or near-duplicate) among the top 5 names the fragment's")
+    print("file (or identical code) with overlapping lines.  Each cell: recall %, precision % (flagged")
+    print("fragments whose top match is right), (fragments)")
     for lang in langs:
         print(f"\n{lang:<11}" + "".join(f"{f'{n} lines':>20}" for n in lengths))
         for mut in muts:
@@ -252,6 +279,9 @@ def print_tables(summary: dict[str, Any], langs: list[str], muts: list[str], len
         for key in ("by_language", "by_length"):
             parts = [f"{k} {100 * v['recall']:.1f}" for k, v in o[key].items() if v["n"]]
             print(f"  {key.replace('_', ' ')}: " + ", ".join(parts))
+    print("\nprecision by the top match's evidence (queries whose top match attributes)")
+    for name, cell in summary["evidence"].items():
+        print(f"  {name:<20}{100 * cell['precision']:6.1f}% of {cell['n']}")
     print("\nfalse alarms (a verdict that attributes: verbatim or near-duplicate)")
     for kind, label in (("negative", "held-out families"), ("independent", "independent solutions")):
         neg = summary["negatives"][kind]
@@ -505,6 +535,7 @@ def main() -> int:
             if res.matches:
                 m = res.matches[0]
                 rec["match"] = {"repo": m.primary.repo, "path": m.primary.path, "verdict": m.verdict,
+                                "evidence": getattr(m, "evidence", ""),
                                 "spans": [s.as_dict() for s in m.spans[:3]]}  # fmt: skip
                 rec["query"] = text[:4000]
         else:
