@@ -21,7 +21,6 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 POSITIVE_SETS = ("L1", "L2", "L3", "L4", "L5", "L6", "obfuscated")
 
