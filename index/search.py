@@ -37,8 +37,8 @@ from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, S
 
 __all__ = [
     "ATTRIBUTING",
-    "EVIDENCE",
     "COMMON_MIN_CAP",
+    "EVIDENCE",
     "MAX_QUERY_BYTES",
     "MIN_MATCH_TOKENS",
     "VERDICTS",

@@ -16,7 +16,8 @@ same shape (independent solutions of one small task, programs opening with the s
   few strings, its renamed identifiers map consistently onto the document's across all tiles.
 
 It runs only for queries of at least :data:`MIN_QUERY_TOKENS` tokens (whole programs and large parts of
-them): for a short fragment, shape and a few strings are not evidence.
+them) against documents at most :data:`MAX_SIZE_RATIO` times their size: for a short fragment, or in a
+file far larger than the query, shape and a few strings are not evidence.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ MIN_COVER = 0.5
 MIN_STRINGS = 0.6
 #: Fewest distinct string literals for the string test to apply (else the renaming test decides).
 MIN_STRING_COUNT = 3
+#: The document may be at most this many times the query's size: pieces of a program are looked for in
+#: a program of comparable size, not scattered through a file fifty times larger (where any shape and
+#: any few strings are found somewhere).
+MAX_SIZE_RATIO = 4
 
 _OPERANDS = np.array(
     [lexer.CLASS_HASH[lexer.IDENT], lexer.CLASS_HASH[lexer.NUMBER], lexer.CLASS_HASH[lexer.STRING]],
@@ -82,7 +87,7 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
     a query too short to judge this way or a document sharing too little."""
     qtok = query.tokens
     nq = len(qtok)
-    if nq < MIN_QUERY_TOKENS or len(dtok) < K:
+    if nq < MIN_QUERY_TOKENS or len(dtok) < K or len(dtok) > MAX_SIZE_RATIO * nq:
         return None
     qs, ds = structure_view(qtok), structure_view(dtok)
     grams = Grams.of(fp.kgrams(qs, K))

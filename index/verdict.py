@@ -77,9 +77,9 @@ def judge(query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS
     * ``verbatim``: an exact-view span whose unbroken part (the same tokens in the same order, no gap)
       carries at least ``min_tokens`` informative tokens;
     * ``near-duplicate``: an exact-view span of that many informative tokens whose tiles are joined
-      over changed tokens (an edited copy), or else an abstract-view one that looks like a renamed copy
-      (:func:`renamed_copy`), or else order-insensitive evidence that a whole program was copied and
-      restructured (:mod:`.structure`);
+      over changed tokens (an edited copy), an abstract-view one that looks like a renamed copy
+      (:func:`renamed_copy`), or order-insensitive evidence that a whole program was copied and
+      restructured (:mod:`.structure`): whichever covers most of the query;
     * ``weak``: none of those, but spans carrying at least :data:`WEAK_FRACTION` of ``min_tokens``
       (the best partial evidence, for a person to judge: it never fails a check);
     * ``none``: nothing shared worth showing.
@@ -94,21 +94,28 @@ def judge(query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS
     rare = [a.span for a in exact if a.rare_run >= short]
     if rare:  # a short query's rare unbroken run: a short fragment, copied
         return _judgement("verbatim", "short-rare-run", good or rare)
+    # Near-duplicate evidence of each kind; the one covering most of the query decides (so that an
+    # obfuscated copy's real origin, with more renamed code than edited runs, ranks above a file that
+    # shares one renamed stretch).
+    found: list[Judgement] = []
     if good:
-        return _judgement("near-duplicate", "edited", good)
+        found.append(_judgement("near-duplicate", "edited", good))
     abstract = view_spans(query, dtok, "abstract", low)
     renamed = [a for a in abstract if renamed_copy(a.span, query.tokens, dtok)]
     good = [a.span for a in renamed if a.informative >= min_tokens]
-    if good:
-        return _judgement("near-duplicate", "renamed", good)
     rare = [a.span for a in renamed if a.rare_run >= short]
-    if rare:  # a short query's rare run, renamed
-        return _judgement("near-duplicate", "short-rare-renamed", rare)
-    if abstract:  # shares some shape: look for a reordered, restructured copy of the whole
+    if good:
+        found.append(_judgement("near-duplicate", "renamed", good))
+    elif rare:  # a short query's rare run, renamed
+        found.append(_judgement("near-duplicate", "short-rare-renamed", rare))
+    best = max((j.matched for j in found), default=0)
+    if abstract and best * 2 < len(query.tokens):  # shares some shape: a restructured copy of the whole?
         ev = structure.compare(query, dtok)
         if ev is not None and ev.copied:
             pieces = make_spans(chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common)
-            return _judgement("near-duplicate", "restructured", [a.span for a in pieces])
+            found.append(_judgement("near-duplicate", "restructured", [a.span for a in pieces]))
+    if found:
+        return max(found, key=lambda j: j.matched)
     weak = [a.span for a in (*exact, *renamed) if a.informative >= low]
     if weak:
         return _judgement("weak", "partial", weak)
@@ -141,10 +148,11 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
     A copy whose identifiers were renamed keeps its literals and renames consistently: every use of a
     name maps to the same new name.  Two unrelated files of one shape (stub files, generated tables,
     programs that open with the same preamble) have neither property.  So the span needs positive
-    evidence -- literals that agree, or renamed identifiers that map consistently -- and no strong
-    counter-evidence (most literals differing).  Each tile is compared on its own tokens: tiles joined
-    over gaps of different lengths are not aligned position by position across the gap.  A name kept
-    as it is (``System``, ``println``) is no evidence of renaming: only renamed names count.
+    evidence -- literals that agree, or at least two renamed identifiers used repeatedly that map
+    consistently -- and no strong counter-evidence (most literals differing, or every one).  Each tile
+    is compared on its own tokens: tiles joined over gaps of different lengths are not aligned position
+    by position across the gap.  A name kept as it is (``System``, ``println``) is no evidence of
+    renaming: only renamed names count.
     """
     qi = np.concatenate([np.arange(t[0], t[0] + t[2]) for t in span.tiles]) if span.tiles else None
     di = np.concatenate([np.arange(t[1], t[1] + t[2]) for t in span.tiles]) if span.tiles else None
@@ -155,8 +163,8 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
     lit = np.isin(kinds, _LITERAL_HASHES)
     lit_total = int(lit.sum())
     lit_same = int((qe[lit] == de[lit]).sum())
-    if lit_total >= 4 and lit_same * 3 < lit_total:
-        return False
+    if (lit_total >= 4 and lit_same * 3 < lit_total) or (lit_total >= 2 and lit_same == 0):
+        return False  # a copy keeps its literals: these say other things in the same shape
     if lit_same >= 2 and lit_same * 2 >= lit_total:
         return True
     ident = kinds == _IDENT_HASH
@@ -169,7 +177,10 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
         counts[b] = counts.get(b, 0) + 1
     repeats = len(pairs) - len(best)
     consistent = sum(max(c.values()) - 1 for c in best.values())
-    return repeats >= 3 and consistent * 5 >= repeats * 4
+    # Two or more renamed names used repeatedly: one variable (a preamble's `input` -> `sc`) is not a
+    # renaming of the code around it.
+    repeated = sum(1 for c in best.values() if max(c.values()) >= 2)
+    return repeats >= 3 and repeated >= 2 and consistent * 5 >= repeats * 4
 
 
 @dataclass(slots=True)
