@@ -158,8 +158,12 @@ class Syntax:
         for m in [m for m, _ in self.line] + [b for o, c, _ in self.block for b in (o, c)]:
             if not 0 < len(m) <= _MAX_MARKER_LEN:
                 raise ValueError(f"{self.name}: comment markers are 1 to {_MAX_MARKER_LEN} bytes, got {m!r}")
-        if not set(self.multiline) <= set(self.quotes) or not set(self.triple) <= set(b"\"'"):
-            raise ValueError(f"{self.name}: multiline must be quotes, triple only \" and '")
+        openers = [m for m, _ in self.line] + [o for o, _, _ in self.block]
+        if any(o[0] in _DIGITS or o[0] in _BLANK or o[0] in _SPACE for o in openers):
+            raise ValueError(f"{self.name}: a comment marker cannot start with a digit or white space")
+        quotes = set(self.quotes)
+        if not set(self.multiline) <= quotes or not set(self.triple) <= quotes & set(b"\"'"):
+            raise ValueError(f"{self.name}: multiline and triple must be quotes (triple: only \" and ')")
 
     def encode(self) -> bytes:
         """The compact form the compiled kernel takes (``_fastfp.tokenize(data, syntax)``)."""
