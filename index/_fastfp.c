@@ -507,7 +507,7 @@ bad:
 }
 
 /* lexer._line_comment: does line-comment marker k of sx start at d[i]? */
-static int line_comment_at(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx, int k,
+FP_INLINE int line_comment_at(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx, int k,
                            int line_has_token)
 {
     const Py_ssize_t m = sx->llen[k];
@@ -580,18 +580,23 @@ static Py_ssize_t block_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, 
 
 /* If a comment starts at d[i]: its end, *block set when it is a block comment (it may span lines);
  * else -1. */
-static Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx,
+FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx,
                               int line_has_token, int *block)
 {
     int k;
     for (k = 0; k < sx->nblock; k++) {
         const Py_ssize_t ol = sx->bolen[k];
-        if (i + ol <= n && memcmp(d + i, sx->bopen[k], (size_t)ol) == 0) {
+        if (d[i] == sx->bopen[k][0] && i + ol <= n && memcmp(d + i, sx->bopen[k], (size_t)ol) == 0) {
             *block = 1;
             return block_end(d, n, i, sx, k);
         }
     }
     for (k = 0; k < sx->nline; k++) {
+        /* the first byte, cheaply (markers rarely match: `-` in `->`, `/` dividing) */
+        if (d[i] != sx->lmark[k][0] && !(sx->lflags[k] & LC_WORD))
+            continue;
+        if (sx->llen[k] > 1 && (i + 1 >= n || (d[i + 1] != sx->lmark[k][1] && !(sx->lflags[k] & LC_WORD))))
+            continue;
         if (line_comment_at(d, n, i, sx, k, line_has_token)) {
             Py_ssize_t j = i;
             while (j < n && d[j] != '\n' && d[j] != '\r')
@@ -713,6 +718,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
     Py_ssize_t i = st->i, t = st->t;
     uint32_t line = st->line;
     int line_has_token = st->line_has_token;
+    const unsigned char *const start = sx->start; /* the profile's S_* bits per byte */
+    const int ident_comments = sx->ident_comments, regex = sx->regex;
 
     while (i < n) {
         const unsigned char c = d[i];
@@ -745,7 +752,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
          * else). */
         if (char_class[c] & C_IDENT_START) {
             Py_ssize_t j;
-            if (FP_UNLIKELY(sx->ident_comments) && (sx->start[c] & S_COMMENT)) {
+            if (FP_UNLIKELY(ident_comments) && (start[c] & S_COMMENT)) {
                 int block = 0;
                 const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &block);
                 if (end >= 0) {
@@ -790,7 +797,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
 
         nxt = i + 1 < n ? d[i + 1] : -1;
         /* Comments (the profile's block comments, then its line comments). */
-        if (sx->start[c] & S_COMMENT) {
+        if (start[c] & S_COMMENT) {
             int block = 0;
             const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &block);
             if (end >= 0) {
@@ -801,12 +808,12 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             }
         }
         /* Triple quotes are dropped: what they enclose is lexed as code (see lexer.py). */
-        if ((sx->start[c] & S_TRIPLE) && nxt == c && i + 2 < n && d[i + 2] == c) {
+        if ((start[c] & S_TRIPLE) && nxt == c && i + 2 < n && d[i + 2] == c) {
             i += 3;
             continue;
         }
         /* Strings (an unclosed quote falls through to punctuation). */
-        if (sx->start[c] & S_QUOTE) {
+        if (start[c] & S_QUOTE) {
             Py_ssize_t end, is, ie;
             int multi = 0;
             if (scan_string(d, n, i, sx, &end, &is, &ie, &multi)) {
@@ -864,7 +871,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             }
         }
         /* Regular-expression literals: a `/` that does not follow an operand. */
-        if (c == '/' && sx->regex &&
+        if (c == '/' && regex &&
             !(t > 0 && (abstract[t - 1] == hash_ident || abstract[t - 1] == hash_number ||
                         abstract[t - 1] == hash_string || exact[t - 1] == punct_hash[')'] ||
                         exact[t - 1] == punct_hash[']']))) {
