@@ -62,6 +62,10 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+#: Version of the tokenisation rules, recorded in every index (``codec.FINGERPRINT_PARAMS``): an index
+#: built with other rules must be rebuilt.  1: one rule set for every language; 2: syntax profiles.
+LEXER_VERSION = 2
+
 # Token kinds.
 IDENT, KEYWORD, NUMBER, STRING, PUNCT = 0, 1, 2, 3, 4
 
