@@ -747,7 +747,7 @@ _CLUES: list[tuple[str, int, re.Pattern[bytes]]] = [
     ("Erlang", 5, re.compile(rb"^-(module|export|include|record)\(", _M)),
     ("MATLAB", 3, re.compile(
         rb"^[ \t]*function \[?[\w, ]*\]? ?= ?\w+\(|^[ \t]*end[ \t]*$\n|\bzeros\(|\bdisp\(", _M)),
-    ("OCaml", 4, re.compile(rb"^let (rec )?\w+.* =[ \t]*$|^open [A-Z]\w*$|\bmatch .+ with\b|\(\*", _M)),
+    ("OCaml", 4, re.compile(rb"^let (rec )?\w+.* =[ \t]*$|^open [A-Z]\w*$|\bmatch .+ with\b", _M)),
     ("Visual Basic .NET", 5, re.compile(
         rb"(?i)^[ \t]*(dim \w+ as|end sub|end function|public sub|private sub)\b", _M)),
     ("Batchfile", 5, re.compile(rb"(?i)^@echo off|^[ \t]*(rem |set \w+=|goto :?\w+|if errorlevel)", _M)),

@@ -82,16 +82,17 @@ class QueryLexings:
     ) -> None:
         self.raw = raw
         self.common = common
-        self._by_syntax: dict[lexer.Syntax, Query] = {lexer.syntax_for(language): first}
+        # keyed by the profile's rules (C and C++ lex alike: one lexing serves both)
+        self._by_syntax: dict[bytes, Query] = {lexer.syntax_for(language).encode(): first}
 
     def get(self, language: str | None) -> Query:
         """The query lexed with ``language``'s profile (cached)."""
-        syntax = lexer.syntax_for(language)
-        q = self._by_syntax.get(syntax)
+        key = lexer.syntax_for(language).encode()
+        q = self._by_syntax.get(key)
         if q is None:
             toks = fp.tokenize(self.raw, language)
             q = Query.of(toks, fp.kgrams(toks.exact), fp.kgrams(toks.abstract), self.common)
-            self._by_syntax[syntax] = q
+            self._by_syntax[key] = q
         return q
 
 
