@@ -702,6 +702,7 @@ _CLUES: list[tuple[str, int, re.Pattern[bytes]]] = [
     ("Java", 2, re.compile(
         rb"@Override\b|\bSystem\.out\.|\bString\[\]|\bextends \w+(<.*>)? (implements|\{)|"
         rb"\bnew \w+(<.*>)?\(")),
+    ("Java", 2, re.compile(rb"\b(boolean|String|throws|instanceof|final)\b|\bthis\.\w+ = \w+;")),
     ("Go", 5, re.compile(rb"^package \w+[ \t]*$", _M)),
     ("Go", 4, re.compile(rb"^func (\(\w+ \*?\w+\) )?\w+\(", _M)),
     ("Go", 2, re.compile(rb"\w+ := |\berr != nil\b|\bfmt\.\w+\(|^import \($", _M)),
@@ -740,8 +741,10 @@ _CLUES: list[tuple[str, int, re.Pattern[bytes]]] = [
     ("Emacs Lisp", 5, re.compile(rb"^\((defcustom|defgroup|use-package|require ')|\(interactive\)|;;; ", _M)),
     ("Clojure", 5, re.compile(rb"^\((ns|defn-?) [\w.-]+", _M)),
     ("TeX", 5, re.compile(rb"\\(documentclass|usepackage|begin\{\w+\}|section\{|end\{\w+\})")),
-    ("Markdown", 3, re.compile(rb"^#{1,6} \w|^```|^[ \t]*[-*] \[?\w|\]\(https?://", _M)),
-    ("HTML", 5, re.compile(rb"(?i)<!doctype html|<html\b|<(div|span|body|head|table|p)\b[^>]*>")),
+    ("Markdown", 3, re.compile(rb"^```|\]\(https?://[^)\s]*\)", _M)),
+    ("Markdown", 1, re.compile(rb"^#{1,6} [A-Z]\w*( \w+)*$|^- \[?\w", _M)),
+    ("HTML", 5, re.compile(rb"(?i)<!doctype html|<html\b")),
+    ("HTML", 2, re.compile(rb"(?i)^[ \t]*<(div|span|body|head|table|p|ul|li|a)\b[^>]*>", _M)),
     ("CSS", 3, re.compile(rb"^[.#]?[\w-]+( [.#]?[\w-]+)*[ \t]*\{[ \t]*$\n[ \t]+[\w-]+: [^;]+;", _M)),
     ("Assembly", 4, re.compile(rb"(?i)^[ \t]*(mov|push|pop|jmp|call|ret|lea|cmp|jne|je)[ \t]+[\w\[%$]", _M)),
     ("Erlang", 5, re.compile(rb"^-(module|export|include|record)\(", _M)),
@@ -751,7 +754,9 @@ _CLUES: list[tuple[str, int, re.Pattern[bytes]]] = [
     ("Visual Basic .NET", 5, re.compile(
         rb"(?i)^[ \t]*(dim \w+ as|end sub|end function|public sub|private sub)\b", _M)),
     ("Batchfile", 5, re.compile(rb"(?i)^@echo off|^[ \t]*(rem |set \w+=|goto :?\w+|if errorlevel)", _M)),
-    ("Perl", 4, re.compile(rb"^[ \t]*(use strict;|use warnings;|my [$@%]\w+|sub \w+ \{)", _M)),
+    ("Perl", 4, re.compile(
+        rb"^[ \t]*(use strict;|use warnings;|my [$@%]\w+|sub \w+ \{|package [\w:]+;)", _M)),
+    ("Perl", 4, re.compile(rb"^=(head\d|pod|cut|over|item)\b|\$self->|\bmy \(\$", _M)),
     ("Kotlin", 4, re.compile(rb"^[ \t]*(fun \w+\(|val \w+(: \w+)? =|data class )", _M)),
     ("Swift", 4, re.compile(
         rb"^[ \t]*(import (UIKit|Foundation|SwiftUI)$|func \w+\(.*\) -> |guard let )", _M)),

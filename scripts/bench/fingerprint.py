@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.machinery
-import importlib.util
 import json
 import os
 import re
@@ -108,11 +107,10 @@ def rss_at(sizes: list[int], args: argparse.Namespace) -> None:
 
 
 def _load_kernel(path: str) -> Any:
-    """Another build of the compiled kernel (its init function is PyInit__fastfp, hence the name)."""
+    """Another build of the compiled kernel, for an A/B of two builds in one process (a kernel, not
+    shared script code: its init function is PyInit__fastfp, hence the name)."""
     loader = importlib.machinery.ExtensionFileLoader("_fastfp", path)
-    spec = importlib.util.spec_from_file_location("_fastfp", path, loader=loader)
-    assert spec is not None
-    mod = importlib.util.module_from_spec(spec)
+    mod = loader.create_module(importlib.machinery.ModuleSpec("_fastfp", loader, origin=path))
     loader.exec_module(mod)
     return mod
 
