@@ -609,10 +609,13 @@ FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_
 }
 
 /* lexer._scan_regex: end of the regular-expression literal opened by the `/` at d[i], or -1. */
+#define REGEX_MAX 256 /* lexer.REGEX_MAX */
 static Py_ssize_t scan_regex(const unsigned char *d, Py_ssize_t n, Py_ssize_t i)
 {
     Py_ssize_t j = i + 1;
     int in_class = 0;
+    if (n > i + REGEX_MAX)
+        n = i + REGEX_MAX;
     while (j < n) {
         const unsigned char c = d[j];
         if (c == '\n' || c == '\r')

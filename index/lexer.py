@@ -37,7 +37,8 @@ stable tokens.  The rules, with what a profile decides in brackets:
   entirely.  This way both lex the same, and copied documentation is found like copied code.
 * Regular-expression literals [JavaScript, TypeScript, Ruby, Perl]: a ``/`` that is not a comment and
   does not follow an operand (an identifier, number, string, ``)`` or ``]``) opens one when it closes
-  on the same line (``\\`` escapes, ``[...]`` classes); it is a string token of its contents.
+  on the same line within :data:`REGEX_MAX` bytes (``\\`` escapes, ``[...]`` classes); it is a string
+  token of its contents.
 * Numbers: a digit, then letters, digits, ``_`` and ``.`` followed by a digit.
 * Identifiers: ``[A-Za-z_$]`` or any non-ASCII byte, then those or digits.
 * Anything else is a one-character punctuation token (``==`` is two ``=`` tokens, so spacing between
@@ -48,7 +49,9 @@ identifier, number and string is replaced by its class (keywords and punctuation
 copy whose identifiers were consistently renamed has the same abstract tokens.
 
 :func:`guess_language` names a snippet's language from cheap clues (a shebang, ``#include``, ``def ...:``,
-``package``, ...) or returns None; ``scripts/eval/guess_language.py`` measures it (``docs/fingerprints.md``).
+``package``, ...) or returns None; ``scripts/eval/guess_language.py`` measures it (``docs/fingerprints.md``:
+on real files 95% right and 0.1% wrong, on snippets of 5 to 40 lines 72% right and 0.2% wrong; the
+rest unsure, lexed with :data:`DEFAULT`).  Every index records :data:`LEXER_VERSION`.
 """
 
 from __future__ import annotations
@@ -641,10 +644,15 @@ def _char_literal(inner: bytes, escapes: bool) -> bool:
     return len(inner) <= 4 and sum(1 for b in inner if b & 0xC0 != 0x80) == 1
 
 
+#: Longest regular-expression literal, slashes included: a ``/`` that would open a longer one is
+#: punctuation (so that a long line of ``/`` that never close is not scanned again and again).
+REGEX_MAX = 256
+
+
 def _scan_regex(data: bytes, i: int) -> int:
     """End of the regular-expression literal opened by the ``/`` at ``i``, or -1 if it does not close on
-    its line."""
-    n = len(data)
+    its line within :data:`REGEX_MAX` bytes."""
+    n = min(len(data), i + REGEX_MAX)
     j = i + 1
     in_class = False
     while j < n:

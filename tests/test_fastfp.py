@@ -447,6 +447,9 @@ def test_tokenize_profiles_fixed(syntax: lexer.Syntax) -> None:
     assert_same_tokens(data, syntax)
     for unit in (b"a = /x[/]y/g; // c\n", b"REM a\n(* b *) {- c -} ;d\n", b"'a' b' %c\n"):
         assert_same_tokens(unit * 700, syntax)
+    # Regular-expression literals up to lexer.REGEX_MAX bytes, slashes included, and no longer.
+    for size in (lexer.REGEX_MAX - 3, lexer.REGEX_MAX - 2, lexer.REGEX_MAX - 1, lexer.REGEX_MAX + 5):
+        assert_same_tokens(b"x = (/" + b"a" * size + b"/) / 2 /", syntax)
 
 
 def test_every_profile_encodes_and_the_kernel_reads_it() -> None:

@@ -101,6 +101,10 @@ def test_regex_and_string_literals_hold_comment_markers() -> None:
     as_strings = 'ok = "[/*]".test(s) && "\\/\\/".test(t); n = a / b / c;'
     assert exact(js, "JavaScript") == exact(as_strings, "JavaScript")
     assert len(exact(js, None)) < len(exact(js, "JavaScript"))  # the default opens a comment at `/*`
+    # At most lexer.REGEX_MAX bytes: a longer one is division (punctuation) and what it holds is code.
+    longest = "a" * (lexer.REGEX_MAX - 2)
+    assert len(exact(f"x = /{longest}/;", "JavaScript")) == 4
+    assert len(exact(f"x = /{longest}a/;", "JavaScript")) == 6
     # Division after an operand is not a regex: the same tokens as with no regex rule at all.
     div = "n = (a) / b / c; m = x[1] / 2 / y"
     assert exact(div, "JavaScript") == exact(div, "Java")
