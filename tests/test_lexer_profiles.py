@@ -7,6 +7,7 @@ import json
 import shutil
 import sqlite3
 import sysconfig
+import time
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,14 @@ def test_language_names_and_aliases() -> None:
 )
 def test_guess_language(code: str, language: str) -> None:
     assert lexer.guess_language(code.encode()) == language
+
+
+def test_guess_language_takes_linear_time_on_any_text() -> None:
+    # No clue backtracks over a long line or a long run of lines (one took a second on 32 KiB of "x").
+    for unit in (b"x", b"_", b"class Foo\n", b"a ", b"f(", b"def f", b"$a", b"(* ", b"- "):
+        t0 = time.perf_counter()
+        lexer.guess_language(unit * (40_000 // len(unit)))
+        assert time.perf_counter() - t0 < 0.5, unit
 
 
 def test_guess_language_says_none_when_unsure() -> None:
