@@ -320,7 +320,7 @@ PROFILES: dict[str, Syntax] = {s.name: s for s in _PROFILES}
 ALIASES: dict[str, str] = {
     "py": "Python", "python3": "Python", "js": "JavaScript", "node": "JavaScript", "jsx": "JavaScript",
     "ts": "TypeScript", "tsx": "TypeScript", "cpp": "C++", "cxx": "C++", "cc": "C++", "c++": "C++",
-    "h": "C", "csharp": "C#", "cs": "C#", "objc": "Objective-C", "objective-c++": "Objective-C",
+    "h": "C", "csharp": "C#", "cs": "C#", "objc": "Objective-C",
     "golang": "Go", "rs": "Rust", "kt": "Kotlin", "rb": "Ruby", "sh": "Shell", "bash": "Shell",
     "zsh": "Shell", "pl": "Perl", "hs": "Haskell", "elisp": "Emacs Lisp", "emacs-lisp": "Emacs Lisp",
     "lisp": "Common Lisp", "cl": "Common Lisp", "clj": "Clojure", "asm": "Assembly", "nasm": "Assembly",
@@ -333,6 +333,11 @@ ALIASES: dict[str, str] = {
     "plain text": "Text", "txt": "Text", "fsharp": "F#", "sml": "Standard ML", "proto": "Protocol Buffer",
     "ipynb": "Jupyter Notebook", "jl": "Julia", "ex": "Elixir", "svg": "XML", "sass": "SCSS",
     "bazel": "Starlark", "cu": "CUDA", "m": "Objective-C",
+    # other The Stack v2 (GitHub Linguist) names written like one of the profiles
+    "unix assembly": "Assembly", "cython": "Python", "arduino": "C++", "processing": "Java", "apex": "Java",
+    "fortran free form": "Fortran", "html+razor": "HTML", "html+erb": "HTML", "xslt": "XML",
+    "gradle": "Groovy", "hack": "PHP", "crystal": "Ruby", "hlsl": "GLSL", "actionscript": "JavaScript",
+    "raku": "Perl", "asciidoc": "Text", "objective-c++": "Objective-C",
 }  # fmt: skip
 
 _BY_NAME: dict[str, str] = {name.lower(): name for name in PROFILES} | {
