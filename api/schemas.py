@@ -20,6 +20,16 @@ class SearchRequest(BaseModel):
     with_text: bool = Field(
         default=False, description="Also return each match's matched source lines (for display)."
     )
+    language: str | None = Field(
+        None,
+        max_length=64,
+        description=(
+            "The snippet's language, as The Stack v2 names it (`Python`, `C++`, `Visual Basic .NET`) or an"
+            " alias (`py`, `cpp`, `js`), ignoring case: it decides which comment and string syntax the"
+            " snippet is lexed with. Absent: guessed from the code; a language whence has no syntax"
+            " profile for: the default rules."
+        ),
+    )
 
 
 class Span(BaseModel):

@@ -102,17 +102,23 @@ def _warm() -> int:
         return -1  # reported by the searches themselves
 
 
-def search_json(code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
+def search_json(
+    code: str, top: int, min_tokens: int, with_text: bool, language: str | None = None
+) -> dict[str, Any]:
     """One search in a pool process (see :func:`answer`).  Raises the library's errors (they pickle)."""
-    return answer(_open(), code, top, min_tokens, with_text)
+    return answer(_open(), code, top, min_tokens, with_text, language)
 
 
-def answer(store: StoreReader, code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
+def answer(
+    store: StoreReader, code: str, top: int, min_tokens: int, with_text: bool, language: str | None = None
+) -> dict[str, Any]:
     """One search, as the route answers it: ``SearchResult.as_dict()``, plus each match's
-    ``source_excerpt`` with ``with_text``."""
+    ``source_excerpt`` with ``with_text``.  ``language``: the snippet's (None: guessed)."""
     from whence.index import search as search_mod
 
-    result = search_mod.search(store, code, top=top, min_tokens=min_tokens, with_text=with_text)
+    result = search_mod.search(
+        store, code, top=top, min_tokens=min_tokens, with_text=with_text, language=language
+    )
     out = result.as_dict()
     if with_text:
         for m, d in zip(result.matches, out["matches"], strict=True):
@@ -214,17 +220,19 @@ class SearchPool:
                 self._ready.set_result(None)
         await asyncio.shield(self._ready)
 
-    async def search(self, code: str, top: int, min_tokens: int, with_text: bool) -> dict[str, Any]:
+    async def search(
+        self, code: str, top: int, min_tokens: int, with_text: bool, language: str | None = None
+    ) -> dict[str, Any]:
         if self.processes <= 0:
             return await asyncio.get_running_loop().run_in_executor(
-                None, lambda: answer(self._local_store(), code, top, min_tokens, with_text)
+                None, lambda: answer(self._local_store(), code, top, min_tokens, with_text, language)
             )
         if self._closed:
             raise ApiError(503, "the server is shutting down")
         await self.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
-        self._queue.append((pickle.dumps((code, top, min_tokens, with_text)), future))
+        self._queue.append((pickle.dumps((code, top, min_tokens, with_text, language)), future))
         if not self._workers and not self._starting:  # every start failed so far: try once more
             self._start_one()
         self._dispatch()

@@ -22,10 +22,20 @@ from .options import fail, format_option, index_option, open_index
     default=None,
     help="Smallest matching span that attributes (default 40 tokens, about 110 characters).",
 )
+@click.option(
+    "--language",
+    default=None,
+    metavar="LANG",
+    help="The snippet's language (The Stack v2's name, e.g. Python, C++, or an alias: py, cpp, js): "
+    "its comment and string syntax.  Default: FILE's extension, else guessed from the code.",
+)
 @format_option
-def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, fmt: str) -> None:
+def search_cmd(
+    file: str, target: str | None, top: int, min_tokens: int | None, language: str | None, fmt: str
+) -> None:
     """Find where a snippet (FILE, or standard input) came from."""
     from whence.index import search as search_mod
+    from whence.index.lexer import language_for_path
     from whence.index.sources import SkipFile, read_limited
 
     limit = search_mod.MAX_QUERY_BYTES
@@ -52,6 +62,7 @@ def search_cmd(file: str, target: str | None, top: int, min_tokens: int | None, 
             top=top,
             min_tokens=min_tokens or search_mod.MIN_MATCH_TOKENS,
             with_text=fmt == "text",
+            language=language or (language_for_path(file) if file != "-" else None),
         )
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))

@@ -74,11 +74,17 @@ class Attributor:
         self.seconds = 0.0  # time spent searching, for the benchmark
         self.searches = 0
 
-    def attribute(self, text: str) -> dict[str, Any]:
-        """The search result for ``text`` as a dict (the JSON contract of ``whence search``)."""
+    def attribute(self, text: str, language: str | None = None) -> dict[str, Any]:
+        """The search result for ``text`` as a dict (the JSON contract of ``whence search``), lexed as
+        ``language`` when the caller knows it (else its language is guessed from the text)."""
         t0 = time.perf_counter()
         result = search_mod.search(
-            self.store, text, top=self.top, min_tokens=self.min_tokens, documents=self.documents
+            self.store,
+            text,
+            top=self.top,
+            min_tokens=self.min_tokens,
+            documents=self.documents,
+            language=language,
         )
         self.seconds += time.perf_counter() - t0
         self.searches += 1

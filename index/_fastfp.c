@@ -11,7 +11,8 @@
  * Results are returned as bytes holding native-endian arrays (numpy.frombuffer reads them).
  *
  * Functions:
- *   tokenize(data) -> (exact: u64[], abstract: u64[], line_start: u32[], line_end: u32[])
+ *   tokenize(data, syntax) -> (exact: u64[], abstract: u64[], line_start: u32[], line_end: u32[])
+ *       (syntax: lexer.Syntax.encode() of the profile to lex with)
  *   kgrams(tokens: u64[], k) -> u64[max(0, n - k + 1)]
  *   winnow(hashes: u64[], w) -> u32[] positions
  *   minhash(values: u64[], a: u32[], b: u32[]) -> u32[len(a)]
@@ -392,32 +393,293 @@ static int is_directive(const unsigned char *d, Py_ssize_t n, Py_ssize_t i)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* Syntax profiles (lexer.Syntax): decoded from Syntax.encode()'s bytes on every call, so that the    */
+/* Python table stays the one definition.                                                           */
+
+#define SX_MAX 8    /* markers of each kind (lexer._MAX_MARKERS) */
+#define SX_MAXLEN 8 /* bytes per marker (lexer._MAX_MARKER_LEN) */
+
+enum { LC_BLANK_BEFORE = 1, LC_BLANK_AFTER = 2, LC_LINE_START = 4, LC_WORD = 8, LC_SLASH_RULE = 16,
+       LC_HASH_RULE = 32, LC_NOT_ESCAPED = 64 };
+enum { S_COMMENT = 1, S_QUOTE = 2, S_MULTI = 4, S_TRIPLE = 8 };
+
+typedef struct {
+    unsigned char start[256]; /* S_* bits of each byte */
+    int escapes, regex, char_quote;
+    int ident_comments; /* a marker starts with an identifier byte (REM) */
+    int nblock, nline;
+    unsigned char bopen[SX_MAX][SX_MAXLEN], bclose[SX_MAX][SX_MAXLEN];
+    Py_ssize_t bolen[SX_MAX], bclen[SX_MAX];
+    int bnest[SX_MAX];
+    unsigned char lmark[SX_MAX][SX_MAXLEN];
+    Py_ssize_t llen[SX_MAX];
+    int lflags[SX_MAX];
+} syntax_t;
+
+FP_INLINE int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+/* Decode Syntax.encode()'s bytes into sx.  Returns 0, or -1 with ValueError set. */
+static int parse_syntax(const unsigned char *p, Py_ssize_t len, syntax_t *sx)
+{
+    const unsigned char *const end = p + len;
+    int k, part;
+    memset(sx, 0, sizeof(*sx));
+#define SX_NEED(m)                                                                                         \
+    do {                                                                                                   \
+        if (end - p < (m))                                                                                 \
+            goto bad;                                                                                      \
+    } while (0)
+    SX_NEED(1);
+    sx->escapes = (p[0] & 1) != 0;
+    sx->regex = (p[0] & 2) != 0;
+    sx->char_quote = (p[0] & 4) != 0;
+    p++;
+    for (part = 0; part < 3; part++) { /* quotes, multiline, triple */
+        const int bit = part == 0 ? S_QUOTE : part == 1 ? S_MULTI : S_TRIPLE;
+        Py_ssize_t m;
+        SX_NEED(1);
+        m = *p++;
+        SX_NEED(m);
+        for (k = 0; k < m; k++)
+            sx->start[p[k]] |= (unsigned char)bit;
+        p += m;
+    }
+    SX_NEED(1);
+    sx->nblock = *p++;
+    if (sx->nblock > SX_MAX)
+        goto bad;
+    for (k = 0; k < sx->nblock; k++) {
+        SX_NEED(2);
+        sx->bnest[k] = p[0] != 0;
+        sx->bolen[k] = p[1];
+        p += 2;
+        if (sx->bolen[k] < 1 || sx->bolen[k] > SX_MAXLEN)
+            goto bad;
+        SX_NEED(sx->bolen[k] + 1);
+        memcpy(sx->bopen[k], p, (size_t)sx->bolen[k]);
+        p += sx->bolen[k];
+        sx->bclen[k] = *p++;
+        if (sx->bclen[k] < 1 || sx->bclen[k] > SX_MAXLEN)
+            goto bad;
+        SX_NEED(sx->bclen[k]);
+        memcpy(sx->bclose[k], p, (size_t)sx->bclen[k]);
+        p += sx->bclen[k];
+        sx->start[sx->bopen[k][0]] |= S_COMMENT;
+        if (char_class[sx->bopen[k][0]] & C_IDENT_START)
+            sx->ident_comments = 1;
+    }
+    SX_NEED(1);
+    sx->nline = *p++;
+    if (sx->nline > SX_MAX)
+        goto bad;
+    for (k = 0; k < sx->nline; k++) {
+        unsigned char first;
+        SX_NEED(2);
+        sx->lflags[k] = p[0];
+        sx->llen[k] = p[1];
+        p += 2;
+        if (sx->llen[k] < 1 || sx->llen[k] > SX_MAXLEN)
+            goto bad;
+        SX_NEED(sx->llen[k]);
+        memcpy(sx->lmark[k], p, (size_t)sx->llen[k]);
+        p += sx->llen[k];
+        first = sx->lmark[k][0];
+        sx->start[first] |= S_COMMENT;
+        if ((sx->lflags[k] & LC_WORD) && ((first | 0x20) >= 'a' && (first | 0x20) <= 'z'))
+            sx->start[first ^ 0x20] |= S_COMMENT;
+        if (char_class[first] & C_IDENT_START)
+            sx->ident_comments = 1;
+    }
+    if (p != end)
+        goto bad;
+    for (k = 0; k < 256; k++)
+        if ((sx->start[k] & (S_MULTI | S_TRIPLE)) && !(sx->start[k] & S_QUOTE))
+            goto bad;
+    for (k = 0; k < 256; k++)
+        if ((sx->start[k] & S_COMMENT) && (char_class[k] & C_DIGIT || char_class[k] & C_SPACE || k == '\n' || k == '\r'))
+            goto bad;
+    return 0;
+#undef SX_NEED
+bad:
+    PyErr_SetString(PyExc_ValueError, "malformed syntax profile (expected lexer.Syntax.encode())");
+    return -1;
+}
+
+/* lexer._line_comment: does line-comment marker k of sx start at d[i]? */
+FP_INLINE int line_comment_at(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx, int k,
+                           int line_has_token)
+{
+    const Py_ssize_t m = sx->llen[k];
+    const int flags = sx->lflags[k];
+    int after, before, blank_after;
+    if (i + m > n)
+        return 0;
+    if (flags & LC_WORD) {
+        Py_ssize_t j;
+        for (j = 0; j < m; j++)
+            if (ascii_lower(d[i + j]) != ascii_lower(sx->lmark[k][j]))
+                return 0;
+    }
+    else if (memcmp(d + i, sx->lmark[k], (size_t)m) != 0)
+        return 0;
+    after = i + m < n ? d[i + m] : -1;
+    before = i > 0 ? d[i - 1] : -1;
+    blank_after = after == -1 || after == '\t' || after == '\n' || after == '\r' || after == ' ';
+    if ((flags & LC_BLANK_BEFORE) &&
+        !(before == -1 || before == ' ' || before == '\t' || before == '\n' || before == '\r'))
+        return 0;
+    if ((flags & LC_BLANK_AFTER) && !blank_after)
+        return 0;
+    if ((flags & LC_LINE_START) && line_has_token)
+        return 0;
+    if ((flags & LC_WORD) && after != -1 && (char_class[after] & C_IDENT_CONT))
+        return 0;
+    if (flags & LC_SLASH_RULE) {
+        /* not `//=`, not glued between operands (`a//b`) */
+        const int glued =
+            before != -1 && ((char_class[before] & C_IDENT_CONT) || before == ')' || before == ']') && !blank_after;
+        if (after == '=' || glued)
+            return 0;
+    }
+    if ((flags & LC_HASH_RULE) && !(after == -1 || after == '\n' || after == '\r' || after == ' ' || after == '\t' ||
+                                    after == '#' || after == '!' ||
+                                    (!line_has_token && !is_directive(d, n, i + m))))
+        return 0;
+    if ((flags & LC_NOT_ESCAPED) && before == '\\')
+        return 0;
+    return 1;
+}
+
+/* lexer._block_end: end of block comment k of sx opened at d[i] (n if it never closes). */
+static Py_ssize_t block_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx, int k)
+{
+    const unsigned char *const o = sx->bopen[k], *const c = sx->bclose[k];
+    const Py_ssize_t ol = sx->bolen[k], cl = sx->bclen[k];
+    Py_ssize_t j, depth = 1;
+    if (!sx->bnest[k]) {
+        const Py_ssize_t e = find_seq(d, n, i + ol, (const char *)c, cl);
+        return e < 0 ? n : e + cl;
+    }
+    j = i + ol;
+    while (j < n) {
+        if (j + ol <= n && memcmp(d + j, o, (size_t)ol) == 0) {
+            depth++;
+            j += ol;
+        }
+        else if (j + cl <= n && memcmp(d + j, c, (size_t)cl) == 0) {
+            j += cl;
+            if (--depth == 0)
+                return j;
+        }
+        else
+            j++;
+    }
+    return n;
+}
+
+/* If a comment starts at d[i]: its end, *block set when it is a block comment (it may span lines);
+ * else -1. */
+FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx,
+                              int line_has_token, int *block)
+{
+    int k;
+    for (k = 0; k < sx->nblock; k++) {
+        const Py_ssize_t ol = sx->bolen[k];
+        if (d[i] == sx->bopen[k][0] && i + ol <= n && memcmp(d + i, sx->bopen[k], (size_t)ol) == 0) {
+            *block = 1;
+            return block_end(d, n, i, sx, k);
+        }
+    }
+    for (k = 0; k < sx->nline; k++) {
+        /* the first byte, cheaply (markers rarely match: `-` in `->`, `/` dividing) */
+        if (d[i] != sx->lmark[k][0] && !(sx->lflags[k] & LC_WORD))
+            continue;
+        if (sx->llen[k] > 1 && (i + 1 >= n || (d[i + 1] != sx->lmark[k][1] && !(sx->lflags[k] & LC_WORD))))
+            continue;
+        if (line_comment_at(d, n, i, sx, k, line_has_token)) {
+            Py_ssize_t j = i;
+            while (j < n && d[j] != '\n' && d[j] != '\r')
+                j++;
+            *block = 0;
+            return j;
+        }
+    }
+    return -1;
+}
+
+/* lexer._scan_regex: end of the regular-expression literal opened by the `/` at d[i], or -1. */
+#define REGEX_MAX 256 /* lexer.REGEX_MAX */
+static Py_ssize_t scan_regex(const unsigned char *d, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i + 1;
+    int in_class = 0;
+    if (n > i + REGEX_MAX)
+        n = i + REGEX_MAX;
+    while (j < n) {
+        const unsigned char c = d[j];
+        if (c == '\n' || c == '\r')
+            return -1;
+        if (c == '\\') {
+            if (j + 1 >= n || d[j + 1] == '\n' || d[j + 1] == '\r')
+                return -1;
+            j += 2;
+            continue;
+        }
+        if (c == '[')
+            in_class = 1;
+        else if (c == ']')
+            in_class = 0;
+        else if (c == '/' && !in_class)
+            return j + 1;
+        j++;
+    }
+    return -1;
+}
+
+/* lexer._char_literal */
+static int char_literal(const unsigned char *inner, Py_ssize_t len, int escapes)
+{
+    Py_ssize_t j, chars = 0;
+    if (escapes && len > 0 && inner[0] == '\\')
+        return len <= 10;
+    if (len > 4)
+        return 0;
+    for (j = 0; j < len; j++)
+        if ((inner[j] & 0xC0) != 0x80)
+            chars++;
+    return chars == 1;
+}
+
 /* lexer._scan_string.  Returns 1 and fills end/inner_start/inner_end if the string at d[i] closes;
- * *multi is set when it may contain line breaks (triple-quoted or back-quoted). */
-static int scan_string(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *end,
+ * *multi is set when it may contain line breaks (its quote is one of the profile's multiline ones). */
+static int scan_string(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx, Py_ssize_t *end,
                        Py_ssize_t *inner_start, Py_ssize_t *inner_end, int *multi)
 {
     const unsigned char q = d[i];
+    const int ml = (sx->start[q] & S_MULTI) != 0;
     Py_ssize_t j;
     j = i + 1;
     while (j < n) {
         unsigned char c = d[j];
-        if (c == '\\') {
-            if (j + 1 < n && (q == '`' || (d[j + 1] != '\n' && d[j + 1] != '\r'))) {
+        if (c == '\\' && sx->escapes) {
+            if (j + 1 < n && (ml || (d[j + 1] != '\n' && d[j + 1] != '\r'))) {
                 j += 2;
                 continue;
             }
-            if (q != '`')
+            if (!ml)
                 return 0;
         }
         if (c == q) {
+            if (q == '\'' && sx->char_quote && !char_literal(d + i + 1, j - i - 1, sx->escapes))
+                return 0;
             *end = j + 1;
             *inner_start = i + 1;
             *inner_end = j;
-            *multi = (q == '`');
+            *multi = ml;
             return 1;
         }
-        if (q != '`' && (c == '\n' || c == '\r'))
+        if (!ml && (c == '\n' || c == '\r'))
             return 0;
         j++;
     }
@@ -449,7 +711,7 @@ typedef struct {
 
 /* The lexer proper: runs without the GIL, from the state in st until the input ends (LEX_DONE) or the
  * arrays are full (LEX_FULL); LEX_NOMEM if out of memory. */
-static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
+static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, tok_state *st)
 {
     uint64_t *const exact = st->exact;
     uint64_t *const abstract = st->abstract;
@@ -459,6 +721,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
     Py_ssize_t i = st->i, t = st->t;
     uint32_t line = st->line;
     int line_has_token = st->line_has_token;
+    const unsigned char *const start = sx->start; /* the profile's S_* bits per byte */
+    const int ident_comments = sx->ident_comments, regex = sx->regex;
 
     while (i < n) {
         const unsigned char c = d[i];
@@ -490,7 +754,18 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
         /* Identifiers and keywords (the commonest token: tested first; they cannot start anything
          * else). */
         if (char_class[c] & C_IDENT_START) {
-            const Py_ssize_t j = ident_end(d, i + 1, n);
+            Py_ssize_t j;
+            if (FP_UNLIKELY(ident_comments) && (start[c] & S_COMMENT)) {
+                int block = 0;
+                const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &block);
+                if (end >= 0) {
+                    if (block)
+                        line += (uint32_t)count_lines(d, i, end);
+                    i = end;
+                    continue;
+                }
+            }
+            j = ident_end(d, i + 1, n);
             uint64_t h = xxh64(d + i, (size_t)(j - i), SEED_EXACT);
             exact[t] = h;
             if (is_keyword(h, d + i, (size_t)(j - i))) {
@@ -524,59 +799,27 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
         }
 
         nxt = i + 1 < n ? d[i + 1] : -1;
-        /* Block comments. */
-        if (c == '/' && nxt == '*') {
-            Py_ssize_t end = find_seq(d, n, i + 2, "*/", 2);
-            end = end < 0 ? n : end + 2;
-            line += (uint32_t)count_lines(d, i, end);
-            i = end;
-            continue;
-        }
-        if (c == '<' && i + 3 < n && d[i + 1] == '!' && d[i + 2] == '-' && d[i + 3] == '-') {
-            Py_ssize_t end = find_seq(d, n, i + 4, "-->", 3);
-            end = end < 0 ? n : end + 3;
-            line += (uint32_t)count_lines(d, i, end);
-            i = end;
-            continue;
-        }
-        /* Line comments. */
-        {
-            int is_comment = 0;
-            if (c == '/' && nxt == '/')
-            {
-                /* a comment, unless `//=` or glued between operands (`a//b`) */
-                const int after = i + 2 < n ? d[i + 2] : -1;
-                const int glued = i > 0 && ((char_class[d[i - 1]] & C_IDENT_CONT) || d[i - 1] == ')' ||
-                                            d[i - 1] == ']') &&
-                                  after != -1 && after != '\t' && after != '\n' && after != '\r' && after != ' ';
-                is_comment = after != '=' && !glued;
-            }
-            else if (c == '#')
-                is_comment = nxt == -1 || nxt == '\n' || nxt == '\r' || nxt == ' ' || nxt == '\t' ||
-                             nxt == '#' || nxt == '!' || (!line_has_token && !is_directive(d, n, i + 1));
-            else if (c == '-' && nxt == '-') {
-                /* `-- ` comments (SQL, Lua, Haskell, Ada): white space (or the start) on both sides */
-                const int after = i + 2 < n ? d[i + 2] : -1;
-                const int before = i > 0 ? d[i - 1] : ' ';
-                is_comment = (before == ' ' || before == '\t' || before == '\n' || before == '\r') &&
-                             (after == -1 || after == ' ' || after == '\t' || after == '\n' || after == '\r');
-            }
-            if (is_comment) {
-                while (i < n && d[i] != '\n' && d[i] != '\r')
-                    i++;
+        /* Comments (the profile's block comments, then its line comments). */
+        if (start[c] & S_COMMENT) {
+            int block = 0;
+            const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &block);
+            if (end >= 0) {
+                if (block)
+                    line += (uint32_t)count_lines(d, i, end);
+                i = end;
                 continue;
             }
         }
         /* Triple quotes are dropped: what they enclose is lexed as code (see lexer.py). */
-        if ((c == '"' || c == '\'') && nxt == c && i + 2 < n && d[i + 2] == c) {
+        if ((start[c] & S_TRIPLE) && nxt == c && i + 2 < n && d[i + 2] == c) {
             i += 3;
             continue;
         }
         /* Strings (an unclosed quote falls through to punctuation). */
-        if (c == '"' || c == '\'' || c == '`') {
+        if (start[c] & S_QUOTE) {
             Py_ssize_t end, is, ie;
             int multi = 0;
-            if (scan_string(d, n, i, &end, &is, &ie, &multi)) {
+            if (scan_string(d, n, i, sx, &end, &is, &ie, &multi)) {
                 const unsigned char *inner = d + is;
                 size_t ilen = (size_t)(ie - is);
                 uint64_t h;
@@ -630,6 +873,22 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, tok_state *st)
                 continue;
             }
         }
+        /* Regular-expression literals: a `/` that does not follow an operand. */
+        if (c == '/' && regex &&
+            !(t > 0 && (abstract[t - 1] == hash_ident || abstract[t - 1] == hash_number ||
+                        abstract[t - 1] == hash_string || exact[t - 1] == punct_hash[')'] ||
+                        exact[t - 1] == punct_hash[']']))) {
+            const Py_ssize_t end = scan_regex(d, n, i);
+            if (end > 0) {
+                exact[t] = xxh64(d + i + 1, (size_t)(end - i - 2), SEED_STRING);
+                abstract[t] = hash_string;
+                lstart[t] = lend[t] = first;
+                t++;
+                i = end;
+                line_has_token = 1;
+                continue;
+            }
+        }
         /* Anything else: one-byte punctuation. */
         exact[t] = abstract[t] = punct_hash[c];
         lstart[t] = lend[t] = first;
@@ -673,18 +932,22 @@ static int tok_resize(PyObject **res, tok_state *st, Py_ssize_t cap)
 
 static PyObject *fp_tokenize(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"data", NULL};
+    static char *kwlist[] = {"data", "syntax", NULL};
     Py_buffer buf;
     PyObject *res[4] = {NULL, NULL, NULL, NULL}, *result = NULL;
-    Py_ssize_t n, cap;
+    Py_ssize_t n, cap, sxlen;
+    const char *sxbytes;
+    syntax_t sx;
     tok_state st;
     int rc, k;
     (void)self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*:tokenize", kwlist, &buf))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y#:tokenize", kwlist, &buf, &sxbytes, &sxlen))
         return NULL;
     n = buf.len;
     memset(&st, 0, sizeof(st));
+    if (parse_syntax((const unsigned char *)sxbytes, sxlen, &sx) < 0)
+        goto done;
     st.line = 1;
     if (n > PY_SSIZE_T_MAX / 8) {
         PyErr_SetString(PyExc_OverflowError, "tokenize(): input too large");
@@ -698,11 +961,11 @@ static PyObject *fp_tokenize(PyObject *self, PyObject *args, PyObject *kwargs)
     for (;;) {
         if (n >= NOGIL_MIN_BYTES) {
             Py_BEGIN_ALLOW_THREADS
-            rc = tokenize_impl((const unsigned char *)buf.buf, n, &st);
+            rc = tokenize_impl((const unsigned char *)buf.buf, n, &sx, &st);
             Py_END_ALLOW_THREADS
         }
         else
-            rc = tokenize_impl((const unsigned char *)buf.buf, n, &st);
+            rc = tokenize_impl((const unsigned char *)buf.buf, n, &sx, &st);
         if (rc == LEX_NOMEM) {
             PyErr_NoMemory();
             goto done;
@@ -1122,7 +1385,8 @@ static Py_ssize_t select_view(const uint64_t *kg, Py_ssize_t m, Py_ssize_t w, ui
 
 /* Returns 0, or -1 when out of memory.  *hashes (PyMem_Raw) receives the sorted distinct selected
  * hashes of both views; sig the MinHash of the selected exact ones (all 0xFFFFFFFF if none). */
-static int index_fp_impl(const unsigned char *d, Py_ssize_t n, Py_ssize_t k, Py_ssize_t w, const uint32_t *a,
+static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, Py_ssize_t k, Py_ssize_t w,
+                         const uint32_t *a,
                          const uint32_t *b, Py_ssize_t nperm, uint32_t *sig, uint64_t **hashes, Py_ssize_t *nhashes,
                          Py_ssize_t *ntokens)
 {
@@ -1159,7 +1423,7 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, Py_ssize_t k, Py_
             st.line_end = l;
         }
         st.cap = cap;
-        rc = tokenize_impl(d, n, &st);
+        rc = tokenize_impl(d, n, sx, &st);
         if (rc == LEX_NOMEM)
             goto done;
         if (rc == LEX_DONE)
@@ -1206,16 +1470,23 @@ done:
 
 static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"data", "k", "w", "a", "b", NULL};
+    static char *kwlist[] = {"data", "k", "w", "a", "b", "syntax", NULL};
     Py_buffer buf, av, bv;
     PyObject *aobj, *bobj, *sigobj = NULL, *hobj = NULL, *res = NULL;
-    Py_ssize_t k, w, na, nb, nh = 0, nt = 0;
+    Py_ssize_t k, w, na, nb, nh = 0, nt = 0, sxlen;
+    const char *sxbytes;
+    syntax_t sx;
     uint64_t *hashes = NULL;
     int rc;
     (void)self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOO:index_fingerprint", kwlist, &buf, &k, &w, &aobj, &bobj))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOOy#:index_fingerprint", kwlist, &buf, &k, &w, &aobj, &bobj,
+                                     &sxbytes, &sxlen))
         return NULL;
+    if (parse_syntax((const unsigned char *)sxbytes, sxlen, &sx) < 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
     if (k < 1 || w < 1) {
         PyErr_Format(PyExc_ValueError, "index_fingerprint(): k and w must be >= 1, got %zd and %zd", k, w);
         PyBuffer_Release(&buf);
@@ -1241,7 +1512,7 @@ static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *
     if (sigobj == NULL)
         goto release_b;
     Py_BEGIN_ALLOW_THREADS
-    rc = index_fp_impl((const unsigned char *)buf.buf, buf.len, k, w, (const uint32_t *)av.buf,
+    rc = index_fp_impl((const unsigned char *)buf.buf, buf.len, &sx, k, w, (const uint32_t *)av.buf,
                        (const uint32_t *)bv.buf, na, (uint32_t *)PyBytes_AS_STRING(sigobj), &hashes, &nh, &nt);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
@@ -1421,8 +1692,9 @@ done:
 
 static PyMethodDef fastfp_methods[] = {
     {"tokenize", (PyCFunction)(void (*)(void))fp_tokenize, METH_VARARGS | METH_KEYWORDS,
-     "tokenize(data) -> (exact, abstract, line_start, line_end)\n\n"
-     "Lex data exactly like whence.index.lexer.tokenize.  Returns four bytes objects holding native\n"
+     "tokenize(data, syntax) -> (exact, abstract, line_start, line_end)\n\n"
+     "Lex data exactly like whence.index.lexer.tokenize with the profile syntax (lexer.Syntax.encode()).\n"
+     "Returns four bytes objects holding native\n"
      "uint64, uint64, uint32 and uint32 arrays, one entry per token."},
     {"kgrams", (PyCFunction)(void (*)(void))fp_kgrams, METH_VARARGS | METH_KEYWORDS,
      "kgrams(tokens, k) -> bytes\n\n"
@@ -1435,7 +1707,7 @@ static PyMethodDef fastfp_methods[] = {
      "uint32 signature: for each permutation p, min over values v of a[p] * fmix32(v & 0xFFFFFFFF) + b[p]\n"
      "(mod 2**32), starting from 0xFFFFFFFF (datasketch's affine32 scheme)."},
     {"index_fingerprint", (PyCFunction)(void (*)(void))fp_index_fingerprint, METH_VARARGS | METH_KEYWORDS,
-     "index_fingerprint(data, k, w, a, b) -> (hashes, signature, ntokens)\n\n"
+     "index_fingerprint(data, k, w, a, b, syntax) -> (hashes, signature, ntokens)\n\n"
      "What ingestion keeps of one file, in one call without the GIL: the sorted distinct winnowed k-gram\n"
      "hashes of both views (uint64 bytes), the MinHash of the exact ones (uint32 bytes) and the token\n"
      "count (fingerprint.Fingerprint.index_hashes / .signature)."},

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from whence.errors import IndexFormatError
 
 from . import fingerprint as fp
+from . import lexer
 
 SHIPPED = Path(__file__).resolve().parent / "data" / "boilerplate.npz"
 _EMPTY = np.zeros(0, dtype=np.uint64)
@@ -42,7 +43,7 @@ def load() -> tuple[npt.NDArray[np.uint64], dict[str, Any]]:
     with np.load(path) as data:
         hashes = np.ascontiguousarray(data["hashes"], dtype=np.uint64)
         meta = json.loads(str(data["meta"]))
-    want = {"k": fp.K, "w": fp.W}
+    want = {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}
     have = {key: meta.get("fingerprint", {}).get(key) for key in want}
     if have != want:
         raise IndexFormatError(

@@ -32,7 +32,7 @@ from . import candidates
 from . import fingerprint as fp
 from .align import Query
 from .lexer import Tokens
-from .search import attach_origins, decode_query
+from .search import QueryLexings, attach_origins, decode_query, query_language
 from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
 from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
@@ -62,6 +62,7 @@ class Prepared:
     abstract: npt.NDArray[np.uint64]
     lookup: npt.NDArray[np.uint64]
     positions: npt.NDArray[np.intp]
+    language: str | None = None  # what it was lexed with (None: the default rules)
 
     @property
     def lines(self) -> int:
@@ -69,21 +70,23 @@ class Prepared:
         return raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
 
 
-def prepare(code: bytes | str, min_tokens: int = MIN_MATCH_TOKENS) -> Prepared:
-    """Fingerprint a file for :func:`cover`.
+def prepare(code: bytes | str, min_tokens: int = MIN_MATCH_TOKENS, language: str | None = None) -> Prepared:
+    """Fingerprint a file for :func:`cover`, lexed with ``language`` (a scan gives the one its path
+    tells: :func:`whence.index.lexer.language_for_path`), else with the guessed one.
 
     Raises:
         InvalidInput: binary, non-UTF-8 or oversized input.
     """
     raw = decode_query(code)
-    toks = fp.tokenize(raw)
+    language = query_language(raw, language)
+    toks = fp.tokenize(raw, language)
     empty_h = np.zeros(0, dtype=np.uint64)
     if len(toks) < max(fp.K, min(min_tokens, fp.T)):
-        return Prepared(raw, toks, empty_h, empty_h, empty_h, np.zeros(0, dtype=np.intp))
+        return Prepared(raw, toks, empty_h, empty_h, empty_h, np.zeros(0, dtype=np.intp), language)
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
     lookup, positions = candidates.lookup(qe, qa)  # the lookup rule of search()
-    return Prepared(raw, toks, qe, qa, lookup, positions)
+    return Prepared(raw, toks, qe, qa, lookup, positions, language)
 
 
 class DocCache:
@@ -93,18 +96,29 @@ class DocCache:
 
     def __init__(self, size: int = DOC_CACHE) -> None:
         self.size = size
-        self._docs: OrderedDict[int, Tokens] = OrderedDict()
+        self._docs: OrderedDict[int, tuple[str, Tokens]] = OrderedDict()
 
-    def tokens(self, store: StoreReader, doc_id: int) -> Tokens:
-        toks = self._docs.get(doc_id)
-        if toks is not None:
+    def tokens(self, store: StoreReader, doc_id: int) -> tuple[str, Tokens] | None:
+        """A document's language and its tokens, lexed with that language; None if it is gone."""
+        got = self._docs.get(doc_id)
+        if got is not None:
             self._docs.move_to_end(doc_id)
-            return toks
-        toks = fp.tokenize(store.text(doc_id))
-        self._docs[doc_id] = toks
+            return got
+        got = lexed_document(store, doc_id)
+        if got is None:
+            return None
+        self._docs[doc_id] = got
         if len(self._docs) > self.size:
             self._docs.popitem(last=False)
-        return toks
+        return got
+
+
+def lexed_document(store: StoreReader, doc_id: int) -> tuple[str, Tokens] | None:
+    """A document's stored language and its tokens, lexed with it; None if it is no longer indexed."""
+    f = store.fetch([doc_id]).get(doc_id)
+    if f is None:
+        return None
+    return f.doc.language, fp.tokenize(f.text, f.doc.language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +200,7 @@ def cover(
     by_doc = {int(sdocs[s]): (s, e) for s, e in zip(starts, ends, strict=True)} if len(sdocs) else {}
 
     query = Query.of(toks, prep.exact, prep.abstract, post.common.view(np.uint64))
+    lexings = QueryLexings(prep.raw, prep.language, query, post.common.view(np.uint64))
     covered = np.zeros(len(toks) + 1, dtype=bool)
     matches: list[Match] = []
     for d in ranked:
@@ -203,13 +218,18 @@ def cover(
                 continue
         elif covered[: len(toks)].mean() > 0.9:  # a band-only candidate, and the file is explained
             continue
-        source = cache.tokens(store, d) if cache is not None else store.text(d)
-        found = judge(query, source, min_tokens)
+        got = cache.tokens(store, d) if cache is not None else lexed_document(store, d)
+        if got is None:  # removed (an opt-out) since its postings were read
+            continue
+        # The document lexed with its own language, the file with the same one.
+        doc_language, source = got
+        q = lexings.get(doc_language)
+        found = judge(q, source, min_tokens)
         if found.verdict not in ATTRIBUTING:  # a scan reports findings; weak evidence is for search
             continue
         fresh = False
         for sp in found.spans:
-            q0, q1 = sp.query_tokens
+            q0, q1 = sp.query_tokens if q is query else _token_range(toks, sp.query_lines)
             fresh |= not covered[q0:q1].all()
             covered[q0:q1] = True
         if fresh:
@@ -218,6 +238,14 @@ def cover(
     matches.sort(key=lambda m: (m.spans[0].query_lines[0], -VERDICTS.index(m.verdict)))
     result.matches = matches
     return result
+
+
+def _token_range(toks: Tokens, lines: tuple[int, int]) -> tuple[int, int]:
+    """The tokens of ``toks`` within query lines ``lines`` (first, last): where a span found with the
+    file re-lexed in another language lies in the file's own token stream."""
+    q0 = int(np.searchsorted(toks.line_start, lines[0], side="left"))
+    q1 = int(np.searchsorted(toks.line_end, lines[1], side="right"))
+    return q0, max(q0, q1)
 
 
 def cap_for(store: StoreReader) -> tuple[int, int]:

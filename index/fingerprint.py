@@ -58,17 +58,18 @@ def has_native() -> bool:
     return _fastfp is not None
 
 
-def tokenize(data: bytes) -> Tokens:
-    """Tokenise ``data`` (see :mod:`whence.index.lexer` for the rules)."""
+def tokenize(data: bytes, language: str | None = None) -> Tokens:
+    """Tokenise ``data`` with the syntax of ``language`` (a language name or alias; None or one without a
+    profile: the default rules) -- see :mod:`whence.index.lexer` for the rules."""
     if _fastfp is not None:
-        e, a, ls, le = _fastfp.tokenize(data)
+        e, a, ls, le = _fastfp.tokenize(data, lexer.syntax_for(language).encode())
         return Tokens(
             np.frombuffer(e, dtype=np.uint64),
             np.frombuffer(a, dtype=np.uint64),
             np.frombuffer(ls, dtype=np.uint32),
             np.frombuffer(le, dtype=np.uint32),
         )
-    return lexer.tokenize(data)
+    return lexer.tokenize(data, language)
 
 
 def _mix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -236,9 +237,9 @@ class Fingerprint:
         return band_keys(self.signature)
 
 
-def fingerprint(data: bytes, k: int = K, w: int = W) -> Fingerprint:
-    """Fingerprint one text."""
-    toks = tokenize(data)
+def fingerprint(data: bytes, k: int = K, w: int = W, language: str | None = None) -> Fingerprint:
+    """Fingerprint one text, lexed with the syntax of ``language`` (see :func:`tokenize`)."""
+    toks = tokenize(data, language)
     ek = kgrams(toks.exact, k)
     ak = kgrams(toks.abstract, k)
     es = winnow(ek, w)
@@ -260,14 +261,16 @@ class IndexFingerprint:
         return band_keys(self.signature) if len(self.hashes) else []
 
 
-def index_fingerprint(data: bytes) -> IndexFingerprint:
+def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerprint:
     """The parts of :func:`fingerprint` that go into the index, in one native call when available."""
     if _fastfp is not None:
-        h, sig, ntok = _fastfp.index_fingerprint(data, K, W, _PERM_A, _PERM_B)
+        h, sig, ntok = _fastfp.index_fingerprint(
+            data, K, W, _PERM_A, _PERM_B, lexer.syntax_for(language).encode()
+        )
         return IndexFingerprint(
             np.frombuffer(h, dtype=np.uint64).view(np.int64), np.frombuffer(sig, dtype=np.uint32), ntok
         )
-    f = fingerprint(data)
+    f = fingerprint(data, language=language)
     return IndexFingerprint(f.index_hashes(), f.signature, len(f.tokens))
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import xxhash
 
 from . import fingerprint as fp
+from . import lexer
 from .blobs import CorruptBlob, MissingBlob
 from .model import IndexedDoc, Occurrence
 from .sources import DEFAULT_MAX_BYTES, SkipFile, SourceFile
@@ -91,6 +92,16 @@ def to_utf8(raw: bytes, encoding: str) -> bytes | None:
         return None
 
 
+def document_language(given: str, path: str) -> str:
+    """The language a document is lexed with and stored under: the one its source gives (The Stack's
+    ``language`` column, a JSONL record's ``language``), else the one its path's extension tells; spelled
+    as the lexer's profile (:func:`whence.index.lexer.canonical_language`) when it has one.  Search lexes
+    the document with the stored name again, so both always agree."""
+    if given:
+        return lexer.canonical_language(given) or given
+    return lexer.language_for_path(path) or ""
+
+
 def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> _Prepared:
     """Read, validate, hash and fingerprint one file (runs in a worker thread)."""
     if src.skip:
@@ -114,7 +125,8 @@ def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYT
     digest = xxhash.xxh3_128_digest(raw)
     if digest in known:
         return _Prepared(known=(digest, src.occurrence), nbytes=len(raw))
-    f = fp.index_fingerprint(raw)
+    language = document_language(src.language, src.occurrence.path)
+    f = fp.index_fingerprint(raw, language)
     doc = IndexedDoc(
         content_hash=digest,
         text_z=codec.compressor().compress(raw),
@@ -124,7 +136,7 @@ def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYT
         signature=fp.pack_signature(f.signature),
         lines=raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1),
         tokens=f.tokens,
-        language=src.language,
+        language=language,
         blob_id=src.blob_id,
         occurrences=[src.occurrence],
     )

@@ -25,13 +25,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 from whence.errors import InvalidInput
 
-from . import candidates
+from . import boilerplate, candidates, lexer
 from . import fingerprint as fp
 from .align import Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
+from .lexer import Tokens
 from .stores.base import Fetched, Postings, StoreReader
 from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
@@ -72,12 +74,67 @@ def decode_query(code: bytes | str) -> bytes:
     return raw
 
 
+class QueryLexings:
+    """The query prepared for alignment once per syntax profile: first as it was looked up, then, when a
+    candidate's language lexes differently, re-lexed with that language (so that a wrong guess or a
+    wrong ``--language`` still aligns each document token for token with its own lexing).  Boilerplate
+    masks come from the hashes the lookup found common."""
+
+    def __init__(
+        self, raw: bytes, language: str | None, first: Query, common: npt.NDArray[np.uint64]
+    ) -> None:
+        self.raw = raw
+        self.common = common
+        self.first = first
+        # keyed by the profile's rules (C and C++ lex alike: one lexing serves both)
+        self._by_syntax: dict[bytes, Query] = {lexer.syntax_for(language).encode(): first}
+
+    def get(self, language: str | None) -> Query:
+        """The query lexed with ``language``'s profile (cached)."""
+        key = lexer.syntax_for(language).encode()
+        q = self._by_syntax.get(key)
+        if q is None:
+            toks = fp.tokenize(self.raw, language)
+            if _same_tokens(toks, self.first.tokens):  # most code lexes alike in both: keep what the
+                self._by_syntax[key] = self.first  # lookup knows (document frequencies included)
+                return self.first
+            qe, qa = fp.kgrams(toks.exact), fp.kgrams(toks.abstract)
+            # The lookup's common hashes, and those of this lexing that the boilerplate model lists.
+            both = np.concatenate((qe, qa))
+            common = np.union1d(self.common, both[boilerplate.common(both)])
+            q = Query.of(toks, qe, qa, common)
+            self._by_syntax[key] = q
+        return q
+
+
+def _same_tokens(a: Tokens, b: Tokens) -> bool:
+    return (
+        np.array_equal(a.exact, b.exact)
+        and np.array_equal(a.abstract, b.abstract)
+        and np.array_equal(a.line_start, b.line_start)
+        and np.array_equal(a.line_end, b.line_end)
+    )
+
+
+def query_language(raw: bytes, language: str | None) -> str | None:
+    """The language a query is lexed with for lookup: the one given (a name or alias), else the guessed
+    one (:func:`whence.index.lexer.guess_language`; None: the default rules)."""
+    return language if language else lexer.guess_language(raw)
+
+
 def _match(
-    store: StoreReader, raw: bytes, min_tokens: int, with_text: bool, documents: int, top: int
+    store: StoreReader,
+    raw: bytes,
+    min_tokens: int,
+    with_text: bool,
+    documents: int,
+    top: int,
+    language: str | None = None,
 ) -> tuple[int, list[Match], dict[int, Fetched]]:
-    """Candidates and alignments for one lexing of the query: (query tokens, matches best first, the
-    candidates' texts and metadata)."""
-    toks = fp.tokenize(raw)
+    """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
+    (query tokens, matches best first, the candidates' texts and metadata)."""
+    language = query_language(raw, language)
+    toks = fp.tokenize(raw, language)
     if len(toks) < max(fp.K, min(min_tokens, fp.T)):
         return len(toks), [], {}
     qe = fp.kgrams(toks.exact)
@@ -92,6 +149,7 @@ def _match(
     every = len(qe) <= candidates.SHORT_QUERY_KGRAMS
     edf, adf = (_df(qe, post), _df(qa, post)) if every else (None, None)
     query = Query.of(toks, qe, qa, post.common.view(np.uint64), edf, adf)
+    lexings = QueryLexings(raw, language, query, post.common.view(np.uint64))
     votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most
@@ -103,10 +161,12 @@ def _match(
         doc = fetched.get(d)
         if doc is None:  # removed (an opt-out) since its postings were read
             continue
-        found = judge(query, doc.text, min_tokens)
+        # Each document is lexed with its own language, the query with the same one.
+        q = lexings.get(doc.doc.language)
+        found = judge(q, fp.tokenize(doc.text, doc.doc.language), min_tokens)
         if found.verdict == "none":
             continue
-        m = Match.of(d, found, len(toks))
+        m = Match.of(d, found, len(q.tokens))
         if with_text:
             m.source_text = doc.text.decode("utf-8", "replace")
         matches.append(m)
@@ -139,6 +199,7 @@ def search(
     min_tokens: int = MIN_MATCH_TOKENS,
     with_text: bool = False,
     documents: int | None = None,
+    language: str | None = None,
 ) -> SearchResult:
     """Find where ``code`` came from.
 
@@ -149,6 +210,10 @@ def search(
         min_tokens: smallest informative span that attributes.
         with_text: also return each match's source text (for side-by-side display).
         documents: index size, if the caller knows it (saves a count per query).
+        language: the snippet's language (a The Stack v2 name such as ``Python`` or an alias such as
+            ``py``), which decides its comment and string syntax; None: guessed from the text (see
+            :func:`whence.index.lexer.guess_language`).  Each candidate is aligned with the query lexed
+            in the candidate's own language.
 
     Raises:
         InvalidInput: binary, non-UTF-8 or oversized input.
@@ -159,7 +224,7 @@ def search(
     lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
     if documents is None:
         documents = store.count_documents()
-    ntokens, matches, fetched = _match(store, raw, min_tokens, with_text, documents, top)
+    ntokens, matches, fetched = _match(store, raw, min_tokens, with_text, documents, top, language)
     result = SearchResult(lines, ntokens, [])
     result.matches = attach_origins(store, matches[:top], fetched)
     return result

@@ -21,6 +21,7 @@ from typing import IO
 
 from whence.errors import InvalidInput
 
+from . import lexer
 from .model import Occurrence, github_url
 
 #: Files larger than this are skipped (generated code, data dumps, minified bundles).
@@ -28,23 +29,13 @@ DEFAULT_MAX_BYTES = 1 << 20
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"})
 
-LANGUAGES = {
-    ".py": "Python", ".pyi": "Python", ".js": "JavaScript", ".mjs": "JavaScript", ".cjs": "JavaScript",
-    ".jsx": "JavaScript", ".ts": "TypeScript", ".tsx": "TypeScript", ".go": "Go", ".rs": "Rust",
-    ".java": "Java", ".kt": "Kotlin", ".scala": "Scala", ".c": "C", ".h": "C", ".cc": "C++",
-    ".cpp": "C++", ".cxx": "C++", ".hpp": "C++", ".hh": "C++", ".cs": "C#", ".rb": "Ruby",
-    ".php": "PHP", ".swift": "Swift", ".m": "Objective-C", ".sh": "Shell", ".bash": "Shell",
-    ".pl": "Perl", ".pm": "Perl", ".lua": "Lua", ".r": "R", ".jl": "Julia", ".hs": "Haskell",
-    ".ml": "OCaml", ".ex": "Elixir", ".exs": "Elixir", ".erl": "Erlang", ".clj": "Clojure",
-    ".sql": "SQL", ".html": "HTML", ".css": "CSS", ".scss": "SCSS", ".vue": "Vue", ".dart": "Dart",
-    ".zig": "Zig", ".nim": "Nim", ".f90": "Fortran", ".toml": "TOML", ".yaml": "YAML", ".yml": "YAML",
-    ".json": "JSON", ".md": "Markdown", ".rst": "reStructuredText", ".tex": "TeX", ".cmake": "CMake",
-}  # fmt: skip
+#: Language by file extension (the lexer's table: the names its syntax profiles go by).
+LANGUAGES = lexer.EXTENSIONS
 
 
 def language_of(path: str) -> str:
-    """Language name from a file name (empty when unknown)."""
-    return LANGUAGES.get(os.path.splitext(path)[1].lower(), "")
+    """Language name from a file name (empty when unknown): :func:`whence.index.lexer.language_for_path`."""
+    return lexer.language_for_path(path) or ""
 
 
 @dataclass(frozen=True, slots=True)

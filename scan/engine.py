@@ -35,6 +35,7 @@ from whence.errors import WhenceError
 from whence.index import cover as cov
 from whence.index import fingerprint as fp
 from whence.index.ingest import DEFAULT_MAX_BYTES, check_text
+from whence.index.lexer import language_for_path
 from whence.index.model import Occurrence
 from whence.index.stores import Postings, Store, StoreReader, open_store
 
@@ -181,7 +182,7 @@ def _read(path: Path, stores: _Stores, min_tokens: int, skip_generated: bool) ->
     r.digest = xxhash.xxh3_128_digest(raw)
     for m in MARKER.finditer(raw):
         r.markers.append((raw.count(b"\n", 0, m.start()) + 1, m.group(1).decode("utf-8", "replace")))
-    prep = cov.prepare(raw, min_tokens)
+    prep = cov.prepare(raw, min_tokens, language_for_path(str(path)))
     r.lookup = prep.lookup
     if len(prep.tokens) >= 4 * fp.T:
         sig = fp.minhash(np.unique(prep.exact[fp.winnow(prep.exact)]))
@@ -250,7 +251,7 @@ def _align(
     if xxhash.xxh3_128_digest(raw) != t.digest:
         return [], "the file changed while it was being scanned"
     try:
-        prep = cov.prepare(raw, min_tokens)
+        prep = cov.prepare(raw, min_tokens, language_for_path(str(t.path)))
         result = cov.cover(
             store,
             prep,

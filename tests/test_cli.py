@@ -43,6 +43,31 @@ def test_build_stats_search_roundtrip(tmp_path: Path, corpus: Path) -> None:
     assert "PSF-2.0" in res.output and res.output.count("isbjunk") >= 4  # both sides, side by side
 
 
+def test_search_language_option_and_file_extension(tmp_path: Path, built_index: Path, corpus: Path) -> None:
+    from whence.index import fingerprint as fp
+
+    code = "".join((corpus / "textwrap.py").read_text().splitlines(keepends=True)[50:110])
+    as_c, as_python = len(fp.tokenize(code.encode(), "C")), len(fp.tokenize(code.encode(), "Python"))
+    assert as_c != as_python
+    runner = CliRunner()
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(code)
+    for args, tokens in (
+        (["--language", "C"], as_c),
+        (["--language", "py"], as_python),
+        ([str(snippet)], as_python),  # the extension says Python
+        ([str(snippet), "--language", "C"], as_c),  # the option wins
+    ):
+        stdin = None if str(snippet) in args else code
+        res = runner.invoke(
+            main, ["search", *args, "--index", str(built_index), "--format", "json"], input=stdin
+        )
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        assert out["query"]["tokens"] == tokens, args
+        assert out["verdict"] == "verbatim" and out["matches"][0]["path"] == "textwrap.py"
+
+
 def test_env_var_names_the_index(tmp_path: Path, corpus: Path, monkeypatch: object) -> None:
     db = tmp_path / "env.sqlite"
     runner = CliRunner(env={"WHENCE_INDEX": str(db)})

@@ -35,8 +35,11 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _fast_tokens(data: bytes) -> tuple[npt.NDArray[np.uint64], ...]:
-    e, a, ls, le = _fastfp.tokenize(data)
+DEFAULT = lexer.DEFAULT.encode()
+
+
+def _fast_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> tuple[npt.NDArray[np.uint64], ...]:
+    e, a, ls, le = _fastfp.tokenize(data, syntax.encode())
     return (
         np.frombuffer(e, dtype=np.uint64),
         np.frombuffer(a, dtype=np.uint64),
@@ -45,9 +48,9 @@ def _fast_tokens(data: bytes) -> tuple[npt.NDArray[np.uint64], ...]:
     )
 
 
-def assert_same_tokens(data: bytes) -> None:
-    ref = lexer.tokenize(data)
-    fast = _fast_tokens(data)
+def assert_same_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> None:
+    ref = lexer.tokenize(data, syntax=syntax)
+    fast = _fast_tokens(data, syntax)
     for name, want, got in zip(
         ("exact", "abstract", "line_start", "line_end"),
         (ref.exact, ref.abstract, ref.line_start, ref.line_end),
@@ -55,7 +58,7 @@ def assert_same_tokens(data: bytes) -> None:
         strict=True,
     ):
         assert got.dtype == want.dtype, name
-        assert got.tolist() == want.tolist(), f"{name} differs for {data!r}"
+        assert got.tolist() == want.tolist(), f"{name} differs for {data!r} ({syntax.name})"
 
 
 @contextlib.contextmanager
@@ -336,30 +339,32 @@ def test_tokenize_real_code(name: str) -> None:
 
 def test_tokenize_accepts_buffers() -> None:
     data = b"def f(x):\n    return x // 2  # half\n"
-    want = _fastfp.tokenize(data)
-    assert _fastfp.tokenize(bytearray(data)) == want
-    assert _fastfp.tokenize(memoryview(data)) == want
-    assert _fastfp.tokenize(data=data) == want
+    want = _fastfp.tokenize(data, DEFAULT)
+    assert _fastfp.tokenize(bytearray(data), DEFAULT) == want
+    assert _fastfp.tokenize(memoryview(data), DEFAULT) == want
+    assert _fastfp.tokenize(data=data, syntax=DEFAULT) == want
     assert all(type(x) is bytes for x in want)
 
 
 def test_tokenize_rejects_non_bytes() -> None:
     with pytest.raises(TypeError):
-        _fastfp.tokenize("text")
+        _fastfp.tokenize("text", DEFAULT)
     with pytest.raises(TypeError):
-        _fastfp.tokenize(None)
+        _fastfp.tokenize(None, DEFAULT)
     with pytest.raises(TypeError):
         _fastfp.tokenize()
+    with pytest.raises(TypeError):
+        _fastfp.tokenize(b"x")  # the syntax profile is required: lexer.py holds the only definition
 
 
 def test_tokenize_threads_agree() -> None:
     data = (STDLIB / "argparse.py").read_bytes() * 2
-    want = _fastfp.tokenize(data)
+    want = _fastfp.tokenize(data, DEFAULT)
     results: list[object] = []
 
     def work() -> None:
         for _ in range(5):
-            results.append(_fastfp.tokenize(data))
+            results.append(_fastfp.tokenize(data, DEFAULT))
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -410,6 +415,50 @@ def test_tokenize_real_code_slices(seed: int, start: int, length: int) -> None:
         data = data.replace(b"\n", b"\r")
     pos = (seed * 7919 + start) % len(data)
     assert_same_tokens(data[pos : pos + length])
+
+
+# --- tokenize: every syntax profile ------------------------------------------------------------------
+
+_PROFILES = [lexer.DEFAULT, *lexer.PROFILES.values()]
+# Every profile's comment markers and quotes, and what their conditions look at (the bytes around them).
+_MARKERS = sorted(
+    {m for sx in _PROFILES for m, _ in sx.line}
+    | {b for sx in _PROFILES for o, c, _ in sx.block for b in (o, c)}
+    | {b"rem", b"Rem", b"REMARK", b"@REM", b"\\%", b"\\#", b"$#", b"x'", b"'a'", b"'\\n'", b"'ab'", b"/[/*]/"}
+)
+_PROFILE_FRAGMENTS = [*_FRAGMENTS, *_MARKERS, b"/", b"%", b";", b"!", b"(", b"{", b"|", b"@", b"return"]
+_PROFILE_CODEISH = st.lists(st.sampled_from(_PROFILE_FRAGMENTS), max_size=80).map(b"".join)
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=1500)
+@given(st.sampled_from(_PROFILES), _PROFILE_CODEISH)
+def test_tokenize_profiles_generated(syntax: lexer.Syntax, data: bytes) -> None:
+    assert_same_tokens(data, syntax)
+
+
+@pytest.mark.parametrize("syntax", _PROFILES, ids=[sx.name for sx in _PROFILES])
+def test_tokenize_profiles_fixed(syntax: lexer.Syntax) -> None:
+    for marker in _MARKERS:
+        for case in (marker, b"a " + marker + b" b\nc", b"x" + marker + b"y", marker + b"\r\n" + marker):
+            assert_same_tokens(case, syntax)
+    # Real code (any language: the rules must agree on whatever they meet), and dense input that makes
+    # the kernel grow its output and resume with the lexer state (regex literals look at the last token).
+    data = (STDLIB / "difflib.py").read_bytes()[:20_000]
+    assert_same_tokens(data, syntax)
+    for unit in (b"a = /x[/]y/g; // c\n", b"REM a\n(* b *) {- c -} ;d\n", b"'a' b' %c\n"):
+        assert_same_tokens(unit * 700, syntax)
+    # Regular-expression literals up to lexer.REGEX_MAX bytes, slashes included, and no longer.
+    for size in (lexer.REGEX_MAX - 3, lexer.REGEX_MAX - 2, lexer.REGEX_MAX - 1, lexer.REGEX_MAX + 5):
+        assert_same_tokens(b"x = (/" + b"a" * size + b"/) / 2 /", syntax)
+
+
+def test_every_profile_encodes_and_the_kernel_reads_it() -> None:
+    assert len(lexer.PROFILES) >= 30
+    for sx in _PROFILES:
+        _fastfp.tokenize(b"x", sx.encode())
+    for bad in (b"", b"\x01", DEFAULT + b"\x00", DEFAULT[:-1]):
+        with pytest.raises(ValueError, match="syntax profile"):
+            _fastfp.tokenize(b"x", bad)
 
 
 # --- kgrams, winnow, minhash -------------------------------------------------------------------------
@@ -509,7 +558,7 @@ def test_array_arguments_accept_buffers() -> None:
     assert _fastfp.kgrams((ctypes.c_uint64 * 40)(*arr.tolist()), 3) == want  # format "<Q"
     assert _fastfp.kgrams(tokens=arr, k=3) == want
     assert _fastfp.winnow(arr.tobytes(), 4) == _fastfp.winnow(arr, 4)
-    e, *_ = _fastfp.tokenize(b"a b c d e f")
+    e, *_ = _fastfp.tokenize(b"a b c d e f", DEFAULT)
     assert _fastfp.kgrams(e, 2) == _fastfp.kgrams(np.frombuffer(e, dtype=np.uint64), 2)
 
 
@@ -556,7 +605,9 @@ def test_argument_validation() -> None:
         _fastfp.minhash(raw, arr, a32)
     with pytest.raises(ValueError):
         _fastfp.kgrams(raw, 0)
-    _fastfp.tokenize(raw)
+    _fastfp.tokenize(raw, DEFAULT)
+    with pytest.raises(ValueError, match="syntax profile"):
+        _fastfp.tokenize(raw, b"\x01")
     raw.extend(b"\0" * 8)
 
 

@@ -114,9 +114,24 @@ def test_search_route(client: TestClient, key: str, corpus: Path) -> None:
     }
 
 
+def test_search_route_takes_the_snippets_language(client: TestClient, key: str, corpus: Path) -> None:
+    from whence.index import fingerprint as fp
+
+    code = "".join((corpus / "textwrap.py").read_text().splitlines(keepends=True)[50:110])
+    as_c, as_python = len(fp.tokenize(code.encode(), "C")), len(fp.tokenize(code.encode(), "Python"))
+    assert as_c != as_python  # `#` comments are code in C
+    for language, tokens in (("C", as_c), ("python", as_python), (None, as_python)):  # None: guessed
+        body = {"code": code} if language is None else {"code": code, "language": language}
+        out = client.post("/v1/search", json=body, headers=_auth(key)).json()
+        assert out["query"]["tokens"] == tokens, language
+        assert out["verdict"] == "verbatim" and out["matches"][0]["path"] == "textwrap.py"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "code"), ({"code": ""}, "code"), ({"code": 3}, "code"), ({"code": "x", "top": 0}, "top"),
+    [({}, "code"), ({"code": "x", "language": "x" * 65}, "language"),
+     ({"code": "x", "language": 3}, "language"), ({"code": ""}, "code"), ({"code": 3}, "code"),
+     ({"code": "x", "top": 0}, "top"),
      ({"code": "x", "top": 101}, "top"), ({"code": "x", "min_tokens": -1}, "min_tokens")],
 )  # fmt: skip
 def test_invalid_search_bodies_name_the_field(client: TestClient, key: str, body: object, field: str) -> None:

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from whence.cli import main
-from whence.index import boilerplate, ingest, search, structure
+from whence.index import boilerplate, ingest, lexer, search, structure
 from whence.index import fingerprint as fp
 from whence.index.align import Query
 from whence.index.stores import open_store
@@ -178,7 +178,7 @@ def test_boilerplate_model_masks_what_it_lists(
     f = fp.fingerprint(frag.encode())
     listed = np.unique(np.concatenate((f.exact_kgrams, f.abstract_kgrams)))
     model = tmp_path / "model.npz"
-    meta = json.dumps({"fingerprint": {"k": fp.K, "w": fp.W}})
+    meta = json.dumps({"fingerprint": {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}})
     np.savez_compressed(model, hashes=listed, meta=np.array(meta))
     monkeypatch.setenv("WHENCE_BOILERPLATE", str(model))
     boilerplate.load.cache_clear()
@@ -192,7 +192,7 @@ def test_boilerplate_model_masks_what_it_lists(
 def test_shipped_boilerplate_model_loads() -> None:
     hashes, meta = boilerplate.load()
     assert len(hashes) > 1000 and np.all(hashes[1:] > hashes[:-1])
-    assert meta["fingerprint"]["k"] == fp.K and meta["fingerprint"]["w"] == fp.W
+    assert meta["fingerprint"] == {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}
     assert meta["files"] > 10_000
 
 

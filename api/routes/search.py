@@ -23,12 +23,14 @@ async def search(
     """Search a snippet: the same JSON as `whence search --format json`, best match first.
 
     With `with_text`, each match also carries `source_excerpt`: the matched source lines (and two
-    around them) for side-by-side display."""
+    around them) for side-by-side display.  `language` sets the snippet's comment and string syntax
+    (guessed from the code when absent)."""
     out = await svc.searches.search(
         body.code,
         top=body.top or svc.settings.search_top,
         min_tokens=body.min_tokens or search_mod.MIN_MATCH_TOKENS,
         with_text=body.with_text,
+        language=body.language,
     )
     svc.metrics.verdicts.labels(out["verdict"]).inc()
     # Built from the contract's own as_dict(): returned as is, not re-validated against the model

@@ -12,6 +12,7 @@ import zstandard
 from whence.errors import IndexFormatError
 
 from .. import fingerprint as fp
+from .. import lexer
 
 #: Fingerprint parameters an index is built with; each store adds its own layout version beside them.
 FINGERPRINT_PARAMS: dict[str, str] = {
@@ -20,6 +21,8 @@ FINGERPRINT_PARAMS: dict[str, str] = {
     "num_perm": str(fp.NUM_PERM),
     "bands": str(fp.BANDS),
     "minhash_seed": str(fp.MINHASH_SEED),
+    # The tokenisation rules: documents lexed with others would not match the queries lexed now.
+    "lexer": str(lexer.LEXER_VERSION),
 }
 
 _local = threading.local()
@@ -46,6 +49,11 @@ def check_params(found: Mapping[str, object], want: Mapping[str, str], where: st
     """Raise :class:`IndexFormatError` unless the parameters ``found`` in an index (at ``where``) are
     the ``want``-ed ones; the message ends with ``remedy`` (how to rebuild it)."""
     for key, value in want.items():
+        if key not in found:
+            raise IndexFormatError(
+                f"{where} was built by an earlier whence (it records no {key}; this whence uses "
+                f"{key}={value!r}, so it would miss matches): {remedy}"
+            )
         if found.get(key) != value:
             raise IndexFormatError(
                 f"{where} was built with {key}={found.get(key)!r}, this whence uses {value!r}: {remedy}"

@@ -9,11 +9,18 @@ cache is warmed first, so neither pays for a cold disk); the baseline may run on
 
     python scripts/bench/fingerprint.py [--files 20000] [--baseline-files 3000] [--workers 2]
     python scripts/bench/fingerprint.py --rss-at 10000,100000     # peak RSS of builds of those sizes
+    python scripts/bench/fingerprint.py --tokenize [--kernel-before OLD.so]
+
+``--tokenize`` times the lexer alone (``fingerprint.tokenize``, one thread) on the same files with the
+default syntax profile, with the Python and the C ones, and with each file's own language (from its
+path); ``--kernel-before`` also times another build of the compiled kernel (e.g. one built from an
+earlier commit, whose ``tokenize`` may not take a syntax profile yet) in the same run, interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import json
 import os
 import re
@@ -23,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from whence.index import fingerprint, ingest
+from whence.index import fingerprint, ingest, lexer
 from whence.index.stores import open_store
 from whence_dev import corpus
 from whence_dev.bench import child_result, peak_rss_mb, rates
@@ -99,6 +106,61 @@ def rss_at(sizes: list[int], args: argparse.Namespace) -> None:
               f"{r['peak_rss_mb']:12.0f} {r['index_bytes_per_source_byte']:14.3f}{note}")  # fmt: skip
 
 
+def _load_kernel(path: str) -> Any:
+    """Another build of the compiled kernel, for an A/B of two builds in one process (a kernel, not
+    shared script code: its init function is PyInit__fastfp, hence the name)."""
+    loader = importlib.machinery.ExtensionFileLoader("_fastfp", path)
+    mod = loader.create_module(importlib.machinery.ModuleSpec("_fastfp", loader, origin=path))
+    loader.exec_module(mod)
+    return mod
+
+
+def bench_tokenize(files: list[corpus.CorpusFile], before: str | None, reps: int = 5) -> dict[str, float]:
+    """MB/s of tokenize (best of ``reps`` passes, the variants interleaved): every file with the default
+    profile, and the files of each common language here with its own profile; with ``before``, the same
+    with that build of the kernel (its default rules, on the same files)."""
+    texts = [(corpus.read_bytes(f.path), lexer.language_for_path(f.relpath)) for f in files]
+    groups: dict[str, list[bytes]] = {"all files": [t for t, _ in texts]}
+    for lang in ("Python", "C", "Java", "Go", "JavaScript"):
+        mine = [t for t, lg in texts if lg == lang]
+        if mine:
+            groups[lang] = mine
+    native = fingerprint._fastfp
+    old = _load_kernel(before) if before else None
+    old_takes_syntax = True
+    if old is not None:
+        try:
+            old.tokenize(b"", lexer.DEFAULT.encode())
+        except TypeError:  # a kernel from before syntax profiles: one rule set for everything
+            old_takes_syntax = False
+    variants: list[tuple[str, str, Any, bytes]] = []  # (group, label, kernel, syntax)
+    for group in groups:
+        own = lexer.DEFAULT if group == "all files" else lexer.PROFILES[group]
+        variants.append((group, f"{own.name} profile", native, own.encode()))
+        if old is not None:
+            old_sx = lexer.DEFAULT.encode() if old_takes_syntax else b""
+            variants.append((group, "before (default)", old, old_sx))
+    best = [float("inf")] * len(variants)
+    for _ in range(reps):
+        for v, (group, _label, kernel, sx) in enumerate(variants):
+            data = groups[group]
+            t0 = time.perf_counter()
+            if sx:
+                for text in data:
+                    kernel.tokenize(text, sx)
+            else:
+                for text in data:
+                    kernel.tokenize(text)
+            best[v] = min(best[v], time.perf_counter() - t0)
+    print(f"tokenize, 1 thread, best of {reps}:")
+    out: dict[str, float] = {}
+    for v, (group, label, _kernel, _sx) in enumerate(variants):
+        mb = sum(len(t) for t in groups[group]) / 1e6
+        out[f"{group}: {label}"] = mbps = mb / best[v]
+        print(f"  {group:<10} ({len(groups[group]):>5} files, {mb:6.1f} MB) {label:<20} {mbps:8.1f} MB/s")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=20_000)
@@ -109,6 +171,8 @@ def main() -> int:
     ap.add_argument("--rss-at", metavar="N,N,...", help="peak RSS of builds of these sizes (subprocesses)")
     ap.add_argument("--whence-only", action="store_true", help="skip the baseline")
     ap.add_argument("--json-line", action="store_true", help="also print the results as one JSON line")
+    ap.add_argument("--tokenize", action="store_true", help="time the lexer alone, per syntax profile")
+    ap.add_argument("--kernel-before", metavar="SO", help="with --tokenize: also time this kernel build")
     args = ap.parse_args()
     print(f"whence bench_fingerprint: native kernel={fingerprint.has_native()} workers={args.workers} "
           f"cpus={os.cpu_count()} python={sys.version.split()[0]}")  # fmt: skip
@@ -118,6 +182,14 @@ def main() -> int:
     files = corpus.gather(seed=args.seed, extra=args.extra_root, limit=args.files)
     if len(files) < args.files:
         print(f"WARNING: only {len(files)} corpus files available (asked for {args.files})")
+    if args.tokenize:
+        if not fingerprint.has_native():
+            print("--tokenize needs the compiled kernel")
+            return 1
+        rates_ = bench_tokenize(files, args.kernel_before)
+        if args.json_line:
+            print(json.dumps(rates_))
+        return 0
     t0 = time.perf_counter()
     warmed = warm(files)
     print(f"page cache warmed: {len(files)} files, {warmed / 1e6:.1f} MB in {time.perf_counter() - t0:.1f}s")

@@ -79,10 +79,7 @@ def main() -> int:
             raw = read_bytes(f.path)
         except OSError:
             continue
-        language = _language(f.relpath)
-        h = fingerprint.index_fingerprint(raw, language=language).hashes if language else None
-        if h is None:
-            h = fingerprint.index_fingerprint(raw).hashes
+        h = fingerprint.index_fingerprint(raw, language=_language(f.relpath)).hashes
         fam = families.setdefault(f.family, len(families))
         chunks.append(np.unique(h.view(np.uint64)))
         owners.append(np.full(len(chunks[-1]), fam, dtype=np.int32))
@@ -121,7 +118,7 @@ def main() -> int:
         "min_in_family": args.min_in_family,
         "distinct_fingerprints": int(hash_start.sum()),
         "common": len(common),
-        "fingerprint": {"k": fingerprint.K, "w": fingerprint.W, "lexer": getattr(lexer, "LEXER_VERSION", 1)},
+        "fingerprint": {"k": fingerprint.K, "w": fingerprint.W, "lexer": lexer.LEXER_VERSION},
         "languages": dict(Counter(_language(p) or "other" for _, p in seen).most_common()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -148,8 +145,9 @@ def _license_hashes(path: Path) -> np.ndarray:
 
 
 def _language(path: str) -> str | None:
-    guess = getattr(lexer, "language_for_path", None)
-    return guess(path) if guess is not None else None
+    """The file's language as ingestion decides it (its extension), so the model's fingerprints are the
+    index's."""
+    return lexer.language_for_path(path)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,298 @@
+"""Comment and string syntax follow the file's language: syntax profiles, language names and guessing,
+and what they change for indexing, search and scans (a real SQLite index, real files)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import sysconfig
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from whence.errors import IndexFormatError
+from whence.index import cover as cov
+from whence.index import fingerprint as fp
+from whence.index import ingest, lexer, search
+from whence.index.stores import open_store
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+IMAGE_PY = STDLIB / "email" / "mime" / "image.py"  # its docstrings say "image/* type"
+
+
+def exact(data: str | bytes, language: str | None) -> list[int]:
+    """The exact token hashes of ``data`` lexed as ``language`` -- by the kernel, checked against the
+    lexer (the specification)."""
+    raw = data.encode() if isinstance(data, str) else data
+    got = fp.tokenize(raw, language)
+    ref = lexer.tokenize(raw, language)
+    assert got.exact.tolist() == ref.exact.tolist(), (raw, language)
+    assert got.line_start.tolist() == ref.line_start.tolist(), (raw, language)
+    return [int(x) for x in got.exact]
+
+
+# --- profiles ----------------------------------------------------------------------------------------
+
+
+def test_python_docstring_with_a_block_comment_opener_keeps_all_its_tokens() -> None:
+    data = IMAGE_PY.read_bytes()
+    assert b"image/*" in data
+    python = exact(data, "Python")
+    assert len(python) > 700  # the whole module
+    assert len(exact(data, None)) < 10  # the default rules: `/*` in the docstring opens a comment
+    # Guessed when not given.
+    assert lexer.guess_language(data) == "Python"
+
+
+@pytest.mark.parametrize(
+    ("language", "with_comment", "without"),
+    [
+        ("Python", "x = f(1)  # a note\n", "x = f(1)\n"),
+        ("Python", "'''a <!-- b /* c'''\nx = 1\n", "a < ! - - b / * c\nx = 1\n"),
+        ("Common Lisp", "(defun f (x) ; the x\n  x)", "(defun f (x)\n  x)"),
+        ("Emacs Lisp", ";;; f.el --- a mode\n(provide 'f)", "(provide 'f)"),
+        ("Common Lisp", "#| a #| nested |# b |# (f)", "(f)"),
+        ("Assembly", "mov eax, 1 ; one\nret", "mov eax, 1\nret"),
+        ("TeX", "\\section{A} % a note\nB", "\\section{A}\nB"),
+        ("Erlang", "f(X) -> X. % identity", "f(X) -> X."),
+        ("MATLAB", "x = 1; % one\n%{\nblock\n%}\ny = 2;", "x = 1;\ny = 2;"),
+        ("SQL", "SELECT a--the a\nFROM t /* all */", "SELECT a\nFROM t"),
+        ("Haskell", "f x = x -- identity\n{- a {- nested -} b -} g", "f x = x\ng"),
+        ("Lua", "local x = 1 -- one\n--[[ a\nblock ]] y = 2", "local x = 1\ny = 2"),
+        ("OCaml", "let x = 1 (* a (* nested *) b *) in x", "let x = 1 in x"),
+        ("Pascal", "x := 1; { a } (* b *) // c\ny := 2;", "x := 1;\ny := 2;"),
+        (
+            "Visual Basic .NET",
+            "Dim x As Integer ' the count\nREM set up\nrem again\nx = 1",
+            "Dim x As Integer\nx = 1",
+        ),
+        ("Batchfile", "@echo off\nREM set up\n:: also a comment\nset X=1", "@echo off\nset X=1"),
+        ("Shell", "echo $# ${#x} # count", "echo $# ${#x}"),
+        ("Rust", "/* a /* nested */ b */ fn f() {}", "fn f() {}"),
+        ("JavaScript", "x = 1; // one", "x = 1;"),
+        ("Dockerfile", "# syntax\nRUN make # not a comment here", "RUN make # not a comment here"),
+    ],
+)
+def test_each_language_drops_its_own_comments(language: str, with_comment: str, without: str) -> None:
+    assert exact(with_comment, language) == exact(without, language)
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "tokens"),
+    [
+        ("Python", "x = 1 /* not a comment */ + 2", 12),  # Python has no block comments
+        ("C", "#include <stdio.h>", 7),  # a directive, not a comment
+        ("Markdown", "a <!-- b --> c /* d */", 15),  # prose: every mark is a token
+        ("Visual Basic .NET", "x = Remove(y)", 6),  # REM only as a word
+        ("SQL", "SELECT 'it''s' FROM t", 5),  # quotes doubled (two strings), no backslash escapes
+        ("C", "s = x--;", 6),
+        ("Haskell", "f' x = x'", 6),  # primes are not quotes
+        ("TeX", "50\\% off", 4),  # an escaped percent sign
+    ],
+)
+def test_what_is_not_a_comment_in_a_language_stays(language: str, code: str, tokens: int) -> None:
+    assert len(exact(code, language)) == tokens
+
+
+def test_regex_and_string_literals_hold_comment_markers() -> None:
+    js = "ok = /[/*]/.test(s) && /\\/\\//.test(t); n = a / b / c;"
+    as_strings = 'ok = "[/*]".test(s) && "\\/\\/".test(t); n = a / b / c;'
+    assert exact(js, "JavaScript") == exact(as_strings, "JavaScript")
+    assert len(exact(js, None)) < len(exact(js, "JavaScript"))  # the default opens a comment at `/*`
+    # At most lexer.REGEX_MAX bytes: a longer one is division (punctuation) and what it holds is code.
+    longest = "a" * (lexer.REGEX_MAX - 2)
+    assert len(exact(f"x = /{longest}/;", "JavaScript")) == 4
+    assert len(exact(f"x = /{longest}a/;", "JavaScript")) == 6
+    # Division after an operand is not a regex: the same tokens as with no regex rule at all.
+    div = "n = (a) / b / c; m = x[1] / 2 / y"
+    assert exact(div, "JavaScript") == exact(div, "Java")
+    # A C string holding `/*`, a JS string holding `//`.
+    c_code = 'const char *p = "/*"; int after = 1;'
+    assert len(exact(c_code, "C")) == 12
+    assert exact('u = "http://x"; v = 1', "JavaScript") == exact("u = 'http://x'; v = 1", "JavaScript")
+
+
+def test_quotes_that_do_not_close_are_punctuation() -> None:
+    # An apostrophe in prose (a docstring lexed as code) does not swallow the code after it.
+    assert exact('"""Don\'t panic.\nx = f(1)\n"""', "Python") == exact("Don ' t panic.\nx = f(1)\n", "Python")
+    # Rust lifetimes are not strings; a character literal is one.
+    rust = exact("fn f<'a, 'b>(x: &'a str, c: char) -> &'b str { 'x' }", "Rust")
+    assert len(rust) == 30  # fn f < ' a , ' b > ( ... { 'x' }: one string
+    assert exact("let c = 'x';", "Rust") == exact('let c = "x";', "Rust")
+
+
+def test_default_profile_keeps_the_union_rules() -> None:
+    for code in ("a // b\n#x\n-- y\n/* z */ <!-- w --> 'q' `r`", "x = '''a /* b'''"):
+        assert exact(code, None) == exact(code, "no such language") == exact(code, "")
+
+
+# --- names and guessing --------------------------------------------------------------------------------
+
+
+def test_language_names_and_aliases() -> None:
+    assert len(lexer.PROFILES) >= 30
+    for name in ("Python", "python", "PY", "py"):
+        assert lexer.syntax_for(name) is lexer.PROFILES["Python"]
+    assert lexer.canonical_language("js") == "JavaScript"
+    assert lexer.canonical_language("c++") == lexer.canonical_language("cpp") == "C++"
+    assert lexer.canonical_language("visual basic .net") == "Visual Basic .NET"
+    assert lexer.canonical_language("Klingon") is None
+    assert lexer.syntax_for("Klingon") is lexer.DEFAULT
+    assert lexer.syntax_for(None) is lexer.DEFAULT
+    assert lexer.language_for_path("a/b/image.py") == "Python"
+    assert lexer.language_for_path("x/Makefile") == "Makefile"
+    assert lexer.language_for_path("src/lib.RS") == "Rust"
+    assert lexer.language_for_path("README") is None
+    assert ingest.language_of("init.el") == "Emacs Lisp"
+    # Every extension names a profile.
+    assert set(lexer.EXTENSIONS.values()) <= set(lexer.PROFILES)
+    assert set(lexer.ALIASES.values()) <= set(lexer.PROFILES)
+
+
+@pytest.mark.parametrize(
+    ("code", "language"),
+    [
+        ("#!/usr/bin/env python3\nprint('hi')\n", "Python"),
+        ("import os\n\ndef main(argv):\n    return os.getcwd()\n", "Python"),
+        ('#include <stdio.h>\n\nint main(void) {\n    printf("hi\\n");\n    return 0;\n}\n', "C"),
+        ("#include <vector>\nstd::vector<int> v;\n", "C++"),
+        (
+            "package org.example;\n\npublic class A {\n    @Override\n    public String toString() {}\n}\n",
+            "Java",
+        ),
+        ('package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println(1)\n}\n', "Go"),
+        ("fn main() {\n    let mut v = Vec::new();\n    v.push(1);\n}\n", "Rust"),
+        ("<?php\necho $x;\n", "PHP"),
+        ("(defun square (x)\n  (* x x))\n", "Common Lisp"),
+        ("\\documentclass{article}\n\\begin{document}\nHi\n\\end{document}\n", "TeX"),
+    ],
+)
+def test_guess_language(code: str, language: str) -> None:
+    assert lexer.guess_language(code.encode()) == language
+
+
+def test_guess_language_takes_linear_time_on_any_text() -> None:
+    # No clue backtracks over a long line or a long run of lines (one took a second on 32 KiB of "x").
+    for unit in (b"x", b"_", b"class Foo\n", b"a ", b"f(", b"def f", b"$a", b"(* ", b"- "):
+        t0 = time.perf_counter()
+        lexer.guess_language(unit * (40_000 // len(unit)))
+        assert time.perf_counter() - t0 < 0.5, unit
+
+
+def test_guess_language_says_none_when_unsure() -> None:
+    for code in ("x = 1\n", "hello world\n", "", "a b c ; d"):
+        assert lexer.guess_language(code.encode()) is None
+
+
+# --- indexing, search, scan ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def image_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("mime")
+    shutil.copy(IMAGE_PY, root / "image.py")
+    shutil.copy(STDLIB / "textwrap.py", root / "textwrap.py")
+    # The same content as a different language, and a file of no known language.
+    (root / "notes").write_text("these are some notes about nothing in particular\n" * 20)
+    path = tmp_path_factory.mktemp("index") / "index.sqlite"
+    with open_store(path, create=True) as store:
+        ingest.build(store, ingest.sources([root], repo="python/cpython"), workers=1)
+    return path
+
+
+def _fragment(path: Path, first: int, last: int) -> str:
+    return "".join(path.read_text().splitlines(keepends=True)[first - 1 : last])
+
+
+def test_ingestion_stores_the_language_it_lexed_with(image_index: Path, tmp_path: Path) -> None:
+    with open_store(image_index, readonly=True) as store:
+        langs = {f.occurrence.path: f.language for f in store.repository("python/cpython").files}
+    assert langs == {"image.py": "Python", "textwrap.py": "Python", "notes": ""}
+    # A JSONL record's language is spelled as the lexer's profile.
+    jsonl = tmp_path / "docs.jsonl"
+    code = IMAGE_PY.read_text()
+    jsonl.write_text(
+        json.dumps({"content": code, "path": "x/image", "language": "python", "repo": "a/b"}) + "\n"
+    )
+    with open_store(tmp_path / "j.sqlite", create=True) as store:
+        ingest.build(store, ingest.sources([jsonl]), workers=1)
+        [f] = store.repository("a/b").files
+        assert f.language == "Python"
+        assert search.search(store, code[2000:3500], language="Python").verdict == "verbatim"
+
+
+def test_a_docstring_saying_image_star_is_found_verbatim(image_index: Path) -> None:
+    code = _fragment(IMAGE_PY, 1, 60)  # the module docstring and the rules with image/* in them
+    assert "image/*" in code
+    with open_store(image_index, readonly=True) as store:
+        for language in ("Python", "py", None):  # given, an alias, guessed
+            res = search.search(store, code, language=language)
+            assert res.verdict == "verbatim", language
+            top = res.matches[0]
+            assert top.primary.path == "image.py"
+            assert top.matched_tokens == len(fp.tokenize(code.encode(), "Python"))
+    assert search.query_language(code.encode(), None) == "Python"
+
+
+def test_each_candidate_is_aligned_with_the_query_lexed_in_its_language(image_index: Path) -> None:
+    # Python code full of `#` comments, searched as C: `#` is code in C, so the lookup lexing keeps the
+    # comments' words and breaks the code into short runs.  The candidate (stored as Python) is aligned
+    # with the query re-lexed as Python: the whole fragment matches.
+    code = _fragment(STDLIB / "textwrap.py", 51, 110)
+    assert code.count("#") >= 20
+    as_c, as_python = fp.tokenize(code.encode(), "C"), fp.tokenize(code.encode(), "Python")
+    assert len(as_c) > len(as_python)
+    with open_store(image_index, readonly=True) as store:
+        res = search.search(store, code, language="C")
+        assert res.tokens == len(as_c)  # what the lookup lexed
+        assert res.verdict == "verbatim"
+        top = res.matches[0]
+        assert top.primary.path == "textwrap.py"
+        assert top.matched_tokens == len(as_python)  # all of it, counted in the candidate's lexing
+
+
+def test_query_lexings_are_cached_per_syntax() -> None:
+    raw = _fragment(STDLIB / "textwrap.py", 120, 180).encode()
+    toks = fp.tokenize(raw, "Python")
+    first = search.Query.of(toks, fp.kgrams(toks.exact), fp.kgrams(toks.abstract), np.zeros(0, np.uint64))
+    lexings = search.QueryLexings(raw, "Python", first, np.zeros(0, np.uint64))
+    assert lexings.get("python") is first
+    c = lexings.get("C")
+    assert c is not first and lexings.get("C") is c
+    assert lexings.get("C++") is c  # the same rules: one lexing
+    assert len(lexings.get(None).tokens) != len(first.tokens)
+
+
+def test_cover_maps_spans_found_in_another_lexing_back_to_the_file(image_index: Path) -> None:
+    code = _fragment(STDLIB / "textwrap.py", 51, 110)
+    with open_store(image_index, readonly=True) as store:
+        documents, cap = cov.cap_for(store)
+        prep = cov.prepare(code, language="C")
+        post = store.postings(prep.lookup.view(np.int64), cap)
+        result = cov.cover(store, prep, post, documents=documents)
+    assert [m.primary.path for m in result.matches] == ["textwrap.py"]
+    [span] = result.matches[0].spans
+    assert span.query_lines[0] <= 2 and span.query_lines[1] >= 60
+
+
+# --- index compatibility --------------------------------------------------------------------------------
+
+
+def test_an_index_built_with_earlier_lexing_rules_is_refused(image_index: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old.sqlite"
+    shutil.copy(image_index, old)
+    db = sqlite3.connect(old)
+    with db:
+        db.execute("DELETE FROM meta WHERE key = 'lexer'")  # as every index built before profiles
+    db.close()
+    with pytest.raises(IndexFormatError, match=r"earlier whence \(it records no lexer.*rebuild the index"):
+        open_store(old, readonly=True)
+    db = sqlite3.connect(old)
+    with db:
+        db.execute("INSERT INTO meta VALUES ('lexer', '1')")
+    db.close()
+    with pytest.raises(IndexFormatError, match=r"lexer='1', this whence uses '2': rebuild the index"):
+        open_store(old, readonly=True)
