@@ -49,7 +49,8 @@ import xxhash
 from mutate import LANGUAGES, MUTATIONS, VERBATIM_KINDS, FileInfo, language_of, mutate
 from programs import load_tasks
 
-from whence.index import fingerprint, ingest, search
+from whence.index import boilerplate as model
+from whence.index import fingerprint, ingest, lexer, search
 from whence.index.stores import open_store
 from whence_dev import corpus
 from whence_dev.corpus import CorpusFile
@@ -59,8 +60,7 @@ DEFAULT_MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed")
 OVERALL = {"verbatim kinds": ("exact", "reindent", "comments", "crlf"), "renamed": ("renamed",)}
 BAR = {"verbatim kinds": 0.95, "renamed": 0.85, "negatives": 0.02, "clean": 0.0}
 MIN = search.MIN_MATCH_TOKENS
-# Verdicts that flag (`weak` evidence is for a person to judge); an earlier whence had no `weak`.
-ATTRIBUTING = getattr(search, "ATTRIBUTING", frozenset({"verbatim", "near-duplicate"}))
+ATTRIBUTING = search.ATTRIBUTING  # verdicts that flag (`weak` evidence is for a person to judge)
 
 
 def _long(line: str) -> bool:
@@ -106,7 +106,7 @@ def judge(
     top = res.first()
     if top is not None:
         out["match"] = {"repo": top.primary.repo, "path": top.primary.path, "verdict": top.verdict,
-                        "evidence": getattr(top, "evidence", ""),
+                        "evidence": top.evidence,
                         "spans": [s.as_dict() for s in top.spans[:3]]}  # fmt: skip
     return out
 
@@ -146,11 +146,14 @@ def boilerplate(texts: list[list[str]], cap: int, want: int) -> list[tuple[str, 
 def informative(store: Any, text: str, cap: int, views: str) -> int:
     """Tokens of a query not covered by a boilerplate fingerprint, as search counts them: for a verbatim
     match only exact fingerprints mask (``views="exact"``), for a near-duplicate those of both views."""
-    toks = fingerprint.tokenize(text.encode())
+    toks = fingerprint.tokenize(text.encode(), lexer.guess_language(text.encode()))
     qe, qa = fingerprint.kgrams(toks.exact), fingerprint.kgrams(toks.abstract)
     if len(qe) == 0:
         return len(toks)
-    common = store.postings(np.concatenate((qe, qa)).view(np.int64), cap).common
+    both = np.concatenate((qe, qa))
+    common = np.union1d(  # the index's boilerplate and the shipped model's
+        store.postings(both.view(np.int64), cap).common, both[model.common(both)].view(np.int64)
+    )
     mask = np.zeros(len(toks), dtype=bool)
     arr = np.array(sorted(common), dtype=np.int64).view(np.uint64)
     for kg in (qe, qa) if views == "both" else (qe,):
@@ -535,7 +538,7 @@ def main() -> int:
             if res.matches:
                 m = res.matches[0]
                 rec["match"] = {"repo": m.primary.repo, "path": m.primary.path, "verdict": m.verdict,
-                                "evidence": getattr(m, "evidence", ""),
+                                "evidence": m.evidence,
                                 "spans": [s.as_dict() for s in m.spans[:3]]}  # fmt: skip
                 rec["query"] = text[:4000]
         else:

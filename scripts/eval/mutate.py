@@ -21,7 +21,7 @@ import re
 import tokenize
 from collections import defaultdict
 
-from whence.index import fingerprint
+from whence.index import fingerprint, lexer
 from whence_dev.corpus import CorpusFile
 
 MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed", "partial")
@@ -120,12 +120,14 @@ class FileInfo:
     def lexes_alike(self, start: int, n: int) -> bool:
         """Whether the fragment's tokens are a contiguous run of the file's tokens.
 
-        Not so when the cut falls inside a block comment or a multi-line string: the language-agnostic
-        lexer then sees prose as code (or code as a string), and no search can match those tokens.
+        Not so when the cut falls inside a block comment or a multi-line string: the lexer then sees
+        prose as code (or code as a string), and no search can match those tokens.  Both are lexed with
+        the file's language, as the index lexes the file.
         """
+        language = lexer.language_for_path(self.file.relpath)
         if self._tokens is None:
-            self._tokens = fingerprint.tokenize("\n".join(self.lines).encode()).exact.tobytes()
-        q = fingerprint.tokenize("\n".join(self.lines[start : start + n]).encode()).exact.tobytes()
+            self._tokens = fingerprint.tokenize("\n".join(self.lines).encode(), language).exact.tobytes()
+        q = fingerprint.tokenize("\n".join(self.lines[start : start + n]).encode(), language).exact.tobytes()
         i = self._tokens.find(q)
         while i >= 0 and i % 8:
             i = self._tokens.find(q, i + 1)

@@ -166,7 +166,7 @@ def judge_whence(res: search.SearchResult, want: str) -> dict[str, Any]:
     top = sorted(repos[0])[0] if flagged else ""
     return {
         "verdict": res.verdict,
-        "evidence": res.matches[0].evidence if flagged and hasattr(res.matches[0], "evidence") else "",
+        "evidence": res.matches[0].evidence if flagged else "",
         "flagged": flagged,
         "right": flagged and want in repos[0],
         "right_top5": any(want in r for r in repos),
