@@ -55,6 +55,9 @@ LEVELS = ("L1", "L2", "L3", "L4", "L5", "L6")
 BASELINE_THRESHOLD = 0.15
 BASELINE_PERM = 256
 SHINGLE = 5
+# the verdicts that attribute (older versions of the search, which have no ``search.ATTRIBUTING``, have
+# only these and ``none``)
+ATTRIBUTING = getattr(search, "ATTRIBUTING", frozenset({"near-duplicate", "verbatim"}))
 BAR = {"L1": 0.95, "L2": 0.90, "L3": 0.70, "obfuscated": 0.60}
 
 
@@ -68,18 +71,25 @@ def load_tasks(names: list[str] | None = None) -> dict[str, list[Path]]:
 
 
 def copy_at(text: str, level: int, rng: random.Random) -> str:
-    """A copy of ``text`` edited at ``level`` (1-6, cumulative)."""
+    """A copy of ``text`` edited at ``level`` (1-6, cumulative; the edits of a level at nearly every site
+    they apply to).  The edits run from the highest level down: structure first, names and layout last."""
     if level >= 6:
+        text = je.restructure_control(text, rng, share=0.9)
         text = je.change_control(text, rng, share=0.9)
         text = je.extract_methods(text, rng, 1)
     if level >= 5:
-        text = je.extract_methods(text, rng, 1)
+        text = je.modify_expressions(text, rng, share=0.85)
+        text = je.add_statements(text, rng, share=0.4)
+        text = je.add_helpers(text, rng, rng.randint(1, 2))
+        text = je.reword_strings(text, rng)
     if level >= 4:
+        text = je.extract_methods(text, rng, 1)
         text = je.reorder_statements(text, rng)
         text = je.reorder_members(text, rng)
     if level >= 3:
         text = je.split_declarations(text, rng)
-        text = je.hoist_literals(text, rng, share=0.7)
+        text = je.add_final(text, rng)
+        text = je.hoist_literals(text, rng, share=0.9)
         text = je.imports(text, rng)
     if level >= 2:
         text = je.rename(text, rng, "words", library=level >= 3)
@@ -87,7 +97,7 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
 
 
 OBFUSCATIONS: dict[str, Callable[[str, random.Random], str]] = {
-    "extract": lambda t, r: je.extract_methods(t, r, r.randint(1, 3)),
+    "extract": lambda t, r: je.extract_methods(t, r, r.randint(2, 4)),
     "reorder": lambda t, r: je.reorder_members(je.reorder_statements(t, r), r),
     "hoist": lambda t, r: je.hoist_literals(t, r, share=1.0),
     "imports": je.imports,
@@ -97,19 +107,15 @@ OBFUSCATIONS: dict[str, Callable[[str, random.Random], str]] = {
 
 
 def obfuscate(text: str, rng: random.Random) -> tuple[str, list[str]]:
-    """An obfuscated variant: everything renamed, plus at least two other edits (seeded)."""
-    picked = [k for k in OBFUSCATIONS if rng.random() < 0.6]
-    while len(picked) < 2:
-        k = rng.choice(list(OBFUSCATIONS))
-        if k not in picked:
-            picked.append(k)
+    """An obfuscated variant: every edit of :data:`OBFUSCATIONS` (methods extracted, members shuffled, all
+    literals hoisted, static imports, a package) and everything renamed (seeded name style)."""
+    picked = list(OBFUSCATIONS)
     for k in OBFUSCATIONS:  # a fixed order: structure first, names last
-        if k in picked and k != "package":
+        if k != "package":
             text = OBFUSCATIONS[k](text, rng)
     style = rng.choice(["short", "obfuscated", "words"])
     text = je.rename(text, rng, style, library=True)
-    if "package" in picked:
-        text = je.add_package(text, rng)
+    text = je.add_package(text, rng)
     text = je.layout(text, rng) if rng.random() < 0.5 else je.strip_comments(text) + "\n"
     return text, [*picked, f"rename:{style}"]
 
@@ -161,8 +167,8 @@ def distractors(n: int, seed: int) -> list[CorpusFile]:
 
 def judge_whence(res: search.SearchResult, want: str) -> dict[str, Any]:
     # Only matches that attribute count: weak evidence is listed for a person to judge.
-    repos = [{o.repo for o in m.occurrences} for m in res.matches if m.verdict in search.ATTRIBUTING]
-    flagged = res.verdict in search.ATTRIBUTING and bool(repos)  # weak evidence is shown, not a flag
+    repos = [{o.repo for o in m.occurrences} for m in res.matches if m.verdict in ATTRIBUTING]
+    flagged = res.verdict in ATTRIBUTING and bool(repos)  # weak evidence is shown, not a flag
     top = sorted(repos[0])[0] if flagged else ""
     return {
         "verdict": res.verdict,
