@@ -947,7 +947,7 @@ def reword_strings(text: str, rng: random.Random, share: float = 0.5) -> str:
 
 
 def add_final(text: str, rng: random.Random, share: float = 0.8) -> str:
-    """``final`` added to initialised locals that are never assigned again."""
+    """``final`` added to initialised locals and to parameters that are never assigned again."""
     root = parse(text)
     assigned: set[str] = set()
     for n in walk(root):
@@ -957,6 +957,10 @@ def add_final(text: str, rng: random.Random, share: float = 0.8) -> str:
             assigned |= _ids(n)
     edits: list[Edit] = []
     for n in walk(root):
+        if n.type == "formal_parameter" and not any(c.type == "modifiers" for c in n.children):
+            if txt(n.child_by_field_name("name")) not in assigned and rng.random() < share:
+                edits.append((n.start_byte, n.start_byte, b"final "))
+            continue
         if n.type != "local_variable_declaration" or any(c.type == "modifiers" for c in n.children):
             continue
         ds = [d for d in n.named_children if d.type == "variable_declarator"]
@@ -1116,4 +1120,166 @@ def restructure_control(text: str, rng: random.Random, share: float = 0.9) -> st
             if rep is not None:
                 edits.append((n.start_byte, n.end_byte, rep.encode()))
         text = apply(text, edits)
+    return text
+
+
+def declarations_to_top(text: str, rng: random.Random, share: float = 0.8) -> str:
+    """Locals of a method body declared at its top (``T x;``), assigned where they were declared
+    (names declared once in their method only, so that no scope changes)."""
+    root = parse(text)
+    raw = text.encode()
+    edits: list[Edit] = []
+    for meth in walk(root):
+        body = meth.child_by_field_name("body") if meth.type == "method_declaration" else None
+        if body is None or not body.named_children:
+            continue
+        count: dict[str, int] = {}
+        for d in walk(meth):
+            nm = d.child_by_field_name("name")
+            if d.type in ("variable_declarator", "formal_parameter", "enhanced_for_statement",
+                          "catch_formal_parameter") and nm is not None:  # fmt: skip
+                count[txt(nm)] = count.get(txt(nm), 0) + 1
+            elif d.type == "lambda_expression":
+                for c in walk(d):
+                    if c.type == "identifier":
+                        count[txt(c)] = count.get(txt(c), 0) + 2
+        top: list[tuple[str, str]] = []
+        first = body.named_children[0]
+        for st in walk(body):  # at any depth (a loop's locals too), and a ``for``'s initialiser
+            if st.type != "local_variable_declaration" or any(c.type == "modifiers" for c in st.children):
+                continue
+            if st.parent is None or st.parent.type not in ("block", "for_statement") or next(
+                a for a in _ancestors(st) if a.type in ("method_declaration", "constructor_declaration")
+            ) is not meth:
+                continue
+            ds = [d for d in st.named_children if d.type == "variable_declarator"]
+            typ = txt(st.child_by_field_name("type"))
+            if len(ds) != 1 or typ == "var" or rng.random() > share:
+                continue
+            name, value = txt(ds[0].child_by_field_name("name")), ds[0].child_by_field_name("value")
+            dims = txt(ds[0].child_by_field_name("dimensions"))
+            if count.get(name) != 1 or (value is not None and value.type == "array_initializer"):
+                continue
+            top.append((typ + dims, name))
+            if st is first:
+                first = None  # type: ignore[assignment]
+            rep = f"{name} = {txt(value)};" if value is not None else ""
+            end = st.end_byte
+            if value is None:  # the whole line goes
+                end = raw.find(b"\n", st.end_byte) if raw.find(b"\n", st.end_byte) >= 0 else st.end_byte
+            edits.append((st.start_byte, end, rep.encode()))
+        if not top:
+            continue
+        rng.shuffle(top)  # independent declarations: any order
+        ind = line_indent(raw, body.named_children[0].start_byte).decode()
+        lines: list[str] = []
+        for typ, name in top:
+            if lines and lines[-1].startswith(typ + " ") and rng.random() < 0.5:
+                lines[-1] = lines[-1][:-1] + f", {name};"
+            else:
+                lines.append(f"{typ} {name};")
+        at = body.start_byte + 1
+        edits.append((at, at, ("".join(f"\n{ind}{x}" for x in lines)).encode()))
+    return apply(text, edits)
+
+
+JAVA_LANG = {"System", "Math", "Integer", "Double", "Long", "Character", "String", "Boolean"}
+
+
+def qualify_names(text: str, rng: random.Random, share: float = 0.8) -> str:
+    """``java.lang`` classes written out in full: ``java.lang.System.out``, ``java.lang.Math.max(..)``,
+    ``java.lang.String s``."""
+    root = parse(text)
+    edits: list[Edit] = []
+    for n in walk(root):
+        if txt(n) not in JAVA_LANG or rng.random() > share or n.parent is None:
+            continue
+        p = n.parent
+        if n.type == "identifier" and p.type in ("method_invocation", "field_access"):
+            if p.child_by_field_name("object") == n:
+                edits.append((n.start_byte, n.end_byte, f"java.lang.{txt(n)}".encode()))
+        elif n.type == "type_identifier" and p.type != "scoped_type_identifier":
+            edits.append((n.start_byte, n.end_byte, f"java.lang.{txt(n)}".encode()))
+    return apply(text, edits)
+
+
+def inline_methods(text: str, rng: random.Random) -> str:
+    """Static helpers called once, as a statement (``f(a);``, ``x = f(a);``, ``T x = f(a);``), inlined
+    into their caller as a block (void helpers without ``return``; others ending in their only one)."""
+    root = parse(text)
+    meths = {}
+    calls: dict[str, list[Node]] = {}
+    for n in walk(root):
+        if n.type == "method_declaration":
+            mods = next((txt(c) for c in n.children if c.type == "modifiers"), "")
+            if "static" in mods.split() and txt(n.child_by_field_name("name")) != "main":
+                meths[txt(n.child_by_field_name("name"))] = n
+        elif n.type == "method_invocation" and n.child_by_field_name("object") is None:
+            calls.setdefault(txt(n.child_by_field_name("name")), []).append(n)
+    names = [k for k in meths if len(calls.get(k, [])) == 1 and list(meths).count(k) == 1]
+    rng.shuffle(names)
+    raw = text.encode()
+    for name in names:
+        m, call = meths[name], calls[name][0]
+        body = m.child_by_field_name("body")
+        st = call.parent
+        if body is None or st is None:
+            continue
+        rets = [c for c in walk(body) if c.type == "return_statement"]
+        void = txt(m.child_by_field_name("type")) == "void"
+        stmts = [c for c in body.named_children if c.type not in ("line_comment", "block_comment")]
+        target = ""
+        if st.type == "expression_statement" and void and not rets:
+            holder = st
+        elif not void and len(rets) == 1 and stmts and stmts[-1] is rets[0] and rets[0].named_children:
+            if st.type == "assignment_expression" and st.parent is not None and st.parent.type == "expression_statement":
+                target, holder = txt(st.child_by_field_name("left")) + " = ", st.parent
+            elif st.type == "variable_declarator" and st.parent is not None and st.parent.type == "local_variable_declaration":
+                decl = st.parent
+                if len([d for d in decl.named_children if d.type == "variable_declarator"]) != 1:
+                    continue
+                target, holder = txt(st.child_by_field_name("name")) + " = ", decl
+            else:
+                continue
+        else:
+            continue
+        caller = next((a for a in _ancestors(holder) if a.type in ("method_declaration", "constructor_declaration")), None)
+        if caller is None or caller is m or holder.parent is None or holder.parent.type != "block":
+            continue
+        inner = {txt(c.child_by_field_name("name")) for c in walk(m) if c.type in ("variable_declarator", "formal_parameter", "enhanced_for_statement", "catch_formal_parameter")}
+        outer = _ids(caller)
+        if inner & outer or any(c.type in ("this", "super", "lambda_expression") for c in walk(m)):
+            continue
+        args = call.child_by_field_name("arguments")
+        params = [p for p in m.child_by_field_name("parameters").named_children if p.type == "formal_parameter"]  # type: ignore[union-attr]
+        argv = [a for a in args.named_children] if args is not None else []
+        if len(argv) != len(params):
+            continue
+        ind = line_indent(raw, holder.start_byte).decode()
+        lines = [f"{txt(p.child_by_field_name('type'))}{txt(p.child_by_field_name('dimensions'))} "
+                 f"{txt(p.child_by_field_name('name'))} = {txt(a)};" for p, a in zip(params, argv, strict=True)]  # fmt: skip
+        keep = stmts[:-1] if rets else stmts
+        lines += [txt(s) for s in keep]
+        if rets:
+            lines.append(f"{target}{txt(rets[0].named_children[0])};")
+        block = "{" + "".join(f"\n{ind}    " + x for x in lines) + f"\n{ind}}}"
+        pre = ""
+        if holder.type == "local_variable_declaration":
+            pre = f"{txt(holder.child_by_field_name('type'))} {target[:-3]};\n{ind}"
+        edits = [(holder.start_byte, holder.end_byte, (pre + block).encode())]
+        start = raw.rfind(b"\n", 0, m.start_byte) + 1
+        edits.append((start, m.end_byte, b""))
+        return apply(text, edits)  # one at a time: the tree changed
+    return text
+
+
+def inline_all(text: str, rng: random.Random, share: float = 0.7) -> str:
+    """:func:`inline_methods` repeated, each time with probability ``share``."""
+    for _ in range(4):
+        if rng.random() > share:
+            break
+        new = inline_methods(text, rng)
+        if new == text:
+            break
+        text = new
     return text

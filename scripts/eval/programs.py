@@ -78,19 +78,23 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
         text = je.change_control(text, rng, share=0.9)
         text = je.extract_methods(text, rng, 1)
     if level >= 5:
-        text = je.modify_expressions(text, rng, share=0.85)
+        text = je.modify_expressions(text, rng, share=0.7)
         text = je.add_statements(text, rng, share=0.4)
         text = je.add_helpers(text, rng, rng.randint(1, 2))
         text = je.reword_strings(text, rng)
     if level >= 4:
-        text = je.extract_methods(text, rng, 1)
+        text = je.inline_all(text, rng, share=0.7)
+        text = je.extract_methods(text, rng, 2)
         text = je.reorder_statements(text, rng)
         text = je.reorder_members(text, rng)
     if level >= 3:
         text = je.split_declarations(text, rng)
+        text = je.declarations_to_top(text, rng, share=0.8)
         text = je.add_final(text, rng)
         text = je.hoist_literals(text, rng, share=0.9)
         text = je.imports(text, rng)
+        if rng.random() < 0.5:
+            text = je.qualify_names(text, rng, share=0.8)
     if level >= 2:
         text = je.rename(text, rng, "words", library=level >= 3)
     return je.layout(text, rng)
@@ -110,6 +114,9 @@ def obfuscate(text: str, rng: random.Random) -> tuple[str, list[str]]:
     """An obfuscated variant: every edit of :data:`OBFUSCATIONS` (methods extracted, members shuffled, all
     literals hoisted, static imports, a package) and everything renamed (seeded name style)."""
     picked = list(OBFUSCATIONS)
+    text = je.add_statements(text, rng, share=0.3)  # junk code
+    text = je.modify_expressions(text, rng, share=0.5)
+    text = je.declarations_to_top(text, rng, share=0.8)
     for k in OBFUSCATIONS:  # a fixed order: structure first, names last
         if k != "package":
             text = OBFUSCATIONS[k](text, rng)
