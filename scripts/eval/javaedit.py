@@ -1053,7 +1053,7 @@ def _switch(n: Node, ind: str) -> str | None:
                 if c.type == "break_statement" and not any(
                     a.type in ("for_statement", "while_statement", "do_statement", "enhanced_for_statement",
                                "switch_expression") for a in _ancestors(c) if a.start_byte > n.start_byte
-                ) and c is not stmts[-1]:  # fmt: skip
+                ) and c != stmts[-1]:  # fmt: skip
                     return None
         if stmts[-1].type == "break_statement":
             stmts = stmts[:-1]
@@ -1062,7 +1062,7 @@ def _switch(n: Node, ind: str) -> str | None:
         for lab in labels:
             vals = lab.named_children
             if not vals:
-                if default is not None or g is not blk.named_children[-1]:
+                if default is not None or g != blk.named_children[-1]:
                     return None
                 default = body
                 break
@@ -1144,13 +1144,12 @@ def declarations_to_top(text: str, rng: random.Random, share: float = 0.8) -> st
                     if c.type == "identifier":
                         count[txt(c)] = count.get(txt(c), 0) + 2
         top: list[tuple[str, str]] = []
-        first = body.named_children[0]
         for st in walk(body):  # at any depth (a loop's locals too), and a ``for``'s initialiser
             if st.type != "local_variable_declaration" or any(c.type == "modifiers" for c in st.children):
                 continue
             if st.parent is None or st.parent.type not in ("block", "for_statement") or next(
                 a for a in _ancestors(st) if a.type in ("method_declaration", "constructor_declaration")
-            ) is not meth:
+            ) != meth:
                 continue
             ds = [d for d in st.named_children if d.type == "variable_declarator"]
             typ = txt(st.child_by_field_name("type"))
@@ -1161,8 +1160,6 @@ def declarations_to_top(text: str, rng: random.Random, share: float = 0.8) -> st
             if count.get(name) != 1 or (value is not None and value.type == "array_initializer"):
                 continue
             top.append((typ + dims, name))
-            if st is first:
-                first = None  # type: ignore[assignment]
             rep = f"{name} = {txt(value)};" if value is not None else ""
             end = st.end_byte
             if value is None:  # the whole line goes
@@ -1231,7 +1228,7 @@ def inline_methods(text: str, rng: random.Random) -> str:
         target = ""
         if st.type == "expression_statement" and void and not rets:
             holder = st
-        elif not void and len(rets) == 1 and stmts and stmts[-1] is rets[0] and rets[0].named_children:
+        elif not void and len(rets) == 1 and stmts and stmts[-1] == rets[0] and rets[0].named_children:
             if st.type == "assignment_expression" and st.parent is not None and st.parent.type == "expression_statement":
                 target, holder = txt(st.child_by_field_name("left")) + " = ", st.parent
             elif st.type == "variable_declarator" and st.parent is not None and st.parent.type == "local_variable_declaration":
@@ -1244,7 +1241,7 @@ def inline_methods(text: str, rng: random.Random) -> str:
         else:
             continue
         caller = next((a for a in _ancestors(holder) if a.type in ("method_declaration", "constructor_declaration")), None)
-        if caller is None or caller is m or holder.parent is None or holder.parent.type != "block":
+        if caller is None or caller == m or holder.parent is None or holder.parent.type != "block":
             continue
         inner = {txt(c.child_by_field_name("name")) for c in walk(m) if c.type in ("variable_declarator", "formal_parameter", "enhanced_for_statement", "catch_formal_parameter")}
         outer = _ids(caller)
@@ -1283,3 +1280,114 @@ def inline_all(text: str, rng: random.Random, share: float = 0.7) -> str:
             break
         text = new
     return text
+
+
+def qualify_members(text: str, rng: random.Random, share: float = 0.8) -> str:
+    """Fields used by their simple name written out: ``this.count``, ``Main.LIMIT``."""
+    root = parse(text)
+    edits: list[Edit] = []
+    for cls in walk(root):
+        body = cls.child_by_field_name("body") if cls.type == "class_declaration" else None
+        if body is None:
+            continue
+        cname = txt(cls.child_by_field_name("name"))
+        fields: dict[str, bool] = {}  # name -> static
+        for f in body.named_children:
+            if f.type == "field_declaration":
+                static = "static" in next((txt(c) for c in f.children if c.type == "modifiers"), "").split()
+                for d in f.named_children:
+                    if d.type == "variable_declarator":
+                        fields[txt(d.child_by_field_name("name"))] = static
+        for meth in body.named_children:
+            if meth.type not in ("method_declaration", "constructor_declaration"):
+                continue
+            mstatic = "static" in next((txt(c) for c in meth.children if c.type == "modifiers"), "").split()
+            local = {txt(c.child_by_field_name("name")) for c in walk(meth) if c.type in (
+                "variable_declarator", "formal_parameter", "enhanced_for_statement", "catch_formal_parameter")}  # fmt: skip
+            local |= {txt(c) for c in walk(meth) if c.type == "identifier" and c.parent is not None
+                      and c.parent.type in ("lambda_expression", "inferred_parameters")}  # fmt: skip
+            for n in walk(meth):
+                name = txt(n)
+                if n.type != "identifier" or name not in fields or name in local or rng.random() > share:
+                    continue
+                p = n.parent
+                if p is None or p.type in ("field_access", "method_invocation", "variable_declarator"):
+                    if p is None or p.type == "variable_declarator" or p.child_by_field_name("object") != n:
+                        continue
+                if next(a for a in _ancestors(n) if a.type == "class_declaration") != cls:
+                    continue
+                if fields[name]:
+                    edits.append((n.start_byte, n.end_byte, f"{cname}.{name}".encode()))
+                elif not mstatic:
+                    edits.append((n.start_byte, n.end_byte, f"this.{name}".encode()))
+    return apply(text, edits)
+
+
+PURE_CLASSES = {"Math", "Integer", "Double", "Long", "Character", "Boolean", "String"}
+
+
+def _effects(st: Node, io: set[str]) -> tuple[set[str], set[str], bool]:
+    """What a statement reads and writes (names; calls write their object, input and output are one
+    resource, ``System``), and whether it is a barrier (jumps, calls of the program's own methods)."""
+    reads, writes = _ids(st), _writes(st)
+    barrier = False
+    for c in walk(st):
+        if c.type in ("return_statement", "break_statement", "continue_statement", "throw_statement",
+                      "yield_statement", "object_creation_expression", "lambda_expression"):  # fmt: skip
+            if c.type != "object_creation_expression" or txt(c.child_by_field_name("type")) not in (
+                "Scanner", "java.util.Scanner", "ArrayList", "HashMap", "TreeMap", "StringBuilder"
+            ):
+                barrier = True
+        elif c.type == "method_invocation":
+            obj = c.child_by_field_name("object")
+            if obj is None:
+                barrier = True
+                continue
+            root = obj
+            while root.type in ("field_access", "method_invocation", "array_access") and root.named_children:
+                root = root.named_children[0]
+            name = txt(root)
+            if name in PURE_CLASSES:
+                continue
+            if name in ("Arrays", "Collections"):
+                args = c.child_by_field_name("arguments")
+                writes |= _ids(args) if args is not None else set()
+                continue
+            writes.add("System" if name in io else name)
+            if name in io:
+                reads.add("System")
+    return reads, writes, barrier
+
+
+def shuffle_statements(text: str, rng: random.Random) -> str:
+    """Every block's statements in a random order that keeps each one after those it depends on
+    (a random topological order of the statements' read/write dependencies)."""
+    root = parse(text)
+    raw = text.encode()
+    io = library_objects(root) | {"System"}
+    edits: list[Edit] = []
+    for blk in walk(root):
+        if blk.type != "block":
+            continue
+        kids = [k for k in blk.named_children if k.type not in ("line_comment", "block_comment")]
+        if len(kids) < 2:
+            continue
+        eff = [_effects(k, io) for k in kids]
+        after: list[set[int]] = [set() for _ in kids]
+        for j in range(len(kids)):
+            rj, wj, bj = eff[j]
+            for i in range(j):
+                ri, wi, bi = eff[i]
+                if bi or bj or wi & (rj | wj) or wj & ri:
+                    after[j].add(i)
+        order: list[int] = []
+        left = set(range(len(kids)))
+        while left:
+            ready = sorted(j for j in left if after[j] <= set(order))
+            pick = rng.choice(ready)
+            order.append(pick)
+            left.discard(pick)
+        for old, new in zip(kids, order, strict=True):
+            if kids[new] != old:
+                edits.append((old.start_byte, old.end_byte, raw[kids[new].start_byte : kids[new].end_byte]))
+    return apply(text, edits)

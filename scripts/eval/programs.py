@@ -85,7 +85,7 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
     if level >= 4:
         text = je.inline_all(text, rng, share=0.7)
         text = je.extract_methods(text, rng, 2)
-        text = je.reorder_statements(text, rng)
+        text = je.shuffle_statements(text, rng)
         text = je.reorder_members(text, rng)
     if level >= 3:
         text = je.split_declarations(text, rng)
@@ -93,6 +93,7 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
         text = je.add_final(text, rng)
         text = je.hoist_literals(text, rng, share=0.9)
         text = je.imports(text, rng)
+        text = je.qualify_members(text, rng, share=0.8)
         if rng.random() < 0.5:
             text = je.qualify_names(text, rng, share=0.8)
     if level >= 2:
