@@ -292,8 +292,9 @@ def _constant_name(lit: str, kind: str, taken: set[str], rng: random.Random) -> 
     return name
 
 
-def hoist_literals(text: str, rng: random.Random, share: float = 0.8) -> str:
-    """Move literals of method bodies into ``private static final`` constants of the main class."""
+def hoist_literals(text: str, rng: random.Random, share: float = 0.8, small: bool = False) -> str:
+    """Move literals of method bodies into ``private static final`` constants of the main class (``0``
+    and ``1`` too when ``small``)."""
     root = parse(text)
     cls = main_class(root)
     if cls is None:
@@ -309,7 +310,7 @@ def hoist_literals(text: str, rng: random.Random, share: float = 0.8) -> str:
         if kind is None or rng.random() > share:
             continue
         lit = txt(n)
-        if kind in ("int", "double") and lit in ("0", "1", "0.0", "1.0"):
+        if kind in ("int", "double") and lit in ("0", "1", "0.0", "1.0") and not small:
             continue
         p = n.parent
         inside_method = False
@@ -574,7 +575,12 @@ def _extract_one(text: str, rng: random.Random) -> str:
                         scope.append((d, txt(v.child_by_field_name("name")), t))
                         if v.child_by_field_name("value") is None:
                             uninitialised.add(txt(v.child_by_field_name("name")))
-        for st in body.named_children:
+        for d in walk(body):
+            if d.type == "enhanced_for_statement":
+                t = txt(d.child_by_field_name("type")) + txt(d.child_by_field_name("dimensions"))
+                scope.append((d, txt(d.child_by_field_name("name")), t))
+        # statements at any depth (a nested loop too), each block's own
+        for st in [c for c in walk(body) if c.parent is not None and c.parent.type == "block" and c != body]:
             if st.type not in kinds or any(
                 c.type in ("return_statement", "yield_statement") for c in walk(st)
             ):
@@ -591,14 +597,18 @@ def _extract_one(text: str, rng: random.Random) -> str:
             visible: dict[str, str] = {}
             for d, name, typ in scope:
                 if d.start_byte < st.start_byte and (
-                    d is body or (d.parent is not None and d.parent in _ancestors(st))
+                    d is body
+                    or (d.type == "enhanced_for_statement" and d in _ancestors(st))
+                    or (d.type != "enhanced_for_statement" and d.parent is not None and d.parent in _ancestors(st))
                 ):
                     visible[name] = typ
             free: list[tuple[str, str]] = []
             for name in used:
                 if name in visible and name not in inner and all(name != f for f, _ in free):
                     free.append((name, visible[name]))
-            written = [f for f in free if f[0] in _writes(st)]
+            direct = {txt(c.child_by_field_name("left")) for c in walk(st) if c.type == "assignment_expression"}
+            direct |= {txt(c).strip("+-") for c in walk(st) if c.type == "update_expression"}
+            written = [f for f in free if f[0] in direct]
             if len(written) > 1 or any(w in uninitialised for w, _ in written):
                 continue
             cands.append((meth, st, free, written[0] if written else None))

@@ -74,12 +74,12 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
     """A copy of ``text`` edited at ``level`` (1-6, cumulative; the edits of a level at nearly every site
     they apply to).  The edits run from the highest level down: structure first, names and layout last."""
     if level >= 6:
-        text = je.restructure_control(text, rng, share=0.9)
-        text = je.change_control(text, rng, share=0.9)
+        text = je.restructure_control(text, rng, share=0.8)
+        text = je.change_control(text, rng, share=0.8)
         text = je.extract_methods(text, rng, 1)
     if level >= 5:
-        text = je.modify_expressions(text, rng, share=0.7)
-        text = je.add_statements(text, rng, share=0.4)
+        text = je.modify_expressions(text, rng, share=0.6)
+        text = je.add_statements(text, rng, share=0.3)
         text = je.add_helpers(text, rng, rng.randint(1, 2))
         text = je.reword_strings(text, rng)
     if level >= 4:
@@ -91,10 +91,10 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
         text = je.split_declarations(text, rng)
         text = je.declarations_to_top(text, rng, share=0.8)
         text = je.add_final(text, rng)
-        text = je.hoist_literals(text, rng, share=0.9)
+        text = je.hoist_literals(text, rng, share=0.9, small=rng.random() < 0.8)
         text = je.imports(text, rng)
         text = je.qualify_members(text, rng, share=0.8)
-        if rng.random() < 0.5:
+        if rng.random() < 0.7:
             text = je.qualify_names(text, rng, share=0.8)
     if level >= 2:
         text = je.rename(text, rng, "words", library=level >= 3)
