@@ -78,13 +78,13 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
         text = je.change_control(text, rng, share=0.8)
         text = je.extract_methods(text, rng, 1)
     if level >= 5:
-        text = je.modify_expressions(text, rng, share=0.6)
+        text = je.modify_expressions(text, rng, share=0.5)
         text = je.add_statements(text, rng, share=0.3)
         text = je.add_helpers(text, rng, rng.randint(1, 2))
         text = je.reword_strings(text, rng)
     if level >= 4:
         text = je.inline_all(text, rng, share=0.7)
-        text = je.extract_methods(text, rng, 2)
+        text = je.extract_methods(text, rng, 3)
         text = je.shuffle_statements(text, rng)
         text = je.reorder_members(text, rng)
     if level >= 3:
