@@ -74,8 +74,8 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
     """A copy of ``text`` edited at ``level`` (1-6, cumulative; the edits of a level at nearly every site
     they apply to).  The edits run from the highest level down: structure first, names and layout last."""
     if level >= 6:
-        text = je.restructure_control(text, rng, share=0.8)
-        text = je.change_control(text, rng, share=0.8)
+        text = je.restructure_control(text, rng, share=0.7)
+        text = je.change_control(text, rng, share=0.7)
         text = je.extract_methods(text, rng, 1)
     if level >= 5:
         text = je.modify_expressions(text, rng, share=0.5)
@@ -104,7 +104,7 @@ def copy_at(text: str, level: int, rng: random.Random) -> str:
 OBFUSCATIONS: dict[str, Callable[[str, random.Random], str]] = {
     "extract": lambda t, r: je.extract_methods(t, r, r.randint(2, 4)),
     "reorder": lambda t, r: je.reorder_members(je.reorder_statements(t, r), r),
-    "hoist": lambda t, r: je.hoist_literals(t, r, share=1.0),
+    "hoist": lambda t, r: je.hoist_literals(t, r, share=1.0, small=True),
     "imports": je.imports,
     "static": je.static_imports,
     "package": je.add_package,
@@ -115,8 +115,8 @@ def obfuscate(text: str, rng: random.Random) -> tuple[str, list[str]]:
     """An obfuscated variant: every edit of :data:`OBFUSCATIONS` (methods extracted, members shuffled, all
     literals hoisted, static imports, a package) and everything renamed (seeded name style)."""
     picked = list(OBFUSCATIONS)
-    text = je.add_statements(text, rng, share=0.3)  # junk code
-    text = je.modify_expressions(text, rng, share=0.5)
+    text = je.add_statements(text, rng, share=0.2)  # junk code
+    text = je.modify_expressions(text, rng, share=0.3)
     text = je.declarations_to_top(text, rng, share=0.8)
     for k in OBFUSCATIONS:  # a fixed order: structure first, names last
         if k != "package":
