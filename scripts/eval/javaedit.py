@@ -599,14 +599,20 @@ def _extract_one(text: str, rng: random.Random) -> str:
                 if d.start_byte < st.start_byte and (
                     d is body
                     or (d.type == "enhanced_for_statement" and d in _ancestors(st))
-                    or (d.type != "enhanced_for_statement" and d.parent is not None and d.parent in _ancestors(st))
+                    or (
+                        d.type != "enhanced_for_statement"
+                        and d.parent is not None
+                        and d.parent in _ancestors(st)
+                    )
                 ):
                     visible[name] = typ
             free: list[tuple[str, str]] = []
             for name in used:
                 if name in visible and name not in inner and all(name != f for f, _ in free):
                     free.append((name, visible[name]))
-            direct = {txt(c.child_by_field_name("left")) for c in walk(st) if c.type == "assignment_expression"}
+            direct = {
+                txt(c.child_by_field_name("left")) for c in walk(st) if c.type == "assignment_expression"
+            }
             direct |= {txt(c).strip("+-") for c in walk(st) if c.type == "update_expression"}
             written = [f for f in free if f[0] in direct]
             if len(written) > 1 or any(w in uninitialised for w, _ in written):
@@ -1157,9 +1163,14 @@ def declarations_to_top(text: str, rng: random.Random, share: float = 0.8) -> st
         for st in walk(body):  # at any depth (a loop's locals too), and a ``for``'s initialiser
             if st.type != "local_variable_declaration" or any(c.type == "modifiers" for c in st.children):
                 continue
-            if st.parent is None or st.parent.type not in ("block", "for_statement") or next(
-                a for a in _ancestors(st) if a.type in ("method_declaration", "constructor_declaration")
-            ) != meth:
+            if (
+                st.parent is None
+                or st.parent.type not in ("block", "for_statement")
+                or next(
+                    a for a in _ancestors(st) if a.type in ("method_declaration", "constructor_declaration")
+                )
+                != meth
+            ):
                 continue
             ds = [d for d in st.named_children if d.type == "variable_declarator"]
             typ = txt(st.child_by_field_name("type"))
@@ -1239,9 +1250,17 @@ def inline_methods(text: str, rng: random.Random) -> str:
         if st.type == "expression_statement" and void and not rets:
             holder = st
         elif not void and len(rets) == 1 and stmts and stmts[-1] == rets[0] and rets[0].named_children:
-            if st.type == "assignment_expression" and st.parent is not None and st.parent.type == "expression_statement":
+            if (
+                st.type == "assignment_expression"
+                and st.parent is not None
+                and st.parent.type == "expression_statement"
+            ):
                 target, holder = txt(st.child_by_field_name("left")) + " = ", st.parent
-            elif st.type == "variable_declarator" and st.parent is not None and st.parent.type == "local_variable_declaration":
+            elif (
+                st.type == "variable_declarator"
+                and st.parent is not None
+                and st.parent.type == "local_variable_declaration"
+            ):
                 decl = st.parent
                 if len([d for d in decl.named_children if d.type == "variable_declarator"]) != 1:
                     continue
@@ -1250,21 +1269,34 @@ def inline_methods(text: str, rng: random.Random) -> str:
                 continue
         else:
             continue
-        caller = next((a for a in _ancestors(holder) if a.type in ("method_declaration", "constructor_declaration")), None)
+        caller = next(
+            (a for a in _ancestors(holder) if a.type in ("method_declaration", "constructor_declaration")),
+            None,
+        )
         if caller is None or caller == m or holder.parent is None or holder.parent.type != "block":
             continue
-        inner = {txt(c.child_by_field_name("name")) for c in walk(m) if c.type in ("variable_declarator", "formal_parameter", "enhanced_for_statement", "catch_formal_parameter")}
+        inner = {
+            txt(c.child_by_field_name("name"))
+            for c in walk(m)
+            if c.type
+            in ("variable_declarator", "formal_parameter", "enhanced_for_statement", "catch_formal_parameter")
+        }
         outer = _ids(caller)
         if inner & outer or any(c.type in ("this", "super", "lambda_expression") for c in walk(m)):
             continue
         args = call.child_by_field_name("arguments")
-        params = [p for p in m.child_by_field_name("parameters").named_children if p.type == "formal_parameter"]  # type: ignore[union-attr]
+        params = [
+            p for p in m.child_by_field_name("parameters").named_children if p.type == "formal_parameter"
+        ]  # type: ignore[union-attr]
         argv = [a for a in args.named_children] if args is not None else []
         if len(argv) != len(params):
             continue
         ind = line_indent(raw, holder.start_byte).decode()
-        lines = [f"{txt(p.child_by_field_name('type'))}{txt(p.child_by_field_name('dimensions'))} "
-                 f"{txt(p.child_by_field_name('name'))} = {txt(a)};" for p, a in zip(params, argv, strict=True)]  # fmt: skip
+        lines = [
+            f"{txt(p.child_by_field_name('type'))}{txt(p.child_by_field_name('dimensions'))} "
+            f"{txt(p.child_by_field_name('name'))} = {txt(a)};"
+            for p, a in zip(params, argv, strict=True)
+        ]
         keep = stmts[:-1] if rets else stmts
         lines += [txt(s) for s in keep]
         if rets:
@@ -1312,8 +1344,13 @@ def qualify_members(text: str, rng: random.Random, share: float = 0.8) -> str:
             if meth.type not in ("method_declaration", "constructor_declaration"):
                 continue
             mstatic = "static" in next((txt(c) for c in meth.children if c.type == "modifiers"), "").split()
-            local = {txt(c.child_by_field_name("name")) for c in walk(meth) if c.type in (
-                "variable_declarator", "formal_parameter", "enhanced_for_statement", "catch_formal_parameter")}  # fmt: skip
+            kinds = (
+                "variable_declarator",
+                "formal_parameter",
+                "enhanced_for_statement",
+                "catch_formal_parameter",
+            )
+            local = {txt(c.child_by_field_name("name")) for c in walk(meth) if c.type in kinds}
             local |= {txt(c) for c in walk(meth) if c.type == "identifier" and c.parent is not None
                       and c.parent.type in ("lambda_expression", "inferred_parameters")}  # fmt: skip
             for n in walk(meth):
@@ -1321,9 +1358,10 @@ def qualify_members(text: str, rng: random.Random, share: float = 0.8) -> str:
                 if n.type != "identifier" or name not in fields or name in local or rng.random() > share:
                     continue
                 p = n.parent
-                if p is None or p.type in ("field_access", "method_invocation", "variable_declarator"):
-                    if p is None or p.type == "variable_declarator" or p.child_by_field_name("object") != n:
-                        continue
+                if p is None or p.type == "variable_declarator":
+                    continue
+                if p.type in ("field_access", "method_invocation") and p.child_by_field_name("object") != n:
+                    continue
                 if next(a for a in _ancestors(n) if a.type == "class_declaration") != cls:
                     continue
                 if fields[name]:
@@ -1345,7 +1383,12 @@ def _effects(st: Node, io: set[str]) -> tuple[set[str], set[str], bool]:
         if c.type in ("return_statement", "break_statement", "continue_statement", "throw_statement",
                       "yield_statement", "object_creation_expression", "lambda_expression"):  # fmt: skip
             if c.type != "object_creation_expression" or txt(c.child_by_field_name("type")) not in (
-                "Scanner", "java.util.Scanner", "ArrayList", "HashMap", "TreeMap", "StringBuilder"
+                "Scanner",
+                "java.util.Scanner",
+                "ArrayList",
+                "HashMap",
+                "TreeMap",
+                "StringBuilder",
             ):
                 barrier = True
         elif c.type == "method_invocation":
