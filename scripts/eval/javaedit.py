@@ -15,7 +15,19 @@ is meant to stay a valid program (it compiles for this project's task programs).
   statements swapped;
 * :func:`extract_methods`: loops and ifs moved into helper methods (their free locals as parameters);
 * :func:`change_control`: ``for`` to ``while``, ``if``/``else`` inverted, ``x = x + e`` to ``x += e``;
-* :func:`static_imports` and :func:`add_package`: ``Math.max`` through ``import static``, a package line.
+* :func:`static_imports` and :func:`add_package`: ``Math.max`` through ``import static``, a package line;
+* :func:`declarations_to_top`, :func:`add_final`, :func:`qualify_members`, :func:`qualify_names`: locals
+  declared at the top of their method, ``final`` locals and parameters, ``this.x`` / ``Main.X``,
+  ``java.lang.System``;
+* :func:`inline_methods` (:func:`inline_all`) and :func:`shuffle_statements`: helpers called once
+  inlined, every block's statements in a random order that keeps their dependencies;
+* :func:`modify_expressions`, :func:`add_statements`, :func:`add_helpers`, :func:`reword_strings`:
+  ``a < b`` -> ``b > a``, ``x++`` -> ``x = x + 1`` and the like, statements and helpers that change
+  nothing, messages reworded;
+* :func:`restructure_control`: index and iterator loops for loops over arrays and collections, ternaries
+  and ``switch`` as ``if``, ``if (a && b)`` nested, ``while`` as ``for``.
+
+The denser edits take a ``share``: the probability of editing each site they apply to.
 """
 
 from __future__ import annotations

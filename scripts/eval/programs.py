@@ -5,15 +5,19 @@ independent solutions written for this evaluation.  Solution 1 of each task is t
 indexed with ``--distractors`` real JDK files (from the JDK's ``src.zip``; Go and C files when there is
 no JDK).  Queried as whole files, each against the same index:
 
-* copies of each original at six levels of editing (seeded, cumulative; :mod:`javaedit` does the edits):
-  L1 layout and comments; L2 + identifiers renamed; L3 + literals hoisted into constants, declarations
-  split or merged, the ``Scanner`` renamed (``input`` -> ``sc``), imports written out or made ``.*``;
-  L4 + members and independent statements reordered; L5 + blocks extracted into helper methods;
-  L6 + control structures changed (``for`` -> ``while``, ``if``/``else`` inverted, ``x += e``) and a
-  second extraction;
-* obfuscated variants of each original: identifiers, classes and the package renamed (words, short or
-  obfuscated names), plus a seeded choice of literals hoisted, methods extracted, members reordered,
-  static imports, imports rewritten;
+* copies of each original at six levels of editing (seeded, cumulative, each edit at every site it
+  applies to or at a high seeded rate; :mod:`javaedit` does the edits): L1 layout and comments; L2 +
+  identifiers renamed; L3 + declarations moved to the top of their method or split, ``final`` added,
+  literals hoisted into constants, fields written ``this.x``, the ``Scanner`` renamed, imports and
+  ``java.lang`` names written out; L4 + helpers inlined, blocks extracted into methods, statements
+  shuffled within their dependencies, members reordered; L5 + expressions rewritten (``a < b`` ->
+  ``b > a``, ``x++`` -> ``x = x + 1``), statements and unused helpers added, messages reworded; L6 +
+  control restructured (index / iterator loops, ternaries and ``switch`` as ``if``, ``for`` <->
+  ``while``, ``if``/``else`` inverted) and a further extraction;
+* obfuscated variants of each original: junk statements, rewritten expressions, declarations at the top,
+  methods extracted, members and statements reordered, every literal hoisted, static imports, imports
+  rewritten, a package line, and identifiers, classes and the package renamed (words, short or
+  obfuscated names);
 * the independent solutions (2 and 3) of every task: they must not be attributed to their task's
   original (the shared ``Scanner input = new Scanner(System.in)`` preambles make them look alike).
 
