@@ -960,14 +960,16 @@ REWORDS = [("Enter ", "Please enter "), ("Enter ", "Input "), (":", " :"), ("!",
 
 
 def reword_strings(text: str, rng: random.Random, share: float = 0.5) -> str:
-    """Some string messages reworded slightly (format specifiers kept)."""
+    """Some string messages reworded slightly (format strings left alone)."""
     root = parse(text)
     edits: list[Edit] = []
     for n in walk(root):
         if n.type != "string_literal" or rng.random() > share:
             continue
         s = txt(n)
-        options = [(a, b) for a, b in REWORDS if a in s[1:-1] and "%" not in a]
+        if "%" in s or "\\" in s:  # a format string, an escape: left as it is
+            continue
+        options = [(a, b) for a, b in REWORDS if a in s[1:-1]]
         if options:
             a, b = rng.choice(options)
             edits.append((n.start_byte, n.end_byte, ('"' + s[1:-1].replace(a, b, 1) + '"').encode()))
