@@ -5,15 +5,19 @@ independent solutions written for this evaluation.  Solution 1 of each task is t
 indexed with ``--distractors`` real JDK files (from the JDK's ``src.zip``; Go and C files when there is
 no JDK).  Queried as whole files, each against the same index:
 
-* copies of each original at six levels of editing (seeded, cumulative; :mod:`javaedit` does the edits):
-  L1 layout and comments; L2 + identifiers renamed; L3 + literals hoisted into constants, declarations
-  split or merged, the ``Scanner`` renamed (``input`` -> ``sc``), imports written out or made ``.*``;
-  L4 + members and independent statements reordered; L5 + blocks extracted into helper methods;
-  L6 + control structures changed (``for`` -> ``while``, ``if``/``else`` inverted, ``x += e``) and a
-  second extraction;
-* obfuscated variants of each original: identifiers, classes and the package renamed (words, short or
-  obfuscated names), plus a seeded choice of literals hoisted, methods extracted, members reordered,
-  static imports, imports rewritten;
+* copies of each original at six levels of editing (seeded, cumulative, each edit at every site it
+  applies to or at a high seeded rate; :mod:`javaedit` does the edits): L1 layout and comments; L2 +
+  identifiers renamed; L3 + declarations moved to the top of their method or split, ``final`` added,
+  literals hoisted into constants, fields written ``this.x``, the ``Scanner`` renamed, imports and
+  ``java.lang`` names written out; L4 + helpers inlined, blocks extracted into methods, statements
+  shuffled within their dependencies, members reordered; L5 + expressions rewritten (``a < b`` ->
+  ``b > a``, ``x++`` -> ``x = x + 1``), statements and unused helpers added, messages reworded; L6 +
+  control restructured (index / iterator loops, ternaries and ``switch`` as ``if``, ``for`` <->
+  ``while``, ``if``/``else`` inverted) and a further extraction;
+* obfuscated variants of each original: junk statements, rewritten expressions, declarations at the top,
+  methods extracted, members and statements reordered, every literal hoisted, static imports, imports
+  rewritten, a package line, and identifiers, classes and the package renamed (words, short or
+  obfuscated names);
 * the independent solutions (2 and 3) of every task: they must not be attributed to their task's
   original (the shared ``Scanner input = new Scanner(System.in)`` preambles make them look alike).
 
@@ -55,6 +59,9 @@ LEVELS = ("L1", "L2", "L3", "L4", "L5", "L6")
 BASELINE_THRESHOLD = 0.15
 BASELINE_PERM = 256
 SHINGLE = 5
+# the verdicts that attribute (older versions of the search, which have no ``search.ATTRIBUTING``, have
+# only these and ``none``)
+ATTRIBUTING = getattr(search, "ATTRIBUTING", frozenset({"near-duplicate", "verbatim"}))
 BAR = {"L1": 0.95, "L2": 0.90, "L3": 0.70, "obfuscated": 0.60}
 
 
@@ -68,28 +75,40 @@ def load_tasks(names: list[str] | None = None) -> dict[str, list[Path]]:
 
 
 def copy_at(text: str, level: int, rng: random.Random) -> str:
-    """A copy of ``text`` edited at ``level`` (1-6, cumulative)."""
+    """A copy of ``text`` edited at ``level`` (1-6, cumulative; the edits of a level at nearly every site
+    they apply to).  The edits run from the highest level down: structure first, names and layout last."""
     if level >= 6:
-        text = je.change_control(text, rng, share=0.9)
+        text = je.restructure_control(text, rng, share=0.7)
+        text = je.change_control(text, rng, share=0.7)
         text = je.extract_methods(text, rng, 1)
     if level >= 5:
-        text = je.extract_methods(text, rng, 1)
+        text = je.modify_expressions(text, rng, share=0.5)
+        text = je.add_statements(text, rng, share=0.3)
+        text = je.add_helpers(text, rng, rng.randint(1, 2))
+        text = je.reword_strings(text, rng)
     if level >= 4:
-        text = je.reorder_statements(text, rng)
+        text = je.inline_all(text, rng, share=0.7)
+        text = je.extract_methods(text, rng, 3)
+        text = je.shuffle_statements(text, rng)
         text = je.reorder_members(text, rng)
     if level >= 3:
         text = je.split_declarations(text, rng)
-        text = je.hoist_literals(text, rng, share=0.7)
+        text = je.declarations_to_top(text, rng, share=0.8)
+        text = je.add_final(text, rng)
+        text = je.hoist_literals(text, rng, share=0.9, small=rng.random() < 0.8)
         text = je.imports(text, rng)
+        text = je.qualify_members(text, rng, share=0.8)
+        if rng.random() < 0.7:
+            text = je.qualify_names(text, rng, share=0.8)
     if level >= 2:
         text = je.rename(text, rng, "words", library=level >= 3)
     return je.layout(text, rng)
 
 
 OBFUSCATIONS: dict[str, Callable[[str, random.Random], str]] = {
-    "extract": lambda t, r: je.extract_methods(t, r, r.randint(1, 3)),
+    "extract": lambda t, r: je.extract_methods(t, r, r.randint(2, 4)),
     "reorder": lambda t, r: je.reorder_members(je.reorder_statements(t, r), r),
-    "hoist": lambda t, r: je.hoist_literals(t, r, share=1.0),
+    "hoist": lambda t, r: je.hoist_literals(t, r, share=1.0, small=True),
     "imports": je.imports,
     "static": je.static_imports,
     "package": je.add_package,
@@ -97,19 +116,18 @@ OBFUSCATIONS: dict[str, Callable[[str, random.Random], str]] = {
 
 
 def obfuscate(text: str, rng: random.Random) -> tuple[str, list[str]]:
-    """An obfuscated variant: everything renamed, plus at least two other edits (seeded)."""
-    picked = [k for k in OBFUSCATIONS if rng.random() < 0.6]
-    while len(picked) < 2:
-        k = rng.choice(list(OBFUSCATIONS))
-        if k not in picked:
-            picked.append(k)
+    """An obfuscated variant: every edit of :data:`OBFUSCATIONS` (methods extracted, members shuffled, all
+    literals hoisted, static imports, a package) and everything renamed (seeded name style)."""
+    picked = list(OBFUSCATIONS)
+    text = je.add_statements(text, rng, share=0.2)  # junk code
+    text = je.modify_expressions(text, rng, share=0.3)
+    text = je.declarations_to_top(text, rng, share=0.8)
     for k in OBFUSCATIONS:  # a fixed order: structure first, names last
-        if k in picked and k != "package":
+        if k != "package":
             text = OBFUSCATIONS[k](text, rng)
     style = rng.choice(["short", "obfuscated", "words"])
     text = je.rename(text, rng, style, library=True)
-    if "package" in picked:
-        text = je.add_package(text, rng)
+    text = je.add_package(text, rng)
     text = je.layout(text, rng) if rng.random() < 0.5 else je.strip_comments(text) + "\n"
     return text, [*picked, f"rename:{style}"]
 
@@ -161,8 +179,8 @@ def distractors(n: int, seed: int) -> list[CorpusFile]:
 
 def judge_whence(res: search.SearchResult, want: str) -> dict[str, Any]:
     # Only matches that attribute count: weak evidence is listed for a person to judge.
-    repos = [{o.repo for o in m.occurrences} for m in res.matches if m.verdict in search.ATTRIBUTING]
-    flagged = res.verdict in search.ATTRIBUTING and bool(repos)  # weak evidence is shown, not a flag
+    repos = [{o.repo for o in m.occurrences} for m in res.matches if m.verdict in ATTRIBUTING]
+    flagged = res.verdict in ATTRIBUTING and bool(repos)  # weak evidence is shown, not a flag
     top = sorted(repos[0])[0] if flagged else ""
     return {
         "verdict": res.verdict,
