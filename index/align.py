@@ -321,14 +321,17 @@ class Aligned(NamedTuple):
 
 
 def _informative(
-    tiles: list[Tile], qt: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_], factor: int = DISTINCT_FACTOR
+    tiles: list[Tile], qt: npt.NDArray[np.uint64], free: npt.NDArray[np.int64], factor: int = DISTINCT_FACTOR
 ) -> int:
-    """Informative tokens of tiles (see :class:`Aligned`), at most ``factor`` times their distinct ones."""
+    """Informative tokens of tiles (see :class:`Aligned`), at most ``factor`` times their distinct ones;
+    ``free`` is the prefix sum of the query's tokens no boilerplate mask covers."""
     if not tiles:
         return 0
-    free = sum(int((~mask[t.q : t.q + t.n]).sum()) for t in tiles)
-    distinct = len(np.unique(np.concatenate([qt[t.q : t.q + t.n] for t in tiles])))
-    return min(free, factor * distinct)
+    n = sum(int(free[t.q + t.n] - free[t.q]) for t in tiles)
+    if n == 0:
+        return 0
+    distinct = len(set(np.concatenate([qt[t.q : t.q + t.n] for t in tiles]).tolist()))
+    return min(n, factor * distinct)
 
 
 def _unbroken(tiles: list[Tile]) -> list[list[Tile]]:
@@ -356,9 +359,23 @@ def make_spans(
     dtok: Tokens,
     mask: npt.NDArray[np.bool_],
     df: npt.NDArray[np.int64] | None = None,
+    keep: int = 0,
 ) -> list[Aligned]:
+    """The chains as spans, with what each carries; a chain carrying fewer than ``keep`` informative
+    tokens is left out (it could decide nothing)."""
+    free = np.concatenate(([0], np.cumsum(~mask, dtype=np.int64)))
     out = []
     for c in chains:
+        informative = _informative(c, qt, free)
+        if informative < keep:
+            continue
+        parts = _unbroken(c) if len(c) > 1 else [c]
+        run = informative if len(parts) == 1 else max(_informative(part, qt, free) for part in parts)
+        rare = 0
+        if df is not None:
+            rare = max(
+                (_informative(p, qt, free, RARE_DISTINCT_FACTOR) for p in parts if _rare(p, df)), default=0
+            )
         q0, q1 = c[0].q, c[-1].q + c[-1].n
         d0, d1 = c[0].d, c[-1].d + c[-1].n
         matched = sum(t.n for t in c)
@@ -377,14 +394,7 @@ def make_spans(
             tuple((int(a), int(b)) for a, b in pairs.tolist()),
             tuple((t.q, t.d, t.n) for t in c),
         )
-        parts = _unbroken(c)
-        run = max(_informative(part, qt, mask) for part in parts)
-        rare = 0
-        if df is not None:
-            rare = max(
-                (_informative(p, qt, mask, RARE_DISTINCT_FACTOR) for p in parts if _rare(p, df)), default=0
-            )
-        out.append(Aligned(span, _informative(c, qt, mask), run, rare))
+        out.append(Aligned(span, informative, run, rare))
     return out
 
 
@@ -407,4 +417,4 @@ def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[
     # building its span (line pairs and all) would be wasted.
     chains = [c for c in chain(tile(grown, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
     df = query.exact_df if view == "exact" else query.abstract_df
-    return make_spans(chains, query.tokens.exact, query.tokens, dtok, mask, df)
+    return make_spans(chains, query.tokens.exact, query.tokens, dtok, mask, df, keep=min_tokens)

@@ -10,14 +10,15 @@ hoisted literal ``3.14`` -> ``PI`` keeps the shape), with two guards against cod
 same shape (independent solutions of one small task, programs opening with the same preamble):
 
 * the tiles must cover most of the query's informative tokens (boilerplate and filler excluded, as for
-  spans);
-* the texts must share *what* the code says, not only its shape: most of the query's distinct string
-  literals appear in the document (hoisting moves them, it does not change them), or, when the query has
-  few strings, its renamed identifiers map consistently onto the document's across all tiles.
+  spans), or most of the document (a copy padded with added statements and helpers holds all of its
+  original and much besides);
+* the texts must share *what* the code says, not only its shape: most of the distinct string literals
+  of the text with fewer appear in the other (hoisting moves them, it does not change them), or, when
+  there are few strings, renamed identifiers map consistently across all tiles.
 
-It runs only for queries of at least :data:`MIN_QUERY_TOKENS` tokens (whole programs and large parts of
-them) against documents at most :data:`MAX_SIZE_RATIO` times their size: for a short fragment, or in a
-file far larger than the query, shape and a few strings are not evidence.
+It runs only when both texts have at least :data:`MIN_QUERY_TOKENS` tokens (whole programs and large
+parts of them) and neither is more than :data:`MAX_SIZE_RATIO` times the other: for a short fragment, or
+in a file far larger than the query, shape and a few strings are not evidence.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ MIN_QUERY_TOKENS = 120
 #: Tokens per seed in the structure view (JPlag's default minimum match for Java is 9 of its coarser
 #: tokens; ours are finer).
 K = 12
-#: Share of the query's informative tokens the tiles must cover.
+#: Share of the query's informative tokens, or of the document's tokens, the tiles must cover.
 MIN_COVER = 0.5
-#: Share of the query's distinct string literals the document must hold.
+#: Share of the distinct string literals of the text with fewer that the other must hold.
 MIN_STRINGS = 0.6
 #: Fewest distinct string literals for the string test to apply (else the renaming test decides).
 MIN_STRING_COUNT = 3
-#: The document may be at most this many times the query's size: pieces of a program are looked for in
-#: a program of comparable size, not scattered through a file fifty times larger (where any shape and
+#: Neither text may be more than this many times the other's size: pieces of a program are looked for
+#: in a program of comparable size, not scattered through a file fifty times larger (where any shape and
 #: any few strings are found somewhere).
 MAX_SIZE_RATIO = 4
 
@@ -61,8 +62,8 @@ class Evidence(NamedTuple):
     """What the order-insensitive comparison found."""
 
     tiles: list[Tile]
-    cover: float  # share of the query's informative tokens the tiles cover
-    strings: float  # share of the query's distinct string literals the document holds (-1: too few)
+    cover: float  # share of the query's informative tokens, or of the document, that the tiles cover
+    strings: float  # share of the distinct strings of the text with fewer that the other holds (-1: too few)
     consistent: bool  # renamed identifiers map consistently across the tiles
     matched: int  # query tokens in the tiles
 
@@ -84,10 +85,10 @@ def structure_view(tokens: Tokens) -> npt.NDArray[np.uint64]:
 
 def compare(query: Query, dtok: Tokens) -> Evidence | None:
     """Order-insensitive evidence that ``query`` is an edited copy of the document ``dtok``; None for
-    a query too short to judge this way or a document sharing too little."""
+    texts too short or of too different sizes to judge this way, or a document sharing too little."""
     qtok = query.tokens
-    nq = len(qtok)
-    if nq < MIN_QUERY_TOKENS or len(dtok) < K or len(dtok) > MAX_SIZE_RATIO * nq:
+    nq, nd = len(qtok), len(dtok)
+    if min(nq, nd) < MIN_QUERY_TOKENS or max(nq, nd) > MAX_SIZE_RATIO * min(nq, nd):
         return None
     qs, ds = structure_view(qtok), structure_view(dtok)
     grams = Grams.of(fp.kgrams(qs, K))
@@ -95,7 +96,9 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
     informative = int((~mask).sum())
     if informative == 0:
         return None
-    need = max(1, int(informative * MIN_COVER) // K)
+    # Either text may be the larger: a copy padded with added statements and helpers holds all of its
+    # original, an excerpt is held in full by its original.
+    need = max(1, int(min(informative, nd) * MIN_COVER) // K)
     _, grown = seed_runs(grams, fp.kgrams(ds, K), qs, ds, K, need)
     tiles = tile(grown, nq, K)
     if not tiles:
@@ -106,18 +109,23 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
         first.setdefault(t.q, t)
     chosen = sorted(first.values(), key=lambda t: t.q)
     taken = np.zeros(nq, dtype=bool)
+    held = np.zeros(nd, dtype=bool)
     for t in chosen:
         taken[t.q : t.q + t.n] = True
-    cover = float((taken & ~mask).sum()) / informative
+        held[t.d : t.d + t.n] = True
+    cover = max(float((taken & ~mask).sum()) / informative, float(held.sum()) / nd)
     return Evidence(chosen, cover, _strings(qtok, dtok), _consistent(chosen, qtok, dtok), int(taken.sum()))
 
 
 def _strings(q: Tokens, d: Tokens) -> float:
+    """Share of the distinct string literals of the text with fewer that the other text holds too (-1:
+    too few to tell)."""
     qs = np.unique(q.exact[q.abstract == _STRING])
-    if len(qs) < MIN_STRING_COUNT:
-        return -1.0
     ds = np.unique(d.exact[d.abstract == _STRING])
-    return float(np.isin(qs, ds).sum()) / len(qs)
+    fewer = min(len(qs), len(ds))
+    if fewer < MIN_STRING_COUNT:
+        return -1.0
+    return float(len(np.intersect1d(qs, ds))) / fewer
 
 
 def _consistent(tiles: list[Tile], q: Tokens, d: Tokens) -> bool:
