@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 MAX_QUERY_BYTES = 1 << 20
+#: Candidates (the best-voted) searched for weak evidence when none attributes.
+WEAK_CANDIDATES = 8
 
 
 def decode_query(code: bytes | str) -> bytes:
@@ -180,22 +182,30 @@ def _match(
     fetched = store.fetch(ranked)
 
     matches: list[Match] = []
+    aligned: list[tuple[int, Query, Tokens]] = []  # (document, query lexing, its tokens), in rank order
     for d in ranked:
         doc = fetched.get(d)
         if doc is None:  # removed (an opt-out) since its postings were read
             continue
         # Each document is lexed with its own language, the query with the same one.
         q = lexings.get(doc.doc.language)
-        found = judge(q, fp.tokenize(doc.text, doc.doc.language), min_tokens)
+        dtok = fp.tokenize(doc.text, doc.doc.language)
+        aligned.append((d, q, dtok))
+        found = judge(q, dtok, min_tokens)
         if found.verdict == "none":
             continue
-        m = Match.of(d, found, len(q.tokens))
-        if with_text:
-            m.source_text = doc.text.decode("utf-8", "replace")
-        matches.append(m)
+        matches.append(Match.of(d, found, len(q.tokens)))
         complete = [x for x in matches if x.verdict == "verbatim" and x.matched_tokens >= len(toks)]
         if len(complete) >= top:
             break  # the best possible answers are in: the rest cannot rank above them
+    if not matches:  # nothing attributes: the best partial evidence, for a person to judge
+        for d, q, dtok in aligned[:WEAK_CANDIDATES]:
+            found = judge(q, dtok, min_tokens, weak=True)
+            if found.verdict == "weak":
+                matches.append(Match.of(d, found, len(q.tokens)))
+    if with_text:
+        for m in matches:
+            m.source_text = fetched[m.doc_id].text.decode("utf-8", "replace")
     # Best verdict first, then most matched tokens; among equals, the document sharing more of the
     # query's fingerprints (the candidates' order).
     rank = {d: i for i, d in enumerate(ranked)}

@@ -70,9 +70,12 @@ class Judgement(NamedTuple):
     evidence: str  # what decided the verdict: one of EVIDENCE
 
 
-def judge(query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS) -> Judgement:
+def judge(
+    query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS, *, weak: bool = False
+) -> Judgement:
     """Align a query with one document (its text, or its tokens when the caller keeps them) and judge
-    the alignment.
+    the alignment.  Weak evidence is looked for only when ``weak`` is set: search asks for it only when no
+    candidate attributes, and a scan never does (smaller spans cost more to align).
 
     * ``verbatim``: an exact-view span whose unbroken part (the same tokens in the same order, no gap)
       carries at least ``min_tokens`` informative tokens;
@@ -85,10 +88,14 @@ def judge(query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS
     * ``none``: nothing shared worth showing.
     """
     dtok = text if isinstance(text, Tokens) else fp.tokenize(text)
-    low = max(fp.K, int(min_tokens * WEAK_FRACTION))
-    exact = view_spans(query, dtok, "exact", low)
-    good = [a.span for a in exact if a.informative >= min_tokens]
     short = max(fp.K, int(min_tokens * SHORT_FRACTION))
+    if weak:
+        low_exact = low_abstract = max(fp.K, int(min_tokens * WEAK_FRACTION))
+    else:  # the smallest span that can decide: a short query's rare run, else the minimum
+        low_exact = short if query.exact_df is not None else min_tokens
+        low_abstract = short if query.abstract_df is not None else min_tokens
+    exact = view_spans(query, dtok, "exact", low_exact)
+    good = [a.span for a in exact if a.informative >= min_tokens]
     if any(a.run >= min_tokens for a in exact):
         return _judgement("verbatim", "exact-run", good)
     rare = [a.span for a in exact if a.rare_run >= short]
@@ -100,7 +107,7 @@ def judge(query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS
     found: list[Judgement] = []
     if good:
         found.append(_judgement("near-duplicate", "edited", good))
-    abstract = view_spans(query, dtok, "abstract", low)
+    abstract = view_spans(query, dtok, "abstract", low_abstract)
     renamed = [a for a in abstract if renamed_copy(a.span, query.tokens, dtok)]
     good = [a.span for a in renamed if a.informative >= min_tokens]
     rare = [a.span for a in renamed if a.rare_run >= short]
@@ -116,9 +123,9 @@ def judge(query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS
             found.append(_judgement("near-duplicate", "restructured", [a.span for a in pieces]))
     if found:
         return max(found, key=lambda j: j.matched)
-    weak = [a.span for a in (*exact, *renamed) if a.informative >= low]
-    if weak:
-        return _judgement("weak", "partial", weak)
+    partial = [a.span for a in (*exact, *renamed) if a.informative >= min(low_exact, low_abstract)]
+    if weak and partial:
+        return _judgement("weak", "partial", partial)
     return Judgement("none", [], 0, 0, "")
 
 
