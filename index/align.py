@@ -14,7 +14,7 @@ tokens (those no boilerplate fingerprint covers); :mod:`.verdict` decides what t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -150,6 +150,8 @@ class Query:
     filler: npt.NDArray[np.bool_]
     exact_df: npt.NDArray[np.int64] | None = None
     abstract_df: npt.NDArray[np.int64] | None = None
+    exact_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    any_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
     @classmethod
     def of(
@@ -170,15 +172,19 @@ class Query:
         filler = np.zeros(len(e), dtype=bool)
         if len(e) > 2:
             filler[2:] = (e[2:] == e[1:-1]) & (e[2:] == e[:-2])
+        exact_mask |= filler
+        any_mask |= filler
         return cls(
             tokens,
             Grams.of(exact),
             Grams.of(abstract),
-            exact_mask | filler,
-            any_mask | filler,
+            exact_mask,
+            any_mask,
             filler,
             exact_df,
             abstract_df,
+            free_prefix(exact_mask),
+            free_prefix(any_mask),
         )
 
 
@@ -330,7 +336,11 @@ def _informative(
     n = sum(int(free[t.q + t.n] - free[t.q]) for t in tiles)
     if n == 0:
         return 0
-    distinct = len(set(np.concatenate([qt[t.q : t.q + t.n] for t in tiles]).tolist()))
+    if len(tiles) == 1:
+        t = tiles[0]
+        distinct = len(set(qt[t.q : t.q + t.n].tolist()))
+    else:
+        distinct = len(set(np.concatenate([qt[t.q : t.q + t.n] for t in tiles]).tolist()))
     return min(n, factor * distinct)
 
 
@@ -352,6 +362,11 @@ def _rare(part: list[Tile], df: npt.NDArray[np.int64]) -> bool:
     return bool(len(inside)) and int(inside.max()) <= RARE_DF
 
 
+def free_prefix(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Prefix sums of the tokens a boilerplate mask leaves free: tokens i..j-1 hold ``p[j] - p[i]``."""
+    return np.concatenate(([0], np.cumsum(~mask, dtype=np.int64)))
+
+
 def make_spans(
     chains: list[list[Tile]],
     qt: npt.NDArray[np.uint64],
@@ -360,10 +375,13 @@ def make_spans(
     mask: npt.NDArray[np.bool_],
     df: npt.NDArray[np.int64] | None = None,
     keep: int = 0,
+    free: npt.NDArray[np.int64] | None = None,
 ) -> list[Aligned]:
     """The chains as spans, with what each carries; a chain carrying fewer than ``keep`` informative
-    tokens is left out (it could decide nothing)."""
-    free = np.concatenate(([0], np.cumsum(~mask, dtype=np.int64)))
+    tokens is left out (it could decide nothing).  ``free``: :func:`free_prefix` of ``mask``, when the
+    caller has it."""
+    if free is None:
+        free = free_prefix(mask)
     out = []
     for c in chains:
         informative = _informative(c, qt, free)
@@ -404,9 +422,21 @@ def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[
     not count is, in the exact view, exact fingerprints; in the abstract view, those of either view."""
     k = fp.K
     if view == "exact":
-        grams, qt, dt, mask = query.exact, query.tokens.exact, dtok.exact, query.exact_common
+        grams, qt, dt, mask, free = (
+            query.exact,
+            query.tokens.exact,
+            dtok.exact,
+            query.exact_common,
+            query.exact_free,
+        )
     else:
-        grams, qt, dt, mask = query.abstract, query.tokens.abstract, dtok.abstract, query.any_common
+        grams, qt, dt, mask, free = (
+            query.abstract,
+            query.tokens.abstract,
+            dtok.abstract,
+            query.any_common,
+            query.any_free,
+        )
     # A span of min_tokens tokens (gaps aside) holds at least min_tokens - k + 1 shared k-grams, so a
     # document with fewer cannot qualify in that view: skip the tiling.
     need = max(1, min(min_tokens, len(query.tokens)) - k + 1 - SPAN_GAP)
@@ -417,4 +447,4 @@ def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[
     # building its span (line pairs and all) would be wasted.
     chains = [c for c in chain(tile(grown, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
     df = query.exact_df if view == "exact" else query.abstract_df
-    return make_spans(chains, query.tokens.exact, query.tokens, dtok, mask, df, keep=min_tokens)
+    return make_spans(chains, query.tokens.exact, query.tokens, dtok, mask, df, keep=min_tokens, free=free)

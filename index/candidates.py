@@ -81,7 +81,8 @@ def with_model(post: Postings, looked_up: npt.NDArray[np.uint64]) -> Postings:
     listed = np.unique(looked_up[boilerplate.common(looked_up)]).view(np.int64)
     if not len(listed):
         return post
-    keep = ~np.isin(post.hashes, listed)
+    at = np.minimum(np.searchsorted(listed, post.hashes), len(listed) - 1)
+    keep = listed[at] != post.hashes
     return Postings(post.hashes[keep], post.docs[keep], np.union1d(post.common, listed), post.band_docs)
 
 

@@ -126,24 +126,32 @@ _PROBES = tuple(
     }.values()
 )
 #: A query whose token count under every probe differs from the default rules' by more than this share
-#: is looked up with its guessed language.
+#: is looked up with its guessed language (see :func:`query_language`).
 _DIVERGENT = 0.1
 
 
 def query_language(raw: bytes, language: str | None) -> str | None:
-    """The language a query is lexed with for lookup: the one given (a name or alias); else None, the
-    default rules, when they lex it about as one of the common languages' rules do (within a tenth of
-    its tokens: the default rules are the union of theirs, so Python with ``#`` comments lexes alike
-    under both); else -- no common language lexes it like the default rules, as when a ``/*`` in a
-    Python docstring swallows the rest of it -- the guessed language
+    """The language a query is lexed with for lookup: the one given (a name or alias); else the common
+    language (Python, JavaScript, Java, C, C#, PHP, Go, Ruby, Shell, Rust: one per profile) whose rules
+    lex it most like the default rules, when that is within a tenth of its tokens (the default rules are
+    the union of theirs, so Python with ``#`` comments lexes alike under both, and documents of that
+    language then need no second lexing of the query); else -- no common language lexes it like the
+    default rules, as when a ``/*`` in a Python docstring swallows the rest of it -- the guessed language
     (:func:`whence.index.lexer.guess_language`).  Guessing tries about fifty patterns, a millisecond for
     a snippet; lexing it with each probe costs a twentieth of that.  Each candidate is aligned with the
     query lexed in the candidate's own language whatever the lookup used (:class:`QueryLexings`)."""
     if language:
         return language
     plain = len(fp.tokenize(raw))
-    if any(abs(len(fp.tokenize(raw, name)) - plain) <= _DIVERGENT * plain for name in _PROBES):
-        return None
+    best, closest = plain + 1, None
+    for name in _PROBES:  # the commonest first: most code lexes exactly alike under the first few
+        gap = abs(len(fp.tokenize(raw, name)) - plain)
+        if gap < best:
+            best, closest = gap, name
+            if gap == 0:
+                break
+    if best <= _DIVERGENT * plain:
+        return closest
     return lexer.guess_language(raw)
 
 
@@ -191,11 +199,14 @@ def _match(
         q = lexings.get(doc.doc.language)
         dtok = fp.tokenize(doc.text, doc.doc.language)
         aligned.append((d, q, dtok))
-        found = judge(q, dtok, min_tokens)
+        # Once a verbatim match explains most of the query, the order-insensitive comparison of whole
+        # programs (for heavily restructured copies) has nothing left to decide.
+        explained = any(m.verdict == "verbatim" and 2 * m.matched_tokens >= len(toks) for m in matches)
+        found = judge(q, dtok, min_tokens, orderless=not explained)
         if found.verdict == "none":
             continue
         matches.append(Match.of(d, found, len(q.tokens)))
-        complete = [x for x in matches if x.verdict == "verbatim" and x.matched_tokens >= len(toks)]
+        complete = [x for x in matches if x.verdict == "verbatim" and x.score >= 1.0]
         if len(complete) >= top:
             break  # the best possible answers are in: the rest cannot rank above them
     if not matches:  # nothing attributes: the best partial evidence, for a person to judge

@@ -71,11 +71,18 @@ class Judgement(NamedTuple):
 
 
 def judge(
-    query: Query, text: bytes | Tokens, min_tokens: int = MIN_MATCH_TOKENS, *, weak: bool = False
+    query: Query,
+    text: bytes | Tokens,
+    min_tokens: int = MIN_MATCH_TOKENS,
+    *,
+    weak: bool = False,
+    orderless: bool = True,
 ) -> Judgement:
     """Align a query with one document (its text, or its tokens when the caller keeps them) and judge
     the alignment.  Weak evidence is looked for only when ``weak`` is set: search asks for it only when no
-    candidate attributes, and a scan never does (smaller spans cost more to align).
+    candidate attributes, and a scan never does (smaller spans cost more to align).  Order-insensitive
+    evidence (:mod:`.structure`) only when ``orderless`` is set: search stops asking once a verbatim
+    match explains most of the query.
 
     * ``verbatim``: an exact-view span whose unbroken part (the same tokens in the same order, no gap)
       carries at least ``min_tokens`` informative tokens;
@@ -116,7 +123,7 @@ def judge(
     elif rare:  # a short query's rare run, renamed
         found.append(_judgement("near-duplicate", "short-rare-renamed", rare))
     best = max((j.matched for j in found), default=0)
-    if abstract and best * 2 < len(query.tokens):  # shares some shape: a restructured copy of the whole?
+    if orderless and abstract and best * 2 < len(query.tokens):  # a restructured copy of the whole?
         ev = structure.compare(query, dtok)
         if ev is not None and ev.copied:
             pieces = make_spans(chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common)
