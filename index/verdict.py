@@ -123,7 +123,7 @@ def judge(
     elif rare:  # a short query's rare run, renamed
         found.append(_judgement("near-duplicate", "short-rare-renamed", rare))
     best = max((j.matched for j in found), default=0)
-    if orderless and abstract and best * 2 < len(query.tokens):  # a restructured copy of the whole?
+    if orderless and best * 2 < len(query.tokens):  # a restructured copy of the whole program?
         ev = structure.compare(query, dtok)
         if ev is not None and ev.copied:
             pieces = make_spans(chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common)
