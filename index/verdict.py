@@ -50,13 +50,13 @@ SHORT_FRACTION = 0.6
 #: are in ``docs/search.md``).  A match's ``confidence`` is its kind's figure, the same on every store
 #: and at every index size, since nothing in it depends on either.
 EVIDENCE: dict[str, tuple[str, float]] = {
-    "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.99),
-    "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.95),
-    "edited": ("runs of the same tokens joined over changed tokens", 0.95),
-    "renamed": ("the same code with identifiers renamed consistently", 0.95),
-    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.9),
-    "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.9),
-    "partial": ("a shared region below the minimum match size: for a person to judge", 0.5),
+    "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.999),
+    "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.994),
+    "edited": ("runs of the same tokens joined over changed tokens", 0.67),
+    "renamed": ("the same code with identifiers renamed consistently", 0.988),
+    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.96),
+    "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.986),
+    "partial": ("a shared region below the minimum match size: for a person to judge", 0.76),
 }
 
 

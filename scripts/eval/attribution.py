@@ -240,15 +240,19 @@ def summarise(
 
 
 def evidence_precision(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per kind of evidence (``Match.evidence``) of the top match, over every query whose top match
-    attributes: how many, and the share that named the right file and lines (a negative's, a clean
-    file's or a boilerplate window's is never right).  What ``Match.confidence`` reports."""
+    """Per kind of evidence (``Match.evidence``) of the top match, over every query with a top match: how
+    many, and the share that named the right file and lines (``partial``, weak evidence: the right
+    file; a negative's, a clean file's or a boilerplate window's is never right).  What
+    ``Match.confidence`` reports."""
     out: dict[str, dict[str, Any]] = {}
     for r in records:
         m = r.get("match")
-        if not m or m["verdict"] not in ATTRIBUTING:
+        if not m or m["verdict"] == "none":
             continue
-        right = bool(r.get("right1")) if r["kind"] == "positive" else False
+        if m["verdict"] in ATTRIBUTING:
+            right = bool(r.get("right1")) if r["kind"] == "positive" else False
+        else:  # weak evidence: right when it names the fragment's file
+            right = r["kind"] == "positive" and (m["repo"], m["path"]) == (r.get("repo"), r.get("path"))
         cell = out.setdefault(m.get("evidence") or "-", {"n": 0, "right": 0})
         cell["n"] += 1
         cell["right"] += right
@@ -282,7 +286,7 @@ def print_tables(summary: dict[str, Any], langs: list[str], muts: list[str], len
         for key in ("by_language", "by_length"):
             parts = [f"{k} {100 * v['recall']:.1f}" for k, v in o[key].items() if v["n"]]
             print(f"  {key.replace('_', ' ')}: " + ", ".join(parts))
-    print("\nprecision by the top match's evidence (queries whose top match attributes)")
+    print("\nprecision by the top match's evidence (queries with a top match; partial: weak evidence)")
     for name, cell in summary["evidence"].items():
         print(f"  {name:<20}{100 * cell['precision']:6.1f}% of {cell['n']}")
     print("\nfalse alarms (a verdict that attributes: verbatim or near-duplicate)")
