@@ -125,34 +125,37 @@ _PROBES = tuple(
         for name in ("Python", "JavaScript", "Java", "C", "C++", "C#", "PHP", "Go", "Ruby", "Shell", "Rust")
     }.values()
 )
-#: A query whose token count under every probe differs from the default rules' by more than this share
-#: is looked up with its guessed language (see :func:`query_language`).
+#: With no exact probe and no guess, the closest probe is used when within this share of the tokens
+#: (see :func:`query_language`).
 _DIVERGENT = 0.1
 
 
 def query_language(raw: bytes, language: str | None) -> str | None:
-    """The language a query is lexed with for lookup: the one given (a name or alias); else the common
-    language (Python, JavaScript, Java, C, C#, PHP, Go, Ruby, Shell, Rust: one per profile) whose rules
-    lex it most like the default rules, when that is within a tenth of its tokens (the default rules are
-    the union of theirs, so Python with ``#`` comments lexes alike under both, and documents of that
-    language then need no second lexing of the query); else -- no common language lexes it like the
-    default rules, as when a ``/*`` in a Python docstring swallows the rest of it -- the guessed language
-    (:func:`whence.index.lexer.guess_language`).  Guessing tries about fifty patterns, a millisecond for
-    a snippet; lexing it with each probe costs a twentieth of that.  Each candidate is aligned with the
-    query lexed in the candidate's own language whatever the lookup used (:class:`QueryLexings`)."""
+    """The language a query is lexed with for lookup: the one given (a name or alias); else the first
+    common language (Python, JavaScript, Java, C, C#, PHP, Go, Ruby, Shell, Rust: one per profile) whose
+    rules give as many tokens as the default rules (the default rules are the union of theirs, so Python
+    with ``#`` comments lexes alike under both, and documents of that language then need no second
+    lexing of the query); else -- a snippet that no common language lexes like the default rules, such
+    as one beginning inside a Python docstring that quotes ``code`` in backticks, or whose ``/*``
+    swallows the rest -- the guessed language (:func:`whence.index.lexer.guess_language`), else the
+    closest common language within a tenth of the tokens, else the default rules.  Guessing tries about
+    fifty patterns, a millisecond for a snippet; lexing with the probes costs a twentieth of that, and
+    about one snippet in twelve needs the guess.  Each candidate is aligned with the query lexed in the
+    candidate's own language whatever the lookup used (:class:`QueryLexings`)."""
     if language:
         return language
     plain = len(fp.tokenize(raw))
     best, closest = plain + 1, None
     for name in _PROBES:  # the commonest first: most code lexes exactly alike under the first few
         gap = abs(len(fp.tokenize(raw, name)) - plain)
+        if gap == 0:
+            return name
         if gap < best:
             best, closest = gap, name
-            if gap == 0:
-                break
-    if best <= _DIVERGENT * plain:
-        return closest
-    return lexer.guess_language(raw)
+    guessed = lexer.guess_language(raw)
+    if guessed is not None:
+        return guessed
+    return closest if best <= _DIVERGENT * plain else None
 
 
 def _match(
