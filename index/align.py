@@ -14,6 +14,7 @@ tokens (those no boilerplate fingerprint covers); :mod:`.verdict` decides what t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -137,9 +138,9 @@ class Query:
         filler: per query token, whether it repeats the two tokens before it (the third and later
             ``-`` of a line of dashes, ``}}}}``): such runs carry nothing and never count as
             informative.
-        exact_df, abstract_df: per k-gram of the query in each view, the documents of the index holding
-            it (a large number for a boilerplate one), when every k-gram was looked up (a short query);
-            else None.
+        frequencies: for a short query (every k-gram looked up), a function giving, per k-gram of each
+            view, the documents of the index holding it (a large number for a boilerplate one); called
+            only when a span could need it (:meth:`df`); else None.
     """
 
     tokens: Tokens
@@ -148,8 +149,8 @@ class Query:
     exact_common: npt.NDArray[np.bool_]
     any_common: npt.NDArray[np.bool_]
     filler: npt.NDArray[np.bool_]
-    exact_df: npt.NDArray[np.int64] | None = None
-    abstract_df: npt.NDArray[np.int64] | None = None
+    frequencies: Callable[[], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] | None = None
+    _df: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
     exact_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     any_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
@@ -160,12 +161,11 @@ class Query:
         exact: npt.NDArray[np.uint64],
         abstract: npt.NDArray[np.uint64],
         common: npt.NDArray[np.uint64],
-        exact_df: npt.NDArray[np.int64] | None = None,
-        abstract_df: npt.NDArray[np.int64] | None = None,
+        frequencies: Callable[[], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] | None = None,
     ) -> Query:
         """Prepare ``tokens`` (k-grams ``exact`` and ``abstract``), given the boilerplate hashes among
-        those it looked up (``Postings.common``) and, for a short query, each k-gram's document
-        frequency in each view."""
+        those it looked up (``Postings.common``) and, for a short query, how to count each k-gram's
+        documents in each view."""
         exact_mask = common_mask(exact, common, len(tokens))
         any_mask = exact_mask | common_mask(abstract, common, len(tokens))
         e = tokens.exact
@@ -181,11 +181,24 @@ class Query:
             exact_mask,
             any_mask,
             filler,
-            exact_df,
-            abstract_df,
+            frequencies,
+            None,
             free_prefix(exact_mask),
             free_prefix(any_mask),
         )
+
+    @property
+    def short(self) -> bool:
+        """Whether the query's document frequencies are known (every k-gram was looked up)."""
+        return self.frequencies is not None
+
+    def df(self, view: View) -> npt.NDArray[np.int64] | None:
+        """Per k-gram of ``view``, the documents holding it (None unless :attr:`short`); counted once."""
+        if self.frequencies is None:
+            return None
+        if self._df is None:
+            self._df = self.frequencies()
+        return self._df[0] if view == "exact" else self._df[1]
 
 
 def seed_runs(
@@ -373,13 +386,16 @@ def make_spans(
     qtok: Tokens,
     dtok: Tokens,
     mask: npt.NDArray[np.bool_],
-    df: npt.NDArray[np.int64] | None = None,
+    df: Callable[[], npt.NDArray[np.int64] | None] | None = None,
     keep: int = 0,
     free: npt.NDArray[np.int64] | None = None,
+    rare_below: int = 1 << 30,
 ) -> list[Aligned]:
     """The chains as spans, with what each carries; a chain carrying fewer than ``keep`` informative
     tokens is left out (it could decide nothing).  ``free``: :func:`free_prefix` of ``mask``, when the
-    caller has it."""
+    caller has it.  ``df`` gives the query's document frequencies in this view when known; rare runs are
+    only looked for in chains whose best unbroken part is below ``rare_below`` (a longer one decides
+    without them)."""
     if free is None:
         free = free_prefix(mask)
     out = []
@@ -390,9 +406,11 @@ def make_spans(
         parts = _unbroken(c) if len(c) > 1 else [c]
         run = informative if len(parts) == 1 else max(_informative(part, qt, free) for part in parts)
         rare = 0
-        if df is not None:
+        frequencies = df() if df is not None and run < rare_below else None
+        if frequencies is not None:
             rare = max(
-                (_informative(p, qt, free, RARE_DISTINCT_FACTOR) for p in parts if _rare(p, df)), default=0
+                (_informative(p, qt, free, RARE_DISTINCT_FACTOR) for p in parts if _rare(p, frequencies)),
+                default=0,
             )
         q0, q1 = c[0].q, c[-1].q + c[-1].n
         d0, d1 = c[0].d, c[-1].d + c[-1].n
@@ -416,7 +434,9 @@ def make_spans(
     return out
 
 
-def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[Aligned]:
+def view_spans(
+    query: Query, dtok: Tokens, view: View, min_tokens: int, rare_below: int = 1 << 30
+) -> list[Aligned]:
     """The spans of at least ``min_tokens`` matched tokens that ``query`` shares with a document (its
     tokens ``dtok``) in one view, each with what it carries (:class:`Aligned`); the boilerplate that does
     not count is, in the exact view, exact fingerprints; in the abstract view, those of either view."""
@@ -446,5 +466,14 @@ def view_spans(query: Query, dtok: Tokens, view: View, min_tokens: int) -> list[
     # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
     # building its span (line pairs and all) would be wasted.
     chains = [c for c in chain(tile(grown, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
-    df = query.exact_df if view == "exact" else query.abstract_df
-    return make_spans(chains, query.tokens.exact, query.tokens, dtok, mask, df, keep=min_tokens, free=free)
+    return make_spans(
+        chains,
+        query.tokens.exact,
+        query.tokens,
+        dtok,
+        mask,
+        (lambda: query.df(view)) if query.short else None,
+        keep=min_tokens,
+        free=free,
+        rare_below=rare_below,
+    )

@@ -62,7 +62,7 @@ def tokenize(data: bytes, language: str | None = None) -> Tokens:
     """Tokenise ``data`` with the syntax of ``language`` (a language name or alias; None or one without a
     profile: the default rules) -- see :mod:`whence.index.lexer` for the rules."""
     if _fastfp is not None:
-        e, a, ls, le = _fastfp.tokenize(data, lexer.syntax_for(language).encode())
+        e, a, ls, le = _fastfp.tokenize(data, lexer.syntax_bytes(language))
         return Tokens(
             np.frombuffer(e, dtype=np.uint64),
             np.frombuffer(a, dtype=np.uint64),
@@ -265,7 +265,7 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
     """The parts of :func:`fingerprint` that go into the index, in one native call when available."""
     if _fastfp is not None:
         h, sig, ntok = _fastfp.index_fingerprint(
-            data, K, W, _PERM_A, _PERM_B, lexer.syntax_for(language).encode()
+            data, K, W, _PERM_A, _PERM_B, lexer.syntax_bytes(language)
         )
         return IndexFingerprint(
             np.frombuffer(h, dtype=np.uint64).view(np.int64), np.frombuffer(sig, dtype=np.uint32), ntok

@@ -353,6 +353,12 @@ def canonical_language(name: str | None) -> str | None:
     return _BY_NAME.get(name.strip().lower())
 
 
+@functools.lru_cache(maxsize=1024)
+def syntax_bytes(language: str | None) -> bytes:
+    """``syntax_for(language).encode()``, remembered per name (searches ask for it per candidate)."""
+    return syntax_for(language).encode()
+
+
 def syntax_for(language: str | None) -> Syntax:
     """The syntax profile of a language (a name or alias, ignoring case); :data:`DEFAULT` for None or a
     language without a profile."""

@@ -89,11 +89,11 @@ class QueryLexings:
         self.common = common
         self.first = first
         # keyed by the profile's rules (C and C++ lex alike: one lexing serves both)
-        self._by_syntax: dict[bytes, Query] = {lexer.syntax_for(language).encode(): first}
+        self._by_syntax: dict[bytes, Query] = {lexer.syntax_bytes(language): first}
 
     def get(self, language: str | None) -> Query:
         """The query lexed with ``language``'s profile (cached)."""
-        key = lexer.syntax_for(language).encode()
+        key = lexer.syntax_bytes(language)
         q = self._by_syntax.get(key)
         if q is None:
             toks = fp.tokenize(self.raw, language)
@@ -183,8 +183,8 @@ def _match(
     # A short query looked up every k-gram: how many documents hold each is known, and a short run of
     # rare ones can attribute (see verdict.SHORT_FRACTION).
     every = len(qe) <= candidates.SHORT_QUERY_KGRAMS
-    edf, adf = (_df(qe, post), _df(qa, post)) if every else (None, None)
-    query = Query.of(toks, qe, qa, post.common.view(np.uint64), edf, adf)
+    frequencies = (lambda: (_df(qe, post), _df(qa, post))) if every else None
+    query = Query.of(toks, qe, qa, post.common.view(np.uint64), frequencies)
     lexings = QueryLexings(raw, language, query, post.common.view(np.uint64))
     votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)

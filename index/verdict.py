@@ -99,9 +99,8 @@ def judge(
     if weak:
         low_exact = low_abstract = max(fp.K, int(min_tokens * WEAK_FRACTION))
     else:  # the smallest span that can decide: a short query's rare run, else the minimum
-        low_exact = short if query.exact_df is not None else min_tokens
-        low_abstract = short if query.abstract_df is not None else min_tokens
-    exact = view_spans(query, dtok, "exact", low_exact)
+        low_exact = low_abstract = short if query.short else min_tokens
+    exact = view_spans(query, dtok, "exact", low_exact, rare_below=min_tokens)
     good = [a.span for a in exact if a.informative >= min_tokens]
     if any(a.run >= min_tokens for a in exact):
         return _judgement("verbatim", "exact-run", good)
@@ -114,7 +113,7 @@ def judge(
     found: list[Judgement] = []
     if good:
         found.append(_judgement("near-duplicate", "edited", good))
-    abstract = view_spans(query, dtok, "abstract", low_abstract)
+    abstract = view_spans(query, dtok, "abstract", low_abstract, rare_below=min_tokens)
     renamed = [a for a in abstract if renamed_copy(a.span, query.tokens, dtok)]
     good = [a.span for a in renamed if a.informative >= min_tokens]
     rare = [a.span for a in renamed if a.rare_run >= short]
