@@ -264,9 +264,7 @@ class IndexFingerprint:
 def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerprint:
     """The parts of :func:`fingerprint` that go into the index, in one native call when available."""
     if _fastfp is not None:
-        h, sig, ntok = _fastfp.index_fingerprint(
-            data, K, W, _PERM_A, _PERM_B, lexer.syntax_bytes(language)
-        )
+        h, sig, ntok = _fastfp.index_fingerprint(data, K, W, _PERM_A, _PERM_B, lexer.syntax_bytes(language))
         return IndexFingerprint(
             np.frombuffer(h, dtype=np.uint64).view(np.int64), np.frombuffer(sig, dtype=np.uint32), ntok
         )
