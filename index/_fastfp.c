@@ -578,17 +578,18 @@ static Py_ssize_t block_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, 
     return n;
 }
 
-/* If a comment starts at d[i]: its end, *block set when it is a block comment (it may span lines);
- * else -1. */
+/* If a comment starts at d[i]: its end, the line breaks of a block comment (it may span lines) added to
+ * *line; else -1. */
 FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx,
-                              int line_has_token, int *block)
+                              int line_has_token, uint32_t *line)
 {
     int k;
     for (k = 0; k < sx->nblock; k++) {
         const Py_ssize_t ol = sx->bolen[k];
         if (d[i] == sx->bopen[k][0] && i + ol <= n && memcmp(d + i, sx->bopen[k], (size_t)ol) == 0) {
-            *block = 1;
-            return block_end(d, n, i, sx, k);
+            const Py_ssize_t end = block_end(d, n, i, sx, k);
+            *line += (uint32_t)count_lines(d, i, end);
+            return end;
         }
     }
     for (k = 0; k < sx->nline; k++) {
@@ -601,7 +602,6 @@ FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_
             Py_ssize_t j = i;
             while (j < n && d[j] != '\n' && d[j] != '\r')
                 j++;
-            *block = 0;
             return j;
         }
     }
@@ -756,11 +756,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         if (char_class[c] & C_IDENT_START) {
             Py_ssize_t j;
             if (FP_UNLIKELY(ident_comments) && (start[c] & S_COMMENT)) {
-                int block = 0;
-                const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &block);
+                const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &line);
                 if (end >= 0) {
-                    if (block)
-                        line += (uint32_t)count_lines(d, i, end);
                     i = end;
                     continue;
                 }
@@ -801,11 +798,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         nxt = i + 1 < n ? d[i + 1] : -1;
         /* Comments (the profile's block comments, then its line comments). */
         if (start[c] & S_COMMENT) {
-            int block = 0;
-            const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &block);
+            const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &line);
             if (end >= 0) {
-                if (block)
-                    line += (uint32_t)count_lines(d, i, end);
                 i = end;
                 continue;
             }

@@ -14,7 +14,7 @@ tokens (those no boilerplate fingerprint covers); :mod:`.verdict` decides what t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -301,6 +301,21 @@ def tile(grown: dict[tuple[int, int], int], nq: int, k: int) -> list[Tile]:
         Tile(q0, d0, n) for (q0, d0), n in grown.items() if (q0, n) in chosen and (q0, d0, n) not in have
     )
     return sorted(out, key=lambda t: (t.q, t.d))
+
+
+def tile_positions(
+    tiles: Iterable[tuple[int, int, int]],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The query and document token positions that tiles ``(query start, document start, length)``
+    cover, tile by tile (each tile's tokens face each other; gaps between tiles are left out)."""
+    qs: list[npt.NDArray[np.intp]] = []
+    ds: list[npt.NDArray[np.intp]] = []
+    for q, d, n in tiles:
+        qs.append(np.arange(q, q + n))
+        ds.append(np.arange(d, d + n))
+    if not qs:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    return np.concatenate(qs), np.concatenate(ds)
 
 
 def chain(tiles: list[Tile]) -> list[list[Tile]]:

@@ -24,6 +24,7 @@ from whence.errors import IndexFormatError
 
 from . import fingerprint as fp
 from . import lexer
+from .stores.segments import in_sorted
 
 SHIPPED = Path(__file__).resolve().parent / "data" / "boilerplate.npz"
 _EMPTY = np.zeros(0, dtype=np.uint64)
@@ -56,9 +57,4 @@ def load() -> tuple[npt.NDArray[np.uint64], dict[str, Any]]:
 def common(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
     """Per hash: whether the model lists it."""
     model, _ = load()
-    if not len(model) or not len(hashes):
-        return np.zeros(len(hashes), dtype=bool)
-    idx = np.searchsorted(model, hashes)
-    idx[idx == len(model)] = 0
-    found: npt.NDArray[np.bool_] = model[idx] == hashes
-    return found
+    return in_sorted(model, hashes)

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from . import boilerplate
 from . import fingerprint as fp
 from .stores.base import Postings
+from .stores.segments import in_sorted
 
 #: A fingerprint found in more documents than this is boilerplate (relative to the index size).
 COMMON_MIN_CAP = 64
@@ -81,8 +82,7 @@ def with_model(post: Postings, looked_up: npt.NDArray[np.uint64]) -> Postings:
     listed = np.unique(looked_up[boilerplate.common(looked_up)]).view(np.int64)
     if not len(listed):
         return post
-    at = np.minimum(np.searchsorted(listed, post.hashes), len(listed) - 1)
-    keep = listed[at] != post.hashes
+    keep = ~in_sorted(listed, post.hashes)
     return Postings(post.hashes[keep], post.docs[keep], np.union1d(post.common, listed), post.band_docs)
 
 

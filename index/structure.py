@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from . import fingerprint as fp
 from . import lexer
-from .align import Grams, Query, Tile, seed_runs, tile
+from .align import Grams, Query, Tile, seed_runs, tile, tile_positions
 from .lexer import Tokens
 
 #: Smallest query that order-insensitive evidence is looked for in.
@@ -131,8 +131,7 @@ def _strings(q: Tokens, d: Tokens) -> float:
 def _consistent(tiles: list[Tile], q: Tokens, d: Tokens) -> bool:
     """Whether the identifiers of the tiles map consistently (each query name mostly to one document
     name), with enough renamed ones repeated to tell."""
-    qi = np.concatenate([np.arange(t.q, t.q + t.n) for t in tiles])
-    di = np.concatenate([np.arange(t.d, t.d + t.n) for t in tiles])
+    qi, di = tile_positions((t.q, t.d, t.n) for t in tiles)
     both = (q.abstract[qi] == _IDENT) & (d.abstract[di] == _IDENT)
     pairs = list(zip(q.exact[qi][both].tolist(), d.exact[di][both].tolist(), strict=True))
     counts: dict[int, dict[int, int]] = {}

@@ -28,7 +28,7 @@ import numpy as np
 from . import fingerprint as fp
 from . import lexer, structure
 from . import licenses as lic
-from .align import Query, Span, chain, make_spans, view_spans
+from .align import Query, Span, chain, make_spans, tile_positions, view_spans
 from .lexer import Tokens
 from .model import Occurrence
 
@@ -125,7 +125,9 @@ def judge(
     if orderless and best * 2 < len(query.tokens):  # a restructured copy of the whole program?
         ev = structure.compare(query, dtok)
         if ev is not None and ev.copied:
-            pieces = make_spans(chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common)
+            pieces = make_spans(
+                chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common, free=query.any_free
+            )
             found.append(_judgement("near-duplicate", "restructured", [a.span for a in pieces]))
     if found:
         return max(found, key=lambda j: j.matched)
@@ -167,10 +169,9 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
     by position across the gap.  A name kept as it is (``System``, ``println``) is no evidence of
     renaming: only renamed names count.
     """
-    qi = np.concatenate([np.arange(t[0], t[0] + t[2]) for t in span.tiles]) if span.tiles else None
-    di = np.concatenate([np.arange(t[1], t[1] + t[2]) for t in span.tiles]) if span.tiles else None
-    if qi is None or di is None:
+    if not span.tiles:
         return False
+    qi, di = tile_positions(span.tiles)
     kinds = q.abstract[qi]
     qe, de = q.exact[qi], d.exact[di]
     lit = np.isin(kinds, _LITERAL_HASHES)

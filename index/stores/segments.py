@@ -56,6 +56,18 @@ def sorted_unique(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return out
 
 
+def in_sorted(sorted_values: npt.NDArray[Any], x: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Per element of ``x``: whether the sorted array ``sorted_values`` holds it, by binary search (np.isin
+    would first np.unique ``x``, whose hash-based path, numpy >= 2.3, takes seconds on the millions of
+    elements of a many-file lookup)."""
+    if not len(sorted_values):
+        return np.zeros(len(x), dtype=bool)
+    at = np.searchsorted(sorted_values, x)
+    at[at == len(sorted_values)] = 0
+    found: npt.NDArray[np.bool_] = sorted_values[at] == x
+    return found
+
+
 def sort_pairs(hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.integer[Any]]) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.uint32]
 ]:  # fmt: skip

@@ -675,12 +675,7 @@ class SQLiteStore(Store):
             ids = ((directory.segment << 32) | blocks).tolist()
             blobs = [b for (b,) in self._select_in("SELECT data FROM blocks WHERE id IN ({marks})", ids)]
             h, d = seg.decode_blocks(blobs)
-            # Membership by binary search in the sorted, unique ``q``: np.isin would first np.unique
-            # ``h``, whose hash-based path (numpy >= 2.3) takes seconds on the millions of pairs a
-            # many-file lookup (whence scan) decodes.
-            at = np.searchsorted(q, h)
-            at[at == len(q)] = 0
-            m = q[at] == h
+            m = seg.in_sorted(q, h)  # ``q`` is sorted and unique
             found_h.append(h[m])
             found_d.append(d[m])
         if not found_h:
