@@ -32,7 +32,7 @@ from . import candidates
 from . import fingerprint as fp
 from .align import Query
 from .lexer import Tokens
-from .search import QueryLexings, attach_origins, decode_query, query_language
+from .search import QueryLexings, attach_origins, decode_query, lookup_lexing
 from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
 from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
@@ -78,8 +78,7 @@ def prepare(code: bytes | str, min_tokens: int = MIN_MATCH_TOKENS, language: str
         InvalidInput: binary, non-UTF-8 or oversized input.
     """
     raw = decode_query(code)
-    language = query_language(raw, language)
-    toks = fp.tokenize(raw, language)
+    language, toks = lookup_lexing(raw, language)
     empty_h = np.zeros(0, dtype=np.uint64)
     if len(toks) < max(fp.K, min(min_tokens, fp.T)):
         return Prepared(raw, toks, empty_h, empty_h, empty_h, np.zeros(0, dtype=np.intp), language)

@@ -35,6 +35,7 @@ from .align import Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
 from .lexer import Tokens
 from .stores.base import Fetched, Postings, StoreReader
+from .stores.segments import in_sorted
 from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
 __all__ = [
@@ -121,7 +122,7 @@ def _same_tokens(a: Tokens, b: Tokens) -> bool:
 #: The most common languages of The Stack v2, one per distinct profile (see :func:`query_language`).
 _PROBES = tuple(
     {
-        lexer.syntax_for(name).encode(): name
+        lexer.syntax_bytes(name): name
         for name in ("Python", "JavaScript", "Java", "C", "C++", "C#", "PHP", "Go", "Ruby", "Shell", "Rust")
     }.values()
 )
@@ -142,20 +143,28 @@ def query_language(raw: bytes, language: str | None) -> str | None:
     fifty patterns, a millisecond for a snippet; lexing with the probes costs a twentieth of that, and
     about one snippet in twelve needs the guess.  Each candidate is aligned with the query lexed in the
     candidate's own language whatever the lookup used (:class:`QueryLexings`)."""
+    return lookup_lexing(raw, language)[0]
+
+
+def lookup_lexing(raw: bytes, language: str | None) -> tuple[str | None, Tokens]:
+    """:func:`query_language` and the query's tokens in that language (the probes' lexings are not done
+    twice)."""
     if language:
-        return language
-    plain = len(fp.tokenize(raw))
-    best, closest = plain + 1, None
+        return language, fp.tokenize(raw, language)
+    plain = fp.tokenize(raw)
+    best = len(plain) + 1
+    closest: tuple[str | None, Tokens] = (None, plain)
     for name in _PROBES:  # the commonest first: most code lexes exactly alike under the first few
-        gap = abs(len(fp.tokenize(raw, name)) - plain)
+        toks = fp.tokenize(raw, name)
+        gap = abs(len(toks) - len(plain))
         if gap == 0:
-            return name
+            return name, toks
         if gap < best:
-            best, closest = gap, name
+            best, closest = gap, (name, toks)
     guessed = lexer.guess_language(raw)
     if guessed is not None:
-        return guessed
-    return closest if best <= _DIVERGENT * plain else None
+        return guessed, fp.tokenize(raw, guessed)
+    return closest if best <= _DIVERGENT * len(plain) else (None, plain)
 
 
 def _match(
@@ -169,8 +178,7 @@ def _match(
 ) -> tuple[int, list[Match], dict[int, Fetched]]:
     """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
     (query tokens, matches best first, the candidates' texts and metadata)."""
-    language = query_language(raw, language)
-    toks = fp.tokenize(raw, language)
+    language, toks = lookup_lexing(raw, language)
     if len(toks) < max(fp.K, min(min_tokens, fp.T)):
         return len(toks), [], {}
     qe = fp.kgrams(toks.exact)
@@ -234,7 +242,7 @@ def _df(qe: np.ndarray, post: Postings) -> np.ndarray:
     idx = np.searchsorted(held, keys)
     idx[idx == len(held)] = 0
     df = np.where(held[idx] == keys, counts[idx], 0) if len(held) else np.zeros(len(keys), dtype=np.int64)
-    df[np.isin(keys, post.common)] = np.iinfo(np.int64).max
+    df[in_sorted(post.common, keys)] = np.iinfo(np.int64).max  # Postings.common is sorted
     return df.astype(np.int64)
 
 
