@@ -96,11 +96,11 @@ def judge(
     """
     dtok = text if isinstance(text, Tokens) else fp.tokenize(text)
     short = max(fp.K, int(min_tokens * SHORT_FRACTION))
-    if weak:
-        low_exact = low_abstract = max(fp.K, int(min_tokens * WEAK_FRACTION))
-    else:  # the smallest span that can decide: a short query's rare run, else the minimum
-        low_exact = low_abstract = short if query.short else min_tokens
-    exact = view_spans(query, dtok, "exact", low_exact, rare_below=min_tokens)
+    # The smallest span that can decide: weak evidence's, else a short query's rare run, else the minimum.
+    # Spans carrying fewer informative tokens are not even built (view_spans).
+    decides = short if query.short else min_tokens
+    low = max(fp.K, int(min_tokens * WEAK_FRACTION)) if weak else decides
+    exact = view_spans(query, dtok, "exact", low, rare_below=min_tokens)
     good = [a.span for a in exact if a.informative >= min_tokens]
     if any(a.run >= min_tokens for a in exact):
         return _judgement("verbatim", "exact-run", good)
@@ -113,7 +113,7 @@ def judge(
     found: list[Judgement] = []
     if good:
         found.append(_judgement("near-duplicate", "edited", good))
-    abstract = view_spans(query, dtok, "abstract", low_abstract, rare_below=min_tokens)
+    abstract = view_spans(query, dtok, "abstract", low, rare_below=min_tokens)
     renamed = [a for a in abstract if renamed_copy(a.span, query.tokens, dtok)]
     good = [a.span for a in renamed if a.informative >= min_tokens]
     rare = [a.span for a in renamed if a.rare_run >= short]
@@ -131,9 +131,8 @@ def judge(
             found.append(_judgement("near-duplicate", "restructured", [a.span for a in pieces]))
     if found:
         return max(found, key=lambda j: j.matched)
-    partial = [a.span for a in (*exact, *renamed) if a.informative >= min(low_exact, low_abstract)]
-    if weak and partial:
-        return _judgement("weak", "partial", partial)
+    if weak and (exact or renamed):
+        return _judgement("weak", "partial", [a.span for a in (*exact, *renamed)])
     return Judgement("none", [], 0, 0, "")
 
 
