@@ -452,6 +452,7 @@ def imports(text: str, rng: random.Random) -> str:
 
 
 def _members(body: Node) -> list[Node]:
+    """A class body's members or a block's statements: its named children but comments."""
     return [c for c in body.named_children if c.type not in ("line_comment", "block_comment")]
 
 
@@ -517,7 +518,7 @@ def reorder_statements(text: str, rng: random.Random) -> str:
     for blk in walk(root):
         if blk.type != "block":
             continue
-        kids = [k for k in blk.named_children if k.type not in ("line_comment", "block_comment")]
+        kids = _members(blk)
         i = 0
         while i + 1 < len(kids):
             a, b = kids[i], kids[i + 1]
@@ -903,7 +904,7 @@ def add_statements(text: str, rng: random.Random, share: float = 0.4) -> str:
     for blk in walk(root):
         if blk.type != "block":
             continue
-        kids = [k for k in blk.named_children if k.type not in ("line_comment", "block_comment")]
+        kids = _members(blk)
         ctor = blk.parent is not None and blk.parent.type == "constructor_declaration"
         for i, st in enumerate(kids):
             if (i == 0 and ctor) or (i > 0 and kids[i - 1].type in JUMPS) or rng.random() > share:
@@ -1259,7 +1260,7 @@ def inline_methods(text: str, rng: random.Random) -> str:
             continue
         rets = [c for c in walk(body) if c.type == "return_statement"]
         void = txt(m.child_by_field_name("type")) == "void"
-        stmts = [c for c in body.named_children if c.type not in ("line_comment", "block_comment")]
+        stmts = _members(body)
         target = ""
         if st.type == "expression_statement" and void and not rets:
             holder = st
@@ -1436,7 +1437,7 @@ def shuffle_statements(text: str, rng: random.Random) -> str:
     for blk in walk(root):
         if blk.type != "block":
             continue
-        kids = [k for k in blk.named_children if k.type not in ("line_comment", "block_comment")]
+        kids = _members(blk)
         if len(kids) < 2:
             continue
         eff = [_effects(k, io) for k in kids]
