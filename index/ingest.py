@@ -12,10 +12,11 @@ import functools
 import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from whence.errors import InvalidInput
 
-from . import stackv2
+from . import shardfs, stackv2
 from .blobs import BlobStore
 from .pipeline import BATCH_FILES, BuildReport, build, check_text, prepare, to_utf8
 from .sources import (
@@ -82,7 +83,19 @@ def sources(
         )
     plan: list[Callable[[], Iterator[SourceFile]]] = []
     total, all_counted = 0, True
-    for p in stackv2.expand([str(x) for x in paths]):
+    plan_shard = functools.partial(
+        _plan_shard, plan, blobs=blobs, license_type=license_type, include_vendor=include_vendor,
+        include_generated=include_generated, max_bytes=max_bytes,
+    )  # fmt: skip
+    locations: list[str | os.PathLike[str]] = []
+    for given in paths:
+        text = str(given)
+        locations.extend(shardfs.expand_url(text) if shardfs.is_url(text) else stackv2.expand([text]))
+    for loc in locations:
+        if isinstance(loc, str):  # a shard URL
+            total += plan_shard(loc)
+            continue
+        p = Path(loc)
         if p.is_dir():
             plan.append(functools.partial(folder_files, p, repo, licenses, max_bytes=max_bytes))
             all_counted = False
@@ -90,22 +103,36 @@ def sources(
             plan.append(functools.partial(jsonl_files, p, repo, licenses, license_type, max_bytes=max_bytes))
             all_counted = False
         elif p.is_file() and p.suffix == ".parquet":
-            shard = stackv2.check_shard(p)
-            stackv2.require_contents(shard, blobs)
-            total += shard.rows
-            plan.append(
-                functools.partial(
-                    stackv2.shard_files,
-                    [shard],
-                    blobs,
-                    license_type=license_type,
-                    include_vendor=include_vendor,
-                    include_generated=include_generated,
-                    max_bytes=max_bytes,
-                )
-            )
+            total += plan_shard(str(p))
         elif p.exists():
             raise InvalidInput(f"{p}: not a folder, a .jsonl file or a .parquet shard")
         else:
             raise InvalidInput(f"{p}: no such file or folder")
     return Sources(itertools.chain.from_iterable(make() for make in plan), total if all_counted else None)
+
+
+def _plan_shard(
+    plan: list[Callable[[], Iterator[SourceFile]]],
+    location: str,
+    *,
+    blobs: BlobStore | None,
+    license_type: str,
+    include_vendor: bool,
+    include_generated: bool,
+    max_bytes: int | None,
+) -> int:
+    """Check the shard at ``location`` now and plan reading its rows; returns its row count."""
+    shard = stackv2.check_shard(location)
+    stackv2.require_contents(shard, blobs)
+    plan.append(
+        functools.partial(
+            stackv2.shard_files,
+            [shard],
+            blobs,
+            license_type=license_type,
+            include_vendor=include_vendor,
+            include_generated=include_generated,
+            max_bytes=max_bytes,
+        )
+    )
+    return shard.rows

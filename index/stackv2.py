@@ -25,6 +25,7 @@ from typing import Any
 
 from whence.errors import InvalidInput, WhenceError
 
+from . import shardfs
 from .blobs import BlobStore
 from .model import Occurrence, github_url
 from .sources import SourceFile
@@ -75,9 +76,10 @@ def _kind_ok(t: Any, want: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """A checked shard: its path, row count and whether it carries contents."""
+    """A checked shard: where it is (a local path or a URL), its row count and whether it carries
+    contents."""
 
-    path: Path
+    path: str
     rows: int
     has_content: bool
 
@@ -90,23 +92,30 @@ def _parquet() -> Any:
     return pq
 
 
-def check_shard(path: Path) -> Shard:
+def open_parquet(location: str) -> Any:
+    """A :class:`pyarrow.parquet.ParquetFile` over the shard at ``location`` (:mod:`.shardfs`)."""
+    pq = _parquet()
+    path, filesystem = shardfs.arrow_source(location)
+    return pq.ParquetFile(path, filesystem=filesystem)
+
+
+def check_shard(location: str | Path) -> Shard:
     """Open a shard's footer and check its columns and their types.
 
     Raises:
         InvalidInput: not a readable parquet file (truncated, not parquet), a required column missing,
             or a column of the wrong type -- the message names the file and the column.
     """
-    pq = _parquet()
     import pyarrow as pa
 
+    path = str(location)
     try:
-        pf = pq.ParquetFile(path)
+        pf = open_parquet(path)
     except (pa.ArrowException, OSError) as exc:
         raise InvalidInput(f"{path}: not a readable parquet file (truncated or corrupt?): {exc}") from exc
     with pf:
         schema = pf.schema_arrow
-        size = path.stat().st_size
+        size = shardfs.size_of(path)
         meta = pf.metadata
         # A file cut short can keep a readable footer only by accident; the column chunks would then
         # point past its end.  Checking the offsets costs nothing and catches it before any row is read.
@@ -166,12 +175,11 @@ class Row:
 
 def rows(shard: Shard) -> Iterator[Row]:
     """The rows of a checked shard, streamed in record batches."""
-    pq = _parquet()
     import pyarrow as pa
 
     cols = list(COLUMNS) + (["content"] if shard.has_content else [])
     try:
-        with pq.ParquetFile(shard.path) as pf:
+        with open_parquet(shard.path) as pf:
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols):
                 data = {name: batch.column(i).to_pylist() for i, name in enumerate(batch.schema.names)}
                 content = data.get("content") or [None] * batch.num_rows
