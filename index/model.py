@@ -18,6 +18,10 @@ class Occurrence:
     licenses: tuple[str, ...] = ()
     revision: str = ""
     url: str = ""
+    #: The dataset a shard row came from (``""``: an unnamed one), so that ``whence index sync`` knows
+    #: which occurrences a newer revision of it replaces; ``None`` for folders and JSONL files.  Stores
+    #: write it and need not read it back: it takes no part in comparisons.
+    dataset: str | None = field(default=None, compare=False)
 
     def url_for_lines(self, first: int, last: int) -> str:
         """The occurrence's URL pointing at a line range (GitHub-style ``#L1-L9``)."""

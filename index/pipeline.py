@@ -2,10 +2,20 @@
 
 Work is split so that both cores are busy: worker threads read, validate, hash, fingerprint (the
 compiled kernel releases the GIL) and compress files; the calling thread only writes batches, each
-in one transaction.  A content already in the index (by its xxh3-128 hash) is not fingerprinted again:
-it only gains the new occurrence.  So a build that was interrupted (Ctrl-C, SIGKILL) and is run again
-ends with exactly the documents and occurrences of a clean build.  Repositories opted out of the index
-(:meth:`Store.optouts`) are left out of every build.
+in one transaction.  A content already in the index is not fingerprinted again: it only gains the new
+occurrence.  Two checks find it, both by looking up one batch of keys in the store at a time (memory
+stays bounded however large the index; nothing holds a set of everything):
+
+* a shard row whose ``blob_id`` the index already holds is not even fetched from the blob store
+  (:meth:`Store.known_blobs`) -- so a rerun after a failure fetches only what is missing;
+* any other file is read and hashed (xxh3-128), and a content hash the index holds
+  (:meth:`Store.known`) is not fingerprinted.
+
+What this build wrote and the store may not show yet (an open transaction, an unrefreshed engine) is
+remembered in two bounded generations (:class:`_Recent`); past them, a repeated content is fingerprinted
+again and the store's own deduplication keeps one copy.  So a build that was interrupted (Ctrl-C,
+SIGKILL) and is run again ends with exactly the documents and occurrences of a clean build.
+Repositories opted out of the index (:meth:`Store.optouts`) are left out of every build.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from .stores import codec
 from .stores.base import Store, StoreWriter
 
 BATCH_FILES = 64
+#: Keys (content hashes, blob ids) remembered per generation of :class:`_Recent` (two are kept).
+RECENT_KEYS = 1 << 17
 
 
 @dataclass
@@ -42,6 +54,8 @@ class BuildReport:
     occurrences: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    fetched: int = 0  # contents fetched from a blob store
+    known_blobs: int = 0  # shard rows whose blob the index held: not fetched, only their occurrence added
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +65,8 @@ class BuildReport:
             "duplicates": self.duplicates,
             "occurrences_added": self.occurrences,
             "skipped": dict(self.skipped),
+            "fetched": self.fetched,
+            "known_blobs": self.known_blobs,
             "seconds": round(self.seconds, 3),
             "mb_per_s": round(self.bytes / 1e6 / self.seconds, 2) if self.seconds else 0.0,
         }
@@ -62,6 +78,29 @@ class _Prepared:
     known: tuple[bytes, Occurrence] | None = None  # a content already stored: only its occurrence
     skipped: str = ""
     nbytes: int = 0  # the bytes indexed (0 for a file skipped: a report counts what was indexed)
+    fetched: bool = False  # its bytes came from a blob store
+    blob_known: bool = False  # its blob was known: never fetched
+    blob_id: str = ""
+
+
+class _Recent:
+    """Keys this build wrote (content hashes; ``("blob", blob_id)`` -> content hash), in two generations
+    of at most ``limit`` each: a search engine answers lookups only for what its last refresh made
+    visible, so what the build wrote since must be remembered here.  Read by worker threads, written
+    by the writer thread."""
+
+    def __init__(self, limit: int = RECENT_KEYS) -> None:
+        self.limit = limit
+        self._new: dict[object, bytes] = {}
+        self._old: dict[object, bytes] = {}
+
+    def get(self, key: object) -> bytes | None:
+        return self._new.get(key) or self._old.get(key)
+
+    def add(self, key: object, value: bytes) -> None:
+        self._new[key] = value
+        if len(self._new) >= self.limit:
+            self._old, self._new = self._new, {}
 
 
 def check_text(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
@@ -102,29 +141,50 @@ def document_language(given: str, path: str) -> str:
     return lexer.language_for_path(path) or ""
 
 
-def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> _Prepared:
-    """Read, validate, hash and fingerprint one file (runs in a worker thread)."""
+def _read(src: SourceFile, max_bytes: int) -> tuple[_Prepared, bytes]:
+    """Read, decode and validate one file: ``(skipped, b"")`` or ``(prepared with its hash, text)``."""
     if src.skip:
-        return _Prepared(skipped=src.skip)
+        return _Prepared(skipped=src.skip), b""
+    fetched = src.fetched
     try:
         loaded = src.load()
     except SkipFile as exc:
-        return _Prepared(skipped=exc.reason)
+        return _Prepared(skipped=exc.reason), b""
     except MissingBlob:
-        return _Prepared(skipped="missing_blob")
+        return _Prepared(skipped="missing_blob", fetched=fetched), b""
     except CorruptBlob:
-        return _Prepared(skipped="undecodable")
+        return _Prepared(skipped="undecodable", fetched=fetched), b""
     except OSError:
-        return _Prepared(skipped="unreadable")
+        return _Prepared(skipped="unreadable", fetched=fetched), b""
     raw = to_utf8(loaded, src.encoding)
     if raw is None:
-        return _Prepared(skipped="undecodable")
+        return _Prepared(skipped="undecodable", fetched=fetched), b""
     reason = check_text(raw, max_bytes)
     if reason:
-        return _Prepared(skipped=reason)
+        return _Prepared(skipped=reason, fetched=fetched), b""
     digest = xxhash.xxh3_128_digest(raw)
-    if digest in known:
-        return _Prepared(known=(digest, src.occurrence), nbytes=len(raw))
+    read = _Prepared(known=(digest, src.occurrence), nbytes=len(raw), fetched=fetched, blob_id=src.blob_id)
+    return read, raw
+
+
+def prepare(
+    src: SourceFile, known: set[bytes] | Callable[[bytes], bool], max_bytes: int = DEFAULT_MAX_BYTES
+) -> _Prepared:
+    """Read, validate, hash and fingerprint one file (runs in a worker thread); a content ``known``
+    holds (a set, or a test) only gains its occurrence."""
+    out, raw = _read(src, max_bytes)
+    if out.known is None:
+        return out
+    digest = out.known[0]
+    if digest in known if isinstance(known, set) else known(digest):
+        return out
+    return fingerprinted(src, out, raw)
+
+
+def fingerprinted(src: SourceFile, read: _Prepared, raw: bytes) -> _Prepared:
+    """The document of a file read by :func:`_read` whose content is new."""
+    assert read.known is not None
+    digest = read.known[0]
     language = document_language(src.language, src.occurrence.path)
     f = fp.index_fingerprint(raw, language)
     doc = IndexedDoc(
@@ -140,7 +200,7 @@ def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYT
         blob_id=src.blob_id,
         occurrences=[src.occurrence],
     )
-    return _Prepared(doc=doc, nbytes=len(raw))
+    return _Prepared(doc=doc, nbytes=len(raw), fetched=read.fetched, blob_id=read.blob_id)
 
 
 def _batches(files: Iterator[SourceFile], size: int) -> Iterator[list[SourceFile]]:
@@ -178,20 +238,54 @@ def build(
     workers = max(1, workers or os.cpu_count() or 1)
     report = BuildReport()
     start = time.perf_counter()
-    known = set(store.all_content_hashes())
+    recent = _Recent()
+    lock = threading.Lock()  # the store's connection: the writer's writes and the workers' lookups
     blocked = {r.lower() for r in store.optouts()}
     stop = threading.Event()  # set when the build fails: running batches give up at their next file
 
-    def work(batch: list[SourceFile]) -> list[_Prepared]:
-        out = []
+    def work(batch: list[SourceFile], blobs: dict[str, bytes]) -> list[_Prepared]:
+        out: list[_Prepared] = []
+        texts: list[tuple[int, SourceFile, bytes]] = []
         for s in batch:
             if stop.is_set():
-                break
+                return out
             if s.occurrence.repo.lower() in blocked:
                 out.append(_Prepared(skipped="opted_out"))
-            else:
-                out.append(prepare(s, known, max_bytes))
+                continue
+            held = blobs.get(s.blob_id) if s.fetched and not s.skip else None
+            if held is not None:  # known by its blob id: not fetched
+                out.append(_Prepared(known=(held, s.occurrence), blob_known=True, blob_id=s.blob_id))
+                continue
+            read, raw = _read(s, max_bytes)
+            out.append(read)
+            if read.known is not None and recent.get(read.known[0]) is None:
+                texts.append((len(out) - 1, s, raw))
+        if texts:
+            with lock:
+                stored = store.known([out[i].known[0] for i, _, _ in texts])  # type: ignore[index]
+            for i, s, raw in texts:
+                if stop.is_set():
+                    break
+                digest = out[i].known[0]  # type: ignore[index]
+                if digest not in stored and recent.get(digest) is None:
+                    out[i] = fingerprinted(s, out[i], raw)
         return out
+
+    def blob_lookup(batch: list[SourceFile]) -> dict[str, bytes]:
+        """The batch's rows whose blob the index holds (blob id -> content hash)."""
+        found: dict[str, bytes] = {}
+        ask = []
+        for s in batch:
+            if s.fetched and not s.skip and s.blob_id:
+                held = recent.get(("blob", s.blob_id))
+                if held is not None:
+                    found[s.blob_id] = held
+                else:
+                    ask.append(s.blob_id)
+        if ask:
+            with lock:
+                found.update(store.known_blobs(ask))
+        return found
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whence-fp")
     pending: deque[Future[list[_Prepared]]] = deque()
@@ -207,11 +301,12 @@ def build(
                     if nxt is None:
                         exhausted = True
                         break
-                    pending.append(pool.submit(work, nxt))
+                    pending.append(pool.submit(work, nxt, blob_lookup(nxt)))
                 if not pending:
                     break
                 results = pending.popleft().result()
-                _write(w, results, report, known)
+                with lock:
+                    _write(w, results, report, recent)
                 report.seconds = time.perf_counter() - start
                 if progress is not None:
                     progress(report)
@@ -229,13 +324,15 @@ def build(
     return report
 
 
-def _write(w: StoreWriter, results: list[_Prepared], report: BuildReport, known: set[bytes]) -> None:
+def _write(w: StoreWriter, results: list[_Prepared], report: BuildReport, recent: _Recent) -> None:
     docs: list[IndexedDoc] = []
     seen: dict[bytes, IndexedDoc] = {}
     occs: list[tuple[bytes, Occurrence]] = []
     for r in results:
         report.files += 1
         report.bytes += r.nbytes
+        report.fetched += r.fetched
+        report.known_blobs += r.blob_known
         if r.skipped:
             report.skipped[r.skipped] += 1
         elif r.doc is not None:
@@ -254,6 +351,9 @@ def _write(w: StoreWriter, results: list[_Prepared], report: BuildReport, known:
         report.documents += res.documents
         report.occurrences += res.occurrences
         report.duplicates += len(docs) - res.documents
-        known.update(seen)
+        for d in docs:
+            recent.add(d.content_hash, d.content_hash)
+            if d.blob_id:
+                recent.add(("blob", d.blob_id), d.content_hash)
     if occs:
         report.occurrences += w.add_occurrences(occs)

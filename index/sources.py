@@ -14,10 +14,10 @@ import json
 import os
 import stat
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from whence.errors import InvalidInput
 
@@ -49,6 +49,8 @@ class SourceFile:
     label: str = ""  # for error messages
     skip: str = ""  # left out before reading (filtered by license type, vendored, ...), and why
     encoding: str = ""  # the bytes' encoding when not UTF-8 (The Stack's ``src_encoding``)
+    fetched: bool = False  # ``load`` fetches the bytes from a blob store (by ``blob_id``)
+    dataset: str | None = None  # a shard row: the dataset the index records it under ("": unnamed)
 
 
 class Sources(Iterator[SourceFile]):
@@ -58,6 +60,7 @@ class Sources(Iterator[SourceFile]):
     def __init__(self, files: Iterator[SourceFile], total: int | None) -> None:
         self._files = files
         self.total = total
+        self.shards: list[Any] = []  # the parquet shards among the sources (ingest.PlannedShard)
 
     def __next__(self) -> SourceFile:
         return next(self._files)
@@ -209,7 +212,7 @@ def jsonl_files(
     path: Path,
     repo: str | None = None,
     licenses: Sequence[str] = (),
-    license_type: str = "all",
+    license_type: str | Collection[str] = "all",
     max_bytes: int | None = None,
 ) -> Iterator[SourceFile]:
     """Records of a JSONL file (see the module docstring for the fields).
@@ -236,8 +239,10 @@ def jsonl_files(
                 raise InvalidInput(f"{label}: not a JSON object ({exc.msg})") from exc
             if not isinstance(rec, dict) or not isinstance(rec.get("content"), str):
                 raise InvalidInput(f"{label}: each line needs a string field 'content'")
-            if license_type != "all" and rec.get("license_type", license_type) != license_type:
-                continue
+            if license_type != "all" and "license_type" in rec:
+                keep = {license_type} if isinstance(license_type, str) else license_type
+                if rec["license_type"] not in keep:
+                    continue
             content = rec["content"].encode("utf-8", "surrogatepass")
             r = _utf8(rec.get("repo") or rec.get("repo_name") or repo or path.stem)
             p = _utf8(rec.get("path") or f"record-{lineno}")

@@ -177,6 +177,11 @@ class StoreWriter(abc.ABC):
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
         """Which of these content hashes are already stored."""
 
+    def known_blobs(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
+        """Which of these blob ids the index holds a document for: blob id -> its content hash (a build
+        skips their fetch).  A store that cannot tell returns ``{}`` (the blobs are fetched again)."""
+        return {}
+
     def all_content_hashes(self) -> list[bytes]:
         """Every stored content hash, so that ingestion can skip known contents without fingerprinting
         them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""

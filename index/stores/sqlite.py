@@ -40,7 +40,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS occurrences(
     revision TEXT NOT NULL DEFAULT '',
     licenses TEXT NOT NULL DEFAULT '[]',
     url TEXT NOT NULL DEFAULT '',
+    dataset TEXT,
     UNIQUE(doc, repo, path, revision)
 );
 CREATE INDEX IF NOT EXISTS occurrences_repo ON occurrences(repo);
@@ -99,6 +100,8 @@ CREATE TABLE IF NOT EXISTS bands(key INTEGER NOT NULL, doc INTEGER NOT NULL,
 _OPTOUT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS optouts(repo TEXT PRIMARY KEY COLLATE NOCASE, added TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS removed(doc INTEGER PRIMARY KEY);
+CREATE INDEX IF NOT EXISTS documents_blob ON documents(blob_id) WHERE blob_id != '';
+CREATE TABLE IF NOT EXISTS sources(location TEXT PRIMARY KEY, dataset TEXT NOT NULL, record TEXT NOT NULL);
 """
 
 # Parameters an index was built with: searching it with others would silently miss matches.
@@ -418,6 +421,9 @@ class SQLiteStore(Store):
         codec.check_params(meta, _PARAMS, str(self.path), "rebuild the index")
         if not self._readonly:
             db.executescript(_OPTOUT_SCHEMA)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(occurrences)")}
+            if "dataset" not in columns:  # an index written before datasets were recorded
+                db.execute("ALTER TABLE occurrences ADD COLUMN dataset TEXT")
         if create:
             db.execute("PRAGMA synchronous=NORMAL")
             # A 64 MiB page cache: builds write append-mostly, and a bigger cache only raised the peak RSS
@@ -496,9 +502,12 @@ class SQLiteStore(Store):
     def _insert_occurrences(self, rows: Iterable[tuple[int, Occurrence]]) -> int:
         """Insert (document id, occurrence) rows; returns how many were new."""
         cur = self._db.executemany(
-            "INSERT OR IGNORE INTO occurrences(doc, repo, path, revision, licenses, url)"
-            " VALUES (?,?,?,?,?,?)",
-            ((d, o.repo, o.path, o.revision, json.dumps(list(o.licenses)), o.url) for d, o in rows),
+            "INSERT OR IGNORE INTO occurrences(doc, repo, path, revision, licenses, url, dataset)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (
+                (d, o.repo, o.path, o.revision, json.dumps(list(o.licenses)), o.url, o.dataset)
+                for d, o in rows
+            ),
         )
         return max(cur.rowcount, 0)
 
@@ -649,6 +658,11 @@ class SQLiteStore(Store):
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
         sql = "SELECT content_hash FROM documents WHERE content_hash IN ({marks})"
         return {bytes(r[0]) for r in self._select_in(sql, list(content_hashes))}
+
+    @_reads
+    def known_blobs(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
+        sql = "SELECT blob_id, content_hash FROM documents WHERE blob_id IN ({marks}) AND blob_id != ''"
+        return {str(b): bytes(h) for b, h in self._select_in(sql, list(blob_ids))}
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -976,21 +990,7 @@ class SQLiteStore(Store):
                 )
             ]
             occ = db.execute("DELETE FROM occurrences WHERE repo = ? COLLATE NOCASE", (repo,)).rowcount
-            orphans = [
-                d
-                for d in docs
-                if db.execute("SELECT 1 FROM occurrences WHERE doc=? LIMIT 1", (d,)).fetchone() is None
-            ]
-            deletes = (
-                "DELETE FROM documents WHERE id IN ({marks})",
-                "DELETE FROM texts WHERE doc IN ({marks})",
-                "DELETE FROM bands WHERE doc IN ({marks})",
-            )
-            for sql in deletes:
-                for i in range(0, len(orphans), _CHUNK):
-                    chunk = orphans[i : i + _CHUNK]
-                    db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
-            db.executemany("INSERT OR IGNORE INTO removed(doc) VALUES (?)", [(d,) for d in orphans])
+            orphans = self._drop_orphans(docs)
             self._commit()
         except sqlite3.Error as exc:
             self._rollback()
@@ -998,6 +998,90 @@ class SQLiteStore(Store):
         self._removed = None
         self._count = None
         return occ, len(orphans)
+
+    def _drop_orphans(self, docs: Sequence[int]) -> list[int]:
+        """Delete the documents of ``docs`` left without an occurrence (inside the open transaction)."""
+        db = self._db
+        held = "SELECT 1 FROM occurrences WHERE doc=? LIMIT 1"
+        orphans = [d for d in docs if db.execute(held, (d,)).fetchone() is None]
+        deletes = (
+            "DELETE FROM documents WHERE id IN ({marks})",
+            "DELETE FROM texts WHERE doc IN ({marks})",
+            "DELETE FROM bands WHERE doc IN ({marks})",
+        )
+        for sql in deletes:
+            for i in range(0, len(orphans), _CHUNK):
+                chunk = orphans[i : i + _CHUNK]
+                db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        db.executemany("INSERT OR IGNORE INTO removed(doc) VALUES (?)", [(d,) for d in orphans])
+        return orphans
+
+    # -- datasets and sources ----------------------------------------------------------------------
+
+    def dataset_occurrences(self, dataset: str) -> Iterator[tuple[str, Occurrence]]:
+        """Every occurrence recorded under ``dataset``: (its key for :meth:`remove_occurrences`, it)."""
+        last = 0
+        while True:
+            page = self._db.execute(
+                "SELECT id, repo, path, revision FROM occurrences WHERE dataset = ? AND id > ?"
+                " ORDER BY id LIMIT 10000",
+                (dataset, last),
+            ).fetchall()
+            for oid, repo, path, rev in page:
+                yield str(oid), Occurrence(repo, path, (), rev, dataset=dataset)
+            if len(page) < 10000:
+                return
+            last = page[-1][0]
+
+    def remove_occurrences(self, keys: Sequence[str]) -> tuple[int, int]:
+        """Remove occurrences by key (:meth:`dataset_occurrences`), and the documents left without one."""
+        db = self._db
+        ids = [int(k) for k in keys]
+        try:
+            self._begin()
+            found = self._select_in("SELECT doc FROM occurrences WHERE id IN ({marks})", ids)
+            docs = sorted({r[0] for r in found})
+            removed = 0
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                removed += db.execute(
+                    f"DELETE FROM occurrences WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                ).rowcount
+            orphans = self._drop_orphans(docs)
+            self._commit()
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._write_failed(exc) from exc
+        self._removed = None
+        self._count = None
+        return removed, len(orphans)
+
+    def record_sources(
+        self, records: Sequence[dict[str, Any]], *, replace_dataset: str | None = None
+    ) -> None:
+        """Record what the index was built from: one record per source (``location`` and ``dataset``
+        keys at least), replacing an earlier record of the same location -- and, with
+        ``replace_dataset``, every earlier record of that dataset (a sync to a newer revision)."""
+        db = self._db
+        try:
+            self._begin()
+            if replace_dataset is not None:
+                db.execute("DELETE FROM sources WHERE dataset = ?", (replace_dataset,))
+            db.executemany(
+                "INSERT OR REPLACE INTO sources(location, dataset, record) VALUES (?, ?, ?)",
+                [(r["location"], r.get("dataset") or "", json.dumps(r, sort_keys=True)) for r in records],
+            )
+            self._commit()
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._write_failed(exc) from exc
+
+    @_reads
+    def sources(self) -> list[dict[str, Any]]:
+        if not self._has_table("sources"):  # an index written before sources were recorded
+            return []
+        rows = self._db.execute("SELECT record FROM sources ORDER BY dataset, location").fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     def remove_optout(self, repo: str) -> bool:
         try:
