@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from whence.errors import InvalidInput
+from whence.index.datasets import SUBSETS
 from whence.terminal import printable
 
 from .options import collect, default_index, exit_2_on_error, fail, format_option, index_option, open_index
@@ -28,7 +30,11 @@ class BuildOptions:
     # Which files of the sources, and what the index records about them.
     repo: str | None
     licenses: tuple[str, ...]
-    license_type: str
+    license_type: tuple[str, ...]
+    languages: tuple[str, ...]
+    subset: str | None
+    dataset: str | None
+    dataset_revision: str | None
     blobs: str | None
     include_vendor: bool
     include_generated: bool
@@ -40,43 +46,123 @@ class BuildOptions:
     rebuild: bool
 
 
+def _source_options(command: Any) -> Any:
+    """The options of ``index build`` and ``index sync`` that choose the files and describe them."""
+    options = [
+        click.option(
+            "--repo",
+            default=None,
+            help="Repository (owner/name) a plain folder belongs to. Default: its name.",
+        ),
+        click.option(
+            "--license",
+            "licenses",
+            multiple=True,
+            metavar="SPDX",
+            help="License of a plain folder (repeatable).",
+        ),
+        click.option(
+            "--license-type",
+            type=click.Choice(["permissive", "no_license", "all"]),
+            multiple=True,
+            default=("permissive",),
+            show_default=True,
+            help="Keep only shard rows and JSONL records with this license_type (repeatable; JSONL records "
+            "without it are kept). StarCoder2 trained on permissive and no_license: see --subset.",
+        ),
+        click.option(
+            "--language",
+            "languages",
+            multiple=True,
+            metavar="LANG",
+            help="Keep only shard rows of this language (The Stack's names, any case; repeatable). "
+            "Shards under data/<Language>/ of other languages are not opened.",
+        ),
+        click.option(
+            "--subset",
+            type=click.Choice(sorted(SUBSETS)),
+            default=None,
+            help="What a StarCoder2 model was trained on: its dataset (every shard must be of it) and its "
+            "license types (permissive and no_license). Replaces --license-type.",
+        ),
+        click.option(
+            "--dataset",
+            default=None,
+            metavar="ORG/NAME",
+            help="The dataset the shards are (default: what their path or URL says, e.g. "
+            "hf://datasets/ORG/NAME@REV/... or a Hugging Face cache folder).",
+        ),
+        click.option(
+            "--dataset-revision",
+            default=None,
+            metavar="REV",
+            help="The dataset revision the shards are (default: what their path or URL says).",
+        ),
+        click.option(
+            "--blobs",
+            metavar="PATH_OR_S3_URL",
+            default=None,
+            help="Where shard rows get their contents by blob_id: a folder with content/{blob_id} or "
+            "s3://bucket (Software Heritage: s3://softwareheritage).",
+        ),
+        click.option("--include-vendor", is_flag=True, help="Also index shard rows marked is_vendor."),
+        click.option("--include-generated", is_flag=True, help="Also index shard rows marked is_generated."),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 256),
+            default=None,
+            help="Fingerprinting threads. Default: cores.",
+        ),
+        click.option(
+            "--max-bytes",
+            type=click.IntRange(1),
+            default=1 << 20,
+            show_default=True,
+            help="Skip larger files.",
+        ),
+        click.option(
+            "--commit-every",
+            type=click.IntRange(1),
+            default=2_000_000,
+            show_default=True,
+            help="Fingerprints written per commit (an interrupted build keeps what was committed).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _files(sources: tuple[str, ...], opts: BuildOptions, blob_store: Any) -> Any:
+    from whence.index import ingest
+
+    if opts.subset and opts.license_type != ("permissive",):
+        raise InvalidInput(f"--subset {opts.subset} sets the license types: leave out --license-type")
+    return ingest.sources(
+        list(sources), repo=opts.repo, licenses=opts.licenses, license_type=opts.license_type,
+        blobs=blob_store, include_vendor=opts.include_vendor, include_generated=opts.include_generated,
+        max_bytes=opts.max_bytes, languages=opts.languages or None, dataset=opts.dataset,
+        revision=opts.dataset_revision, subset=opts.subset,
+    )  # fmt: skip
+
+
+def _recorded_options(opts: BuildOptions) -> dict[str, Any]:
+    """The build options a source record keeps (those that decide which rows were indexed, and how)."""
+    return {
+        "license_types": sorted(opts.license_type) if not opts.subset else None,
+        "subset": opts.subset,
+        "languages": sorted(opts.languages) or None,
+        "include_vendor": opts.include_vendor,
+        "include_generated": opts.include_generated,
+        "max_bytes": opts.max_bytes,
+        "blobs": opts.blobs,
+    }
+
+
 @index_group.command("build")
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @index_option
-@click.option(
-    "--repo", default=None, help="Repository (owner/name) a plain folder belongs to. Default: its name."
-)
-@click.option(
-    "--license", "licenses", multiple=True, metavar="SPDX", help="License of a plain folder (repeatable)."
-)
-@click.option(
-    "--license-type",
-    type=click.Choice(["permissive", "no_license", "all"]),
-    default="permissive",
-    show_default=True,
-    help="Keep only shard rows and JSONL records with this license_type (JSONL records without it are kept).",
-)
-@click.option(
-    "--blobs",
-    metavar="PATH_OR_S3_URL",
-    default=None,
-    help="Where shard rows get their contents by blob_id: a folder with content/{blob_id} or s3://bucket.",
-)
-@click.option("--include-vendor", is_flag=True, help="Also index shard rows marked is_vendor.")
-@click.option("--include-generated", is_flag=True, help="Also index shard rows marked is_generated.")
-@click.option(
-    "--workers", type=click.IntRange(1, 256), default=None, help="Fingerprinting threads. Default: cores."
-)
-@click.option(
-    "--max-bytes", type=click.IntRange(1), default=1 << 20, show_default=True, help="Skip larger files."
-)
-@click.option(
-    "--commit-every",
-    type=click.IntRange(1),
-    default=2_000_000,
-    show_default=True,
-    help="Fingerprints written per commit (an interrupted build keeps what was committed).",
-)
+@_source_options
 @click.option(
     "--worker",
     default=None,
@@ -91,15 +177,18 @@ class BuildOptions:
 @format_option
 @collect(BuildOptions, "opts")
 def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: BuildOptions) -> None:
-    """Index folders, JSONL files and Stack v2 parquet shards (SOURCE...: paths or glob patterns).
+    """Index folders, JSONL files and Stack v2 parquet shards (SOURCE...: paths, glob patterns such as
+    'data/**/*.parquet', a dataset's folder, or shard URLs).
 
     A folder indexes every file under it (binary, empty, non-UTF-8 and oversized files are skipped and
-    counted), with paths relative to it.  A shard's rows are filtered by --license-type (default:
-    permissive), vendored and generated files are left out, and contents come from the shard's content
-    column or from --blobs.  Every source is checked before anything is written.  Running a build
-    again -- also after an interrupted one -- adds only what is missing.
+    counted), with paths relative to it.  A shard (per-file or repository-nested, told apart by its
+    columns) has its rows filtered by --license-type (default: permissive; --subset starcoder2-15b
+    selects what that model was trained on), vendored and generated files are left out, and contents
+    come from the shard's content column or from --blobs.  Every source is checked before anything is
+    written.  Running a build again -- also after an interrupted one -- adds only what is missing, and
+    fetches no blob the index already holds.  The shards read are recorded (`whence index stats`).
     """
-    from whence.index import ingest, sharding
+    from whence.index import ingest, provenance, sharding
     from whence.index.blobs import open_blobs
 
     target = target or default_index()
@@ -108,11 +197,8 @@ def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bu
         blob_store = open_blobs(opts.blobs) if opts.blobs else None
     try:
         with exit_2_on_error():
-            files = ingest.sources(
-                list(sources), repo=opts.repo, licenses=opts.licenses, license_type=opts.license_type,
-                blobs=blob_store, include_vendor=opts.include_vendor,
-                include_generated=opts.include_generated, max_bytes=opts.max_bytes,
-            )  # fmt: skip
+            files = _files(sources, opts, blob_store)
+            shards = files.shards
             if slice_of is not None:
                 files = sharding.slice_files(files, slice_of)
         with (
@@ -127,6 +213,10 @@ def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bu
                 commit_every=opts.commit_every,
                 progress=progress,
             )
+            if shards:
+                files.shards = shards
+                options = _recorded_options(opts) | ({"worker": opts.worker} if opts.worker else {})
+                provenance.record(store, files, options)
             store.publish()  # a --rebuild becomes the live index
     except KeyboardInterrupt:
         click.echo("interrupted: committed batches are kept; run the same command again to finish", err=True)
@@ -138,11 +228,69 @@ def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bu
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2))
         return
+    click.echo(_build_line(report) + f"\nindex: {target}")
+
+
+def _build_line(report: Any) -> str:
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"
-    click.echo(
+    fetched = f", {report.fetched} blobs fetched ({report.known_blobs} known, not fetched)"
+    return (
         f"indexed {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.seconds:.1f}s "
-        f"[{summary['mb_per_s']} MB/s]: {report.documents} new documents, {report.occurrences} new "
-        f"occurrences, {report.duplicates} duplicate contents; skipped: {skipped}\nindex: {target}"
+        f"[{report.as_dict()['mb_per_s']} MB/s]: {report.documents} new documents, {report.occurrences} new "
+        f"occurrences, {report.duplicates} duplicate contents{fetched}; skipped: {skipped}"
+    )
+
+
+@index_group.command("sync")
+@click.argument("sources", nargs=-1, required=True, metavar="SHARD...")
+@index_option
+@_source_options
+@format_option
+@collect(BuildOptions, "opts", worker=None, rebuild=False)
+def index_sync(sources: tuple[str, ...], target: str | None, fmt: str, opts: BuildOptions) -> None:
+    """Bring an index to a newer revision of a Stack v2 dataset (SHARD...: every shard of that revision).
+
+    Rows that are new are added; rows the index holds are kept (their blobs are not fetched again);
+    occurrences recorded under the dataset that the revision no longer has -- opt-outs, removed files --
+    are removed, with the documents left without any, only once every shard has been read.  The dataset
+    is what the shards' paths or URLs name, or --dataset.  Safe to run again: a second run changes
+    nothing; a run that was interrupted removed nothing, and finishes when run again.
+    """
+    from whence.index import ingest, provenance
+    from whence.index.blobs import open_blobs
+
+    target = target or default_index()
+    with exit_2_on_error():
+        blob_store = open_blobs(opts.blobs) if opts.blobs else None
+    try:
+        with exit_2_on_error():
+            files = _files(sources, opts, blob_store)
+            dataset = provenance.sync_dataset(files, opts.dataset or None)
+        with open_index(target) as store, _progress(fmt == "text", files.total) as progress:
+
+            def build(stream: Any) -> Any:
+                return ingest.build(
+                    store, stream, workers=opts.workers, max_bytes=opts.max_bytes,
+                    commit_every=opts.commit_every, progress=progress,
+                )  # fmt: skip
+
+            with exit_2_on_error():
+                report = provenance.sync(store, files, dataset, _recorded_options(opts), build=build)
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing was removed yet; run the same command again to finish", err=True)
+        sys.exit(130)
+    finally:
+        if blob_store is not None:
+            blob_store.close()
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict() | {"index": str(target)}, indent=2))
+        return
+    gone = ", ".join(report.removed_repositories) or "none"
+    click.echo(
+        f"synced {dataset} to {', '.join(report.revisions) or 'the given shards'}: "
+        + _build_line(report.build)
+        + f"\nremoved {report.occurrences_removed} occurrences and {report.documents_removed} documents"
+        f" (repositories gone: {printable(gone)})\nindex: {target}"
     )
 
 
@@ -213,14 +361,25 @@ class _progress:
 @index_option
 @format_option
 def index_stats(target: str | None, fmt: str) -> None:
-    """Counts of an index: documents, occurrences, repositories, fingerprints, size."""
+    """Counts of an index -- documents, occurrences, repositories, fingerprints, size -- and the shards it
+    was built from (location, dataset and revision, layout, rows, size, checksum, build options)."""
     with open_index(target, readonly=True) as store:
-        stats = store.stats()
+        stats: dict[str, Any] = dict(store.stats())
+        recorded = store.sources()
     if fmt == "json":
-        click.echo(json.dumps(stats, indent=2))
+        click.echo(json.dumps(stats | {"sources": recorded}, indent=2))
     else:
         for key, value in stats.items():
             click.echo(printable(f"{key:>28}: {value}"))
+        click.echo(printable(f"{'sources':>28}: {len(recorded)} shard(s) recorded"))
+        for r in recorded:
+            where = f"{r.get('dataset') or '(unnamed dataset)'}@{r.get('revision') or '?'}"
+            click.echo(
+                printable(
+                    f"{'':>30}{r['location']}  [{where}, {r.get('layout')}, {r.get('rows')} rows,"
+                    f" {r.get('size')} bytes, {r.get('checksum')}]"
+                )
+            )
 
 
 @index_group.command("check")

@@ -75,9 +75,10 @@ def open_index(
         yield store
 
 
-def collect(cls: type[Any], name: str) -> Callable[[F], F]:
+def collect(cls: type[Any], name: str, **fixed: Any) -> Callable[[F], F]:
     """A decorator that gathers a command's keyword arguments named like the fields of the dataclass
-    ``cls`` into one ``cls`` instance, passed as the keyword ``name``.
+    ``cls`` into one ``cls`` instance, passed as the keyword ``name``; ``fixed`` gives the fields the
+    command has no option for.
 
     Put it under the ``@click.option`` lines it gathers (next to ``def``), so that click still sees them.
     """
@@ -86,7 +87,7 @@ def collect(cls: type[Any], name: str) -> Callable[[F], F]:
     def decorate(command: F) -> F:
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            kwargs[name] = cls(**{f: kwargs.pop(f) for f in fields})
+            kwargs[name] = cls(**{f: fixed[f] if f in fixed else kwargs.pop(f) for f in fields})
             return command(*args, **kwargs)
 
         return cast(F, wrapper)

@@ -9,6 +9,7 @@ knows where a shard's bytes live.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from whence.errors import InvalidInput
@@ -34,3 +35,29 @@ def arrow_source(location: str) -> tuple[str, Any]:
 def size_of(location: str) -> int:
     """The shard's size in bytes."""
     return os.stat(location).st_size
+
+
+@dataclass(frozen=True, slots=True)
+class ShardSource:
+    """What a shard is, for the index's record of its sources."""
+
+    location: str
+    size: int
+    checksum: str  # "<kind>:<value>": "sha256:..." (the bytes), "etag:..." (an object store's)
+    dataset: str
+    revision: str
+
+
+def describe(location: str) -> ShardSource:
+    """Size and checksum of the shard at ``location`` (a local file: the sha256 of its bytes, read
+    through once in 1 MiB pieces), and the dataset and revision its location names."""
+    import hashlib
+
+    from .datasets import identify
+
+    digest = hashlib.sha256()
+    with open(location, "rb") as fh:
+        for piece in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(piece)
+    dataset, revision = identify(location)
+    return ShardSource(location, size_of(location), f"sha256:{digest.hexdigest()}", dataset, revision)

@@ -193,6 +193,7 @@ def check_shard(location: str | Path) -> Shard:
 def _count_files(pf: Any, schema: Any) -> int | None:
     """A nested shard's file count from its ``num_files`` column (one small integer column), if any."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     idx = schema.get_field_index("num_files")
     if idx < 0 or not pa.types.is_integer(schema.field(idx).type):
@@ -201,7 +202,7 @@ def _count_files(pf: Any, schema: Any) -> int | None:
         column = pf.read(columns=["num_files"]).column(0)
     except (pa.ArrowException, OSError):
         return None
-    return int(pa.compute.sum(column).as_py() or 0)
+    return int(pc.sum(column).as_py() or 0)
 
 
 _DATA_LANGUAGE = re.compile(r"(?:^|/)data/([^/]+)/[^/]+\.parquet$")

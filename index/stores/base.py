@@ -243,6 +243,28 @@ class StoreAdmin:
         whether it was opted out."""
         raise WhenceError(f"{type(self).__name__} does not support opting repositories out")
 
+    def record_sources(
+        self, records: Sequence[dict[str, Any]], *, replace_dataset: str | None = None
+    ) -> None:
+        """Record what the index was built from: one record per source (``location`` and ``dataset``
+        keys at least; JSON values), replacing an earlier record of the same location -- and, with
+        ``replace_dataset``, every earlier record of that dataset (a sync to a newer revision)."""
+        raise WhenceError(f"{type(self).__name__} does not record its sources")
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The recorded sources (see :meth:`record_sources`), by dataset and location."""
+        return []
+
+    def dataset_occurrences(self, dataset: str) -> Iterator[tuple[str, Occurrence]]:
+        """Every occurrence recorded under ``dataset``: (its key for :meth:`remove_occurrences`, the
+        occurrence's repository, path and revision)."""
+        raise WhenceError(f"{type(self).__name__} does not record datasets")
+
+    def remove_occurrences(self, keys: Sequence[str]) -> tuple[int, int]:
+        """Remove occurrences by key, and the documents left without one; returns (occurrences removed,
+        documents removed)."""
+        raise WhenceError(f"{type(self).__name__} does not support removing occurrences")
+
 
 class Store(StoreReader, StoreWriter, StoreAdmin):
     """A whence index: what :func:`~whence.index.stores.open_store` opens.  Callers take the narrowest

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -78,6 +79,10 @@ def doc_id(content_hash: bytes, attempt: int = 0) -> int:
     gives the next candidate when two contents collide on the first (about once in 10^10 pairs)."""
     raw = content_hash if attempt == 0 else xxhash.xxh3_64_digest(content_hash + attempt.to_bytes(2, "big"))
     return int.from_bytes(raw[:8], "big") >> 1
+
+
+#: Blob ids that get a marker document (``b<blob_id>``): The Stack's hexadecimal ids and the like.
+_BLOB_KEY = re.compile(r"[0-9A-Za-z_.-]{1,128}")
 
 
 def _occ_id(did: int, o: Occurrence) -> str:
@@ -211,6 +216,8 @@ class ElasticStore(Store):
                 f"`whence index build SOURCE --index {self.target.display}`"
             )
         self._check_meta()
+        if not self._readonly:
+            self._add_fields()
         settings = self._get(f"/{self._read_index}/_settings")
         self._shards = int(settings[self._read_index]["settings"]["index"]["number_of_shards"])
 
@@ -263,6 +270,18 @@ class ElasticStore(Store):
         codec.check_params(
             meta, PARAMS, self.target.display, "rebuild it with `whence index build --rebuild`"
         )
+
+    def _add_fields(self) -> None:
+        """Give an index built before :data:`~.elastic_mappings.ADDED_FIELDS` existed those fields."""
+        mapping = self._get(f"/{self._write_index}/_mapping")[self._write_index]["mappings"]
+        missing = {f: em.MAPPINGS["properties"][f] for f in em.ADDED_FIELDS if f not in mapping["properties"]}
+        if missing:
+            try:
+                self._driver.request(
+                    "PUT", f"/{self._write_index}/_mapping", {"properties": missing}, backoff=WRITE_BACKOFF
+                )
+            except EngineHTTPError as exc:
+                raise self._unavailable("add fields to the mapping", exc) from exc
 
     def _unavailable(self, what: str, exc: EngineHTTPError) -> StoreUnavailable:
         return StoreUnavailable(f"{self.target.display}: could not {what}: {exc}")
@@ -320,6 +339,7 @@ class ElasticStore(Store):
         pending = list(docs)
         attempt = 0
         new_docs = new_occ = 0
+        placed: list[tuple[IndexedDoc, int]] = []  # each content and the document id it is stored under
         while pending:
             # One bulk per batch: each document with its occurrences, keyed by the document's id.
             ops = []
@@ -335,6 +355,7 @@ class ElasticStore(Store):
                 if doc_status == 409:
                     existing.append((d, occ_statuses))
                     continue
+                placed.append((d, doc_id(d.content_hash, attempt)))
                 new_docs += 1
                 new_occ += sum(s != 409 for s in occ_statuses)
                 self._pairs_since_refresh += len(d.hashes)
@@ -350,6 +371,7 @@ class ElasticStore(Store):
                     src = stored.get(_id)
                     if src is not None and src.get("ch") == d.content_hash.hex():
                         new_occ += sum(s != 409 for s in occ_statuses)
+                        placed.append((d, int(_id[1:])))
                     else:
                         clashes.append(d)
                         wrong = [o for o, s in zip(d.occurrences, occ_statuses, strict=True) if s != 409]
@@ -360,6 +382,13 @@ class ElasticStore(Store):
                 raise StoreUnavailable(
                     f"{self.target.display}: no free document id for {pending[0].content_hash.hex()}"
                 )
+        # Each shard row's blob id -> its document, so that a later build knows it before fetching it
+        # (written after the document: a marker never names a document that is not stored).
+        self._bulk([
+            ({"index": {"_id": f"b{d.blob_id}"}}, {"kind": "blob", "did": did, "ch": d.content_hash.hex()})
+            for d, did in placed
+            if _BLOB_KEY.fullmatch(d.blob_id)
+        ])  # fmt: skip
         if self._pairs_since_refresh >= self.refresh_pairs:
             self.flush()
         failpoints.reached("after-commit")  # the batch is acknowledged: crash tests stop a build here
@@ -393,6 +422,8 @@ class ElasticStore(Store):
             "kind": "occ", "did": did, "repo": o.repo, "path": o.path, "rev": o.revision,
             "lic": list(o.licenses), "licj": json.dumps(list(o.licenses)), "url": o.url, "seq": self._seq,
         }  # fmt: skip
+        if o.dataset is not None:
+            src["ds"] = o.dataset
         return {"create": {"_id": _occ_id(did, o)}}, src
 
     def _write_occurrences(self, pairs: Sequence[tuple[int, Occurrence]]) -> int:
@@ -522,6 +553,21 @@ class ElasticStore(Store):
 
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
         return set(self._resolve(content_hashes))
+
+    def known_blobs(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
+        """By real-time GETs of the blob markers (``b<blob_id>``), each checked against the document it
+        names (a document removed since, by an opt-out, is not known)."""
+        keys = [b for b in dict.fromkeys(blob_ids) if _BLOB_KEY.fullmatch(b)]
+        markers = self._mget_sources([f"b{b}" for b in keys], ["did", "ch"])
+        if not markers:
+            return {}
+        docs = self._mget_sources([f"d{m['did']}" for m in markers.values()], ["ch"])
+        out: dict[str, bytes] = {}
+        for key, m in markers.items():
+            doc = docs.get(f"d{m['did']}")
+            if doc is not None and doc.get("ch") == m.get("ch"):
+                out[key[1:]] = bytes.fromhex(m["ch"])
+        return out
 
     def _doc_freqs(self, keys: list[str]) -> dict[str, int]:
         """Document frequency of each term, from the term dictionary of one shard, scaled by the number
@@ -689,7 +735,11 @@ class ElasticStore(Store):
         statuses = self._bulk([({"delete": {"_id": h["_id"]}}, None) for h in hits])
         removed = sum(s == 200 for s in statuses)
         self.flush()
-        dids = sorted({int(h["_source"]["did"]) for h in hits})
+        return removed, len(self._drop_orphans({int(h["_source"]["did"]) for h in hits}))
+
+    def _drop_orphans(self, candidates: Iterable[int]) -> list[int]:
+        """Delete the documents of ``candidates`` left without an occurrence (occurrences refreshed)."""
+        dids = sorted(set(candidates))
         kept: set[int] = set()
         for i in range(0, len(dids), TERMS_PER_REQUEST):
             chunk = dids[i : i + TERMS_PER_REQUEST]
@@ -701,7 +751,56 @@ class ElasticStore(Store):
         orphans = [d for d in dids if d not in kept]
         self._delete([f"d{d}" for d in orphans])
         self.flush()
-        return removed, len(orphans)
+        return orphans
+
+    # -- datasets and sources ----------------------------------------------------------------------
+
+    def dataset_occurrences(self, dataset: str) -> Iterator[tuple[str, Occurrence]]:
+        """Every occurrence recorded under ``dataset``: (its key for :meth:`remove_occurrences`, it)."""
+        self.flush()
+        query = em.kind_query("occ", {"term": {"ds": dataset}})
+        for h in self._scan(query, source=["repo", "path", "rev"], sort=[{"did": "asc"}, {"seq": "asc"}]):
+            src = h["_source"]
+            yield h["_id"], Occurrence(src["repo"], src["path"], (), src.get("rev", ""), dataset=dataset)
+
+    def remove_occurrences(self, keys: Sequence[str]) -> tuple[int, int]:
+        """Remove occurrences by key (:meth:`dataset_occurrences`), and the documents left without one."""
+        if self._readonly:
+            raise WhenceError("the store is open read-only")
+        dids: set[int] = set()
+        removed = 0
+        for i in range(0, len(keys), PAGE):
+            chunk = list(keys[i : i + PAGE])
+            dids.update(int(src["did"]) for src in self._mget_sources(chunk, ["did"]).values())
+            removed += sum(s == 200 for s in self._bulk([({"delete": {"_id": k}}, None) for k in chunk]))
+        self.flush()
+        self._count = None
+        return removed, len(self._drop_orphans(dids))
+
+    def record_sources(
+        self, records: Sequence[dict[str, Any]], *, replace_dataset: str | None = None
+    ) -> None:
+        """As :meth:`SQLiteStore.record_sources`: one ``kind=source`` object per location."""
+        if self._readonly:
+            raise WhenceError("the store is open read-only")
+        if replace_dataset is not None:
+            self.flush()
+            query = em.kind_query("source", {"term": {"ds": replace_dataset}})
+            old = list(self._scan(query, source=["ds"], sort=[{"seq": "asc"}]))
+            self._bulk([({"delete": {"_id": h["_id"]}}, None) for h in old])
+        ops = []
+        for r in records:
+            key = "s" + xxhash.xxh3_128_hexdigest(str(r["location"]).encode("utf-8", "surrogatepass"))
+            self._seq += 1
+            src = {"kind": "source", "ds": r.get("dataset") or "", "rec": r, "seq": self._seq}
+            ops.append(({"index": {"_id": key}}, src))
+        self._bulk(ops)
+        self.flush()
+
+    def sources(self) -> list[dict[str, Any]]:
+        hits = self._scan(em.kind_query("source"), source=["rec"], sort=[{"seq": "asc"}])
+        recs = [h["_source"]["rec"] for h in hits]
+        return sorted(recs, key=lambda r: (r.get("dataset") or "", r.get("location") or ""))
 
     def remove_optout(self, repo: str) -> bool:
         if self._readonly:

@@ -8,6 +8,8 @@ told apart by ``kind``)::
                              (+ fp, bands: indexed, not in _source)
     kind=occ   _id "o<key>"  did, repo, path, rev, lic, licj, url, seq
     kind=optout _id "x<repo>" repo, added   (repositories kept out of the index)
+    kind=blob  _id "b<blob_id>" did, ch     (a shard row's blob id -> its document: known before fetching)
+    kind=source _id "s<key>" ds, rec        (what the index was built from: whence index stats)
 
 Why this shape (see docs/elastic.md for the measurements behind it):
 
@@ -67,10 +69,16 @@ MAPPINGS: dict[str, Any] = {
         "licj": {"type": "keyword", "index": False},  # the licenses in their order, as JSON
         "url": {"type": "keyword", "index": False},
         "seq": {"type": "long"},
+        "ds": {"type": "keyword"},  # the dataset an occurrence (or a source) belongs to
         # opted-out repositories (kind=optout, _id "x<repo>")
         "added": {"type": "keyword", "index": False},
+        # recorded sources (kind=source): kept as they are, never searched
+        "rec": {"type": "object", "enabled": False},
     },
 }
+#: Fields added to the layout after indexes of it were built: an index opened for writing gains them
+#: (adding fields to a mapping is allowed in place; nothing else changes).
+ADDED_FIELDS = ("ds", "rec")
 
 
 def index_body(

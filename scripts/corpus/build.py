@@ -15,11 +15,13 @@ v2 has, filled from the metadata its ecosystem keeps:
   when none is known, and -- an extension: The Stack v2 left such repositories out -- ``copyleft``;
 * ``src_encoding`` (UTF-8, else ISO-8859-1), ``language``, ``extension``, ``length_bytes``;
   ``is_vendor`` (a vendored-folder component in the path), ``is_generated`` (a generated-code marker
-  in the first 2 kB); ``blob_id`` is the real Software Heritage / git blob id of the bytes.
+  in the first 2 kB); ``blob_id`` and ``content_id`` are the real Software Heritage ids of the bytes
+  (their SHA-1, the bucket's key; their ``sha1_git``, the SWHID's).
   ``revision_id``, ``snapshot_id`` and ``directory_id`` are stable hashes (these files have no git
   history here), so URLs are well-formed but do not resolve.
 
     python scripts/corpus/build.py --out data/stack [--limit N] [--extra-root DIR] [--shard-rows 20000]
+                                   [--layout flat|nested]
 
 It prints the counts by language and license type; ``whence index build 'data/stack/shards/*.parquet'
 --blobs data/stack/blobs --license-type all`` indexes it.
@@ -176,7 +178,14 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="at most this many files")
     ap.add_argument("--seed", type=int, default=None, help="shuffle the files (a mix of every root)")
     ap.add_argument("--extra-root", action="append", default=[], metavar="DIR")
-    ap.add_argument("--shard-rows", type=int, default=20_000)
+    ap.add_argument("--shard-rows", type=int, default=20_000, help="files per shard")
+    ap.add_argument(
+        "--layout",
+        choices=["flat", "nested"],
+        default="flat",
+        help="flat: a row per file (the-stack-v2, -dedup); nested: a row per repository, its files in a "
+        "'files' list (-train-full-ids, -train-smol-ids, what StarCoder2 was trained on)",
+    )
     args = ap.parse_args()
     out = Path(args.out)
     if (out / "shards").exists() and any((out / "shards").glob("*.parquet")):
@@ -196,7 +205,7 @@ def main() -> int:
         TextColumn("writing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         disable=not sys.stderr.isatty(), transient=True,
     )  # fmt: skip
-    with progress, ShardWriter(out, shard_rows=args.shard_rows) as w:
+    with progress, ShardWriter(out, shard_rows=args.shard_rows, layout=args.layout) as w:
         task = progress.add_task("files", total=len(files))
         for f in files:
             progress.advance(task)
