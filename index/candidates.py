@@ -8,7 +8,8 @@ agree on which documents those are: :func:`whence.index.search.search` (a snippe
                                   the winnowed ones for a longer one (:func:`lookup`)
                   --postings-->   documents holding each hash; a hash held by more than
                                   :func:`common_cap` documents, or listed by the shipped boilerplate
-                                  model (:func:`with_model`), is boilerplate and nominates nothing
+                                  model (:func:`with_model`), is boilerplate and nominates nothing; at
+                                  most :data:`QUERY_POSTINGS` postings per query (:func:`within_budget`)
                   --votes-->      per document, its distinct shared hashes, plus :data:`BAND_VOTES` for
                                   sharing a MinHash LSH band with a whole-file query (:func:`votes`)
                   --rank-->       the best :data:`MAX_CANDIDATES` by votes, equal votes in content order,
@@ -24,12 +25,17 @@ import numpy.typing as npt
 
 from . import boilerplate
 from . import fingerprint as fp
-from .stores.base import Postings
+from .stores.base import Postings, budget_common
 from .stores.segments import in_sorted
 
-#: A fingerprint found in more documents than this is boilerplate (relative to the index size).
+#: A fingerprint found in more documents than this is boilerplate: a share of the index, at least
+#: COMMON_MIN_CAP, and never more than COMMON_MAX_CAP, so that the postings one fingerprint costs a query
+#: stay bounded however large the index grows (1e-4 of 3 billion documents would be 300,000).
 COMMON_MIN_CAP = 64
 COMMON_FRACTION = 1e-4
+COMMON_MAX_CAP = 1000
+#: Most postings one query reads (see :func:`within_budget`).
+QUERY_POSTINGS = 100_000
 #: Queries of at most this many k-grams look up every k-gram, longer ones only their winnowed ones.
 SHORT_QUERY_KGRAMS = 96
 #: Queries of at least this many tokens (whole files) also look up their MinHash LSH bands.
@@ -49,7 +55,19 @@ OrderKeys = Callable[[Sequence[int]], Mapping[int, int]]
 
 def common_cap(documents: int) -> int:
     """Document frequency above which a fingerprint counts as boilerplate."""
-    return max(COMMON_MIN_CAP, int(documents * COMMON_FRACTION))
+    return min(COMMON_MAX_CAP, max(COMMON_MIN_CAP, int(documents * COMMON_FRACTION)))
+
+
+def within_budget(post: Postings, budget: int = QUERY_POSTINGS) -> Postings:
+    """``post`` with at most ``budget`` postings: the hashes held by the most documents are made common
+    (:func:`budget_common`) until the rest fit.  A query's work is then bounded at any index size: its
+    hashes each cost at most :func:`common_cap` postings, and all of them together at most ``budget``."""
+    if len(post.hashes) <= budget:
+        return post
+    uniq, counts = np.unique(post.hashes, return_counts=True)
+    dropped = budget_common(uniq, counts.astype(np.int64), budget)
+    keep = ~in_sorted(dropped, post.hashes)
+    return Postings(post.hashes[keep], post.docs[keep], np.union1d(post.common, dropped), post.band_docs)
 
 
 def lookup(

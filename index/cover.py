@@ -172,7 +172,7 @@ def cover(
     result = SearchResult(prep.lines, len(toks), [])
     if not len(prep.lookup):
         return result
-    post = candidates.with_model(post, prep.lookup)
+    post = candidates.with_model(candidates.within_budget(post), prep.lookup)
     if band_docs is None:
         # Whole files: MinHash LSH finds near-duplicates with few shared grams.
         keys = candidates.band_keys(len(toks), prep.exact)

@@ -184,8 +184,11 @@ def _match(
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
     lookup, _ = candidates.lookup(qe, qa)
-    post = store.postings(lookup.view(np.int64), common_cap(documents), candidates.band_keys(len(toks), qe))
-    post = candidates.with_model(post, lookup)
+    keys = candidates.band_keys(len(toks), qe)
+    post = store.postings(
+        lookup.view(np.int64), common_cap(documents), keys, budget=candidates.QUERY_POSTINGS
+    )
+    post = candidates.with_model(candidates.within_budget(post), lookup)
     # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
     # A short query looked up every k-gram: how many documents hold each is known, and a short run of

@@ -394,3 +394,80 @@ def test_the_elasticsearch_client_path_gives_the_same_answers(
     monkeypatch.setenv("WHENCE_ENGINE_CLIENT", "solr")
     with pytest.raises(WhenceError, match="WHENCE_ENGINE_CLIENT"):
         open_store(engine_index, readonly=True)
+
+
+# -- bounded work per query ------------------------------------------------------------------------
+
+
+def test_budget_drops_the_most_frequent_hashes_first() -> None:
+    from whence.index.stores.base import budget_common
+
+    hashes = np.array([1, 2, 3, 4], dtype=np.int64)
+    counts = np.array([10, 50, 5, 50], dtype=np.int64)
+    assert budget_common(hashes, counts, 115).tolist() == []
+    assert budget_common(hashes, counts, 100).tolist() == [4]  # equal counts: the larger hash first
+    assert budget_common(hashes, counts, 60).tolist() == [2, 4]
+    assert budget_common(hashes, counts, 15).tolist() == [2, 4]
+    assert budget_common(hashes, counts, 14).tolist() == [1, 2, 4]
+    assert budget_common(hashes, counts, 0).tolist() == [1, 2, 3, 4]
+
+
+def test_boilerplate_cap_has_a_ceiling() -> None:
+    from whence.index import candidates
+
+    assert candidates.common_cap(1_000) == candidates.COMMON_MIN_CAP
+    assert candidates.common_cap(2_000_000) == 200
+    assert candidates.common_cap(3_000_000_000) == candidates.COMMON_MAX_CAP  # not 300,000
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> Iterator[dict[str, str]]:
+    """600 documents that all share one long stretch of code (so its fingerprints are held by every one
+    of them), each with a distinct tail, built into both stores."""
+    root = tmp_path_factory.mktemp("crowded") / "src"
+    root.mkdir()
+    shared = (Path(__file__).parent.parent / "index" / "stores" / "segments.py").read_text()
+    for i in range(600):
+        (root / f"m{i:03d}.py").write_text(f"{shared}\n\ndef tail_{i}(x):\n    return x * {i} + {i * 7}\n")
+    targets = {kind: _target(kind, tmp_path_factory.mktemp("crowded"), engine_url) for kind in KINDS}
+    for target in targets.values():
+        with open_store(target, create=True) as store:
+            ingest.build(store, ingest.sources([root], repo="a/b"), workers=2)
+    yield targets
+    drop_indices(engine_url, targets["elastic"].rsplit("/", 1)[1])
+
+
+def test_a_crowded_fingerprint_costs_a_lookup_not_its_postings(crowded: dict[str, str]) -> None:
+    """SQLite: the shared hashes' posting lists span blocks; the directory alone says they are over the
+    cap, so no block of theirs is read, and both stores still agree."""
+    shared = (Path(__file__).parent.parent / "index" / "stores" / "segments.py").read_bytes()
+    hashes = np.unique(fp.index_fingerprint(shared).hashes)
+    answers = []
+    for target in (crowded["sqlite"], crowded["elastic"]):
+        with open_store(target, readonly=True) as s:
+            post = s.postings(hashes, 64)
+            answers.append((post.common.tolist(), len(post.hashes)))
+            if target == crowded["sqlite"]:
+                over = [d.certainly_over(hashes, 64) for d in s._directories()]  # type: ignore[attr-defined]
+                assert sum(len(o) for o in over) >= len(hashes) // 2
+    assert answers[0] == answers[1]
+    assert len(answers[0][0]) >= len(hashes) // 2 and answers[0][1] < len(hashes)
+
+
+def test_a_query_reads_at_most_its_budget_of_postings(crowded: dict[str, str]) -> None:
+    """With the cap above the crowd, the shared hashes are rare; the budget then leaves out the most
+    frequent ones, the same way in both stores (the engine does not even fetch them)."""
+    from whence.index import candidates
+
+    shared = (Path(__file__).parent.parent / "index" / "stores" / "segments.py").read_bytes()
+    hashes = np.unique(fp.index_fingerprint(shared + b"\ndef tail_7(x):\n    return x * 7 + 49\n").hashes)
+    answers = []
+    for target in (crowded["sqlite"], crowded["elastic"]):
+        with open_store(target, readonly=True) as s:
+            full = s.postings(hashes, 1000)
+            assert len(full.hashes) > 5000  # every shared hash, in all 600 documents
+            bounded = candidates.within_budget(s.postings(hashes, 1000, budget=5000), 5000)
+            assert len(bounded.hashes) <= 5000 and len(bounded.common) > len(full.common)
+            docs = {d: s.text(d) for d in np.unique(bounded.docs).tolist()}
+            answers.append((bounded.common.tolist(), sorted(docs[d] for d in bounded.docs.tolist())))
+    assert answers[0] == answers[1]

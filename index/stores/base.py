@@ -57,6 +57,24 @@ class Postings:
         return dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
 
+def budget_common(
+    hashes: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], budget: int
+) -> npt.NDArray[np.int64]:
+    """The hashes made common so that the others' postings fit ``budget``: those held by the most
+    documents first (equal counts: the larger hash first), until the rest fit.  ``hashes`` are unique,
+    ``counts`` their document frequencies.  A pure function, so a store that applies it before reading
+    (the engine, from its term statistics) agrees with a caller that applies it after
+    (:func:`whence.index.candidates.within_budget`)."""
+    total = int(counts.sum())
+    if total <= budget:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((-hashes, -counts))  # most frequent first
+    over = total - np.cumsum(counts[order])  # postings left after dropping the first i+1
+    n = int(np.searchsorted(-over, -budget, side="left")) + 1  # the fewest drops that reach the budget
+    dropped: npt.NDArray[np.int64] = np.sort(hashes[order[:n]])
+    return dropped
+
+
 @dataclass(frozen=True, slots=True)
 class Fetched:
     """One document of :meth:`Store.fetch`: what search needs to align it with a query and report it.
@@ -97,9 +115,21 @@ class StoreReader(abc.ABC):
     Search, scan, the API and attribution need no more than this."""
 
     @abc.abstractmethod
-    def postings(self, hashes: npt.NDArray[np.int64], cap: int, band_keys: Sequence[int] = ()) -> Postings:
+    def postings(
+        self,
+        hashes: npt.NDArray[np.int64],
+        cap: int,
+        band_keys: Sequence[int] = (),
+        *,
+        budget: int | None = None,
+    ) -> Postings:
         """Documents containing each hash, and documents sharing one of ``band_keys`` (see
-        :class:`Postings`): asked together, a remote store reads both in one round trip."""
+        :class:`Postings`): asked together, a remote store reads both in one round trip.
+
+        A hash held by more than ``cap`` documents is common, and a store reads no more of its postings
+        than it needs to know that.  With ``budget``, a store that knows the document frequencies
+        before reading may also leave out the postings that
+        :func:`budget_common` drops (the caller applies it either way)."""
 
     @abc.abstractmethod
     def band_docs(self, keys: Sequence[int]) -> set[int]:

@@ -34,7 +34,7 @@ from .. import failpoints
 from ..model import IndexedDoc, Occurrence, StoredDoc
 from . import codec
 from . import elastic_mappings as em
-from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
+from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult, budget_common
 from .elastic_driver import WRITE_BACKOFF, Driver, EngineHTTPError, parse_target, probe
 
 #: Fingerprint parameters an index was built with (kept in the mapping's ``_meta``, checked on open).
@@ -589,12 +589,27 @@ class ElasticStore(Store):
                 out[k] = int(st.get("doc_freq", 0)) * self._shards
         return out
 
-    def postings(self, hashes: npt.NDArray[np.int64], cap: int, band_keys: Sequence[int] = ()) -> Postings:
+    def postings(
+        self,
+        hashes: npt.NDArray[np.int64],
+        cap: int,
+        band_keys: Sequence[int] = (),
+        *,
+        budget: int | None = None,
+    ) -> Postings:
         q = np.unique(np.asarray(hashes, dtype=np.int64))
         keys = _keys(q) if len(q) else []
         df = self._doc_freqs(keys)
         common = sorted(_unkey(k) for k, n in df.items() if n > cap)
         rare = [k for k in keys if 0 < df.get(k, 0) <= cap]
+        if budget is not None and rare:
+            # The postings a query would drop to keep within its budget are not even fetched.
+            counts = np.array([df[k] for k in rare], dtype=np.int64)
+            held = np.array([_unkey(k) for k in rare], dtype=np.int64)
+            dropped = set(budget_common(held, counts, budget).tolist())
+            if dropped:
+                rare = [k for k, h in zip(rare, held.tolist(), strict=True) if h not in dropped]
+                common = sorted([*common, *dropped])
         queries = [
             em.postings_query(rare[i : i + TERMS_PER_REQUEST]) for i in range(0, len(rare), TERMS_PER_REQUEST)
         ]

@@ -42,6 +42,16 @@ class Directory:
         idx = np.repeat(lo - np.cumsum(spans) + spans, spans) + np.arange(total)
         return sorted_unique(idx)
 
+    def certainly_over(self, hashes: npt.NDArray[np.int64], cap: int) -> npt.NDArray[np.int64]:
+        """The (sorted, unique) ``hashes`` this segment alone holds in more than ``cap`` pairs, known from
+        the directory without reading a block: a hash whose pairs span ``n`` blocks fills at least the
+        ``n - 2`` between its first and its last (:data:`BLOCK` pairs each), so its posting list -- of
+        any length -- costs a lookup a binary search, not a read."""
+        lo = np.searchsorted(self.last, hashes, side="left")
+        hi = np.searchsorted(self.first, hashes, side="right")
+        over: npt.NDArray[np.int64] = hashes[(hi - lo - 2) * BLOCK > cap]
+        return over
+
 
 def sorted_unique(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """``np.unique(x)`` by a sort and a neighbour test: numpy's hash-based unique (numpy >= 2.3) takes

@@ -676,13 +676,27 @@ class SQLiteStore(Store):
         return self._dirs
 
     @_reads
-    def postings(self, hashes: npt.NDArray[np.int64], cap: int, band_keys: Sequence[int] = ()) -> Postings:
+    def postings(
+        self,
+        hashes: npt.NDArray[np.int64],
+        cap: int,
+        band_keys: Sequence[int] = (),
+        *,
+        budget: int | None = None,
+    ) -> Postings:
+        # ``budget`` is applied by the caller: document frequencies are known only once blocks are read,
+        # and what is read is bounded per hash (below) whatever the index's size.
         empty = np.zeros(0, dtype=np.int64)
         bands = np.array(sorted(self.band_docs(band_keys)), dtype=np.int64) if band_keys else empty
         q = seg.sorted_unique(np.asarray(hashes, dtype=np.int64))
         found_h: list[npt.NDArray[np.int64]] = []
         found_d: list[npt.NDArray[np.uint32]] = []
+        certain: list[npt.NDArray[np.int64]] = []  # common for sure: their blocks are not read
         for directory in self._directories():
+            many = directory.certainly_over(q, cap)
+            if len(many):
+                certain.append(many)
+                q = q[~seg.in_sorted(many, q)]
             blocks = directory.blocks_for(q)
             if not len(blocks):
                 continue
@@ -692,8 +706,9 @@ class SQLiteStore(Store):
             m = seg.in_sorted(q, h)  # ``q`` is sorted and unique
             found_h.append(h[m])
             found_d.append(d[m])
+        sure = seg.sorted_unique(np.concatenate(certain)) if certain else empty
         if not found_h:
-            return Postings(empty, empty, empty, bands)
+            return Postings(empty, empty, sure, bands)
         allh = np.concatenate(found_h)
         alld = np.concatenate(found_d).astype(np.int64)
         removed = self._removed_ids()
@@ -703,7 +718,7 @@ class SQLiteStore(Store):
         uniq, counts = np.unique(allh, return_counts=True)
         common = uniq[counts > cap]
         keep = ~np.isin(allh, common) if len(common) else np.ones(len(allh), dtype=bool)
-        return Postings(allh[keep], alld[keep], common, bands)
+        return Postings(allh[keep], alld[keep], np.union1d(common, sure), bands)
 
     def _select_in(self, sql: str, values: Sequence[object]) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (whose ``{marks}`` is an ``IN`` list) for all ``values``, in chunks.  A list, not
