@@ -203,7 +203,10 @@ def _local_source(location: str, path: str) -> ShardSource:
     except OSError as exc:
         raise InvalidInput(f"{location}: cannot read ({exc.strerror or exc})") from exc
     dataset = revision = ""
-    m = _HF_CACHE.search(Path(path).resolve().as_posix()) or _HF_CACHE.search(Path(path).as_posix())
+    # The path as given first: a cache's snapshot files are links into its blobs/ folder.
+    m = _HF_CACHE.search(Path(os.path.abspath(path)).as_posix()) or _HF_CACHE.search(
+        Path(path).resolve().as_posix()
+    )
     if m:
         dataset, revision = "/".join(m.group(2).split("--")), m.group(3)
     return ShardSource(location, size, f"sha256:{digest.hexdigest()}", dataset, revision)

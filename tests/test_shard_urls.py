@@ -203,6 +203,22 @@ def test_a_url_glob_builds_the_index_the_local_paths_build(
     assert all(a["verdict"] == "verbatim" for a in answers)  # type: ignore[index]
 
 
+@pytest.mark.parametrize("remote", ["hf"], indirect=True)
+def test_the_command_in_a_process_of_its_own_goes_to_hf_endpoint(
+    remote: Remote, tree: Tree, local_build: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    """huggingface_hub reads HF_ENDPOINT once, when it is imported; whence passes it on each call, so a
+    fresh process and a long-lived one go to the same Hub."""
+    db = tmp_path / "remote.sqlite"
+    cmd = [sys.executable, "-m", "whence", "index", "build", remote.url("data"), "--blobs",
+           str(tree.stack.blobs), "--index", str(db), "--format", "json"]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, cwd=tmp_path)
+    assert _snapshot(db) == _snapshot(local_build[0])
+    server = remote.extra["server"]
+    assert isinstance(server, HubFolder)
+    assert f"GET /datasets/{REPO}/resolve/main/{tree.parquet[0]}" in server.requests
+
+
 def test_a_folder_url_names_every_shard_under_it(remote: Remote, tree: Tree) -> None:
     every = [remote.url(rel) for rel in tree.parquet]
     assert shardfs.expand_url(remote.url("data")) == every
