@@ -30,6 +30,13 @@ column chunks it needs with ranged reads -- never the whole file:
   at an emulator; ``WHENCE_GCS_RETRY_SECONDS`` bounds its retries (default 60).
 * ``file://`` and plain paths -- pyarrow's local filesystem.
 
+The S3 and GCS filesystems are handed to pyarrow inside a thin read-only
+:class:`pyarrow.fs.PyFileSystem` handler: looking a shard up and opening it go through Python, so
+that a server that stopped answering or credentials it refused are reported as such (not as a parquet
+file pyarrow could not read), while the file it opens is the native one and every read stays in C++.
+pyarrow's GCS client also starts one unranged download when it opens a file and hangs up on it unread
+(google-cloud-cpp's behaviour; the tests measure what it takes).
+
 Errors: a pattern that matches nothing, a missing object, a revision or repository the Hub does not
 know, and an unknown scheme raise :class:`~whence.errors.InvalidInput`; a missing optional package, a
 server that cannot be reached or refuses the credentials raise :class:`~whence.errors.WhenceError`
@@ -314,7 +321,10 @@ class _Native(_Backend):
         return [f"{self.scheme}://{p}" for p in _select(pattern, base, glob, files)]
 
     def arrow(self, url: str, path: str) -> tuple[str, Any]:
-        return path, self.filesystem(url, self._bucket(url, path))
+        import pyarrow.fs as pafs
+
+        native = self.filesystem(url, self._bucket(url, path))
+        return path, pafs.PyFileSystem(_native_handler()(native, url, self))
 
     def _info(self, url: str, path: str) -> Any:
         import pyarrow.fs as pafs
@@ -592,6 +602,56 @@ def _hf_handler() -> type[Any]:
             return self.open_input_file(path)
 
     return HfHandler
+
+
+@functools.cache
+def _native_handler() -> type[Any]:
+    """A read-only :class:`pyarrow.fs.FileSystemHandler` over one of pyarrow's native filesystems, made
+    on first use.  Opening a file and looking it up go through it, so that their errors (a server that
+    stopped answering, credentials refused) are raised as one-line :mod:`whence.errors` errors naming
+    the shard's URL rather than as a parquet file pyarrow could not read; the file it opens is the
+    native one, so every read stays in C++."""
+    import pyarrow.fs as pafs
+
+    class NativeHandler(pafs.FileSystemHandler):  # type: ignore[misc]
+        def __init__(self, fs: Any, url: str, backend: _Native) -> None:
+            self.fs = fs
+            self.url = url
+            self.backend = backend
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, NativeHandler) and self.fs.equals(other.fs)
+
+        def __ne__(self, other: object) -> bool:
+            return not self == other
+
+        __hash__ = None  # type: ignore[assignment]
+
+        def get_type_name(self) -> str:
+            return f"whence+{self.fs.type_name}"
+
+        def normalize_path(self, path: str) -> str:
+            return str(self.fs.normalize_path(path))
+
+        def get_file_info(self, paths: Any) -> Any:
+            return self.backend.call(self.url, lambda: self.fs.get_file_info(paths))
+
+        def get_file_info_selector(self, selector: Any) -> Any:
+            return self.backend.call(self.url, lambda: self.fs.get_file_info(selector))
+
+        def open_input_file(self, path: str) -> Any:
+            return self.backend.call(self.url, lambda: self.fs.open_input_file(path))
+
+        def open_input_stream(self, path: str) -> Any:
+            return self.backend.call(self.url, lambda: self.fs.open_input_stream(path))
+
+        def _read_only(self, *args: Any) -> Any:
+            raise PermissionError(f"{self.url}: shards are read, never written")
+
+        create_dir = delete_dir = delete_dir_contents = delete_root_dir_contents = _read_only
+        delete_file = move = copy_file = open_output_stream = open_append_stream = _read_only
+
+    return NativeHandler
 
 
 class _GuardedFile:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,8 @@ def remote(
         yield Remote(
             "s3", lambda rel: f"s3://stack/{rel}", s3.stop,
             lambda rel: [(a, b) for k, a, b in s3.ranges if k == f"stack/{rel}"],
-            lambda data: "etag:" + etag_of(data).strip('"'), {"server": s3},
+            lambda data: "etag:" + etag_of(data).strip('"'),
+            {"server": s3, "root": tmp_path / "s3" / "stack"},
         )  # fmt: skip
         s3.stop()
     elif scheme == "gs":
@@ -133,7 +135,8 @@ def remote(
                 sent = json.load(r)["ranges"]
             return [(a, b) for k, a, b in sent if k == f"stack/{rel}"]
 
-        yield Remote("gs", lambda rel: f"gs://stack/{rel}", stop, ranges, lambda d: "etag:" + gcs_etag(d))
+        yield Remote("gs", lambda rel: f"gs://stack/{rel}", stop, ranges, lambda d: "etag:" + gcs_etag(d),
+                     {"root": tmp_path / "gcs" / "stack"})  # fmt: skip
         stop()
     else:
         repo = tmp_path / "hub" / "datasets" / REPO
@@ -146,7 +149,7 @@ def remote(
         yield Remote(
             "hf", lambda rel: f"hf://datasets/{REPO}@main/{rel}", hub.stop,
             lambda rel: [(a, b) for k, a, b in hub.ranges if k == f"{REPO}/{rel}"],
-            extra={"server": hub, "sha": hub.sha(repo)},
+            extra={"server": hub, "sha": hub.sha(repo), "root": repo},
         )  # fmt: skip
         hub.stop()
 
@@ -331,14 +334,18 @@ def test_hf_revision_and_repository_the_hub_does_not_know(
     assert "repository not found" in _refused(tree, tmp_path, url, local_build[0])
 
 
-@pytest.mark.parametrize("remote", ["s3"], indirect=True)
-def test_a_shard_that_disappears_after_listing_is_named(remote: Remote, tree: Tree, tmp_path: Path) -> None:
-    server = remote.extra["server"]
-    assert isinstance(server, S3Folder)
+@pytest.mark.parametrize("remote", ["s3", "gs", "hf"], indirect=True)
+def test_a_shard_gone_after_the_listing_is_named(remote: Remote, tree: Tree) -> None:
     urls = shardfs.expand_url(remote.url("data"))
-    (server.root / "stack" / tree.parquet[0]).unlink()
-    with pytest.raises(InvalidInput, match="no such object"):
-        shardfs.describe(urls[0])
+    assert isinstance(remote.extra["root"], Path)
+    (remote.extra["root"] / tree.parquet[0]).unlink()
+    with pytest.raises(InvalidInput, match=f"^{re.escape(urls[0])}: no such "):
+        stackv2.check_shard(urls[0])
+    if remote.scheme == "hf":
+        return  # the Hub client retries a refused connection for 23 s: test_a_server_that_is_down
+    remote.stop()
+    with pytest.raises(WhenceError, match=f"^{re.escape(urls[1])}: cannot read from "):
+        stackv2.check_shard(urls[1])
 
 
 # -- no server needed -----------------------------------------------------------------------------
