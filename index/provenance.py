@@ -32,7 +32,7 @@ import xxhash
 
 from whence.errors import InvalidInput
 
-from . import pipeline, shardfs
+from . import datasets, pipeline, shardfs
 from .ingest import PlannedShard
 from .model import Occurrence
 from .sources import SourceFile, Sources
@@ -48,6 +48,9 @@ def shard_record(planned: PlannedShard, options: dict[str, Any]) -> dict[str, An
     if not shardfs.is_url(loc):
         loc = str(Path(loc).resolve())
     described = shardfs.describe(loc)
+    revision = planned.revision
+    if described.revision and (not revision or revision == datasets.identify(loc)[1]):
+        revision = described.revision  # the commit a branch named in the URL (hf://...@main) resolved to
     return {
         "location": loc,
         "layout": planned.shard.layout,
@@ -56,7 +59,7 @@ def shard_record(planned: PlannedShard, options: dict[str, Any]) -> dict[str, An
         "files": planned.shard.files,
         "checksum": described.checksum,
         "dataset": planned.dataset,
-        "revision": planned.revision or described.revision,
+        "revision": revision,
         "options": options,
         "indexed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

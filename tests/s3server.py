@@ -1,70 +1,212 @@
-"""A small S3-compatible HTTP server over a local folder, for testing the real S3 client code path.
+"""A small S3-compatible HTTP server over a local folder, for testing the real S3 client code paths.
 
-It answers path-style ``GET``/``HEAD /{bucket}/{key}`` with the object's bytes, and S3's XML error
-document (``NoSuchKey``/``NoSuchBucket``, 404) otherwise -- what boto3 sees from a real bucket.  The
-requests it served are recorded, so tests can check that the client really went over the wire.
+It answers, path-style, what boto3 and pyarrow's S3 filesystem (the AWS C++ SDK) send to a real bucket:
+
+* ``GET``/``HEAD /{bucket}/{key}``: the object's bytes, with ``ETag``, ``Last-Modified`` and
+  ``Accept-Ranges``; a ``Range: bytes=A-B`` header gets ``206`` and that slice (``416`` past the end);
+* ``HEAD /{bucket}``: the bucket exists;
+* ``GET /{bucket}?list-type=2&prefix=P[&delimiter=/][&max-keys=N][&continuation-token=T]``: ListObjectsV2;
+* S3's XML error document (``NoSuchKey``/``NoSuchBucket``, 404) otherwise.
+
+The requests it served are recorded (``"GET /bucket/key"``), and so are the byte ranges it sent
+(:attr:`S3Folder.ranges`), so tests can check that the client really went over the wire, and how much
+of a file it read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import socket
 import threading
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape
+
+#: Keys a ListObjectsV2 page holds unless the client asks for fewer (S3's own limit is 1,000; a small
+#: one makes the tests follow continuation tokens).
+PAGE_KEYS = 1000
+CHUNK = 16 << 10
+
+
+def etag_of(data: bytes) -> str:
+    """The ETag S3 gives an object uploaded in one part: its MD5, quoted."""
+    return '"' + hashlib.md5(data).hexdigest() + '"'
 
 
 class S3Folder:
     """Serve ``root/{bucket}/{key}`` as S3 objects on 127.0.0.1 (a free port) until :meth:`stop`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, page_keys: int = PAGE_KEYS) -> None:
         self.root = root
+        self.page_keys = page_keys
         self.requests: list[str] = []
+        #: ``(bucket/key, first, last)`` of every object body the client took (``last`` inclusive).
+        self.ranges: list[tuple[str, int, int]] = []
+        self._lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def _object(self) -> tuple[int, bytes, str]:
-                path = unquote(urlsplit(self.path).path).lstrip("/")
+            # HTTP/1.0: one request per connection, so that a stopped server is gone for its clients too
+            # (no kept-alive connection goes on being answered by a handler thread).
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str], *, head: bool = False) -> int:
+                """Send a response; returns how many bytes of the body the client took before it hung up."""
+                # A small send buffer keeps what the client does not read here rather than in the kernel.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHUNK)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                sent = 0
+                try:
+                    while sent < len(body) and not head:
+                        piece = body[sent : sent + CHUNK]
+                        self.wfile.write(piece)
+                        sent += len(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                return sent
+
+            def _error(self, status: int, code: str, message: str, *, head: bool = False) -> None:
+                self._send(status, _error(code, message), {"Content-Type": "application/xml"}, head=head)
+
+            def _handle(self, head: bool) -> None:
+                split = urlsplit(self.path)
+                path = unquote(split.path).lstrip("/")
                 bucket, _, key = path.partition("/")
                 outer.requests.append(f"{self.command} /{bucket}/{key}")
                 base = (outer.root / bucket).resolve()
                 if not bucket or not base.is_dir():
-                    return (
-                        404,
-                        _error("NoSuchBucket", "The specified bucket does not exist"),
-                        "application/xml",
-                    )
+                    return self._error(404, "NoSuchBucket", "The specified bucket does not exist", head=head)
+                if not key:
+                    query = parse_qs(split.query, keep_blank_values=True)
+                    if head or "list-type" not in query:
+                        return self._send(200, b"", {"x-amz-bucket-region": "us-east-1"}, head=head)
+                    return self._list(bucket, base, query)
                 target = (base / key).resolve()
-                if not key or not target.is_relative_to(base) or not target.is_file():
-                    return 404, _error("NoSuchKey", "The specified key does not exist."), "application/xml"
-                return 200, target.read_bytes(), "binary/octet-stream"
+                if not target.is_relative_to(base) or not target.is_file():
+                    return self._error(404, "NoSuchKey", "The specified key does not exist.", head=head)
+                data = target.read_bytes()
+                headers = {
+                    "Content-Type": "binary/octet-stream",
+                    "ETag": etag_of(data),
+                    "Last-Modified": formatdate(target.stat().st_mtime, usegmt=True),
+                    "Accept-Ranges": "bytes",
+                }
+                first, last, status = 0, len(data) - 1, 200
+                wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "") or "")
+                if wanted and wanted.group(1):
+                    first = int(wanted.group(1))
+                    last = min(int(wanted.group(2)), len(data) - 1) if wanted.group(2) else len(data) - 1
+                    status = 206
+                elif wanted and wanted.group(2):  # the last N bytes
+                    first, status = max(0, len(data) - int(wanted.group(2))), 206
+                if status == 206:
+                    if first >= len(data):
+                        headers["Content-Range"] = f"bytes */{len(data)}"
+                        return self._error(
+                            416, "InvalidRange", "The requested range is not satisfiable", head=head
+                        )
+                    headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+                # Recorded before it is sent (the client cannot have it sooner), cut down to what the
+                # client took if it hangs up early.
+                entry = outer.record(f"{bucket}/{key}", first, last) if not head else None
+                sent = self._send(status, data[first : last + 1], headers, head=head)
+                if entry is not None and sent < last - first + 1:
+                    outer.record_cut(entry, first + sent - 1)
+
+            def _list(self, bucket: str, base: Path, query: dict[str, list[str]]) -> None:
+                prefix = query.get("prefix", [""])[0]
+                delimiter = query.get("delimiter", [""])[0]
+                limit = min(int(query.get("max-keys", [str(outer.page_keys)])[0]), outer.page_keys)
+                after = query.get("continuation-token", [""])[0] or query.get("start-after", [""])[0]
+                keys = sorted(
+                    p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() or p.is_symlink()
+                )
+                entries: list[tuple[str, bool]] = []  # (key or common prefix, is a prefix)
+                for k in keys:
+                    if not k.startswith(prefix):
+                        continue
+                    rest = k[len(prefix) :]
+                    if delimiter and delimiter in rest:
+                        common = prefix + rest[: rest.index(delimiter) + len(delimiter)]
+                        if not entries or entries[-1] != (common, True):
+                            entries.append((common, True))
+                    else:
+                        entries.append((k, False))
+                entries = [e for e in entries if e[0] > after]
+                page, more = entries[:limit], len(entries) > limit
+                parts = [
+                    '<?xml version="1.0" encoding="UTF-8"?>',
+                    '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+                    f"<Name>{escape(bucket)}</Name><Prefix>{escape(prefix)}</Prefix>",
+                    f"<KeyCount>{len(page)}</KeyCount><MaxKeys>{limit}</MaxKeys>",
+                    f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>",
+                ]
+                if delimiter:
+                    parts.append(f"<Delimiter>{escape(delimiter)}</Delimiter>")
+                if more:
+                    parts.append(f"<NextContinuationToken>{escape(page[-1][0])}</NextContinuationToken>")
+                for name, is_prefix in page:
+                    if is_prefix:
+                        parts.append(f"<CommonPrefixes><Prefix>{escape(name)}</Prefix></CommonPrefixes>")
+                        continue
+                    target = base / name
+                    data = target.read_bytes()
+                    parts.append(
+                        f"<Contents><Key>{escape(name)}</Key><LastModified>{_iso(target)}</LastModified>"
+                        f"<ETag>{escape(etag_of(data))}</ETag><Size>{len(data)}</Size>"
+                        f"<StorageClass>STANDARD</StorageClass></Contents>"
+                    )
+                parts.append("</ListBucketResult>")
+                self._send(200, "".join(parts).encode(), {"Content-Type": "application/xml"})
 
             def do_GET(self) -> None:
-                status, body, ctype = self._object()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self._handle(head=False)
 
             def do_HEAD(self) -> None:
-                status, body, ctype = self._object()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
+                self._handle(head=True)
 
             def log_message(self, format: str, *args: object) -> None:
                 return None  # keep test output quiet
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def record(self, key: str, first: int, last: int) -> int:
+        """Record a body about to be sent; returns its index in :attr:`ranges`."""
+        with self._lock:
+            self.ranges.append((key, first, last))
+            return len(self.ranges) - 1
+
+    def record_cut(self, entry: int, last: int) -> None:
+        """The client took the body of ``entry`` up to ``last`` only."""
+        with self._lock:
+            key, first, _ = self.ranges[entry]
+            self.ranges[entry] = (key, first, last)
+
+    def bytes_sent(self, key: str) -> int:
+        """How many bytes of the object ``bucket/key`` were sent, over every request."""
+        return sum(last - first + 1 for k, first, last in self.ranges if k == key)
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join()
+
+
+def _iso(path: Path) -> str:
+    import datetime
+
+    stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _error(code: str, message: str) -> bytes:
