@@ -1,5 +1,6 @@
-"""Faults against a real node of its own (a second OpenSearch started for this module, so that stopping
-it disturbs no other test): the engine stopped in the middle of a build, and gone at search time."""
+"""Faults against a real node of its own (a second OpenSearch, then a second Elasticsearch, started for
+this module, so that stopping it disturbs no other test): the engine stopped in the middle of a build,
+and gone at search time."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ from whence.errors import StoreUnavailable
 from whence.index import failpoints, ingest, search
 from whence.index.stores import open_store
 
-from .engine import engine, start_engine
+from .engine import ENGINES, engine, start_engine
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-# A node of its own takes about 20 s to start, and the build test about 30 s more.
+# A node of its own takes 10-20 s to start, and the build test about 30 s more, on each engine.
 pytestmark = pytest.mark.slow
 
 
@@ -41,25 +42,26 @@ def _free_port() -> int:
 class Node:
     """A second local node whose state lives under ``home``; stopped at the end of the module."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, kind: str) -> None:
         self.home = home
+        self.kind = kind
         self.port = _free_port()
 
     def start(self) -> str:
         os.environ["WHENCE_ENGINE_PORT"] = str(self.port)
         try:
-            return start_engine(self.home)
+            return start_engine(self.home, kind=self.kind)
         finally:
             del os.environ["WHENCE_ENGINE_PORT"]
 
     def stop(self) -> None:
-        out = engine("stop", home=self.home)
+        out = engine("stop", home=self.home, kind=self.kind)
         assert out.returncode == 0, out.stderr
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    n = Node(tmp_path_factory.mktemp("node"))
+@pytest.fixture(scope="module", params=ENGINES)
+def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    n = Node(tmp_path_factory.mktemp("node"), request.param)
     n.start()
     yield n
     n.stop()
