@@ -1,5 +1,5 @@
 """Faults against a real node of its own (a second OpenSearch, then a second Elasticsearch, started for
-this module, so that stopping it disturbs no other test): the engine stopped in the middle of a build,
+this module, so that stopping it disturbs no other test): the engine killed in the middle of a build,
 and gone at search time."""
 
 from __future__ import annotations
@@ -58,6 +58,15 @@ class Node:
         out = engine("stop", home=self.home, kind=self.kind)
         assert out.returncode == 0, out.stderr
 
+    def kill(self) -> None:
+        """SIGKILL, as the out-of-memory killer or a lost machine would: no clean shutdown, no flush."""
+        pid = int((self.home / "node.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists() and _state(pid) != "Z":
+            assert time.monotonic() < deadline, "the killed node did not go away"
+            time.sleep(0.05)
+
 
 @pytest.fixture(scope="module", params=ENGINES)
 def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
@@ -85,18 +94,26 @@ def _build(source: Path, target: str) -> list[str]:
     return [*cmd, "--repo", "python/cpython", "--license", "PSF-2.0", "--workers", "2", "--format", "json"]
 
 
+def _state(pid: int) -> str:
+    """The process's state letter in /proc (T: stopped, Z: exited, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
 def _stopped(pid: int) -> bool:
-    """Whether the process is stopped (SIGSTOP): its state in /proc is T."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    """Whether the process is stopped (SIGSTOP)."""
+    return _state(pid) == "T"
 
 
-def test_engine_stopped_mid_build_then_rerun_finishes_without_loss_or_duplicates(
+def test_engine_killed_mid_build_then_rerun_finishes_without_loss_or_duplicates(
     node: Node, big_corpus: Path, tmp_path: Path
 ) -> None:
     url = node.start()
     target = f"{url}/fault"
-    # The build stops itself (SIGSTOP) once its second batch is in; the node is stopped under it, and
-    # then it goes on: exactly in the middle, however fast or slow the machine.
+    # The build stops itself (SIGSTOP) once its second batch is in; the node is killed (SIGKILL) under
+    # it, and then it goes on: exactly in the middle, however fast or slow the machine.
     env = os.environ | {failpoints.ENV: "after-commit=2:SIGSTOP"}
     proc = subprocess.Popen(
         _build(big_corpus, target), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
