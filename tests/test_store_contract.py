@@ -434,20 +434,37 @@ def test_boilerplate_cap_has_a_ceiling() -> None:
 
 
 @pytest.fixture(scope="module")
-def crowded(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> Iterator[dict[str, str]]:
+def crowded_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 documents that all share one long stretch of code (so its fingerprints are held by every one
-    of them), each with a distinct tail, built into both stores."""
+    of them), each with a distinct tail."""
     root = tmp_path_factory.mktemp("crowded") / "src"
     root.mkdir()
     shared = (Path(__file__).parent.parent / "index" / "stores" / "segments.py").read_text()
     for i in range(600):
         (root / f"m{i:03d}.py").write_text(f"{shared}\n\ndef tail_{i}(x):\n    return x * {i} + {i * 7}\n")
-    targets = {kind: _target(kind, tmp_path_factory.mktemp("crowded"), engine_url) for kind in KINDS}
-    for target in targets.values():
-        with open_store(target, create=True) as store:
-            ingest.build(store, ingest.sources([root], repo="a/b"), workers=2)
-    yield targets
-    drop_indices(engine_url, targets["elastic"].rsplit("/", 1)[1])
+    return root
+
+
+def _build_crowded(target: str, root: Path) -> None:
+    with open_store(target, create=True) as store:
+        ingest.build(store, ingest.sources([root], repo="a/b"), workers=2)
+
+
+@pytest.fixture(scope="module")
+def crowded_lite(crowded_src: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The crowded documents in SQLite (built once: every engine is compared with it)."""
+    target = str(tmp_path_factory.mktemp("crowded") / "crowded.sqlite")
+    _build_crowded(target, crowded_src)
+    return target
+
+
+@pytest.fixture(scope="module")
+def crowded(crowded_src: Path, crowded_lite: str, engine_url: str) -> Iterator[dict[str, str]]:
+    """The crowded documents in SQLite and in an index on the engine of this run."""
+    target = f"{engine_url}/test-{uuid.uuid4().hex[:12]}"
+    _build_crowded(target, crowded_src)
+    yield {"sqlite": crowded_lite, "elastic": target}
+    drop_indices(engine_url, target.rsplit("/", 1)[1])
 
 
 def test_a_crowded_fingerprint_costs_a_lookup_not_its_postings(crowded: dict[str, str]) -> None:
