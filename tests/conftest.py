@@ -15,7 +15,7 @@ from whence.index import ingest
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
 
-from .engine import engine_index, engine_url  # noqa: F401  (fixtures of the real search-engine node)
+from .engine import engine_index, engine_kind, engine_nodes, engine_url  # noqa: F401  (the engine nodes)
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -1,5 +1,9 @@
-"""The real search-engine node for the tests: started by ``scripts/search-engine`` (a running one is
-reused and left running), one fresh index per test, deleted afterwards."""
+"""The real search-engine nodes for the tests, OpenSearch and Elasticsearch: started by
+``scripts/search-engine --engine KIND`` on first use (a running one is reused and left running), one
+fresh index per test, deleted afterwards.
+
+``engine_url`` and ``engine_index`` are parametrised over both engines, so a test that takes either runs
+once on each node; ``engine_kind`` names the engine of the current run."""
 
 from __future__ import annotations
 
@@ -17,22 +21,35 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "search-engine"
+ENGINES = ("opensearch", "elasticsearch")
 
 
-def engine(*args: str, home: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``scripts/search-engine ARGS`` (for the node whose state is under ``home``, when given)."""
+def engine_version(kind: str) -> str:
+    """The version of ``kind`` that scripts/search-engine runs (pinned in scripts/engine/)."""
+    if kind == "elasticsearch":
+        return (REPO / "scripts" / "engine" / "elasticsearch.version").read_text().strip()
+    pom = (REPO / "scripts" / "engine" / "pom.xml").read_text()
+    return pom.split("<opensearch.version>", 1)[1].split("<", 1)[0]
+
+
+def engine(
+    *args: str, home: Path | None = None, kind: str = "opensearch", timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/search-engine ARGS --engine KIND`` (for the node whose state is under ``home``, when
+    given)."""
     env = dict(os.environ)
     if home is not None:
         env["WHENCE_ENGINE_HOME"] = str(home)
         env["WHENCE_ENGINE_HEAP"] = "512m"
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, env=env)
+    cmd = [str(SCRIPT), *args, "--engine", kind]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def start_engine(home: Path | None = None) -> str:
+def start_engine(home: Path | None = None, kind: str = "opensearch") -> str:
     """Start (or reuse) a node; its URL.  Fails the test, never skips it, when the node cannot start."""
-    out = engine("start", home=home)
+    out = engine("start", home=home, kind=kind)
     if out.returncode != 0:
-        pytest.fail(f"scripts/search-engine start failed:\n{out.stderr[-3000:]}")
+        pytest.fail(f"scripts/search-engine start --engine {kind} failed:\n{out.stderr[-3000:]}")
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -50,14 +67,42 @@ def drop_indices(base: str, name: str) -> None:
         http("DELETE", f"{base}/{row['index']}")
 
 
+class Nodes:
+    """The session's local nodes by engine, each started when a test first needs it."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+        self.started: list[str] = []
+
+    def url(self, kind: str) -> str:
+        if kind not in self.urls:
+            was_running = engine("url", kind=kind).returncode == 0
+            self.urls[kind] = start_engine(kind=kind)
+            if not was_running:
+                self.started.append(kind)
+        return self.urls[kind]
+
+
 @pytest.fixture(scope="session")
-def engine_url() -> Iterator[str]:
-    """The URL of the local node, started for this session unless one is already running."""
-    was_running = engine("url").returncode == 0
-    url = start_engine()
-    yield url
-    if not was_running:
-        engine("stop")
+def engine_nodes() -> Iterator[Nodes]:
+    """The local nodes; those this session started are stopped at its end."""
+    nodes = Nodes()
+    yield nodes
+    for kind in nodes.started:
+        engine("stop", kind=kind)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """``opensearch`` or ``elasticsearch``: the engine a test taking it runs on."""
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture(scope="session")
+def engine_url(engine_kind: str, engine_nodes: Nodes) -> str:
+    """The URL of the local node of ``engine_kind``, started for this session unless already running."""
+    return engine_nodes.url(engine_kind)
 
 
 @pytest.fixture()

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from .engine import engine_version
+
 ROOT = Path(__file__).resolve().parent.parent
 GO = shutil.which("go")
 pytestmark = pytest.mark.skipif(GO is None, reason="needs Go to build scripts/compose-check")
@@ -34,20 +36,16 @@ def _load(checker: Path, path: Path) -> subprocess.CompletedProcess[str]:
                           timeout=60)  # fmt: skip
 
 
-def _engine_version() -> str:
-    pom = (ROOT / "scripts" / "engine" / "pom.xml").read_text()
-    return pom.split("<opensearch.version>", 1)[1].split("<", 1)[0]
-
-
 def test_compose_file_is_valid_and_wired(checker: Path) -> None:
     res = _load(checker, ROOT / "docker-compose.yml")
     assert res.returncode == 0, res.stderr
     services: dict[str, Any] = json.loads(res.stdout)["services"]
     assert set(services) == {"elasticsearch", "api", "opensearch", "api-opensearch", "whence"}
-    # The engines: loopback-only ports, a health check the APIs wait for, pinned images; the OpenSearch
-    # one is the version the tests run against (scripts/engine/pom.xml).
-    assert services["opensearch"]["image"] == f"opensearchproject/opensearch:{_engine_version()}"
-    assert services["elasticsearch"]["image"].startswith("docker.elastic.co/elasticsearch/elasticsearch:9.")
+    # The engines: loopback-only ports, a health check the APIs wait for, pinned images of the versions
+    # the tests run against (scripts/engine/: pom.xml and elasticsearch.version).
+    assert services["opensearch"]["image"] == f"opensearchproject/opensearch:{engine_version('opensearch')}"
+    es_image = f"docker.elastic.co/elasticsearch/elasticsearch:{engine_version('elasticsearch')}"
+    assert services["elasticsearch"]["image"] == es_image
     for engine, api, port in (("elasticsearch", "api", "8000"), ("opensearch", "api-opensearch", "8001")):
         assert [p["host_ip"] for p in services[engine]["ports"]] == ["127.0.0.1"]
         assert services[engine]["healthcheck"]["test"]

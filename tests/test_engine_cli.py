@@ -1,14 +1,20 @@
-"""The CLI against the live engine: build, stats, search, ``--worker i/N`` and ``--rebuild``."""
+"""The CLI against each live engine (OpenSearch and Elasticsearch): build, stats, search, opt-outs,
+``whence serve``, ``--worker i/N`` and ``--rebuild``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import httpx
 from click.testing import CliRunner
 
+from whence.api.state import State
 from whence.cli import main
 from whence.index.sharding import Worker, parse_worker
+
+from .engine import engine_version
+from .servers import whence_serve
 
 
 def _fragment(corpus: Path) -> str:
@@ -33,7 +39,9 @@ def _build(runner: CliRunner, target: str, corpus: Path, *extra: str) -> dict[st
     return out
 
 
-def test_build_stats_and_search_match_sqlite(engine_index: str, corpus: Path, tmp_path: Path) -> None:
+def test_build_stats_and_search_match_sqlite(
+    engine_index: str, engine_kind: str, corpus: Path, tmp_path: Path
+) -> None:
     runner = CliRunner()
     db = str(tmp_path / "i.sqlite")
     built = {t: _build(runner, t, corpus) for t in (engine_index, db)}
@@ -48,10 +56,51 @@ def test_build_stats_and_search_match_sqlite(engine_index: str, corpus: Path, tm
         assert res.exit_code == 0, res.output
         answers[t] = json.loads(res.output)
     assert stats[engine_index]["store"] == "elastic"
-    assert stats[engine_index]["engine"].startswith("opensearch 2.")
+    assert stats[engine_index]["engine"] == f"{engine_kind} {engine_version(engine_kind)}"
+    assert stats[engine_index]["client"] == engine_kind
     assert stats[engine_index]["documents"] == stats[db]["documents"]
     assert answers[engine_index]["verdict"] == "verbatim"
     assert answers[engine_index] == answers[db]
+
+
+def test_optout_and_serve_on_the_engine(engine_index: str, corpus: Path, tmp_path: Path) -> None:
+    """``whence index optout add|list|remove`` change what the engine index answers, and ``whence serve``
+    (its own process) answers searches from it."""
+    runner = CliRunner()
+    _build(runner, engine_index, corpus)
+    fragment = _fragment(corpus)
+
+    def verdict() -> str:
+        res = runner.invoke(main, ["search", "--index", engine_index, "--format", "json"], input=fragment)
+        assert res.exit_code == 0, res.output
+        return str(json.loads(res.output)["verdict"])
+
+    assert verdict() == "verbatim"
+    res = runner.invoke(main, ["index", "optout", "add", "Python/CPython", "--index", engine_index])
+    assert res.exit_code == 0 and "removed" in res.output, res.output
+    res = runner.invoke(main, ["index", "optout", "list", "--index", engine_index, "--format", "json"])
+    assert [r["repo"] for r in json.loads(res.output)] == ["Python/CPython"]
+    assert verdict() == "none"
+    res = runner.invoke(main, ["index", "optout", "remove", "Python/CPython", "--index", engine_index])
+    assert res.exit_code == 0, res.output
+    again = _build(runner, engine_index, corpus)  # back in once the opt-out is gone
+    assert int(str(again["documents_added"])) > 0
+    assert verdict() == "verbatim"
+
+    state_path = tmp_path / "state.sqlite"
+    state = State(state_path)
+    key = state.create_key("tests")[1]
+    state.close()
+    args = ["--index", engine_index, "--state", str(state_path), "--search-processes", "0"]
+    with whence_serve(args) as (_, base):
+        res = httpx.post(
+            f"{base}/v1/search",
+            json={"code": fragment},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
+        assert res.status_code == 200, res.text
+        assert res.json()["verdict"] == "verbatim"
 
 
 def test_workers_build_disjoint_slices_of_one_index(engine_index: str, corpus: Path) -> None:

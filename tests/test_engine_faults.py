@@ -1,5 +1,6 @@
-"""Faults against a real node of its own (a second OpenSearch started for this module, so that stopping
-it disturbs no other test): the engine stopped in the middle of a build, and gone at search time."""
+"""Faults against a real node of its own (a second OpenSearch, then a second Elasticsearch, started for
+this module, so that stopping it disturbs no other test): the engine killed in the middle of a build,
+and gone at search time."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ from whence.errors import StoreUnavailable
 from whence.index import failpoints, ingest, search
 from whence.index.stores import open_store
 
-from .engine import engine, start_engine
+from .engine import ENGINES, engine, start_engine
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-# A node of its own takes about 20 s to start, and the build test about 30 s more.
+# A node of its own takes 10-20 s to start, and the build test about 30 s more, on each engine.
 pytestmark = pytest.mark.slow
 
 
@@ -41,25 +42,35 @@ def _free_port() -> int:
 class Node:
     """A second local node whose state lives under ``home``; stopped at the end of the module."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, kind: str) -> None:
         self.home = home
+        self.kind = kind
         self.port = _free_port()
 
     def start(self) -> str:
         os.environ["WHENCE_ENGINE_PORT"] = str(self.port)
         try:
-            return start_engine(self.home)
+            return start_engine(self.home, kind=self.kind)
         finally:
             del os.environ["WHENCE_ENGINE_PORT"]
 
     def stop(self) -> None:
-        out = engine("stop", home=self.home)
+        out = engine("stop", home=self.home, kind=self.kind)
         assert out.returncode == 0, out.stderr
 
+    def kill(self) -> None:
+        """SIGKILL, as the out-of-memory killer or a lost machine would: no clean shutdown, no flush."""
+        pid = int((self.home / "node.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists() and _state(pid) != "Z":
+            assert time.monotonic() < deadline, "the killed node did not go away"
+            time.sleep(0.05)
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    n = Node(tmp_path_factory.mktemp("node"))
+
+@pytest.fixture(scope="module", params=ENGINES)
+def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    n = Node(tmp_path_factory.mktemp("node"), request.param)
     n.start()
     yield n
     n.stop()
@@ -83,18 +94,26 @@ def _build(source: Path, target: str) -> list[str]:
     return [*cmd, "--repo", "python/cpython", "--license", "PSF-2.0", "--workers", "2", "--format", "json"]
 
 
+def _state(pid: int) -> str:
+    """The process's state letter in /proc (T: stopped, Z: exited, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
 def _stopped(pid: int) -> bool:
-    """Whether the process is stopped (SIGSTOP): its state in /proc is T."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    """Whether the process is stopped (SIGSTOP)."""
+    return _state(pid) == "T"
 
 
-def test_engine_stopped_mid_build_then_rerun_finishes_without_loss_or_duplicates(
+def test_engine_killed_mid_build_then_rerun_finishes_without_loss_or_duplicates(
     node: Node, big_corpus: Path, tmp_path: Path
 ) -> None:
     url = node.start()
     target = f"{url}/fault"
-    # The build stops itself (SIGSTOP) once its second batch is in; the node is stopped under it, and
-    # then it goes on: exactly in the middle, however fast or slow the machine.
+    # The build stops itself (SIGSTOP) once its second batch is in; the node is killed (SIGKILL) under
+    # it, and then it goes on: exactly in the middle, however fast or slow the machine.
     env = os.environ | {failpoints.ENV: "after-commit=2:SIGSTOP"}
     proc = subprocess.Popen(
         _build(big_corpus, target), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env

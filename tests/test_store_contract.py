@@ -1,8 +1,9 @@
-"""One contract for every store, run against a real SQLite file and a real OpenSearch node.
+"""One contract for every store, run against a real SQLite file, a real OpenSearch node and a real
+Elasticsearch node.
 
-The node is started by ``scripts/search-engine`` (see tests/engine.py): nothing here is mocked and
-nothing is skipped.  The comparison tests build the same corpus into both stores and require the same
-answers, spans included.
+The nodes are started by ``scripts/search-engine`` (see tests/engine.py): nothing here is mocked and
+nothing is skipped.  The comparison tests build the same corpus into SQLite and into each engine and
+require the same answers, spans included: three stores, one set of answers.
 """
 
 from __future__ import annotations
@@ -26,25 +27,25 @@ from whence.index.stores import open_store
 from whence.index.stores.base import WriteResult
 from whence.index.stores.elastic import ElasticStore, _key, _keys, _unkey, doc_id
 
-from .engine import drop_indices, http
+from .engine import ENGINES, Nodes, drop_indices, engine_version, http
 from .mutations import crlf, reindent, rename, strip_comments
 
-KINDS = ["sqlite", "elastic"]
+KINDS = ["sqlite", *ENGINES]
 
 
-def _target(kind: str, tmp: Path, engine_url: str) -> str:
+def _target(kind: str, tmp: Path, nodes: Nodes) -> str:
     if kind == "sqlite":
         return str(tmp / f"{uuid.uuid4().hex[:8]}.sqlite")
-    return f"{engine_url}/test-{uuid.uuid4().hex[:12]}"
+    return f"{nodes.url(kind)}/test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture()
-def fresh(request: pytest.FixtureRequest, tmp_path: Path, engine_url: str) -> Iterator[str]:
+def fresh(request: pytest.FixtureRequest, tmp_path: Path, engine_nodes: Nodes) -> Iterator[str]:
     """An empty target of the parametrised kind (its engine index is deleted afterwards)."""
-    target = _target(request.param, tmp_path, engine_url)
+    target = _target(request.param, tmp_path, engine_nodes)
     yield target
-    if request.param == "elastic":
-        drop_indices(engine_url, target.rsplit("/", 1)[1])
+    if request.param != "sqlite":
+        drop_indices(engine_nodes.url(request.param), target.rsplit("/", 1)[1])
 
 
 @pytest.fixture(scope="session")
@@ -64,15 +65,20 @@ def _build(target: str, corpus: Path, fork: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def both(
-    corpus: Path, twin_corpus: Path, engine_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, str]]:
-    """The same corpus built into a SQLite file and into an engine index."""
-    targets = {kind: _target(kind, tmp_path_factory.mktemp("both"), engine_url) for kind in KINDS}
-    for target in targets.values():
-        _build(target, corpus, twin_corpus)
-    yield targets
-    drop_indices(engine_url, targets["elastic"].rsplit("/", 1)[1])
+def lite(corpus: Path, twin_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The corpus and its fork built into a SQLite file (once: every engine is compared with it)."""
+    target = str(tmp_path_factory.mktemp("lite") / "both.sqlite")
+    _build(target, corpus, twin_corpus)
+    return target
+
+
+@pytest.fixture(scope="session")
+def both(lite: str, corpus: Path, twin_corpus: Path, engine_url: str) -> Iterator[dict[str, str]]:
+    """The same corpus built into a SQLite file and into an index on the engine of this run."""
+    target = f"{engine_url}/test-{uuid.uuid4().hex[:12]}"
+    _build(target, corpus, twin_corpus)
+    yield {"sqlite": lite, "elastic": target}
+    drop_indices(engine_url, target.rsplit("/", 1)[1])
 
 
 def _folder(root: Path, *files: Path) -> Path:
@@ -378,16 +384,23 @@ def test_optout_removes_a_repository_and_its_orphans(fresh: str, corpus: Path, t
         assert s.optouts() == {}
 
 
-def test_the_elasticsearch_client_path_gives_the_same_answers(
-    both: dict[str, str], corpus: Path, twin_corpus: Path, engine_index: str, monkeypatch: pytest.MonkeyPatch
+def test_the_other_engines_client_gives_the_same_answers(
+    both: dict[str, str],
+    corpus: Path,
+    twin_corpus: Path,
+    engine_kind: str,
+    engine_index: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The store through `elasticsearch` (the client used for Elasticsearch 8/9), against the same node:
-    the requests, bulk bodies and error handling of that path, on the wire (the server stays OpenSearch;
-    no Elasticsearch server can be run here)."""
-    monkeypatch.setenv("WHENCE_ENGINE_CLIENT", "elasticsearch")
+    """``WHENCE_ENGINE_CLIENT`` overrides the client the node's answer picks: each node through the other
+    engine's client (``opensearch-py`` to Elasticsearch, ``elasticsearch`` to OpenSearch) builds and
+    answers as its own, and a client that is neither is refused by name."""
+    other = "elasticsearch" if engine_kind == "opensearch" else "opensearch"
+    monkeypatch.setenv("WHENCE_ENGINE_CLIENT", other)
     _build(engine_index, corpus, twin_corpus)
     with open_store(both["sqlite"], readonly=True) as lite, open_store(engine_index, readonly=True) as es:
-        assert es.stats()["client"] == "elasticsearch"
+        assert es.stats()["client"] == other
+        assert es.stats()["engine"] == f"{engine_kind} {engine_version(engine_kind)}"
         for name, code in _queries(corpus).items():
             want = search.search(lite, code, top=10).as_dict()
             assert _canonical(search.search(es, code, top=10).as_dict()) == _canonical(want), name
@@ -421,20 +434,37 @@ def test_boilerplate_cap_has_a_ceiling() -> None:
 
 
 @pytest.fixture(scope="module")
-def crowded(tmp_path_factory: pytest.TempPathFactory, engine_url: str) -> Iterator[dict[str, str]]:
+def crowded_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 documents that all share one long stretch of code (so its fingerprints are held by every one
-    of them), each with a distinct tail, built into both stores."""
+    of them), each with a distinct tail."""
     root = tmp_path_factory.mktemp("crowded") / "src"
     root.mkdir()
     shared = (Path(__file__).parent.parent / "index" / "stores" / "segments.py").read_text()
     for i in range(600):
         (root / f"m{i:03d}.py").write_text(f"{shared}\n\ndef tail_{i}(x):\n    return x * {i} + {i * 7}\n")
-    targets = {kind: _target(kind, tmp_path_factory.mktemp("crowded"), engine_url) for kind in KINDS}
-    for target in targets.values():
-        with open_store(target, create=True) as store:
-            ingest.build(store, ingest.sources([root], repo="a/b"), workers=2)
-    yield targets
-    drop_indices(engine_url, targets["elastic"].rsplit("/", 1)[1])
+    return root
+
+
+def _build_crowded(target: str, root: Path) -> None:
+    with open_store(target, create=True) as store:
+        ingest.build(store, ingest.sources([root], repo="a/b"), workers=2)
+
+
+@pytest.fixture(scope="module")
+def crowded_lite(crowded_src: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The crowded documents in SQLite (built once: every engine is compared with it)."""
+    target = str(tmp_path_factory.mktemp("crowded") / "crowded.sqlite")
+    _build_crowded(target, crowded_src)
+    return target
+
+
+@pytest.fixture(scope="module")
+def crowded(crowded_src: Path, crowded_lite: str, engine_url: str) -> Iterator[dict[str, str]]:
+    """The crowded documents in SQLite and in an index on the engine of this run."""
+    target = f"{engine_url}/test-{uuid.uuid4().hex[:12]}"
+    _build_crowded(target, crowded_src)
+    yield {"sqlite": crowded_lite, "elastic": target}
+    drop_indices(engine_url, target.rsplit("/", 1)[1])
 
 
 def test_a_crowded_fingerprint_costs_a_lookup_not_its_postings(crowded: dict[str, str]) -> None:

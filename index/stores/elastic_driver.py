@@ -1,10 +1,18 @@
 """One small REST door to Elasticsearch 8/9 or OpenSearch 2/3, whichever the node says it is.
 
-The store sends the same plain dicts to either engine (:mod:`.elastic_mappings`); this module picks the
-official client for the engine the node reports (``elasticsearch`` for Elasticsearch, ``opensearch-py``
-for OpenSearch: the Elasticsearch client refuses to talk to OpenSearch), imports it lazily with an install
-hint, and turns every driver exception into ours at this boundary: an unreachable node is
-:class:`StoreUnavailable`, an HTTP error is :class:`EngineHTTPError` with its status.
+:func:`probe` asks the node what it is (``GET /``, else ``_nodes``, else ``_cluster/health``, with the
+``X-Elastic-Product`` header that Elasticsearch sends on every answer), and :class:`Driver` picks the
+official client for that engine (``elasticsearch`` for Elasticsearch, ``opensearch-py`` for OpenSearch:
+the Elasticsearch client refuses to talk to OpenSearch), imports it lazily with an install hint, and turns
+every driver exception into ours at this boundary: an unreachable node is :class:`StoreUnavailable`, an
+HTTP error is :class:`EngineHTTPError` with its status.
+
+One installed ``elasticsearch`` package (8.13 or later, or 9.x) serves both Elasticsearch majors: the
+store sends its requests through the client's transport (connections, TLS, authentication) as plain
+``application/json``, which Elasticsearch 8 and 9 both accept.  The client's API methods are not used:
+they ask for ``compatible-with=<the client's own major>``, and an Elasticsearch 8 server refuses the 9.x
+client's ``compatible-with=9`` ("Accept version must be either version 8 or 7").  ``opensearch-py`` 2.4
+or later serves OpenSearch 2 and 3 alike.
 """
 
 from __future__ import annotations
@@ -98,39 +106,106 @@ def parse_target(url: str) -> Target:
     return Target(f"{parts.scheme}://{host}{port}", name, user, password, shards, replicas, texts)
 
 
-def probe(target: Target, timeout: float = 10.0) -> dict[str, Any]:
-    """``GET /`` of the node with the standard library (no driver yet: the answer picks it)."""
-    req = urllib.request.Request(target.base + "/", headers={"Accept": "application/json"})
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the node says it is: ``distribution`` (``elasticsearch`` or ``opensearch``) and ``version``
+    (``8.19.21``; ``?`` when no route the credentials may read tells it)."""
+
+    distribution: str
+    version: str
+
+    @property
+    def major(self) -> int | None:
+        head = self.version.split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
+
+def _get(target: Target, path: str, timeout: float) -> tuple[int, dict[str, str], Any]:
+    """``GET path`` with the standard library: (status, lower-cased headers, JSON body or None).
+
+    Raises:
+        StoreUnavailable: nothing answers at the target's host and port.
+    """
+    req = urllib.request.Request(target.base + path, headers={"Accept": "application/json"})
     if target.user is not None:
         token = base64.b64encode(f"{target.user}:{target.password or ''}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            info = json.loads(resp.read())
+            status, headers, raw = resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as exc:
-        raise StoreUnavailable(
-            f"search engine at {target.base} answered HTTP {exc.code} ({exc.reason})"
-        ) from exc
-    except (OSError, ValueError) as exc:
+        status, headers, raw = exc.code, exc.headers, exc.read()
+    except OSError as exc:
         reason = getattr(exc, "reason", exc)
         raise StoreUnavailable(f"no search engine answers at {target.base} ({reason})") from exc
-    if not isinstance(info, dict) or not isinstance(info.get("version"), dict):
-        raise StoreUnavailable(f"{target.base} is not an Elasticsearch or OpenSearch node")
-    return info
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return status, {k.lower(): v for k, v in (headers or {}).items()}, body
+
+
+def _lowest(versions: list[str]) -> str:
+    """The lowest of dotted version numbers (a cluster speaks the REST API of its oldest node)."""
+
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(p) if p.isdigit() else 0 for p in v.split("-", 1)[0].split("."))
+
+    return min(versions, key=key)
+
+
+def probe(target: Target, timeout: float = 10.0) -> EngineInfo:
+    """Which engine answers at the target, and which version, with the standard library (no driver yet:
+    the answer picks it).
+
+    ``GET /`` names both, but not every node serves it (Elasticsearch's integration-test distribution
+    has no root route and answers 405; a user may lack the privilege to read it).  Then ``_nodes`` gives
+    the version of every node (the lowest counts), and ``_cluster/health`` at least shows that an engine
+    answers.  Elasticsearch 7.14 and later sends ``X-Elastic-Product: Elasticsearch`` with every answer,
+    OpenSearch never does; the ``distribution`` field of ``GET /`` names OpenSearch.
+    """
+    tried: list[str] = []
+    status, headers, body = _get(target, "/", timeout)
+    elastic = headers.get("x-elastic-product") == "Elasticsearch"
+    version = body.get("version") if isinstance(body, dict) else None
+    if status == 200 and isinstance(version, dict) and version.get("number"):
+        dist = "elasticsearch" if elastic else str(version.get("distribution") or "elasticsearch")
+        return EngineInfo(dist, str(version["number"]))
+    tried.append(f"GET / answered HTTP {status}")
+    status, headers, body = _get(target, "/_nodes?filter_path=nodes.*.version", timeout)
+    elastic = elastic or headers.get("x-elastic-product") == "Elasticsearch"
+    nodes = body.get("nodes") if isinstance(body, dict) else None
+    if status == 200 and isinstance(nodes, dict) and nodes:
+        versions = [str(n.get("version")) for n in nodes.values() if isinstance(n, dict) and n.get("version")]
+        if versions:
+            return EngineInfo("elasticsearch" if elastic else "opensearch", _lowest(versions))
+    tried.append(f"GET /_nodes answered HTTP {status}")
+    status, headers, body = _get(target, "/_cluster/health", timeout)
+    elastic = elastic or headers.get("x-elastic-product") == "Elasticsearch"
+    if status == 200 and isinstance(body, dict) and "cluster_name" in body:
+        # An engine, whose version these credentials may not read: its product still picks the client.
+        return EngineInfo("elasticsearch" if elastic else "opensearch", "?")
+    tried.append(f"GET /_cluster/health answered HTTP {status}")
+    if status in (401, 403):
+        raise StoreUnavailable(
+            f"search engine at {target.base} refused these credentials ({'; '.join(tried)})"
+        )
+    raise StoreUnavailable(f"{target.base} is not an Elasticsearch or OpenSearch node ({'; '.join(tried)})")
 
 
 class Driver:
     """Raw REST calls through the engine's official client, with retries for busy/unreachable nodes."""
 
-    def __init__(self, target: Target, info: dict[str, Any]) -> None:
+    def __init__(self, target: Target, info: EngineInfo) -> None:
         self.target = target
-        version = info["version"]
-        self.distribution = str(version.get("distribution") or "elasticsearch")
-        self.version = str(version.get("number", "?"))
-        major = int(self.version.split(".")[0]) if self.version[:1].isdigit() else 0
+        self.distribution = info.distribution
+        self.version = info.version
+        major = info.major
         auth = (target.user, target.password or "") if target.user is not None else None
         supported = {"opensearch": (2, 3), "elasticsearch": (8, 9)}.get(self.distribution, ())
-        if major not in supported:
+        # An unknown version (no route these credentials may read names it) is given the benefit of the
+        # doubt: the requests below are the same for both supported majors of each engine.
+        if major is not None and major not in supported:
             raise WhenceError(
                 f"{target.base}: {self.distribution} {self.version} is not supported "
                 "(Elasticsearch 8.x or 9.x, OpenSearch 2.x or 3.x)"
