@@ -8,6 +8,7 @@ under a copyleft license as another repository.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from click.testing import CliRunner, Result
 from whence.cli import main
 from whence.index import ingest
 from whence.index.stores import open_store
+from whence.scan.files import remote_uri
 
 from . import mutations
 from .conftest import STDLIB
@@ -350,6 +352,95 @@ def test_sarif_validates_against_the_schema(repo: Path, mixed_index: Path) -> No
     assert attributed["level"] == "note" and attributed["suppressions"][0]["kind"] == "inSource"
     rules = {r["id"] for r in run["tool"]["driver"]["rules"]}
     assert rules == {"verbatim-copy", "license-copyleft", "license-unknown"}
+
+
+def test_sarif_passes_the_multitool_with_github_rules(repo: Path, mixed_index: Path, tmp_path: Path) -> None:
+    """Microsoft's SARIF multitool, with the SARIF rules and GitHub's ingestion rules, finds no error
+    and no warning.  The notes it may still give are ones whence cannot or should not act on:
+    SARIF2002 (messages as ``id`` + ``arguments``: GitHub requires ``text``, GH1015), SARIF2006 (a URI
+    not reachable: the tests run offline), SARIF2009 (rule ids like ``WH1001``: whence's rule ids are
+    its documented policy vocabulary and the alerts' identity) and SARIF2011 (no ``contextRegion``)
+    for a region that is a whole file, which nothing can surround."""
+    from . import sarif_multitool
+
+    _copies(repo)
+    a = repo / "src" / "a.py"
+    a.write_text("# whence: attributed https://github.com/python/cpython\n" + a.read_text())
+    git(repo, "remote", "add", "origin", "https://ci:s3cret@github.com/acme/inventory.git")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "copies")
+    out = tmp_path / "whence.sarif"
+    res = CliRunner().invoke(
+        main, ["scan", str(repo), "--index", str(mixed_index), "--format", "sarif", "-o", str(out)]
+    )
+    assert res.exit_code == 1, res.output
+    found = sarif_multitool.validate(out)
+    bad = [str(r) for r in found if r.level in ("error", "warning")]
+    assert not bad, "\n".join(bad)
+    assert {r.rule for r in found} <= {"SARIF2002", "SARIF2006", "SARIF2009", "SARIF2011"}, [
+        str(r) for r in found
+    ]
+
+    [run] = json.loads(out.read_text())["runs"]
+    # SARIF2011 (no contextRegion) only where the region is the whole file: no context is larger.
+    for r in found:
+        if r.rule == "SARIF2011":
+            i = int(re.search(r"results\[(\d+)\]", r.message).group(1))  # type: ignore[union-attr]
+            loc = run["results"][i]["locations"][0]["physicalLocation"]
+            lines = (repo / loc["artifactLocation"]["uri"]).read_text().splitlines()
+            assert (loc["region"]["startLine"], loc["region"]["endLine"]) == (1, len(lines))
+    driver = run["tool"]["driver"]
+    assert driver["informationUri"].startswith("https://")
+    for rule in driver["rules"]:
+        assert rule["help"]["markdown"] and rule["help"]["text"] and rule["helpUri"].startswith("https://")
+    [vcs] = run["versionControlProvenance"]
+    assert vcs == {
+        "repositoryUri": "https://github.com/acme/inventory.git",  # no credentials
+        "revisionId": git(repo, "rev-parse", "HEAD").strip(),
+        "branch": git(repo, "symbolic-ref", "--short", "HEAD").strip(),
+        "mappedTo": {"uriBaseId": "%SRCROOT%"},
+    }
+    # Snippets are the lines the multitool itself reads from the files for these regions.
+    rewritten = tmp_path / "rewritten.sarif"
+    bare = json.loads(out.read_text())
+    for r in bare["runs"][0]["results"]:
+        loc = r["locations"][0]["physicalLocation"]
+        loc.pop("contextRegion", None)
+        loc["region"].pop("snippet")
+    (tmp_path / "bare.sarif").write_text(json.dumps(bare))
+    done = subprocess.run(
+        [str(sarif_multitool.tool()), "rewrite", str(tmp_path / "bare.sarif"), "-o", str(rewritten),
+         "--insert", "RegionSnippets", "--log", "ForceOverwrite"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    theirs = json.loads(rewritten.read_text())["runs"][0]["results"]
+    for ours, their in zip(run["results"], theirs, strict=True):
+        mine = ours["locations"][0]["physicalLocation"]
+        assert mine["region"]["snippet"] == their["locations"][0]["physicalLocation"]["region"]["snippet"]
+        ctx, reg = mine.get("contextRegion"), mine["region"]
+        if ctx is not None:  # absent when the region is the whole file
+            assert ctx["startLine"] <= reg["startLine"] <= reg["endLine"] <= ctx["endLine"]
+            assert (ctx["startLine"], ctx["endLine"]) != (reg["startLine"], reg["endLine"])
+            assert reg["snippet"]["text"] in ctx["snippet"]["text"]
+    assert any("contextRegion" in r["locations"][0]["physicalLocation"] for r in run["results"])
+
+
+@pytest.mark.parametrize(
+    ("remote", "uri"),
+    [
+        ("https://github.com/acme/inventory.git", "https://github.com/acme/inventory.git"),
+        ("https://ci:s3cret@github.com/acme/inventory", "https://github.com/acme/inventory"),
+        ("https://x-access-token@git.example.org:8443/a/b", "https://git.example.org:8443/a/b"),
+        ("git@github.com:acme/inventory.git", "ssh://git@github.com/acme/inventory.git"),
+        ("ssh://git@host.example/acme/inventory", "ssh://git@host.example/acme/inventory"),
+        ("ssh://git:pw@host.example/acme/inventory", "ssh://host.example/acme/inventory"),
+        ("/srv/git/inventory.git", "file:///srv/git/inventory.git"),
+        ("", ""),
+    ],
+)
+def test_remote_uri_has_no_credentials(remote: str, uri: str) -> None:
+    assert remote_uri(remote) == uri
 
 
 def test_an_incomplete_scan_is_never_clean(repo: Path, built_index: Path, tmp_path: Path) -> None:
