@@ -169,7 +169,7 @@ def test_notice_file_attribution_and_generated_notice(repo: Path, built_index: P
     (repo / "src" / "wrap.py").write_text(_lines(corpus, "textwrap.py", 247, 300))
     (repo / "src" / "bis.py").write_text(_lines(corpus, "bisect.py", 1, 60))
     res = CliRunner().invoke(main, ["scan", str(repo), "--index", str(built_index), "--format", "notice"])
-    assert res.exit_code == 1
+    assert res.exit_code == 0  # writing a notice is no policy check (see tests/test_notice.py)
     notice = res.stdout
     assert "python/cpython" in notice and "License: PSF-2.0 (permissive)" in notice
     assert "src/wrap.py lines" in notice and "src/bis.py lines" in notice
