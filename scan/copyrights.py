@@ -57,10 +57,11 @@ def header_copyrights(text: bytes | str, lines: int = HEADER_LINES) -> list[str]
     return out
 
 
-def of_documents(store: StoreReader, doc_ids: Iterable[int]) -> dict[int, list[str]]:
-    """The copyright lines of each indexed document (one :meth:`StoreReader.fetch`); a document no
-    longer in the index is left out."""
+def of_documents(store: StoreReader, doc_ids: Iterable[int], batch: int = 256) -> dict[int, list[str]]:
+    """The copyright lines of each indexed document (read ``batch`` documents per
+    :meth:`StoreReader.fetch`); a document no longer in the index is left out."""
     ids: Sequence[int] = sorted(set(doc_ids))
-    if not ids:
-        return {}
-    return {i: header_copyrights(f.text) for i, f in store.fetch(ids).items()}
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(ids), batch):
+        out.update((d, header_copyrights(f.text)) for d, f in store.fetch(ids[i : i + batch]).items())
+    return out

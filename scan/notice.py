@@ -36,6 +36,8 @@ _HOW: dict[Category, str] = {
     ),
 }
 RULE = "-" * 78
+#: What datasets write for "no license" (as :mod:`whence.index.licenses` reads them): no text to give.
+_NO_LICENSE = frozenset({"no_license", "noassertion", "none"})
 SCANCODE_DB = "https://scancode-licensedb.aboutcode.org/{key}.html"
 SPDX_PAGE = "https://spdx.org/licenses/{id}.html"
 
@@ -82,10 +84,9 @@ def to_notice(
     for repo in sorted(by_repo):
         found = by_repo[repo]
         licenses = sorted({x for f in found for x in f.origin.licenses}) or ["no license found"]
-        for expr in licenses:
-            for x in (*license_ids(expr)[0], *license_ids(expr)[1]):
-                if x not in named and expr != "no license found":
-                    named.append(x)
+        for expr in {x for f in found for x in f.origin.licenses}:
+            ids, exceptions = license_ids(expr)
+            named += [x for x in (*ids, *exceptions) if x not in named and x.lower() not in _NO_LICENSE]
         lines += ["", RULE, safe(repo)]
         home = next((h for h in map(homepage, found) if h), "")
         if home:

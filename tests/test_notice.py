@@ -158,3 +158,15 @@ def test_shipped_license_texts_are_the_package() -> None:
         rebuilt = licensetexts.from_package(Path(tmp) / info["filename"], info["integrity"])
     assert rebuilt == shipped
     assert len(shipped["licenses"]) > 600
+
+
+def test_copyrights_of_documents_read_in_batches(built_index: Path) -> None:
+    from whence.index.stores import open_store
+    from whence.scan.copyrights import of_documents
+
+    with open_store(built_index, readonly=True) as store:
+        ids = range(1, store.count_documents() + 50)  # ids past the last are left out
+        whole = of_documents(store, ids)
+        assert of_documents(store, ids, batch=3) == whole
+    assert len(whole) > 10
+    assert ["Copyright (C) 1999-2001 Gregory P. Ward.", PSF.replace("2002", "2002, 2003")] in whole.values()

@@ -350,8 +350,10 @@ def test_sarif_validates_against_the_schema(repo: Path, mixed_index: Path) -> No
     assert 1 <= region["startLine"] <= region["endLine"] <= 71
     attributed = results[("verbatim-copy", "src/a.py")]
     assert attributed["level"] == "note" and attributed["suppressions"][0]["kind"] == "inSource"
-    rules = {r["id"] for r in run["tool"]["driver"]["rules"]}
-    assert rules == {"verbatim-copy", "license-copyleft", "license-unknown"}
+    rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert {"verbatim-copy", "license-copyleft", "license-unknown"} <= set(rules)
+    for r in run["results"]:
+        assert rules[r["ruleIndex"]] == r["ruleId"]
 
 
 def test_sarif_passes_the_multitool_with_github_rules(repo: Path, mixed_index: Path, tmp_path: Path) -> None:
@@ -424,6 +426,28 @@ def test_sarif_passes_the_multitool_with_github_rules(repo: Path, mixed_index: P
             assert (ctx["startLine"], ctx["endLine"]) != (reg["startLine"], reg["endLine"])
             assert reg["snippet"]["text"] in ctx["snippet"]["text"]
     assert any("contextRegion" in r["locations"][0]["physicalLocation"] for r in run["results"])
+
+
+def test_sarif_of_a_clean_or_incomplete_scan_passes_the_multitool(repo: Path, tmp_path: Path) -> None:
+    """No results, files left out, files that could not be read, no remote: still no error or warning."""
+    from whence.scan.findings import ScanReport
+    from whence.scan.policy import Policy
+    from whence.scan.sarif import to_sarif
+
+    from . import sarif_multitool
+
+    for errors in ([], [("src/gone.py", "cannot read: No such file or directory")]):
+        report = ScanReport(repo, Policy(root=repo), None, 1, {"generated": 1}, [], errors=list(errors),
+                            exempted=[("src/gen.py", "generated")])  # fmt: skip
+        log = to_sarif(report)
+        assert "versionControlProvenance" not in log["runs"][0]  # no remote
+        assert log["runs"][0]["invocations"][0]["executionSuccessful"] is not bool(errors)
+        out = tmp_path / "whence.sarif"
+        out.write_text(json.dumps(log))
+        found = sarif_multitool.validate(out)
+        assert not [str(r) for r in found if r.level in ("error", "warning")]
+        # SARIF2003: no versionControlProvenance, as this repository has no remote to name.
+        assert {r.rule for r in found} <= {"SARIF2003", "SARIF2006", "SARIF2009"}, [str(r) for r in found]
 
 
 @pytest.mark.parametrize(
