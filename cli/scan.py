@@ -3,7 +3,8 @@
 The command reads options, the policy and the files to scan, and renders the report; the scan itself
 (walking, policy, engine, judging, SARIF and notices) is :mod:`whence.scan`.
 
-Exit codes: 0 clean, 1 policy violated, 2 error (a scan that could not complete is never clean).
+Exit codes: 0 clean, 1 policy violated, 2 error (a scan that could not complete is never clean);
+``--format notice`` exits 1 only with ``--fail-on`` (writing a notice is no policy check).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from .options import default_index, exit_2_on_error, fail, index_option
+from .options import default_index, exit_2_on_error, fail, index_option, open_index
 
 
 @click.command("scan")
@@ -78,7 +79,8 @@ def scan_cmd(
     skipped.  With --diff REV only lines added since REV count, so a pull request is judged on what it
     adds.  The policy (whence.toml, or [tool.whence] in pyproject.toml) says what fails.
 
-    Exit codes: 0 clean, 1 policy violated, 2 error (the scan did not complete).
+    Exit codes: 0 clean, 1 policy violated, 2 error (the scan did not complete).  --format notice
+    writes a notice and exits 0 (2 on error) unless --fail-on is given.
     """
     from dataclasses import replace
 
@@ -144,7 +146,7 @@ def scan_cmd(
     scanned.exempted[:0] = files.exempted
     shown_root = root or pol.root
     report = findings.judge(scanned, pol, shown_root, rev, time.perf_counter() - started)
-    text = _render(report, fmt)
+    text = _notice(report, index) if fmt == "notice" else _render(report, fmt)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
@@ -160,7 +162,10 @@ def scan_cmd(
         click.echo(
             f"error: {len(report.errors)} file(s) could not be scanned: the scan is incomplete", err=True
         )
-    sys.exit(report.exit_code)
+    code = report.exit_code
+    if fmt == "notice" and not fail_on and code == 1:
+        code = 0  # writing a notice is no policy check, unless --fail-on asks for one
+    sys.exit(code)
 
 
 def _render(report: Any, fmt: str) -> str:
@@ -170,11 +175,19 @@ def _render(report: Any, fmt: str) -> str:
         from whence.scan.sarif import to_sarif
 
         return json.dumps(to_sarif(report), indent=2) + "\n"
-    if fmt == "notice":
-        from whence.scan.notice import to_notice
-
-        return str(to_notice(report))
     return _text(report)
+
+
+def _notice(report: Any, index: str) -> str:
+    """The notice, with the copyright lines of the origins read from their texts in the index."""
+    from whence.scan import copyrights
+    from whence.scan.notice import to_notice
+
+    ids = {f.doc_id for f in report.findings if f.attribution_required and f.doc_id >= 0}
+    why = "reading the origins' copyright lines"
+    with open_index(index, readonly=True, message=lambda exc: f"{exc} ({why})") as store:
+        found = copyrights.of_documents(store, ids)
+    return to_notice(report, found)
 
 
 def _text(report: Any) -> str:

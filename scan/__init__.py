@@ -6,5 +6,6 @@ accepts that.  ``whence scan`` runs it; it imports nothing from the CLI or the H
     engine.py     the scan: files -> copied regions with their origins (threads and processes)
     findings.py   judging regions against the policy: findings, attributions, the report
     sarif.py      the report as SARIF 2.1.0 (code scanning)
-    notice.py     the report as a THIRD_PARTY_NOTICES text
+    notice.py     the report as a THIRD_PARTY_NOTICES text: copyright lines (copyrights.py) and the
+                  license texts of the SPDX License List (licensetexts.py, data/spdx-licenses.json.xz)
 """

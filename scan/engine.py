@@ -61,6 +61,7 @@ class Region:
     source_lines: tuple[int, int]
     occurrences: tuple[Occurrence, ...]
     blob_id: str
+    doc_id: int  # the origin document in the index (its text: the notice's copyright lines)
 
 
 @dataclass(slots=True)
@@ -277,8 +278,9 @@ def _align(
                 counted = starts[q0:q1][on]
                 lines = (int(counted.min()), int(counted.max()))
             out.append(
-                Region(t.path, lines, m.verdict, tokens, sp.source_lines, tuple(m.occurrences), m.blob_id)
-            )
+                Region(t.path, lines, m.verdict, tokens, sp.source_lines, tuple(m.occurrences),
+                       m.blob_id, m.doc_id)
+            )  # fmt: skip
     return out, ""
 
 

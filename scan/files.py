@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pathspec
 
@@ -340,3 +341,63 @@ def added_lines(root: Path, rev: str) -> dict[Path, set[int] | None]:
         if name:
             out[root / os.fsdecode(name)] = None
     return {p.resolve(): lines for p, lines in out.items()}
+
+
+# -- version control provenance (SARIF) --------------------------------------------------------------
+
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^/:]+):(?P<path>(?!/).*)$")
+
+
+def remote_uri(url: str) -> str:
+    """A git remote as an absolute URI without credentials: ``https://user:token@host/o/n`` becomes
+    ``https://host/o/n``, the scp-like ``git@host:o/n.git`` becomes ``ssh://git@host/o/n.git`` (what
+    git takes it to mean), a local path a ``file://`` URI; ``""`` when it is none of these."""
+    url = url.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme and parts.netloc:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        if parts.scheme in ("ssh", "git+ssh") and parts.username and not parts.password:
+            host = f"{parts.username}@{host}"  # a user name (git@) is part of the address, not a secret
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    m = _SCP_LIKE.match(url)
+    if m and "/" not in m.group("host") and not Path(url).exists():
+        user = f"{m.group('user')}@" if m.group("user") else ""
+        return f"ssh://{user}{m.group('host')}/{m.group('path')}"
+    path = Path(url)
+    return path.resolve().as_uri() if path.is_absolute() or path.exists() else ""
+
+
+def provenance(root: Path) -> dict[str, str] | None:
+    """The repository the folder ``root`` is the work tree of: ``repositoryUri`` (the ``origin``
+    remote, else the first one), ``revisionId`` (``HEAD``) and ``branch``; None outside a git work tree,
+    in a subfolder of one, or without a remote (SARIF ``versionControlProvenance`` needs the URI)."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+        except OSError:
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    top = git("rev-parse", "--show-toplevel")
+    if not top or Path(top).resolve() != root.resolve():
+        return None
+    remotes = git("remote").split()
+    if not remotes:
+        return None
+    remote = "origin" if "origin" in remotes else remotes[0]
+    uri = remote_uri(git("remote", "get-url", remote))
+    if not uri:
+        return None
+    out = {"repositoryUri": uri}
+    rev = git("rev-parse", "--verify", "-q", "HEAD")
+    if rev:
+        out["revisionId"] = rev
+    branch = git("symbolic-ref", "--short", "-q", "HEAD")
+    if branch:
+        out["branch"] = branch
+    return out

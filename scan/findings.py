@@ -68,6 +68,7 @@ class Finding:
     rules: tuple[str, ...]
     failing: tuple[str, ...]  # the rules of ``rules`` that fail the scan
     attributed: str  # how the region is credited ("" when it is not)
+    doc_id: int = -1  # the origin document in the index
 
     @property
     def url(self) -> str:
@@ -237,6 +238,7 @@ def judge(scanned: Scanned, policy: Policy, root: Path, diff: str | None, second
                 rules=tuple(rules),
                 failing=tuple(failing),
                 attributed=credit,
+                doc_id=reg.doc_id,
             )
         )
     findings.sort(key=lambda f: (f.path, f.lines, f.origin.repo))
