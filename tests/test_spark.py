@@ -25,7 +25,6 @@ from whence.index.stackv2_writer import FileRow
 
 pyspark_sql = pytest.importorskip("pyspark.sql", reason="pip install 'whence[spark]'")
 
-pytestmark = pytest.mark.slow
 MASTER = "local[2]"
 #: What the summaries of the two builds must agree on.  Not ``fetched``, ``known_blobs`` and ``bytes``
 #: (those read): a blob that another partition already wrote is known, and not fetched, depending on
@@ -94,6 +93,7 @@ def _same(a: str, b: str, rows: list[FileRow]) -> None:
     assert _answers(a, rows) == _answers(b, rows)
 
 
+@pytest.mark.slow
 def test_both_layouts_on_spark_build_the_cli_s_sqlite_index(
     spark: Any,
     tmp_path: Path,
@@ -121,6 +121,7 @@ def test_both_layouts_on_spark_build_the_cli_s_sqlite_index(
     _same(cli, str(tmp_path / "flat.sqlite"), rows)
 
 
+@pytest.mark.slow
 def test_the_command_in_its_own_process(
     tmp_path: Path, rows: list[FileRow], nested: Written, cli_sqlite: tuple[str, Any]
 ) -> None:
@@ -146,6 +147,7 @@ def engine_names(engine_url: str) -> Iterator[list[str]]:
         drop_indices(engine_url, n)
 
 
+@pytest.mark.slow
 def test_spark_writes_the_cli_s_index_into_the_engine_and_a_retried_task_duplicates_nothing(
     spark: Any, rows: list[FileRow], flat: Written, nested: Written, engine_names: list[str]
 ) -> None:
@@ -184,7 +186,7 @@ def test_a_bad_shard_stops_the_job_before_anything_is_written(
     assert not (tmp_path / "spark.sqlite").exists()
 
 
-def test_spark_builds_shards_only(spark: Any, tmp_path: Path, flat: Written) -> None:
+def test_spark_builds_shards_only(tmp_path: Path, flat: Written) -> None:
     folder = CliRunner().invoke(
         main,
         ["index", "build", str(STDLIB / "json"), "--index", str(tmp_path / "a.sqlite"), "--spark", MASTER],
@@ -201,3 +203,16 @@ def test_spark_builds_shards_only(spark: Any, tmp_path: Path, flat: Written) -> 
     ]
     sliced = CliRunner().invoke(main, [*args, "--spark", MASTER, "--worker", "0/2"])
     assert sliced.exit_code == 2 and "leave out --worker" in sliced.output
+
+
+def test_without_pyspark_the_option_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, flat: Written
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # what an installation without it raises
+    target = tmp_path / "a.sqlite"
+    res = CliRunner().invoke(
+        main, ["index", "build", str(flat.shards), "--index", str(target), "--spark", MASTER]
+    )
+    assert res.exit_code == 2
+    assert res.output == "error: --spark needs PySpark, which is not installed: pip install 'whence[spark]'\n"
+    assert not target.exists()
