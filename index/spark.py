@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -305,6 +305,7 @@ def build(
     max_bytes: int = DEFAULT_MAX_BYTES,
     commit_every: int | None = None,
     conf: dict[str, str] | None = None,
+    _runner: Callable[[_Job, Sequence[stackv2.Shard]], list[_Done]] | None = None,
 ) -> pipeline.BuildReport:
     """Index the shards of ``files`` into ``store`` (open, writable, at ``target``) as a Spark job.
 
@@ -317,6 +318,8 @@ def build(
         workers: fingerprinting threads per task (default 1: Spark runs a task per core).
         max_bytes, commit_every: as for :func:`whence.index.pipeline.build`.
         conf: Spark settings for a new session.
+        _runner: runs the job's partitions instead of Spark (tests: partitions in an order Spark's
+            scheduler would not promise).
 
     Raises:
         InvalidInput: a source is not a shard.
@@ -347,8 +350,11 @@ def build(
         time.time_ns(),
     )  # fmt: skip
     try:
-        with session(master, conf) as spark:
-            done = _run(spark, job, [p.shard for p in planned])
+        if _runner is not None:
+            done = _runner(job, [p.shard for p in planned])
+        else:
+            with session(master, conf) as spark:
+                done = _run(spark, job, [p.shard for p in planned])
         report = pipeline.BuildReport()
         for d in done:
             report.files += d.report.files

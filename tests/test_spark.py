@@ -157,6 +157,51 @@ def engine_names(engine_url: str) -> Iterator[list[str]]:
         drop_indices(engine_url, n)
 
 
+def _reversed_partitions(job: Any, shards: Any) -> list[Any]:
+    """Run a job's partitions without Spark, one per row group, the last of the sources first: the
+    schedule in which a later copy of a content is written before its first occurrence."""
+    from pyspark.sql import Row
+
+    from whence.index import spark as job_module
+
+    parts = []
+    for shard in shards:
+        pf = pq.ParquetFile(shard.path)
+        start = 0
+        for g in range(pf.num_row_groups):
+            records = pf.read_row_group(g).to_pylist()
+            where = {"_file": Path(os.path.abspath(shard.path)).as_uri(), "_pos": 0}
+            parts.append([Row(**r, **where, _row=start + i) for i, r in enumerate(records)])
+            start += len(records)
+    return [done for part in reversed(parts) for done in job_module._task(job, iter(part))]
+
+
+def test_partitions_written_last_first_keep_the_order_of_the_sources(
+    tmp_path: Path, rows: list[FileRow], flat: Written, cli_sqlite: tuple[str, Any], engine_url: str
+) -> None:
+    """A content seen in two partitions lists its first occurrence first whichever partition wrote first:
+    into SQLite (the driver merges the spool files in source order) and into the engine (each partition
+    numbers its occurrences from its place in the sources)."""
+    from whence.index import ingest
+    from whence.index import spark as job_module
+    from whence.index.blobs import open_blobs
+    from whence.index.stores import open_store
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    try:
+        for target in (str(tmp_path / "reversed.sqlite"), f"{engine_url}/{name}"):
+            blobs = open_blobs(flat.blobs)
+            files = ingest.sources([flat.shards], license_type="all", blobs=blobs)
+            with open_store(target, create=True) as store:
+                got = job_module.build(store, files, target=target, master=MASTER, blobs=str(flat.blobs),
+                                       _runner=_reversed_partitions)  # fmt: skip
+            blobs.close()
+            assert (got.files, got.documents) == (cli_sqlite[1]["files"], cli_sqlite[1]["documents_added"])
+            _same(cli_sqlite[0], target, rows)
+    finally:
+        drop_indices(engine_url, name)
+
+
 @pytest.mark.slow
 def test_spark_writes_the_cli_s_index_into_the_engine_and_a_retried_task_duplicates_nothing(
     spark: Any, rows: list[FileRow], flat: Written, nested: Written, engine_names: list[str]
