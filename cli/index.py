@@ -40,6 +40,7 @@ class BuildOptions:
     include_generated: bool
     max_bytes: int
     worker: str | None  # "I/N": this job's slice of the files
+    spark: str | None  # a Spark master: run the build as a Spark job
     # How the index is written.
     workers: int | None
     commit_every: int
@@ -174,6 +175,13 @@ def _recorded_options(opts: BuildOptions) -> dict[str, Any]:
     is_flag=True,
     help="Search-engine index: build into a new index and swap the alias to it when done.",
 )
+@click.option(
+    "--spark",
+    default=None,
+    metavar="MASTER",
+    help="Run the build of Stack v2 shards as an Apache Spark job on MASTER (local[N], spark://host:7077, "
+    "yarn, ...). Needs pip install 'whence[spark]'.",
+)
 @format_option
 @collect(BuildOptions, "opts")
 def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: BuildOptions) -> None:
@@ -193,6 +201,8 @@ def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bu
 
     target = target or default_index()
     with exit_2_on_error():
+        if opts.spark is not None:
+            _spark_allowed(opts)
         slice_of = sharding.parse_worker(opts.worker) if opts.worker is not None else None
         blob_store = open_blobs(opts.blobs) if opts.blobs else None
     try:
@@ -203,16 +213,24 @@ def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bu
                 files = sharding.slice_files(files, slice_of)
         with (
             open_index(target, create=True, rebuild=opts.rebuild) as store,
-            _progress(fmt == "text", files.total) as progress,
+            _progress(fmt == "text" and opts.spark is None, files.total) as progress,
         ):
-            report = ingest.build(
-                store,
-                files,
-                workers=opts.workers,
-                max_bytes=opts.max_bytes,
-                commit_every=opts.commit_every,
-                progress=progress,
-            )
+            if opts.spark is not None:
+                from whence.index import spark
+
+                report = spark.build(
+                    store, files, target=str(target), master=opts.spark, blobs=opts.blobs,
+                    workers=opts.workers, max_bytes=opts.max_bytes, commit_every=opts.commit_every,
+                )  # fmt: skip
+            else:
+                report = ingest.build(
+                    store,
+                    files,
+                    workers=opts.workers,
+                    max_bytes=opts.max_bytes,
+                    commit_every=opts.commit_every,
+                    progress=progress,
+                )
             if shards:
                 files.shards = shards
                 options = _recorded_options(opts) | ({"worker": opts.worker} if opts.worker else {})
@@ -231,6 +249,17 @@ def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bu
     click.echo(_build_line(report) + f"\nindex: {target}")
 
 
+def _spark_allowed(opts: BuildOptions) -> None:
+    """Refuse the options a Spark build replaces or does not support; fail early without PySpark."""
+    from whence.index import spark
+
+    if opts.worker is not None:
+        raise InvalidInput("--spark divides the work itself: leave out --worker")
+    if opts.rebuild:
+        raise InvalidInput("--rebuild is not supported with --spark: build into a new index name instead")
+    spark.require()
+
+
 def _build_line(report: Any) -> str:
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"
     fetched = f", {report.fetched} blobs fetched ({report.known_blobs} known, not fetched)"
@@ -246,7 +275,7 @@ def _build_line(report: Any) -> str:
 @index_option
 @_source_options
 @format_option
-@collect(BuildOptions, "opts", worker=None, rebuild=False)
+@collect(BuildOptions, "opts", worker=None, rebuild=False, spark=None)
 def index_sync(sources: tuple[str, ...], target: str | None, fmt: str, opts: BuildOptions) -> None:
     """Bring an index to a newer revision of a Stack v2 dataset (SHARD...: every shard of that revision).
 

@@ -115,7 +115,7 @@ def sources(
     )
     plan: list[Callable[[], Iterator[SourceFile]]] = []
     shards: list[PlannedShard] = []
-    total, all_counted = 0, True
+    total, all_counted, plain = 0, True, 0
 
     def plan_shard(location: str) -> None:
         nonlocal total, all_counted
@@ -146,11 +146,11 @@ def sources(
         p = Path(loc)
         if p.is_dir():
             plan.append(functools.partial(folder_files, p, repo, licenses, max_bytes=max_bytes))
-            all_counted = False
+            all_counted, plain = False, plain + 1
         elif p.is_file() and p.suffix in (".jsonl", ".ndjson"):
             keep = "all" if selection.license_types is None else selection.license_types
             plan.append(functools.partial(jsonl_files, p, repo, licenses, keep, max_bytes=max_bytes))
-            all_counted = False
+            all_counted, plain = False, plain + 1
         elif p.is_file() and p.suffix == ".parquet":
             plan_shard(str(p))
         elif p.exists():
@@ -159,4 +159,6 @@ def sources(
             raise InvalidInput(f"{p}: no such file or folder")
     out = Sources(itertools.chain.from_iterable(make() for make in plan), total if all_counted else None)
     out.shards = shards
+    out.selection = selection
+    out.plain = plain
     return out

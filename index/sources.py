@@ -61,6 +61,8 @@ class Sources(Iterator[SourceFile]):
         self._files = files
         self.total = total
         self.shards: list[Any] = []  # the parquet shards among the sources (ingest.PlannedShard)
+        self.selection: Any = None  # which of the shards' rows are indexed (stackv2.Selection)
+        self.plain = 0  # folders and JSONL files among the sources
 
     def __next__(self) -> SourceFile:
         return next(self._files)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -273,7 +273,10 @@ class Row:
     content: bytes | str | None
 
 
-def _row(f: dict[str, Any], repo: str, revision: str) -> Row:
+def file_row(f: Mapping[str, Any], repo: str, revision: str) -> Row:
+    """The :class:`Row` of one file: ``f`` holds its fields (a per-file shard's row, or one of a nested
+    shard's ``files`` structs), ``repo`` and ``revision`` its repository's.  Every reader of shards --
+    :func:`rows` here, the Spark job (:mod:`.spark`) -- goes through it, so both index the same files."""
     return Row(
         blob_id=f.get("blob_id") or "",
         repo=repo,
@@ -304,12 +307,12 @@ def rows(shard: Shard) -> Iterator[Row]:
                         data["repo_name"], data["revision_id"], data["files"], strict=True
                     ):
                         for f in files or ():
-                            yield _row(f, repo or "", revision or "")
+                            yield file_row(f, repo or "", revision or "")
                 return
             cols = list(COLUMNS) + (["content"] if shard.has_content else [])
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols):
                 for rec in batch.to_pylist():
-                    yield _row(rec, rec.get("repo_name") or "", rec.get("revision_id") or "")
+                    yield file_row(rec, rec.get("repo_name") or "", rec.get("revision_id") or "")
     except (pa.ArrowException, OSError) as exc:
         raise InvalidInput(f"{shard.path}: cannot read rows: {exc}") from exc
 
@@ -407,28 +410,37 @@ def shard_files(
     for shard in shards:
         require_contents(shard, blobs)
         for r in rows(shard):
-            skip = selection.skip(r)
-            url = github_url(r.repo, r.revision, r.path)
-            occ = Occurrence(r.repo, r.path, r.licenses, r.revision, url, dataset=dataset)
-            load: Callable[[], bytes]
-            fetched = False
-            if isinstance(r.content, str):
-                load = _constant(r.content.encode("utf-8", "surrogatepass"))
-                encoding = ""  # an inline text column is already text
-            elif r.content is not None:
-                load = _constant(r.content)
-                encoding = r.encoding  # inline bytes are the file's own
-            elif blobs is not None:
-                load = _fetch(blobs, r.blob_id)
-                encoding = r.encoding
-                fetched = True
-            else:
-                load = _missing
-                encoding = ""
-            yield SourceFile(
-                load, occ, r.language, r.blob_id, f"{shard.path}:{r.blob_id}", skip=skip, encoding=encoding,
-                fetched=fetched, dataset=dataset,
-            )  # fmt: skip
+            yield source_file(r, shard.path, blobs, selection, dataset)
+
+
+def source_file(
+    r: Row, shard: str, blobs: BlobStore | None, selection: Selection, dataset: str
+) -> SourceFile:
+    """The :class:`SourceFile` of one row of the shard at ``shard``: its occurrence (tagged with
+    ``dataset``), where its bytes come from (the row's content, else the blob store by ``blob_id``), and
+    why it is left out, if it is (:meth:`Selection.skip`)."""
+    skip = selection.skip(r)
+    url = github_url(r.repo, r.revision, r.path)
+    occ = Occurrence(r.repo, r.path, r.licenses, r.revision, url, dataset=dataset)
+    load: Callable[[], bytes]
+    fetched = False
+    if isinstance(r.content, str):
+        load = _constant(r.content.encode("utf-8", "surrogatepass"))
+        encoding = ""  # an inline text column is already text
+    elif r.content is not None:
+        load = _constant(bytes(r.content))
+        encoding = r.encoding  # inline bytes are the file's own
+    elif blobs is not None:
+        load = _fetch(blobs, r.blob_id)
+        encoding = r.encoding
+        fetched = True
+    else:
+        load = _missing
+        encoding = ""
+    return SourceFile(
+        load, occ, r.language, r.blob_id, f"{shard}:{r.blob_id}", skip=skip, encoding=encoding,
+        fetched=fetched, dataset=dataset,
+    )  # fmt: skip
 
 
 def _constant(data: bytes) -> Callable[[], bytes]:

@@ -476,6 +476,13 @@ class ElasticStore(Store):
             raise ValueError(f"commit_every must be at least 1, got {postings}")
         self.refresh_pairs = postings
 
+    def order_from(self, seq: int) -> None:
+        """Number the occurrences written from now on from ``seq`` (a content's occurrences are listed
+        by this number).  A build split among concurrent writers -- the Spark job's partitions -- gives
+        each writer a base that follows its rows' place in the sources, so a content seen by several
+        of them lists its occurrences in the order one writer would have."""
+        self._seq = seq
+
     def publish(self) -> None:
         """After a rebuild, :meth:`swap_alias`; otherwise the alias already names the index written."""
         if self._rebuild:
