@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import xxhash
 
+from whence.errors import StoreUnavailable
+
 from . import fingerprint as fp
 from . import lexer
 from .blobs import CorruptBlob, MissingBlob
@@ -39,6 +41,7 @@ from .stores import codec
 from .stores.base import Store, StoreWriter
 
 BATCH_FILES = 64
+_RESUME = "run the same command again when the index is back to finish (nothing is duplicated)"
 #: Keys (content hashes, blob ids) remembered per generation of :class:`_Recent` (two are kept).
 RECENT_KEYS = 1 << 17
 
@@ -310,12 +313,15 @@ def build(
                 report.seconds = time.perf_counter() - start
                 if progress is not None:
                     progress(report)
-        except BaseException:
+        except BaseException as exc:
             # Stop quickly (a blob store that went away must not be retried file by file): queued batches
             # are cancelled, running ones stop at their next file.  Nothing of theirs is written.
             stop.set()
             for f in pending:
                 f.cancel()
+            if isinstance(exc, StoreUnavailable) and _RESUME not in str(exc):
+                # A lookup failed (a write says so itself): what was committed is kept all the same.
+                raise StoreUnavailable(f"{exc}; batches written before are kept: {_RESUME}") from exc
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -310,7 +310,7 @@ class ElasticStore(Store):
                 raise self._unavailable("write a batch", exc) from exc
             except StoreUnavailable as exc:
                 raise StoreUnavailable(
-                    f"{exc}; batches written before are kept: run the same command again when the engine "
+                    f"{exc}; batches written before are kept: run the same command again when the index "
                     "is back to finish (nothing is duplicated)"
                 ) from exc
             retry = []
