@@ -459,7 +459,7 @@ def spdx_document(report: ScanReport, copyrights: Mapping[int, Sequence[str]], w
                         f"{f.verdict} ({f.tokens} tokens) of {f.origin.repo} {f.origin.path} lines "
                         f"{f.source_lines[0]}-{f.source_lines[1]}"
                         + (f"; attributed: {f.attributed}" if f.attributed else "")
-                        + (f"; fails: {', '.join(f.failing)}" if f.failing else "")
+                        + (f"; policy rules it fails: {', '.join(f.failing)}" if f.failing else "")
                     ),
                     attribution_texts=[_snippet_attribution(f, held)] if f.attribution_required else [],
                 )
