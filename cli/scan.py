@@ -231,7 +231,12 @@ def _sbom(report: Any, index: str, fmt: str, when: Any) -> str:
         with open_index(index, readonly=True, message=lambda exc: f"{exc} ({why})") as store:
             found = copyrights.of_documents(store, ids)
     write = sbom.to_cyclonedx if fmt == "cyclonedx" else sbom.to_spdx
-    return write(report, found, when)
+    try:
+        return write(report, found, when)
+    except OSError as exc:  # a scanned file gone or unreadable since it was scanned (SPDX checksums it)
+        fail(f"writing the {fmt} SBOM: {exc.filename or ''}: {exc.strerror or exc}")
+    except RuntimeError as exc:  # the library's validator rejected the document: a bug in whence
+        fail(f"writing the {fmt} SBOM: {exc}")
 
 
 def _text(report: Any) -> str:

@@ -247,3 +247,74 @@ def test_byte_ranges() -> None:
     assert sbom._byte_range(starts, len(data), (1, 1)) == (1, 5)
     assert sbom._byte_range(starts, len(data), (2, 3)) == (6, 14)
     assert data[5:14] == b"two\nthree"
+
+
+def test_revisions_near_duplicates_and_origins_off_github(
+    repo: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from whence.index import ingest
+    from whence.index.stores import open_store
+
+    from . import mutations
+
+    records = [
+        {"repo": "acme/widgets", "path": "lib/heap.py", "revision": "v1.2.0", "licenses": ["MIT"],
+         "content": (STDLIB / "heapq.py").read_text()},
+        {"repo": "group/proj", "path": "x/wrap.py", "revision": "abc123", "licenses": ["Apache-2.0"],
+         "url": "https://gitlab.example.org/group/proj/-/blob/abc123/x/wrap.py",
+         "content": (STDLIB / "textwrap.py").read_text()},
+    ]  # fmt: skip
+    jsonl = tmp_path / "records.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+    index = tmp_path / "rev.sqlite"
+    with open_store(index, create=True) as store:
+        ingest.build(store, iter(ingest.sources([jsonl])), workers=1)
+    (repo / "src" / "merge.py").write_text(mutations.rename(_lines(STDLIB, "heapq.py", 258, 300)))
+    (repo / "src" / "wrap.py").write_text(_lines(STDLIB, "textwrap.py", 247, 300))
+
+    _, bom, _ = cyclonedx(index, repo)
+    comps = {c["name"]: c for c in bom["components"]}
+    widgets, proj = comps["widgets"], comps["proj"]
+    assert (widgets["version"], widgets["purl"]) == ("v1.2.0", "pkg:github/acme/widgets@v1.2.0")
+    assert widgets["bom-ref"] == "whence:origin:acme/widgets@v1.2.0"
+    [identity] = widgets["evidence"]["identity"]
+    assert [(m["confidence"], m["value"].split(":")[0]) for m in identity["methods"]] == [
+        (0.8, "whence near-duplicate")
+    ]
+    assert _props(widgets, "whence:verdict") == ["near-duplicate"]
+    # Not on GitHub: no purl; identified by name, linked by its own address.
+    assert "purl" not in proj and proj["evidence"]["identity"][0]["field"] == "name"
+    assert proj["externalReferences"] == [{"type": "vcs", "url": "https://gitlab.example.org/group/proj"}]
+    assert proj["licenses"] == [{"license": {"id": "Apache-2.0"}}]
+
+    _, doc, _ = spdx(index, repo, tmp_path)
+    pkgs = {p.name: p for p in doc.packages}
+    assert pkgs["acme/widgets"].version == "v1.2.0"
+    assert [r.locator for r in pkgs["acme/widgets"].external_references] == ["pkg:github/acme/widgets@v1.2.0"]
+    assert pkgs["group/proj"].download_location == "https://gitlab.example.org/group/proj"
+    assert pkgs["group/proj"].external_references == []
+    kinds = {
+        r.related_spdx_element_id: r.relationship_type
+        for r in doc.relationships
+        if r.spdx_element_id.startswith("SPDXRef-Snippet-")
+    }
+    assert kinds == {
+        pkgs["acme/widgets"].spdx_id: RelationshipType.VARIANT_OF,
+        pkgs["group/proj"].spdx_id: RelationshipType.COPY_OF,
+    }
+
+
+def test_a_document_the_validator_rejects_is_not_written(
+    repo: Path,  # noqa: F811
+    built_index: Path,
+    corpus: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _copy(repo, corpus)
+    # What a bug in whence might make: a byte range starting at 0 (SPDX counts from 1).
+    monkeypatch.setattr(sbom, "_byte_range", lambda *args: (0, 10))
+    res = run(built_index, repo, "spdx")
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.startswith("error: writing the spdx SBOM: the SPDX document does not validate: ")
+    assert "byte_range" in res.stderr
