@@ -4,7 +4,8 @@ The command reads options, the policy and the files to scan, and renders the rep
 (walking, policy, engine, judging, SARIF and notices) is :mod:`whence.scan`.
 
 Exit codes: 0 clean, 1 policy violated, 2 error (a scan that could not complete is never clean);
-``--format notice`` exits 1 only with ``--fail-on`` (writing a notice is no policy check).
+``--format notice``, ``cyclonedx`` and ``spdx`` exit 1 only with ``--fail-on`` (writing a notice or an
+SBOM is no policy check).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from .options import default_index, exit_2_on_error, fail, index_option, open_in
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "sarif", "notice"]),
+    type=click.Choice(["text", "json", "sarif", "notice", "cyclonedx", "spdx"]),
     default="text",
     show_default=True,
-    help="Report format (notice: a THIRD_PARTY_NOTICES text).",
+    help="Report format (notice: a THIRD_PARTY_NOTICES text; cyclonedx, spdx: an SBOM of the copied code, "
+    "CycloneDX 1.6 or SPDX 2.3 JSON, with the 'sbom' extra).",
 )
 @click.option(
     "--fail-on",
@@ -61,6 +63,13 @@ from .options import default_index, exit_2_on_error, fail, index_option, open_in
     default=None,
     help="Write the report to this file instead of standard output.",
 )
+@click.option(
+    "--sbom-timestamp",
+    default=None,
+    metavar="WHEN",
+    help="The SBOM's creation time (ISO 8601, or seconds since the epoch). Default: $SOURCE_DATE_EPOCH, "
+    "else now.",
+)
 def scan_cmd(
     paths: tuple[Path, ...],
     rev: str | None,
@@ -72,6 +81,7 @@ def scan_cmd(
     include_vendored: bool,
     jobs: int | None,
     output: Path | None,
+    sbom_timestamp: str | None,
 ) -> None:
     """Scan files and folders (PATH..., default: .) for code copied from indexed repositories.
 
@@ -79,8 +89,8 @@ def scan_cmd(
     skipped.  With --diff REV only lines added since REV count, so a pull request is judged on what it
     adds.  The policy (whence.toml, or [tool.whence] in pyproject.toml) says what fails.
 
-    Exit codes: 0 clean, 1 policy violated, 2 error (the scan did not complete).  --format notice
-    writes a notice and exits 0 (2 on error) unless --fail-on is given.
+    Exit codes: 0 clean, 1 policy violated, 2 error (the scan did not complete).  --format notice,
+    cyclonedx and spdx write a notice or an SBOM and exit 0 (2 on error) unless --fail-on is given.
     """
     from dataclasses import replace
 
@@ -90,6 +100,17 @@ def scan_cmd(
     from whence.scan import files as scanfiles
 
     started = time.perf_counter()
+    when = None
+    if fmt in SBOM:
+        from whence.scan import sbom
+
+        try:
+            sbom.need(fmt)
+            when = sbom.timestamp(sbom_timestamp)
+        except sbom.MissingLibrary as exc:
+            fail(str(exc))
+        except (ValueError, OverflowError, OSError) as exc:
+            fail(f"--sbom-timestamp / SOURCE_DATE_EPOCH: {exc}")
     targets = [p.resolve() for p in (paths or (Path("."),))]
     for p in targets:
         if not p.exists():
@@ -146,7 +167,12 @@ def scan_cmd(
     scanned.exempted[:0] = files.exempted
     shown_root = root or pol.root
     report = findings.judge(scanned, pol, shown_root, rev, time.perf_counter() - started)
-    text = _notice(report, index) if fmt == "notice" else _render(report, fmt)
+    if fmt == "notice":
+        text = _notice(report, index)
+    elif fmt in SBOM:
+        text = _sbom(report, index, fmt, when)
+    else:
+        text = _render(report, fmt)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
@@ -163,9 +189,13 @@ def scan_cmd(
             f"error: {len(report.errors)} file(s) could not be scanned: the scan is incomplete", err=True
         )
     code = report.exit_code
-    if fmt == "notice" and not fail_on and code == 1:
-        code = 0  # writing a notice is no policy check, unless --fail-on asks for one
+    if fmt in ("notice", *SBOM) and not fail_on and code == 1:
+        code = 0  # writing a notice or an SBOM is no policy check, unless --fail-on asks for one
     sys.exit(code)
+
+
+#: The SBOM formats (:mod:`whence.scan.sbom`).
+SBOM = ("cyclonedx", "spdx")
 
 
 def _render(report: Any, fmt: str) -> str:
@@ -188,6 +218,25 @@ def _notice(report: Any, index: str) -> str:
     with open_index(index, readonly=True, message=lambda exc: f"{exc} ({why})") as store:
         found = copyrights.of_documents(store, ids)
     return to_notice(report, found)
+
+
+def _sbom(report: Any, index: str, fmt: str, when: Any) -> str:
+    """The SBOM, with the copyright lines of every origin read from its text in the index."""
+    from whence.scan import copyrights, sbom
+
+    ids = {f.doc_id for f in report.findings if f.doc_id >= 0}
+    why = "reading the origins' copyright lines"
+    found: dict[int, list[str]] = {}
+    if ids:
+        with open_index(index, readonly=True, message=lambda exc: f"{exc} ({why})") as store:
+            found = copyrights.of_documents(store, ids)
+    write = sbom.to_cyclonedx if fmt == "cyclonedx" else sbom.to_spdx
+    try:
+        return write(report, found, when)
+    except OSError as exc:  # a scanned file gone or unreadable since it was scanned (SPDX checksums it)
+        fail(f"writing the {fmt} SBOM: {exc.filename or ''}: {exc.strerror or exc}")
+    except RuntimeError as exc:  # the library's validator rejected the document: a bug in whence
+        fail(f"writing the {fmt} SBOM: {exc}")
 
 
 def _text(report: Any) -> str:

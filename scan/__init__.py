@@ -8,4 +8,5 @@ accepts that.  ``whence scan`` runs it; it imports nothing from the CLI or the H
     sarif.py      the report as SARIF 2.1.0 (code scanning)
     notice.py     the report as a THIRD_PARTY_NOTICES text: copyright lines (copyrights.py) and the
                   license texts of the SPDX License List (licensetexts.py, data/spdx-licenses.json.xz)
+    sbom.py       the report as an SBOM: CycloneDX 1.6 or SPDX 2.3 JSON (the `sbom` extra's libraries)
 """
