@@ -13,7 +13,7 @@ Nothing here imports pygls: the server (:mod:`.server`) turns these plain values
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -247,12 +247,15 @@ def utf16_length(line: str) -> int:
     return len(line.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def line_span(lines: Sequence[str], first: int, last: int) -> tuple[tuple[int, int], tuple[int, int]]:
+def line_span(
+    lines: Sequence[str], first: int, last: int, units: Callable[[str], int] = utf16_length
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """The LSP range ((line, character), (line, character)), zero-based, of the 1-based lines
-    ``first``..``last``: from the start of the first to the end of the last (its line break excluded)."""
+    ``first``..``last``: from the start of the first to the end of the last (its line break excluded);
+    ``units`` counts a line's characters in the position encoding agreed with the client."""
     end = min(last, len(lines)) - 1
     text = lines[end].rstrip("\r\n") if 0 <= end < len(lines) else ""
-    return (first - 1, 0), (max(end, first - 1), utf16_length(text))
+    return (first - 1, 0), (max(end, first - 1), units(text))
 
 
 def indentation(lines: Sequence[str], line: int) -> str:

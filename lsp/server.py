@@ -15,6 +15,7 @@ Events and what they do:
   one ``window/showMessage`` saying why.
 * ``textDocument/codeAction`` (``quickfix``): for each whence diagnostic in the request, insert the
   attribution comment above its region, in the document language's comment syntax.
+* ``textDocument/hover``: the findings on the hovered line, with their origins' links.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from whence import __version__
 from whence.errors import WhenceError
 from whence.index.lexer import language_for_path
 from whence.scan.findings import Finding
+from whence.scan.policy import PolicyError
 
 from .document import (
     DocumentScan,
@@ -97,6 +99,9 @@ class WhenceLanguageServer(LanguageServer):
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(self.scans, self.scanner.scan, text, path, name)
+        except PolicyError as exc:
+            self.show(lsp.MessageType.Error, f"whence: {name} is not scanned: {exc}")
+            return
         except WhenceError as exc:
             self.show_index_error(str(exc))
             return
@@ -113,7 +118,7 @@ class WhenceLanguageServer(LanguageServer):
             self.show(lsp.MessageType.Info, f"whence: {name} is not scanned ({result.skipped})")
         self.told[uri] = result.skipped
         lines = text.split("\n")
-        diagnostics = [_diagnostic(f, lines) for f in result.findings]
+        diagnostics = [self.diagnostic(f, lines) for f in result.findings]
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version)
         )
@@ -122,6 +127,8 @@ class WhenceLanguageServer(LanguageServer):
         """Open the index on the scan thread (a missing one is reported, not fatal)."""
 
         def done(fut: Any) -> None:
+            if fut.cancelled():
+                return
             exc = fut.exception()
             if isinstance(exc, WhenceError):
                 self.show_index_error(str(exc))
@@ -147,6 +154,32 @@ class WhenceLanguageServer(LanguageServer):
         self.scans.submit(self.scanner.close)
         self.scans.shutdown(wait=False, cancel_futures=False)
 
+    def diagnostic(self, f: Finding, lines: list[str]) -> lsp.Diagnostic:
+        """A finding as a diagnostic over its lines (in the position encoding agreed with the client)."""
+        (l0, c0), (l1, c1) = line_span(lines, *f.lines, units=self.workspace.position_codec.client_num_units)
+        url = f.url
+        return lsp.Diagnostic(
+            range=lsp.Range(
+                start=lsp.Position(line=l0, character=c0), end=lsp.Position(line=l1, character=c1)
+            ),
+            message=message(f),
+            severity=SEVERITY[severity(f)],
+            code=_code(f),
+            code_description=lsp.CodeDescription(href=url) if url else None,
+            source="whence",
+            data=data(f),
+        )
+
+    def hover(self, params: lsp.HoverParams) -> lsp.Hover | None:
+        """The findings on the hovered line: what was copied from where, and the origin's link."""
+        known = self.results.get(params.text_document.uri)
+        line = params.position.line + 1
+        here = [f for f in known.findings if f.lines[0] <= line <= f.lines[1]] if known else []
+        if not here:
+            return None
+        text = "\n\n".join(f"whence: {message(f)}" + (f"\n{f.url}" if f.url else "") for f in here)
+        return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.PlainText, value=text))
+
     # -- the code action --------------------------------------------------------------------------------
 
     def code_actions(self, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
@@ -162,7 +195,9 @@ class WhenceLanguageServer(LanguageServer):
         if not mine and known is not None:  # a client that sends no diagnostics: those of the range
             first, last = params.range.start.line + 1, params.range.end.line + 1
             mine = [
-                _diagnostic(f, lines) for f in known.findings if f.lines[0] <= last and f.lines[1] >= first
+                self.diagnostic(f, lines)
+                for f in known.findings
+                if f.lines[0] <= last and f.lines[1] >= first
             ]
         actions: list[lsp.CodeAction] = []
         done: set[tuple[int, str]] = set()
@@ -203,20 +238,6 @@ def _first_line(info: dict[str, Any], d: lsp.Diagnostic) -> int:
     if isinstance(lines, list) and lines and isinstance(lines[0], int) and lines[0] >= 1:
         return lines[0]
     return d.range.start.line + 1
-
-
-def _diagnostic(f: Finding, lines: list[str]) -> lsp.Diagnostic:
-    (l0, c0), (l1, c1) = line_span(lines, *f.lines)
-    url = f.url
-    return lsp.Diagnostic(
-        range=lsp.Range(start=lsp.Position(line=l0, character=c0), end=lsp.Position(line=l1, character=c1)),
-        message=message(f),
-        severity=SEVERITY[severity(f)],
-        code=_code(f),
-        code_description=lsp.CodeDescription(href=url) if url else None,
-        source="whence",
-        data=data(f),
-    )
 
 
 def _code(f: Finding) -> str:
@@ -261,6 +282,10 @@ def build(scanner: Scanner, debounce: float = DEBOUNCE) -> WhenceLanguageServer:
     )
     def code_action(ls: WhenceLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
         return ls.code_actions(params)
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    def hover(ls: WhenceLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        return ls.hover(params)
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: WhenceLanguageServer, params: None) -> None:
