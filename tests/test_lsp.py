@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -106,8 +107,12 @@ class Session:
             pass
 
     async def start(self, *args: str) -> lsp.InitializeResult:
+        """Start ``whence lsp ARGS`` on stdio and initialize it."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         await self.client.start_io(sys.executable, "-m", "whence", "lsp", *args, env=env)
+        return await self.initialize()
+
+    async def initialize(self) -> lsp.InitializeResult:
         result = await asyncio.wait_for(
             self.client.initialize_async(
                 lsp.InitializeParams(
@@ -249,6 +254,18 @@ def test_a_copied_block_is_a_diagnostic_with_its_origin_and_a_quick_fix(
             f"# Adapted from {d.code_description.href} (PSF-2.0); whence: attributed python/cpython\n"
         )
 
+        hover = await asyncio.wait_for(
+            s.client.text_document_hover_async(
+                lsp.HoverParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=uri),
+                    position=lsp.Position(line=d.range.start.line + 5, character=4),
+                )
+            ),
+            DEADLINE,
+        )
+        assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+        assert "python/cpython" in hover.contents.value and d.code_description.href in hover.contents.value
+
         # The editor applies the fix: the region is now attributed (the comment is whence's marker).
         lines = text.split("\n")
         fixed = "\n".join([*lines[:at], edit.new_text.rstrip("\n"), *lines[at:]])
@@ -293,6 +310,14 @@ def test_clean_copyleft_skipped_and_closed_documents(lsp_index: Path, tmp_path: 
         )
         assert note.type == lsp.MessageType.Info and "binary" in note.message
 
+        big_uri = (tmp_path / "big.py").as_uri()
+        s.open(big_uri, "x = 1\n" * 200_000)  # 1.2 MB, past the scan's 1 MiB limit
+        assert await s.diagnostics(big_uri, 1) == []
+        note = await s.until(
+            lambda: next((m for m in s.messages if "big.py" in m.message), None), "a skip message"
+        )
+        assert "too large" in note.message
+
         # Closing a document clears its diagnostics.
         s.client.text_document_did_close(
             lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=gpl_uri))
@@ -334,5 +359,71 @@ def test_a_missing_index_is_a_message_not_a_crash(tmp_path: Path) -> None:
         assert not actions
         assert not missing.exists()  # opened read-only: nothing was created
         assert await s.close() == 0
+
+    _run(session)
+
+
+def test_edits_in_quick_succession_are_scanned_once(lsp_index: Path, tmp_path: Path) -> None:
+    """Changes within the debounce interval replace each other: only the last version is scanned and
+    published."""
+    copied, _, _ = _block("heapq.py", "def heappush", "def heapreplace")
+    uri = (tmp_path / "queue.py").as_uri()
+
+    async def session(s: Session) -> None:
+        await s.start("--index", str(lsp_index), "--debounce", "2")
+        s.open(uri, OWN_HEAD + OWN_TAIL)
+        assert await s.diagnostics(uri, 1) == []
+        for version, text in ((2, OWN_HEAD), (3, OWN_HEAD + copied), (4, OWN_HEAD + copied + OWN_TAIL)):
+            s.client.text_document_did_change(
+                lsp.DidChangeTextDocumentParams(
+                    text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
+        found = await s.diagnostics(uri, 4)
+        assert found and "heapq.py" in found[0].message
+        assert [p.version for p in s.published if p.uri == uri] == [1, 4]
+        assert await s.close() == 0
+
+    _run(session)
+
+
+def test_over_tcp(lsp_index: Path, tmp_path: Path) -> None:
+    """``--tcp HOST:PORT``: the same server on a socket."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    copied, _, _ = _block("textwrap.py", "def dedent", "def indent")
+    uri = (tmp_path / "tcp.py").as_uri()
+
+    async def session(s: Session) -> None:
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "whence", "lsp", "--index", str(lsp_index), "--tcp", f"127.0.0.1:{port}",
+            stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + DEADLINE
+            while True:  # connect until the server listens (a retry interval, not a wait for a result)
+                try:
+                    await s.client.start_tcp("127.0.0.1", port)
+                    break
+                except OSError:
+                    if loop.time() > deadline or server.returncode is not None:
+                        raise
+                    await asyncio.sleep(0.05)
+            result = await s.initialize()
+            assert result.server_info is not None and result.server_info.name == "whence"
+            s.open(uri, OWN_HEAD + copied + OWN_TAIL)
+            (d,) = await s.diagnostics(uri, 1)
+            assert "textwrap.py" in d.message
+            await asyncio.wait_for(s.client.shutdown_async(None), DEADLINE)
+            s.client.exit(None)
+            assert await asyncio.wait_for(server.wait(), DEADLINE) == 0
+            await asyncio.wait_for(s.client.stop(), DEADLINE)
+        finally:
+            if server.returncode is None:
+                server.kill()
+                await server.wait()
 
     _run(session)
