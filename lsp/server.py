@@ -70,11 +70,14 @@ class WhenceLanguageServer(LanguageServer):
         self.results: dict[str, DocumentScan] = {}
         self.told: dict[str, str] = {}  # the last skip reason shown per document
         self.index_error = ""  # the last index error shown
+        self.closed = False  # after `shutdown`: nothing more is scanned
 
     # -- scanning ---------------------------------------------------------------------------------------
 
     def schedule(self, uri: str, delay: float) -> None:
         """Scan ``uri`` after ``delay`` seconds, replacing a scan of it not yet started."""
+        if self.closed:
+            return
         old = self.pending.pop(uri, None)
         if old is not None:
             old.cancel()
@@ -148,6 +151,9 @@ class WhenceLanguageServer(LanguageServer):
 
     def close(self) -> None:
         """Stop scanning and close the index (on the scan thread, which owns its connection)."""
+        if self.closed:
+            return
+        self.closed = True
         for task in self.pending.values():
             task.cancel()
         self.pending.clear()
