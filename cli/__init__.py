@@ -6,6 +6,7 @@
     whence generate PROMPT ...            generate.py
     whence serve ...                      serve.py    (the service is whence.api)
     whence keys create|list|revoke ...    keys.py
+    whence lsp ...                        lsp.py      (the server is whence.lsp)
 
 What they share (``--index``, ``--format``, opening the index, failing) is in options.py.  Exit codes:
 0 ok (also: nothing found), 2 usage or runtime error (missing index, bad input); ``scan`` and
@@ -22,6 +23,7 @@ from whence import __version__
 from .generate import generate_cmd
 from .index import index_group
 from .keys import keys_group
+from .lsp import lsp_cmd
 from .scan import scan_cmd
 from .search import search_cmd
 from .serve import serve_cmd
@@ -35,5 +37,5 @@ def main() -> None:
     """whence: where did this code come from, and under which license?"""
 
 
-for _command in (index_group, search_cmd, serve_cmd, keys_group, generate_cmd, scan_cmd):
+for _command in (index_group, search_cmd, serve_cmd, keys_group, generate_cmd, scan_cmd, lsp_cmd):
     main.add_command(_command)

@@ -1,6 +1,7 @@
 """The packages' import boundaries: ``whence.scan`` (the scan engine) needs neither product, the HTTP
 service (``whence.api``) never needs the CLI, the CLI (``whence.cli``) needs the service only to start it
-or manage its keys, and none of them reaches into a store's internals."""
+or manage its keys, the language server (``whence.lsp``) needs neither, and none of them reaches into a
+store's internals."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 #: package -> folder (as in pyproject.toml's [tool.setuptools.package-dir])
-FOLDERS = {"whence.cli": "cli", "whence.scan": "scan", "whence.api": "api"}
+FOLDERS = {"whence.cli": "cli", "whence.scan": "scan", "whence.api": "api", "whence.lsp": "lsp"}
 #: The only CLI modules that may import the service, and only inside their commands.
 CLI_SERVICE_MODULES = {"whence.cli.serve", "whence.cli.keys"}
 #: Modules of whence.index.stores other than its public face (its __init__).
@@ -64,6 +65,10 @@ def test_import_boundaries(package: str) -> None:
         seen += 1
         if package == "whence.scan" and (_within(name, "whence.api") or _within(name, "whence.cli")):
             wrong.append(f"{module} imports {name}: the scan engine needs neither product")
+        if package == "whence.lsp" and (_within(name, "whence.api") or _within(name, "whence.cli")):
+            wrong.append(
+                f"{module} imports {name}: the language server needs neither the CLI nor the service"
+            )
         if package == "whence.api" and _within(name, "whence.cli"):
             wrong.append(f"{module} imports {name}: the service does not need the CLI")
         at_run_time = when != "typing"
@@ -79,7 +84,8 @@ def test_import_boundaries(package: str) -> None:
 def test_importing_the_cli_leaves_the_service_and_the_scan_engine_out() -> None:
     code = (
         "import sys, whence.cli\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('whence.api', 'whence.scan', 'fastapi'))))\n"
+        "out = ('whence.api', 'whence.scan', 'fastapi', 'whence.lsp', 'pygls')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(out)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -77,9 +77,26 @@ def documents(files: list[corpus.CorpusFile], start: int, stop: int) -> Iterator
         )
 
 
+#: The corpus of one run, pinned in a file when the run starts: installing a package between stages
+#: (or between a run and its --resume-from) must not change which files the documents are.
+_PINNED: list[Path] = []
+
+
 def _corpus(seed: int) -> tuple[list[corpus.CorpusFile], list[corpus.CorpusFile]]:
-    every = corpus.gather(seed=seed)
+    if _PINNED:
+        every = [
+            corpus.CorpusFile(p, r, rel, tuple(lic)) for p, r, rel, lic in json.loads(_PINNED[0].read_text())
+        ]
+    else:
+        every = corpus.gather(seed=seed)
     return every[:-HELD_BACK], every[-HELD_BACK:]
+
+
+def pin(seed: int, where: Path) -> None:
+    """Gather the corpus once and pin it in ``where`` (kept when it exists: a resumed run reuses it)."""
+    if not where.exists():
+        where.write_text(json.dumps([list(f) for f in corpus.gather(seed=seed)]))
+    _PINNED[:] = [where]
 
 
 def build_stage(index: str, start: int, stop: int, seed: int, workers: int) -> dict[str, Any]:
@@ -156,7 +173,7 @@ def plot(rows: list[dict[str, Any]], store: str, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [r["size"] for r in rows]
+    sizes = [r["documents"] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     axes[0].plot(sizes, [r["p50_ms"] for r in rows], "o-", label="p50")
     axes[0].plot(sizes, [r["p99_ms"] for r in rows], "s-", label="p99")
@@ -183,13 +200,14 @@ def plot(rows: list[dict[str, Any]], store: str, png: Path) -> None:
 
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
-        "| documents | of which copies | build (s, this stage) | documents/s | index | bytes/source byte"
+        "| documents | files given (copies) | build (s, this stage) | files/s | index | bytes/source byte"
         " | peak RSS | search p50 | search p99 |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         out.append(
-            f"| {r['size']:,} | {r['copies']:,} | {r['seconds']:.0f} | {r['documents_per_s']:.0f} |"
+            f"| {r['documents']:,} | {r['size']:,} ({r['copies']:,}) | {r['seconds']:.0f} |"
+            f" {r['documents_per_s']:.0f} |"
             f" {r['index_bytes'] / 1e9:.2f} GB | {r['bytes_per_source_byte']:.2f} |"
             f" {r['peak_rss_mb']:.0f} MB |"
             f" {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms |"
@@ -205,17 +223,42 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="docs/scale", help="writes OUT.json and OUT.png")
+    ap.add_argument(
+        "--resume-from",
+        type=int,
+        default=0,
+        metavar="SIZE",
+        help="the index already holds the first SIZE files (its rows are in OUT.json): go on from there",
+    )
+    ap.add_argument("--corpus-list", help=argparse.SUPPRESS)
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="only merge the rows of these runs into OUT")
     ap.add_argument("--stage", nargs=3, type=int, metavar=("START", "STOP", "SIZE"), help=argparse.SUPPRESS)
     ap.add_argument("--search-only", type=int, metavar="SIZE", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.corpus_list:
+        _PINNED[:] = [Path(args.corpus_list)]
     if args.stage:
         print(json.dumps(build_stage(args.index, args.stage[0], args.stage[1], args.seed, args.workers)))
         return 0
     if args.search_only is not None:
         print(json.dumps(measure_search(args.index, args.search_only, args.queries, args.seed)))
         return 0
+    if args.merge:
+        runs = [json.loads(Path(m).read_text()) for m in args.merge]
+        merged = sorted((r for run in runs for r in run["rows"]), key=lambda r: r["documents"])
+        out = Path(args.out)
+        meta = {**runs[0]["meta"], "merged": args.merge}
+        out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": merged}, indent=2) + "\n")
+        plot(merged, meta["store"], out.with_suffix(".png"))
+        print(table(merged))
+        return 0
     tmp = tempfile.TemporaryDirectory(prefix="whence-scale-")
     index = args.index or str(Path(tmp.name) / "scale.sqlite")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pinned = out.with_suffix(".corpus.json")
+    pin(args.seed, pinned)
+    common = ["--index", index, "--seed", str(args.seed), "--corpus-list", str(pinned)]
     store = "elastic" if "://" in index else "sqlite"
     indexed, _ = _corpus(args.seed)
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -224,26 +267,32 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     done = 0
     source_bytes = 0.0
+    if args.resume_from:
+        rows = [
+            r
+            for r in json.loads(out.with_suffix(".json").read_text())["rows"]
+            if r["size"] <= args.resume_from
+        ]
+        done = args.resume_from
+        source_bytes = rows[-1]["index_bytes"] / rows[-1]["bytes_per_source_byte"] if rows else 0.0
+        sizes = [s for s in sizes if s > done]
     for size in sizes:
-        stage = _child(["--index", index, "--seed", str(args.seed), "--workers", str(args.workers),
-                        "--stage", str(done), str(size), str(size)])  # fmt: skip
+        stage = _child([*common, "--workers", str(args.workers), "--stage", str(done), str(size), str(size)])
         source_bytes += stage["mb"] * 1e6
-        found = _child(["--index", index, "--seed", str(args.seed), "--queries", str(args.queries),
-                        "--search-only", str(size)])  # fmt: skip
+        found = _child([*common, "--queries", str(args.queries), "--search-only", str(size)])
         row = {"size": size, "copies": max(0, size - len(indexed)), **stage, **found}
         row["bytes_per_source_byte"] = found["index_bytes"] / max(1.0, source_bytes)
         rows.append(row)
         done = size
         print(
-            f"{size:>9,} documents ({row['copies']:,} copies): stage {stage['seconds']:.0f}s"
+            f"{size:>9,} files ({row['copies']:,} copies), {found['documents']:,} documents:"
+            f" stage {stage['seconds']:.0f}s"
             f" ({stage['documents_per_s']:.0f}/s, peak RSS {stage['peak_rss_mb']:.0f} MB), index"
             f" {found['index_bytes'] / 1e9:.2f} GB; search p50 {found['p50_ms']:.1f} ms"
             f" p99 {found['p99_ms']:.1f} ms max {found['max_ms']:.1f} ms"
             f" ({found['found_verbatim']:.0%} of indexed snippets found verbatim)",
             flush=True,
         )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"store": store, "cpus": os.cpu_count(), "real_files": len(indexed), "queries": args.queries}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     plot(rows, store, out.with_suffix(".png"))
@@ -251,7 +300,7 @@ def main() -> int:
     last = rows[-1]
     for name, target in TARGETS[store].items():
         got = last[f"{name}_ms"]
-        print(f"{name} at {last['size']:,} documents: {got:.1f} ms (target {target:.0f} ms):"
+        print(f"{name} at {last['documents']:,} documents: {got:.1f} ms (target {target:.0f} ms):"
               f" {'met' if got <= target else 'NOT met'}")  # fmt: skip
     return 0
 
