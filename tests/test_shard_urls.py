@@ -252,9 +252,8 @@ def test_describe_gives_the_sources_own_checksum(remote: Remote, tree: Tree) -> 
             assert (got.dataset, got.revision) == ("", "")
 
 
+@pytest.mark.parametrize("remote", ["s3", "gs", "hf"], indirect=True)  # a local file has no requests
 def test_pyarrow_reads_ranges_not_the_whole_file(remote: Remote, tree: Tree) -> None:
-    if remote.scheme == "file":
-        pytest.skip("a local file has no requests to count")
     rel = "big/inline.parquet"
     size = (tree.root / rel).stat().st_size
     shard = stackv2.check_shard(remote.url(rel))  # the footer only
@@ -313,11 +312,10 @@ def test_a_missing_object(
     assert line.startswith(f"error: {url}: no ") and ("matches" in line or "no such" in line)
 
 
+@pytest.mark.parametrize("remote", ["s3", "gs", "hf"], indirect=True)  # file:// has no server
 def test_a_server_that_is_down(
     remote: Remote, tree: Tree, tmp_path: Path, local_build: tuple[Path, list[Path]]
 ) -> None:
-    if remote.scheme == "file":
-        pytest.skip("no server")
     remote.stop()
     url = remote.url("data/**/*.parquet")
     line = _refused(tree, tmp_path, url, local_build[0])
