@@ -339,23 +339,29 @@ class ElasticStore(Store):
         pending = list(docs)
         attempt = 0
         new_docs = new_occ = 0
-        placed: list[tuple[IndexedDoc, int]] = []  # each content and the document id it is stored under
         while pending:
-            # One bulk per batch: each document with its occurrences, keyed by the document's id.
+            # One bulk per batch: each document with its occurrences, keyed by the document's id, and a
+            # shard row's blob id -> the document, so that a later build knows the blob before fetching
+            # it.  A marker may land before its document (another shard) or name another content's id
+            # (a clash, retried below with a new marker): known_blobs checks each against its document.
             ops = []
             for d in pending:
                 did = doc_id(d.content_hash, attempt)
                 ops.append(({"create": {"_id": f"d{did}"}}, self._doc_source(d, did)))
                 ops.extend(self._occurrence_op(did, o) for o in d.occurrences)
+                if _BLOB_KEY.fullmatch(d.blob_id):
+                    marker = {"kind": "blob", "did": did, "ch": d.content_hash.hex()}
+                    ops.append(({"index": {"_id": f"b{d.blob_id}"}}, marker))
             statuses = iter(self._bulk(ops))
             existing: list[tuple[IndexedDoc, list[int]]] = []
             for d in pending:
                 doc_status = next(statuses)
                 occ_statuses = [next(statuses) for _ in d.occurrences]
+                if _BLOB_KEY.fullmatch(d.blob_id):
+                    next(statuses)  # the marker's
                 if doc_status == 409:
                     existing.append((d, occ_statuses))
                     continue
-                placed.append((d, doc_id(d.content_hash, attempt)))
                 new_docs += 1
                 new_occ += sum(s != 409 for s in occ_statuses)
                 self._pairs_since_refresh += len(d.hashes)
@@ -371,7 +377,6 @@ class ElasticStore(Store):
                     src = stored.get(_id)
                     if src is not None and src.get("ch") == d.content_hash.hex():
                         new_occ += sum(s != 409 for s in occ_statuses)
-                        placed.append((d, int(_id[1:])))
                     else:
                         clashes.append(d)
                         wrong = [o for o, s in zip(d.occurrences, occ_statuses, strict=True) if s != 409]
@@ -382,13 +387,6 @@ class ElasticStore(Store):
                 raise StoreUnavailable(
                     f"{self.target.display}: no free document id for {pending[0].content_hash.hex()}"
                 )
-        # Each shard row's blob id -> its document, so that a later build knows it before fetching it
-        # (written after the document: a marker never names a document that is not stored).
-        self._bulk([
-            ({"index": {"_id": f"b{d.blob_id}"}}, {"kind": "blob", "did": did, "ch": d.content_hash.hex()})
-            for d, did in placed
-            if _BLOB_KEY.fullmatch(d.blob_id)
-        ])  # fmt: skip
         if self._pairs_since_refresh >= self.refresh_pairs:
             self.flush()
         failpoints.reached("after-commit")  # the batch is acknowledged: crash tests stop a build here
