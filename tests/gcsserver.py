@@ -27,15 +27,13 @@ import datetime
 import hashlib
 import json
 import re
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests import folderserver
+
 PAGE_ITEMS = 1000
-CHUNK = 16 << 10
 
 
 def etag_of(data: bytes) -> str:
@@ -43,38 +41,15 @@ def etag_of(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()[:12]).decode()
 
 
-class GcsFolder:
+class GcsFolder(folderserver.Folder):
     """Serve ``root/{bucket}/{object}`` as GCS objects on 127.0.0.1 (a free port) until :meth:`stop`."""
 
     def __init__(self, root: Path, *, page_items: int = PAGE_ITEMS) -> None:
-        self.root = root
+        super().__init__(root)  # ranges: (bucket/object, first, last)
         self.page_items = page_items
-        self.requests: list[str] = []
-        self.ranges: list[tuple[str, int, int]] = []
-        self._lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> int:
-                """Send a response; returns how many bytes of the body the client took before it
-                closed the connection (a client may read the start of an answer and hang up)."""
-                # A small send buffer: what the client did not read stays here, not in the kernel, so
-                # that the bytes counted as sent are close to those the client took.
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHUNK)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                sent = 0
-                try:
-                    while sent < len(body) and self.command != "HEAD":
-                        self.wfile.write(body[sent : sent + CHUNK])
-                        sent += len(body[sent : sent + CHUNK])
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-                return sent
-
+        class Handler(folderserver.Handler):
             def _json(self, status: int, doc: dict[str, Any]) -> None:
                 self._send(status, json.dumps(doc).encode(), {"Content-Type": "application/json"})
 
@@ -116,12 +91,7 @@ class GcsFolder:
                         return self._json(416, {"error": {"code": 416, "message": "range not satisfiable"}})
                     status = 206
                     headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
-                # Recorded before it is sent (the client cannot have it sooner), cut down to what the
-                # client took if it hangs up early.
-                entry = outer.record(f"{bucket}/{name}", first, last) if self.command != "HEAD" else None
-                sent = self._send(status, data[first : last + 1], headers)
-                if entry is not None and sent < last - first + 1:
-                    outer.record_cut(entry, first + sent - 1)
+                outer.send_slice(self, f"{bucket}/{name}", status, data, first, last, headers)
 
             def _list(self, bucket: str, base: Path, query: dict[str, list[str]]) -> None:
                 prefix = query.get("prefix", [""])[0]
@@ -153,36 +123,7 @@ class GcsFolder:
                     doc["nextPageToken"] = page[-1][0]
                 self._json(200, doc)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self.url = f"http://{self.host}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def record(self, key: str, first: int, last: int) -> int:
-        """Record a body about to be sent; returns its index in :attr:`ranges`."""
-        with self._lock:
-            self.ranges.append((key, first, last))
-            return len(self.ranges) - 1
-
-    def record_cut(self, entry: int, last: int) -> None:
-        """The client took the body of ``entry`` up to ``last`` only."""
-        with self._lock:
-            key, first, _ = self.ranges[entry]
-            self.ranges[entry] = (key, first, last)
-
-    def bytes_sent(self, name: str) -> int:
-        """How many bytes of the object ``bucket/name`` were sent, over every request."""
-        return sum(last - first + 1 for k, first, last in self.ranges if k == name)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
+        self.serve(Handler)
 
 
 def _generation(path: Path) -> int:

@@ -26,12 +26,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests import folderserver
 
 #: Entries per page of a ``tree`` listing (the Hub's is 1,000; tests pass a small one to paginate).
 PAGE_ITEMS = 1000
@@ -44,42 +43,19 @@ def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-class HubFolder:
+class HubFolder(folderserver.Folder):
     """Serve ``root/{type}s/{org}/{name}`` as Hub repositories on 127.0.0.1 (a free port) until
     :meth:`stop`."""
 
     def __init__(
         self, root: Path, *, branches: tuple[str, ...] = ("main",), page_items: int = PAGE_ITEMS
     ) -> None:
-        self.root = root
+        super().__init__(root)  # ranges: (org/name/path, first, last)
         self.branches = branches
         self.page_items = page_items
-        self.requests: list[str] = []
-        #: ``(org/name/path, first, last)`` of every file body the client took (``last`` inclusive).
-        self.ranges: list[tuple[str, int, int]] = []
-        self._lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> int:
-                """Send a response; returns how many bytes of the body the client took before it hung up."""
-                # A small send buffer keeps what the client does not read here rather than in the kernel.
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHUNK)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                sent = 0
-                try:
-                    while sent < len(body) and self.command != "HEAD":
-                        piece = body[sent : sent + CHUNK]
-                        self.wfile.write(piece)
-                        sent += len(piece)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-                return sent
-
+        class Handler(folderserver.Handler):
             def _json(self, doc: Any, headers: dict[str, str] | None = None) -> None:
                 self._send(
                     200, json.dumps(doc).encode(), {"Content-Type": "application/json", **(headers or {})}
@@ -200,25 +176,9 @@ class HubFolder:
                         return self._error("RangeNotSatisfiable", "range not satisfiable", 416)
                     status = 206
                     headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
-                # Recorded before it is sent (the client cannot have it sooner), cut down to what the
-                # client took if it hangs up early.
-                entry = (
-                    outer.record(f"{outer.repo_id(repo)}/{path}", first, last)
-                    if self.command != "HEAD"
-                    else None
-                )
-                sent = self._send(status, data[first : last + 1], headers)
-                if entry is not None and sent < last - first + 1:
-                    outer.record_cut(entry, first + sent - 1)
+                outer.send_slice(self, f"{outer.repo_id(repo)}/{path}", status, data, first, last, headers)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self.serve(Handler)
 
     # -- the repositories -------------------------------------------------------------------------
 
@@ -260,25 +220,3 @@ class HubFolder:
             out["oid"] = git_blob_id(pointer.encode())
             out["lfs"] = {"oid": sha256, "size": len(data), "pointerSize": len(pointer)}
         return out
-
-    def record(self, key: str, first: int, last: int) -> int:
-        """Record a body about to be sent; returns its index in :attr:`ranges`."""
-        with self._lock:
-            self.ranges.append((key, first, last))
-            return len(self.ranges) - 1
-
-    def record_cut(self, entry: int, last: int) -> None:
-        """The client took the body of ``entry`` up to ``last`` only."""
-        with self._lock:
-            key, first, _ = self.ranges[entry]
-            self.ranges[entry] = (key, first, last)
-
-    def bytes_sent(self, repo_path: str) -> int:
-        """How many bytes of ``org/name/path`` were sent, over every request."""
-        with self._lock:
-            return sum(last - first + 1 for k, first, last in self.ranges if k == repo_path)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
-import threading
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
+from tests import folderserver
+
 #: Keys a ListObjectsV2 page holds unless the client asks for fewer (S3's own limit is 1,000; a small
 #: one makes the tests follow continuation tokens).
 PAGE_KEYS = 1000
-CHUNK = 16 << 10
 
 
 def etag_of(data: bytes) -> str:
@@ -36,43 +34,20 @@ def etag_of(data: bytes) -> str:
     return '"' + hashlib.md5(data).hexdigest() + '"'
 
 
-class S3Folder:
+class S3Folder(folderserver.Folder):
     """Serve ``root/{bucket}/{key}`` as S3 objects on 127.0.0.1 (a free port) until :meth:`stop`."""
 
     def __init__(self, root: Path, *, page_keys: int = PAGE_KEYS) -> None:
-        self.root = root
+        super().__init__(root)  # ranges: (bucket/key, first, last)
         self.page_keys = page_keys
-        self.requests: list[str] = []
-        #: ``(bucket/key, first, last)`` of every object body the client took (``last`` inclusive).
-        self.ranges: list[tuple[str, int, int]] = []
-        self._lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(folderserver.Handler):
             # HTTP/1.0: one request per connection, so that a stopped server is gone for its clients too
             # (no kept-alive connection goes on being answered by a handler thread).
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str], *, head: bool = False) -> int:
-                """Send a response; returns how many bytes of the body the client took before it hung up."""
-                # A small send buffer keeps what the client does not read here rather than in the kernel.
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHUNK)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                sent = 0
-                try:
-                    while sent < len(body) and not head:
-                        piece = body[sent : sent + CHUNK]
-                        self.wfile.write(piece)
-                        sent += len(piece)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-                return sent
-
-            def _error(self, status: int, code: str, message: str, *, head: bool = False) -> None:
-                self._send(status, _error(code, message), {"Content-Type": "application/xml"}, head=head)
+            def _error(self, status: int, code: str, message: str) -> None:
+                self._send(status, _error(code, message), {"Content-Type": "application/xml"})
 
             def _handle(self, head: bool) -> None:
                 split = urlsplit(self.path)
@@ -81,15 +56,15 @@ class S3Folder:
                 outer.requests.append(f"{self.command} /{bucket}/{key}")
                 base = (outer.root / bucket).resolve()
                 if not bucket or not base.is_dir():
-                    return self._error(404, "NoSuchBucket", "The specified bucket does not exist", head=head)
+                    return self._error(404, "NoSuchBucket", "The specified bucket does not exist")
                 if not key:
                     query = parse_qs(split.query, keep_blank_values=True)
                     if head or "list-type" not in query:
-                        return self._send(200, b"", {"x-amz-bucket-region": "us-east-1"}, head=head)
+                        return self._send(200, b"", {"x-amz-bucket-region": "us-east-1"})
                     return self._list(bucket, base, query)
                 target = (base / key).resolve()
                 if not target.is_relative_to(base) or not target.is_file():
-                    return self._error(404, "NoSuchKey", "The specified key does not exist.", head=head)
+                    return self._error(404, "NoSuchKey", "The specified key does not exist.")
                 data = target.read_bytes()
                 headers = {
                     "Content-Type": "binary/octet-stream",
@@ -108,16 +83,9 @@ class S3Folder:
                 if status == 206:
                     if first >= len(data):
                         headers["Content-Range"] = f"bytes */{len(data)}"
-                        return self._error(
-                            416, "InvalidRange", "The requested range is not satisfiable", head=head
-                        )
+                        return self._error(416, "InvalidRange", "The requested range is not satisfiable")
                     headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
-                # Recorded before it is sent (the client cannot have it sooner), cut down to what the
-                # client took if it hangs up early.
-                entry = outer.record(f"{bucket}/{key}", first, last) if not head else None
-                sent = self._send(status, data[first : last + 1], headers, head=head)
-                if entry is not None and sent < last - first + 1:
-                    outer.record_cut(entry, first + sent - 1)
+                outer.send_slice(self, f"{bucket}/{key}", status, data, first, last, headers)
 
             def _list(self, bucket: str, base: Path, query: dict[str, list[str]]) -> None:
                 prefix = query.get("prefix", [""])[0]
@@ -171,35 +139,7 @@ class S3Folder:
             def do_HEAD(self) -> None:
                 self._handle(head=True)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return None  # keep test output quiet
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def record(self, key: str, first: int, last: int) -> int:
-        """Record a body about to be sent; returns its index in :attr:`ranges`."""
-        with self._lock:
-            self.ranges.append((key, first, last))
-            return len(self.ranges) - 1
-
-    def record_cut(self, entry: int, last: int) -> None:
-        """The client took the body of ``entry`` up to ``last`` only."""
-        with self._lock:
-            key, first, _ = self.ranges[entry]
-            self.ranges[entry] = (key, first, last)
-
-    def bytes_sent(self, key: str) -> int:
-        """How many bytes of the object ``bucket/key`` were sent, over every request."""
-        return sum(last - first + 1 for k, first, last in self.ranges if k == key)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
+        self.serve(Handler)
 
 
 def _iso(path: Path) -> str:
