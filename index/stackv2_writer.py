@@ -191,6 +191,23 @@ class ShardWriter:
             "content_id": content_id_of(f.data),
             "detected_licenses": list(f.licenses),
             "license_type": f.license_type,
+            **self._repository(f, revision),
+            "src_encoding": f.encoding,
+            "language": f.language,
+            "is_vendor": f.is_vendor,
+            "is_generated": f.is_generated,
+            "length_bytes": len(f.data),
+            "extension": ext,
+        } | f.extra
+        if self.inline_content:
+            row["content"] = self._text(f)
+        self._pending.append(row)
+        if len(self._pending) >= self.shard_rows:
+            self._flush()
+
+    def _repository(self, f: FileRow, revision: str) -> dict[str, Any]:
+        """The repository's columns both layouts carry (a file's row, or the repository's own)."""
+        return {
             "repo_name": f.repo,
             "snapshot_id": _sha1(f"snapshot:{f.repo}"),
             "revision_id": revision,
@@ -205,18 +222,7 @@ class ShardWriter:
             "gha_event_created_at": None,
             "gha_created_at": None,
             "gha_language": None,
-            "src_encoding": f.encoding,
-            "language": f.language,
-            "is_vendor": f.is_vendor,
-            "is_generated": f.is_generated,
-            "length_bytes": len(f.data),
-            "extension": ext,
-        } | f.extra
-        if self.inline_content:
-            row["content"] = self._text(f)
-        self._pending.append(row)
-        if len(self._pending) >= self.shard_rows:
-            self._flush()
+        }
 
     def _add_nested(self, f: FileRow, bid: str, revision: str) -> None:
         key = (f.repo, revision)
@@ -225,24 +231,11 @@ class ShardWriter:
             if self._files_pending >= self.shard_rows:
                 self._flush()
             repo = self._repos[key] = {
-                "repo_name": f.repo,
+                **self._repository(f, revision),
                 "repo_url": f"https://github.com/{f.repo}",
-                "snapshot_id": _sha1(f"snapshot:{f.repo}"),
-                "revision_id": revision,
                 "directory_id": _sha1(f"directory:{f.repo}:{revision}:"),
-                "branch_name": f.branch,
-                "visit_date": self._when,
-                "revision_date": self._when,
-                "committer_date": self._when,
-                "github_id": None,
-                "star_events_count": f.stars,
-                "fork_events_count": f.forks,
-                "gha_license_id": None,
-                "gha_created_at": None,
-                "gha_event_created_at": None,
                 "gha_updated_at": None,
                 "gha_pushed_at": None,
-                "gha_language": None,
                 "files": [],
                 "num_files": 0,
             }
