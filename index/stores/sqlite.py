@@ -731,6 +731,15 @@ class SQLiteStore(Store):
         return rows
 
     @_reads
+    def _execute_in(self, sql: str, values: Sequence[object]) -> int:
+        """Run the write ``sql`` (whose ``{marks}`` is an ``IN`` list) for all ``values``, in chunks, as
+        :meth:`_select_in` reads; returns the rows it changed."""
+        changed = 0
+        for i in range(0, len(values), _CHUNK):
+            chunk = values[i : i + _CHUNK]
+            changed += self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk).rowcount
+        return changed
+
     def band_docs(self, keys: Sequence[int]) -> set[int]:
         return {r[0] for r in self._select_in("SELECT doc FROM bands WHERE key IN ({marks})", keys)}
 
@@ -1025,9 +1034,7 @@ class SQLiteStore(Store):
             "DELETE FROM bands WHERE doc IN ({marks})",
         )
         for sql in deletes:
-            for i in range(0, len(orphans), _CHUNK):
-                chunk = orphans[i : i + _CHUNK]
-                db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+            self._execute_in(sql, orphans)
         db.executemany("INSERT OR IGNORE INTO removed(doc) VALUES (?)", [(d,) for d in orphans])
         return orphans
 
@@ -1050,18 +1057,12 @@ class SQLiteStore(Store):
 
     def remove_occurrences(self, keys: Sequence[str]) -> tuple[int, int]:
         """Remove occurrences by key (:meth:`dataset_occurrences`), and the documents left without one."""
-        db = self._db
         ids = [int(k) for k in keys]
         try:
             self._begin()
             found = self._select_in("SELECT doc FROM occurrences WHERE id IN ({marks})", ids)
             docs = sorted({r[0] for r in found})
-            removed = 0
-            for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i : i + _CHUNK]
-                removed += db.execute(
-                    f"DELETE FROM occurrences WHERE id IN ({','.join('?' * len(chunk))})", chunk
-                ).rowcount
+            removed = self._execute_in("DELETE FROM occurrences WHERE id IN ({marks})", ids)
             orphans = self._drop_orphans(docs)
             self._commit()
         except sqlite3.Error as exc:
