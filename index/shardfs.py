@@ -45,6 +45,7 @@ naming the URL.  Each message is one line.
 
 from __future__ import annotations
 
+import abc
 import functools
 import hashlib
 import os
@@ -219,20 +220,24 @@ def _local_source(location: str, path: str) -> ShardSource:
     return ShardSource(location, size, f"sha256:{digest.hexdigest()}", dataset, revision)
 
 
-class _Backend:
+class _Backend(abc.ABC):
     """One scheme: ``path`` is the URL without ``scheme://``."""
 
+    @abc.abstractmethod
     def expand(self, pattern: str, path: str) -> list[str]:
-        raise NotImplementedError
+        """The shard URLs ``pattern`` names (see :func:`expand_url`)."""
 
+    @abc.abstractmethod
     def arrow(self, url: str, path: str) -> tuple[str, Any]:
-        raise NotImplementedError
+        """See :func:`arrow_source`."""
 
+    @abc.abstractmethod
     def size(self, url: str, path: str) -> int:
-        raise NotImplementedError
+        """See :func:`size_of`."""
 
+    @abc.abstractmethod
     def describe(self, url: str, path: str) -> ShardSource:
-        raise NotImplementedError
+        """See :func:`describe`."""
 
 
 def _backend(url: str) -> tuple[_Backend, str]:
@@ -288,8 +293,9 @@ class _Native(_Backend):
     scheme = ""
     service = ""
 
+    @abc.abstractmethod
     def filesystem(self, url: str, bucket: str) -> Any:
-        raise NotImplementedError
+        """pyarrow's filesystem for ``bucket`` (cached per configuration)."""
 
     def call(self, url: str, fn: Callable[[], T]) -> T:
         import pyarrow as pa
