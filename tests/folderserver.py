@@ -12,6 +12,24 @@ from pathlib import Path
 CHUNK = 16 << 10
 
 
+def listing(names: list[str], prefix: str, delimiter: str, after: str) -> list[tuple[str, bool]]:
+    """An object store's listing of sorted ``names``: ``(name or common prefix, is a prefix)`` of those
+    under ``prefix``, names past a ``delimiter`` folded into one common prefix, only those after
+    ``after`` (a continuation token)."""
+    entries: list[tuple[str, bool]] = []
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        rest = name[len(prefix) :]
+        if delimiter and delimiter in rest:
+            common = prefix + rest[: rest.index(delimiter) + len(delimiter)]
+            if not entries or entries[-1] != (common, True):
+                entries.append((common, True))
+        else:
+            entries.append((name, False))
+    return [e for e in entries if e[0] > after]
+
+
 class Handler(BaseHTTPRequestHandler):
     """A quiet handler whose :meth:`_send` reports how much of a body the client took."""
 

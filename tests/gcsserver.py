@@ -99,18 +99,7 @@ class GcsFolder(folderserver.Folder):
                 limit = min(int(query.get("maxResults", [str(outer.page_items)])[0]), outer.page_items)
                 after = query.get("pageToken", [""])[0]
                 names = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-                entries: list[tuple[str, bool]] = []
-                for n in names:
-                    if not n.startswith(prefix):
-                        continue
-                    rest = n[len(prefix) :]
-                    if delimiter and delimiter in rest:
-                        common = prefix + rest[: rest.index(delimiter) + len(delimiter)]
-                        if not entries or entries[-1] != (common, True):
-                            entries.append((common, True))
-                    else:
-                        entries.append((n, False))
-                entries = [e for e in entries if e[0] > after]
+                entries = folderserver.listing(names, prefix, delimiter, after)
                 page, more = entries[:limit], len(entries) > limit
                 doc: dict[str, Any] = {"kind": "storage#objects"}
                 items = [_resource(bucket, n, base / n, (base / n).read_bytes()) for n, p in page if not p]

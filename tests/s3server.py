@@ -95,18 +95,7 @@ class S3Folder(folderserver.Folder):
                 keys = sorted(
                     p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() or p.is_symlink()
                 )
-                entries: list[tuple[str, bool]] = []  # (key or common prefix, is a prefix)
-                for k in keys:
-                    if not k.startswith(prefix):
-                        continue
-                    rest = k[len(prefix) :]
-                    if delimiter and delimiter in rest:
-                        common = prefix + rest[: rest.index(delimiter) + len(delimiter)]
-                        if not entries or entries[-1] != (common, True):
-                            entries.append((common, True))
-                    else:
-                        entries.append((k, False))
-                entries = [e for e in entries if e[0] > after]
+                entries = folderserver.listing(keys, prefix, delimiter, after)
                 page, more = entries[:limit], len(entries) > limit
                 parts = [
                     '<?xml version="1.0" encoding="UTF-8"?>',
