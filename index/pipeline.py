@@ -170,16 +170,11 @@ def _read(src: SourceFile, max_bytes: int) -> tuple[_Prepared, bytes]:
     return read, raw
 
 
-def prepare(
-    src: SourceFile, known: set[bytes] | Callable[[bytes], bool], max_bytes: int = DEFAULT_MAX_BYTES
-) -> _Prepared:
-    """Read, validate, hash and fingerprint one file (runs in a worker thread); a content ``known``
-    holds (a set, or a test) only gains its occurrence."""
+def prepare(src: SourceFile, known: set[bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> _Prepared:
+    """Read, validate, hash and fingerprint one file; a content ``known`` holds only gains its
+    occurrence.  (:func:`build` does the same in two steps, looking the hashes of a batch up at once.)"""
     out, raw = _read(src, max_bytes)
-    if out.known is None:
-        return out
-    digest = out.known[0]
-    if digest in known if isinstance(known, set) else known(digest):
+    if out.known is None or out.known[0] in known:
         return out
     return fingerprinted(src, out, raw)
 

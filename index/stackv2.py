@@ -386,27 +386,15 @@ def license_selection(values: Collection[str]) -> frozenset[str] | None:
 
 
 def shard_files(
-    shards: Sequence[Shard],
-    blobs: BlobStore | None,
-    *,
-    license_type: str = "permissive",
-    include_vendor: bool = False,
-    include_generated: bool = False,
-    max_bytes: int | None = None,
-    selection: Selection | None = None,
-    dataset: str = "",
+    shards: Sequence[Shard], blobs: BlobStore | None, *, selection: Selection, dataset: str = ""
 ) -> Iterator[SourceFile]:
     """:class:`SourceFile` objects for the files of checked shards, with files left out marked by reason.
 
     Reasons (:meth:`Selection.skip`): ``filtered_license``, ``filtered_language``, ``vendor``,
     ``generated``, ``too_large`` (by ``length_bytes``, so the blob is never fetched); later, while
-    reading, ``missing_blob`` and ``undecodable``.  ``selection`` replaces the keyword filters when given.
-    Every file is tagged with ``dataset`` (the name the index records its rows under; ``""``: unnamed).
+    reading, ``missing_blob`` and ``undecodable``.  Every file is tagged with ``dataset`` (the name the
+    index records its rows under; ``""``: unnamed).
     """
-    if selection is None:
-        selection = Selection(
-            license_selection([license_type]), None, include_vendor, include_generated, max_bytes
-        )
     for shard in shards:
         require_contents(shard, blobs)
         for r in rows(shard):

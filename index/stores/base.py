@@ -212,11 +212,6 @@ class StoreWriter(abc.ABC):
         skips their fetch).  A store that cannot tell returns ``{}`` (the blobs are fetched again)."""
         return {}
 
-    def all_content_hashes(self) -> list[bytes]:
-        """Every stored content hash, so that ingestion can skip known contents without fingerprinting
-        them.  A store that cannot list them cheaply returns ``[]`` (``add`` still deduplicates)."""
-        return []
-
     @abc.abstractmethod
     def add(self, docs: Sequence[IndexedDoc]) -> WriteResult:
         """Stage a batch (known contents only gain occurrences).

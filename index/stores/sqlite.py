@@ -816,10 +816,6 @@ class SQLiteStore(Store):
             "index_bytes_per_source_byte": round(size / docs[1], 3) if docs[1] else 0.0,
         }
 
-    @_reads
-    def all_content_hashes(self) -> list[bytes]:
-        return [bytes(r[0]) for r in self._db.execute("SELECT content_hash FROM documents")]
-
     def set_commit_every(self, postings: int) -> None:
         if postings < 1:
             raise ValueError(f"commit_every must be at least 1, got {postings}")
