@@ -176,7 +176,7 @@ class _Spool(Store):
         return len(pairs)
 
     def set_commit_every(self, postings: int) -> None:
-        pass
+        """A spool has nothing to commit: the driver's writer commits as it reads the spool back."""
 
     def flush(self) -> None:
         self._out.flush()
