@@ -256,6 +256,12 @@ class StreamEvent:
     attribution: dict[str, Any] | None = None
     usage: Usage | None = None
     tokens: int = 0
+    #: For ``kind == "text"`` from a backend that reports tokens one by one: the token's id in the
+    #: model's vocabulary, its log-probability under the sampling distribution, and whether it is a
+    #: special token (None / False when the backend does not report them).
+    token_id: int | None = None
+    logprob: float | None = None
+    special: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": self.kind, "index": self.index}
