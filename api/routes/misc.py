@@ -89,6 +89,22 @@ def page() -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": page_csp(html)})
 
 
+ICONS = {"favicon.ico": "image/vnd.microsoft.icon", "favicon.svg": "image/svg+xml"}
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+@router.get("/favicon.svg", include_in_schema=False)
+def favicon(request: Request) -> Response:
+    """The page's icon: the SVG the page links to, and ``/favicon.ico`` for whoever asks by that name."""
+    name = request.url.path.lstrip("/")
+    return Response(_asset(name), media_type=ICONS[name], headers={"Cache-Control": "public, max-age=86400"})
+
+
 @cache
 def _page() -> str:
-    return resources.files("whence.api").joinpath("web/index.html").read_text(encoding="utf-8")
+    return _asset("index.html").decode("utf-8")
+
+
+@cache
+def _asset(name: str) -> bytes:
+    return resources.files("whence.api").joinpath(f"web/{name}").read_bytes()
