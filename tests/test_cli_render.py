@@ -114,3 +114,19 @@ def test_shell_completion_as_the_readme_documents_it() -> None:
     env = os.environ | asks
     out = subprocess.run([whence], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["plain,build"]
+
+
+def test_whence_search_follows_the_terminal_width(
+    long_named_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """The command itself, run where the terminal is 60 columns wide (``COLUMNS``, as a shell sets it)."""
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text("".join((corpus / "difflib.py").read_text().splitlines(keepends=True)[409:445]))
+    out = subprocess.run(
+        [sys.executable, "-m", "whence", "search", str(snippet), "--index", str(long_named_index)],
+        env=os.environ | {"COLUMNS": "60"}, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert f"https://github.com/{REPO}/blob/HEAD/{PATH}#L410-L442" in out
+    assert any(line.strip() == "MIT   permissive · attribution required" for line in out)
+    box = [line for line in out if line[:1] in "╭│╰"]
+    assert box and {len(line) for line in box} == {60}
