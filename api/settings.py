@@ -74,3 +74,9 @@ class Settings(BaseSettings):
         "(default: one per CPU); 0 searches on the server process's own threads.",
     )
     search_top: int = Field(default=5, ge=1, le=100, description="Matches returned by default.")
+    metrics_token: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Scrape token for /metrics ('Authorization: Bearer <token>'), for a Prometheus that "
+        "holds no API key; an API key is accepted there too. Scrapes are never counted as usage.",
+    )

@@ -324,8 +324,11 @@ def index_sync(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bui
 
 
 class _progress:
-    """A rich progress line (files, MB, files/s, MB/s) on stderr, only when it is a terminal; with a
-    bar and the time left when the number of files is known (shards)."""
+    """A rich progress display (files, MB, files/s, MB/s) on stderr, only when it is a terminal; with a
+    bar and the time left when the number of files is known (shards).
+
+    The bar, its percentage and the times keep one line of their own and the counts wrap below it: on
+    one line, a narrow terminal (80 columns) squeezed the bar to 2 cells and cut the time left."""
 
     def __init__(self, enabled: bool, total: int | None = None) -> None:
         self.enabled = enabled and sys.stderr.isatty()
@@ -337,31 +340,8 @@ class _progress:
         if not self.enabled:
             return None
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            ProgressColumn,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
 
-        known: list[ProgressColumn] = [
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeRemainingColumn(),
-        ]
-        self._bar = Progress(
-            SpinnerColumn(),
-            *(known if self.total else []),
-            TextColumn("{task.fields[files]} files · {task.fields[mb]:.1f} MB"),
-            TextColumn("· {task.fields[fps]:.0f} files/s · {task.fields[mbps]:.1f} MB/s"),
-            TextColumn("· {task.fields[skipped]} skipped"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
+        self._bar = build_progress(Console(stderr=True), known_total=bool(self.total))
         self._bar.__enter__()
         self._task = self._bar.add_task(
             "build", total=self.total, files=0, mb=0.0, fps=0.0, mbps=0.0, skipped=0
@@ -384,6 +364,55 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
+
+
+BAR_MIN_WIDTH = 20  # cells the bar keeps however narrow the terminal
+
+
+def build_progress(console: Any, known_total: bool, get_time: Any = None) -> Any:
+    """The build's rich ``Progress``: spinner, bar (at least ``BAR_MIN_WIDTH`` cells), percentage, time
+    left and time elapsed on the first line when the total is known, the spinner and elapsed time alone
+    when it is not; the counts and rates on the next line, wrapping between words.  ``get_time``: the
+    clock the speed and the time left are measured on (default: rich's, monotonic)."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Column
+    from rich.text import Text
+
+    def fixed() -> Column:
+        return Column(no_wrap=True)
+
+    columns: list[ProgressColumn] = [SpinnerColumn(table_column=fixed())]
+    if known_total:
+        columns += [
+            BarColumn(bar_width=None, table_column=Column(min_width=BAR_MIN_WIDTH, ratio=1)),
+            TextColumn("{task.percentage:>3.0f}%", table_column=fixed()),
+            TextColumn("left", style="progress.remaining", table_column=fixed()),
+            TimeRemainingColumn(table_column=fixed()),
+        ]
+    columns += [
+        TextColumn("elapsed", style="progress.elapsed", table_column=fixed()),
+        TimeElapsedColumn(table_column=fixed()),
+    ]
+
+    class BuildProgress(Progress):
+        def get_renderables(self) -> Any:
+            yield self.make_tasks_table(self.tasks)
+            for task in self.tasks:
+                f = task.fields
+                yield Text(
+                    f"  {f['files']} files · {f['mb']:.1f} MB · {f['fps']:.0f} files/s · "
+                    f"{f['mbps']:.1f} MB/s · {f['skipped']} skipped"
+                )
+
+    return BuildProgress(*columns, console=console, transient=True, expand=known_total, get_time=get_time)
 
 
 @index_group.command("stats")

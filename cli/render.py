@@ -103,18 +103,28 @@ def render_result(result: SearchResult, query: str, console: Console | None = No
     for n, m in enumerate(result.matches, 1):
         occ = m.primary
         info = classify(occ.licenses)
-        title = Text.assemble(
+        # The header and the URL are printed above the box, not as its title or inside it: a title is cut
+        # to the box's width, and a boxed URL is split over lines that cannot be copied whole.  The header
+        # wraps between words; the URL is printed on one logical line (the terminal wraps it, and copies
+        # it back whole) and is a terminal hyperlink where the terminal supports them.
+        header = Text.assemble(
             (f"{n}. ", "bold"),
             (m.verdict, _VERDICT_STYLE[m.verdict]),
             "  ",
             (printable(f"{occ.repo}/{occ.path}"), "bold"),
-            "  ",
+            "\n   ",
             (
                 printable(f" {', '.join(occ.licenses) or 'no license'} "),
                 f"reverse {_CATEGORY_STYLE[info.category]}",
             ),
             f"  {info.category}{' · attribution required' if info.attribution_required else ''}",
         )
+        console.print(header, overflow="fold")
+        if m.spans:
+            first, last = m.spans[0].source_lines
+            url = printable(occ.url_for_lines(first, last))
+            if url:
+                console.print(Text(url, style=f"underline blue link {url}"), soft_wrap=True)
         lines: list[Text | Table] = [
             Text(
                 f"score {m.score:.2f} · {m.matched_tokens} matched tokens · longest span "
@@ -122,14 +132,9 @@ def render_result(result: SearchResult, query: str, console: Console | None = No
                 style="dim",
             )
         ]
-        if m.spans:
-            first, last = m.spans[0].source_lines
-            url = occ.url_for_lines(first, last)
-            if url:
-                lines.append(Text(printable(url), style="underline blue"))
         if len(m.occurrences) > 1:
             others = ", ".join(printable(f"{o.repo}/{o.path}") for o in m.occurrences[1:6])
             more = f" and {len(m.occurrences) - 6} more" if len(m.occurrences) > 6 else ""
             lines.append(Text(f"also at: {others}{more}", style="dim"))
         lines.append(_side_by_side(m, query_lines))
-        console.print(Panel(Group(*lines), title=title, title_align="left"))
+        console.print(Panel(Group(*lines)))
