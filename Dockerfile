@@ -3,13 +3,14 @@
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY whence whence
 COPY index index
 COPY scan scan
 COPY generator generator
 COPY cli cli
 COPY api api
+COPY lsp lsp
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[elastic]"
 
 FROM python:3.11-slim

@@ -144,3 +144,19 @@ def test_no_import_cycles() -> None:
     assert len(graph) > 50 and sum(map(len, graph.values())) > 100  # the walk found the modules' imports
     cycles = [" -> ".join(c) for m in sorted(graph) for c in [reaches(m, m)] if c]
     assert not cycles, "\n".join(cycles)
+
+
+def test_the_container_image_copies_every_package_folder() -> None:
+    """The Dockerfile builds the wheel from copied folders: one left out (``lsp/`` was) breaks the image's
+    ``pip wheel``, since pyproject.toml lists its package."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    folders = {d.split("/", 1)[0] for d in config["tool"]["setuptools"]["package-dir"].values()}
+    copied = set()
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+            copied.update(w.rstrip("/") for w in words[1:-1])
+    assert folders - copied == set(), f"the Dockerfile does not copy {sorted(folders - copied)}"
+    assert {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md"} <= copied
