@@ -99,7 +99,7 @@ class FingerprintFile(BaseModel):
     )
     bands: str = Field(
         "",
-        max_length=64,
+        max_length=88,
         description="The file's 8 MinHash LSH band keys, base64 like `hashes`; empty for a file of fewer "
         "than 140 tokens.",
     )
@@ -159,6 +159,32 @@ class RepoResponse(BaseModel):
     files_total: int
     licenses: list[str]
     files: list[RepoFile]
+    limit: int
+    offset: int
+
+
+class OwnerRepoOut(BaseModel):
+    repo: str
+    files: int = Field(
+        description="Files (occurrences) of it in the index; `/v1/repos/{owner}/{name}` lists them."
+    )
+    licenses: list[str]
+    license_category: str = Field(description="The category of its licenses together (see docs/search.md).")
+    opted_out: bool
+
+
+class OptOutOut(BaseModel):
+    repo: str = Field(description="`owner/name`, or `owner/*` for every repository of the owner.")
+    added: str
+
+
+class OwnerResponse(BaseModel):
+    owner: str
+    in_index: bool = Field(description="Whether the index holds any file of a repository of this owner.")
+    opted_out: bool = Field(description="Whether the owner opted out as a whole (`owner/*`).")
+    repos_total: int
+    repos: list[OwnerRepoOut] = Field(description="One page of the owner's repositories, by name.")
+    optouts: list[OptOutOut] = Field(description="The owner's opt-out entries, with when.")
     limit: int
     offset: int
 
