@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from whence.errors import InvalidInput, StoreUnavailable, WhenceError
+from whence.errors import AnswerTooLarge, InvalidInput, StoreUnavailable, WhenceError
 
 from . import candidates
 from . import cover as cov
@@ -47,6 +47,9 @@ from .stores.base import Fetched, Postings, StoreReader
 MAX_FILES = 1024
 #: Most tokens a file may claim (a 1 MiB file has far fewer).
 MAX_TOKENS = 1 << 22
+#: Most bytes of candidate texts one answer holds when it answers more than one file (one file is always
+#: answered: at most MAX_CANDIDATES texts).
+MAX_ANSWER_TEXT_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +143,21 @@ def read_request(body: Mapping[str, Any]) -> list[FileQuery]:
     return out
 
 
-def answer(store: StoreReader, files: Sequence[FileQuery]) -> dict[str, Any]:
+def answer(
+    store: StoreReader, files: Sequence[FileQuery], max_text_bytes: int | None = None
+) -> dict[str, Any]:
     """The service's answer to a fingerprint search: per file, the candidates
     :func:`whence.index.cover.cover` aligns (found as a local scan finds them: the postings of every
     file's hashes looked up together, the same boilerplate cap, LSH bands, votes and ranking), their
-    postings and the file's common hashes; per candidate, its text, metadata and occurrences."""
+    postings and the file's common hashes; per candidate, its text, metadata and occurrences.
+
+    Raises:
+        AnswerTooLarge: more than one file, and their candidates' texts add up to more than
+            ``max_text_bytes`` (default :data:`MAX_ANSWER_TEXT_BYTES`; checked on the stored sizes,
+            before any text is read).
+    """
+    if max_text_bytes is None:
+        max_text_bytes = MAX_ANSWER_TEXT_BYTES
     documents, cap = cov.cap_for(store)
     parts = [f.hashes.view(np.int64) for f in files if len(f.hashes)]
     if parts:
@@ -172,6 +185,13 @@ def answer(store: StoreReader, files: Sequence[FileQuery]) -> dict[str, Any]:
             "common": encode(post.common),
         })  # fmt: skip
     ids = sorted(wanted)
+    if len(files) > 1 and ids:
+        size = sum(d.length_bytes for d in store.documents(ids).values())
+        if size > max_text_bytes:
+            raise AnswerTooLarge(
+                f"files: the candidates of these {len(files)} files hold {size} bytes of text, more than one"
+                f" answer holds ({max_text_bytes}); send fewer files at once"
+            )
     fetched = store.fetch(ids)
     need = [d for d in ids if d in fetched and fetched[d].occurrences is None]
     occ = store.occurrences(need) if need else {}

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from typing import Any
 
 from whence.errors import StoreUnavailable
@@ -22,6 +23,8 @@ ROUTE = "/v1/search/fingerprints"
 RETRIES = 4
 #: Longest wait for one Retry-After, in seconds.
 MAX_RETRY_AFTER = 30.0
+#: Largest answer read, decompressed (the service's texts for one request stay far below it).
+MAX_ANSWER_BYTES = 1 << 30
 
 
 class RequestTooLarge(StoreUnavailable):
@@ -47,7 +50,11 @@ class Service:
         self.url = url.rstrip("/")
         self.endpoint = self.url + ROUTE
         self.timeout = timeout
-        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        self.headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+        }
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
         #: Request bodies sent and answers received, in bytes (what ``scripts/bench/remote_scan.py`` reports).
@@ -70,7 +77,10 @@ class Service:
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as res:
                     raw = res.read()
+                    encoding = (res.headers.get("Content-Encoding") or "").lower()
                 self.received += len(raw)
+                if encoding == "gzip":
+                    raw = _gunzip(raw, self.endpoint)
                 try:
                     return json.loads(raw)
                 except ValueError as exc:
@@ -92,6 +102,19 @@ class Service:
                 reason = getattr(exc, "reason", exc)
                 raise StoreUnavailable(f"cannot reach the service at {self.url}: {reason}") from exc
         raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+def _gunzip(raw: bytes, where: str) -> bytes:
+    """A gzip answer decompressed, refusing more than :data:`MAX_ANSWER_BYTES` (a hostile or broken
+    server's answer cannot exhaust memory)."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(raw, MAX_ANSWER_BYTES + 1)
+    except zlib.error as exc:
+        raise StoreUnavailable(f"{where}: the answer is not valid gzip ({exc})") from exc
+    if len(out) > MAX_ANSWER_BYTES or d.unconsumed_tail:
+        raise StoreUnavailable(f"{where}: the answer is over {MAX_ANSWER_BYTES} bytes once decompressed")
+    return out
 
 
 def _message(exc: urllib.error.HTTPError) -> str:

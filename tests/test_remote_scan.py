@@ -49,6 +49,7 @@ class Recorder:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.bodies: list[bytes] = []
+        self.statuses: list[int] = []
         recorder = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -65,11 +66,14 @@ class Recorder:
                 )
                 try:
                     with urllib.request.urlopen(req, timeout=120) as res:
-                        status, data, ctype = res.status, res.read(), res.headers.get("Content-Type", "")
+                        status, data, got = res.status, res.read(), res.headers
                 except urllib.error.HTTPError as exc:
-                    status, data, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "")
+                    status, data, got = exc.code, exc.read(), exc.headers
+                recorder.statuses.append(status)
                 self.send_response(status)
-                self.send_header("Content-Type", ctype)
+                for name in ("Content-Type", "Content-Encoding", "Retry-After"):
+                    if got.get(name):
+                        self.send_header(name, got[name])
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -216,6 +220,23 @@ def test_a_body_over_the_services_limit_is_split_and_a_file_too_large_is_an_erro
     assert data["status"] == "error" and len(data["findings"]) >= 9  # every other file was scanned
     assert max(len(b) for b in proxy.bodies) > 16 * 1024  # some were refused, then split
     _no_code_in(proxy.bodies, copied)
+
+
+def test_answers_over_the_text_budget_are_refused_and_the_batch_split(
+    built_index: Path, copied: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several files whose candidates' texts add up to more than one answer holds get 413; the client
+    sends them again in halves, down to single files (always answered), and finds the same."""
+    _, want = _scan(str(copied), "--index", str(built_index))
+    state = tmp_path / "state.sqlite"
+    key = _key(state)
+    monkeypatch.setattr(remote, "MAX_ANSWER_TEXT_BYTES", 100_000)  # a few corpus files' worth
+    s = Settings(index=str(built_index), state=str(state), search_processes=0)
+    with serve_in_thread(create_app(s)) as base, Recorder(base).running() as proxy:
+        out, got = _scan(str(copied), "--remote", proxy.url, "--api-key", key)
+    assert out.returncode == 1, out.stderr
+    assert got == want
+    assert 413 in proxy.statuses and proxy.statuses[-1] == 200
 
 
 def test_remote_scan_on_the_engine_finds_what_a_local_scan_of_it_finds(
