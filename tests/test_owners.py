@@ -147,6 +147,11 @@ def test_owners_route(owned: str, tmp_path: Path) -> None:
         err = client.get("/v1/owners/bad%20owner", headers=auth)
         assert err.status_code == 422 and err.json()["error"]["field"] == "owner"
         assert client.get("/v1/owners/acme", params={"limit": 0}, headers=auth).status_code == 422
+        far = client.get("/v1/owners/acmex", params={"offset": 20_000}, headers=auth)
+        if owned.startswith("http"):  # past a search engine's window: a clear 422, not a wrong page
+            assert far.status_code == 422 and "at most 10000" in far.json()["error"]["message"]
+        else:
+            assert far.status_code == 200 and far.json()["repos"] == [] and far.json()["repos_total"] == 1
         assert client.get("/v1/owners/acme").status_code == 401
 
 

@@ -299,3 +299,32 @@ def test_a_service_that_cannot_be_reached_is_exit_2(copied: Path) -> None:
     assert out.returncode == 2 and "cannot reach the service at http://127.0.0.1:9" in out.stderr
     out, _ = _scan(str(copied), "--remote", "ftp://example.org/")
     assert out.returncode == 2 and "http:// or https://" in out.stderr
+
+
+def test_remote_diff_scan_counts_the_same_added_lines(
+    built_index: Path, copied: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """With --diff REV only lines added since REV count, remote as local."""
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-C", str(copied), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    wrapping = copied / "src" / "wrapping.py"
+    wrapping.write_text(wrapping.read_text() + "\n\n" + _lines(corpus, "bisect.py", 1, 60))
+    git("add", "-A")
+    git("commit", "-q", "-m", "more")
+    state = tmp_path / "state.sqlite"
+    key = _key(state)
+    _, want = _scan(str(copied), "--diff", "HEAD~1", "--index", str(built_index))
+    assert [f["path"] for f in want["findings"]] == ["src/wrapping.py"]
+    s = Settings(index=str(built_index), state=str(state), search_processes=0)
+    with serve_in_thread(create_app(s)) as base:
+        out, got = _scan(str(copied), "--diff", "HEAD~1", "--remote", base, "--api-key", key)
+    assert out.returncode == 1, out.stderr
+    assert got == want
