@@ -481,35 +481,131 @@ def run_remote(
     _account(report, reads)
     todo = [r for r in reads if r.lookup is not None and len(r.lookup)]
     queue = list(_remote_batches(todo, batch_bytes))
-    cache = cov.DocCache()
+    aligner = _RemoteAligner(report, min_tokens, jobs)
     done = 0
     note("search", 0, len(todo))
-    while queue:
-        batch = queue.pop(0)
-        queries = [remote.FileQuery(r.tokens, r.lookup, r.band_keys) for r in batch if r.lookup is not None]
-        try:
-            answers, sources = remote.read_answer(ask(remote.request_body(queries)), len(batch))
-        except RequestTooLarge as exc:
-            if len(batch) > 1:
-                half = len(batch) // 2
-                queue[:0] = [batch[:half], batch[half:]]
+    try:
+        while queue:
+            batch = queue.pop(0)
+            queries = [
+                remote.FileQuery(r.tokens, r.lookup, r.band_keys) for r in batch if r.lookup is not None
+            ]
+            try:
+                answers, sources = remote.read_answer(ask(remote.request_body(queries)), len(batch))
+            except RequestTooLarge as exc:
+                if len(batch) > 1:
+                    half = len(batch) // 2
+                    queue[:0] = [batch[:half], batch[half:]]
+                    continue
+                report.errors.append((str(batch[0].path), f"the service refuses its fingerprints: {exc}"))
+                done += 1
                 continue
-            report.errors.append((str(batch[0].path), f"the service refuses its fingerprints: {exc}"))
-            done += 1
-            continue
-        got = remote.Received(sources)
-        for r, a in zip(batch, answers, strict=True):
-            done += 1
-            if not a.ranked:
-                continue  # no candidate: nothing was copied from the index
-            lines = None if added is None else added.get(r.path.resolve())
-            task = _Task(r.path, r.digest, a.post.hashes, a.post.docs, a.post.common, frozenset(),
-                         None if lines is None else frozenset(lines), tuple(a.ranked))  # fmt: skip
-            regions, error = _align(got, task, 0, min_tokens, cache)
-            if error:
-                report.errors.append((str(r.path), error))
-            for region in regions:
-                report.sources.setdefault(region.doc_id, got.docs[region.doc_id])
-            report.regions.extend(regions)
-        note("search", done, len(todo))
+            for r, a in zip(batch, answers, strict=True):
+                done += 1
+                if not a.ranked:
+                    continue  # no candidate: nothing was copied from the index
+                lines = None if added is None else added.get(r.path.resolve())
+                task = _Task(r.path, r.digest, a.post.hashes, a.post.docs, a.post.common, frozenset(),
+                             None if lines is None else frozenset(lines), tuple(a.ranked))  # fmt: skip
+                aligner.add(task, {d: sources[d] for d in a.ranked if d in sources})
+            note("search", done, len(todo))
+        aligner.finish(note)
+    finally:
+        aligner.close()
     return report
+
+
+def _init_remote_worker(min_tokens: int) -> None:
+    _worker.update(min_tokens=min_tokens, cache=cov.DocCache())
+
+
+def _align_received(tasks: list[_Task], docs: dict[int, Fetched]) -> list[tuple[list[Region], str]]:
+    """Align tasks with the candidates a service sent (in a worker process of a remote scan)."""
+    min_tokens, cache = _worker["min_tokens"], _worker["cache"]
+    assert isinstance(min_tokens, int) and isinstance(cache, cov.DocCache)
+    got = remote.Received(docs)
+    return [_align(got, t, 0, min_tokens, cache) for t in tasks]
+
+
+class _RemoteAligner:
+    """Aligns a remote scan's files as the service's answers come: in this process, or -- once there are
+    :data:`POOL_MIN_FILES` files with candidates and ``jobs`` > 1 -- in worker processes, each chunk sent
+    with the candidates' texts it needs, while the next request is on its way."""
+
+    CHUNK = 16
+
+    def __init__(self, report: Scanned, min_tokens: int, jobs: int) -> None:
+        self.report = report
+        self.min_tokens = min_tokens
+        self.jobs = jobs
+        self.held: list[tuple[_Task, dict[int, Fetched]]] = []
+        self.seen = 0
+        self.aligned = 0
+        self.cache = cov.DocCache()
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: dict[
+            Future[list[tuple[list[Region], str]]], tuple[list[_Task], dict[int, Fetched]]
+        ] = {}
+
+    def add(self, task: _Task, docs: dict[int, Fetched]) -> None:
+        self.seen += 1
+        if self.jobs == 1:  # aligned now: nothing is held
+            self._here(task, docs)
+            return
+        self.held.append((task, docs))
+        if self.pool is None and self.jobs > 1 and self.seen >= POOL_MIN_FILES:
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            self.pool = ProcessPoolExecutor(
+                self.jobs, mp_context=ctx, initializer=_init_remote_worker, initargs=(self.min_tokens,)
+            )
+        if self.pool is not None:
+            self._submit(self.pool, final=False)
+            for fut in [f for f in self.pending if f.done()]:
+                self._collect(fut)
+
+    def _submit(self, pool: ProcessPoolExecutor, final: bool) -> None:
+        while len(self.held) >= self.CHUNK or (final and self.held):
+            chunk, self.held = self.held[: self.CHUNK], self.held[self.CHUNK :]
+            docs: dict[int, Fetched] = {}
+            for _, d in chunk:
+                docs.update(d)
+            tasks = [t for t, _ in chunk]
+            self.pending[pool.submit(_align_received, tasks, docs)] = (tasks, docs)
+
+    def _collect(self, fut: Future[list[tuple[list[Region], str]]]) -> None:
+        tasks, docs = self.pending.pop(fut)
+        for t, (regions, error) in zip(tasks, fut.result(), strict=True):
+            self._record(t, regions, error, docs)
+
+    def _record(self, t: _Task, regions: list[Region], error: str, docs: dict[int, Fetched]) -> None:
+        self.aligned += 1
+        if error:
+            self.report.errors.append((str(t.path), error))
+        for region in regions:
+            self.report.sources.setdefault(region.doc_id, docs[region.doc_id])
+        self.report.regions.extend(regions)
+
+    def finish(self, note: Progress) -> None:
+        """Align what is left and wait for the workers."""
+        note("align", self.aligned, self.seen)
+        if self.pool is None:  # fewer files with candidates than make a pool worth starting
+            for t, docs in self.held:
+                self._here(t, docs)
+                note("align", self.aligned, self.seen)
+            self.held.clear()
+            return
+        self._submit(self.pool, final=True)
+        while self.pending:
+            finished, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                self._collect(fut)
+            note("align", self.aligned, self.seen)
+
+    def _here(self, t: _Task, docs: dict[int, Fetched]) -> None:
+        regions, error = _align(remote.Received(docs), t, 0, self.min_tokens, self.cache)
+        self._record(t, regions, error, docs)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)

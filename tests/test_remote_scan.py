@@ -328,3 +328,23 @@ def test_remote_diff_scan_counts_the_same_added_lines(
         out, got = _scan(str(copied), "--diff", "HEAD~1", "--remote", base, "--api-key", key)
     assert out.returncode == 1, out.stderr
     assert got == want
+
+
+def test_many_files_are_aligned_in_worker_processes_remote_as_local(
+    built_index: Path, copied: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """Past POOL_MIN_FILES files with candidates, a remote scan aligns in worker processes, each chunk
+    sent with its candidates' texts; the findings are still the local scan's."""
+    text = (corpus / "argparse.py").read_text().splitlines(keepends=True)
+    for i in range(60):
+        start = 100 + 37 * i
+        (copied / "src" / f"many{i:02d}.py").write_text(OWN_CODE + "".join(text[start : start + 45]))
+    state = tmp_path / "state.sqlite"
+    key = _key(state)
+    _, want = _scan(str(copied), "--index", str(built_index), "--jobs", "2")
+    assert len({f["path"] for f in want["findings"]}) >= 60
+    s = Settings(index=str(built_index), state=str(state), search_processes=0)
+    with serve_in_thread(create_app(s)) as base:
+        out, got = _scan(str(copied), "--remote", base, "--api-key", key, "--jobs", "2")
+    assert out.returncode == 1, out.stderr
+    assert got == want

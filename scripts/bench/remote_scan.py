@@ -16,7 +16,10 @@ local scan's regions.
 By default the index is built here from the first half (by name) of this Python's standard library
 modules (``Lib/*.py``), and the folder scanned is a copy of all of them: half of it indexed, half not.
 
-    python scripts/bench/remote_scan.py [--index PATH --folder DIR] [--modules 240]
+    python scripts/bench/remote_scan.py [--index PATH --folder DIR] [--modules 240] [--jobs 1]
+
+``--jobs 1`` by default: on a machine of two shared cores, worker processes cost both scans more than
+they save at this size.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ def main() -> int:
     ap.add_argument("--index", type=Path, help="An existing index (with --folder); default: built here.")
     ap.add_argument("--folder", type=Path, help="The folder to scan (with --index).")
     ap.add_argument("--modules", type=int, default=240, help="Standard library modules (default index).")
+    ap.add_argument("--jobs", type=int, default=1, help="Scan threads and processes, both scans (default 1).")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="whence-remote-bench-") as tmp_s:
         tmp = Path(tmp_s)
@@ -120,11 +124,11 @@ def main() -> int:
         try:
             wait_healthy(base, proc)
             t0 = time.perf_counter()
-            local = engine.run(files, str(index), min_tokens=40, jobs=1)
+            local = engine.run(files, str(index), min_tokens=40, jobs=args.jobs)
             t_local = time.perf_counter() - t0
             service = Service(base, key)
             t0 = time.perf_counter()
-            rem = engine.run_remote(files, service, min_tokens=40, jobs=1)
+            rem = engine.run_remote(files, service, min_tokens=40, jobs=args.jobs)
             t_remote = time.perf_counter() - t0
             t_each, each_sent, each_received = search_each(base, key, files)
         finally:
