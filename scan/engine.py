@@ -12,6 +12,10 @@ Three phases, sized for repositories of tens of thousands of files:
 
 Any file that cannot be read, or a store that fails, ends in :attr:`ScanReport.errors`: a scan that
 did not complete is never reported clean.
+
+:func:`run_remote` is the same scan against a whence service's index (``whence scan --remote``): phase 2
+becomes one fingerprint search per batch of files (:mod:`whence.index.remote`), which answers the ranked
+candidates with their texts, and phase 3 aligns with those texts; no code leaves the machine.
 """
 
 from __future__ import annotations
