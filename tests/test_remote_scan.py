@@ -348,3 +348,52 @@ def test_many_files_are_aligned_in_worker_processes_remote_as_local(
         out, got = _scan(str(copied), "--remote", base, "--api-key", key, "--jobs", "2")
     assert out.returncode == 1, out.stderr
     assert got == want
+
+
+def test_answers_that_are_not_a_services_are_clear_errors(
+    copied: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that is not a whence service (an HTML page, another JSON, a gzip bomb) ends the scan with
+    an error that says so, never a clean report."""
+    import gzip
+
+    from whence.errors import StoreUnavailable
+    from whence.scan import client, engine
+
+    answers: list[tuple[bytes, dict[str, str]]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body, headers = answers[0]
+            self.send_response(200)
+            for k, v in {"Content-Length": str(len(body)), **headers}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    files = sorted(p.resolve() for p in (copied / "src").iterdir())
+    monkeypatch.setattr(client, "MAX_ANSWER_BYTES", 1 << 20)
+    cases = [
+        (b"<html>proxy error</html>", {"Content-Type": "text/html"}, "not JSON"),
+        (b'{"files": []}', {}, "not a fingerprint search's answer"),
+        (b'{"files": "x"}', {}, "not a fingerprint search's answer"),
+        (gzip.compress(b" " * (2 << 20)), {"Content-Encoding": "gzip"}, "once decompressed"),
+        (b"not gzip", {"Content-Encoding": "gzip"}, "not valid gzip"),
+    ]
+    try:
+        for body, headers, words in cases:
+            answers[:] = [(body, headers)]
+            service = client.Service(f"http://127.0.0.1:{server.server_address[1]}", "k")
+            with pytest.raises(StoreUnavailable, match=words):
+                engine.run_remote(files, service, min_tokens=40, jobs=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=30)
