@@ -89,6 +89,59 @@ class SearchResponse(BaseModel):
     matches: list[MatchOut]
 
 
+class FingerprintFile(BaseModel):
+    tokens: int = Field(..., ge=0, le=1 << 22, description="The file's token count.")
+    hashes: str = Field(
+        "",
+        max_length=16_000_000,
+        description="The k-gram hashes the file looks up (every k-gram of both views for a short file, the "
+        "winnowed ones of a longer one): base64 of 64-bit little-endian integers.",
+    )
+    bands: str = Field(
+        "",
+        max_length=88,
+        description="The file's 8 MinHash LSH band keys, base64 like `hashes`; empty for a file of fewer "
+        "than 140 tokens.",
+    )
+
+
+class FingerprintRequest(BaseModel):
+    files: list[FingerprintFile] = Field(
+        ..., min_length=1, max_length=1024, description="The files' fingerprints (no code)."
+    )
+
+
+class FingerprintFileAnswer(BaseModel):
+    candidates: list[int] = Field(description="Documents to align with the file, best first.")
+    hashes: str = Field(description="The candidates' postings: hashes (base64 of 64-bit integers).")
+    docs: str = Field(description="The document of each posting (parallel to `hashes`).")
+    common: str = Field(description="The file's hashes that are boilerplate (nominate nothing).")
+
+
+class SourceOccurrence(BaseModel):
+    repo: str
+    path: str
+    licenses: list[str]
+    revision: str
+    url: str
+
+
+class SourceDocument(BaseModel):
+    text: str = Field(description="The indexed document's content (what the client aligns with).")
+    language: str
+    blob_id: str
+    lines: int
+    tokens: int
+    length_bytes: int
+    occurrences: list[SourceOccurrence]
+
+
+class FingerprintResponse(BaseModel):
+    documents: int = Field(description="Documents in the index.")
+    files: list[FingerprintFileAnswer] = Field(description="One answer per file, in the request's order.")
+    sources: dict[str, SourceDocument] = Field(description="Every candidate, by document id.")
+
+
 class RepoFile(BaseModel):
     path: str
     url: str
@@ -106,6 +159,32 @@ class RepoResponse(BaseModel):
     files_total: int
     licenses: list[str]
     files: list[RepoFile]
+    limit: int
+    offset: int
+
+
+class OwnerRepoOut(BaseModel):
+    repo: str
+    files: int = Field(
+        description="Files (occurrences) of it in the index; `/v1/repos/{owner}/{name}` lists them."
+    )
+    licenses: list[str]
+    license_category: str = Field(description="The category of its licenses together (see docs/search.md).")
+    opted_out: bool
+
+
+class OptOutOut(BaseModel):
+    repo: str = Field(description="`owner/name`, or `owner/*` for every repository of the owner.")
+    added: str
+
+
+class OwnerResponse(BaseModel):
+    owner: str
+    in_index: bool = Field(description="Whether the index holds any file of a repository of this owner.")
+    opted_out: bool = Field(description="Whether the owner opted out as a whole (`owner/*`).")
+    repos_total: int
+    repos: list[OwnerRepoOut] = Field(description="One page of the owner's repositories, by name.")
+    optouts: list[OptOutOut] = Field(description="The owner's opt-out entries, with when.")
     limit: int
     offset: int
 

@@ -12,6 +12,7 @@ import click
 
 from whence.errors import InvalidInput
 from whence.index.datasets import SUBSETS
+from whence.index.model import OWNER_WILDCARD, owner_entry
 from whence.terminal import printable
 
 from .options import collect, default_index, exit_2_on_error, fail, format_option, index_option, open_index
@@ -465,12 +466,56 @@ def index_check(target: str | None, fmt: str) -> None:
 
 
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_OWNER = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 def _repo_name(value: str) -> str:
+    """An opt-out entry: ``owner/name``, or ``owner/*`` for every repository of an owner."""
+    if value.endswith(OWNER_WILDCARD) and _OWNER.fullmatch(value[: -len(OWNER_WILDCARD)]):
+        return value
     if not _REPO.fullmatch(value):
-        fail(f"{value!r} is not a repository name: expected owner/name")
+        fail(f"{value!r} is not a repository name: expected owner/name (or owner/* for a whole owner)")
     return value
+
+
+def _owner_name(value: str) -> str:
+    if not _OWNER.fullmatch(value):
+        fail(f"{value!r} is not a repository owner: expected letters, digits, '_', '.' or '-'")
+    return value
+
+
+def _entries(repos: tuple[str, ...], owners: tuple[str, ...]) -> list[str]:
+    """Opt-out entries of ``OWNER/NAME...`` arguments and ``--owner`` options."""
+    if not repos and not owners:
+        fail("name at least one repository (OWNER/NAME) or --owner OWNER")
+    return [_repo_name(r) for r in repos] + [owner_entry(_owner_name(o)) for o in owners]
+
+
+@index_group.command("owners")
+@click.argument("owner", metavar="OWNER")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True, help="Repositories.")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True, help="Repositories to skip.")
+@index_option
+@format_option
+def index_owners(owner: str, limit: int, offset: int, target: str | None, fmt: str) -> None:
+    """Every repository of OWNER in the index ("Am I in The Stack?" for a user name): files, licenses
+    and opt-out state, by name, a page at a time."""
+    _owner_name(owner)
+    with open_index(target, readonly=True) as store:
+        found = store.owner(owner, limit=limit, offset=offset)
+        entries = store.optouts()
+    report = found.as_dict(entries, limit, offset)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    for r in report["repos"]:
+        lic = ", ".join(r["licenses"]) or "no license"
+        flag = "  (opted out)" if r["opted_out"] else ""
+        click.echo(printable(f"{r['repo']}  {r['files']} files  {lic} [{r['license_category']}]{flag}"))
+    for e in report["optouts"]:
+        click.echo(printable(f"opted out: {e['repo']} since {e['added']}"))
+    shown = f"{offset + 1}-{offset + len(found.repos)} of " if found.repos else ""
+    click.echo(printable(f"{owner}: {shown}{found.total} repositories in the index"))
 
 
 @index_group.group("optout")
@@ -478,14 +523,25 @@ def optout_group() -> None:
     """Keep repositories out of the index (The Stack v2 honours opt-out requests; so does whence)."""
 
 
+_owner_option = click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    metavar="OWNER",
+    help="Every repository of OWNER (the entry OWNER/*); repeatable.",
+)
+
+
 @optout_group.command("add")
-@click.argument("repos", nargs=-1, required=True, metavar="OWNER/NAME...")
+@click.argument("repos", nargs=-1, metavar="OWNER/NAME...")
+@_owner_option
 @index_option
-def optout_add(repos: tuple[str, ...], target: str | None) -> None:
-    """Remove repositories from the index now, and keep them out of future builds and results."""
+def optout_add(repos: tuple[str, ...], owners: tuple[str, ...], target: str | None) -> None:
+    """Remove repositories (OWNER/NAME, or OWNER/* and --owner OWNER for all of an owner's) from the
+    index now, and keep them out of future builds and results."""
     from datetime import datetime, timezone
 
-    names = [_repo_name(r) for r in repos]
+    names = _entries(repos, owners)
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with open_index(target) as store:
         for repo in names:
@@ -494,11 +550,13 @@ def optout_add(repos: tuple[str, ...], target: str | None) -> None:
 
 
 @optout_group.command("remove")
-@click.argument("repos", nargs=-1, required=True, metavar="OWNER/NAME...")
+@click.argument("repos", nargs=-1, metavar="OWNER/NAME...")
+@_owner_option
 @index_option
-def optout_remove(repos: tuple[str, ...], target: str | None) -> None:
-    """Let repositories back in; their files return with the next build of sources that hold them."""
-    names = [_repo_name(r) for r in repos]
+def optout_remove(repos: tuple[str, ...], owners: tuple[str, ...], target: str | None) -> None:
+    """Let repositories (or an owner's, --owner) back in; their files return with the next build of
+    sources that hold them."""
+    names = _entries(repos, owners)
     with open_index(target) as store:
         for repo in names:
             was = store.remove_optout(repo)

@@ -64,6 +64,20 @@ from .options import default_index, exit_2_on_error, fail, index_option, open_in
     help="Write the report to this file instead of standard output.",
 )
 @click.option(
+    "--remote",
+    default=None,
+    metavar="URL",
+    help="Scan against the index of the whence service at URL, sending only fingerprints (no code); "
+    "--index is then not read.",
+)
+@click.option(
+    "--api-key",
+    envvar="WHENCE_API_KEY",
+    default=None,
+    metavar="KEY",
+    help="The service's API key, with --remote. Default: $WHENCE_API_KEY.",
+)
+@click.option(
     "--sbom-timestamp",
     default=None,
     metavar="WHEN",
@@ -81,13 +95,16 @@ def scan_cmd(
     include_vendored: bool,
     jobs: int | None,
     output: Path | None,
+    remote: str | None,
+    api_key: str | None,
     sbom_timestamp: str | None,
 ) -> None:
     """Scan files and folders (PATH..., default: .) for code copied from indexed repositories.
 
     Folders are walked respecting .gitignore; binaries, vendored folders and generated files are
     skipped.  With --diff REV only lines added since REV count, so a pull request is judged on what it
-    adds.  The policy (whence.toml, or [tool.whence] in pyproject.toml) says what fails.
+    adds.  The policy (whence.toml, or [tool.whence] in pyproject.toml) says what fails.  With --remote
+    URL the index is a whence service's: only the files' fingerprints are sent, never their code.
 
     Exit codes: 0 clean, 1 policy violated, 2 error (the scan did not complete).  --format notice,
     cyclonedx and spdx write a notice or an SBOM and exit 0 (2 on error) unless --fail-on is given.
@@ -151,15 +168,28 @@ def scan_cmd(
     index = target or default_index()
     try:
         with exit_2_on_error(lambda exc: f"{exc} (the scan did not complete)"), _Progress() as progress:
-            scanned = engine.run(
-                todo,
-                index,
-                min_tokens=pol.min_tokens,
-                added=added,
-                skip_generated=not pol.include_vendored,
-                jobs=jobs,
-                progress=progress,
-            )
+            if remote is not None:
+                from whence.scan.client import Service
+
+                scanned = engine.run_remote(
+                    todo,
+                    Service(remote, api_key),
+                    min_tokens=pol.min_tokens,
+                    added=added,
+                    skip_generated=not pol.include_vendored,
+                    jobs=jobs,
+                    progress=progress,
+                )
+            else:
+                scanned = engine.run(
+                    todo,
+                    index,
+                    min_tokens=pol.min_tokens,
+                    added=added,
+                    skip_generated=not pol.include_vendored,
+                    jobs=jobs,
+                    progress=progress,
+                )
     except (OSError, RuntimeError) as exc:  # a worker process that died, a full disk, ...
         fail(f"the scan did not complete: {exc}")
     for why, n in skipped.items():
@@ -167,10 +197,12 @@ def scan_cmd(
     scanned.exempted[:0] = files.exempted
     shown_root = root or pol.root
     report = findings.judge(scanned, pol, shown_root, rev, time.perf_counter() - started)
+    # The origins' texts (their copyright lines): in the index, or as the service sent them.
+    origins = index if remote is None else scanned.sources
     if fmt == "notice":
-        text = _notice(report, index)
+        text = _notice(report, origins)
     elif fmt in SBOM:
-        text = _sbom(report, index, fmt, when)
+        text = _sbom(report, origins, fmt, when)
     else:
         text = _render(report, fmt)
     if output is not None:
@@ -208,28 +240,35 @@ def _render(report: Any, fmt: str) -> str:
     return _text(report)
 
 
-def _notice(report: Any, index: str) -> str:
-    """The notice, with the copyright lines of the origins read from their texts in the index."""
+def _copyrights(origins: str | dict[int, Any], ids: set[int]) -> dict[int, list[str]]:
+    """The copyright lines of the origin documents ``ids``: read from their texts in the index at
+    ``origins``, or in the texts a service sent (``whence scan --remote``)."""
+    from whence.index.remote import Received
     from whence.scan import copyrights
+
+    if not ids:
+        return {}
+    if not isinstance(origins, str):
+        return copyrights.of_documents(Received(origins), ids)
+    why = "reading the origins' copyright lines"
+    with open_index(origins, readonly=True, message=lambda exc: f"{exc} ({why})") as store:
+        return copyrights.of_documents(store, ids)
+
+
+def _notice(report: Any, origins: str | dict[int, Any]) -> str:
+    """The notice, with the copyright lines of the origins read from their texts."""
     from whence.scan.notice import to_notice
 
     ids = {f.doc_id for f in report.findings if f.attribution_required and f.doc_id >= 0}
-    why = "reading the origins' copyright lines"
-    with open_index(index, readonly=True, message=lambda exc: f"{exc} ({why})") as store:
-        found = copyrights.of_documents(store, ids)
-    return to_notice(report, found)
+    return to_notice(report, _copyrights(origins, ids))
 
 
-def _sbom(report: Any, index: str, fmt: str, when: Any) -> str:
-    """The SBOM, with the copyright lines of every origin read from its text in the index."""
-    from whence.scan import copyrights, sbom
+def _sbom(report: Any, origins: str | dict[int, Any], fmt: str, when: Any) -> str:
+    """The SBOM, with the copyright lines of every origin read from its text."""
+    from whence.scan import sbom
 
     ids = {f.doc_id for f in report.findings if f.doc_id >= 0}
-    why = "reading the origins' copyright lines"
-    found: dict[int, list[str]] = {}
-    if ids:
-        with open_index(index, readonly=True, message=lambda exc: f"{exc} ({why})") as store:
-            found = copyrights.of_documents(store, ids)
+    found = _copyrights(origins, ids)
     write = sbom.to_cyclonedx if fmt == "cyclonedx" else sbom.to_spdx
     try:
         return write(report, found, when)

@@ -23,6 +23,7 @@ alignment and its verdict are :func:`.verdict.judge`'s.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,7 @@ def cover(
     max_origins: int = MAX_ORIGINS,
     band_docs: set[int] | None = None,
     cache: DocCache | None = None,
+    ranked: Sequence[int] | None = None,
 ) -> SearchResult:
     """The regions of a prepared file that came from indexed documents, one origin per region.
 
@@ -163,6 +165,8 @@ def cover(
         band_docs: documents sharing a MinHash LSH band with the file, when the caller looked them
             up already (otherwise they are looked up here, for files long enough).
         cache: tokenised documents kept across calls (a scan passes one for all its files).
+        ranked: the candidates, already chosen and ordered by :func:`rank_candidates` (a fingerprint
+            search's answer, :mod:`.remote`); ``post`` then holds their postings and the common hashes.
 
     Returns:
         A :class:`SearchResult` whose matches are ordered by first query line; each match's spans are
@@ -172,21 +176,14 @@ def cover(
     result = SearchResult(prep.lines, len(toks), [])
     if not len(prep.lookup):
         return result
-    post = candidates.with_model(candidates.within_budget(post), prep.lookup)
-    if band_docs is None:
-        # Whole files: MinHash LSH finds near-duplicates with few shared grams.
-        keys = candidates.band_keys(len(toks), prep.exact)
-        band_docs = store.band_docs(keys) if keys else set()
-    votes = candidates.votes(post, band_docs)
-    # A copy of at least T tokens shares at least one selected fingerprint with its origin in each view
-    # (the winnowing guarantee), so a real copy has two votes; a document sharing a single fingerprint
-    # is a coincidence of one k-gram far more often than a copy at the very edge of the minimum size.
-    votes = {d: v for d, v in votes.items() if v >= MIN_VOTES}
-    if not votes:
+    if ranked is None:
+        if band_docs is None:
+            # Whole files: MinHash LSH finds near-duplicates with few shared grams.
+            keys = candidates.band_keys(len(toks), prep.exact)
+            band_docs = store.band_docs(keys) if keys else set()
+        post, ranked = rank_candidates(store, prep.lookup, post, band_docs)
+    if not ranked:
         return result
-    # The candidates search() would align, in its order (candidates.rank), so a scan finds what a
-    # search of the file finds; the greedy cover below only skips some of them.
-    ranked = candidates.rank(votes, store.order_keys)
 
     # Query positions of each candidate's shared hashes: the k-grams at those positions are what the
     # candidate could explain.
@@ -237,6 +234,33 @@ def cover(
     matches.sort(key=lambda m: (m.spans[0].query_lines[0], -VERDICTS.index(m.verdict)))
     result.matches = matches
     return result
+
+
+def rank_candidates(
+    store: StoreReader, lookup: npt.NDArray[np.uint64], post: Postings, band_docs: Iterable[int]
+) -> tuple[Postings, list[int]]:
+    """The documents :func:`cover` aligns for a file, best first, and its postings as they count.
+
+    Args:
+        store: the index (order keys of tied candidates are read from it).
+        lookup: the file's looked-up hashes (``Prepared.lookup``).
+        post: their postings.
+        band_docs: documents sharing a MinHash LSH band with the file.
+
+    Returns:
+        (postings within the query budget, the boilerplate model's hashes made common; the candidates):
+        the documents :func:`search` would align, in its order (:func:`.candidates.rank`), so a scan finds
+        what a search of the file finds (the greedy cover only skips some of them).
+    """
+    post = candidates.with_model(candidates.within_budget(post), lookup)
+    votes = candidates.votes(post, band_docs)
+    # A copy of at least T tokens shares at least one selected fingerprint with its origin in each view
+    # (the winnowing guarantee), so a real copy has two votes; a document sharing a single fingerprint
+    # is a coincidence of one k-gram far more often than a copy at the very edge of the minimum size.
+    votes = {d: v for d, v in votes.items() if v >= MIN_VOTES}
+    if not votes:
+        return post, []
+    return post, candidates.rank(votes, store.order_keys)
 
 
 def _token_range(toks: Tokens, lines: tuple[int, int]) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,39 @@ class StoredDoc:
     lines: int
     tokens: int
     length_bytes: int
+
+
+#: An opt-out entry ``OWNER/*`` keeps out every repository of ``OWNER``.
+OWNER_WILDCARD = "/*"
+
+
+def owner_entry(owner: str) -> str:
+    """The opt-out entry of every repository of ``owner`` (``owner/*``)."""
+    return owner + OWNER_WILDCARD
+
+
+class OptOuts:
+    """Opt-out entries -- ``owner/name`` for a repository, ``owner/*`` for every repository of an owner --
+    matched against repository names case-insensitively (GitHub's names are)."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.repos: set[str] = set()
+        self.owners: set[str] = set()
+        for e in entries:
+            if e.endswith(OWNER_WILDCARD):
+                self.owners.add(e[: -len(OWNER_WILDCARD)].lower())
+            else:
+                self.repos.add(e.lower())
+
+    def __contains__(self, repo: object) -> bool:
+        if not isinstance(repo, str):
+            return False
+        name = repo.lower()
+        return name in self.repos or name.split("/", 1)[0] in self.owners
+
+    def owner(self, owner: str) -> bool:
+        """Whether ``owner`` opted out as a whole (``owner/*``)."""
+        return owner.lower() in self.owners
 
 
 def github_url(repo: str, revision: str, path: str) -> str:

@@ -15,7 +15,8 @@ What this build wrote and the store may not show yet (an open transaction, an un
 remembered in two bounded generations (:class:`_Recent`); past them, a repeated content is fingerprinted
 again and the store's own deduplication keeps one copy.  So a build that was interrupted (Ctrl-C,
 SIGKILL) and is run again ends with exactly the documents and occurrences of a clean build.
-Repositories opted out of the index (:meth:`Store.optouts`) are left out of every build.
+Repositories opted out of the index (:meth:`Store.optouts`: one repository, or ``owner/*`` for every
+repository of an owner) are left out of every build.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from whence.errors import StoreUnavailable
 from . import fingerprint as fp
 from . import lexer
 from .blobs import CorruptBlob, MissingBlob
-from .model import IndexedDoc, Occurrence
+from .model import IndexedDoc, Occurrence, OptOuts
 from .sources import DEFAULT_MAX_BYTES, SkipFile, SourceFile
 from .stores import codec
 from .stores.base import Store, StoreWriter
@@ -238,7 +239,7 @@ def build(
     start = time.perf_counter()
     recent = _Recent()
     lock = threading.Lock()  # the store's connection: the writer's writes and the workers' lookups
-    blocked = {r.lower() for r in store.optouts()}
+    blocked = OptOuts(store.optouts())  # repositories, and owners (owner/*)
     stop = threading.Event()  # set when the build fails: running batches give up at their next file
 
     def work(batch: list[SourceFile], blobs: dict[str, bytes]) -> list[_Prepared]:
@@ -247,7 +248,7 @@ def build(
         for s in batch:
             if stop.is_set():
                 return out
-            if s.occurrence.repo.lower() in blocked:
+            if s.occurrence.repo in blocked:
                 out.append(_Prepared(skipped="opted_out"))
                 continue
             held = blobs.get(s.blob_id) if s.fetched and not s.skip else None

@@ -12,6 +12,10 @@ Three phases, sized for repositories of tens of thousands of files:
 
 Any file that cannot be read, or a store that fails, ends in :attr:`ScanReport.errors`: a scan that
 did not complete is never reported clean.
+
+:func:`run_remote` is the same scan against a whence service's index (``whence scan --remote``): phase 2
+becomes one fingerprint search per batch of files (:mod:`whence.index.remote`), which answers the ranked
+candidates with their texts, and phase 3 aligns with those texts; no code leaves the machine.
 """
 
 from __future__ import annotations
@@ -34,11 +38,13 @@ import xxhash
 from whence.errors import WhenceError
 from whence.index import cover as cov
 from whence.index import fingerprint as fp
+from whence.index import remote
 from whence.index.ingest import DEFAULT_MAX_BYTES, check_text
 from whence.index.lexer import language_for_path
 from whence.index.model import Occurrence
-from whence.index.stores import Postings, Store, StoreReader, open_store
+from whence.index.stores import Fetched, Postings, Store, StoreReader, open_store
 
+from .client import RequestTooLarge
 from .files import is_generated
 
 #: ``whence: attributed <url>`` in any comment credits the origin that URL names.
@@ -70,6 +76,8 @@ class _Read:
     digest: bytes = b""
     lookup: npt.NDArray[np.uint64] | None = None
     bands: set[int] = field(default_factory=set)
+    band_keys: tuple[int, ...] = ()  # a remote scan sends them instead of looking them up
+    tokens: int = 0
     markers: list[tuple[int, str]] = field(default_factory=list)
     skipped: str = ""
     error: str = ""
@@ -84,6 +92,7 @@ class _Task:
     common: npt.NDArray[np.int64]
     bands: frozenset[int]
     added: frozenset[int] | None  # lines that count (None: all)
+    ranked: tuple[int, ...] | None = None  # a remote scan's candidates, ranked by the service
 
 
 @dataclass
@@ -97,6 +106,8 @@ class Scanned:
     regions: list[Region] = field(default_factory=list)
     markers: dict[Path, list[tuple[int, str]]] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    #: A remote scan's origin documents (those of ``regions``) as the service sent them, by id.
+    sources: dict[int, Fetched] = field(default_factory=dict)
 
 
 class _Stores:
@@ -160,7 +171,9 @@ def read_limited(path: Path, limit: int = DEFAULT_MAX_BYTES) -> bytes:
         os.close(fd)
 
 
-def _read(path: Path, stores: _Stores, min_tokens: int, skip_generated: bool) -> _Read:
+def _read(path: Path, stores: _Stores | None, min_tokens: int, skip_generated: bool) -> _Read:
+    """Read, check and fingerprint one file; its LSH bands are looked up in ``stores``, or only noted
+    (``band_keys``) for a remote scan (``stores`` None)."""
     r = _Read(path)
     try:
         raw = read_limited(path)
@@ -185,9 +198,13 @@ def _read(path: Path, stores: _Stores, min_tokens: int, skip_generated: bool) ->
         r.markers.append((raw.count(b"\n", 0, m.start()) + 1, m.group(1).decode("utf-8", "replace")))
     prep = cov.prepare(raw, min_tokens, language_for_path(str(path)))
     r.lookup = prep.lookup
+    r.tokens = len(prep.tokens)
     if len(prep.tokens) >= 4 * fp.T:
         sig = fp.minhash(np.unique(prep.exact[fp.winnow(prep.exact)]))
-        r.bands = stores.get().band_docs(fp.band_keys(sig))
+        if stores is None:
+            r.band_keys = tuple(fp.band_keys(sig))
+        else:
+            r.bands = stores.get().band_docs(fp.band_keys(sig))
     return r
 
 
@@ -261,6 +278,7 @@ def _align(
             min_tokens=min_tokens,
             band_docs=set(t.bands),
             cache=cache,
+            ranked=t.ranked,
         )
     except WhenceError as exc:
         return [], str(exc)
@@ -328,16 +346,7 @@ def run(
                 reads.append(r)
                 if i % 64 == 0 or i + 1 == len(files):
                     note("read", i + 1, len(files))
-        for r in reads:
-            if r.error:
-                report.errors.append((str(r.path), r.error))
-            elif r.skipped:
-                report.skipped[r.skipped] = report.skipped.get(r.skipped, 0) + 1
-                report.exempted.append((r.path, r.skipped))
-            else:
-                report.files += 1
-                if r.markers:
-                    report.markers[r.path] = r.markers
+        _account(report, reads)
         note("look up", 0, 1)
         batch = _lookup(stores, reads, cap, jobs)
         note("look up", 1, 1)
@@ -397,3 +406,210 @@ def _align_all(
                     yield regions, error, t.path
                 done += len(chunk)
                 note("align", done, total)
+
+
+def _account(report: Scanned, reads: list[_Read]) -> None:
+    """Count what phase 1 read, skipped and could not read."""
+    for r in reads:
+        if r.error:
+            report.errors.append((str(r.path), r.error))
+        elif r.skipped:
+            report.skipped[r.skipped] = report.skipped.get(r.skipped, 0) + 1
+            report.exempted.append((r.path, r.skipped))
+        else:
+            report.files += 1
+            if r.markers:
+                report.markers[r.path] = r.markers
+
+
+# -- a remote scan: fingerprints to a service, candidates back, alignment here -------------------------
+
+#: A remote scan's request bodies are kept under about this many bytes (the service refuses bodies over
+#: its WHENCE_MAX_BODY_BYTES, 2 MiB by default, with 413; a refused batch is split and sent again).
+REMOTE_BATCH_BYTES = 1 << 20
+#: Bytes a looked-up hash takes in a request body (base64 of 8 bytes).
+_HASH_BYTES = 11
+
+
+def _remote_batches(reads: list[_Read], budget: int) -> Iterator[list[_Read]]:
+    batch: list[_Read] = []
+    size = 0
+    for r in reads:
+        n = 64 + _HASH_BYTES * (len(r.lookup) if r.lookup is not None else 0)
+        if batch and (size + n > budget or len(batch) >= remote.MAX_FILES):
+            yield batch
+            batch, size = [], 0
+        batch.append(r)
+        size += n
+    if batch:
+        yield batch
+
+
+def run_remote(
+    files: list[Path],
+    ask: Callable[[dict[str, object]], object],
+    *,
+    min_tokens: int,
+    added: dict[Path, set[int] | None] | None = None,
+    skip_generated: bool = True,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    batch_bytes: int = REMOTE_BATCH_BYTES,
+) -> Scanned:
+    """Scan ``files`` against a hosted index without sending their code (``whence scan --remote``).
+
+    Each file is read and fingerprinted here as in :func:`run`; only its token count, looked-up k-gram
+    hashes and LSH band keys go to the service (:mod:`whence.index.remote`), in batches of about
+    ``batch_bytes``.  The service answers each file's ranked candidates and their texts, and the
+    alignment runs here: the findings are those :func:`run` finds on the service's index.
+
+    Args:
+        files: absolute paths.
+        ask: sends one request body to ``POST /v1/search/fingerprints`` and returns the answer's JSON
+            (:class:`whence.scan.client.Service`); raises :class:`~whence.scan.client.RequestTooLarge`
+            when the service refuses a body as too large (the batch is then split).
+        min_tokens, added, skip_generated, jobs, progress: as for :func:`run`.
+
+    Raises:
+        WhenceError: the service could not be reached or refused the scan.
+    """
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    report = Scanned()
+    note = progress or (lambda phase, done, total: None)
+    reads: list[_Read] = []
+    with ThreadPoolExecutor(jobs) as ex:
+        for i, r in enumerate(ex.map(lambda p: _read(p, None, min_tokens, skip_generated), files)):
+            reads.append(r)
+            if i % 64 == 0 or i + 1 == len(files):
+                note("read", i + 1, len(files))
+    _account(report, reads)
+    todo = [r for r in reads if r.lookup is not None and len(r.lookup)]
+    queue = list(_remote_batches(todo, batch_bytes))
+    aligner = _RemoteAligner(report, min_tokens, jobs)
+    done = 0
+    note("search", 0, len(todo))
+    try:
+        while queue:
+            batch = queue.pop(0)
+            queries = [
+                remote.FileQuery(r.tokens, r.lookup, r.band_keys) for r in batch if r.lookup is not None
+            ]
+            try:
+                answers, sources = remote.read_answer(ask(remote.request_body(queries)), len(batch))
+            except RequestTooLarge as exc:
+                if len(batch) > 1:
+                    half = len(batch) // 2
+                    queue[:0] = [batch[:half], batch[half:]]
+                    continue
+                report.errors.append((str(batch[0].path), f"the service refuses its fingerprints: {exc}"))
+                done += 1
+                continue
+            for r, a in zip(batch, answers, strict=True):
+                done += 1
+                if not a.ranked:
+                    continue  # no candidate: nothing was copied from the index
+                lines = None if added is None else added.get(r.path.resolve())
+                task = _Task(r.path, r.digest, a.post.hashes, a.post.docs, a.post.common, frozenset(),
+                             None if lines is None else frozenset(lines), tuple(a.ranked))  # fmt: skip
+                aligner.add(task, {d: sources[d] for d in a.ranked if d in sources})
+            note("search", done, len(todo))
+        aligner.finish(note)
+    finally:
+        aligner.close()
+    return report
+
+
+def _init_remote_worker(min_tokens: int) -> None:
+    _worker.update(min_tokens=min_tokens, cache=cov.DocCache())
+
+
+def _align_received(tasks: list[_Task], docs: dict[int, Fetched]) -> list[tuple[list[Region], str]]:
+    """Align tasks with the candidates a service sent (in a worker process of a remote scan)."""
+    min_tokens, cache = _worker["min_tokens"], _worker["cache"]
+    assert isinstance(min_tokens, int) and isinstance(cache, cov.DocCache)
+    got = remote.Received(docs)
+    return [_align(got, t, 0, min_tokens, cache) for t in tasks]
+
+
+class _RemoteAligner:
+    """Aligns a remote scan's files as the service's answers come: in this process, or -- once there are
+    :data:`POOL_MIN_FILES` files with candidates and ``jobs`` > 1 -- in worker processes, each chunk sent
+    with the candidates' texts it needs, while the next request is on its way."""
+
+    CHUNK = 16
+
+    def __init__(self, report: Scanned, min_tokens: int, jobs: int) -> None:
+        self.report = report
+        self.min_tokens = min_tokens
+        self.jobs = jobs
+        self.held: list[tuple[_Task, dict[int, Fetched]]] = []
+        self.seen = 0
+        self.aligned = 0
+        self.cache = cov.DocCache()
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: dict[
+            Future[list[tuple[list[Region], str]]], tuple[list[_Task], dict[int, Fetched]]
+        ] = {}
+
+    def add(self, task: _Task, docs: dict[int, Fetched]) -> None:
+        self.seen += 1
+        if self.jobs == 1:  # aligned now: nothing is held
+            self._here(task, docs)
+            return
+        self.held.append((task, docs))
+        if self.pool is None and self.jobs > 1 and self.seen >= POOL_MIN_FILES:
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            self.pool = ProcessPoolExecutor(
+                self.jobs, mp_context=ctx, initializer=_init_remote_worker, initargs=(self.min_tokens,)
+            )
+        if self.pool is not None:
+            self._submit(self.pool, final=False)
+            for fut in [f for f in self.pending if f.done()]:
+                self._collect(fut)
+
+    def _submit(self, pool: ProcessPoolExecutor, final: bool) -> None:
+        while len(self.held) >= self.CHUNK or (final and self.held):
+            chunk, self.held = self.held[: self.CHUNK], self.held[self.CHUNK :]
+            docs: dict[int, Fetched] = {}
+            for _, d in chunk:
+                docs.update(d)
+            tasks = [t for t, _ in chunk]
+            self.pending[pool.submit(_align_received, tasks, docs)] = (tasks, docs)
+
+    def _collect(self, fut: Future[list[tuple[list[Region], str]]]) -> None:
+        tasks, docs = self.pending.pop(fut)
+        for t, (regions, error) in zip(tasks, fut.result(), strict=True):
+            self._record(t, regions, error, docs)
+
+    def _record(self, t: _Task, regions: list[Region], error: str, docs: dict[int, Fetched]) -> None:
+        self.aligned += 1
+        if error:
+            self.report.errors.append((str(t.path), error))
+        for region in regions:
+            self.report.sources.setdefault(region.doc_id, docs[region.doc_id])
+        self.report.regions.extend(regions)
+
+    def finish(self, note: Progress) -> None:
+        """Align what is left and wait for the workers."""
+        note("align", self.aligned, self.seen)
+        if self.pool is None:  # fewer files with candidates than make a pool worth starting
+            for t, docs in self.held:
+                self._here(t, docs)
+                note("align", self.aligned, self.seen)
+            self.held.clear()
+            return
+        self._submit(self.pool, final=True)
+        while self.pending:
+            finished, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                self._collect(fut)
+            note("align", self.aligned, self.seen)
+
+    def _here(self, t: _Task, docs: dict[int, Fetched]) -> None:
+        regions, error = _align(remote.Received(docs), t, 0, self.min_tokens, self.cache)
+        self._record(t, regions, error, docs)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)

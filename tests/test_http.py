@@ -58,7 +58,9 @@ def _envelope(res: httpx.Response, status: int) -> dict[str, object]:
 
 PROTECTED = [
     ("POST", "/v1/search", {"code": "x = 1"}),
+    ("POST", "/v1/search/fingerprints", {"files": [{"tokens": 3}]}),
     ("GET", "/v1/repos/python/cpython", None),
+    ("GET", "/v1/owners/python", None),
     ("GET", "/v1/usage", None),
     ("GET", "/metrics", None),
 ]

@@ -8,6 +8,7 @@ WhenceError                 -- base class; the CLI prints its message and exits 
 ├── IndexFormatError        -- the file is not a whence index, or of another format version
 ├── IndexCorrupt            -- the index's file is damaged (a read failed or a checksum did not match)
 ├── InvalidInput            -- a query or source that cannot be used (binary, not UTF-8, too large)
+│   └── AnswerTooLarge      -- a request whose answer would be too large (send less at once)
 ├── StoreUnavailable        -- the store could not be reached or written
 └── GeneratorUnavailable    -- a code model could not be loaded or its server could not answer
 """
@@ -35,6 +36,11 @@ class IndexCorrupt(WhenceError):
 
 class InvalidInput(WhenceError):
     """Input that cannot be searched or indexed."""
+
+
+class AnswerTooLarge(InvalidInput):
+    """A request whose answer would exceed what one answer may hold: a fingerprint search of many files
+    whose candidates' texts add up to too much.  The client sends fewer files at once."""
 
 
 class StoreUnavailable(WhenceError):

@@ -1,4 +1,5 @@
-"""``GET /v1/repos/{owner}/{name}``: is this repository in the index ("Am I in The Stack?")."""
+"""``GET /v1/repos/{owner}/{name}``: is this repository in the index ("Am I in The Stack?");
+``GET /v1/owners/{owner}``: which repositories of this owner are."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from whence.index.licenses import classify
+from whence.index.model import OptOuts
 
 from ..deps import Service, api_key, service
 from ..http_errors import ApiError
-from ..schemas import RepoResponse
+from ..schemas import OwnerResponse, RepoResponse
 from ..state import ApiKey
 
 router = APIRouter(tags=["repositories"])
@@ -36,7 +38,7 @@ def repository(
     repo = f"{owner}/{name}"
     store = svc.store()
     found = store.repository(repo, limit=limit, offset=offset)
-    opted = {r.lower() for r in store.optouts()}
+    opted = OptOuts(store.optouts())
     files = []
     for f in found.files:
         occ = f.occurrence
@@ -47,10 +49,29 @@ def repository(
     return {
         "repo": found.repo,
         "in_index": found.total > 0,
-        "opted_out": repo.lower() in opted,
+        "opted_out": repo in opted,
         "files_total": found.total,
         "licenses": found.licenses,
         "files": files,
         "limit": limit,
         "offset": offset,
     }
+
+
+@router.get("/v1/owners/{owner}", response_model=OwnerResponse)
+def owner_repositories(
+    owner: str,
+    limit: int = Query(100, ge=1, le=1000, description="Repositories per page."),
+    offset: int = Query(0, ge=0, le=10_000_000, description="Repositories to skip."),
+    svc: Service = Depends(service),  # noqa: B008
+    _key: ApiKey = Depends(api_key),  # noqa: B008
+) -> dict[str, Any]:
+    """Every repository of `owner` the index holds files of (by name, paged), with their file counts,
+    licenses and opt-out state; `opted_out` says whether the owner opted out as a whole (`owner/*`), and
+    `optouts` lists the owner's opt-out entries."""
+    import re
+
+    if not re.match(_PART, owner):
+        raise ApiError(422, f"owner: not a repository owner ({owner!r})", field="owner")
+    store = svc.store()
+    return store.owner(owner, limit=limit, offset=offset).as_dict(store.optouts(), limit, offset)

@@ -13,6 +13,8 @@ from whence.errors import WhenceError
 
 from .base import (
     Fetched,
+    OwnerRepo,
+    OwnerRepos,
     Postings,
     RepoFile,
     RepoFiles,
@@ -25,6 +27,8 @@ from .base import (
 
 __all__ = [
     "Fetched",
+    "OwnerRepo",
+    "OwnerRepos",
     "Postings",
     "RepoFile",
     "RepoFiles",

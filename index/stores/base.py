@@ -110,6 +110,53 @@ class RepoFiles:
     licenses: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class OwnerRepo:
+    """One repository of an owner, as the index holds it: its files (occurrences) and licenses."""
+
+    repo: str
+    files: int
+    licenses: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRepos:
+    """Answer of :meth:`Store.owner`: one page of an owner's repositories (by name) and their total."""
+
+    owner: str
+    total: int
+    repos: list[OwnerRepo]
+
+    def as_dict(self, optouts: dict[str, str], limit: int, offset: int) -> dict[str, Any]:
+        """The answer of ``GET /v1/owners/{owner}`` and ``whence index owners --format json``: the page,
+        each repository's license category and opt-out state, and the owner's opt-out entries
+        (``optouts``: every entry of the index, as :meth:`StoreReader.optouts` gives them)."""
+        from ..licenses import classify
+        from ..model import OptOuts
+
+        opted = OptOuts(optouts)
+        prefix = self.owner.lower() + "/"
+        return {
+            "owner": self.owner,
+            "in_index": self.total > 0,
+            "opted_out": opted.owner(self.owner),
+            "repos_total": self.total,
+            "repos": [
+                {
+                    "repo": r.repo,
+                    "files": r.files,
+                    "licenses": r.licenses,
+                    "license_category": classify(r.licenses).category,
+                    "opted_out": r.repo in opted,
+                }
+                for r in self.repos
+            ],
+            "optouts": [{"repo": e, "added": t} for e, t in optouts.items() if e.lower().startswith(prefix)],
+            "limit": limit,
+            "offset": offset,
+        }
+
+
 class StoreReader(abc.ABC):
     """What search reads: postings and band lookups, documents (:meth:`fetch`), occurrences, counts.
     Search, scan, the API and attribution need no more than this."""
@@ -171,6 +218,11 @@ class StoreReader(abc.ABC):
         """The files of a repository the index knows (names compare case-insensitively), by path."""
         raise WhenceError(f"{type(self).__name__} cannot list a repository's files")
 
+    def owner(self, owner: str, limit: int = 100, offset: int = 0) -> OwnerRepos:
+        """The repositories of ``owner`` the index holds files of (``owner/...``, compared
+        case-insensitively), by name, with their file counts and licenses."""
+        raise WhenceError(f"{type(self).__name__} cannot list an owner's repositories")
+
     def check(self) -> dict[str, Any]:
         """Verify the whole index (``whence index check``): counts of what was checked and ``problems``
         (lines of text, empty when it is sound).  A store that cannot check itself raises."""
@@ -180,7 +232,8 @@ class StoreReader(abc.ABC):
         )
 
     def optouts(self) -> dict[str, str]:
-        """Repositories opted out of the index (``owner/name`` -> when), kept out of every build."""
+        """Repositories opted out of the index (``owner/name``, or ``owner/*`` for every repository of an
+        owner -> when), kept out of every build (:class:`whence.index.model.OptOuts` matches them)."""
         return {}
 
     @abc.abstractmethod
@@ -259,8 +312,9 @@ class StoreAdmin:
         store's writes are searched once flushed, so by default this does nothing."""
 
     def add_optout(self, repo: str, when: str) -> tuple[int, int]:
-        """Opt a repository out: remove its occurrences, and the documents left without any, and keep
-        it out of future builds.  Returns (occurrences removed, documents removed)."""
+        """Opt a repository (``owner/name``) or every repository of an owner (``owner/*``) out: remove
+        their occurrences, and the documents left without any, and keep them out of future builds.
+        Returns (occurrences removed, documents removed)."""
         raise WhenceError(f"{type(self).__name__} does not support opting repositories out")
 
     def remove_optout(self, repo: str) -> bool:

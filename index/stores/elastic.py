@@ -28,13 +28,23 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
-from whence.errors import IndexFormatError, IndexNotFound, StoreUnavailable, WhenceError
+from whence.errors import IndexFormatError, IndexNotFound, InvalidInput, StoreUnavailable, WhenceError
 
 from .. import failpoints
-from ..model import IndexedDoc, Occurrence, StoredDoc
+from ..model import OWNER_WILDCARD, IndexedDoc, Occurrence, StoredDoc
 from . import codec
 from . import elastic_mappings as em
-from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult, budget_common
+from .base import (
+    Fetched,
+    OwnerRepo,
+    OwnerRepos,
+    Postings,
+    RepoFile,
+    RepoFiles,
+    Store,
+    WriteResult,
+    budget_common,
+)
 from .elastic_driver import WRITE_BACKOFF, Driver, EngineHTTPError, parse_target, probe
 
 #: Fingerprint parameters an index was built with (kept in the mapping's ``_meta``, checked on open).
@@ -49,6 +59,8 @@ MAX_ID_ATTEMPTS = 8
 REFRESH_PAIRS = 4_000_000
 #: How long a document count is reused (search asks for it on every query to size its boilerplate cap).
 COUNT_TTL_S = 5.0
+#: Most repositories of one owner a page may reach (offset + limit): the terms aggregation holds them all.
+OWNER_WINDOW = 10_000
 
 _MASK = (1 << 64) - 1
 
@@ -738,6 +750,26 @@ class ElasticStore(Store):
         licenses = sorted(b["key"] for b in resp["aggregations"]["licenses"]["buckets"])
         return RepoFiles(names[0], int(resp["hits"]["total"]["value"]), files, licenses)
 
+    def owner(self, owner: str, limit: int = 100, offset: int = 0) -> OwnerRepos:
+        """The repositories of ``owner`` by name (``offset + limit`` at most :data:`OWNER_WINDOW`); the
+        total is the engine's ``cardinality``, exact up to 40,000 repositories."""
+        if offset + limit > OWNER_WINDOW:
+            raise InvalidInput(f"offset + limit is at most {OWNER_WINDOW} on a search engine")
+        aggs = {
+            "total": {"cardinality": {"field": "repo", "precision_threshold": 40000}},
+            "repos": {
+                "terms": {"field": "repo", "size": offset + limit, "order": {"_key": "asc"}},
+                "aggs": {"licenses": {"terms": {"field": "lic", "size": 1000}}},
+            },
+        }
+        resp = self._search({"size": 0, "query": em.owner_query(owner), "aggs": aggs})
+        buckets = resp["aggregations"]["repos"]["buckets"][offset : offset + limit]
+        repos = [
+            OwnerRepo(b["key"], int(b["doc_count"]), sorted(x["key"] for x in b["licenses"]["buckets"]))
+            for b in buckets
+        ]
+        return OwnerRepos(owner, int(resp["aggregations"]["total"]["value"]), repos)
+
     # -- opt-out -----------------------------------------------------------------------------------
 
     def optouts(self) -> dict[str, str]:
@@ -750,7 +782,9 @@ class ElasticStore(Store):
         self._bulk([({"create": {"_id": f"x{repo}"}}, {"kind": "optout", "repo": repo, "added": when})])
         self.flush()  # every occurrence written so far is visible to the scan below
         hits = list(
-            self._scan(em.repository_query(repo), source=["did"], sort=[{"did": "asc"}, {"seq": "asc"}])
+            self._scan(
+                em.optout_query(repo, OWNER_WILDCARD), source=["did"], sort=[{"did": "asc"}, {"seq": "asc"}]
+            )
         )
         statuses = self._bulk([({"delete": {"_id": h["_id"]}}, None) for h in hits])
         removed = sum(s == 200 for s in statuses)

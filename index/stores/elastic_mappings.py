@@ -113,6 +113,19 @@ def repository_query(repo: str) -> dict[str, Any]:
     return kind_query("occ", {"term": {"repo": {"value": repo, "case_insensitive": True}}})
 
 
+def owner_query(owner: str) -> dict[str, Any]:
+    """Occurrences in any repository of ``owner`` (``owner/...``), compared case-insensitively."""
+    return kind_query("occ", {"prefix": {"repo": {"value": owner + "/", "case_insensitive": True}}})
+
+
+def optout_query(entry: str, wildcard: str) -> dict[str, Any]:
+    """Occurrences an opt-out entry covers: one repository, or every repository of an owner
+    (``owner`` + ``wildcard``)."""
+    if entry.endswith(wildcard):
+        return owner_query(entry[: -len(wildcard)])
+    return repository_query(entry)
+
+
 def term_filter(field: str, values: list[str] | list[int]) -> dict[str, Any]:
     """A non-scoring ``terms`` filter."""
     return {"terms": {field: values}}

@@ -53,10 +53,10 @@ import zstandard
 from whence.errors import IndexCorrupt, IndexFormatError, IndexNotFound, StoreUnavailable
 
 from .. import failpoints
-from ..model import IndexedDoc, Occurrence, StoredDoc
+from ..model import OWNER_WILDCARD, IndexedDoc, Occurrence, StoredDoc
 from . import codec
 from . import segments as seg
-from .base import Fetched, Postings, RepoFile, RepoFiles, Store, WriteResult
+from .base import Fetched, OwnerRepo, OwnerRepos, Postings, RepoFile, RepoFiles, Store, WriteResult
 
 SCHEMA_VERSION = 3
 #: Buffered postings that trigger a segment write and a commit during a build.
@@ -882,6 +882,24 @@ class SQLiteStore(Store):
         ]
         return RepoFiles(name, int(total), files, licenses)
 
+    @_reads
+    def owner(self, owner: str, limit: int = 100, offset: int = 0) -> OwnerRepos:
+        db = self._db
+        like = _owner_like(owner)
+        total = db.execute(
+            "SELECT count(DISTINCT repo) FROM occurrences WHERE repo LIKE ? ESCAPE '\\'", (like,)
+        ).fetchone()[0]
+        rows = db.execute(
+            "SELECT repo, count(*) FROM occurrences WHERE repo LIKE ? ESCAPE '\\'"
+            " GROUP BY repo ORDER BY repo LIMIT ? OFFSET ?",
+            (like, limit, offset),
+        ).fetchall()
+        repos = []
+        for name, files in rows:
+            lics = db.execute("SELECT DISTINCT licenses FROM occurrences WHERE repo = ?", (name,))
+            repos.append(OwnerRepo(name, int(files), sorted({x for (lic,) in lics for x in json.loads(lic)})))
+        return OwnerRepos(owner, int(total), repos)
+
     # -- integrity ---------------------------------------------------------------------------------
 
     def check(self) -> dict[str, Any]:
@@ -1003,13 +1021,9 @@ class SQLiteStore(Store):
         try:
             self._begin()
             db.execute("INSERT OR IGNORE INTO optouts(repo, added) VALUES (?, ?)", (repo, when))
-            docs = [
-                r[0]
-                for r in db.execute(
-                    "SELECT DISTINCT doc FROM occurrences WHERE repo = ? COLLATE NOCASE", (repo,)
-                )
-            ]
-            occ = db.execute("DELETE FROM occurrences WHERE repo = ? COLLATE NOCASE", (repo,)).rowcount
+            where, arg = _optout_filter(repo)
+            docs = [r[0] for r in db.execute(f"SELECT DISTINCT doc FROM occurrences WHERE {where}", (arg,))]
+            occ = db.execute(f"DELETE FROM occurrences WHERE {where}", (arg,)).rowcount
             orphans = self._drop_orphans(docs)
             self._commit()
         except sqlite3.Error as exc:
@@ -1115,3 +1129,18 @@ class SQLiteStore(Store):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
         self._release_write_lock()
+
+
+def _owner_like(owner: str) -> str:
+    """A LIKE pattern (escape ``\\``) for every repository name of ``owner``: ``owner/%``, its ``%`` and
+    ``_`` taken literally (SQLite's LIKE ignores ASCII case, as GitHub's names do)."""
+    escaped = owner.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"
+
+
+def _optout_filter(entry: str) -> tuple[str, str]:
+    """The occurrences an opt-out entry covers, as a WHERE clause and its one parameter: one repository
+    (any capitalisation), or every repository of an owner (``owner/*``)."""
+    if entry.endswith(OWNER_WILDCARD):
+        return "repo LIKE ? ESCAPE '\\'", _owner_like(entry[: -len(OWNER_WILDCARD)])
+    return "repo = ? COLLATE NOCASE", entry
