@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -206,7 +207,8 @@ class Webhooks:
             if item is not None:
                 _log.error("%s webhook dropped: the server stopped before it ran", item.request_id)
         if self._thread is not None:
-            self._queue.put(None)
+            with contextlib.suppress(queue.Full):  # a job that slipped in as we stopped: it is dropped
+                self._queue.put(None, timeout=timeout)
             self._thread.join(timeout)
 
     # -- the worker ----------------------------------------------------------------------------------
