@@ -151,7 +151,7 @@ def test_hosted_stream_refuses_two_responses_and_a_webhook(server: tuple[str, st
     ):
         res = httpx.post(base + HOSTED, json={"input": "x = ", "stream": True} | extra, headers=_auth(key))
         assert res.status_code == 422 and res.json()["error"]["field"] == field, res.text
-        assert res.headers["x-request-id"]
+        assert res.json()["request_id"] == res.headers["x-request-id"]  # errors carry the id too
 
 
 # -- nothing accepted and ignored ---------------------------------------------------------------------

@@ -28,7 +28,8 @@ def _key_and_app(built_index: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return key, create_app(s)
 
 
-GENERATION = {"/v1/completions", "/v1/inference/bigcode/starcoder2-15b", "/generate", "/generate_stream", "/"}
+GENERATION = {"/v1/completions", "/v1/inference/bigcode/starcoder2-15b", "/generate", "/generate_stream", "/",
+              "/info"}  # fmt: skip
 #: TGI's routes, whose token count is inside `parameters` (default 100).
 TGI = {"/generate", "/generate_stream", "/"}
 

@@ -24,21 +24,27 @@ from ..deps import Service, api_key, service
 from ..http_errors import ApiError, error_body, status_of
 from ..state import ApiKey
 from .completions import _account, _field, _generate, _params, _Sampling, _step
-from .strict import StrictJSONRoute
+from .strict import HostedRoute
 
 PATH = "/v1/inference/bigcode/starcoder2-15b"
+#: A streamed answer: server-sent events, each one's data a JSON object.
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "string", "description": "One event: a JSON object (see the route)."}},
+}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The results; with `stream`, server-sent events (`text/event-stream`); with "
         '`webhook`, `{"status": "queued", "request_id"}`.',
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
     },
     415: {"description": "The body is not JSON."},
     503: {
         "description": "No model configured, the model/server could not answer, or the webhook queue is full."
     },
 }
-router = APIRouter(tags=["generation"], route_class=StrictJSONRoute)
+router = APIRouter(tags=["generation"], route_class=HostedRoute)
 
 
 class ResponseFormat(BaseModel):

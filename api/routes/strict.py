@@ -18,7 +18,14 @@ from fastapi.routing import APIRoute
 
 from whence.errors import IndexCorrupt, WhenceError
 
-from ..http_errors import ApiError, require_json, status_of, strict_validation_error, tgi_error_body
+from ..http_errors import (
+    ApiError,
+    error_body,
+    require_json,
+    status_of,
+    strict_validation_error,
+    tgi_error_body,
+)
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -40,6 +47,37 @@ class StrictJSONRoute(APIRoute):
         return strict
 
 
+class HostedRoute(StrictJSONRoute):
+    """A strict route whose error envelopes also carry the request's ``request_id`` (the hosted API
+    answers every request with one, errors included)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def hosted(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                body, status, headers = (
+                    error_body(exc.status, exc.message, exc.field),
+                    exc.status,
+                    exc.headers,
+                )
+            except WhenceError as exc:
+                _note_damage(request, exc)
+                status, headers = status_of(exc), {}
+                body = error_body(status, str(exc), getattr(exc, "param", None))
+            rid = getattr(request.state, "request_id", None)
+            return JSONResponse(body | {"request_id": rid}, status_code=status, headers=headers)
+
+        return hosted
+
+
+def _note_damage(request: Request, exc: WhenceError) -> None:
+    if isinstance(exc, IndexCorrupt):  # /healthz reports it from now on (see misc.py)
+        request.app.state.index_damaged = str(exc)
+
+
 class TGIRoute(StrictJSONRoute):
     """A strict route whose errors read as Text Generation Inference's."""
 
@@ -56,8 +94,7 @@ class TGIRoute(StrictJSONRoute):
                     exc.headers,
                 )
             except WhenceError as exc:
-                if isinstance(exc, IndexCorrupt):  # /healthz reports it from now on (see misc.py)
-                    request.app.state.index_damaged = str(exc)
+                _note_damage(request, exc)
                 status, headers = status_of(exc), {}
                 body = tgi_error_body(status, str(exc), getattr(exc, "param", None))
             return JSONResponse(body, status_code=status, headers=headers)

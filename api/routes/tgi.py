@@ -30,7 +30,7 @@ from ..deps import Service, api_key, service
 from ..http_errors import ApiError, status_of, tgi_error_body
 from ..state import ApiKey
 from .completions import _account, _step
-from .hosted import token_of
+from .hosted import SSE_EVENT, token_of
 from .strict import TGIRoute
 
 #: TGI's default for ``max_new_tokens``.
@@ -38,7 +38,7 @@ DEFAULT_NEW_TOKENS = 100
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "TGI's answer; from /generate_stream (and / with `stream`), server-sent events.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
     },
     415: {"description": "The body is not JSON."},
     503: {"description": "No model configured, or the model/server could not answer."},
