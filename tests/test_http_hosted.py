@@ -149,7 +149,9 @@ def test_hosted_stream_refuses_two_responses_and_a_webhook(server: tuple[str, st
         ({"num_responses": 2}, "num_responses"),
         ({"webhook": "http://127.0.0.1:9/"}, "webhook"),
     ):
-        res = httpx.post(base + HOSTED, json={"input": "x = ", "stream": True} | extra, headers=_auth(key))
+        res = httpx.post(
+            base + HOSTED, json={"input": "x = ", "stream": True} | extra, headers=_auth(key), timeout=120
+        )
         assert res.status_code == 422 and res.json()["error"]["field"] == field, res.text
         assert res.json()["request_id"] == res.headers["x-request-id"]  # errors carry the id too
 
@@ -159,7 +161,9 @@ def test_hosted_stream_refuses_two_responses_and_a_webhook(server: tuple[str, st
 
 def test_every_unsupported_field_is_a_422_naming_it(server: tuple[str, str]) -> None:
     base, key = server
-    res = httpx.post(base + HOSTED, json={"input": "x", "best_of": 2, "logprobs": 5}, headers=_auth(key))
+    res = httpx.post(
+        base + HOSTED, json={"input": "x", "best_of": 2, "logprobs": 5}, headers=_auth(key), timeout=120
+    )
     assert res.status_code == 422, res.text
     err = res.json()["error"]
     assert err["field"] == "best_of" and "best_of, logprobs: not supported" in err["message"]
@@ -183,7 +187,7 @@ def test_every_unsupported_field_is_a_422_naming_it(server: tuple[str, str]) -> 
     ]  # fmt: skip
     for parameters, field in cases:
         body = {"inputs": "x", "parameters": parameters} if parameters else {"inputs": "x", "stream": True}
-        res = httpx.post(base + "/generate", json=body, headers=_auth(key))
+        res = httpx.post(base + "/generate", json=body, headers=_auth(key), timeout=120)
         assert res.status_code == 422, res.text
         assert res.json()["field"] == field and res.json()["error_type"] == "validation", res.text
         assert field in res.json()["error"]
@@ -192,17 +196,17 @@ def test_every_unsupported_field_is_a_422_naming_it(server: tuple[str, str]) -> 
 def test_a_body_that_is_not_json_is_refused(server: tuple[str, str]) -> None:
     base, key = server
     for route in (HOSTED, "/generate"):
-        form = httpx.post(base + route, files={"input": (None, "def f():")}, headers=_auth(key))
+        form = httpx.post(base + route, files={"input": (None, "def f():")}, headers=_auth(key), timeout=120)
         assert form.status_code == 415, form.text
         message = form.json()["error"]["message"] if route == HOSTED else form.json()["error"]
         assert "must be JSON" in message and "multipart/form-data" in message
-        urlenc = httpx.post(base + route, data={"input": "x"}, headers=_auth(key))
+        urlenc = httpx.post(base + route, data={"input": "x"}, headers=_auth(key), timeout=120)
         assert urlenc.status_code == 415
     broken = httpx.post(
         base + HOSTED, content=b'{"input": ', headers=_auth(key) | {"Content-Type": "application/json"}
     )
     assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]["message"], broken.text
-    array = httpx.post(base + HOSTED, json=["x"], headers=_auth(key))
+    array = httpx.post(base + HOSTED, json=["x"], headers=_auth(key), timeout=120)
     assert array.status_code == 422 and "JSON object" in array.json()["error"]["message"], array.text
 
 
@@ -264,7 +268,7 @@ def test_webhook_is_queued_then_delivered_with_retries(server: tuple[str, str], 
             "temperature": 0,
             "webhook": receiver.url + "/done?k=1",
         }
-        res = httpx.post(base + HOSTED, json=body, headers=_auth(key))
+        res = httpx.post(base + HOSTED, json=body, headers=_auth(key), timeout=120)
         assert res.status_code == 200, res.text
         queued = res.json()
         assert queued == {"status": "queued", "request_id": res.headers["x-request-id"]}
@@ -287,12 +291,12 @@ def test_webhook_queue_is_bounded(server: tuple[str, str]) -> None:
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     body = {"input": "x = ", "max_new_tokens": 2, "webhook": receiver.url + "/hold"}
     try:
-        first = httpx.post(base + HOSTED, json=body, headers=_auth(key))
+        first = httpx.post(base + HOSTED, json=body, headers=_auth(key), timeout=120)
         assert first.status_code == 200, first.text
         receiver.wait_for(1)  # the worker holds job 1 (its receiver has not answered): the queue is empty
-        second = httpx.post(base + HOSTED, json=body, headers=_auth(key))
+        second = httpx.post(base + HOSTED, json=body, headers=_auth(key), timeout=120)
         assert second.status_code == 200, second.text
-        third = httpx.post(base + HOSTED, json=body, headers=_auth(key))
+        third = httpx.post(base + HOSTED, json=body, headers=_auth(key), timeout=120)
         assert third.status_code == 503 and third.headers["retry-after"] == "5", third.text
         assert "queue is full" in third.json()["error"]["message"]
         receiver.release.set()
@@ -316,7 +320,7 @@ def test_webhook_urls_are_checked(server: tuple[str, str]) -> None:
                      ("http://127.0.0.1:99999/h", "not a valid URL"),
                      ("http://127.0.0.1/a b", "spaces or control"),
                      ("http://127.0.0.1/" + "a" * 3000, "longer than")):  # fmt: skip
-        res = httpx.post(base + HOSTED, json={"input": "x", "webhook": url}, headers=_auth(key))
+        res = httpx.post(base + HOSTED, json={"input": "x", "webhook": url}, headers=_auth(key), timeout=120)
         assert res.status_code == 422 and res.json()["error"]["field"] == "webhook", (url, res.text)
         assert why in res.json()["error"]["message"], (url, res.text)
 
@@ -455,3 +459,47 @@ def test_tgi_backend_against_whence(
     assert out.status_code == 200, out.text
     assert out.json()["results"][0]["generated_text"] == text
     assert out.json()["results"][0]["attribution"]["verdict"] == "verbatim"
+
+
+def test_a_failed_webhook_job_delivers_its_error(server: tuple[str, str]) -> None:
+    base, key = server
+    receiver = Receiver([])
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    prompt = "".join(f"value_{i} = {i * 7}\n" for i in range(6000))  # over the context with 512 new tokens
+    try:
+        res = httpx.post(
+            base + HOSTED,
+            json={"input": prompt, "webhook": receiver.url + "/f"},
+            headers=_auth(key),
+            timeout=120,
+        )
+        assert res.status_code == 200, res.text
+        (_, headers, body), *_ = receiver.wait_for(1)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert body["request_id"] == res.json()["request_id"] == headers["X-Request-ID"]
+    assert body["inference_status"]["status"] == "failed"
+    assert body["error"]["status"] == 422 and body["error"]["field"] == "max_new_tokens"
+
+
+def test_webhook_delivery_retries_only_what_may_succeed() -> None:
+    """``Webhooks.deliver`` against a real receiver: a 4xx is not retried, 5xx are until the tries run
+    out, and a host allowed only by a pattern that resolves to loopback is never contacted."""
+    from whence.api.webhooks import Webhooks
+
+    receiver = Receiver([400, 503, 503, 503])
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        hooks = Webhooks("127.0.0.1", size=1, attempts=3, backoff=0.01)
+        target = hooks.check(receiver.url + "/r")
+        assert hooks.deliver("rid-1", target, {"x": 1}) is False and len(receiver.posts) == 1
+        assert hooks.deliver("rid-2", target, {"x": 2}) is False and len(receiver.posts) == 4
+        assert hooks.deliver("rid-3", target, {"x": 3}) is True and len(receiver.posts) == 5
+        assert [p[1]["X-Request-ID"] for p in receiver.posts] == ["rid-1"] + ["rid-2"] * 3 + ["rid-3"]
+        pattern = Webhooks("*", size=1, attempts=3, backoff=0.01)
+        local = pattern.check(receiver.url.replace("127.0.0.1", "localhost") + "/r")
+        assert pattern.deliver("rid-4", local, {"x": 4}) is False and len(receiver.posts) == 5
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
