@@ -30,8 +30,9 @@ from .settings import Settings
 
 DESCRIPTION = """Where did this code come from, and under which license?
 
-Every route but `/healthz` needs an API key: `Authorization: Bearer <key>` (`whence keys create --name N`).
-Errors share one envelope: `{"error": {"status", "type", "message", "field"?}}`."""
+Every route but `/healthz` and TGI's `/info` needs an API key: `Authorization: Bearer <key>` (`whence keys
+create --name N`). Errors share one envelope: `{"error": {"status", "type", "message", "field"?}}`, except on
+TGI's routes, which answer TGI's `{"error", "error_type"}`. Every answer has an `X-Request-ID` header."""
 
 DOCS_ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
 

@@ -59,9 +59,7 @@ class Settings(BaseSettings):
     model: str | None = Field(
         default=None, description="Local StarCoder2 for completions: a hub id or a folder."
     )
-    remote: str | None = Field(
-        default=None, description="OpenAI-compatible completions server for completions."
-    )
+    remote: str | None = Field(default=None, description="TGI or OpenAI-compatible server for completions.")
     remote_model: str | None = Field(default=None, description="Model name to ask the remote server for.")
     remote_protocol: str = Field(
         default="auto",
