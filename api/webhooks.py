@@ -14,8 +14,8 @@
   is public (not loopback, private, link-local, shared, reserved or multicast); the connection then goes
   to the address that was checked (``Host`` and TLS SNI keep the name), so DNS cannot answer one address
   to the check and another to the connection.  Redirects are not followed; proxies from the environment
-  are not used.  A host the operator names exactly (``hooks.internal``, ``10.0.0.7``) is trusted
-  whatever it resolves to.
+  are not used; the receiver's answer body is never read.  A host the operator names exactly
+  (``hooks.internal``, ``10.0.0.7``) is trusted whatever it resolves to.
 """
 
 from __future__ import annotations
@@ -248,7 +248,10 @@ class Webhooks:
                     host = addr if ":" not in addr else f"[{addr}]"
                     url = f"{target.scheme}://{host}:{target.port}{target.path}"
                     ext = {"sni_hostname": target.host} if target.scheme == "https" else {}
-                    resp = client.post(url, content=data, headers=headers, extensions=ext)
+                    # Streamed and closed unread: a receiver's answer body is never held, however large.
+                    req = client.build_request("POST", url, content=data, headers=headers, extensions=ext)
+                    resp = client.send(req, stream=True)
+                    resp.close()
                 except WebhookRefused as exc:
                     _log.error("%s webhook refused: %s", request_id, exc)
                     return False
