@@ -503,3 +503,23 @@ def test_webhook_delivery_retries_only_what_may_succeed() -> None:
     finally:
         receiver.shutdown()
         receiver.server_close()
+
+
+def test_tgi_stream_carries_attribution_as_soon_as_certain(
+    server: tuple[str, str], tiny_corpus: Path
+) -> None:
+    base, key = server
+    prompt, rest = split(tiny_corpus, "cpython/colorsys.py", 40)
+    body = {"inputs": prompt, "parameters": {"max_new_tokens": 250}}  # text is checked every 256 characters
+    res = httpx.post(base + "/generate_stream", json=body, headers=_auth(key), timeout=300)
+    assert res.status_code == 200 and res.headers["content-type"].startswith("text/event-stream")
+    frames = _frames(res.text)
+    assert [f["index"] for f in frames] == list(range(1, len(frames) + 1))
+    early = [i for i, f in enumerate(frames) if "attribution" in f]
+    assert early and early[0] < len(frames) - 1, "no match reported while streaming"
+    assert frames[early[0]]["attribution"]["verdict"] == "verbatim"
+    last = frames[-1]
+    assert last["details"] is None and last["attribution"]["matches"][0]["path"] == "colorsys.py"
+    assert last["generated_text"] == "".join(f["token"]["text"] for f in frames) and rest.startswith(
+        last["generated_text"]
+    )
