@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,14 +24,15 @@ from .deps import Service
 from .http_errors import ApiError
 from .limits import BodyLimit
 from .metrics import Metrics
-from .routes import completions, misc, repos, search
+from .routes import completions, hosted, misc, repos, search, tgi
 from .security import SecurityHeaders, page_csp
 from .settings import Settings
 
 DESCRIPTION = """Where did this code come from, and under which license?
 
-Every route but `/healthz` needs an API key: `Authorization: Bearer <key>` (`whence keys create --name N`).
-Errors share one envelope: `{"error": {"status", "type", "message", "field"?}}`."""
+Every route but `/healthz` and TGI's `/info` needs an API key: `Authorization: Bearer <key>` (`whence keys
+create --name N`). Errors share one envelope: `{"error": {"status", "type", "message", "field"?}}`, except on
+TGI's routes, which answer TGI's `{"error", "error_type"}`. Every answer has an `X-Request-ID` header."""
 
 DOCS_ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
 
@@ -54,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = svc
     http_errors.install(app)
-    for module in (search, completions, repos, misc):
+    for module in (search, completions, hosted, tgi, repos, misc):
         app.include_router(module.router)
 
     docs = bytes(
@@ -82,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(Measure, metrics=svc.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)  # outermost: on BodyLimit's 413 too
+    app.add_middleware(SecurityHeaders)  # on BodyLimit's 413 too
+    app.add_middleware(RequestId)  # outermost: every answer carries its id, a 413 too
     return app
 
 
@@ -115,3 +121,67 @@ class Measure:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - t0)
+
+
+#: A client's ``X-Request-ID`` is kept when it is this sane (printable, no spaces, at most 128
+#: characters); any other value is replaced by an id of the server's own.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,127}")
+_log = logging.getLogger("whence.api")
+
+
+def request_log() -> logging.Logger:
+    """The service's request log (``whence.api``): one line per request, ``REQUEST_ID METHOD PATH STATUS
+    MS``, on standard error next to uvicorn's own lines (at INFO unless configured otherwise)."""
+    if _log.level == logging.NOTSET:
+        _log.setLevel(logging.INFO)
+    if not _log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s %(message)s"))
+        _log.addHandler(handler)
+        _log.propagate = False
+    return _log
+
+
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """The client's ``X-Request-ID`` when it is sane (:data:`SANE_REQUEST_ID`), else a new one."""
+    for name, value in headers:
+        if name.lower() == b"x-request-id":
+            text = value.decode("latin-1").strip()
+            if SANE_REQUEST_ID.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+class RequestId:
+    """ASGI middleware: every HTTP request gets an id (the client's sane ``X-Request-ID``, else a new
+    one), kept in ``request.state.request_id`` for the routes, sent back in the ``X-Request-ID`` header
+    of every answer, and written to the request log with the method, path, status and duration."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = request_log()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = request_id_of(scope.get("headers", []))
+        scope.setdefault("state", {})["request_id"] = rid
+        t0 = time.perf_counter()
+        status = 500
+
+        async def tagged(msg: Message) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+                headers = [(k, v) for k, v in msg.get("headers", []) if k.lower() != b"x-request-id"]
+                msg = {**msg, "headers": [*headers, (b"x-request-id", rid.encode())]}
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, tagged)
+        finally:
+            ms = (time.perf_counter() - t0) * 1000
+            path = repr(scope["path"][:300])[1:-1]  # a hostile path's newlines stay escaped in the log
+            self.log.info("%s %s %s %d %.1fms", rid, scope["method"], path, status, ms)

@@ -17,6 +17,7 @@ from .metrics import Metrics
 from .searchpool import SearchPool
 from .settings import Settings
 from .state import ApiKey, State
+from .webhooks import Webhooks
 
 
 class Service:
@@ -40,6 +41,12 @@ class Service:
         self._lock = threading.Lock()  # the list of open stores
         self._generator_lock = threading.Lock()  # making the generator (which opens a store itself)
         self._generator: Any = None
+        self.webhooks = Webhooks(
+            settings.webhook_hosts,
+            settings.webhook_queue,
+            settings.webhook_attempts,
+            settings.webhook_backoff,
+        )
 
     def store(self) -> Store:
         """This thread's read-only handle on the index (SQLite connections are per thread)."""
@@ -77,17 +84,21 @@ class Service:
 
         gen: Any = importlib.import_module("whence.generator")  # torch and httpx load only now
         try:
-            backend = (
-                gen.RemoteGenerator(s.remote, model=s.remote_model)
-                if s.remote
-                else gen.LocalGenerator(s.model)
-            )
+            if s.remote:
+                from whence.generator.tgi import remote_backend
+
+                backend = remote_backend(
+                    s.remote, protocol=s.remote_protocol, model=s.remote_model, api_key=s.remote_api_key
+                )
+            else:
+                backend = gen.LocalGenerator(s.model)
             attributor = gen.Attributor(self.store(), policy=s.policy)
             return gen.AttributedGenerator(backend, attributor)
         except WhenceError as exc:
             raise ApiError(503, f"the model could not be loaded: {exc}") from exc
 
     def close(self) -> None:
+        self.webhooks.close()  # before the generator: the job it holds may still be generating
         self.searches.close()
         with self._generator_lock:
             if self._generator is not None:

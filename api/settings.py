@@ -59,10 +59,30 @@ class Settings(BaseSettings):
     model: str | None = Field(
         default=None, description="Local StarCoder2 for completions: a hub id or a folder."
     )
-    remote: str | None = Field(
-        default=None, description="OpenAI-compatible completions server for completions."
-    )
+    remote: str | None = Field(default=None, description="TGI or OpenAI-compatible server for completions.")
     remote_model: str | None = Field(default=None, description="Model name to ask the remote server for.")
+    remote_protocol: str = Field(
+        default="auto",
+        pattern="^(auto|openai|tgi)$",
+        description="How to talk to the remote server: `tgi` (Text Generation Inference's /generate), "
+        "`openai` (/v1/completions), `auto` (TGI when its GET /info answers like TGI).",
+    )
+    remote_api_key: str | None = Field(default=None, description="Bearer token sent to the remote server.")
+    webhook_hosts: str = Field(
+        default="",
+        description="Hosts the hosted API's `webhook` may be delivered to, comma-separated: exact names or "
+        "IP addresses (delivered whatever they resolve to), `*.example.com`, or `*` (any host whose "
+        "addresses are all public). Empty: webhooks are refused.",
+    )
+    webhook_queue: int = Field(
+        default=64, ge=1, le=10_000, description="Webhook jobs waiting at most; more get 503."
+    )
+    webhook_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries to deliver one webhook (exponential back-off between)."
+    )
+    webhook_backoff: float = Field(
+        default=1.0, ge=0, le=60, description="Seconds before the second try; doubled before each later one."
+    )
     policy: str = Field(
         default="annotate", pattern=f"^({'|'.join(POLICIES)})$", description="Attribution policy."
     )

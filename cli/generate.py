@@ -1,6 +1,7 @@
 """``whence generate``: StarCoder2 completions, each with its attribution.
 
-    whence generate PROMPT [--suffix TEXT] [--model ID_OR_PATH | --remote URL] [--index TARGET]
+    whence generate PROMPT [--suffix TEXT] [--model ID_OR_PATH | --remote URL [--remote-protocol P]]
+                    [--index TARGET]
                     [sampling options] [--policy annotate|block-copyleft|block-any] [--stream]
                     [--format text|json]
 
@@ -94,7 +95,20 @@ def _summary(att: dict[str, Any] | None) -> str:
     help=f"Hub id or local folder of a StarCoder2 model (local backend). Default: {DEFAULT_MODEL}.",
 )
 @click.option(
-    "--remote", envvar="WHENCE_REMOTE", default=None, metavar="URL", help="OpenAI-compatible server."
+    "--remote",
+    envvar="WHENCE_REMOTE",
+    default=None,
+    metavar="URL",
+    help="A TGI or OpenAI-compatible server (see --remote-protocol).",
+)
+@click.option(
+    "--remote-protocol",
+    type=click.Choice(["auto", "tgi", "openai"]),
+    envvar="WHENCE_REMOTE_PROTOCOL",
+    default="auto",
+    show_default=True,
+    help="How to talk to --remote: TGI's /generate_stream, OpenAI's /v1/completions, or auto (TGI when "
+    "GET /info answers like TGI).",
 )
 @click.option(
     "--remote-model", default=None, metavar="NAME", help="Served model name (default: the server's)."
@@ -128,6 +142,7 @@ def generate_cmd(
     suffix: str | None,
     model: str | None,
     remote: str | None,
+    remote_protocol: str,
     remote_model: str | None,
     api_key: str | None,
     timeout: float,
@@ -161,10 +176,15 @@ def generate_cmd(
             attributor = Attributor(store, policy=policy)
             backend: Any
             if remote:
-                from whence.generator.remote import RemoteGenerator
+                from whence.generator.tgi import remote_backend
 
-                backend = RemoteGenerator(
-                    remote, model=remote_model, api_key=api_key, timeout=timeout, retries=retries
+                backend = remote_backend(
+                    remote,
+                    protocol=remote_protocol,
+                    model=remote_model,
+                    api_key=api_key,
+                    timeout=timeout,
+                    retries=retries,
                 )
             else:
                 from whence.generator.local import LocalGenerator

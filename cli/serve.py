@@ -34,7 +34,14 @@ from .options import exit_2_on_error, fail, index_option, open_index, state_opti
     "per CPU; 0 searches on the server's threads.",
 )
 @click.option("--model", default=None, help="Local StarCoder2 for completions (hub id or folder).")
-@click.option("--remote", default=None, help="OpenAI-compatible completions server URL for completions.")
+@click.option("--remote", default=None, help="TGI or OpenAI-compatible server URL for completions.")
+@click.option(
+    "--remote-protocol",
+    type=click.Choice(["auto", "tgi", "openai"]),
+    default=None,
+    help="How to talk to --remote (default: $WHENCE_REMOTE_PROTOCOL, else auto: TGI when GET /info "
+    "answers like TGI).",
+)
 @click.option(
     "--policy",
     type=click.Choice(POLICIES),
@@ -50,6 +57,7 @@ def serve_cmd(
     search_processes: int | None,
     model: str | None,
     remote: str | None,
+    remote_protocol: str | None,
     policy: str | None,
     state: str | None,
 ) -> None:
@@ -67,6 +75,7 @@ def serve_cmd(
         ("STATE", state),
         ("MODEL", model),
         ("REMOTE", remote),
+        ("REMOTE_PROTOCOL", remote_protocol),
         ("POLICY", policy),
     ):
         if value is not None:

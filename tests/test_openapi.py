@@ -28,7 +28,10 @@ def _key_and_app(built_index: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return key, create_app(s)
 
 
-GENERATION = {"/v1/completions", "/v1/inference/bigcode/starcoder2-15b"}
+GENERATION = {"/v1/completions", "/v1/inference/bigcode/starcoder2-15b", "/generate", "/generate_stream", "/",
+              "/info"}  # fmt: skip
+#: TGI's routes, whose token count is inside `parameters` (default 100).
+TGI = {"/generate", "/generate_stream", "/"}
 
 
 def test_no_server_errors(_key_and_app: tuple[str, Any]) -> None:
@@ -84,12 +87,17 @@ def test_generation_routes_no_server_errors(
         @given(case=op.as_strategy())
         @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: Any) -> None:
-            if isinstance(case.body, dict):
+            body = case.body
+            if case.path in TGI and isinstance(body, dict):
+                body = body.get("parameters", {}) if isinstance(body.get("parameters", {}), dict) else None
+                if body is not None and "parameters" not in case.body:
+                    case.body["parameters"] = body
+            if isinstance(body, dict):
                 # Every valid request runs the model: keep them short (the default is 512 tokens).
                 name = "max_tokens" if case.path == "/v1/completions" else "max_new_tokens"
-                v = case.body.get(name, 512)
+                v = body.get(name, 512)
                 if isinstance(v, int) and not isinstance(v, bool) and _MAX_TOKENS_HERE < v <= 100_000:
-                    case.body[name] = _MAX_TOKENS_HERE
+                    body[name] = _MAX_TOKENS_HERE
             case.call_and_validate(headers=headers, checks=checks)
 
         run()

@@ -1,5 +1,5 @@
-"""Generation: OpenAI-compatible ``POST /v1/completions`` and the hosted StarCoder2 API's shape,
-``POST /v1/inference/bigcode/starcoder2-15b``.  Every choice carries its ``attribution``."""
+"""Generation: OpenAI-compatible ``POST /v1/completions``; every choice carries its ``attribution``.
+The hosted StarCoder2 API's route is in ``hosted.py``, TGI's in ``tgi.py``; they share the helpers here."""
 
 from __future__ import annotations
 
@@ -66,15 +66,6 @@ class CompletionRequest(_Sampling):
     suffix: str | None = Field(default=None, description="Fill-in-the-Middle: the code after the gap.")
     max_tokens: int = _field("max_new_tokens", f"New tokens (prompt + these <= {CONTEXT_TOKENS:,}).")
     n: int = _field("num_responses", "Completions of the prompt.")
-
-
-class InferenceRequest(_Sampling):
-    """The hosted StarCoder2 API's request."""
-
-    input: str = Field(..., description="The prompt.")
-    suffix: str | None = Field(default=None, description="Fill-in-the-Middle: the code after the gap.")
-    max_new_tokens: int = _field("max_new_tokens")
-    num_responses: int = _field("num_responses")
 
 
 #: Sampling parameters both request shapes name as GenerationParams does (the token count and the number
@@ -199,33 +190,3 @@ def _step(events: Iterator[StreamEvent]) -> StreamEvent | None:
     waited forever (schemathesis found it).  Streams now take turns step by step."""
     with _GENERATE_LOCK:
         return next(events, None)
-
-
-@router.post("/v1/inference/bigcode/starcoder2-15b")
-def inference(
-    body: InferenceRequest,
-    svc: Service = Depends(service),  # noqa: B008
-    key: ApiKey = Depends(api_key),  # noqa: B008
-) -> JSONResponse:
-    """The hosted StarCoder2 API's shape: `results[].generated_text`, token counts, and an
-    `inference_status` with runtime, tokens and cost (at `WHENCE_PRICE_PER_MILLION_TOKENS`)."""
-    params = _params(body, body.max_new_tokens, body.num_responses)
-    t0 = time.perf_counter()
-    completion = _generate(svc, body.input, params, body.suffix)
-    runtime_ms = int((time.perf_counter() - t0) * 1000)
-    _account(svc, key, completion)
-    u = completion.usage
-    cost = (u.prompt_tokens + u.completion_tokens) * svc.settings.price_per_million_tokens / 1e6
-    return JSONResponse({
-        "results": [
-            {"generated_text": c.text, "num_tokens": c.tokens, "num_input_tokens": u.prompt_tokens,
-             "finish_reason": c.finish_reason, "attribution": c.attribution}
-            for c in completion.choices
-        ],
-        "num_tokens": u.completion_tokens,
-        "num_input_tokens": u.prompt_tokens,
-        "inference_status": {
-            "status": "succeeded", "runtime_ms": runtime_ms, "cost": round(cost, 10),
-            "tokens_generated": u.completion_tokens, "tokens_input": u.prompt_tokens,
-        },
-    })  # fmt: skip
