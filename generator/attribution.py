@@ -48,6 +48,8 @@ from whence.index.stores.base import StoreReader
 
 from . import regenerate as regen
 from .base import (
+    CONTEXT_CHARS,
+    MAX_CONTEXT_CHARS,
     POLICIES,
     CodeGenerator,
     Completion,
@@ -56,7 +58,7 @@ from .base import (
     StreamEvent,
     Usage,
 )
-from .context import CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_COMPLETION_TOKENS, Parts, split_result
+from .context import MIN_COMPLETION_TOKENS, Parts, split_result
 
 BLOCKED_CATEGORIES: frozenset[Category] = frozenset({"copyleft", "weak-copyleft"})
 #: Characters of already-checked text searched again with the new text: enough for a match of

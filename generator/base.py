@@ -36,6 +36,12 @@ FIM_MIDDLE = "<fim_middle>"
 Policy = Literal["annotate", "block-copyleft", "block-any", "regenerate"]
 POLICIES: tuple[Policy, ...] = get_args(Policy)
 
+#: Characters of the prompt's end (and of a Fill-in-the-Middle suffix's beginning) searched with a
+#: completion (``whence.generator.context``): about what Copilot's duplication filter matches with a
+#: suggestion.  ``MAX_CONTEXT_CHARS`` is the most a caller may ask for.
+CONTEXT_CHARS = 150
+MAX_CONTEXT_CHARS = 4096
+
 #: Why a choice ended: a stop string or the end-of-text token (``stop``), ``max_new_tokens``
 #: (``length``), or the attribution policy withheld it (``content_filter``, OpenAI's name for it).
 FinishReason = Literal["stop", "length", "content_filter"]

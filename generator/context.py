@@ -32,11 +32,8 @@ from whence.index.lexer import Tokens
 from whence.index.search import Match, SearchResult, Span
 from whence.index.stores.base import StoreReader
 
-#: Characters of the prompt searched before the completion (and of the suffix after it): about what
-#: Copilot's duplication filter matches with a suggestion.
-CONTEXT_CHARS = 150
-#: The most context a request may ask for (``context_chars``).
-MAX_CONTEXT_CHARS = 4096
+from .base import CONTEXT_CHARS
+
 #: Matched tokens a match must have in the completion to be the completion's: about a line of code.
 #: The context alone can hold most of a minimum span; a match the model extended by a token or two is
 #: the prompt's copy, not the model's.
