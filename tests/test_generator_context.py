@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import torch
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 
+from tests.servers import whence_serve
 from tests.test_generator import split
-from whence.api.app import create_app
 from whence.api.settings import Settings
 from whence.api.state import State
 from whence.cli import main
@@ -333,28 +333,40 @@ def test_cli_regenerate_and_context(tiny_model: Path, tiny_index: Path, tiny_cor
 
 
 def test_regenerate_over_http(tiny_model: Path, tiny_index: Path, tiny_corpus: Path, tmp_path: Path) -> None:
-    s = Settings(
-        index=str(tiny_index), state=str(tmp_path / "s.sqlite"), model=str(tiny_model), policy="regenerate"
-    )
-    state = State(s.state)
+    """A real ``whence serve --policy regenerate``: the clean try is answered with the withheld one's
+    attribution, plain and streamed; ``--regenerate-tries 0`` withholds as block-any does."""
+    state_path = tmp_path / "state.sqlite"
+    state = State(state_path)
     _, key = state.create_key("k")
     state.close()
     prompt, _ = split(tiny_corpus, "cpython/colorsys.py", 40)
     body = {"prompt": prompt, "max_tokens": 40, "temperature": 0}
-    with TestClient(create_app(s)) as c:
-        c.headers["Authorization"] = f"Bearer {key}"
-        res = c.post("/v1/completions", json=body)
+    auth = {"Authorization": f"Bearer {key}"}
+    args = ["--index", str(tiny_index), "--state", str(state_path), "--model", str(tiny_model)]
+    args += ["--search-processes", "0", "--policy", "regenerate"]
+    with whence_serve(args) as (_, base), httpx.Client(base_url=base, headers=auth, timeout=300) as http:
+        res = http.post("/v1/completions", json=body)
         assert res.status_code == 200, res.text
         choice = res.json()["choices"][0]
         assert choice["text"] and choice["finish_reason"] == "length"
         regenerated = choice["attribution"]["regenerated"]
         assert regenerated["clean"] and regenerated["withheld"][0]["attribution"]["verdict"] == "verbatim"
         assert res.json()["usage"]["completion_tokens"] == 80
-        streamed = c.post("/v1/completions", json=body | {"stream": True})
+        streamed = http.post("/v1/completions", json=body | {"stream": True})
         frames = [f.removeprefix("data: ") for f in streamed.text.split("\n\n") if f.startswith("data: ")]
+        assert frames[-1] == "[DONE]"
         chunks = [json.loads(f) for f in frames[:-1]]
         text = "".join(ch["text"] for e in chunks for ch in e["choices"])
         last = next(ch for e in chunks for ch in e["choices"] if ch["finish_reason"])
         assert text == choice["text"] and last["attribution"]["regenerated"] == regenerated
+    with whence_serve([*args, "--regenerate-tries", "0"]) as (_, base):
+        res = httpx.post(f"{base}/v1/completions", json=body, headers=auth, timeout=300)
+        choice = res.json()["choices"][0]
+        assert (choice["text"], choice["finish_reason"]) == ("", "content_filter")
+        assert choice["attribution"]["regenerated"] == {
+            "tries": 1,
+            "clean": False,
+            "withheld": [{"try": 1, "attribution": regenerated["withheld"][0]["attribution"]}],
+        }
     with pytest.raises(ValueError, match="regenerate_tries"):
-        Settings(index=str(tiny_index), state=str(tmp_path / "s.sqlite"), regenerate_tries=11)
+        Settings(index=str(tiny_index), state=str(state_path), regenerate_tries=11)
