@@ -68,6 +68,10 @@ def context_after(suffix: str | None, chars: int = CONTEXT_CHARS) -> str:
     return suffix[:end]
 
 
+def _clean(text: str) -> str:
+    return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+
+
 @dataclass(frozen=True)
 class Parts:
     """Where the completion lies in the searched text ``before + completion + after``.
@@ -85,10 +89,13 @@ class Parts:
     def of(
         cls, completion: str, prompt: str = "", suffix: str | None = None, chars: int = CONTEXT_CHARS
     ) -> Parts:
-        """The completion with ``chars`` characters of context from ``prompt`` and ``suffix``."""
+        """The completion with ``chars`` characters of context from ``prompt`` and ``suffix``.  The
+        context is the user's text: a NUL (which makes a search refuse its query as binary) becomes a
+        space and a lone surrogate (not UTF-8) a ``?``, one character for one, so that odd bytes in a
+        prompt never fail the completion's attribution."""
         before = context_before(prompt, chars)
         first = prompt.count("\n", 0, len(prompt) - len(before)) + 1
-        return cls(before, completion, context_after(suffix, chars), first)
+        return cls(_clean(before), completion, _clean(context_after(suffix, chars)), first)
 
     @property
     def text(self) -> str:

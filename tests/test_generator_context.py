@@ -174,6 +174,20 @@ def test_streaming_checks_with_the_prompt_and_releases_only_clean_text(
     assert not strict.blocks(strict.attribute(released, prompt=prompt))
 
 
+def test_odd_characters_in_the_prompt_never_fail_the_attribution(
+    istore: SQLiteStore, tiny_corpus: Path
+) -> None:
+    prompt, rest = split(tiny_corpus, "cpython/colorsys.py", CONTINUE_AT)
+    completion = rest[:120]
+    want = Attributor(istore).attribute(completion, prompt=prompt)
+    assert want["verdict"] == "verbatim"
+    for odd in ("\x00", "\ud800"):  # binary to a search; not UTF-8
+        hostile = prompt + "  # " + odd + "\n"  # in the context, on a comment line of its own
+        att = Attributor(istore).attribute(completion, prompt=hostile, suffix="x = 1" + odd)
+        assert att["verdict"] == "verbatim" and att["matches"][0]["path"] == "colorsys.py"
+        assert att["context"]["prompt_chars"] > 0 and att["context"]["suffix_chars"] == 6
+
+
 def test_bad_context_settings_are_refused(istore: SQLiteStore) -> None:
     for kw in ({"context_chars": -1}, {"context_chars": 4097}, {"min_completion_tokens": 0}):
         with pytest.raises(InvalidParameter):
