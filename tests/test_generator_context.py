@@ -19,6 +19,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from tests.openai_server import serve, url_of
 from tests.servers import whence_serve
 from tests.test_generator import split
 from whence.api.settings import Settings
@@ -29,6 +30,7 @@ from whence.generator.base import SEED_MAX, SEED_MIN, GenerationParams, InvalidP
 from whence.generator.context import MIN_COMPLETION_TOKENS, context_after, context_before
 from whence.generator.local import LocalGenerator
 from whence.generator.regenerate import SequencePenalty, next_seed, penalty, takes_penalty
+from whence.generator.remote import RemoteGenerator
 from whence.index import search
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
@@ -309,6 +311,32 @@ def test_regenerate_streamed_keeps_sent_text_as_the_beginning(
     usage = events[-1].usage
     assert usage is not None
     assert usage.prompt_tokens == gen.count_tokens(prompt) + 3 * gen.count_tokens(prompt + released)
+
+
+def test_regenerate_on_a_remote_backend_sends_other_seeds(
+    gen: LocalGenerator, istore: SQLiteStore, tiny_corpus: Path
+) -> None:
+    """An OpenAI-compatible server (the tiny model behind a local server speaking the protocol) takes
+    no penalty: it is asked again with the derived seeds, and under greedy decoding not at all."""
+    prompt, _ = split(tiny_corpus, "cpython/colorsys.py", 40)
+    with serve(gen) as srv:
+        remote = RemoteGenerator(url_of(srv))
+        assert not takes_penalty(remote) and penalty(remote, ["x = 1\n"]) == {}
+        agen = AttributedGenerator(remote, Attributor(istore, policy="regenerate"))
+        once = agen.generate(prompt, greedy(40)).choices[0]
+        assert once.finish_reason == "content_filter"
+        assert once.attribution is not None and once.attribution["regenerated"]["tries"] == 1
+        assert len(srv.bodies) == 1
+        srv.bodies.clear()
+        sampled = GenerationParams(temperature=1.0, top_p=1.0, max_new_tokens=40, seed=5)
+        choice = agen.generate(prompt, sampled).choices[0]
+        assert choice.attribution is not None
+        tries = choice.attribution["regenerated"]["tries"]
+        assert tries >= 2 and [b["seed"] for b in srv.bodies] == [
+            5,
+            *(next_seed(5, 0, k) for k in range(1, tries)),
+        ]
+        assert all(b["prompt"] == prompt for b in srv.bodies)
 
 
 # -- the CLI and the service -------------------------------------------------------------------------
