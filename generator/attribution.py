@@ -51,6 +51,7 @@ from .base import (
     CONTEXT_CHARS,
     MAX_CONTEXT_CHARS,
     POLICIES,
+    Choice,
     CodeGenerator,
     Completion,
     GenerationParams,
@@ -262,20 +263,19 @@ class AttributedGenerator:
         completion = self.generator.generate(prompt, params, suffix=suffix)
         req = _Request(prompt, params, suffix, completion.usage)
         for choice in completion.choices:
-            choice.attribution = self._attribute(req, choice.text)
-            if not self.attributor.blocks(choice.attribution):
+            att = choice.attribution = self._attribute(req, choice.text)
+            if not self.attributor.blocks(att):
                 continue
             if self.attributor.policy == "regenerate":
-                self._regenerate(req, choice)
+                self._regenerate(req, choice, att)
             else:
                 choice.text = ""
                 choice.finish_reason = "content_filter"
         return completion
 
-    def _regenerate(self, req: _Request, choice: Any) -> None:
-        """Generate ``choice`` again until a try is clean or the tries are spent."""
-        assert choice.attribution is not None
-        first = choice.attribution
+    def _regenerate(self, req: _Request, choice: Choice, first: dict[str, Any]) -> None:
+        """Generate ``choice`` (attributed ``first``) again until a try is clean or the tries are
+        spent."""
         withheld = [first]
         copied = regen.copied_texts(choice.text, first, req.prompt)
         for attempt in range(1, self._retries(req.params) + 1):
