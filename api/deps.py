@@ -92,8 +92,8 @@ class Service:
                 )
             else:
                 backend = gen.LocalGenerator(s.model)
-            attributor = gen.Attributor(self.store(), policy=s.policy)
-            return gen.AttributedGenerator(backend, attributor)
+            attributor = gen.Attributor(self.store(), policy=s.policy, context_chars=s.context_chars)
+            return gen.AttributedGenerator(backend, attributor, regenerate_tries=s.regenerate_tries)
         except WhenceError as exc:
             raise ApiError(503, f"the model could not be loaded: {exc}") from exc
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from whence.generator.base import POLICIES
+from whence.generator.base import CONTEXT_CHARS, MAX_CONTEXT_CHARS, POLICIES
+from whence.generator.regenerate import MAX_REGENERATE_TRIES, REGENERATE_TRIES
 
 
 def data_dir() -> Path:
@@ -85,6 +86,20 @@ class Settings(BaseSettings):
     )
     policy: str = Field(
         default="annotate", pattern=f"^({'|'.join(POLICIES)})$", description="Attribution policy."
+    )
+    regenerate_tries: int = Field(
+        default=REGENERATE_TRIES,
+        ge=0,
+        le=MAX_REGENERATE_TRIES,
+        description="Policy regenerate: most tries after the first for a completion that matches "
+        "indexed code.",
+    )
+    context_chars: int = Field(
+        default=CONTEXT_CHARS,
+        ge=0,
+        le=MAX_CONTEXT_CHARS,
+        description="Characters of the prompt's end (and of a suffix's beginning) searched with each "
+        "completion; 0: the completion alone.",
     )
     search_processes: int = Field(
         default_factory=lambda: usable_cpus(),

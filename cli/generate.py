@@ -2,8 +2,8 @@
 
     whence generate PROMPT [--suffix TEXT] [--model ID_OR_PATH | --remote URL [--remote-protocol P]]
                     [--index TARGET]
-                    [sampling options] [--policy annotate|block-copyleft|block-any] [--stream]
-                    [--format text|json]
+                    [sampling options] [--policy annotate|block-copyleft|block-any|regenerate]
+                    [--regenerate-tries N] [--context-chars N] [--stream] [--format text|json]
 
 Exit codes: 0 ok, 1 a completion was withheld by the policy, 2 usage or runtime error (an
 out-of-range parameter is named).  torch and transformers are imported only here, and only for
@@ -19,7 +19,14 @@ from typing import Any
 
 import click
 
-from whence.generator.base import MAX_STOP_STRINGS, POLICIES, SAMPLING_PARAMS
+from whence.generator.base import (
+    CONTEXT_CHARS,
+    MAX_CONTEXT_CHARS,
+    MAX_STOP_STRINGS,
+    POLICIES,
+    SAMPLING_PARAMS,
+)
+from whence.generator.regenerate import MAX_REGENERATE_TRIES, REGENERATE_TRIES
 from whence.terminal import printable
 
 from .options import exit_2_on_error, fail, format_option, index_option, open_index
@@ -30,6 +37,8 @@ DEFAULT_MODEL = "bigcode/starcoder2-3b"
 _OPTION = {p.name: p.option for p in SAMPLING_PARAMS} | {
     "stop": "--stop",
     "policy": "--policy",
+    "regenerate_tries": "--regenerate-tries",
+    "context_chars": "--context-chars",
     "prompt": "PROMPT",
 }
 
@@ -64,23 +73,47 @@ def _message(exc: Exception) -> str:
     return str(exc)
 
 
-def _summary(att: dict[str, Any] | None) -> str:
+def _where(span: dict[str, Any]) -> str:
+    """Which lines of the output (and of the prompt or suffix around it) a span covers."""
+    q0, q1 = span.get("query_lines") or (0, 0)
+    s0, s1 = span.get("source_lines") or (0, 0)
+    out = f"lines {s0}-{s1} (output lines {q0}-{q1}"
+    for part in ("prompt", "suffix"):
+        lines, source = span.get(f"{part}_lines"), span.get(f"{part}_source_lines")
+        if lines and source:
+            out += f"; {part} lines {lines[0]}-{lines[1]} = lines {source[0]}-{source[1]}"
+    return out + ")"
+
+
+def _summary(att: dict[str, Any] | None, indent: str = "") -> str:
+    lines = []
     if not att or att["verdict"] == "none":
-        return "attribution: none (no indexed code matched)"
-    lines = [f"attribution: {att['verdict']}"]
-    for m in att["matches"]:
-        span = m["spans"][0] if m["spans"] else {"query_lines": [0, 0], "source_lines": [0, 0]}
-        q0, q1 = span["query_lines"]
-        s0, s1 = span["source_lines"]
+        lines.append(f"{indent}attribution: none (no indexed code matched)")
+    else:
+        lines.append(f"{indent}attribution: {att['verdict']}")
+    for m in (att or {}).get("matches", []):
+        span = m["spans"][0] if m["spans"] else {}
         licenses = printable(" OR ".join(m["licenses"]) or "no license")
         need = ", attribution required" if m["attribution_required"] else ""
+        model = ""
+        if m.get("context_tokens"):
+            model = f", {m['completion_tokens']} of {m['matched_tokens']} matched tokens written by the model"
         lines.append(
-            f"  {m['verdict']}: {printable(m['repo'])} {printable(m['path'])} lines {s0}-{s1} "
-            f"(output lines {q0}-{q1}), "
-            f"{licenses} [{m['license_category']}{need}]"
+            f"{indent}  {m['verdict']}: {printable(m['repo'])} {printable(m['path'])} {_where(span)}, "
+            f"{licenses} [{m['license_category']}{need}]{model}"
         )
         if m["url"]:
-            lines.append(f"    {printable(m['url'])}")
+            lines.append(f"{indent}    {printable(m['url'])}")
+    regenerated = (att or {}).get("regenerated")
+    if regenerated:
+        tries = regenerated["tries"]
+        if regenerated["clean"]:
+            lines.append(f"{indent}regenerated: try {tries} was clean; withheld tries:")
+        else:
+            lines.append(f"{indent}regenerated: all {tries} tries matched indexed code; withheld tries:")
+        for w in regenerated["withheld"]:
+            lines.append(f"{indent}  try {w['try']}:")
+            lines.append(_summary(w["attribution"], indent + "    "))
     return "\n".join(lines)
 
 
@@ -133,7 +166,24 @@ def _summary(att: dict[str, Any] | None) -> str:
     type=click.Choice(POLICIES),
     default="annotate",
     show_default=True,
-    help="Only flag matches, or withhold completions that match copyleft code / any code.",
+    help="Only flag matches, withhold completions that match copyleft code / any code, or generate "
+    "again those that match any code (regenerate).",
+)
+@click.option(
+    "--regenerate-tries",
+    type=click.IntRange(0, MAX_REGENERATE_TRIES),
+    default=REGENERATE_TRIES,
+    show_default=True,
+    help="--policy regenerate: most tries after the first, each with another seed and a penalty on "
+    "what the withheld ones copied.",
+)
+@click.option(
+    "--context-chars",
+    type=click.IntRange(0, MAX_CONTEXT_CHARS),
+    default=CONTEXT_CHARS,
+    show_default=True,
+    help="Characters of the prompt's end (and of --suffix's beginning) searched with each completion; "
+    "0: the completion alone.",
 )
 @click.option("--stream", is_flag=True, help="Print text as it is generated (JSON: one event per line).")
 @format_option
@@ -153,6 +203,8 @@ def generate_cmd(
     target: str | None,
     stop: tuple[str, ...],
     policy: str,
+    regenerate_tries: int,
+    context_chars: int,
     stream: bool,
     fmt: str,
     **sampling: Any,
@@ -173,7 +225,7 @@ def generate_cmd(
         params = GenerationParams(stop=stop, **sampling)
     try:
         with open_index(target, readonly=True, message=_message) as store:
-            attributor = Attributor(store, policy=policy)
+            attributor = Attributor(store, policy=policy, context_chars=context_chars)
             backend: Any
             if remote:
                 from whence.generator.tgi import remote_backend
@@ -192,7 +244,7 @@ def generate_cmd(
                 backend = LocalGenerator(
                     model or DEFAULT_MODEL, device=device, dtype=dtype, quantize=quantize
                 )
-            with AttributedGenerator(backend, attributor) as gen:
+            with AttributedGenerator(backend, attributor, regenerate_tries=regenerate_tries) as gen:
                 if stream:
                     blocked = _run_stream(gen, prompt, params, suffix, fmt)
                 else:

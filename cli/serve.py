@@ -11,6 +11,7 @@ import os
 import click
 
 from whence.generator.base import POLICIES
+from whence.generator.regenerate import MAX_REGENERATE_TRIES
 
 from .options import exit_2_on_error, fail, index_option, open_index, state_option
 
@@ -48,6 +49,12 @@ from .options import exit_2_on_error, fail, index_option, open_index, state_opti
     default=None,
     help="Attribution policy.",
 )
+@click.option(
+    "--regenerate-tries",
+    type=click.IntRange(0, MAX_REGENERATE_TRIES),
+    default=None,
+    help="Policy regenerate: most tries after the first (default: $WHENCE_REGENERATE_TRIES, else 3).",
+)
 @state_option
 def serve_cmd(
     target: str | None,
@@ -59,6 +66,7 @@ def serve_cmd(
     remote: str | None,
     remote_protocol: str | None,
     policy: str | None,
+    regenerate_tries: int | None,
     state: str | None,
 ) -> None:
     """Serve the HTTP API, its docs (/docs) and the web page (/) with uvicorn.
@@ -77,6 +85,7 @@ def serve_cmd(
         ("REMOTE", remote),
         ("REMOTE_PROTOCOL", remote_protocol),
         ("POLICY", policy),
+        ("REGENERATE_TRIES", None if regenerate_tries is None else str(regenerate_tries)),
     ):
         if value is not None:
             os.environ[f"WHENCE_{name}"] = value  # the app (in every worker) reads its settings from there

@@ -30,11 +30,17 @@ FIM_PREFIX = "<fim_prefix>"
 FIM_SUFFIX = "<fim_suffix>"
 FIM_MIDDLE = "<fim_middle>"
 
-#: Attribution policies (``whence.generator.attribution``): only annotate completions, or withhold those
-#: that match copyleft code / any code.  The one list of their names: the CLI's ``--policy`` and the
-#: service's setting are made from it.
-Policy = Literal["annotate", "block-copyleft", "block-any"]
+#: Attribution policies (``whence.generator.attribution``): only annotate completions, withhold those
+#: that match copyleft code / any code, or generate again those that match any code.  The one list of
+#: their names: the CLI's ``--policy`` and the service's setting are made from it.
+Policy = Literal["annotate", "block-copyleft", "block-any", "regenerate"]
 POLICIES: tuple[Policy, ...] = get_args(Policy)
+
+#: Characters of the prompt's end (and of a Fill-in-the-Middle suffix's beginning) searched with a
+#: completion (``whence.generator.context``): about what Copilot's duplication filter matches with a
+#: suggestion.  ``MAX_CONTEXT_CHARS`` is the most a caller may ask for.
+CONTEXT_CHARS = 150
+MAX_CONTEXT_CHARS = 4096
 
 #: Why a choice ended: a stop string or the end-of-text token (``stop``), ``max_new_tokens``
 #: (``length``), or the attribution policy withheld it (``content_filter``, OpenAI's name for it).

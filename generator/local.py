@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -202,14 +202,30 @@ class LocalGenerator:
         """Tokens of ``text`` (special tokens such as ``<fim_prefix>`` count as one)."""
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)
 
-    def generate(self, prompt: str, params: GenerationParams, *, suffix: str | None = None) -> Any:
+    def generate(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        *,
+        suffix: str | None = None,
+        extra_processors: Sequence[Any] = (),
+    ) -> Any:
         """Generate ``params.num_responses`` completions (see :class:`CodeGenerator`)."""
-        return collect(self.stream(prompt, params, suffix=suffix), self.name)
+        return collect(
+            self.stream(prompt, params, suffix=suffix, extra_processors=extra_processors), self.name
+        )
 
     def stream(
-        self, prompt: str, params: GenerationParams, *, suffix: str | None = None
+        self,
+        prompt: str,
+        params: GenerationParams,
+        *,
+        suffix: str | None = None,
+        extra_processors: Sequence[Any] = (),
     ) -> Iterator[StreamEvent]:
         """Yield text as it is decoded, a ``finish`` event per choice, then ``usage``.
+        ``extra_processors`` are logits processors applied before the parameters' own (the
+        ``regenerate`` policy's penalty: ``whence.generator.regenerate``).
 
         Raises:
             InvalidInput: an empty prompt, or prompt + ``max_new_tokens`` beyond the context.
@@ -220,7 +236,7 @@ class LocalGenerator:
             raise InvalidInput("prompt: empty (give some code to continue, or a --suffix for FIM)")
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
         check_context(len(ids), params.max_new_tokens, self.context)
-        return self._decode(torch, ids, params)
+        return self._decode(torch, ids, params, extra_processors)
 
     def _forward(self, input_ids: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
         kwargs = {self._cache_arg: cache} if cache is not None else {}
@@ -233,11 +249,13 @@ class LocalGenerator:
             logits[:, self.vocab :] = float("-inf")
         return logits, new_cache
 
-    def _decode(self, torch: Any, ids: list[int], params: GenerationParams) -> Iterator[StreamEvent]:
+    def _decode(
+        self, torch: Any, ids: list[int], params: GenerationParams, extra: Sequence[Any] = ()
+    ) -> Iterator[StreamEvent]:
         n = params.num_responses
         gen = torch.Generator(device=self.device)
         gen.manual_seed(params.seed if params.seed is not None else random.getrandbits(63))
-        processors = logits_processors(params, len(ids))
+        processors = [*extra, *logits_processors(params, len(ids))]
         seqs = torch.tensor([ids] * n, dtype=torch.long, device=self.device)
         counts = [0] * n  # tokens sampled per choice, the end-of-text token included
         pending: list[list[int]] = [[] for _ in range(n)]  # tokens whose UTF-8 is not complete yet
