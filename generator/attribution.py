@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from whence.index import search as search_mod
@@ -34,6 +34,7 @@ from .base import (
     GenerationParams,
     InvalidParameter,
     StreamEvent,
+    TokenLogprob,
 )
 
 BLOCKED_CATEGORIES: frozenset[Category] = frozenset({"copyleft", "weak-copyleft"})
@@ -122,6 +123,13 @@ class _ChoiceState:
     released: int = 0  # characters of `text` sent to the caller
     verdict: str = "none"  # strongest verdict reported while streaming
     blocked: bool = False
+    held: list[StreamEvent] = field(default_factory=list)  # text events not yet sent (blocking policies)
+
+    def release(self) -> list[StreamEvent]:
+        """The held text events, now to be sent as they came (each with its token, if any)."""
+        out, self.held = self.held, []
+        self.released = len(self.text)
+        return out
 
 
 class AttributedGenerator:
@@ -157,7 +165,21 @@ class AttributedGenerator:
             if self.attributor.blocks(choice.attribution):
                 choice.text = ""
                 choice.finish_reason = "content_filter"
+                choice.logprobs = [] if choice.logprobs is not None else None
         return completion
+
+    def prompt_logprobs(self, prompt: str, top: int = 0) -> list[TokenLogprob]:
+        """The backend's log-probabilities of the prompt's tokens (for ``echo``; nothing to attribute).
+
+        Raises:
+            InvalidParameter: a backend that cannot score a prompt.
+        """
+        score = getattr(self.generator, "prompt_logprobs", None)
+        if score is None:
+            backend = type(self.generator).__name__
+            raise InvalidParameter("echo", f"the {backend} backend cannot score a prompt's tokens")
+        result: list[TokenLogprob] = score(prompt, top)
+        return result
 
     def stream(
         self, prompt: str, params: GenerationParams, *, suffix: str | None = None
@@ -178,6 +200,8 @@ class AttributedGenerator:
                     if not holding:
                         st.released = len(st.text)
                         yield ev
+                    elif not st.blocked:
+                        st.held.append(ev)
                     if len(st.text) - st.checked >= self.check_chars:
                         yield from self._check(ev.index, st, holding)
                 elif ev.kind == "finish":
@@ -201,9 +225,10 @@ class AttributedGenerator:
             yield StreamEvent("attribution", index, attribution=att)
         if self.attributor.blocks(att):
             st.blocked = True
-        elif holding and st.released < st.checked:
-            yield StreamEvent("text", index, text=st.text[st.released : st.checked])
-            st.released = st.checked
+            st.held = []
+        elif holding:
+            # Checks run after whole events, so what was checked is exactly the held events' text.
+            yield from st.release()
 
     def _finish(self, ev: StreamEvent, st: _ChoiceState, holding: bool) -> Iterator[StreamEvent]:
         final = self.attributor.attribute(st.text)
@@ -214,9 +239,8 @@ class AttributedGenerator:
                 "finish", ev.index, finish_reason="content_filter", attribution=final, tokens=ev.tokens
             )
             return
-        if holding and st.released < len(st.text):
-            yield StreamEvent("text", ev.index, text=st.text[st.released :])
-            st.released = len(st.text)
+        if holding:
+            yield from st.release()
         yield StreamEvent(
             "finish", ev.index, finish_reason=ev.finish_reason, attribution=final, tokens=ev.tokens
         )
