@@ -20,14 +20,16 @@ from .deps import Service
 from .http_errors import ApiError
 from .limits import BodyLimit
 from .metrics import Metrics
-from .routes import completions, misc, repos, search
+from .routes import completions, misc, models, repos, search
 from .security import SecurityHeaders, page_csp
 from .settings import Settings
 
 DESCRIPTION = """Where did this code come from, and under which license?
 
 Every route but `/healthz` needs an API key: `Authorization: Bearer <key>` (`whence keys create --name N`).
-Errors share one envelope: `{"error": {"status", "type", "message", "field"?}}`."""
+Errors share one envelope: `{"error": {"status", "type", "message", "field"?}}`; the OpenAI-compatible
+routes (`/v1/completions`, `/v1/models`) answer OpenAI's, `{"error": {"message", "type", "param", "code",
+"status", "field"?}}`, with 400 for bad input."""
 
 DOCS_ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
 
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = svc
     http_errors.install(app)
-    for module in (search, completions, repos, misc):
+    for module in (search, completions, models, repos, misc):
         app.include_router(module.router)
 
     docs = bytes(

@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from whence.generator.base import POLICIES
@@ -63,6 +63,17 @@ class Settings(BaseSettings):
         default=None, description="OpenAI-compatible completions server for completions."
     )
     remote_model: str | None = Field(default=None, description="Model name to ask the remote server for.")
+    remote_api_key: SecretStr | None = Field(
+        default=None, description="Bearer token the remote completions server wants."
+    )
+    served_model_name: str = Field(
+        default="bigcode/starcoder2-15b",
+        min_length=1,
+        max_length=256,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The model's public name: the `model` of completions and of `/v1/models`, and the "
+        "one `model` a completions request may name.",
+    )
     policy: str = Field(
         default="annotate", pattern=f"^({'|'.join(POLICIES)})$", description="Attribution policy."
     )

@@ -36,6 +36,22 @@ from .options import exit_2_on_error, fail, index_option, open_index, state_opti
 @click.option("--model", default=None, help="Local StarCoder2 for completions (hub id or folder).")
 @click.option("--remote", default=None, help="OpenAI-compatible completions server URL for completions.")
 @click.option(
+    "--remote-model", default=None, metavar="NAME", help="Model to ask --remote for (default: the server's)."
+)
+@click.option(
+    "--api-key",
+    default=None,
+    metavar="KEY",
+    help="Bearer token for --remote (default: $WHENCE_REMOTE_API_KEY; prefer it, a flag shows in `ps`).",
+)
+@click.option(
+    "--served-model-name",
+    default=None,
+    metavar="NAME",
+    help="The model's public name in answers and /v1/models (default: $WHENCE_SERVED_MODEL_NAME, else "
+    "bigcode/starcoder2-15b).",
+)
+@click.option(
     "--policy",
     type=click.Choice(POLICIES),
     default=None,
@@ -50,6 +66,9 @@ def serve_cmd(
     search_processes: int | None,
     model: str | None,
     remote: str | None,
+    remote_model: str | None,
+    api_key: str | None,
+    served_model_name: str | None,
     policy: str | None,
     state: str | None,
 ) -> None:
@@ -67,6 +86,9 @@ def serve_cmd(
         ("STATE", state),
         ("MODEL", model),
         ("REMOTE", remote),
+        ("REMOTE_MODEL", remote_model),
+        ("REMOTE_API_KEY", api_key),
+        ("SERVED_MODEL_NAME", served_model_name),
         ("POLICY", policy),
     ):
         if value is not None:
