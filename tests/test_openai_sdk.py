@@ -300,3 +300,38 @@ def test_remote_backend_under_a_v1_openai_base(
                 assert upstream.bodies[-1]["model"] == "tiny-starcoder2"
     finally:
         local.close()
+
+
+def test_the_other_error_classes_without_a_model(built_index: Path, tmp_path: Path) -> None:
+    """A server without a model: an empty model list, 503 for completions (``InternalServerError``), a
+    missing key (``AuthenticationError``), a revoked one (``PermissionDeniedError``) and the rate limit
+    (``RateLimitError``), each with OpenAI's type and code."""
+    state = State(tmp_path / "state.sqlite")
+    _, key = state.create_key("k")
+    gone, revoked = state.create_key("revoked")
+    state.revoke(gone.id)
+    state.close()
+    args = ["--index", str(built_index), "--state", str(tmp_path / "state.sqlite"), "--search-processes", "0"]
+    env = {"WHENCE_RATE_LIMIT_PER_MINUTE": "1", "WHENCE_RATE_LIMIT_BURST": "3"}
+    with whence_serve(args, env) as (_, url):
+        with openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0) as c:
+            assert c.models.list().data == []
+            with pytest.raises(openai.InternalServerError) as down:
+                c.completions.create(model="bigcode/starcoder2-15b", prompt="x", max_tokens=2)
+            assert down.value.status_code == 503 and down.value.code == "service_unavailable"  # type: ignore[attr-defined]
+            with pytest.raises(openai.NotFoundError):  # no model: none to retrieve
+                c.models.retrieve("bigcode/starcoder2-15b")
+            with pytest.raises(openai.RateLimitError) as limited:  # the burst of 3 is spent
+                c.models.list()
+            assert limited.value.code == "rate_limit_exceeded" and limited.value.type == "requests"  # type: ignore[attr-defined]
+            assert int(limited.value.response.headers["retry-after"]) >= 1
+        # The client insists on a key: the request leaves its Authorization header out.
+        with openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0) as keyless:
+            with pytest.raises(openai.AuthenticationError) as no_key:
+                keyless.models.list(extra_headers={"Authorization": openai.omit})
+            assert "needs an API key" in no_key.value.message
+        with (
+            openai.OpenAI(base_url=f"{url}/v1", api_key=revoked, max_retries=0) as c,
+            pytest.raises(openai.PermissionDeniedError),
+        ):
+            c.models.list()

@@ -83,6 +83,7 @@ class CompletionRequest(_Sampling):
 
     model: str | None = Field(
         default=None,
+        max_length=256,
         description="The served model's name (`GET /v1/models`; `WHENCE_SERVED_MODEL_NAME`); any other "
         "is a 404.",
     )
