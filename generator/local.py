@@ -386,7 +386,8 @@ class LocalGenerator:
                 if params.greedy:
                     nxt = scores.argmax(-1)
                 else:
-                    nxt = torch.multinomial(logprobs.exp(), 1, generator=gen).squeeze(1)
+                    probs = torch.softmax(scores, dim=-1)
+                    nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
                 toks = nxt.tolist()
                 chosen = logprobs.gather(1, nxt[:, None]).squeeze(1).tolist()
                 tops = self._top(torch, logprobs, params.logprobs) if params.logprobs else None

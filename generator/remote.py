@@ -24,6 +24,7 @@ from .base import (
     InvalidParameter,
     StopBuffer,
     StreamEvent,
+    TokenLogprob,
     Usage,
     check_context,
     collect,
@@ -192,7 +193,8 @@ class RemoteGenerator:
         if status in (401, 403):
             return GeneratorUnavailable(
                 f"{where} refused the credentials (HTTP {status}: {msg}); "
-                "pass --api-key or set WHENCE_API_KEY"
+                "pass --api-key (or set WHENCE_API_KEY for whence generate, WHENCE_REMOTE_API_KEY for "
+                "whence serve)"
             )
         if status == 404:
             return GeneratorUnavailable(
@@ -247,6 +249,43 @@ class RemoteGenerator:
         finally:
             resp.close()
         return collect(self._events_of(data, params), self.name, logprobs=params.logprobs is not None)
+
+    def prompt_logprobs(self, prompt: str, top: int = 0) -> list[TokenLogprob]:
+        """The prompt's tokens with the server's log-probabilities (for ``echo``): asks for the prompt
+        echoed with ``logprobs`` and one greedy token, as OpenAI's legacy API and vLLM answer it, and
+        keeps the tokens that start inside the prompt.
+
+        Raises:
+            InvalidInput: an empty prompt.
+            InvalidParameter: the server sent no log-probabilities back (it does not support them).
+        """
+        if not prompt:
+            raise InvalidInput("prompt: empty")
+        body: dict[str, Any] = {"prompt": prompt, "max_tokens": 1, "temperature": 0, "echo": True,
+                                "logprobs": top, "stream": False}  # fmt: skip
+        model = self._served_model()
+        if model:
+            body["model"] = model
+        resp = self._send(body)
+        try:
+            data = json.loads(resp.read())
+            lp = data["choices"][0].get("logprobs")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, self._httpx.HTTPError) as exc:
+            raise GeneratorUnavailable(f"{self.url}: not an OpenAI completions answer ({exc})") from exc
+        finally:
+            resp.close()
+        offsets = lp.get("text_offset") if isinstance(lp, dict) else None
+        tokens = _tokens(lp)
+        if not tokens or not isinstance(offsets, list) or len(offsets) != len(tokens):
+            raise InvalidParameter("echo", f"{self.url} sent no log-probabilities of the prompt's tokens")
+        out: list[TokenLogprob] = []
+        for t, at in zip(tokens, offsets, strict=True):
+            if not isinstance(at, int) or at >= len(prompt):
+                break
+            out.append(TokenLogprob(t["token"], t["logprob"], t["top_logprobs"] if top else None))
+        if out:
+            out[0].logprob = None  # nothing precedes the first token
+        return out
 
     def _events_of(self, data: Any, params: GenerationParams) -> Iterator[StreamEvent]:
         try:

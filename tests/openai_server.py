@@ -113,6 +113,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             wanted = body.get("logprobs") is not None
             done = collect(iter(events), srv.model_name, logprobs=wanted)
+            if body.get("echo"):  # as OpenAI's legacy API: the prompt first, its tokens scored
+                scorer: Any = srv.generator  # a LocalGenerator
+                scored = scorer.prompt_logprobs(body["prompt"], body.get("logprobs") or 0)
+                for c in done.choices:
+                    c.text = body["prompt"] + c.text
+                    c.logprobs = scored + (c.logprobs or []) if wanted else None
             self._json(
                 200,
                 {

@@ -298,6 +298,15 @@ def test_remote_backend_under_a_v1_openai_base(
                     "5": -100.0
                 }
                 assert upstream.bodies[-1]["model"] == "tiny-starcoder2"
+                # echo with logprobs: the prompt scored by the server, the completion after it.
+                short = "def hls_to_rgb(h, l, s):\n"
+                echoed = c.completions.create(model="bigcode/starcoder2-15b", prompt=short, max_tokens=6,
+                                              temperature=0, echo=True, logprobs=1).choices[0]  # fmt: skip
+                lp = echoed.logprobs
+                assert echoed.text.startswith(short) and lp is not None and lp.token_logprobs and lp.tokens
+                assert "".join(lp.tokens) == echoed.text and lp.token_logprobs[0] is None
+                assert all(v is not None for v in lp.token_logprobs[1:])
+                assert upstream.bodies[-2]["echo"] is True and upstream.bodies[-2]["max_tokens"] == 1
     finally:
         local.close()
 
