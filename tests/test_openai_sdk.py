@@ -298,6 +298,13 @@ def test_remote_backend_under_a_v1_openai_base(
                     "5": -100.0
                 }
                 assert upstream.bodies[-1]["model"] == "tiny-starcoder2"
+                # Streamed, the server's per-chunk logprobs come through chunk by chunk.
+                kw: dict[str, Any] = {"model": "bigcode/starcoder2-15b", "prompt": prompt, "max_tokens": 60}
+                chunks = list(c.completions.create(**kw, temperature=0, logprobs=1, stream=True))
+                parts = [ch.logprobs for k in chunks for ch in k.choices if ch.logprobs is not None]
+                assert [t for p in parts for t in p.tokens or []] == choice.logprobs.tokens
+                want = choice.logprobs.token_logprobs
+                assert [t for p in parts for t in p.token_logprobs or []] == pytest.approx(want)
                 # echo with logprobs: the prompt scored by the server, the completion after it.
                 short = "def hls_to_rgb(h, l, s):\n"
                 echoed = c.completions.create(model="bigcode/starcoder2-15b", prompt=short, max_tokens=6,
