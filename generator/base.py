@@ -330,6 +330,12 @@ class StreamEvent:
     ``kind`` is ``text`` (``text`` holds new text of choice ``index``), ``attribution`` (a match in
     choice ``index`` became certain while streaming: ``attribution`` holds it), ``finish`` (choice
     ``index`` ended: ``finish_reason`` and its final ``attribution``) or ``usage`` (last event).
+
+    The local backend sends one ``text`` event per sampled token (the end-of-text token included, as a
+    special one), with its ``token_id``, ``logprob`` and ``token``; such an event's ``text`` may be ""
+    while a stop string might be starting or a character is split across tokens, and the text held back
+    then comes with a later event.  Text events without a token (``token_id`` and ``logprob`` None) carry
+    text alone: held-back text at the end, or a backend that does not report tokens.
     """
 
     kind: Literal["text", "attribution", "finish", "usage"]
