@@ -24,7 +24,7 @@ from .deps import Service
 from .http_errors import ApiError
 from .limits import BodyLimit
 from .metrics import Metrics
-from .routes import completions, hosted, misc, repos, search, tgi
+from .routes import completions, hosted, misc, models, repos, search, tgi
 from .security import SecurityHeaders, page_csp
 from .settings import Settings
 
@@ -32,7 +32,9 @@ DESCRIPTION = """Where did this code come from, and under which license?
 
 Every route but `/healthz` and TGI's `/info` needs an API key: `Authorization: Bearer <key>` (`whence keys
 create --name N`). Errors share one envelope: `{"error": {"status", "type", "message", "field"?}}`, except on
-TGI's routes, which answer TGI's `{"error", "error_type"}`. Every answer has an `X-Request-ID` header."""
+TGI's routes, which answer TGI's `{"error", "error_type"}`, and the OpenAI-compatible routes
+(`/v1/completions`, `/v1/models`), which answer OpenAI's, `{"error": {"message", "type", "param", "code",
+"status", "field"?}}`, with 400 for bad input. Every answer has an `X-Request-ID` header."""
 
 DOCS_ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
 
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = svc
     http_errors.install(app)
-    for module in (search, completions, hosted, tgi, repos, misc):
+    for module in (search, completions, models, hosted, tgi, repos, misc):
         app.include_router(module.router)
 
     docs = bytes(

@@ -4,6 +4,7 @@ API-key dependency."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from fastapi import Depends, Request
@@ -25,6 +26,7 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.started = int(time.time())  # the `created` of the served model in /v1/models
         self.state = State(settings.state)
         self.limiter = RateLimiter(
             settings.rate_limit_per_minute, settings.rate_limit_burst, f"{settings.state}-ratelimit"
@@ -67,6 +69,11 @@ class Service:
         except (ApiError, WhenceError):
             return float("nan")
 
+    @property
+    def has_model(self) -> bool:
+        """Whether a model is configured (local or remote), loaded or not."""
+        return bool(self.settings.model or self.settings.remote)
+
     def generator(self) -> Any:
         """The attributed generator, made on first use; 503 when no model is configured."""
         with self._generator_lock:
@@ -84,11 +91,12 @@ class Service:
 
         gen: Any = importlib.import_module("whence.generator")  # torch and httpx load only now
         try:
+            key = s.remote_api_key.get_secret_value() if s.remote_api_key else None
             if s.remote:
                 from whence.generator.tgi import remote_backend
 
                 backend = remote_backend(
-                    s.remote, protocol=s.remote_protocol, model=s.remote_model, api_key=s.remote_api_key
+                    s.remote, protocol=s.remote_protocol, model=s.remote_model, api_key=key
                 )
             else:
                 backend = gen.LocalGenerator(s.model)

@@ -4,6 +4,11 @@ Every error body reads ``{"error": {"status": 422, "type": "invalid_request", "m
 "field": "max_tokens"}}`` (``field`` only where one input is to blame).  Library exceptions become
 statuses here, at the boundary: bad input 422, a missing or damaged index or an engine that is down
 503.
+
+The OpenAI-compatible routes (``/v1/completions``, ``/v1/models``) answer in OpenAI's shape instead, so
+that OpenAI's client libraries raise their own error classes: ``{"error": {"message", "type", "param",
+"code", "status", "field"}}`` (whence's ``status`` and ``field`` kept beside OpenAI's ``type``, ``param``
+and ``code``), and bad input is 400 there, not 422 (see :func:`openai_error_body`).
 """
 
 from __future__ import annotations
@@ -36,13 +41,20 @@ class ApiError(Exception):
     """An error with its HTTP status (raised by routes and dependencies)."""
 
     def __init__(
-        self, status: int, message: str, *, field: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
         self.headers = headers or {}
+        self.code = code  # OpenAI's error code, on the OpenAI routes (default: the status's)
 
 
 def error_body(status: int, message: str, field: str | None = None) -> dict[str, Any]:
@@ -68,35 +80,96 @@ def status_of(exc: WhenceError) -> int:
     return 500
 
 
+# -- OpenAI's error shape, on the OpenAI-compatible routes ------------------------------------------
+
+#: OpenAI's error ``type`` and default ``code`` per status (what its API answers; its client libraries
+#: choose their exception class by the status: 400 ``BadRequestError``, 401 ``AuthenticationError``,
+#: 403 ``PermissionDeniedError``, 404 ``NotFoundError``, 429 ``RateLimitError``, 5xx
+#: ``InternalServerError``).
+_OPENAI_TYPES: dict[int, tuple[str, str | None]] = {
+    400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "permission_denied"), 404: ("invalid_request_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"), 413: ("invalid_request_error", "payload_too_large"),
+    429: ("requests", "rate_limit_exceeded"), 500: ("server_error", None),
+    503: ("server_error", "service_unavailable"),
+}  # fmt: skip
+
+
+def is_openai_route(path: str) -> bool:
+    """Whether ``path`` is one of the OpenAI-compatible routes, which answer errors in OpenAI's shape."""
+    return path in ("/v1/completions", "/v1/models") or path.startswith("/v1/models/")
+
+
+def openai_status(status: int) -> int:
+    """The status an OpenAI route answers for ``status``: bad input is 400 there (OpenAI's clients raise
+    ``BadRequestError`` for 400 only), everything else keeps its status."""
+    return 400 if status == 422 else status
+
+
+def openai_error_body(
+    status: int, message: str, field: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """OpenAI's error body, with whence's ``status`` and ``field`` kept: ``{"error": {"message", "type",
+    "param", "code", "status", "field"?}}``.  ``status`` is the one answered (see :func:`openai_status`);
+    ``code`` defaults to the status's (``invalid_value`` for a named bad parameter)."""
+    status = openai_status(status)
+    kind, default_code = _OPENAI_TYPES.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None)
+    )
+    if code is None:
+        code = "invalid_value" if status == 400 and field else default_code
+    err: dict[str, Any] = {"message": message, "type": kind, "param": field, "code": code, "status": status}
+    if field:
+        err["field"] = field
+    return {"error": err}
+
+
+def _answer(
+    request: Request,
+    status: int,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+) -> JSONResponse:
+    """The error answer for ``request``'s route: OpenAI's shape and status on the OpenAI routes, whence's
+    envelope elsewhere."""
+    if is_openai_route(request.url.path):
+        body = openai_error_body(status, message, field, code)
+        return JSONResponse(body, status_code=body["error"]["status"], headers=headers)
+    return error_response(status, message, field, headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the envelope."""
 
     @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.field, exc.headers)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return _answer(request, exc.status, exc.message, exc.field, exc.headers, exc.code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(x) for x in first.get("loc", ()) if x != "body"]
         field = ".".join(loc) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        return error_response(422, message, field)
+        return _answer(request, 422, message, field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _answer(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(WhenceError)
     async def _whence(request: Request, exc: WhenceError) -> JSONResponse:
         if isinstance(exc, IndexCorrupt):  # /healthz reports it from now on (see routes/misc.py)
             request.app.state.index_damaged = str(exc)
         field = getattr(exc, "param", None)
-        return error_response(status_of(exc), str(exc), field)
+        return _answer(request, status_of(exc), str(exc), field)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return error_response(500, f"internal error ({type(exc).__name__}); the server log has the details")
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        message = f"internal error ({type(exc).__name__}); the server log has the details"
+        return _answer(request, 500, message)
 
 
 # -- Strict JSON bodies (the hosted-API and TGI routes) ---------------------------------------------

@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from whence.generator.base import CONTEXT_CHARS, MAX_CONTEXT_CHARS, POLICIES
@@ -68,7 +68,9 @@ class Settings(BaseSettings):
         description="How to talk to the remote server: `tgi` (Text Generation Inference's /generate), "
         "`openai` (/v1/completions), `auto` (TGI when its GET /info answers like TGI).",
     )
-    remote_api_key: str | None = Field(default=None, description="Bearer token sent to the remote server.")
+    remote_api_key: SecretStr | None = Field(
+        default=None, description="Bearer token sent to the remote server (TGI or OpenAI-compatible)."
+    )
     webhook_hosts: str = Field(
         default="",
         description="Hosts the hosted API's `webhook` may be delivered to, comma-separated: exact names or "
@@ -83,6 +85,14 @@ class Settings(BaseSettings):
     )
     webhook_backoff: float = Field(
         default=1.0, ge=0, le=60, description="Seconds before the second try; doubled before each later one."
+    )
+    served_model_name: str = Field(
+        default="bigcode/starcoder2-15b",
+        min_length=1,
+        max_length=256,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The model's public name: the `model` of completions and of `/v1/models`, and the "
+        "one `model` a completions request may name.",
     )
     policy: str = Field(
         default="annotate", pattern=f"^({'|'.join(POLICIES)})$", description="Attribution policy."

@@ -299,6 +299,8 @@ def _run_stream(gen: Any, prompt: str, params: Any, suffix: str | None, fmt: str
             click.echo(f"[choice {ev.index + 1}, final] {_summary(ev.attribution)}", err=True)
 
     for ev in gen.stream(prompt, params, suffix=suffix):
+        if ev.kind == "text" and not ev.text:
+            continue  # a token whose text is held back (a stop string may be starting) or still partial
         if ev.kind == "text":
             texts.setdefault(ev.index, []).append(ev.text)
         elif ev.kind == "finish":

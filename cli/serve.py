@@ -44,6 +44,22 @@ from .options import exit_2_on_error, fail, index_option, open_index, state_opti
     "answers like TGI).",
 )
 @click.option(
+    "--remote-model", default=None, metavar="NAME", help="Model to ask --remote for (default: the server's)."
+)
+@click.option(
+    "--api-key",
+    default=None,
+    metavar="KEY",
+    help="Bearer token for --remote (default: $WHENCE_REMOTE_API_KEY; prefer it, a flag shows in `ps`).",
+)
+@click.option(
+    "--served-model-name",
+    default=None,
+    metavar="NAME",
+    help="The model's public name in answers and /v1/models (default: $WHENCE_SERVED_MODEL_NAME, else "
+    "bigcode/starcoder2-15b).",
+)
+@click.option(
     "--policy",
     type=click.Choice(POLICIES),
     default=None,
@@ -65,6 +81,9 @@ def serve_cmd(
     model: str | None,
     remote: str | None,
     remote_protocol: str | None,
+    remote_model: str | None,
+    api_key: str | None,
+    served_model_name: str | None,
     policy: str | None,
     regenerate_tries: int | None,
     state: str | None,
@@ -84,6 +103,9 @@ def serve_cmd(
         ("MODEL", model),
         ("REMOTE", remote),
         ("REMOTE_PROTOCOL", remote_protocol),
+        ("REMOTE_MODEL", remote_model),
+        ("REMOTE_API_KEY", api_key),
+        ("SERVED_MODEL_NAME", served_model_name),
         ("POLICY", policy),
         ("REGENERATE_TRIES", None if regenerate_tries is None else str(regenerate_tries)),
     ):

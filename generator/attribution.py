@@ -57,6 +57,7 @@ from .base import (
     GenerationParams,
     InvalidParameter,
     StreamEvent,
+    TokenLogprob,
     Usage,
 )
 from .context import MIN_COMPLETION_TOKENS, Parts, split_result
@@ -198,6 +199,13 @@ class _ChoiceState:
     withheld: list[dict[str, Any]] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)
     tokens: int = 0  # tokens of earlier tries kept as the completion's beginning
+    held: list[StreamEvent] = field(default_factory=list)  # text events not yet sent (blocking policies)
+
+    def release(self) -> list[StreamEvent]:
+        """The held text events, now to be sent as they came (each with its token, if any)."""
+        out, self.held = self.held, []
+        self.released = len(self.text)
+        return out
 
 
 @dataclass
@@ -271,6 +279,7 @@ class AttributedGenerator:
             else:
                 choice.text = ""
                 choice.finish_reason = "content_filter"
+                choice.logprobs = [] if choice.logprobs is not None else None
         return completion
 
     def _regenerate(self, req: _Request, choice: Choice, first: dict[str, Any]) -> None:
@@ -291,14 +300,28 @@ class AttributedGenerator:
             att = self._attribute(req, again.text)
             if not self.attributor.blocks(att):
                 choice.text, choice.finish_reason = again.text, again.finish_reason
-                choice.tokens = again.tokens
+                choice.tokens, choice.logprobs = again.tokens, again.logprobs
                 choice.attribution = att | {"regenerated": _regenerated(attempt + 1, withheld, True)}
                 return
             withheld.append(att)
             copied += regen.copied_texts(again.text, att, req.prompt)
         choice.text = ""
         choice.finish_reason = "content_filter"
+        choice.logprobs = [] if choice.logprobs is not None else None
         choice.attribution = first | {"regenerated": _regenerated(len(withheld), withheld, False)}
+
+    def prompt_logprobs(self, prompt: str, top: int = 0) -> list[TokenLogprob]:
+        """The backend's log-probabilities of the prompt's tokens (for ``echo``; nothing to attribute).
+
+        Raises:
+            InvalidParameter: a backend that cannot score a prompt.
+        """
+        score = getattr(self.generator, "prompt_logprobs", None)
+        if score is None:
+            backend = type(self.generator).__name__
+            raise InvalidParameter("echo", f"the {backend} backend cannot score a prompt's tokens")
+        result: list[TokenLogprob] = score(prompt, top)
+        return result
 
     def stream(
         self, prompt: str, params: GenerationParams, *, suffix: str | None = None
@@ -347,6 +370,8 @@ class AttributedGenerator:
             if not holding:
                 st.released = len(st.text)
                 yield dataclasses.replace(ev, index=index)
+            elif not st.blocked:
+                st.held.append(dataclasses.replace(ev, index=index))
             if len(st.text) - st.checked >= self.check_chars:
                 yield from self._check(req, index, st, holding)
         elif ev.kind == "finish":
@@ -433,9 +458,10 @@ class AttributedGenerator:
             yield StreamEvent("attribution", index, attribution=att)
         if self.attributor.blocks(att):
             self._block(req, st, att)
-        elif holding and st.released < st.checked:
-            yield StreamEvent("text", index, text=st.text[st.released : st.checked])
-            st.released = st.checked
+            st.held = []
+        elif holding:
+            # Checks run after whole events, so what was checked is exactly the held events' text.
+            yield from st.release()
 
     def _finish(
         self, req: _Request, ev: StreamEvent, st: _ChoiceState, holding: bool
@@ -450,9 +476,8 @@ class AttributedGenerator:
                 "finish", ev.index, finish_reason="content_filter", attribution=final, tokens=ev.tokens
             )
             return
-        if holding and st.released < len(st.text):
-            yield StreamEvent("text", ev.index, text=st.text[st.released :])
-            st.released = len(st.text)
+        if holding:
+            yield from st.release()
         if st.withheld:
             final = final | {"regenerated": _regenerated(len(st.withheld) + 1, st.withheld, True)}
         reason, tokens = ev.finish_reason, st.tokens + ev.tokens

@@ -25,6 +25,10 @@ MIN_SAMPLING_TEMPERATURE = 1e-5
 SEED_MIN = -(2**63)
 SEED_MAX = 2**64 - 1
 MAX_STOP_STRINGS = 16
+#: ``logit_bias``: at most this many tokens, each biased by a value in [-LOGIT_BIAS_MAX, LOGIT_BIAS_MAX]
+#: (OpenAI's limits).
+MAX_LOGIT_BIAS_TOKENS = 300
+LOGIT_BIAS_MAX = 100.0
 
 FIM_PREFIX = "<fim_prefix>"
 FIM_SUFFIX = "<fim_suffix>"
@@ -126,6 +130,18 @@ SAMPLING_PARAMS: tuple[ParamSpec, ...] = (
 )
 #: The same, by name.
 SAMPLING: dict[str, ParamSpec] = {p.name: p for p in SAMPLING_PARAMS}
+#: OpenAI's completions parameters the hosted API does not have (``logit_bias``, a map of token ids to
+#: biases, is checked on its own): log-probabilities of the most likely alternatives per token, and
+#: ``best_of`` completions sampled to return the ``num_responses`` most likely.
+LOGPROBS = ParamSpec(
+    "logprobs", int, None, 0, 5, "{range} alternatives per token.",
+    "Log-probabilities of each token and of up to this many most likely alternatives.",
+)  # fmt: skip
+BEST_OF = ParamSpec(
+    "best_of", int, None, 1, 8, "{range} completions sampled.",
+    "Sample this many completions and return the `n` with the highest mean token log-probability "
+    "(not with `stream`).",
+)  # fmt: skip
 
 
 def _default(name: str) -> Any:
@@ -148,6 +164,12 @@ class GenerationParams:
         stop: up to :data:`MAX_STOP_STRINGS` non-empty strings; the output is cut before the first one.
         num_responses: completions of the same prompt.
         seed: makes sampling reproducible (greedy needs none).
+        logprobs: report each new token's log-probability and those of up to this many most likely
+            alternatives (None: none are reported; 0: the token's own only).
+        logit_bias: token id -> a bias in [-100, 100] added to its logit before sampling (-100 in
+            effect bans a token, 100 forces it); at most :data:`MAX_LOGIT_BIAS_TOKENS` tokens.
+        best_of: sample this many completions and keep the ``num_responses`` with the highest mean
+            token log-probability (None: ``num_responses``); not with streaming.
 
     Raises:
         InvalidParameter: a value out of range (the message names the parameter).
@@ -163,10 +185,18 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     num_responses: int = _default("num_responses")
     seed: int | None = _default("seed")
+    logprobs: int | None = None
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    best_of: int | None = None
 
     def __post_init__(self) -> None:
-        for spec in SAMPLING_PARAMS:
+        for spec in (*SAMPLING_PARAMS, LOGPROBS, BEST_OF):
             spec.check(getattr(self, spec.name))
+        if self.best_of is not None and self.best_of < self.num_responses:
+            raise InvalidParameter(
+                "best_of", f"must be at least n ({self.num_responses}), got {self.best_of}"
+            )
+        object.__setattr__(self, "logit_bias", check_logit_bias(self.logit_bias))
         if isinstance(self.stop, str):
             # A bare string would be read as one stop string per character.
             object.__setattr__(self, "stop", (self.stop,))
@@ -181,6 +211,39 @@ class GenerationParams:
     def greedy(self) -> bool:
         """Always the most likely token: temperature 0, or below :data:`MIN_SAMPLING_TEMPERATURE`."""
         return self.temperature < MIN_SAMPLING_TEMPERATURE
+
+
+def check_logit_bias(bias: Any) -> tuple[tuple[int, float], ...]:
+    """``bias`` (a mapping or pairs of token id -> bias; OpenAI sends the ids as strings) as sorted
+    ``(id, bias)`` pairs.
+
+    Raises:
+        InvalidParameter: not a mapping of non-negative integer ids to numbers in [-100, 100], or more
+            than :data:`MAX_LOGIT_BIAS_TOKENS` of them.
+    """
+    try:
+        items = list(bias.items()) if isinstance(bias, dict) else list(bias)
+    except TypeError:
+        raise InvalidParameter("logit_bias", f"must map token ids to biases, got {bias!r}") from None
+    if len(items) > MAX_LOGIT_BIAS_TOKENS:
+        raise InvalidParameter("logit_bias", f"at most {MAX_LOGIT_BIAS_TOKENS} tokens, got {len(items)}")
+    out: dict[int, float] = {}
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise InvalidParameter("logit_bias", f"must map token ids to biases, got {item!r}")
+        key, value = item
+        if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 12:
+            key = int(key)
+        if isinstance(key, bool) or not isinstance(key, int) or key < 0:
+            raise InvalidParameter("logit_bias", f"keys must be token ids (integers >= 0), got {key!r}")
+        try:
+            _check_range("logit_bias", value, -LOGIT_BIAS_MAX, LOGIT_BIAS_MAX)
+        except InvalidParameter as exc:
+            raise InvalidParameter(
+                "logit_bias", f"the bias of token {key} {exc.args[0].split(': ', 1)[1]}"
+            ) from None
+        out[key] = float(value)
+    return tuple(sorted(out.items()))
 
 
 def check_context(prompt_tokens: int, max_new_tokens: int, context: int = CONTEXT_TOKENS) -> None:
@@ -221,14 +284,34 @@ class Usage:
 
 
 @dataclass
+class TokenLogprob:
+    """One token of a text with its log-probability: an entry of OpenAI's ``logprobs`` object.
+
+    ``text`` is what the token adds to the text (so a choice's tokens' texts join into its text; of the
+    tokens that together spell one character split across them, the last carries the character and the
+    others add ""), ``logprob`` its log-probability (None for a prompt's first token, which nothing
+    precedes), ``top`` the most likely alternatives at its position (token text -> log-probability) when
+    asked for, ``token_id`` its id when the backend knows it.
+    """
+
+    text: str
+    logprob: float | None
+    top: dict[str, float] | None = None
+    token_id: int | None = None
+
+
+@dataclass
 class Choice:
-    """One completion: its text, why it ended, and (once attributed) its attribution."""
+    """One completion: its text, why it ended, and (once attributed) its attribution.  ``logprobs``: its
+    tokens with their log-probabilities when ``GenerationParams.logprobs`` asked for them (their texts
+    join into ``text``, or into more when a stop string cut a token)."""
 
     index: int
     text: str
     finish_reason: FinishReason
     tokens: int = 0
     attribution: dict[str, Any] | None = None
+    logprobs: list[TokenLogprob] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"text": self.text, "finish_reason": self.finish_reason, "attribution": self.attribution}
@@ -253,6 +336,12 @@ class StreamEvent:
     ``kind`` is ``text`` (``text`` holds new text of choice ``index``), ``attribution`` (a match in
     choice ``index`` became certain while streaming: ``attribution`` holds it), ``finish`` (choice
     ``index`` ended: ``finish_reason`` and its final ``attribution``) or ``usage`` (last event).
+
+    The local backend sends one ``text`` event per sampled token (the end-of-text token included, as a
+    special one), with its ``token_id``, ``logprob`` and ``token``; such an event's ``text`` may be ""
+    while a stop string might be starting or a character is split across tokens, and the text held back
+    then comes with a later event.  Text events without a token (``token_id`` and ``logprob`` None) carry
+    text alone: held-back text at the end, or a backend that does not report tokens.
     """
 
     kind: Literal["text", "attribution", "finish", "usage"]
@@ -268,6 +357,18 @@ class StreamEvent:
     token_id: int | None = None
     logprob: float | None = None
     special: bool = False
+    #: With ``token_id`` or ``logprob`` set: what the token adds to the choice's text
+    #: (:attr:`TokenLogprob.text`; ``text`` is what may be sent now, which a stop string being matched
+    #: can hold back), and, when ``GenerationParams.logprobs`` asked for them, the most likely
+    #: alternatives at its position (token text -> log-probability).
+    token: str | None = None
+    top_logprobs: dict[str, float] | None = None
+
+    def token_logprob(self) -> TokenLogprob | None:
+        """This event's token as a :class:`TokenLogprob` (None when it carries none, or a special one)."""
+        if self.kind != "text" or self.special or (self.token_id is None and self.logprob is None):
+            return None
+        return TokenLogprob(self.token or "", self.logprob, self.top_logprobs, self.token_id)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": self.kind, "index": self.index}
@@ -308,21 +409,41 @@ class CodeGenerator(Protocol):
         ...
 
 
-def collect(events: Iterator[StreamEvent], model: str = "") -> Completion:
-    """Gather a stream into a :class:`Completion` (how backends implement ``generate``)."""
+def collect(events: Iterator[StreamEvent], model: str = "", *, logprobs: bool = False) -> Completion:
+    """Gather a stream into a :class:`Completion` (how backends implement ``generate``); with
+    ``logprobs``, each choice's tokens go to its :attr:`Choice.logprobs`."""
     texts: dict[int, list[str]] = {}
+    tokens: dict[int, list[TokenLogprob]] = {}
     choices: dict[int, Choice] = {}
     usage = Usage(0, 0)
     for ev in events:
         if ev.kind == "text":
             texts.setdefault(ev.index, []).append(ev.text)
+            if logprobs and (tok := ev.token_logprob()) is not None:
+                tokens.setdefault(ev.index, []).append(tok)
         elif ev.kind == "finish":
             choices[ev.index] = Choice(
-                ev.index, "".join(texts.get(ev.index, [])), ev.finish_reason or "stop", ev.tokens
-            )
+                ev.index, "".join(texts.get(ev.index, [])), ev.finish_reason or "stop", ev.tokens,
+                logprobs=tokens.get(ev.index, []) if logprobs else None,
+            )  # fmt: skip
         elif ev.kind == "usage" and ev.usage is not None:
             usage = ev.usage
     return Completion([choices[i] for i in sorted(choices)], usage, model)
+
+
+def best_of(completion: Completion, n: int) -> Completion:
+    """The ``n`` choices of ``completion`` with the highest mean token log-probability, best first and
+    numbered from 0 (``best_of``); its usage still counts every choice's tokens, as OpenAI bills them.
+    The choices must carry :attr:`Choice.logprobs`."""
+
+    def score(c: Choice) -> float:
+        lps = [t.logprob for t in c.logprobs or [] if t.logprob is not None]
+        return sum(lps) / len(lps) if lps else -math.inf
+
+    ranked = sorted(completion.choices, key=score, reverse=True)[:n]
+    for i, c in enumerate(ranked):
+        c.index = i
+    return Completion(ranked, completion.usage, completion.model)
 
 
 @dataclass

@@ -18,10 +18,14 @@ from whence.errors import GeneratorUnavailable, InvalidInput
 
 from .base import (
     CONTEXT_TOKENS,
+    Completion,
     GenerationParams,
+    InvalidParameter,
     StopBuffer,
     StreamEvent,
+    TokenLogprob,
     Usage,
+    best_of,
     check_context,
     collect,
     fim_prompt,
@@ -77,9 +81,28 @@ class FrequencyPenalty(_GeneratedTokenPenalty):
     occurs in the generated part."""
 
 
+class LogitBias:
+    """OpenAI's ``logit_bias``: adds each listed token's bias to its logit (a bias of -100 in effect
+    bans the token, 100 all but forces it)."""
+
+    def __init__(self, bias: tuple[tuple[int, float], ...]) -> None:
+        self.ids = [i for i, _ in bias]
+        self.values = [b for _, b in bias]
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        ids = torch.tensor(self.ids, dtype=torch.long, device=scores.device)
+        values = torch.tensor(self.values, dtype=scores.dtype, device=scores.device)
+        out = scores.clone()
+        out[:, ids] += values
+        return out
+
+
 def logits_processors(params: GenerationParams, prompt_len: int) -> list[Any]:
-    """The processors for ``params``, in the order the hosted API applies them: penalties first, then
-    (when sampling) temperature, top-k and top-p.  Each is called as ``p(input_ids, scores)``."""
+    """The processors for ``params``, in the order the hosted API applies them: ``logit_bias`` and the
+    penalties first, then (when sampling) temperature, top-k and top-p.  Each is called as
+    ``p(input_ids, scores)``."""
     from transformers.generation.logits_process import (
         RepetitionPenaltyLogitsProcessor,
         TemperatureLogitsWarper,
@@ -88,6 +111,8 @@ def logits_processors(params: GenerationParams, prompt_len: int) -> list[Any]:
     )
 
     out: list[Any] = []
+    if params.logit_bias:
+        out.append(LogitBias(params.logit_bias))
     if params.repetition_penalty != 1.0:
         out.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
     if params.presence_penalty:
@@ -183,6 +208,7 @@ class LocalGenerator:
         # A model may have more embedding rows than its tokenizer has tokens (padded vocabularies):
         # those ids decode to nothing and are masked out.
         self.vocab = len(self.tokenizer)
+        self.special_ids = frozenset(int(i) for i in self.tokenizer.all_special_ids)
         # transformers 5 renamed the cache argument and output (past_key_values -> cache).
         self._cache_arg = (
             "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
@@ -209,11 +235,18 @@ class LocalGenerator:
         *,
         suffix: str | None = None,
         extra_processors: Sequence[Any] = (),
-    ) -> Any:
-        """Generate ``params.num_responses`` completions (see :class:`CodeGenerator`)."""
-        return collect(
-            self.stream(prompt, params, suffix=suffix, extra_processors=extra_processors), self.name
-        )
+    ) -> Completion:
+        """Generate ``params.num_responses`` completions (see :class:`CodeGenerator`); with ``best_of``,
+        sample that many and keep the most likely.  ``extra_processors`` as for :meth:`stream`."""
+        n = params.best_of or params.num_responses
+        events = self._start(prompt, params, suffix, n, extra_processors)
+        completion = collect(events, self.name, logprobs=True)
+        if n > params.num_responses:
+            completion = best_of(completion, params.num_responses)
+        if params.logprobs is None:
+            for c in completion.choices:
+                c.logprobs = None
+        return completion
 
     def stream(
         self,
@@ -223,20 +256,118 @@ class LocalGenerator:
         suffix: str | None = None,
         extra_processors: Sequence[Any] = (),
     ) -> Iterator[StreamEvent]:
-        """Yield text as it is decoded, a ``finish`` event per choice, then ``usage``.
+        """Yield one ``text`` event per sampled token (its id, log-probability and whether it is special;
+        ``text`` is what may be sent now), a ``finish`` event per choice, then ``usage``.
         ``extra_processors`` are logits processors applied before the parameters' own (the
         ``regenerate`` policy's penalty: ``whence.generator.regenerate``).
 
         Raises:
             InvalidInput: an empty prompt, or prompt + ``max_new_tokens`` beyond the context.
+            InvalidParameter: ``best_of`` above ``num_responses`` (only whole completions can be ranked),
+                or a ``logit_bias`` token the model does not have.
         """
+        if params.best_of is not None and params.best_of > params.num_responses:
+            raise InvalidParameter("best_of", "cannot be used with streaming (completions are ranked whole)")
+        return self._start(prompt, params, suffix, params.num_responses, extra_processors)
+
+    def _start(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        suffix: str | None,
+        n: int,
+        extra: Sequence[Any] = (),
+    ) -> Iterator[StreamEvent]:
         torch = _import_torch()
         text = fim_prompt(prompt, suffix) if suffix is not None else prompt
         if not text:
             raise InvalidInput("prompt: empty (give some code to continue, or a --suffix for FIM)")
+        for tok, _ in params.logit_bias:
+            if tok >= self.vocab:
+                raise InvalidParameter(
+                    "logit_bias", f"token id {tok} is not in the model's vocabulary (0-{self.vocab - 1})"
+                )
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
         check_context(len(ids), params.max_new_tokens, self.context)
-        return self._decode(torch, ids, params, extra_processors)
+        return self._decode(torch, ids, params, n, extra)
+
+    def _token_text(self, tok: int) -> str:
+        """A token's own text, special tokens written out (the keys of ``top_logprobs``)."""
+        return str(
+            self.tokenizer.decode([tok], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        )
+
+    def _top(self, torch: Any, logprobs: torch.Tensor, k: int) -> list[dict[str, float]]:
+        """Per row of ``logprobs``, its ``k`` most likely tokens (those with a finite log-probability)."""
+        values, idx = torch.topk(logprobs, min(k, logprobs.shape[-1]), dim=-1)
+        out: list[dict[str, float]] = []
+        for vs, ix in zip(values.tolist(), idx.tolist(), strict=True):
+            row: dict[str, float] = {}
+            for v, i in zip(vs, ix, strict=True):
+                if v != float("-inf"):
+                    row.setdefault(self._token_text(i), v)
+            out.append(row)
+        return out
+
+    def _with(self, top: dict[str, float], tok: int, logprob: float) -> dict[str, float]:
+        """``top`` with the chosen token in it (OpenAI always lists it: up to ``logprobs`` + 1 entries)."""
+        top.setdefault(self._token_text(tok), logprob)
+        return top
+
+    def prompt_logprobs(self, prompt: str, top: int = 0) -> list[TokenLogprob]:
+        """The prompt's tokens with their log-probabilities under the model (the first token has none:
+        nothing precedes it) and, with ``top``, the ``top`` most likely tokens at each position: what
+        OpenAI's ``echo`` with ``logprobs`` returns for the prompt.
+
+        Raises:
+            InvalidInput: an empty prompt, or one longer than the context.
+        """
+        torch = _import_torch()
+        if not prompt:
+            raise InvalidInput("prompt: empty")
+        ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
+        check_context(len(ids), 0, self.context)
+        out: list[TokenLogprob] = []
+        pending: list[int] = []
+        with torch.inference_mode():
+            # Hidden states once, then the vocabulary-wide head over slices of positions: the logits of a
+            # 16k-token prompt at once would take gigabytes.
+            seq = torch.tensor([ids], dtype=torch.long, device=self.device)
+            hidden = self.model.model(input_ids=seq).last_hidden_state[0]
+            chunk = 256
+            for start in range(0, len(ids), chunk):
+                logits = self.model.lm_head(hidden[start : start + chunk]).float()
+                if logits.shape[-1] > self.vocab:
+                    logits[:, self.vocab :] = float("-inf")
+                lps = torch.log_softmax(logits, dim=-1)
+                nxt = torch.tensor(ids[start + 1 : start + 1 + chunk], dtype=torch.long, device=self.device)
+                chosen = lps[: len(nxt)].gather(1, nxt[:, None]).squeeze(1).tolist() if len(nxt) else []
+                tops = self._top(torch, lps[: len(nxt)], top) if top and len(nxt) else []
+                for j in range(start, min(start + chunk, len(ids))):
+                    if j == 0:
+                        out.append(self._prompt_token(ids[0], None, None, pending))
+                    lp_index = j - start
+                    if j + 1 < len(ids) and lp_index < len(chosen):
+                        top_j = None
+                        if top:
+                            top_j = self._with(tops[lp_index], ids[j + 1], chosen[lp_index])
+                        out.append(self._prompt_token(ids[j + 1], chosen[lp_index], top_j, pending))
+        if pending:  # a prompt that ends inside a character
+            out[-1].text += self.tokenizer.decode(pending, skip_special_tokens=False)
+        return out
+
+    def _prompt_token(
+        self, tok: int, logprob: float | None, top: dict[str, float] | None, pending: list[int]
+    ) -> TokenLogprob:
+        pending.append(tok)
+        piece = str(
+            self.tokenizer.decode(pending, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        )
+        if piece.endswith("\ufffd") and len(pending) < 4:
+            piece = ""
+        else:
+            pending.clear()
+        return TokenLogprob(piece, logprob, top, tok)
 
     def _forward(self, input_ids: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
         kwargs = {self._cache_arg: cache} if cache is not None else {}
@@ -250,9 +381,8 @@ class LocalGenerator:
         return logits, new_cache
 
     def _decode(
-        self, torch: Any, ids: list[int], params: GenerationParams, extra: Sequence[Any] = ()
+        self, torch: Any, ids: list[int], params: GenerationParams, n: int, extra: Sequence[Any] = ()
     ) -> Iterator[StreamEvent]:
-        n = params.num_responses
         gen = torch.Generator(device=self.device)
         gen.manual_seed(params.seed if params.seed is not None else random.getrandbits(63))
         processors = [*extra, *logits_processors(params, len(ids))]
@@ -271,18 +401,27 @@ class LocalGenerator:
                 scores = logits
                 for proc in processors:
                     scores = proc(seqs, scores)
+                # The log-probabilities of the distribution the token is drawn from (after the
+                # processors; greedy picks its most likely token).
+                logprobs = torch.log_softmax(scores, dim=-1)
                 if params.greedy:
                     nxt = scores.argmax(-1)
                 else:
                     probs = torch.softmax(scores, dim=-1)
                     nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
                 toks = nxt.tolist()
+                chosen = logprobs.gather(1, nxt[:, None]).squeeze(1).tolist()
+                tops = self._top(torch, logprobs, params.logprobs) if params.logprobs else None
             for i, tok in enumerate(toks):
                 if done[i]:
                     continue
                 counts[i] += 1
+                token = {"token_id": tok, "logprob": chosen[i], "special": tok in self.special_ids,
+                         "top_logprobs": self._with(tops[i] if tops else {}, tok, chosen[i])
+                         if params.logprobs is not None else None}  # fmt: skip
                 if tok == self.eos_token_id:
                     done[i] = True
+                    yield StreamEvent("text", i, token="", **token)
                     yield from self._finish(i, buffers[i], "stop", counts[i])
                     continue
                 pending[i].append(tok)
@@ -290,12 +429,13 @@ class LocalGenerator:
                     pending[i], skip_special_tokens=True, clean_up_tokenization_spaces=False
                 )
                 if piece.endswith("\ufffd") and len(pending[i]) < 4:
-                    continue  # a character split across tokens: wait for its last bytes
+                    # A character split across tokens: its last token carries it.
+                    yield StreamEvent("text", i, token="", **token)
+                    continue
                 pending[i] = []
                 texts[i] += piece
                 out = buffers[i].feed(texts[i])
-                if out:
-                    yield StreamEvent("text", i, text=out)
+                yield StreamEvent("text", i, text=out, token=piece, **token)
                 if buffers[i].done:
                     done[i] = True
                     yield from self._finish(i, buffers[i], "stop", counts[i])

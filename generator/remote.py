@@ -10,9 +10,11 @@ still refuses is turned into whence's errors with the server's own message.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from whence.errors import GeneratorUnavailable, InvalidInput
 
@@ -22,6 +24,7 @@ from .base import (
     InvalidParameter,
     StopBuffer,
     StreamEvent,
+    TokenLogprob,
     Usage,
     check_context,
     collect,
@@ -41,11 +44,14 @@ def _import_httpx() -> Any:
 
 
 def completions_url(url: str) -> str:
-    """The completions endpoint for a server URL (``http://host:8000``, ``…/v1`` or the full path)."""
+    """The completions endpoint for a server URL: ``http://host:8000`` (``/v1/completions`` is added), a
+    base that has its API version in it already (``…/v1``, ``…/v1/openai``: ``/completions`` is added),
+    or the full ``…/completions`` URL."""
     base = url.rstrip("/")
     if base.endswith("/completions"):
         return base
-    if base.endswith("/v1"):
+    path = urlsplit(base).path
+    if "v1" in path.split("/"):
         return base + "/completions"
     return base + "/v1/completions"
 
@@ -164,6 +170,12 @@ class RemoteGenerator:
             body["repetition_penalty"] = params.repetition_penalty
         if params.seed is not None:
             body["seed"] = params.seed
+        if params.logprobs is not None:
+            body["logprobs"] = params.logprobs
+        if params.logit_bias:
+            body["logit_bias"] = {str(tok): bias for tok, bias in params.logit_bias}
+        if params.best_of is not None and params.best_of > params.num_responses:
+            body["best_of"] = params.best_of
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -181,7 +193,8 @@ class RemoteGenerator:
         if status in (401, 403):
             return GeneratorUnavailable(
                 f"{where} refused the credentials (HTTP {status}: {msg}); "
-                "pass --api-key or set WHENCE_API_KEY"
+                "pass --api-key (or set WHENCE_API_KEY for whence generate, WHENCE_REMOTE_API_KEY for "
+                "whence serve)"
             )
         if status == 404:
             return GeneratorUnavailable(
@@ -235,7 +248,44 @@ class RemoteGenerator:
             raise GeneratorUnavailable(f"{self.url}: the answer is not JSON ({exc})") from exc
         finally:
             resp.close()
-        return collect(self._events_of(data, params), self.name)
+        return collect(self._events_of(data, params), self.name, logprobs=params.logprobs is not None)
+
+    def prompt_logprobs(self, prompt: str, top: int = 0) -> list[TokenLogprob]:
+        """The prompt's tokens with the server's log-probabilities (for ``echo``): asks for the prompt
+        echoed with ``logprobs`` and one greedy token, as OpenAI's legacy API and vLLM answer it, and
+        keeps the tokens that start inside the prompt.
+
+        Raises:
+            InvalidInput: an empty prompt.
+            InvalidParameter: the server sent no log-probabilities back (it does not support them).
+        """
+        if not prompt:
+            raise InvalidInput("prompt: empty")
+        body: dict[str, Any] = {"prompt": prompt, "max_tokens": 1, "temperature": 0, "echo": True,
+                                "logprobs": top, "stream": False}  # fmt: skip
+        model = self._served_model()
+        if model:
+            body["model"] = model
+        resp = self._send(body)
+        try:
+            data = json.loads(resp.read())
+            lp = data["choices"][0].get("logprobs")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, self._httpx.HTTPError) as exc:
+            raise GeneratorUnavailable(f"{self.url}: not an OpenAI completions answer ({exc})") from exc
+        finally:
+            resp.close()
+        offsets = lp.get("text_offset") if isinstance(lp, dict) else None
+        tokens = _tokens(lp)
+        if not tokens or not isinstance(offsets, list) or len(offsets) != len(tokens):
+            raise InvalidParameter("echo", f"{self.url} sent no log-probabilities of the prompt's tokens")
+        out: list[TokenLogprob] = []
+        for t, at in zip(tokens, offsets, strict=True):
+            if not isinstance(at, int) or at >= len(prompt):
+                break
+            out.append(TokenLogprob(t["token"], t["logprob"], t["top_logprobs"] if top else None))
+        if out:
+            out[0].logprob = None  # nothing precedes the first token
+        return out
 
     def _events_of(self, data: Any, params: GenerationParams) -> Iterator[StreamEvent]:
         try:
@@ -246,6 +296,8 @@ class RemoteGenerator:
                 # servers that ignore `stop`.
                 text = buf.feed(str(c["text"])) + buf.flush()
                 yield StreamEvent("text", n, text=text)
+                for token in _tokens(c.get("logprobs")):
+                    yield StreamEvent("text", n, **token)
                 yield StreamEvent("finish", n, finish_reason=_reason(c.get("finish_reason"), buf.done))
             usage = data.get("usage") or {}
             yield StreamEvent(
@@ -297,12 +349,17 @@ class RemoteGenerator:
                     if not 0 <= i < n or finished[i] is not None:
                         continue
                     piece = str(c.get("text") or "")
+                    tokens = _tokens(c.get("logprobs"))
                     if piece:
                         chunks[i] += 1
                         texts[i] += piece
                         out = buffers[i].feed(texts[i])
-                        if out:
-                            yield StreamEvent("text", i, text=out)
+                        # One token in the chunk (vLLM's and TGI's way): the text event carries it.
+                        one = tokens.pop() if len(tokens) == 1 else {}
+                        if out or one:
+                            yield StreamEvent("text", i, text=out, **one)
+                    for token in tokens:
+                        yield StreamEvent("text", i, **token)
                     if buffers[i].done or c.get("finish_reason"):
                         finished[i] = _reason(c.get("finish_reason"), buffers[i].done)
                         rest = buffers[i].flush()
@@ -328,6 +385,32 @@ class RemoteGenerator:
         # A server that does not send usage while streaming: one event carries one token in vLLM and
         # TGI, so the events are counted; the prompt's length is then unknown (0).
         yield StreamEvent("usage", usage=usage or Usage(0, sum(chunks)))
+
+
+def _tokens(logprobs: Any) -> list[dict[str, Any]]:
+    """The tokens of an OpenAI ``logprobs`` object (``tokens``, ``token_logprobs``, ``top_logprobs``) as
+    :class:`StreamEvent` fields; none when the server sent none."""
+    if not isinstance(logprobs, dict):
+        return []
+    tokens = logprobs.get("tokens") or []
+    values = logprobs.get("token_logprobs") or []
+    tops = logprobs.get("top_logprobs") or []
+    out: list[dict[str, Any]] = []
+    for j, tok in enumerate(tokens):
+        value = values[j] if j < len(values) else None
+        top = tops[j] if j < len(tops) and isinstance(tops[j], dict) else None
+        out.append({
+            "token": str(tok),
+            "logprob": _finite(value),
+            "top_logprobs": {str(k): v for k, v in top.items() if _finite(v) is not None} if top else None,
+        })  # fmt: skip
+    return out
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _reason(value: Any, cut_here: bool) -> Any:

@@ -1,6 +1,8 @@
 """A small OpenAI-compatible completions server (stdlib ``http.server``) in a thread, serving any
 :class:`CodeGenerator` the way vLLM does: ``GET /v1/models``, ``POST /v1/completions`` (JSON or
-server-sent events with ``stream_options.include_usage``), vLLM's error bodies and statuses."""
+server-sent events with ``stream_options.include_usage``; ``logprobs`` and ``logit_bias`` as OpenAI's
+legacy completions take and answer them), vLLM's error bodies and statuses.  ``root`` moves the API
+under another path, as hosted APIs do (``/v1/openai``: ``/v1/openai/completions``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from whence.errors import InvalidInput
-from whence.generator.base import CodeGenerator, GenerationParams, InvalidParameter, collect
+from whence.generator.base import (
+    CodeGenerator,
+    GenerationParams,
+    InvalidParameter,
+    StreamEvent,
+    TokenLogprob,
+    collect,
+)
+
+
+def _logprobs(tokens: list[TokenLogprob] | None, offset: int = 0) -> dict[str, Any] | None:
+    if tokens is None:
+        return None
+    offsets = []
+    for t in tokens:
+        offsets.append(offset)
+        offset += len(t.text)
+    return {"tokens": [t.text for t in tokens], "token_logprobs": [t.logprob for t in tokens],
+            "top_logprobs": [t.top for t in tokens], "text_offset": offsets}  # fmt: skip
+
+
+def _chunk_logprobs(ev: StreamEvent, wanted: bool) -> dict[str, Any] | None:
+    tok = ev.token_logprob() if wanted else None
+    return _logprobs([tok]) if tok is not None else None
 
 
 def _error(message: str, status: int) -> dict[str, Any]:
@@ -35,7 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        if self.path == "/v1/models":
+        if self.path == self.server.root + "/models":
             self._json(200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model"}]})
         else:
             self._json(404, _error(f"no route {self.path}", 404))
@@ -43,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         srv = self.server
         srv.requests.append(self.path)
-        if self.path != "/v1/completions":
+        if self.path != srv.root + "/completions":
             self._json(404, _error(f"no route {self.path}", 404))
             return
         if srv.api_key and self.headers.get("Authorization") != f"Bearer {srv.api_key}":
@@ -66,6 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
                 stop=tuple(body.get("stop") or ()),
                 num_responses=body.get("n", 1),
                 seed=body.get("seed"),
+                logprobs=body.get("logprobs"),
+                logit_bias=tuple((body.get("logit_bias") or {}).items()),
             )
             with srv.lock:
                 events = list(srv.generator.stream(body["prompt"], params))
@@ -84,7 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, _error(str(exc), 400))
             return
         if not body.get("stream"):
-            done = collect(iter(events), srv.model_name)
+            wanted = body.get("logprobs") is not None
+            done = collect(iter(events), srv.model_name, logprobs=wanted)
+            if body.get("echo"):  # as OpenAI's legacy API: the prompt first, its tokens scored
+                scorer: Any = srv.generator  # a LocalGenerator
+                scored = scorer.prompt_logprobs(body["prompt"], body.get("logprobs") or 0)
+                for c in done.choices:
+                    c.text = body["prompt"] + c.text
+                    c.logprobs = scored + (c.logprobs or []) if wanted else None
             self._json(
                 200,
                 {
@@ -92,7 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
                     "object": "text_completion",
                     "model": srv.model_name,
                     "choices": [
-                        {"index": c.index, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
+                        {
+                            "index": c.index,
+                            "text": c.text,
+                            "finish_reason": c.finish_reason,
+                            "logprobs": _logprobs(c.logprobs),
+                        }
                         for c in done.choices
                     ],
                     "usage": done.usage.as_dict()
@@ -107,7 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
         for ev in events:
             chunk: dict[str, Any] = {"id": "cmpl-test", "object": "text_completion", "model": srv.model_name}
             if ev.kind == "text":
-                chunk["choices"] = [{"index": ev.index, "text": ev.text, "finish_reason": None}]
+                lp = _chunk_logprobs(ev, body.get("logprobs") is not None)
+                chunk["choices"] = [
+                    {"index": ev.index, "text": ev.text, "finish_reason": None, "logprobs": lp}
+                ]
             elif ev.kind == "finish":
                 chunk["choices"] = [{"index": ev.index, "text": "", "finish_reason": ev.finish_reason}]
             elif ev.kind == "usage" and ev.usage is not None:
@@ -126,8 +168,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, generator: CodeGenerator, model_name: str, api_key: str | None) -> None:
+    def __init__(
+        self, generator: CodeGenerator, model_name: str, api_key: str | None, root: str = "/v1"
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.root = root
         self.generator = generator
         self.model_name = model_name
         self.api_key = api_key
@@ -138,10 +183,13 @@ class _Server(ThreadingHTTPServer):
 
 @contextmanager
 def serve(
-    generator: CodeGenerator, model_name: str = "tiny-starcoder2", api_key: str | None = None
+    generator: CodeGenerator,
+    model_name: str = "tiny-starcoder2",
+    api_key: str | None = None,
+    root: str = "/v1",
 ) -> Iterator[_Server]:
-    """Run the server in a thread; yields it (``server.url`` is its address)."""
-    srv = _Server(generator, model_name, api_key)
+    """Run the server in a thread, its API under ``root``; yields it (:func:`url_of` is its address)."""
+    srv = _Server(generator, model_name, api_key, root)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     try:

@@ -50,6 +50,11 @@ def test_completions_url() -> None:
     assert completions_url("http://h:8000") == "http://h:8000/v1/completions"
     assert completions_url("http://h:8000/v1/") == "http://h:8000/v1/completions"
     assert completions_url("https://api.x/v1/completions") == "https://api.x/v1/completions"
+    # A base with its API version inside (DeepInfra's, for one) gets only /completions.
+    assert completions_url("https://api.x/v1/openai") == "https://api.x/v1/openai/completions"
+    assert completions_url("https://api.x/v1/openai/") == "https://api.x/v1/openai/completions"
+    assert completions_url("https://api.x/openai") == "https://api.x/openai/v1/completions"
+    assert completions_url("https://v1.api.x/serve") == "https://v1.api.x/serve/v1/completions"
 
 
 def test_remote_equals_local_greedy(server: _Server, local: LocalGenerator, tiny_corpus: Path) -> None:

@@ -23,7 +23,7 @@ from whence.generator import Choice, Completion, GenerationParams, StreamEvent, 
 from ..deps import Service, api_key, service
 from ..http_errors import ApiError, error_body, status_of
 from ..state import ApiKey
-from .completions import _account, _field, _generate, _params, _Sampling, _step
+from .completions import Sampling, account, generate, next_event, sampling_field, sampling_params
 from .strict import HostedRoute
 
 PATH = "/v1/inference/bigcode/starcoder2-15b"
@@ -56,14 +56,14 @@ class ResponseFormat(BaseModel):
     )
 
 
-class InferenceRequest(_Sampling):
+class InferenceRequest(Sampling):
     """The hosted StarCoder2 API's request.  A field it does not know is refused (422 naming it)."""
 
     model_config = ConfigDict(extra="forbid")
     input: str = Field(..., description="The prompt.")
     suffix: str | None = Field(default=None, description="Fill-in-the-Middle: the code after the gap.")
-    max_new_tokens: int = _field("max_new_tokens")
-    num_responses: int = _field("num_responses", "Completions of the prompt (1 when streaming).")
+    max_new_tokens: int = sampling_field("max_new_tokens")
+    num_responses: int = sampling_field("num_responses", "Completions of the prompt (1 when streaming).")
     webhook: str | None = Field(
         default=None,
         description='Answer `{"status": "queued", "request_id"}` at once and POST the result to this URL '
@@ -85,7 +85,7 @@ def inference(
     "details"}` (`generated_text` and `details` null until the last), and `attribution` events.  With
     `webhook`, `{"status": "queued", "request_id"}` at once and the result POSTed to the URL later."""
     rid: str = request.state.request_id
-    params = _params(body, body.max_new_tokens, body.num_responses)
+    params = sampling_params(body, body.max_new_tokens, body.num_responses)
     if body.stream and body.num_responses > 1:
         raise ApiError(422, "num_responses: must be 1 when streaming", field="num_responses")
     if body.stream and body.webhook is not None:
@@ -105,9 +105,9 @@ def _run(
 ) -> dict[str, Any]:
     """Generate and answer in the hosted API's shape (also what a webhook receives)."""
     t0 = time.perf_counter()
-    completion = _generate(svc, body.input, params, body.suffix)
+    completion = generate(svc, body.input, params, body.suffix)
     runtime_ms = int((time.perf_counter() - t0) * 1000)
-    _account(svc, key, completion)
+    account(svc, key, completion)
     u = completion.usage
     return {
         "request_id": rid,
@@ -160,7 +160,7 @@ def _stream(
     events = gen.stream(body.input, params, suffix=body.suffix)
     # The first event comes before the response starts, so that a request the model refuses (a prompt
     # over the context) still gets a proper HTTP error instead of a broken stream.
-    first = _step(events)
+    first = next_event(events)
 
     def frame(data: dict[str, Any]) -> str:
         return f"data: {json.dumps({'request_id': rid} | data)}\n\n"
@@ -187,13 +187,13 @@ def _stream(
                     finish = ev
                 elif ev.kind == "usage" and ev.usage is not None:
                     usage = ev.usage
-                ev = _step(events)
+                ev = next_event(events)
         except WhenceError as exc:  # the response has started: the error becomes the last event
             yield frame(error_body(status_of(exc), str(exc)))
             return
         reason = finish.finish_reason if finish is not None else "stop"
         tokens = finish.tokens if finish is not None else 0
-        _account(svc, key, Completion([Choice(0, "".join(text), reason or "stop", tokens)], usage))
+        account(svc, key, Completion([Choice(0, "".join(text), reason or "stop", tokens)], usage))
         attribution = finish.attribution if finish is not None else None
         details = {"finish_reason": reason, "generated_tokens": tokens, "input_tokens": usage.prompt_tokens,
                    "seed": params.seed, "attribution": attribution}  # fmt: skip

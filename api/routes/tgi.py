@@ -29,7 +29,7 @@ from whence.generator.base import CONTEXT_TOKENS, MAX_STOP_STRINGS
 from ..deps import Service, api_key, service
 from ..http_errors import ApiError, status_of, tgi_error_body
 from ..state import ApiKey
-from .completions import _account, _step
+from .completions import account, next_event
 from .hosted import SSE_EVENT, token_of
 from .strict import TGIRoute
 
@@ -202,14 +202,14 @@ def compat(
 
 def _events(svc: Service, body: GenerateRequest, params: GenerationParams) -> Iterator[StreamEvent]:
     events = svc.generator().stream(body.inputs, params)
-    while (ev := _step(events)) is not None:
+    while (ev := next_event(events)) is not None:
         yield ev
 
 
 def _account_text(svc: Service, key: ApiKey, text: str, finish: StreamEvent | None, usage: Usage) -> None:
     reason = (finish.finish_reason if finish is not None else None) or "stop"
     tokens = finish.tokens if finish is not None else 0
-    _account(svc, key, Completion([Choice(0, text, reason, tokens)], usage))
+    account(svc, key, Completion([Choice(0, text, reason, tokens)], usage))
 
 
 def _generate(svc: Service, key: ApiKey, body: GenerateRequest) -> dict[str, Any]:
