@@ -436,6 +436,7 @@ class AttributedGenerator:
 
     def _block(self, req: _Request, st: _ChoiceState, att: dict[str, Any]) -> None:
         st.blocked = True
+        st.held = []  # never sent
         if self.attributor.policy == "regenerate":
             st.withheld.append(att)
             st.copied += regen.copied_texts(st.text, att, req.prompt)
@@ -458,7 +459,6 @@ class AttributedGenerator:
             yield StreamEvent("attribution", index, attribution=att)
         if self.attributor.blocks(att):
             self._block(req, st, att)
-            st.held = []
         elif holding:
             # Checks run after whole events, so what was checked is exactly the held events' text.
             yield from st.release()
