@@ -45,6 +45,12 @@ WEAK_FRACTION = 0.5
 SHORT_FRACTION = 0.6
 
 
+def short_run(min_tokens: int = MIN_MATCH_TOKENS) -> int:
+    """The fewest informative tokens a short query's rare run needs to attribute (24 for the default
+    minimum): the smallest query search looks up is this long, since a shorter one can decide nothing."""
+    return max(fp.K, int(min_tokens * SHORT_FRACTION))
+
+
 #: What can decide a verdict, with what a match of that kind promises: the share of such matches that
 #: named the right origin in whence's own evaluation (``scripts/eval/``; the figures, sets and command
 #: are in ``docs/search.md``).  A match's ``confidence`` is its kind's figure, the same on every store
@@ -95,7 +101,7 @@ def judge(
     * ``none``: nothing shared worth showing.
     """
     dtok = text if isinstance(text, Tokens) else fp.tokenize(text)
-    short = max(fp.K, int(min_tokens * SHORT_FRACTION))
+    short = short_run(min_tokens)
     # The smallest span that can decide: weak evidence's, else a short query's rare run, else the minimum.
     # Spans carrying fewer informative tokens are not even built (view_spans).
     decides = short if query.short else min_tokens
