@@ -14,14 +14,14 @@ file (read from the corpus) and names the first cause that applies:
 * ``d-boilerplate``: shared k-grams, but the shared run's tokens are covered by boilerplate
   fingerprints (the index's document counts or the shipped model) so that fewer than the short-run
   minimum (24) stay informative;
-* ``b-threshold``: found, informative, and rejected by a rule, named: ``not-candidate`` (the file is
-  not among the candidates aligned), ``run<24`` (the longest unbroken shared run carries fewer than 24
-  informative tokens), ``not-rare`` (a 24-39 token run with a k-gram held by more than
-  ``align.RARE_DF`` documents; the largest count is shown), ``distinct`` (a rare run whose
-  informative tokens, counted at most twice its distinct tokens, fall under 24), ``long-query`` (a query
-  of more than 96 k-grams, where only runs of 40 attribute), ``renamed-test`` (an abstract-view run that
-  fails the renamed-copy test), ``renamed-short`` (an abstract run of 24-39 tokens that is not rare or
-  fails the test), ``other``;
+* ``b-threshold``: found, informative, and rejected by a rule, named: ``run<24`` (the longest
+  unbroken shared run carries fewer than 24 informative tokens), ``query-too-short`` (a query of fewer
+  tokens than search looks up), ``not-candidate`` (the file is not among the candidates aligned),
+  ``not-rare`` (a 24-39 token run with a k-gram held by more than ``align.RARE_DF`` documents),
+  ``distinct`` (a rare run whose informative tokens, counted at most twice its distinct tokens, fall
+  under 24), ``long-query`` (a query of more than 96 k-grams, where only runs of 40 attribute),
+  ``renamed-test`` (an abstract-view run of 40 that fails the renamed-copy test), ``renamed-short`` (an
+  abstract run of 24-39 tokens that is not rare or fails the test), ``other``;
 * ``c-elsewhere``: the top match attributes another file; ``same-code`` when that file holds the
   matched lines token for token (another version or a vendored copy: the eval should count it right),
   ``other-code`` when it does not.
@@ -45,10 +45,12 @@ from whence.index import candidates, lexer, search
 from whence.index import fingerprint as fp
 from whence.index.align import RARE_DF, Aligned, Query, view_spans
 from whence.index.stores import open_store
-from whence.index.verdict import MIN_MATCH_TOKENS, SHORT_FRACTION, renamed_copy
+from whence.index.verdict import MIN_MATCH_TOKENS, renamed_copy, short_run
 from whence_dev import corpus
 
-SHORT = int(MIN_MATCH_TOKENS * SHORT_FRACTION)
+SHORT = short_run(MIN_MATCH_TOKENS)
+#: The fewest tokens of a query search looks up (see ``search._match``).
+LOOKED_UP = min(SHORT, max(fp.K, min(MIN_MATCH_TOKENS, fp.T)))
 
 
 class Prepared:
@@ -134,12 +136,12 @@ def classify(
     info |= {"rare_run": a.rare_run, "max_df": _max_df(p, a, view)}
     occ = store.occurrences(p.ranked) if p.ranked else {}
     ours = [d for d, os_ in occ.items() if any((o.repo, o.path) == (rec["repo"], rec["path"]) for o in os_)]
-    if not ours:
-        return "b-threshold", "not-candidate", info
     if a.run < SHORT:
         return "b-threshold", "run<24", info
-    if len(p.tokens) < max(fp.K, min(MIN_MATCH_TOKENS, fp.T)):
-        return "b-threshold", "query<35", info  # search does not look such a query up
+    if len(p.tokens) < LOOKED_UP:
+        return "b-threshold", "query-too-short", info  # search does not look such a query up
+    if not ours:
+        return "b-threshold", "not-candidate", info
     if not q.short and a.run < MIN_MATCH_TOKENS:
         return "b-threshold", "long-query", info
     if renamed:
