@@ -225,7 +225,9 @@ def _match(
         complete = [x for x in matches if x.verdict == "verbatim" and x.score >= 1.0]
         if len(complete) >= top:
             break  # the best possible answers are in: the rest cannot rank above them
-    if not matches:  # nothing attributes: the best partial evidence, for a person to judge
+    # Nothing attributes: the best partial evidence, for a person to judge; not for a query shorter than
+    # the winnowing guarantee (looked up only for its rare runs), whose partial spans are mostly noise.
+    if not matches and len(toks) >= max(fp.K, min(min_tokens, fp.T)):
         for d, q, dtok in aligned[:WEAK_CANDIDATES]:
             found = judge(q, dtok, min_tokens, weak=True)
             if found.verdict == "weak":
