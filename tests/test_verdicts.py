@@ -267,3 +267,54 @@ def test_model_of_other_fingerprints_is_refused(tmp_path: Path, monkeypatch: pyt
     finally:
         monkeypatch.delenv("WHENCE_BOILERPLATE")
         boilerplate.load.cache_clear()
+
+
+JAVADOC = """package demo;
+
+public class Ledger {
+    /**
+     * Computes the fee the ledger charges for moving an amount between two accounts of one owner.
+     * The fee is a share of the amount in basis points, rounded down to the cent, and never less
+     * than the minimum fee the bank publishes each quarter in its schedule of charges for members.
+     * Transfers between accounts of different owners are charged by the clearing house instead, and
+     * this method is not called for them; refunds are never charged, whatever their amount may be.
+     *
+     * @param cents the amount moved, in cents, already checked to be positive by the caller
+     * @return the fee in cents
+     */
+    public long fee(long cents) {
+        return Math.max(minimumFee, cents * rateBasisPoints / 10_000L + surcharge);
+    }
+}
+"""
+
+
+def test_snippet_starting_inside_a_doc_comment_is_found(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Ledger.java").write_text(JAVADOC)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/ledger", licenses=["MIT"]), workers=1)
+    lines = JAVADOC.splitlines(keepends=True)
+    snippet = "".join(lines[5:16])  # from the comment's second line to the method's end
+    # Alone, the comment's tail lexes as code: a long query, whose short method is then too short a run.
+    alone = fp.tokenize(snippet.encode(), "Java")
+    assert len(fp.kgrams(alone.exact)) > 96
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, snippet)
+    assert _found(res)[:1] == [("Ledger.java", "verbatim")]
+    assert res.tokens < search.MIN_MATCH_TOKENS  # the blanked comment is not part of the query's tokens
+    s0, s1 = res.matches[0].spans[0].source_lines
+    assert 14 <= s0 <= s1 <= 16
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "x = s.replace(/a*/g, '')\ny = 1;\n",  # a regular expression holding */
+        "*p = 1;\n*q = 2; /* note */\n",  # a comment opened before the first */
+        "text = '*/'\n",  # a string holding */
+    ],
+)
+def test_comment_tail_is_blanked_only_when_it_is_one(code: str) -> None:
+    assert search.blank_comment_tail(code.encode()) == code.encode()
