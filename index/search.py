@@ -22,7 +22,6 @@ are re-exported from the modules that define them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -76,27 +75,6 @@ def decode_query(code: bytes | str) -> bytes:
             f"query is not valid UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})"
         ) from exc
     return raw
-
-
-def blank_comment_tail(raw: bytes) -> bytes:
-    """A snippet that begins inside a block comment, with the comment's rest blanked.
-
-    Copied code often starts with the end of the doc comment above it (`` * @return the sum`` ... `` */``).
-    Lexed alone, that prose is code: its words become tokens and its apostrophes open strings that swallow
-    the code after it, so the code no longer lexes as in its file.  When the snippet's first ``*/`` comes
-    before any ``/*`` and every line up to it is a comment's continuation line (blank, or starting with
-    ``*`` as C, Java, JavaScript and Go doc comments write them), everything up to and including that
-    ``*/`` is replaced by spaces (line ends kept, so lines keep their numbers).  A regular expression
-    such as ``/a*/`` or a string holding ``*/`` is on a line that does not start with ``*``, and is left
-    alone.
-    """
-    end = raw.find(b"*/")
-    if end < 0 or raw.find(b"/*", 0, end) >= 0:
-        return raw
-    head = raw[:end]
-    if not all(not line.strip() or line.lstrip().startswith(b"*") for line in head.split(b"\n")):
-        return raw
-    return re.sub(rb"[^\n]", b" ", raw[: end + 2]) + raw[end + 2 :]
 
 
 class QueryLexings:
@@ -200,7 +178,6 @@ def _match(
 ) -> tuple[int, list[Match], dict[int, Fetched]]:
     """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
     (query tokens, matches best first, the candidates' texts and metadata)."""
-    raw = blank_comment_tail(raw)
     language, toks = lookup_lexing(raw, language)
     # A query shorter than a short query's rare run can decide nothing (every k-gram of a short query is
     # looked up, so no winnowing guarantee is needed below fp.T tokens).
