@@ -57,7 +57,6 @@ class Prepared:
     """A query prepared as :func:`whence.index.search.search` prepares it, with its candidates."""
 
     def __init__(self, store: Any, documents: int, raw: bytes) -> None:
-        raw = search.blank_comment_tail(raw)
         language, toks = search.lookup_lexing(raw, None)
         self.tokens = toks
         self.query: Query | None = None
