@@ -36,7 +36,7 @@ from .candidates import COMMON_MIN_CAP, common_cap
 from .lexer import Tokens
 from .stores.base import Fetched, Postings, StoreReader
 from .stores.segments import in_sorted
-from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
+from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge, short_run
 
 __all__ = [
     "ATTRIBUTING",
@@ -179,7 +179,9 @@ def _match(
     """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
     (query tokens, matches best first, the candidates' texts and metadata)."""
     language, toks = lookup_lexing(raw, language)
-    if len(toks) < max(fp.K, min(min_tokens, fp.T)):
+    # A query shorter than a short query's rare run can decide nothing (every k-gram of a short query is
+    # looked up, so no winnowing guarantee is needed below fp.T tokens).
+    if len(toks) < min(short_run(min_tokens), max(fp.K, min(min_tokens, fp.T))):
         return len(toks), [], {}
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
@@ -223,7 +225,9 @@ def _match(
         complete = [x for x in matches if x.verdict == "verbatim" and x.score >= 1.0]
         if len(complete) >= top:
             break  # the best possible answers are in: the rest cannot rank above them
-    if not matches:  # nothing attributes: the best partial evidence, for a person to judge
+    # Nothing attributes: the best partial evidence, for a person to judge; not for a query shorter than
+    # the winnowing guarantee (looked up only for its rare runs), whose partial spans are mostly noise.
+    if not matches and len(toks) >= max(fp.K, min(min_tokens, fp.T)):
         for d, q, dtok in aligned[:WEAK_CANDIDATES]:
             found = judge(q, dtok, min_tokens, weak=True)
             if found.verdict == "weak":

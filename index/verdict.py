@@ -45,6 +45,12 @@ WEAK_FRACTION = 0.5
 SHORT_FRACTION = 0.6
 
 
+def short_run(min_tokens: int = MIN_MATCH_TOKENS) -> int:
+    """The fewest informative tokens a short query's rare run needs to attribute (24 for the default
+    minimum): the smallest query search looks up is this long, since a shorter one can decide nothing."""
+    return max(fp.K, int(min_tokens * SHORT_FRACTION))
+
+
 #: What can decide a verdict, with what a match of that kind promises: the share of such matches that
 #: named the right origin in whence's own evaluation (``scripts/eval/``; the figures, sets and command
 #: are in ``docs/search.md``).  A match's ``confidence`` is its kind's figure, the same on every store
@@ -95,7 +101,7 @@ def judge(
     * ``none``: nothing shared worth showing.
     """
     dtok = text if isinstance(text, Tokens) else fp.tokenize(text)
-    short = max(fp.K, int(min_tokens * SHORT_FRACTION))
+    short = short_run(min_tokens)
     # The smallest span that can decide: weak evidence's, else a short query's rare run, else the minimum.
     # Spans carrying fewer informative tokens are not even built (view_spans).
     decides = short if query.short else min_tokens
@@ -113,8 +119,10 @@ def judge(
     found: list[Judgement] = []
     if good:
         found.append(_judgement("near-duplicate", "edited", good))
-    abstract = view_spans(query, dtok, "abstract", low, rare_below=min_tokens)
-    renamed = [a for a in abstract if renamed_copy(a.span, query.tokens, dtok)]
+    # Rare runs are looked for in every abstract span of a short query: a rare one needs less evidence
+    # of renaming (renamed_copy's ``rare``).
+    abstract = view_spans(query, dtok, "abstract", low)
+    renamed = [a for a in abstract if renamed_copy(a.span, query.tokens, dtok, rare=a.rare_run >= short)]
     good = [a.span for a in renamed if a.informative >= min_tokens]
     rare = [a.span for a in renamed if a.rare_run >= short]
     if good:
@@ -156,7 +164,7 @@ _IDENT_HASH = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
 _LITERAL_HASHES = np.array([lexer.CLASS_HASH[lexer.NUMBER], lexer.CLASS_HASH[lexer.STRING]], dtype=np.uint64)
 
 
-def renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
+def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> bool:
     """Whether an abstract-only alignment looks like a renamed copy rather than code of the same shape.
 
     A copy whose identifiers were renamed keeps its literals and renames consistently: every use of a
@@ -167,6 +175,11 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
     is compared on its own tokens: tiles joined over gaps of different lengths are not aligned position
     by position across the gap.  A name kept as it is (``System``, ``println``) is no evidence of
     renaming: only renamed names count.
+
+    A ``rare`` span (a short query's abstract run whose every k-gram is held by at most
+    :data:`.align.RARE_DF` documents, none boilerplate: a shape few files have) needs less: two repeated
+    uses of renamed names, every one mapped as before, and no two names mapped to one.  Eight renamed
+    lines rarely use two names repeatedly; a shape that rare, renamed without a slip, is the copy.
     """
     if not span.tiles:
         return False
@@ -193,6 +206,9 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens) -> bool:
     # Two or more renamed names used repeatedly: one variable (a preamble's `input` -> `sc`) is not a
     # renaming of the code around it.
     repeated = sum(1 for c in best.values() if max(c.values()) >= 2)
+    if rare and repeats >= 2 and consistent == repeats:
+        targets = [b for c in best.values() for b in c]
+        return len(targets) == len(set(targets))  # one-to-one: no two names became one
     return repeats >= 3 and repeated >= 2 and consistent * 5 >= repeats * 4
 
 

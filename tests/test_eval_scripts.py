@@ -89,3 +89,27 @@ def test_attribution_eval_tiny(tmp_path: Path) -> None:
     kinds = {r["kind"] for r in data["records"]}
     assert {"positive", "negative", "independent", "clean"} <= kinds
     assert "verbatim kinds" in out and "clean files" in out
+    # The bar's denominator: fragments whose query holds code, the rest counted apart.
+    for name in ("verbatim kinds", "renamed"):
+        o = data["overall"][name]
+        assert o["with_code"]["n"] == sum(
+            1 for r in data["records"] if r["kind"] == "positive" and r["tokens"] >= 16
+            and (r["mutation"] == "renamed") == (name == "renamed")
+        )  # fmt: skip
+    assert "hold no code" in out
+
+    # misses.py explains every missed positive of that run, from its JSON and its index.
+    rows_path = tmp_path / "misses.json"
+    cmd = [sys.executable, str(ROOT / "scripts" / "eval" / "misses.py"), str(tmp_path / "out.json"),
+           "--index", str(tmp_path / "index.sqlite"), "--json", str(rows_path)]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rows = json.loads(rows_path.read_text())
+    missed = [x for x in data["records"] if x["kind"] == "positive" and not x["right5"]]
+    assert len(rows) == len(missed) > 0
+    causes = {"e-empty", "a-no-shared", "b-threshold", "c-elsewhere", "d-boilerplate"}
+    assert {x["cause"] for x in rows} <= causes
+    # a query with fewer than K tokens is empty; one that is not is never called so
+    for x in rows:
+        assert (x["cause"] == "e-empty") == (x["query_tokens"] < 16), x
+    assert f"{len(missed)} of" in r.stdout and "by language" in r.stdout

@@ -20,9 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from whence.cli import main
-from whence.index import boilerplate, ingest, lexer, search, structure
+from whence.index import boilerplate, ingest, lexer, search, structure, verdict
 from whence.index import fingerprint as fp
-from whence.index.align import Query
+from whence.index.align import Query, view_spans
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
 
@@ -150,6 +150,65 @@ def test_short_fragment_of_rare_code_is_verbatim(store: SQLiteStore, first: int)
     assert _found(res)[:1] == [("heapq.py", "verbatim")]
     s0, s1 = res.matches[0].spans[0].source_lines
     assert first <= s1 and s0 <= first + 5
+
+
+def _lines_from(module: str, first: str, n: int) -> str:
+    """``n`` lines of a standard-library module, from the first line containing ``first``."""
+    lines = (STDLIB / module).read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if first in line)
+    return "".join(lines[start : start + n])
+
+
+def test_query_of_24_to_34_tokens_is_looked_up(store: SQLiteStore) -> None:
+    # Five lines of _siftdown: 24-34 tokens, fewer than the winnowing guarantee (35), which a short query
+    # (every k-gram looked up) does not need; its run is rare, so it attributes.
+    frag = _lines_from("heapq.py", "while pos > startpos:", 5)
+    res = search.search(store, frag)
+    assert verdict.short_run() <= res.tokens < fp.T
+    assert _found(res)[:1] == [("heapq.py", "verbatim")]
+    assert res.matches[0].evidence == "short-rare-run"
+    # Fewer tokens than a rare run needs: not looked up at all.
+    assert search.search(store, "heap[pos] = parent\npos = parentpos\n").matches == []
+
+
+# Four lines of heapq.merge renamed as a copier would: no literal, one name used three times.
+_MERGE = {"it": "src", "value": "val", "h_append": "push", "key": "keyfn", "order": "idx",
+          "direction": "sign"}  # fmt: skip
+
+
+def _rename(code: str, names: dict[str, str]) -> str:
+    return re.sub(r"\b(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], code)
+
+
+def _merge_lines() -> str:
+    lines = (STDLIB / "heapq.py").read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if "h_append([key(value), order * direction" in line)
+    return "".join(lines[at - 3 : at + 1])
+
+
+def test_short_renamed_fragment_of_rare_code_is_a_near_duplicate(store: SQLiteStore) -> None:
+    copy = _rename(_merge_lines(), _MERGE)
+    res = search.search(store, copy)
+    assert res.tokens < search.MIN_MATCH_TOKENS
+    assert _found(res)[:1] == [("heapq.py", "near-duplicate")]
+    m = res.matches[0]
+    assert m.evidence == "short-rare-renamed"
+    # Two repeated uses of renamed names, no literal: enough for a rare run only.
+    q = fp.tokenize(copy.encode(), "Python")
+    d = fp.tokenize((STDLIB / "heapq.py").read_bytes(), "Python")
+    assert verdict.renamed_copy(m.spans[0], q, d, rare=True)
+    assert not verdict.renamed_copy(m.spans[0], q, d)
+
+
+def test_short_rare_run_with_two_names_made_one_is_no_renamed_copy(store: SQLiteStore) -> None:
+    merged = _rename(_merge_lines(), _MERGE | {"key": "val"})  # value and key both become `val`
+    res = search.search(store, merged)
+    assert res.verdict not in search.ATTRIBUTING, _found(res)
+    q = fp.tokenize(merged.encode(), "Python")
+    d = fp.tokenize((STDLIB / "heapq.py").read_bytes(), "Python")
+    spans = view_spans(Query.of(q, fp.kgrams(q.exact), fp.kgrams(q.abstract), np.zeros(0, np.uint64)), d,
+                       "abstract", fp.K)  # fmt: skip
+    assert spans and not any(verdict.renamed_copy(a.span, q, d, rare=True) for a in spans)
 
 
 def test_short_fragment_is_not_verbatim_when_it_is_common(tmp_path: Path) -> None:

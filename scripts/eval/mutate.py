@@ -61,6 +61,13 @@ errno stdin stdout stderr printf fprintf sprintf snprintf vprintf vfprintf mallo
 memcpy memmove memset memcmp strlen strcmp strncmp strcpy strncpy strcat strchr strrchr strstr exit abort
 assert fopen fclose fread fwrite fgets fputs puts putchar getchar __attribute__ __inline __restrict
 __extension__ __asm__ __THROW __BEGIN_DECLS __END_DECLS"""
+# The "c" files (.c, .h) include C++ headers (LLVM's, PyTorch's): a copier renames their own names, not
+# the language's words, so C++'s reserved words and its standard namespace stay as they are.
+_CPP = """alignas alignof and asm bitand bitor catch char8_t char16_t char32_t class co_await co_return
+co_yield compl concept consteval constexpr constinit const_cast decltype delete dynamic_cast explicit
+export final friend mutable namespace new noexcept not nullptr operator or override private protected
+public reinterpret_cast requires static_assert static_cast template this thread_local throw try typeid
+typename using virtual xor std"""
 _GO = """break case chan const continue default defer else fallthrough for func go goto if import interface
 map package range return select struct switch type var bool byte complex64 complex128 error float32
 float64 int int8 int16 int32 int64 rune string uint uint8 uint16 uint32 uint64 uintptr any comparable
@@ -76,7 +83,7 @@ clearInterval parseInt parseFloat isNaN __dirname __filename"""
 RESERVED: dict[str, set[str]] = {
     "python": PY_RESERVED,
     "java": set(_JAVA.split()),
-    "c": set(_C.split()),
+    "c": set(_C.split()) | set(_CPP.split()),
     "go": set(_GO.split()),
     "javascript": set(_JS.split()),
 }
