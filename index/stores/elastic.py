@@ -22,6 +22,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,9 @@ PAGE = 5000
 MAX_ID_ATTEMPTS = 8
 #: Postings written between automatic refreshes during a build.
 REFRESH_PAIRS = 4_000_000
+#: Bulks one batch is split into, sent at once: the engine indexes the documents of one bulk to one shard on
+#: one write thread, so a single bulk at a time leaves the other cores idle (docs/elastic.md, "Ingest").
+BULK_CONCURRENCY = 2
 #: How long a document count is reused (search asks for it on every query to size its boilerplate cap).
 COUNT_TTL_S = 5.0
 
@@ -163,6 +167,8 @@ class ElasticStore(Store):
         IndexFormatError: the index was built by another layout or with other fingerprint parameters.
     """
 
+    concurrent_lookups = True  # the engine client's connection pool serves several threads
+
     def __init__(
         self, url: str, *, create: bool = False, readonly: bool = False, rebuild: bool = False
     ) -> None:
@@ -174,6 +180,7 @@ class ElasticStore(Store):
         self._seq = time.time_ns()
         self._pairs_since_refresh = 0
         self.refresh_pairs = REFRESH_PAIRS
+        self._senders: ThreadPoolExecutor | None = None
         try:
             self._open(create and not readonly)
         except BaseException:
@@ -344,15 +351,16 @@ class ElasticStore(Store):
             # shard row's blob id -> the document, so that a later build knows the blob before fetching
             # it.  A marker may land before its document (another shard) or name another content's id
             # (a clash, retried below with a new marker): known_blobs checks each against its document.
-            ops = []
+            groups = []
             for d in pending:
                 did = doc_id(d.content_hash, attempt)
-                ops.append(({"create": {"_id": f"d{did}"}}, self._doc_source(d, did)))
+                ops = [({"create": {"_id": f"d{did}"}}, self._doc_source(d, did))]
                 ops.extend(self._occurrence_op(did, o) for o in d.occurrences)
                 if _BLOB_KEY.fullmatch(d.blob_id):
                     marker = {"kind": "blob", "did": did, "ch": d.content_hash.hex()}
                     ops.append(({"index": {"_id": f"b{d.blob_id}"}}, marker))
-            statuses = iter(self._bulk(ops))
+                groups.append(ops)
+            statuses = iter(self._bulk_parallel(groups))
             existing: list[tuple[IndexedDoc, list[int]]] = []
             for d in pending:
                 doc_status = next(statuses)
@@ -391,6 +399,31 @@ class ElasticStore(Store):
             self.flush()
         failpoints.reached("after-commit")  # the batch is acknowledged: crash tests stop a build here
         return WriteResult(new_docs, new_occ)
+
+    def _bulk_parallel(
+        self, groups: Sequence[Sequence[tuple[dict[str, Any], dict[str, Any] | None]]]
+    ) -> list[int]:
+        """:meth:`_bulk` of the concatenated ``groups`` (each one document's operations), as up to
+        :data:`BULK_CONCURRENCY` bulks of whole groups sent at once; the statuses in order."""
+        parts = min(BULK_CONCURRENCY, len(groups))
+        if parts <= 1:
+            return self._bulk([op for g in groups for op in g])
+        chunks: list[list[tuple[dict[str, Any], dict[str, Any] | None]]] = [[] for _ in range(parts)]
+        per = -(-sum(len(g) for g in groups) // parts)  # operations per bulk, rounded up
+        i = 0
+        for g in groups:
+            if len(chunks[i]) >= per and i < parts - 1:
+                i += 1
+            chunks[i].extend(g)
+        if self._senders is None:
+            self._senders = ThreadPoolExecutor(BULK_CONCURRENCY, thread_name_prefix="whence-bulk")
+        futures = [self._senders.submit(self._bulk, c) for c in chunks]
+        # Every bulk is waited for before any error is raised: none is left running behind the caller.
+        results = [f.exception() or f.result() for f in futures]
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return [s for r in results for s in r]  # type: ignore[union-attr]
 
     def _delete(self, ids: list[str]) -> None:
         if ids:
@@ -879,4 +912,6 @@ class ElasticStore(Store):
     def close(self) -> None:
         """Release the connections.  Writes not yet refreshed stay durable and become searchable at the
         engine's next periodic refresh."""
+        if self._senders is not None:
+            self._senders.shutdown(wait=True)
         self._driver.close()
