@@ -94,7 +94,7 @@ def _occ_id(did: int, o: Occurrence) -> str:
     return "o" + xxhash.xxh3_128_hexdigest(key.encode("utf-8", "surrogatepass"))
 
 
-_DOC_FIELDS = ["text", "did", "blob", "lang", "lines", "tokens", "len"]
+_DOC_FIELDS = ["tz", "text", "did", "blob", "lang", "lines", "tokens", "len"]
 _OCC_FIELDS = ["did", "repo", "path", "rev", "licj", "url"]
 # Occurrences are read from doc values too (see _IDS_ONLY): their licenses, in order, as one JSON string.
 _OCC_READ: dict[str, Any] = {"stored_fields": "_none_", "docvalue_fields": _OCC_FIELDS}
@@ -145,6 +145,14 @@ def _page(
 def _band_query(keys: Sequence[int]) -> dict[str, Any]:
     """Documents sharing an LSH band key."""
     return em.kind_query("doc", em.term_filter("bands", [_key(k) for k in keys]))
+
+
+def _text(src: dict[str, Any]) -> bytes:
+    """The content of a document read with ``tz`` and ``text``: ``tz`` (base64 of the zstd frame the
+    build made), or ``text`` as documents written before ``tz`` hold it (both may be in one index)."""
+    if "tz" in src:
+        return codec.decompressor().decompress(base64.b64decode(src["tz"]))
+    return str(src["text"]).encode("utf-8")
 
 
 def _stored_doc(src: dict[str, Any]) -> StoredDoc:
@@ -441,7 +449,9 @@ class ElasticStore(Store):
             "lines": d.lines,
             "tokens": d.tokens,
             "sig": base64.b64encode(d.signature).decode("ascii"),
-            "text": codec.decompressor().decompress(d.text_z).decode("utf-8"),  # ingestion admits only UTF-8
+            # The zstd frame the build already made, not the text: a third of the bytes for the engine to
+            # parse, copy out of the source and compress (docs/elastic.md, "Ingest").
+            "tz": base64.b64encode(d.text_z).decode("ascii"),
             "nfp": len(hashes),
             "fp": _keys(hashes),
             "bands": [_key(k) for k in d.bands],
@@ -719,9 +729,7 @@ class ElasticStore(Store):
         for h in docs["hits"]["hits"]:
             src = h["_source"]
             did = int(src["did"])
-            out[did] = Fetched(
-                _stored_doc(src), src["text"].encode("utf-8"), None if occs is None else occs[did]
-            )
+            out[did] = Fetched(_stored_doc(src), _text(src), None if occs is None else occs[did])
         return out
 
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
@@ -729,8 +737,8 @@ class ElasticStore(Store):
         return {int(src["did"]): _stored_doc(src) for src in sources}
 
     def text(self, doc_id: int) -> bytes:
-        for src in self._mget_sources([f"d{doc_id}"], ["text"]).values():
-            return str(src["text"]).encode("utf-8")
+        for src in self._mget_sources([f"d{doc_id}"], ["tz", "text"]).values():
+            return _text(src)
         raise KeyError(doc_id)
 
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
