@@ -114,6 +114,7 @@ def build_stage(index: str, start: int, stop: int, seed: int, workers: int) -> d
         "new_documents": report.documents,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "skipped": dict(report.skipped),
+        "load_build": os.getloadavg()[0],  # the machine's 1-minute load average as the stage ended
     }
 
 
@@ -153,6 +154,7 @@ def measure_search(index: str, size: int, queries: int, seed: int) -> dict[str, 
         "max_ms": max(times),
         "queries": len(times),
         "found_verbatim": found / max(1, inside_n),
+        "load_search": os.getloadavg()[0],
     }
 
 
@@ -264,6 +266,7 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(f"whence scale: {store} {index}; {len(indexed):,} real corpus files; sizes {sizes};"
           f" cpus {os.cpu_count()}")  # fmt: skip
+    meta = {"store": store, "cpus": os.cpu_count(), "real_files": len(indexed), "queries": args.queries}
     rows: list[dict[str, Any]] = []
     done = 0
     source_bytes = 0.0
@@ -290,11 +293,12 @@ def main() -> int:
             f" ({stage['documents_per_s']:.0f}/s, peak RSS {stage['peak_rss_mb']:.0f} MB), index"
             f" {found['index_bytes'] / 1e9:.2f} GB; search p50 {found['p50_ms']:.1f} ms"
             f" p99 {found['p99_ms']:.1f} ms max {found['max_ms']:.1f} ms"
-            f" ({found['found_verbatim']:.0%} of indexed snippets found verbatim)",
+            f" ({found['found_verbatim']:.0%} of indexed snippets found verbatim);"
+            f" load average {stage['load_build']:.1f} building, {found['load_search']:.1f} searching",
             flush=True,
         )
-    meta = {"store": store, "cpus": os.cpu_count(), "real_files": len(indexed), "queries": args.queries}
-    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+        # Written after every stage: a run stopped in a later stage resumes from this one (--resume-from).
+        out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     plot(rows, store, out.with_suffix(".png"))
     print("\n" + table(rows))
     last = rows[-1]
