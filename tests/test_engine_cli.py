@@ -156,10 +156,11 @@ def test_texts_parameter_picks_the_codec(engine_index: str, corpus: Path) -> Non
 def test_an_index_of_texts_written_before_tz_keeps_answering(
     engine_index: str, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Documents hold their content as ``tz`` (base64 of its zstd frame) since the ingest work of issue
-    17; an index built before holds ``text``, and its mapping no ``tz``.  Opened for writing it gains the
-    field, later builds add ``tz`` documents beside the old ones, and every search and text read answers
-    as on SQLite from both kinds."""
+    """Since the ingest work of issue 17 documents hold their content as ``tz`` (base64 of its zstd
+    frame) and their fingerprints as one string (layout 6); an index built before (layout 5) holds
+    ``text``, ``fp`` as a keyword list, and no ``tz`` in its mapping.  Opened for writing it gains the
+    field, later builds add ``tz`` documents beside the old ones (``fp`` still a list: the index keeps its
+    layout), and every search and text read answers as on SQLite from both kinds."""
     from whence.index.stores import codec, open_store
     from whence.index.stores import elastic as es
     from whence.index.stores import elastic_mappings as em
@@ -176,12 +177,15 @@ def test_an_index_of_texts_written_before_tz_keeps_answering(
         src = new_source(self, d, did)
         del src["tz"]
         src["text"] = codec.decompressor().decompress(d.text_z).decode("utf-8")
+        assert isinstance(src["fp"], list)  # layout 5's form
         return src
 
     runner = CliRunner()
     with monkeypatch.context() as m:  # the earlier whence: no tz in the mapping, texts as text
         props = {k: v for k, v in em.MAPPINGS["properties"].items() if k != "tz"}
+        props["fp"] = {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"}
         m.setitem(em.MAPPINGS, "properties", props)
+        m.setattr(es, "PARAMS", {**es.PARAMS, "layout": "5"})
         m.setattr(em, "ADDED_FIELDS", tuple(f for f in em.ADDED_FIELDS if f != "tz"))
         m.setattr(es.ElasticStore, "_doc_source", old_source)
         _build(runner, engine_index, old_dir)
@@ -189,7 +193,9 @@ def test_an_index_of_texts_written_before_tz_keeps_answering(
 
     base, name = engine_index.rsplit("/", 1)
     with urllib.request.urlopen(f"{base}/{name}/_mapping") as resp:
-        assert "tz" not in next(iter(json.loads(resp.read()).values()))["mappings"]["properties"]
+        old_mapping = next(iter(json.loads(resp.read()).values()))["mappings"]
+    assert "tz" not in old_mapping["properties"] and old_mapping["_meta"]["layout"] == "5"
+    assert old_mapping["properties"]["fp"]["type"] == "keyword"
     db = str(tmp_path / "i.sqlite")
     for d in (old_dir, new_dir):
         _build(runner, engine_index, d)

@@ -282,9 +282,12 @@ class ElasticStore(Store):
         meta = mapping[self._read_index]["mappings"].get("_meta", {})
         if meta.get("whence") != "index":
             raise IndexFormatError(f"{self.target.display} is not a whence index")
-        codec.check_params(
-            meta, PARAMS, self.target.display, "rebuild it with `whence index build --rebuild`"
-        )
+        remedy = "rebuild it with `whence index build --rebuild`"
+        layout = str(meta.get("layout"))
+        # An index of an earlier layout that this one still reads is searched and written as it is.
+        want = {**PARAMS, "layout": layout} if layout in em.READABLE_LAYOUTS else PARAMS
+        codec.check_params(meta, want, self.target.display, remedy)
+        self._fp_list = layout == "5"  # fp as a keyword list (layout 5), else one string
 
     def _add_fields(self) -> None:
         """Give an index built before :data:`~.elastic_mappings.ADDED_FIELDS` existed those fields."""
@@ -439,6 +442,7 @@ class ElasticStore(Store):
 
     def _doc_source(self, d: IndexedDoc, did: int) -> dict[str, Any]:
         hashes = np.unique(np.asarray(d.hashes, dtype=np.int64))
+        keys = _keys(hashes)
         return {
             "kind": "doc",
             "did": did,
@@ -453,7 +457,7 @@ class ElasticStore(Store):
             # parse, copy out of the source and compress (docs/elastic.md, "Ingest").
             "tz": base64.b64encode(d.text_z).decode("ascii"),
             "nfp": len(hashes),
-            "fp": _keys(hashes),
+            "fp": keys if self._fp_list else " ".join(keys),
             "bands": [_key(k) for k in d.bands],
         }
 
