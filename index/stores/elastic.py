@@ -94,7 +94,8 @@ def _occ_id(did: int, o: Occurrence) -> str:
     return "o" + xxhash.xxh3_128_hexdigest(key.encode("utf-8", "surrogatepass"))
 
 
-_DOC_FIELDS = ["tz", "text", "did", "blob", "lang", "lines", "tokens", "len"]
+_META_FIELDS = ["did", "blob", "lang", "lines", "tokens", "len"]
+_DOC_FIELDS = ["tz", "text", *_META_FIELDS]  # the content is in one of the first two (see _text)
 _OCC_FIELDS = ["did", "repo", "path", "rev", "licj", "url"]
 # Occurrences are read from doc values too (see _IDS_ONLY): their licenses, in order, as one JSON string.
 _OCC_READ: dict[str, Any] = {"stored_fields": "_none_", "docvalue_fields": _OCC_FIELDS}
@@ -156,7 +157,7 @@ def _text(src: dict[str, Any]) -> bytes:
 
 
 def _stored_doc(src: dict[str, Any]) -> StoredDoc:
-    """The metadata of a document read with (at least) ``_DOC_FIELDS[1:]``."""
+    """The metadata of a document read with (at least) ``_META_FIELDS``."""
     return StoredDoc(int(src["did"]), src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
 
 
@@ -737,7 +738,7 @@ class ElasticStore(Store):
         return out
 
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
-        sources = self._mget_sources([f"d{i}" for i in ids], _DOC_FIELDS[1:]).values()
+        sources = self._mget_sources([f"d{i}" for i in ids], _META_FIELDS).values()
         return {int(src["did"]): _stored_doc(src) for src in sources}
 
     def text(self, doc_id: int) -> bytes:
