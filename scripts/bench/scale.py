@@ -220,16 +220,17 @@ def curves_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
         "| documents | files given (copies) | build (s, this stage) | files/s | index | bytes/source byte"
-        " | peak RSS | search p50 | search p99 |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | peak RSS | search p50 | search p99 | load (build, search) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
+        load = f"{r['load_build']:.1f}, {r['load_search']:.1f}" if "load_build" in r else "not recorded"
         out.append(
             f"| {r['documents']:,} | {r['size']:,} ({r['copies']:,}) | {r['seconds']:.0f} |"
             f" {r['documents_per_s']:.0f} |"
             f" {r['index_bytes'] / 1e9:.2f} GB | {r['bytes_per_source_byte']:.2f} |"
             f" {r['peak_rss_mb']:.0f} MB |"
-            f" {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms |"
+            f" {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {load} |"
         )
     return "\n".join(out)
 
