@@ -21,6 +21,7 @@ repository of an owner) are left out of every build.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -239,6 +240,10 @@ def build(
     start = time.perf_counter()
     recent = _Recent()
     lock = threading.Lock()  # the store's connection: the writer's writes and the workers' lookups
+    # A store whose lookups may run beside a write lets the workers fingerprint while a batch is written.
+    lookup: contextlib.AbstractContextManager[object] = (
+        contextlib.nullcontext() if store.concurrent_lookups else lock
+    )
     blocked = OptOuts(store.optouts())  # repositories, and owners (owner/*)
     stop = threading.Event()  # set when the build fails: running batches give up at their next file
 
@@ -260,7 +265,7 @@ def build(
             if read.known is not None and recent.get(read.known[0]) is None:
                 texts.append((len(out) - 1, s, raw))
         if texts:
-            with lock:
+            with lookup:
                 stored = store.known([out[i].known[0] for i, _, _ in texts])  # type: ignore[index]
             for i, s, raw in texts:
                 if stop.is_set():
@@ -282,7 +287,7 @@ def build(
                 else:
                     ask.append(s.blob_id)
         if ask:
-            with lock:
+            with lookup:
                 found.update(store.known_blobs(ask))
         return found
 

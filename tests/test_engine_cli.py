@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from whence.api.state import State
@@ -149,3 +151,82 @@ def test_texts_parameter_picks_the_codec(engine_index: str, corpus: Path) -> Non
             urllib.request.urlopen(urllib.request.Request(f"{base}/{name}-{texts}-v*", method="DELETE"))
     res = runner.invoke(main, ["index", "stats", "--index", f"{engine_index}?texts=tiny"])
     assert res.exit_code == 2 and "texts must be small" in res.output
+
+
+def test_an_index_of_texts_written_before_tz_keeps_answering(
+    engine_index: str, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Since the ingest work of issue 17 documents hold their content as ``tz`` (base64 of its zstd
+    frame) and their fingerprints as one string (layout 6); an index built before (layout 5) holds
+    ``text``, ``fp`` as a keyword list, and no ``tz`` in its mapping.  Opened for writing it gains the
+    field, later builds add ``tz`` documents beside the old ones (``fp`` still a list: the index keeps its
+    layout), and every search and text read answers as on SQLite from both kinds."""
+    from whence.index.stores import codec, open_store
+    from whence.index.stores import elastic as es
+    from whence.index.stores import elastic_mappings as em
+
+    files = sorted(p for p in corpus.rglob("*.py"))
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    for i, p in enumerate(files):  # half the files built the old way, half the new way
+        dest = (old_dir if i % 2 else new_dir) / p.relative_to(corpus)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(p.read_bytes())
+    new_source = es.ElasticStore._doc_source
+
+    def old_source(self: es.ElasticStore, d: Any, did: int) -> dict[str, Any]:
+        src = new_source(self, d, did)
+        del src["tz"]
+        src["text"] = codec.decompressor().decompress(d.text_z).decode("utf-8")
+        assert isinstance(src["fp"], list)  # layout 5's form
+        return src
+
+    runner = CliRunner()
+    with monkeypatch.context() as m:  # the earlier whence: no tz in the mapping, texts as text
+        props = {k: v for k, v in em.MAPPINGS["properties"].items() if k != "tz"}
+        props["fp"] = {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"}
+        m.setitem(em.MAPPINGS, "properties", props)
+        m.setattr(es, "PARAMS", {**es.PARAMS, "layout": "5"})
+        m.setattr(em, "ADDED_FIELDS", tuple(f for f in em.ADDED_FIELDS if f != "tz"))
+        m.setattr(es.ElasticStore, "_doc_source", old_source)
+        _build(runner, engine_index, old_dir)
+    import urllib.request
+
+    base, name = engine_index.rsplit("/", 1)
+    with urllib.request.urlopen(f"{base}/{name}/_mapping") as resp:
+        old_mapping = next(iter(json.loads(resp.read()).values()))["mappings"]
+    assert "tz" not in old_mapping["properties"] and old_mapping["_meta"]["layout"] == "5"
+    assert old_mapping["properties"]["fp"]["type"] == "keyword"
+    db = str(tmp_path / "i.sqlite")
+    for d in (old_dir, new_dir):
+        _build(runner, engine_index, d)
+        _build(runner, db, d)
+    with urllib.request.urlopen(f"{base}/{name}/_search?q=kind:doc&size=1000") as resp:
+        kinds = {
+            ("tz" in h["_source"], "text" in h["_source"]) for h in json.loads(resp.read())["hits"]["hits"]
+        }
+    assert kinds == {(True, False), (False, True)}  # both kinds of document in one index
+    answers = {}
+    for t in (engine_index, db):
+        out = []
+        for p in (files[0], files[1]):  # one file of each kind
+            lines = p.read_text().splitlines(keepends=True)
+            res = runner.invoke(main, ["search", "--index", t, "--format", "json"], input="".join(lines[:60]))
+            assert res.exit_code == 0, res.output
+            got = json.loads(res.output)
+            out.append((got["verdict"], [m["path"] for m in got["matches"]]))
+        answers[t] = out
+    assert answers[engine_index] == answers[db]
+    assert all(v == "verbatim" for v, _ in answers[db])
+    with open_store(engine_index, readonly=True) as store, open_store(db, readonly=True) as lite:
+        ids = [es.doc_id(bytes.fromhex(h)) for h in _content_hashes(base, name)]
+        assert len(ids) == lite.stats()["documents"]
+        contents = {p.read_bytes() for p in files}
+        assert {store.text(i) for i in ids} == contents  # text() of both kinds
+        assert {f.text for f in store.fetch(ids).values()} == contents  # and fetch(), as search reads
+
+
+def _content_hashes(base: str, name: str) -> list[str]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base}/{name}/_search?q=kind:doc&size=1000&_source=ch") as resp:
+        return [h["_source"]["ch"] for h in json.loads(resp.read())["hits"]["hits"]]

@@ -266,6 +266,21 @@ def test_engine_refuses_an_index_built_with_other_parameters(engine_index: str) 
         open_store(engine_index, readonly=True)
 
 
+def test_engine_refuses_an_index_of_a_layout_it_no_longer_reads(engine_index: str) -> None:
+    """A new index is of layout 6 (``fp`` one string in a ``text`` field); 5 is still read and written
+    (tests/test_engine_cli.py), anything else is refused with the command that rebuilds it."""
+    base, name = engine_index.rsplit("/", 1)
+    open_store(engine_index, create=True).close()
+    mapping = http("GET", f"{base}/{name}/_mapping")
+    physical = next(iter(mapping))
+    mappings = mapping[physical]["mappings"]
+    assert mappings["_meta"]["layout"] == "6"
+    assert mappings["properties"]["fp"]["type"] == "text"
+    http("PUT", f"{base}/{physical}/_mapping", {"_meta": {**mappings["_meta"], "layout": "4"}})
+    with pytest.raises(IndexFormatError, match=r"layout='4', this whence uses '6'.*index build --rebuild"):
+        open_store(engine_index, readonly=True)
+
+
 def test_engine_refuses_a_plain_index_of_the_same_name(engine_url: str) -> None:
     name = f"test-{uuid.uuid4().hex[:12]}-v0"
     http("PUT", f"{engine_url}/{name}", {})

@@ -256,6 +256,11 @@ class StoreWriter(abc.ABC):
     """What ingestion writes through, best as a session: ``with store.writer() as w:`` (see
     :meth:`writer`)."""
 
+    #: Whether :meth:`known` and :meth:`known_blobs` may run on other threads while :meth:`add` runs
+    #: (a search engine's HTTP client may; a SQLite connection may not).  The build then fingerprints
+    #: the next batches while a batch is being written, instead of waiting for the write to finish.
+    concurrent_lookups: bool = False
+
     @abc.abstractmethod
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:
         """Which of these content hashes are already stored."""

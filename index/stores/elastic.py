@@ -22,6 +22,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,9 @@ PAGE = 5000
 MAX_ID_ATTEMPTS = 8
 #: Postings written between automatic refreshes during a build.
 REFRESH_PAIRS = 4_000_000
+#: Bulks one batch is split into, sent at once: the engine indexes the documents of one bulk to one shard on
+#: one write thread, so a single bulk at a time leaves the other cores idle (docs/elastic.md, "Ingest").
+BULK_CONCURRENCY = 2
 #: How long a document count is reused (search asks for it on every query to size its boilerplate cap).
 COUNT_TTL_S = 5.0
 #: Most repositories of one owner a page may reach (offset + limit): the terms aggregation holds them all.
@@ -102,7 +106,8 @@ def _occ_id(did: int, o: Occurrence) -> str:
     return "o" + xxhash.xxh3_128_hexdigest(key.encode("utf-8", "surrogatepass"))
 
 
-_DOC_FIELDS = ["text", "did", "blob", "lang", "lines", "tokens", "len"]
+_META_FIELDS = ["did", "blob", "lang", "lines", "tokens", "len"]
+_DOC_FIELDS = ["tz", "text", *_META_FIELDS]  # the content is in one of the first two (see _text)
 _OCC_FIELDS = ["did", "repo", "path", "rev", "licj", "url"]
 # Occurrences are read from doc values too (see _IDS_ONLY): their licenses, in order, as one JSON string.
 _OCC_READ: dict[str, Any] = {"stored_fields": "_none_", "docvalue_fields": _OCC_FIELDS}
@@ -155,8 +160,16 @@ def _band_query(keys: Sequence[int]) -> dict[str, Any]:
     return em.kind_query("doc", em.term_filter("bands", [_key(k) for k in keys]))
 
 
+def _text(src: dict[str, Any]) -> bytes:
+    """The content of a document read with ``tz`` and ``text``: ``tz`` (base64 of the zstd frame the
+    build made), or ``text`` as documents written before ``tz`` hold it (both may be in one index)."""
+    if "tz" in src:
+        return codec.decompressor().decompress(base64.b64decode(src["tz"]))
+    return str(src["text"]).encode("utf-8")
+
+
 def _stored_doc(src: dict[str, Any]) -> StoredDoc:
-    """The metadata of a document read with (at least) ``_DOC_FIELDS[1:]``."""
+    """The metadata of a document read with (at least) ``_META_FIELDS``."""
     return StoredDoc(int(src["did"]), src["blob"], src["lang"], src["lines"], src["tokens"], src["len"])
 
 
@@ -175,6 +188,8 @@ class ElasticStore(Store):
         IndexFormatError: the index was built by another layout or with other fingerprint parameters.
     """
 
+    concurrent_lookups = True  # the engine client's connection pool serves several threads
+
     def __init__(
         self, url: str, *, create: bool = False, readonly: bool = False, rebuild: bool = False
     ) -> None:
@@ -186,6 +201,7 @@ class ElasticStore(Store):
         self._seq = time.time_ns()
         self._pairs_since_refresh = 0
         self.refresh_pairs = REFRESH_PAIRS
+        self._senders: ThreadPoolExecutor | None = None
         try:
             self._open(create and not readonly)
         except BaseException:
@@ -279,9 +295,12 @@ class ElasticStore(Store):
         meta = mapping[self._read_index]["mappings"].get("_meta", {})
         if meta.get("whence") != "index":
             raise IndexFormatError(f"{self.target.display} is not a whence index")
-        codec.check_params(
-            meta, PARAMS, self.target.display, "rebuild it with `whence index build --rebuild`"
-        )
+        remedy = "rebuild it with `whence index build --rebuild`"
+        layout = str(meta.get("layout"))
+        # An index of an earlier layout that this one still reads is searched and written as it is.
+        want = {**PARAMS, "layout": layout} if layout in em.READABLE_LAYOUTS else PARAMS
+        codec.check_params(meta, want, self.target.display, remedy)
+        self._fp_list = layout == "5"  # fp as a keyword list (layout 5), else one string
 
     def _add_fields(self) -> None:
         """Give an index built before :data:`~.elastic_mappings.ADDED_FIELDS` existed those fields."""
@@ -356,15 +375,16 @@ class ElasticStore(Store):
             # shard row's blob id -> the document, so that a later build knows the blob before fetching
             # it.  A marker may land before its document (another shard) or name another content's id
             # (a clash, retried below with a new marker): known_blobs checks each against its document.
-            ops = []
+            groups = []
             for d in pending:
                 did = doc_id(d.content_hash, attempt)
-                ops.append(({"create": {"_id": f"d{did}"}}, self._doc_source(d, did)))
+                ops = [({"create": {"_id": f"d{did}"}}, self._doc_source(d, did))]
                 ops.extend(self._occurrence_op(did, o) for o in d.occurrences)
                 if _BLOB_KEY.fullmatch(d.blob_id):
                     marker = {"kind": "blob", "did": did, "ch": d.content_hash.hex()}
                     ops.append(({"index": {"_id": f"b{d.blob_id}"}}, marker))
-            statuses = iter(self._bulk(ops))
+                groups.append(ops)
+            statuses = iter(self._bulk_parallel(groups))
             existing: list[tuple[IndexedDoc, list[int]]] = []
             for d in pending:
                 doc_status = next(statuses)
@@ -404,12 +424,38 @@ class ElasticStore(Store):
         failpoints.reached("after-commit")  # the batch is acknowledged: crash tests stop a build here
         return WriteResult(new_docs, new_occ)
 
+    def _bulk_parallel(
+        self, groups: Sequence[Sequence[tuple[dict[str, Any], dict[str, Any] | None]]]
+    ) -> list[int]:
+        """:meth:`_bulk` of the concatenated ``groups`` (each one document's operations), as up to
+        :data:`BULK_CONCURRENCY` bulks of whole groups sent at once; the statuses in order."""
+        parts = min(BULK_CONCURRENCY, len(groups))
+        if parts <= 1:
+            return self._bulk([op for g in groups for op in g])
+        chunks: list[list[tuple[dict[str, Any], dict[str, Any] | None]]] = [[] for _ in range(parts)]
+        per = -(-sum(len(g) for g in groups) // parts)  # operations per bulk, rounded up
+        i = 0
+        for g in groups:
+            if len(chunks[i]) >= per and i < parts - 1:
+                i += 1
+            chunks[i].extend(g)
+        if self._senders is None:
+            self._senders = ThreadPoolExecutor(BULK_CONCURRENCY, thread_name_prefix="whence-bulk")
+        futures = [self._senders.submit(self._bulk, c) for c in chunks]
+        # Every bulk is waited for before any error is raised: none is left running behind the caller.
+        results = [f.exception() or f.result() for f in futures]
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return [s for r in results for s in r]  # type: ignore[union-attr]
+
     def _delete(self, ids: list[str]) -> None:
         if ids:
             self._bulk([({"delete": {"_id": i}}, None) for i in ids])
 
     def _doc_source(self, d: IndexedDoc, did: int) -> dict[str, Any]:
         hashes = np.unique(np.asarray(d.hashes, dtype=np.int64))
+        keys = _keys(hashes)
         return {
             "kind": "doc",
             "did": did,
@@ -420,9 +466,11 @@ class ElasticStore(Store):
             "lines": d.lines,
             "tokens": d.tokens,
             "sig": base64.b64encode(d.signature).decode("ascii"),
-            "text": codec.decompressor().decompress(d.text_z).decode("utf-8"),  # ingestion admits only UTF-8
+            # The zstd frame the build already made, not the text: a third of the bytes for the engine to
+            # parse, copy out of the source and compress (docs/elastic.md, "Ingest").
+            "tz": base64.b64encode(d.text_z).decode("ascii"),
             "nfp": len(hashes),
-            "fp": _keys(hashes),
+            "fp": keys if self._fp_list else " ".join(keys),
             "bands": [_key(k) for k in d.bands],
         }
 
@@ -698,18 +746,16 @@ class ElasticStore(Store):
         for h in docs["hits"]["hits"]:
             src = h["_source"]
             did = int(src["did"])
-            out[did] = Fetched(
-                _stored_doc(src), src["text"].encode("utf-8"), None if occs is None else occs[did]
-            )
+            out[did] = Fetched(_stored_doc(src), _text(src), None if occs is None else occs[did])
         return out
 
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
-        sources = self._mget_sources([f"d{i}" for i in ids], _DOC_FIELDS[1:]).values()
+        sources = self._mget_sources([f"d{i}" for i in ids], _META_FIELDS).values()
         return {int(src["did"]): _stored_doc(src) for src in sources}
 
     def text(self, doc_id: int) -> bytes:
-        for src in self._mget_sources([f"d{doc_id}"], ["text"]).values():
-            return str(src["text"]).encode("utf-8")
+        for src in self._mget_sources([f"d{doc_id}"], ["tz", "text"]).values():
+            return _text(src)
         raise KeyError(doc_id)
 
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
@@ -913,4 +959,6 @@ class ElasticStore(Store):
     def close(self) -> None:
         """Release the connections.  Writes not yet refreshed stay durable and become searchable at the
         engine's next periodic refresh."""
+        if self._senders is not None:
+            self._senders.shutdown(wait=True)
         self._driver.close()

@@ -193,6 +193,29 @@ def probe(target: Target, timeout: float = 10.0) -> EngineInfo:
     raise StoreUnavailable(f"{target.base} is not an Elasticsearch or OpenSearch node ({'; '.join(tried)})")
 
 
+_orjson: Any
+try:  # the elastic extra's encoder: several times faster than json on the bulks' long texts
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - without it, the standard library does the same, slower
+    _orjson = None
+
+
+def _line(obj: Any) -> bytes:
+    """One NDJSON line.  orjson refuses a lone surrogate (a path read from undecodable bytes); json
+    writes it as an escape, as before, so such a line goes through json."""
+    if _orjson is not None:
+        try:
+            return bytes(_orjson.dumps(obj)) + b"\n"
+        except TypeError:
+            pass
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def ndjson_body(lines: Any) -> bytes:
+    """The body of a ``_bulk`` or ``_msearch``: one compact JSON object per line."""
+    return b"".join(_line(line) for line in lines)
+
+
 class Driver:
     """Raw REST calls through the engine's official client, with retries for busy/unreachable nodes."""
 
@@ -243,7 +266,7 @@ class Driver:
             StoreUnavailable: still busy or unreachable after the last try.
         """
         if ndjson:
-            body = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in body)
+            body = ndjson_body(body)
         for attempt in range(len(backoff) + 1):
             try:
                 return self._call(method, path, body, params, ndjson)

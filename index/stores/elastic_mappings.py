@@ -4,7 +4,7 @@ Elasticsearch 8/9 and OpenSearch 2/3 speak the same REST dialect for everything 
 send these very dicts.  Layout (one index behind an alias; every whence object is one engine document,
 told apart by ``kind``)::
 
-    kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, nfp, sig, text
+    kind=doc   _id "d<id>"   did, ch, blob, lang, len, lines, tokens, nfp, sig, tz (text before)
                              (+ fp, bands: indexed, not in _source)
     kind=occ   _id "o<key>"  did, repo, path, rev, lic, licj, url, seq
     kind=optout _id "x<repo>" repo, added   (repositories kept out of the index)
@@ -26,18 +26,26 @@ Why this shape (see docs/elastic.md for the measurements behind it):
   several machines) agrees on it without coordination, and ``create`` makes a second write of a content
   a no-op: reruns and concurrent workers cannot duplicate a document.  Occurrences are keyed by a hash
   of (document, repo, path, revision) for the same reason.
-* ``text`` is the content, only in ``_source`` (not indexed), read back with the candidates' metadata in
-  the same round trip.  It is stored as plain text under the ``best_compression`` codec rather than as
-  base64 of zstd: the same size on disk (measured on 1,414 files: 15 MB either way; LZ4 instead gives
-  22-25 MB) and readable in ``_source``.
+* ``tz`` is the content: base64 of the zstd frame the build already made, only in ``_source`` (not
+  indexed), read back with the candidates' metadata in the same round trip.  Until issue 17 it was
+  ``text``, the content as plain text under the ``best_compression`` codec (the same size on disk as
+  base64 of zstd, measured on 1,414 files: 15 MB either way); but the engine parses every document's
+  source twice (the document, then the ``_source`` filter that drops ``fp`` and ``bands``), writes it
+  again and compresses it, and a third of the bytes made a build's engine CPU a quarter smaller
+  (docs/elastic.md, "Ingest").  Indexes written before keep their ``text`` documents, which are read
+  as before; new documents beside them hold ``tz``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-#: Bumped when the layout changes; an index of another version is refused (rebuild it).
-LAYOUT_VERSION = 5
+#: Bumped when the layout changes; an index of another version is refused (rebuild it), except those of
+#: :data:`READABLE_LAYOUTS`.
+LAYOUT_VERSION = 6
+#: Layouts this whence still searches and writes: 5 holds ``fp`` as a ``keyword`` list (6 as one
+#: whitespace-separated string in a ``text`` field: the same terms, answered by the same queries).
+READABLE_LAYOUTS = ("5", "6")
 
 _KW_NOT_INDEXED = {"type": "keyword", "index": False, "doc_values": False}
 
@@ -56,8 +64,11 @@ MAPPINGS: dict[str, Any] = {
         "tokens": {"type": "integer", "index": False},
         "nfp": {"type": "integer", "index": False},  # fingerprints held: summed by stats
         "sig": {"type": "binary"},
-        "text": _KW_NOT_INDEXED,
-        "fp": {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"},
+        "text": _KW_NOT_INDEXED,  # the content as text: documents written before tz
+        "tz": {"type": "binary"},  # the content: base64 of its zstd frame, only in _source
+        # One string of space-separated keys, split by the whitespace analyzer into exactly the terms a
+        # keyword list gives (layout 5): one JSON value to parse instead of a few hundred.
+        "fp": {"type": "text", "analyzer": "whitespace", "norms": False, "index_options": "docs"},
         "bands": {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"},
         # occurrences
         "repo": {"type": "keyword"},
@@ -78,7 +89,7 @@ MAPPINGS: dict[str, Any] = {
 }
 #: Fields added to the layout after indexes of it were built: an index opened for writing gains them
 #: (adding fields to a mapping is allowed in place; nothing else changes).
-ADDED_FIELDS = ("ds", "rec")
+ADDED_FIELDS = ("ds", "rec", "tz")
 
 
 def index_body(

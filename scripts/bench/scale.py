@@ -17,7 +17,12 @@ search's own process as the CLI and the service call it.
     python scripts/bench/scale.py [--sizes 10000,100000,1000000] [--index PATH_OR_URL] [--queries 300]
                                   [--out docs/scale] [--workers 2]
 
-Writes ``OUT.json`` (every figure) and ``OUT.png`` (the curve), and prints the table the README shows.
+Writes ``OUT.json`` (every figure; after every stage, so that ``--resume-from SIZE`` can go on from a run
+stopped later) and ``OUT.png`` (the curve), and prints the table the README shows.  ``--merge A.json
+B.json ...`` only merges runs: rows of one store into one curve, and runs of SQLite and of an engine into
+one file (``{"stores": {store: {meta, rows}}}``) and one figure with a curve per store::
+
+    python scripts/bench/scale.py --merge docs/scale.json /work/scale/engine.json --out docs/scale
 """
 
 from __future__ import annotations
@@ -114,6 +119,7 @@ def build_stage(index: str, start: int, stop: int, seed: int, workers: int) -> d
         "new_documents": report.documents,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "skipped": dict(report.skipped),
+        "load_build": os.getloadavg()[0],  # the machine's 1-minute load average as the stage ended
     }
 
 
@@ -153,6 +159,7 @@ def measure_search(index: str, size: int, queries: int, seed: int) -> dict[str, 
         "max_ms": max(times),
         "queries": len(times),
         "found_verbatim": found / max(1, inside_n),
+        "load_search": os.getloadavg()[0],
     }
 
 
@@ -167,28 +174,32 @@ def _child(args: list[str]) -> dict[str, Any]:
     return result
 
 
-def plot(rows: list[dict[str, Any]], store: str, png: Path) -> None:
+def plot(curves: dict[str, list[dict[str, Any]]], png: Path) -> None:
+    """One figure: latency, index size and build for every store's rows (``{store: rows}``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [r["documents"] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    axes[0].plot(sizes, [r["p50_ms"] for r in rows], "o-", label="p50")
-    axes[0].plot(sizes, [r["p99_ms"] for r in rows], "s-", label="p99")
-    for name, value in TARGETS.get(store, {}).items():
-        axes[0].axhline(value, linestyle=":", color="grey")
-        axes[0].annotate(f"target {name}", (sizes[0], value), fontsize=8, color="grey")
-    axes[0].set_title(f"search latency ({store})")
+    for i, (store, rows) in enumerate(curves.items()):
+        c = f"C{i}"  # one colour per store; solid: p50, RSS, size; dashed: p99, files/s
+        sizes = [r["documents"] for r in rows]
+        axes[0].plot(sizes, [r["p50_ms"] for r in rows], "o-", color=c, label=f"{store} p50")
+        axes[0].plot(sizes, [r["p99_ms"] for r in rows], "s--", color=c, label=f"{store} p99")
+        for name, value in TARGETS.get(store, {}).items():
+            axes[0].axhline(value, linestyle=":", color="grey")
+            axes[0].annotate(f"target {store} {name}", (sizes[0], value), fontsize=8, color="grey")
+        axes[1].plot(sizes, [r["index_bytes"] / 1e9 for r in rows], "o-", color=c, label=store)
+        axes[2].plot(sizes, [r["peak_rss_mb"] for r in rows], "o-", color=c, label=f"{store} peak RSS (MB)")
+        axes[2].plot(sizes, [r["documents_per_s"] for r in rows], "s--", color=c, label=f"{store} files/s")
+    axes[0].set_title("search latency")
     axes[0].set_ylabel("ms")
-    axes[0].legend()
-    axes[1].plot(sizes, [r["index_bytes"] / 1e9 for r in rows], "o-")
+    axes[0].legend(fontsize=8)
     axes[1].set_title("index size")
     axes[1].set_ylabel("GB")
-    axes[2].plot(sizes, [r["peak_rss_mb"] for r in rows], "o-", label="peak RSS of the stage (MB)")
-    axes[2].plot(sizes, [r["documents_per_s"] for r in rows], "s-", label="build documents/s")
-    axes[2].set_title("build")
+    axes[1].legend(fontsize=8)
+    axes[2].set_title("build (each stage)")
     axes[2].legend(fontsize=8)
     for ax in axes:
         ax.set_xscale("log")
@@ -198,19 +209,28 @@ def plot(rows: list[dict[str, Any]], store: str, png: Path) -> None:
     fig.savefig(png, dpi=110)
 
 
+def curves_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{store: {"meta", "rows"}}`` of an OUT.json: one run's (``meta``, ``rows``) or a merge of
+    several stores' (``stores``)."""
+    if "stores" in data:
+        return dict(data["stores"])
+    return {data["meta"]["store"]: {"meta": data["meta"], "rows": data["rows"]}}
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
         "| documents | files given (copies) | build (s, this stage) | files/s | index | bytes/source byte"
-        " | peak RSS | search p50 | search p99 |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | peak RSS | search p50 | search p99 | load (build, search) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
+        load = f"{r['load_build']:.1f}, {r['load_search']:.1f}" if "load_build" in r else "not recorded"
         out.append(
             f"| {r['documents']:,} | {r['size']:,} ({r['copies']:,}) | {r['seconds']:.0f} |"
             f" {r['documents_per_s']:.0f} |"
             f" {r['index_bytes'] / 1e9:.2f} GB | {r['bytes_per_source_byte']:.2f} |"
             f" {r['peak_rss_mb']:.0f} MB |"
-            f" {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms |"
+            f" {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {load} |"
         )
     return "\n".join(out)
 
@@ -244,13 +264,19 @@ def main() -> int:
         print(json.dumps(measure_search(args.index, args.search_only, args.queries, args.seed)))
         return 0
     if args.merge:
-        runs = [json.loads(Path(m).read_text()) for m in args.merge]
-        merged = sorted((r for run in runs for r in run["rows"]), key=lambda r: r["documents"])
+        # Rows of the same store are merged into one curve; several stores give one curve each.
+        stores: dict[str, dict[str, Any]] = {}
+        for m in args.merge:
+            for store, run in curves_of(json.loads(Path(m).read_text())).items():
+                got = stores.setdefault(store, {"meta": {**run["meta"], "merged": []}, "rows": []})
+                got["meta"]["merged"].append(m)
+                got["rows"] = sorted([*got["rows"], *run["rows"]], key=lambda r: r["documents"])
         out = Path(args.out)
-        meta = {**runs[0]["meta"], "merged": args.merge}
-        out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": merged}, indent=2) + "\n")
-        plot(merged, meta["store"], out.with_suffix(".png"))
-        print(table(merged))
+        data = next(iter(stores.values())) if len(stores) == 1 else {"stores": stores}
+        out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+        plot({k: v["rows"] for k, v in stores.items()}, out.with_suffix(".png"))
+        for store, run in stores.items():
+            print(f"\n{store}:\n{table(run['rows'])}")
         return 0
     tmp = tempfile.TemporaryDirectory(prefix="whence-scale-")
     index = args.index or str(Path(tmp.name) / "scale.sqlite")
@@ -264,15 +290,13 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(f"whence scale: {store} {index}; {len(indexed):,} real corpus files; sizes {sizes};"
           f" cpus {os.cpu_count()}")  # fmt: skip
+    meta = {"store": store, "cpus": os.cpu_count(), "real_files": len(indexed), "queries": args.queries}
     rows: list[dict[str, Any]] = []
     done = 0
     source_bytes = 0.0
     if args.resume_from:
-        rows = [
-            r
-            for r in json.loads(out.with_suffix(".json").read_text())["rows"]
-            if r["size"] <= args.resume_from
-        ]
+        before = curves_of(json.loads(out.with_suffix(".json").read_text())).get(store, {"rows": []})
+        rows = [r for r in before["rows"] if r["size"] <= args.resume_from]
         done = args.resume_from
         source_bytes = rows[-1]["index_bytes"] / rows[-1]["bytes_per_source_byte"] if rows else 0.0
         sizes = [s for s in sizes if s > done]
@@ -290,12 +314,13 @@ def main() -> int:
             f" ({stage['documents_per_s']:.0f}/s, peak RSS {stage['peak_rss_mb']:.0f} MB), index"
             f" {found['index_bytes'] / 1e9:.2f} GB; search p50 {found['p50_ms']:.1f} ms"
             f" p99 {found['p99_ms']:.1f} ms max {found['max_ms']:.1f} ms"
-            f" ({found['found_verbatim']:.0%} of indexed snippets found verbatim)",
+            f" ({found['found_verbatim']:.0%} of indexed snippets found verbatim);"
+            f" load average {stage['load_build']:.1f} building, {found['load_search']:.1f} searching",
             flush=True,
         )
-    meta = {"store": store, "cpus": os.cpu_count(), "real_files": len(indexed), "queries": args.queries}
-    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    plot(rows, store, out.with_suffix(".png"))
+        # Written after every stage: a run stopped in a later stage resumes from this one (--resume-from).
+        out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    plot({store: rows}, out.with_suffix(".png"))
     print("\n" + table(rows))
     last = rows[-1]
     for name, target in TARGETS[store].items():
