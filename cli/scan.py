@@ -68,7 +68,7 @@ from .options import default_index, exit_2_on_error, fail, index_option, open_in
     default=None,
     metavar="URL",
     help="Scan against the index of the whence service at URL, sending only fingerprints (no code); "
-    "--index is then not read.",
+    "$WHENCE_INDEX is then not read (an --index beside it is an error).",
 )
 @click.option(
     "--api-key",
@@ -116,6 +116,9 @@ def scan_cmd(
     from whence.scan import engine, findings, policy
     from whence.scan import files as scanfiles
 
+    source = click.get_current_context().get_parameter_source("target")
+    if remote is not None and source is click.core.ParameterSource.COMMANDLINE:
+        fail("--index and --remote: the scan uses one index, a local one or the service's; give one")
     started = time.perf_counter()
     when = None
     if fmt in SBOM:

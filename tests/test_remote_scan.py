@@ -397,3 +397,16 @@ def test_answers_that_are_not_a_services_are_clear_errors(
         server.shutdown()
         server.server_close()
         thread.join(timeout=30)
+
+
+def test_an_index_given_beside_remote_is_an_error_but_the_environments_is_not_read(
+    copied: Path, tmp_path: Path
+) -> None:
+    out, _ = _scan(str(copied), "--remote", "http://127.0.0.1:9/", "--index", str(tmp_path / "x.sqlite"))
+    assert out.returncode == 2 and "--index and --remote" in out.stderr
+    env = {**os.environ, "WHENCE_INDEX": str(tmp_path / "missing.sqlite")}
+    res = subprocess.run(
+        [sys.executable, "-m", "whence", "scan", str(copied), "--remote", "http://127.0.0.1:9/"],
+        capture_output=True, text=True, check=False, timeout=600, env=env,
+    )  # fmt: skip
+    assert res.returncode == 2 and "cannot reach the service at http://127.0.0.1:9" in res.stderr
