@@ -293,24 +293,37 @@ def test_regenerate_withholds_when_every_try_copies(
 def test_regenerate_streamed_keeps_sent_text_as_the_beginning(
     gen: LocalGenerator, istore: SQLiteStore, tiny_corpus: Path
 ) -> None:
-    """Checked often, the stream sends clean text before the copy shows: every later try continues
-    that text (its prompt is the prompt and that text), and what was sent never holds an attributable
-    span.  Here each try finds its way back into memorised code, and the choice is withheld."""
+    """Checked often, the stream sends clean text before a copy shows: every later try continues that
+    text (its prompt is the prompt and that text), and what was sent never holds an attributable span,
+    whether a later try comes out clean or every try finds its way back into memorised code.  (Which of
+    the two happens depends on how short a rare copy search attributes: the invariants hold for both.)"""
     prompt, _ = split(tiny_corpus, "cpython/colorsys.py", 40)
     strict = Attributor(istore, policy="regenerate")
     events = list(AttributedGenerator(gen, strict, check_chars=48).stream(prompt, greedy(60)))
     finish = [e for e in events if e.kind == "finish"]
-    assert len(finish) == 1 and finish[0].finish_reason == "content_filter"
+    assert len(finish) == 1
     released = "".join(e.text for e in events if e.kind == "text")
     assert released and not strict.blocks(strict.attribute(released, prompt=prompt))
     att = finish[0].attribution
-    assert att is not None and att["verdict"] == "verbatim"
+    assert att is not None
     regenerated = att["regenerated"]
-    assert regenerated["tries"] == 4 and not regenerated["clean"] and len(regenerated["withheld"]) == 4
-    assert sum(e.kind == "attribution" for e in events) == 4  # each try's copy, as soon as it was certain
+    withheld = regenerated["withheld"]
+    # The first try copies colorsys.py, so there was at least one retry, and at most the default three.
+    assert 1 <= len(withheld) <= 3 + (0 if regenerated["clean"] else 1)
+    assert all(w["attribution"]["verdict"] in search.ATTRIBUTING for w in withheld)
+    assert withheld[0]["attribution"]["matches"][0]["path"] == "colorsys.py"
+    assert regenerated["tries"] == len(withheld) + (1 if regenerated["clean"] else 0)
+    if regenerated["clean"]:
+        assert finish[0].finish_reason in ("length", "stop")
+        assert att["verdict"] not in search.ATTRIBUTING
+    else:
+        assert finish[0].finish_reason == "content_filter" and att["verdict"] in search.ATTRIBUTING
+    # Each retry's prompt is the prompt and the text sent before it (a prefix of what was sent at the end).
     usage = events[-1].usage
     assert usage is not None
-    assert usage.prompt_tokens == gen.count_tokens(prompt) + 3 * gen.count_tokens(prompt + released)
+    retries = regenerated["tries"] - 1
+    base = gen.count_tokens(prompt)
+    assert base * (1 + retries) <= usage.prompt_tokens <= base + retries * gen.count_tokens(prompt + released)
 
 
 def test_regenerate_on_a_remote_backend_sends_other_seeds(
