@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,11 +36,13 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 30.0
 
 
-def _import_httpx() -> Any:
+def _import_httpx(backend: str) -> Any:
     try:
         import httpx
     except ImportError as exc:
-        raise GeneratorUnavailable("the remote backend needs httpx: pip install 'whence[generate]'") from exc
+        raise GeneratorUnavailable(
+            f"the {backend} backend needs httpx: pip install 'whence[generate]'"
+        ) from exc
     return httpx
 
 
@@ -76,7 +79,89 @@ def server_message(body: bytes) -> str:
     return json.dumps(data)[:300]
 
 
-class RemoteGenerator:
+class HTTPBackend(ABC):
+    """What the remote backends share: the URL and retry checks, one ``httpx`` connection pool with the
+    bearer token, and :meth:`_send`, which POSTs to :attr:`url` with retries and back-off.  A subclass
+    sets :attr:`url` and says what an HTTP error means (:meth:`_error`)."""
+
+    #: Names the backend in the message when httpx is missing.
+    backend = "remote"
+    url: str
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None,
+        timeout: float,
+        retries: int,
+        backoff: float,
+        transport: Any,
+    ) -> None:
+        httpx = _import_httpx(self.backend)
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInput(f"remote: {url!r} is not an http(s) URL")
+        if retries < 0:
+            raise InvalidInput(f"retries: must be >= 0, got {retries}")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._httpx = httpx
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), headers=headers, transport=transport
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def _wait(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.backoff * (2**attempt)
+        if retry_after:
+            try:
+                delay = max(delay, float(retry_after))
+            except ValueError:
+                delay = self.backoff * (2**attempt)  # an HTTP date: keep our own back-off
+        time.sleep(min(delay, MAX_BACKOFF_S))
+
+    def _send(self, body: dict[str, Any]) -> Any:
+        """POST ``body``; the open response (streamed) once the server answered 200."""
+        httpx = self._httpx
+        last = ""
+        for attempt in range(self.retries + 1):
+            try:
+                req = self._client.build_request("POST", self.url, json=body)
+                resp = self._client.send(req, stream=True)
+            except httpx.TimeoutException:
+                last = f"no answer from {self.url} within {self.timeout:g}s"
+            except httpx.TransportError as exc:
+                last = f"cannot reach {self.url}: {exc}"
+            else:
+                if resp.status_code == 200:
+                    return resp
+                content = resp.read()
+                resp.close()
+                if resp.status_code not in RETRY_STATUSES:
+                    raise self._error(resp.status_code, content)
+                last = str(self._error(resp.status_code, content))
+                if attempt < self.retries:
+                    self._wait(attempt, resp.headers.get("retry-after"))
+                continue
+            if attempt < self.retries:
+                self._wait(attempt, None)
+        tries = self.retries + 1
+        raise GeneratorUnavailable(f"{last} ({tries} {'try' if tries == 1 else 'tries'})")
+
+    @abstractmethod
+    def _error(self, status: int, body: bytes) -> Exception:
+        """The exception for an answer of HTTP ``status`` with ``body``."""
+
+
+class RemoteGenerator(HTTPBackend):
     """StarCoder2 behind an OpenAI-compatible completions server.
 
     Args:
@@ -102,32 +187,15 @@ class RemoteGenerator:
         backoff: float = 0.5,
         transport: Any = None,
     ) -> None:
-        httpx = _import_httpx()
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"remote: {url!r} is not an http(s) URL")
-        if retries < 0:
-            raise InvalidInput(f"retries: must be >= 0, got {retries}")
+        super().__init__(
+            url, api_key=api_key, timeout=timeout, retries=retries, backoff=backoff, transport=transport
+        )
         self.url = completions_url(url)
         self.model = model
         self.name = model or url
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._httpx = httpx
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), headers=headers, transport=transport
-        )
 
     def __enter__(self) -> RemoteGenerator:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
 
     def _served_model(self) -> str | None:
         # OpenAI's API requires `model`; vLLM answers 404 for a wrong one.  Ask the server once.
@@ -201,43 +269,6 @@ class RemoteGenerator:
                 f"{where}: HTTP 404 ({msg}); is it an OpenAI-compatible server, and is --remote-model right?"
             )
         return GeneratorUnavailable(f"{where} failed: HTTP {status}: {msg}")
-
-    def _wait(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.backoff * (2**attempt)
-        if retry_after:
-            try:
-                delay = max(delay, float(retry_after))
-            except ValueError:
-                delay = self.backoff * (2**attempt)  # an HTTP date: keep our own back-off
-        time.sleep(min(delay, MAX_BACKOFF_S))
-
-    def _send(self, body: dict[str, Any]) -> Any:
-        """POST ``body``; the open response (streamed) once the server answered 200."""
-        httpx = self._httpx
-        last = ""
-        for attempt in range(self.retries + 1):
-            try:
-                req = self._client.build_request("POST", self.url, json=body)
-                resp = self._client.send(req, stream=True)
-            except httpx.TimeoutException:
-                last = f"no answer from {self.url} within {self.timeout:g}s"
-            except httpx.TransportError as exc:
-                last = f"cannot reach {self.url}: {exc}"
-            else:
-                if resp.status_code == 200:
-                    return resp
-                content = resp.read()
-                resp.close()
-                if resp.status_code not in RETRY_STATUSES:
-                    raise self._error(resp.status_code, content)
-                last = str(self._error(resp.status_code, content))
-                if attempt < self.retries:
-                    self._wait(attempt, resp.headers.get("retry-after"))
-                continue
-            if attempt < self.retries:
-                self._wait(attempt, None)
-        tries = self.retries + 1
-        raise GeneratorUnavailable(f"{last} ({tries} {'try' if tries == 1 else 'tries'})")
 
     def generate(self, prompt: str, params: GenerationParams, *, suffix: str | None = None) -> Any:
         """Generate ``params.num_responses`` completions in one request (see :class:`CodeGenerator`)."""

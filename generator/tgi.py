@@ -15,9 +15,7 @@ become whence's errors.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,7 +33,7 @@ from .base import (
     collect,
     fim_prompt,
 )
-from .remote import MAX_BACKOFF_S, RETRY_STATUSES, RemoteGenerator, server_message
+from .remote import HTTPBackend, RemoteGenerator, server_message
 
 PROTOCOLS = ("auto", "openai", "tgi")
 
@@ -94,7 +92,7 @@ def remote_backend(
     return RemoteGenerator(url, model=model, api_key=api_key, timeout=timeout, retries=retries)
 
 
-class TGIGenerator:
+class TGIGenerator(HTTPBackend):
     """StarCoder2 behind a Text Generation Inference server.
 
     Args:
@@ -109,6 +107,8 @@ class TGIGenerator:
         GeneratorUnavailable: httpx missing; later, a server that cannot be reached or refuses.
     """
 
+    backend = "TGI"
+
     def __init__(
         self,
         url: str,
@@ -119,35 +119,15 @@ class TGIGenerator:
         backoff: float = 0.5,
         transport: Any = None,
     ) -> None:
-        try:
-            import httpx
-        except ImportError as exc:
-            raise GeneratorUnavailable("the TGI backend needs httpx: pip install 'whence[generate]'") from exc
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"remote: {url!r} is not an http(s) URL")
-        if retries < 0:
-            raise InvalidInput(f"retries: must be >= 0, got {retries}")
+        super().__init__(
+            url, api_key=api_key, timeout=timeout, retries=retries, backoff=backoff, transport=transport
+        )
         self.base = base_url(url)
         self.url = self.base + "/generate_stream"
         self.name = url
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._httpx = httpx
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), headers=headers, transport=transport
-        )
 
     def __enter__(self) -> TGIGenerator:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
 
     def body(
         self, prompt: str, params: GenerationParams, *, suffix: str | None, index: int = 0
@@ -199,35 +179,6 @@ class TGIGenerator:
                 "an OpenAI-compatible one)"
             )
         return GeneratorUnavailable(f"{self.url} failed: HTTP {status}: {msg}")
-
-    def _send(self, body: dict[str, Any]) -> Any:
-        httpx = self._httpx
-        last = ""
-        for attempt in range(self.retries + 1):
-            retry_after = None
-            try:
-                req = self._client.build_request("POST", self.url, json=body)
-                resp = self._client.send(req, stream=True)
-            except httpx.TimeoutException:
-                last = f"no answer from {self.url} within {self.timeout:g}s"
-            except httpx.TransportError as exc:
-                last = f"cannot reach {self.url}: {exc}"
-            else:
-                if resp.status_code == 200:
-                    return resp
-                content = resp.read()
-                resp.close()
-                if resp.status_code not in RETRY_STATUSES:
-                    raise self._error(resp.status_code, content)
-                last = str(self._error(resp.status_code, content))
-                retry_after = resp.headers.get("retry-after")
-            if attempt < self.retries:
-                delay = self.backoff * (2**attempt)
-                with contextlib.suppress(ValueError):  # an HTTP date: keep our own back-off
-                    delay = max(delay, float(retry_after)) if retry_after else delay
-                time.sleep(min(delay, MAX_BACKOFF_S))
-        tries = self.retries + 1
-        raise GeneratorUnavailable(f"{last} ({tries} {'try' if tries == 1 else 'tries'})")
 
     def generate(self, prompt: str, params: GenerationParams, *, suffix: str | None = None) -> Any:
         """``params.num_responses`` completions (see :class:`~whence.generator.base.CodeGenerator`)."""
