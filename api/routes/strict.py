@@ -47,30 +47,38 @@ class StrictJSONRoute(APIRoute):
         return strict
 
 
-class HostedRoute(StrictJSONRoute):
-    """A strict route whose error envelopes also carry the request's ``request_id`` (the hosted API
-    answers every request with one, errors included)."""
+class _OwnErrorsRoute(StrictJSONRoute):
+    """A strict route that answers its errors itself, in :meth:`envelope` (whence's, unless a subclass
+    writes its API's shape), rather than through the service's exception handlers; an index found
+    damaged is still noted for ``/healthz``."""
+
+    def envelope(self, request: Request, status: int, message: str, field: str | None) -> dict[str, Any]:
+        return error_body(status, message, field)
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
 
-        async def hosted(request: Request) -> Response:
+        async def own_errors(request: Request) -> Response:
             try:
                 return await handler(request)
             except ApiError as exc:
-                body, status, headers = (
-                    error_body(exc.status, exc.message, exc.field),
-                    exc.status,
-                    exc.headers,
-                )
+                status, message, field, headers = exc.status, exc.message, exc.field, exc.headers
             except WhenceError as exc:
                 _note_damage(request, exc)
-                status, headers = status_of(exc), {}
-                body = error_body(status, str(exc), getattr(exc, "param", None))
-            rid = getattr(request.state, "request_id", None)
-            return JSONResponse(body | {"request_id": rid}, status_code=status, headers=headers)
+                status, message, field, headers = status_of(exc), str(exc), getattr(exc, "param", None), {}
+            body = self.envelope(request, status, message, field)
+            return JSONResponse(body, status_code=status, headers=headers)
 
-        return hosted
+        return own_errors
+
+
+class HostedRoute(_OwnErrorsRoute):
+    """A strict route whose error envelopes also carry the request's ``request_id`` (the hosted API
+    answers every request with one, errors included)."""
+
+    def envelope(self, request: Request, status: int, message: str, field: str | None) -> dict[str, Any]:
+        rid = getattr(request.state, "request_id", None)
+        return super().envelope(request, status, message, field) | {"request_id": rid}
 
 
 def _note_damage(request: Request, exc: WhenceError) -> None:
@@ -78,25 +86,8 @@ def _note_damage(request: Request, exc: WhenceError) -> None:
         request.app.state.index_damaged = str(exc)
 
 
-class TGIRoute(StrictJSONRoute):
+class TGIRoute(_OwnErrorsRoute):
     """A strict route whose errors read as Text Generation Inference's."""
 
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-
-        async def tgi(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ApiError as exc:
-                body, status, headers = (
-                    tgi_error_body(exc.status, exc.message, exc.field),
-                    exc.status,
-                    exc.headers,
-                )
-            except WhenceError as exc:
-                _note_damage(request, exc)
-                status, headers = status_of(exc), {}
-                body = tgi_error_body(status, str(exc), getattr(exc, "param", None))
-            return JSONResponse(body, status_code=status, headers=headers)
-
-        return tgi
+    def envelope(self, request: Request, status: int, message: str, field: str | None) -> dict[str, Any]:
+        return tgi_error_body(status, message, field)
