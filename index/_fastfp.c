@@ -1546,18 +1546,22 @@ FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
 
 /* Every maximal token-exact common run (same diagonal, grown both ways while tokens agree) that holds
  * at least one shared k-gram seed; a k-gram occurring more than max_repeats times in the query seeds
- * nothing.  Writes (query start, document start, length) triples to out (room for nd_k triples: each
- * run holds a distinct document seed position) and returns their number, or -1 when out of memory.
+ * nothing.  Stores (query start, document start, length) triples in a buffer it allocates (*outp; the
+ * caller frees it) and returns their number, or -1 when out of memory.  The buffer grows as needed: a
+ * document k-gram repeated in the query seeds one run per query position (on different diagonals), so
+ * there can be more runs than document k-grams.
  * *hits receives how many document k-grams the query shares (before the repeat filter); with fewer than
  * `need` nothing is grown. */
 static Py_ssize_t seed_runs_impl(const uint64_t *sorted, const int64_t *order, Py_ssize_t nq_k,
                                  const uint64_t *dk, Py_ssize_t nd_k, const uint64_t *qt, Py_ssize_t nq,
                                  const uint64_t *dt, Py_ssize_t nd, Py_ssize_t k, Py_ssize_t max_repeats,
-                                 Py_ssize_t need, Py_ssize_t *hits, int64_t *out)
+                                 Py_ssize_t need, Py_ssize_t *hits, int64_t **outp)
 {
     uint8_t filter[1 << 13]; /* one bit per value of a k-gram's low 16 bits */
     Py_ssize_t *pos, *diag_end;
-    Py_ssize_t i, j, nhit = 0, nout = 0;
+    Py_ssize_t i, j, nhit = 0, nout = 0, cap = 0;
+    int64_t *out = NULL;
+    *outp = NULL;
     memset(filter, 0, sizeof filter);
     for (i = 0; i < nq_k; i++) {
         const unsigned lo = (unsigned)(sorted[i] & 0xFFFFu);
@@ -1611,6 +1615,18 @@ static Py_ssize_t seed_runs_impl(const uint64_t *sorted, const int64_t *order, P
                 de++;
             }
             diag_end[diag] = de;
+            if (nout == cap) {
+                const Py_ssize_t more = cap > 0 ? 2 * cap : (nd_k > 16 ? nd_k : 16);
+                int64_t *grown = (int64_t *)realloc(out, (size_t)more * 3 * sizeof(int64_t));
+                if (grown == NULL) {
+                    free(out);
+                    free(diag_end);
+                    free(pos);
+                    return -1;
+                }
+                out = grown;
+                cap = more;
+            }
             out[3 * nout] = qs;
             out[3 * nout + 1] = ds;
             out[3 * nout + 2] = qe - qs;
@@ -1619,6 +1635,7 @@ static Py_ssize_t seed_runs_impl(const uint64_t *sorted, const int64_t *order, P
     }
     free(diag_end);
     free(pos);
+    *outp = out;
     return nout;
 }
 
@@ -1629,7 +1646,7 @@ static PyObject *fp_seed_runs(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_buffer views[5];
     Py_ssize_t counts[5], k, max_repeats, need, hits = 0, n = 0, got = 0;
     static const char *names[5] = {"sorted", "order", "dk", "qt", "dt"};
-    int64_t *out;
+    int64_t *out = NULL;
     (void)self;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOnnn:seed_runs", kwlist, &objs[0], &objs[1],
@@ -1658,22 +1675,20 @@ static PyObject *fp_seed_runs(PyObject *self, PyObject *args, PyObject *kwargs)
                 goto done;
             }
     }
-    runs = PyBytes_FromStringAndSize(NULL, (counts[2] > 0 ? counts[2] : 0) * 3 * 8);
-    if (runs == NULL)
-        goto done;
-    out = (int64_t *)PyBytes_AS_STRING(runs);
     Py_BEGIN_ALLOW_THREADS
     n = seed_runs_impl((const uint64_t *)views[0].buf, (const int64_t *)views[1].buf, counts[0],
                        (const uint64_t *)views[2].buf, counts[2], (const uint64_t *)views[3].buf,
                        counts[3], (const uint64_t *)views[4].buf, counts[4], k, max_repeats, need,
-                       &hits, out);
+                       &hits, &out);
     Py_END_ALLOW_THREADS
     if (n < 0) {
         PyErr_NoMemory();
         goto done;
     }
-    if (_PyBytes_Resize(&runs, n * 3 * 8) < 0)
-        goto done; /* runs was freed and set to NULL */
+    runs = PyBytes_FromStringAndSize(n > 0 ? (const char *)out : NULL, n * 3 * 8);
+    free(out);
+    if (runs == NULL)
+        goto done;
     res = Py_BuildValue("nO", hits, runs);
 done:
     Py_XDECREF(runs);

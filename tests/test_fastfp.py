@@ -10,7 +10,10 @@ from __future__ import annotations
 import array
 import contextlib
 import ctypes
+import os
 import re
+import subprocess
+import sys
 import sysconfig
 import threading
 from collections.abc import Iterator
@@ -694,3 +697,30 @@ def test_seed_runs_argument_validation() -> None:
         _fastfp.seed_runs(srt, bad, kg, t, t, k, 2, 1)
     with pytest.raises(TypeError, match="64-bit"):
         _fastfp.seed_runs(srt.astype(np.uint32), order, kg, t, t, k, 2, 1)
+
+
+_MANY_RUNS = """
+import numpy as np
+from whence.index import _fastfp, fingerprint as fp
+k = 2
+dt = np.array([1, 2], dtype=np.uint64)  # one document k-gram
+qt = np.array([1, 2, 9] * 50, dtype=np.uint64)  # which the query holds 50 times, on 50 diagonals
+kg = fp.kgrams(qt, k)
+order = np.argsort(kg, kind="stable").astype(np.intp)
+hits, runs = _fastfp.seed_runs(kg[order], order, fp.kgrams(dt, k), qt, dt, k, 64, 1)
+rows = np.frombuffer(runs, dtype=np.int64).reshape(-1, 3).tolist()
+assert hits == 1 and rows == [[3 * i, 0, 2] for i in range(50)], rows
+print("ok")
+"""
+
+
+def test_seed_runs_more_runs_than_document_kgrams() -> None:
+    """A document k-gram that the query repeats seeds one run per query position: 50 runs from one
+    document k-gram.  The kernel once sized its output for one run per document k-gram and wrote past
+    it; Python's debug allocator (PYTHONMALLOC=debug) checks the bytes around every block, so an
+    overrun aborts the child instead of passing unseen."""
+    env = os.environ | {"PYTHONMALLOC": "debug"}
+    out = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", _MANY_RUNS], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
