@@ -373,6 +373,7 @@ def build(
             store.optimize()
         else:
             store.flush()
+            store.optimize(added=report.documents)  # the executors wrote, not this handle
     finally:
         if spool is not None:
             shutil.rmtree(spool, ignore_errors=True)

@@ -230,3 +230,100 @@ def _content_hashes(base: str, name: str) -> list[str]:
 
     with urllib.request.urlopen(f"{base}/{name}/_search?q=kind:doc&size=1000&_source=ch") as resp:
         return [h["_source"]["ch"] for h in json.loads(resp.read())["hits"]["hits"]]
+
+
+def _index_state(target: str) -> tuple[dict[str, Any], int, int]:
+    """(index settings, segments, shards) of the physical index behind an alias target."""
+    import urllib.request
+
+    base, name = target.rsplit("/", 1)
+    with urllib.request.urlopen(f"{base}/{name}/_settings") as resp:
+        settings = next(iter(json.loads(resp.read()).values()))["settings"]["index"]
+    with urllib.request.urlopen(f"{base}/{name}/_stats/segments") as resp:
+        segments = json.loads(resp.read())["_all"]["primaries"]["segments"]["count"]
+    return settings, int(segments), int(settings["number_of_shards"])
+
+
+def _served(settings: dict[str, Any]) -> None:
+    """The settings a build leaves: the periodic refresh and a translog synced on every request."""
+    assert settings["refresh_interval"] == "30s"
+    assert settings["translog"]["durability"] == "request"
+
+
+def test_a_build_merges_for_search_and_optimize_merges_after_small_ones(
+    engine_index: str, corpus: Path, tmp_path: Path
+) -> None:
+    """A build that writes the whole index leaves one segment per shard and its serving settings; a
+    small build after it leaves what the engine merged, and ``whence index optimize`` merges that (and
+    then has nothing to do), with the same answers."""
+    runner = CliRunner()
+    target = f"{engine_index}?shards=2"
+    _build(runner, target, corpus)
+    settings, segments, shards = _index_state(engine_index)
+    _served(settings)
+    assert shards == 2 and segments == 2
+    before = runner.invoke(
+        main, ["search", "--index", engine_index, "--format", "json"], input=_fragment(corpus)
+    )
+    more = tmp_path / "more"
+    for i in range(3):  # three small builds: each one its own segment, under a tenth of the index
+        (more / str(i)).mkdir(parents=True)
+        (more / str(i) / "extra.py").write_text(
+            f"def extra_{i}(values):\n    return sorted(values)[{i}::2]\n"
+        )
+        res = runner.invoke(
+            main, ["index", "build", str(more / str(i)), "--index", engine_index, "--repo", f"o/r{i}"]
+        )
+        assert res.exit_code == 0, res.output
+    settings, segments, _ = _index_state(engine_index)
+    _served(settings)
+    assert segments > shards
+    res = runner.invoke(main, ["index", "optimize", "--index", engine_index, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["merged"] is True
+    assert _index_state(engine_index)[1] == shards
+    res = runner.invoke(main, ["index", "optimize", "--index", engine_index])
+    assert res.exit_code == 0 and "nothing to merge" in res.output
+    after = runner.invoke(
+        main, ["search", "--index", engine_index, "--format", "json"], input=_fragment(corpus)
+    )
+    assert json.loads(after.output) == json.loads(before.output)
+
+
+def test_an_interrupted_build_puts_the_serving_settings_back(engine_index: str, corpus: Path) -> None:
+    """Ctrl-C after the first batch (the failpoint sends SIGINT): the build exits 130 and the index
+    refreshes and syncs its translog as a served one does."""
+    import os
+    import subprocess
+    import sys
+
+    from whence.index import failpoints
+
+    cmd = [sys.executable, "-m", "whence", "index", "build", str(corpus), "--index", engine_index]
+    env = os.environ | {failpoints.ENV: "after-commit=1:SIGINT"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 130, proc.stderr
+    settings, _, _ = _index_state(engine_index)
+    _served(settings)
+
+
+def test_optimize_merges_a_sqlite_index(corpus: Path, tmp_path: Path) -> None:
+    """``whence index optimize`` on SQLite: builds too small to compact on their own leave several
+    posting segments; optimize merges them into one, with the same answers."""
+    runner = CliRunner()
+    db = str(tmp_path / "i.sqlite")
+    for i, name in enumerate(sorted(p.name for p in corpus.iterdir() if p.suffix == ".py")[:4]):
+        part = tmp_path / f"p{i}"
+        part.mkdir()
+        (part / name).write_bytes((corpus / name).read_bytes())
+        res = runner.invoke(main, ["index", "build", str(part), "--index", db, "--repo", f"o/r{i}"])
+        assert res.exit_code == 0, res.output
+    stats = json.loads(runner.invoke(main, ["index", "stats", "--index", db, "--format", "json"]).output)
+    res = runner.invoke(main, ["index", "optimize", "--index", db, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert stats["segments"] > 1
+    assert json.loads(res.output)["merged"] is True
+    after = json.loads(runner.invoke(main, ["index", "stats", "--index", db, "--format", "json"]).output)
+    assert after["segments"] == 1 and after["documents"] == stats["documents"]
+    res = runner.invoke(main, ["index", "optimize", "--index", db])
+    assert res.exit_code == 0 and "nothing to merge" in res.output

@@ -320,10 +320,18 @@ def test_rebuild_swaps_the_alias_without_a_gap(engine_index: str, corpus: Path, 
         )
         # Until the swap, readers still see the old index.
         assert search.search(open_store(engine_index, readonly=True), code).verdict == "none"
+        # The build put back the periodic refresh and a translog synced on every request; the new
+        # index has no replica until it is published.
+        index = http("GET", f"{base}/{name}-v2/_settings")[f"{name}-v2"]["settings"]["index"]
+        assert (index["refresh_interval"], index["translog"]["durability"]) == ("30s", "request")
+        assert (index["auto_expand_replicas"], index["number_of_replicas"]) == ("false", "0")
         assert isinstance(store, ElasticStore)
         store.swap_alias()
     finally:
         store.close()
+    # Published with the replicas the target asks for (none given: one when a second node joins).
+    index = http("GET", f"{base}/{name}-v2/_settings")[f"{name}-v2"]["settings"]["index"]
+    assert index["auto_expand_replicas"] == "0-1"
     after = open_store(engine_index, readonly=True)
     assert search.search(after, code).verdict == "verbatim"
     assert after.stats()["physical_index"] == f"{name}-v2"

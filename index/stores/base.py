@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -308,8 +308,23 @@ class StoreAdmin:
     """Operations on a whole index: after a build (:meth:`optimize`, :meth:`publish`) and opt-outs.
     Every one has a default (do nothing, or refuse), so a store overrides only what it supports."""
 
-    def optimize(self) -> None:
-        """Reorganise for search after a build (called once at its end); may do nothing."""
+    def optimize(
+        self,
+        *,
+        force: bool = False,
+        added: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> bool:
+        """Reorganise for search after a build (called once at its end); may do nothing.
+
+        Args:
+            force: reorganise whatever the build wrote (``whence index optimize``).
+            added: documents the build added when other handles wrote them (a Spark job's executors);
+                by default the store counts what this handle wrote.
+            progress: called now and then with the segments left, while a long merge runs.
+
+        Returns whether the index was reorganised."""
+        return False
 
     def publish(self) -> None:
         """After a build: make what it wrote the index that searches read.  A store opened with

@@ -568,20 +568,32 @@ class SQLiteStore(Store):
             self.compact(tiered=True)
         failpoints.reached("after-commit")
 
-    def optimize(self) -> None:
+    def optimize(
+        self,
+        *,
+        force: bool = False,
+        added: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> bool:
         """After a build that wrote at least :data:`OPTIMIZE_SHARE` of the postings and left at least
-        :data:`OPTIMIZE_SEGMENTS` segments: merge every segment
-        into one, so that a lookup reads one block per hash instead of one per segment (p50 search
-        latency 11.4 -> 8 ms on a 100,000-file index of 5 segments).  Smaller, incremental builds keep
-        the tiered segments (rewriting a big index for a few files would cost more than it saves)."""
+        :data:`OPTIMIZE_SEGMENTS` segments (or with ``force``, whenever there are two or more): merge
+        every segment into one, so that a lookup reads one block per hash instead of one per segment
+        (p50 search latency 11.4 -> 8 ms on a 100,000-file index of 5 segments).  Smaller, incremental
+        builds keep the tiered segments (rewriting a big index for a few files would cost more than it
+        saves).  ``added`` is not needed: every write of a build goes through this handle."""
         total, count = self._db.execute("SELECT coalesce(sum(pairs), 0), count(*) FROM segments").fetchone()
-        if count >= OPTIMIZE_SEGMENTS and self._pairs_written >= OPTIMIZE_SHARE * total:
-            try:
-                self.compact()
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise self._write_failed(exc) from exc
+        due = count >= OPTIMIZE_SEGMENTS and self._pairs_written >= OPTIMIZE_SHARE * total
         self._pairs_written = 0
+        if not (due or (force and count > 1)):
+            return False
+        if progress is not None:
+            progress(count)
+        try:
+            self.compact()
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._write_failed(exc) from exc
+        return True
 
     def compact(self, *, tiered: bool = False) -> None:
         """Merge posting segments (one transaction), streaming: memory stays bounded however big they are.
