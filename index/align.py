@@ -281,7 +281,10 @@ def tile(grown: dict[tuple[int, int], int], nq: int, k: int) -> list[Tile]:
         return []
     taken = bytearray(nq)  # 1 where a chosen tile covers the query token (bytes ops run in C)
     out: list[Tile] = []
+    free_left = nq
     for (q0, d0), n in sorted(grown.items(), key=lambda kv: (-kv[1], kv[0])):
+        if free_left < k:  # the query is covered: no tile of k or more tokens can be taken
+            break
         part = taken[q0 : q0 + n]
         free = n - part.count(1)
         if free < k:
@@ -292,6 +295,7 @@ def tile(grown: dict[tuple[int, int], int], nq: int, k: int) -> list[Tile]:
                 continue
             q0, d0, n = q0 + s, d0 + s, free
         taken[q0 : q0 + n] = b"\x01" * n
+        free_left -= n
         out.append(Tile(q0, d0, n))
     # The same lines may occur more than once in the document: report every place a chosen tile
     # matches in full, not only the first.
