@@ -346,7 +346,7 @@ class _progress:
         self._bar = build_progress(Console(stderr=True), known_total=bool(self.total))
         self._bar.__enter__()
         self._task = self._bar.add_task(
-            "build", total=self.total, files=0, mb=0.0, fps=0.0, mbps=0.0, skipped=0
+            "build", total=self.total, files=0, mb=0.0, fps=0.0, mbps=0.0, skipped=0, note=""
         )
 
         def update(report: Any) -> None:
@@ -359,6 +359,9 @@ class _progress:
                 fps=report.files / secs,
                 mbps=report.bytes / 1e6 / secs,
                 skipped=sum(report.skipped.values()),
+                note=""
+                if report.merging is None
+                else f" · merging for search: {report.merging} segment(s) left",
             )
 
         return update
@@ -411,7 +414,7 @@ def build_progress(console: Any, known_total: bool, get_time: Any = None) -> Any
                 f = task.fields
                 yield Text(
                     f"  {f['files']} files · {f['mb']:.1f} MB · {f['fps']:.0f} files/s · "
-                    f"{f['mbps']:.1f} MB/s · {f['skipped']} skipped"
+                    f"{f['mbps']:.1f} MB/s · {f['skipped']} skipped{f.get('note', '')}"
                 )
 
     return BuildProgress(*columns, console=console, transient=True, expand=known_total, get_time=get_time)

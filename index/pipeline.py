@@ -61,6 +61,7 @@ class BuildReport:
     seconds: float = 0.0
     fetched: int = 0  # contents fetched from a blob store
     known_blobs: int = 0  # shard rows whose blob the index held: not fetched, only their occurrence added
+    merging: int | None = None  # while the build's closing merge for search runs: the segments left
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -326,7 +327,15 @@ def build(
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    store.optimize()
+
+    def merging(left: int) -> None:  # the merge for search can take minutes: say so as it goes
+        report.merging = left
+        report.seconds = time.perf_counter() - start
+        if progress is not None:
+            progress(report)
+
+    store.optimize(progress=merging)
+    report.merging = None
     report.seconds = time.perf_counter() - start
     return report
 

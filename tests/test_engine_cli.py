@@ -327,3 +327,25 @@ def test_optimize_merges_a_sqlite_index(corpus: Path, tmp_path: Path) -> None:
     assert after["segments"] == 1 and after["documents"] == stats["documents"]
     res = runner.invoke(main, ["index", "optimize", "--index", db])
     assert res.exit_code == 0 and "nothing to merge" in res.output
+
+
+def test_the_closing_merge_is_reported_as_progress(engine_index: str, corpus: Path) -> None:
+    """A build's progress callback hears of the merge for search that ends it (the segments left), and
+    the report it returns is no longer merging."""
+    from whence.index import ingest
+    from whence.index.stores import open_store
+
+    heard: list[int | None] = []
+    with open_store(f"{engine_index}?shards=2", create=True) as store:
+        report = ingest.build(
+            store,
+            ingest.sources([corpus], repo="python/cpython"),
+            workers=2,
+            batch_files=2,
+            commit_every=500,  # a refresh every batch of two files: a segment or two each
+            progress=lambda r: heard.append(r.merging),
+        )
+    merging = [m for m in heard if m is not None]
+    assert merging and merging[0] > 2  # more segments than shards when the merge began
+    assert heard[0] is None and report.merging is None
+    assert _index_state(engine_index)[1] == 2

@@ -627,6 +627,8 @@ class ElasticStore(Store):
         segments, shards = self.segments()
         if segments <= shards or not (force or written >= OPTIMIZE_SHARE * self.count_documents()):
             return False
+        if progress is not None:
+            progress(segments)
         try:
             task = self._driver.request(
                 "POST",
