@@ -232,6 +232,7 @@ def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bu
                     max_bytes=opts.max_bytes,
                     commit_every=opts.commit_every,
                     progress=progress,
+                    optimize=slice_of is None,  # one --worker job cannot tell when the others are done
                 )
             if shards:
                 files.shards = shards
@@ -249,6 +250,8 @@ def index_build(sources: tuple[str, ...], target: str | None, fmt: str, opts: Bu
         click.echo(json.dumps(summary, indent=2))
         return
     click.echo(_build_line(report) + f"\nindex: {target}")
+    if opts.worker is not None:
+        click.echo(f"when every --worker job is done: whence index optimize --index {target}")
 
 
 def _spark_allowed(opts: BuildOptions) -> None:

@@ -224,6 +224,7 @@ def build(
     batch_files: int = BATCH_FILES,
     commit_every: int | None = None,
     progress: Callable[[BuildReport], None] | None = None,
+    optimize: bool = True,
 ) -> BuildReport:
     """Index ``files`` into ``store``; returns what was done.
 
@@ -234,7 +235,10 @@ def build(
         max_bytes: larger files are skipped as ``too_large``.
         batch_files: files handed to a worker at a time.
         commit_every: postings buffered before the store commits (default: the store's own).
-        progress: called with the running report after every batch.
+        progress: called with the running report after every batch (and while the closing merge runs).
+        optimize: end with :meth:`Store.optimize` (the merge for search).  A build that is one of several
+            writing one index at once (a Spark job's partitions, ``--worker i/N`` jobs) leaves it to
+            whoever knows that every part is done.
     """
     workers = max(1, workers or os.cpu_count() or 1)
     report = BuildReport()
@@ -334,7 +338,8 @@ def build(
         if progress is not None:
             progress(report)
 
-    store.optimize(progress=merging)
+    if optimize:
+        store.optimize(progress=merging)
     report.merging = None
     report.seconds = time.perf_counter() - start
     return report

@@ -254,9 +254,10 @@ def _task(job: _Job, records: Iterator[Any]) -> Iterator[_Done]:
         if order_from is not None:
             order_from(job.first_seq + ((info.offset + start[1]) << info.shift) + start[2])
     try:
-        report = pipeline.build(
-            store, files(), workers=job.workers, max_bytes=job.max_bytes, commit_every=job.commit_every
-        )
+        report = pipeline.build(  # the driver merges for search once every partition is done
+            store, files(), workers=job.workers, max_bytes=job.max_bytes, commit_every=job.commit_every,
+            optimize=False,
+        )  # fmt: skip
     finally:
         store.close()
         if blobs is not None:

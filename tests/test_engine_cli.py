@@ -15,7 +15,7 @@ from whence.api.state import State
 from whence.cli import main
 from whence.index.sharding import Worker, parse_worker
 
-from .engine import engine_version
+from .engine import drop_indices, engine_version
 from .servers import whence_serve
 
 
@@ -349,3 +349,22 @@ def test_the_closing_merge_is_reported_as_progress(engine_index: str, corpus: Pa
     assert merging and merging[0] > 2  # more segments than shards when the merge began
     assert heard[0] is None and report.merging is None
     assert _index_state(engine_index)[1] == 2
+    # One of several builds writing the index at once (a Spark partition, a --worker job) leaves the
+    # merge to whoever knows that all are done.
+    part = f"{engine_index}-part"
+    heard.clear()
+    try:
+        with open_store(f"{part}?shards=2", create=True) as store:
+            ingest.build(
+                store,
+                ingest.sources([corpus], repo="python/cpython"),
+                workers=2,
+                batch_files=2,
+                commit_every=500,
+                progress=lambda r: heard.append(r.merging),
+                optimize=False,
+            )
+        assert heard and set(heard) == {None}
+        assert _index_state(part)[1] > 2
+    finally:
+        drop_indices(*part.rsplit("/", 1))
