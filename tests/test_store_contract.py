@@ -25,7 +25,7 @@ from whence.index import ingest, search
 from whence.index.model import Occurrence
 from whence.index.stores import open_store
 from whence.index.stores.base import WriteResult
-from whence.index.stores.elastic import ElasticStore, _key, _keys, _unkey, doc_id
+from whence.index.stores.elastic import ElasticStore, _key, _keys, _keys_joined, _unkey, doc_id
 
 from .engine import ENGINES, Nodes, drop_indices, engine_version, http
 from .mutations import crlf, reindent, rename, strip_comments
@@ -368,6 +368,8 @@ def test_engine_terms_round_trip_every_hash(hashes: list[int]) -> None:
     assert keys == [_key(h) for h in hashes]
     assert all(len(k) == 11 for k in keys)
     assert [_unkey(k) for k in keys] == hashes
+    # Layout 6 sends them as one string, the terms the whitespace analyzer splits it into.
+    assert _keys_joined(np.array(hashes, dtype=np.int64)) == " ".join(keys)
 
 
 def test_same_repository_listing(both: dict[str, str]) -> None:
