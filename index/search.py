@@ -137,8 +137,8 @@ def query_language(raw: bytes, language: str | None) -> str | None:
     rules give as many tokens as the default rules (the default rules are the union of theirs, so Python
     with ``#`` comments lexes alike under both, and documents of that language then need no second
     lexing of the query); else -- a snippet that no common language lexes like the default rules, such
-    as one beginning inside a Python docstring that quotes ``code`` in backticks, or whose ``/*``
-    swallows the rest -- the guessed language (:func:`whence.index.lexer.guess_language`), else the
+    as one beginning inside a Python docstring that quotes ``code`` in backticks, or a C comment's
+    prose holding ``#`` or `` -- `` -- the guessed language (:func:`whence.index.lexer.guess_language`), else the
     closest common language within a tenth of the tokens, else the default rules.  Guessing tries about
     fifty patterns, a millisecond for a snippet; lexing with the probes costs a twentieth of that, and
     about one snippet in twelve needs the guess.  Each candidate is aligned with the query lexed in the
