@@ -47,7 +47,7 @@ def test_line_comments_and_block_comment_markers_do_not_change_tokens(tokens: li
         plain.append(t)
         commented.append(t)
         note = notes[i % len(notes)]
-        commented.append([f" /* {note} */ ", f"  # {note}\n", f" /**\n * {note}\n */\n", "\n"][i % 4])
+        commented.append([f" /* {note} */ ", f"  # {note}\n", f"\n /**\n * {note}\n */\n", "\n"][i % 4])
         plain.append([f" {note} ", " ", f" {note} ", " "][i % 4])
     a = fp.tokenize("".join(plain).encode())
     b = fp.tokenize("".join(commented).encode())

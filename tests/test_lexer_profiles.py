@@ -104,6 +104,16 @@ def test_block_comments_are_transparent(language: str, with_comment: str, as_cod
     assert exact(with_comment, language) == exact(as_code, language)
 
 
+@pytest.mark.parametrize("language", ["JavaScript", "Go", "Rust", None])
+def test_an_odd_quote_in_a_comment_never_swallows_the_code_after_it(language: str | None) -> None:
+    # A backtick (or Rust's `"`) may span lines in code; inside a comment whose opener the lexer saw, it
+    # must close on its line, so the file's code after the comment lexes as it would alone.
+    code = 'x = f(1);\ny = `t` + "u";\n'
+    for prose in ("don't `overflow it", 'a 12" ruler', "see http://x/*y */ z"):
+        commented = f"/**\n * {prose}\n */\n{code}"
+        assert exact(commented, language)[-len(exact(code, language)) :] == exact(code, language), prose
+
+
 def _block_commented_file(sx: lexer.Syntax) -> bytes:
     """A file of the profile's comment syntax: code, a doc comment of each block pair with prose,
     quotes, a URL and decorations, code on the closer's line."""
@@ -112,7 +122,7 @@ def _block_commented_file(sx: lexer.Syntax) -> bytes:
     for opener, closer, _ in sx.block:
         o, c = opener.decode(), closer.decode()
         parts.append(
-            f"{o}\n * Returns the \"sum\" of a and b; don't `overflow\n * see http://example.org/sum,\n"
+            f"{o}\n * Returns the \"sum\" of a and b; don't `overflow`\n * see http://example.org/sum,\n"
             f" *\n * @param a one {line} a note\n {c} y = g(2)\nz = [a, b]\n"
         )
     return "".join(parts).encode()
