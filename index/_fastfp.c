@@ -408,6 +408,7 @@ typedef struct {
     unsigned char start[256]; /* S_* bits of each byte */
     int escapes, regex, char_quote;
     int stars;          /* a `*` first on its line and followed by white space is dropped (Syntax.stars) */
+    int code_only;      /* block comments dropped whole (lexer.CODE_ONLY) */
     int ident_comments; /* a marker starts with an identifier byte (REM) */
     int nblock, nline;
     unsigned char bopen[SX_MAX][SX_MAXLEN], bclose[SX_MAX][SX_MAXLEN];
@@ -436,6 +437,7 @@ static int parse_syntax(const unsigned char *p, Py_ssize_t len, syntax_t *sx)
     sx->regex = (p[0] & 2) != 0;
     sx->char_quote = (p[0] & 4) != 0;
     sx->stars = (p[0] & 8) != 0;
+    sx->code_only = (p[0] & 16) != 0;
     p++;
     for (part = 0; part < 3; part++) { /* quotes, multiline, triple */
         const int bit = part == 0 ? S_QUOTE : part == 1 ? S_MULTI : S_TRIPLE;
@@ -554,17 +556,50 @@ FP_INLINE int line_comment_at(const unsigned char *d, Py_ssize_t n, Py_ssize_t i
     return 1;
 }
 
+/* lexer._block_end: end of block comment k of sx opened at d[i] (n if it never closes). */
+static Py_ssize_t block_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx, int k)
+{
+    const unsigned char *const o = sx->bopen[k], *const c = sx->bclose[k];
+    const Py_ssize_t ol = sx->bolen[k], cl = sx->bclen[k];
+    Py_ssize_t j, depth = 1;
+    if (!sx->bnest[k]) {
+        const Py_ssize_t e = find_seq(d, n, i + ol, (const char *)c, cl);
+        return e < 0 ? n : e + cl;
+    }
+    j = i + ol;
+    while (j < n) {
+        if (j + ol <= n && memcmp(d + j, o, (size_t)ol) == 0) {
+            depth++;
+            j += ol;
+        }
+        else if (j + cl <= n && memcmp(d + j, c, (size_t)cl) == 0) {
+            j += cl;
+            if (--depth == 0)
+                return j;
+        }
+        else
+            j++;
+    }
+    return n;
+}
+
 /* The comment rules of lexer.tokenize at d[i], a byte that may start a comment marker: a block
- * comment's opener or closer (dropped; *inside and *depth track the comment the lexer is in: -1, none),
- * else a line comment (dropped to the end of its line, or to the closer of the comment it is in).
- * Returns where lexing goes on, or -1 if no marker starts at d[i]. */
+ * comment's opener or closer (dropped; *inside and *depth track the comment the lexer is in: -1, none;
+ * code only: the whole comment dropped, its line breaks added to *line), else a line comment (dropped to
+ * the end of its line, or to the closer of the comment it is in).  Returns where lexing goes on, or -1
+ * if no marker starts at d[i]. */
 FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx,
-                                 int line_has_token, int *inside, int *depth)
+                                 int line_has_token, int *inside, int *depth, uint32_t *line)
 {
     int k;
     for (k = 0; k < sx->nblock; k++) {
         const Py_ssize_t ol = sx->bolen[k];
         if (d[i] == sx->bopen[k][0] && i + ol <= n && memcmp(d + i, sx->bopen[k], (size_t)ol) == 0) {
+            if (sx->code_only) {
+                const Py_ssize_t end = block_end(d, n, i, sx, k);
+                *line += (uint32_t)count_lines(d, i, end);
+                return end;
+            }
             if (*inside < 0) {
                 *inside = k;
                 *depth = 1;
@@ -757,7 +792,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         if (char_class[c] & C_IDENT_START) {
             Py_ssize_t j;
             if (FP_UNLIKELY(ident_comments) && (start[c] & S_COMMENT)) {
-                const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &inside, &depth);
+                const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &inside, &depth, &line);
                 if (end >= 0) {
                     i = end;
                     continue;
@@ -799,7 +834,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         nxt = i + 1 < n ? d[i + 1] : -1;
         /* Comments (the profile's block comment markers, then its line comments). */
         if (start[c] & S_COMMENT) {
-            const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &inside, &depth);
+            const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &inside, &depth, &line);
             if (end >= 0) {
                 i = end;
                 continue;

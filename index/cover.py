@@ -33,7 +33,7 @@ from . import candidates
 from . import fingerprint as fp
 from .align import Query
 from .lexer import Tokens
-from .search import QueryLexings, attach_origins, decode_query, lookup_lexing
+from .search import CODE_CANDIDATES, QueryLexings, attach_origins, decode_query, lookup_lexing
 from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
 from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
@@ -96,10 +96,11 @@ class DocCache:
 
     def __init__(self, size: int = DOC_CACHE) -> None:
         self.size = size
-        self._docs: OrderedDict[int, tuple[str, Tokens]] = OrderedDict()
+        self._docs: OrderedDict[int, tuple[str, Tokens, Tokens | None]] = OrderedDict()
 
-    def tokens(self, store: StoreReader, doc_id: int) -> tuple[str, Tokens] | None:
-        """A document's language and its tokens, lexed with that language; None if it is gone."""
+    def tokens(self, store: StoreReader, doc_id: int) -> tuple[str, Tokens, Tokens | None] | None:
+        """A document's language, its tokens lexed with that language and those of its code alone
+        (:func:`lexed_document`); None if it is gone."""
         got = self._docs.get(doc_id)
         if got is not None:
             self._docs.move_to_end(doc_id)
@@ -113,12 +114,14 @@ class DocCache:
         return got
 
 
-def lexed_document(store: StoreReader, doc_id: int) -> tuple[str, Tokens] | None:
-    """A document's stored language and its tokens, lexed with it; None if it is no longer indexed."""
+def lexed_document(store: StoreReader, doc_id: int) -> tuple[str, Tokens, Tokens | None] | None:
+    """A document's stored language, its tokens lexed with it and those of its code alone
+    (:func:`.fingerprint.code_tokens`); None if it is no longer indexed."""
     f = store.fetch([doc_id]).get(doc_id)
     if f is None:
         return None
-    return f.doc.language, fp.tokenize(f.text, f.doc.language)
+    toks = fp.tokenize(f.text, f.doc.language)
+    return f.doc.language, toks, fp.code_tokens(f.text, f.doc.language, toks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +202,7 @@ def cover(
     lexings = QueryLexings(prep.raw, prep.language, query, post.common.view(np.uint64))
     covered = np.zeros(len(toks) + 1, dtype=bool)
     matches: list[Match] = []
+    judged = 0
     for d in ranked:
         if len(matches) >= max_origins:
             break
@@ -218,9 +222,11 @@ def cover(
         if got is None:  # removed (an opt-out) since its postings were read
             continue
         # The document lexed with its own language, the file with the same one.
-        doc_language, source = got
+        doc_language, source, code = got
         q = lexings.get(doc_language)
-        found = judge(q, source, min_tokens)
+        # The best-voted candidates are also aligned with their code alone (as search does).
+        found = judge(q, source, min_tokens, code=code if judged < CODE_CANDIDATES else None)
+        judged += 1
         if found.verdict not in ATTRIBUTING:  # a scan reports findings; weak evidence is for search
             continue
         fresh = False

@@ -26,15 +26,15 @@ stable tokens.  The rules, with what a profile decides in brackets:
   ends at the comment's closer, so that an odd backtick or ``http://`` in prose never swallows the code
   after the comment.  In a profile with ``/* */`` comments, a ``*`` that is the first token of its line
   and is followed by white space (or the end of the line) is dropped: the decoration of a doc comment's
-  lines, so that a license header or a Javadoc lexes like the same prose wrapped otherwise (``/**``
-  then drops whole).
+  lines, so that a license header or a Javadoc lexes like the same prose wrapped otherwise (a ``/**``
+  that begins its line then drops whole).
 * Line comments [the markers, each with conditions: see :data:`BLANK_BEFORE` and the other flags] are
-  dropped to the end of the line.  The default: block comments ``/* ... */`` and ``<!-- ... -->``; ``//``
-  to the end of the line unless it is ``//=`` or glued between operands (``a//b``, Python's floor division; spaced
-  out, ``a // b`` lexes as ``a`` and a comment -- in the file and in a snippet alike); ``--`` with white
-  space on both sides (SQL, Lua, Haskell; ``x--`` and ``--i`` stay code); and ``#`` to the end of the
-  line when it is followed by white space, ``#``, ``!`` or the end of the line, or when it starts a line
-  and is not a C preprocessor directive (``#include`` stays code).
+  dropped to the end of the line.  The default: block comments ``/* ... */`` and ``<!-- ... -->``;
+  ``//`` to the end of the line unless it is ``//=`` or glued between operands (``a//b``, Python's
+  floor division; spaced out, ``a // b`` lexes as ``a`` and a comment -- in the file and in a snippet
+  alike); ``--`` with white space on both sides (SQL, Lua, Haskell; ``x--`` and ``--i`` stay code); and
+  ``#`` to the end of the line when it is followed by white space, ``#``, ``!`` or the end of the line,
+  or when it starts a line and is not a C preprocessor directive (``#include`` stays code).
 * Strings [the quote characters; which of them may span lines; backslash escapes or not; ``'`` as a
   character literal]: a string must close on the same line (unless its quote may span lines: then it
   must close somewhere), otherwise the quote is punctuation -- an apostrophe in prose or a Rust lifetime.
@@ -138,6 +138,10 @@ HASH_RULE = 32
 #: not preceded by a backslash (TeX's ``\\%``, make's ``\\#``)
 NOT_ESCAPED = 64
 
+#: Flag of :meth:`Syntax.encode`'s first byte: lex the *code only*, block comments dropped whole (to their
+#: closer, nested where the language nests them), as lexer 2 did; see :func:`tokenize`'s ``code_only``.
+CODE_ONLY = 16
+
 _MAX_MARKERS = 8  # of each kind, per profile (the kernel's fixed-size tables)
 _MAX_MARKER_LEN = 8
 
@@ -190,14 +194,15 @@ class Syntax:
         (dropped): in profiles with ``/* */`` comments."""
         return any(o == b"/*" for o, _, _ in self.block)
 
-    def encode(self) -> bytes:
-        """The compact form the compiled kernel takes (``_fastfp.tokenize(data, syntax)``)."""
-        return _encode(self)
+    def encode(self, code_only: bool = False) -> bytes:
+        """The compact form the compiled kernel takes (``_fastfp.tokenize(data, syntax)``); ``code_only``:
+        block comments dropped whole (:data:`CODE_ONLY`)."""
+        return _encode(self, code_only)
 
 
 @functools.cache
-def _encode(s: Syntax) -> bytes:
-    out = bytearray([s.escapes | s.regex << 1 | s.char_quote << 2 | s.stars << 3])
+def _encode(s: Syntax, code_only: bool = False) -> bytes:
+    out = bytearray([s.escapes | s.regex << 1 | s.char_quote << 2 | s.stars << 3 | code_only << 4])
     for part in (s.quotes, s.multiline, s.triple):
         out += bytes([len(part)]) + part
     out.append(len(s.block))
@@ -372,9 +377,10 @@ def canonical_language(name: str | None) -> str | None:
 
 
 @functools.lru_cache(maxsize=1024)
-def syntax_bytes(language: str | None) -> bytes:
-    """``syntax_for(language).encode()``, remembered per name (searches ask for it per candidate)."""
-    return syntax_for(language).encode()
+def syntax_bytes(language: str | None, code_only: bool = False) -> bytes:
+    """``syntax_for(language).encode(code_only)``, remembered per name (searches ask for it per
+    candidate)."""
+    return syntax_for(language).encode(code_only)
 
 
 def syntax_for(language: str | None) -> Syntax:
@@ -500,11 +506,39 @@ def _line_comment(data: bytes, i: int, marker: bytes, flags: int, line_has_token
     return not (flags & NOT_ESCAPED and before == 92)
 
 
-def tokenize(data: bytes, language: str | None = None, *, syntax: Syntax | None = None) -> Tokens:
+def _block_end(data: bytes, i: int, opener: bytes, closer: bytes, nests: bool) -> int:
+    """End of the block comment opened at ``i`` (the end of the text if it never closes)."""
+    n = len(data)
+    if not nests:
+        end = data.find(closer, i + len(opener))
+        return n if end < 0 else end + len(closer)
+    depth, j = 1, i + len(opener)
+    while j < n:
+        if data.startswith(opener, j):
+            depth += 1
+            j += len(opener)
+        elif data.startswith(closer, j):
+            depth -= 1
+            j += len(closer)
+            if depth == 0:
+                return j
+        else:
+            j += 1
+    return n
+
+
+def tokenize(
+    data: bytes, language: str | None = None, *, syntax: Syntax | None = None, code_only: bool = False
+) -> Tokens:
     """Lex ``data`` (UTF-8 or any ASCII-compatible encoding) into a :class:`Tokens` stream, with the
-    syntax of ``language`` (see :func:`syntax_for`; ``syntax`` overrides it)."""
+    syntax of ``language`` (see :func:`syntax_for`; ``syntax`` overrides it).
+
+    ``code_only``: block comments are dropped whole, to their closer (the file's code alone: the same
+    stream less the comments' contents), for aligning a copy whose comments were removed with a file
+    that has them.  A snippet is never lexed so: one cut inside a comment cannot know it."""
     sx = syntax if syntax is not None else syntax_for(language)
-    comment_start = frozenset(m[0] for m, _ in sx.line) | frozenset(b[0] for o, c, _ in sx.block for b in (o, c))
+    comment_start = frozenset(m[0] for m, _ in sx.line)
+    comment_start |= frozenset(b[0] for o, c, _ in sx.block for b in (o, c))
     comment_start |= frozenset(m[0] ^ 0x20 for m, f in sx.line if f & WORD and chr(m[0]).isalpha())
     stars = sx.stars
     n = len(data)
@@ -540,7 +574,11 @@ def tokenize(data: bytes, language: str | None = None, *, syntax: Syntax | None 
         # a line comment is dropped to the end of its line (or to the closer of the comment it is in).
         if c in comment_start:
             end = -1
-            for k, (opener, _closer, nests) in enumerate(sx.block):
+            for k, (opener, closer, nests) in enumerate(sx.block):
+                if data.startswith(opener, i) and code_only:
+                    end = _block_end(data, i, opener, closer, nests)
+                    line += _count_lines(data, i, end)
+                    break
                 if data.startswith(opener, i):
                     if inside < 0:
                         inside, depth = k, 1

@@ -38,8 +38,10 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 DEFAULT = lexer.DEFAULT.encode()
 
 
-def _fast_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> tuple[npt.NDArray[np.uint64], ...]:
-    e, a, ls, le = _fastfp.tokenize(data, syntax.encode())
+def _fast_tokens(
+    data: bytes, syntax: lexer.Syntax = lexer.DEFAULT, code_only: bool = False
+) -> tuple[npt.NDArray[np.uint64], ...]:
+    e, a, ls, le = _fastfp.tokenize(data, syntax.encode(code_only))
     return (
         np.frombuffer(e, dtype=np.uint64),
         np.frombuffer(a, dtype=np.uint64),
@@ -48,9 +50,9 @@ def _fast_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> tuple[npt
     )
 
 
-def assert_same_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> None:
-    ref = lexer.tokenize(data, syntax=syntax)
-    fast = _fast_tokens(data, syntax)
+def assert_same_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT, code_only: bool = False) -> None:
+    ref = lexer.tokenize(data, syntax=syntax, code_only=code_only)
+    fast = _fast_tokens(data, syntax, code_only)
     for name, want, got in zip(
         ("exact", "abstract", "line_start", "line_end"),
         (ref.exact, ref.abstract, ref.line_start, ref.line_end),
@@ -58,7 +60,7 @@ def assert_same_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> Non
         strict=True,
     ):
         assert got.dtype == want.dtype, name
-        assert got.tolist() == want.tolist(), f"{name} differs for {data!r} ({syntax.name})"
+        assert got.tolist() == want.tolist(), f"{name} differs for {data!r} ({syntax.name}, {code_only=})"
 
 
 @contextlib.contextmanager
@@ -432,9 +434,9 @@ _PROFILE_CODEISH = st.lists(st.sampled_from(_PROFILE_FRAGMENTS), max_size=80).ma
 
 
 @settings(derandomize=True, database=None, deadline=None, max_examples=1500)
-@given(st.sampled_from(_PROFILES), _PROFILE_CODEISH)
-def test_tokenize_profiles_generated(syntax: lexer.Syntax, data: bytes) -> None:
-    assert_same_tokens(data, syntax)
+@given(st.sampled_from(_PROFILES), _PROFILE_CODEISH, st.booleans())
+def test_tokenize_profiles_generated(syntax: lexer.Syntax, data: bytes, code_only: bool) -> None:
+    assert_same_tokens(data, syntax, code_only)
 
 
 @pytest.mark.parametrize("syntax", _PROFILES, ids=[sx.name for sx in _PROFILES])
@@ -466,8 +468,10 @@ def test_tokenize_profiles_fixed(syntax: lexer.Syntax) -> None:
             o + b"\r\n * a\r\n *\r\n" + c + b"\r\nx * y\r\n * z",
         ):
             assert_same_tokens(case, syntax)
+            assert_same_tokens(case, syntax, code_only=True)  # the comments dropped whole
         for unit in (o + b"* a `b\n * 'c' " + c + b" `d\n", b"x " + o + b" y\n", c + b" */ `z\n"):
             assert_same_tokens(unit * 700, syntax)
+            assert_same_tokens(unit * 700, syntax, code_only=True)
 
 
 def test_every_profile_encodes_and_the_kernel_reads_it() -> None:

@@ -39,7 +39,9 @@ def test_whitespace_does_not_change_tokens(tokens: list[str], seps1: list[str], 
 
 
 @given(_TOKENS, st.lists(st.from_regex(r"[a-z ]{0,20}", fullmatch=True), min_size=1, max_size=5))
-def test_line_comments_and_block_comment_markers_do_not_change_tokens(tokens: list[str], notes: list[str]) -> None:
+def test_line_comments_and_block_comment_markers_do_not_change_tokens(
+    tokens: list[str], notes: list[str]
+) -> None:
     # Line comments are dropped; a block comment's markers are, and its words are tokens like code's.
     plain = []
     commented = []

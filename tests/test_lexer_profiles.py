@@ -82,7 +82,7 @@ def test_each_language_drops_its_own_line_comments(language: str, with_comment: 
     ("language", "with_comment", "as_code"),
     [
         ("C", "x = 1; /* a note */ y = 2;", "x = 1; a note y = 2;"),
-        ("Java", "/**\n * Returns the sum.\n *\n * @param a one\n */\nint f;", "Returns the sum. @param a one int f;"),
+        ("Java", "/**\n * Returns a sum.\n *\n * @param a\n */\nint f;", "Returns a sum. @param a int f;"),
         ("Common Lisp", "#| a #| nested |# b |# (f)", "a nested b (f)"),
         ("MATLAB", "x = 1; % one\n%{\nblock\n%}\ny = 2;", "x = 1;\nblock\ny = 2;"),
         ("SQL", "SELECT a--the a\nFROM t /* all */", "SELECT a\nFROM t all"),
@@ -122,14 +122,40 @@ def _block_commented_file(sx: lexer.Syntax) -> bytes:
     for opener, closer, _ in sx.block:
         o, c = opener.decode(), closer.decode()
         parts.append(
-            f"{o}\n * Returns the \"sum\" of a and b; don't `overflow`\n * see http://example.org/sum,\n"
+            f'{o}\n * Returns the "sum" of a and b; don\'t `overflow`\n * see http://example.org/sum,\n'
             f" *\n * @param a one {line} a note\n {c} y = g(2)\nz = [a, b]\n"
         )
     return "".join(parts).encode()
 
 
 @pytest.mark.parametrize(
-    "name", sorted(n for n, sx in lexer.PROFILES.items() if sx.block) + ["default"], ids=str
+    "name", [*sorted(n for n, sx in lexer.PROFILES.items() if sx.block), "default"], ids=str
+)
+def test_code_only_lexing_drops_block_comments_whole(name: str) -> None:
+    """What search aligns a copy stripped of its comments with: the file's tokens less its comments'
+    contents (each comment removed from the text, then lexed), on the same lines."""
+    sx = lexer.DEFAULT if name == "default" else lexer.PROFILES[name]
+    data = _block_commented_file(sx)
+    stripped = data
+    for opener, closer, _ in sx.block:
+        a = stripped.index(opener)
+        b = stripped.index(closer, a) + len(closer)
+        stripped = stripped[:a] + b"\n" * stripped[a:b].count(b"\n") + stripped[b:]
+    code = lexer.tokenize(data, syntax=sx, code_only=True)
+    plain = lexer.tokenize(stripped, syntax=sx)
+    assert code.exact.tolist() == plain.exact.tolist()
+    assert code.line_start.tolist() == plain.line_start.tolist()
+    whole = fp.tokenize(data, None if name == "default" else name)
+    assert len(code) < len(whole)
+    if name != "default":  # the kernel agrees
+        assert fp.tokenize(data, name, code_only=True).exact.tolist() == code.exact.tolist()
+        assert fp.code_tokens(data, name, whole) is not None
+    plain_code = b"x = f(1)\n"
+    assert fp.code_tokens(plain_code, None if name == "default" else name, fp.tokenize(plain_code)) is None
+
+
+@pytest.mark.parametrize(
+    "name", [*sorted(n for n, sx in lexer.PROFILES.items() if sx.block), "default"], ids=str
 )
 def test_a_snippet_cut_inside_a_block_comment_lexes_like_its_file(name: str) -> None:
     """Every profile with block comments: a snippet that starts on any line of the file (inside a

@@ -321,15 +321,26 @@ def test_javadoc_cut_mid_comment_is_found_verbatim(javadoc_index: Path, first: s
     assert res.matches[0].matched_tokens == len(fp.tokenize(frag.encode(), "Java"))
 
 
-def test_copy_stripped_of_its_comments_is_still_found(javadoc_index: Path) -> None:
-    frag, a, b = _javadoc_lines("public double poll()", "return size == 0 ?")
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        ("public double poll()", "return size == 0 ?"),  # two methods, a Javadoc between them
+        ("} else {", "double value = slots[head];"),  # 39 tokens: a short query, each piece under 24
+    ],
+)
+def test_copy_stripped_of_its_comments_is_found_whole(javadoc_index: Path, first: str, last: str) -> None:
+    # The file's Javadoc is tokens in the index; a copy without it is aligned with the file's code
+    # alone too, so the code on both sides of a removed comment is one copy.
+    frag, a, b = _javadoc_lines(first, last)
     stripped = re.sub(r"/\*.*?\*/\s*", "", frag, flags=re.S)
-    assert "sampl" not in stripped and "poll()" in stripped and "mean()" in stripped
+    assert "/*" not in stripped and stripped.count("\n") < frag.count("\n")
     with open_store(javadoc_index, readonly=True) as st:
         res = search.search(st, stripped)
     assert _found(res)[:1] == [("RingBuffer.java", "verbatim")]
-    s0, s1 = res.matches[0].spans[0].source_lines
-    assert s0 <= a + 1 and s1 >= b - 1
+    top = res.matches[0]
+    assert top.matched_tokens == res.tokens  # every token of the copy
+    assert min(s.source_lines[0] for s in top.spans) <= a + 1
+    assert max(s.source_lines[1] for s in top.spans) >= b - 1
 
 
 def test_license_text_stays_clean_though_a_header_in_the_index_quotes_it(

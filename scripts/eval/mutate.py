@@ -154,9 +154,8 @@ def c_style(text: str, drop_comments: bool, rename: dict[str, str] | None, lang:
         end, start = text.find("*/"), text.find("/*")
         if end >= 0 and (start < 0 or start > end):  # cut inside a block comment: its tail goes too
             text = "\n" * text.count("\n", 0, end) + text[end + 2 :]
-        opened = None  # the last block comment opening a line: when it is not closed, to the end
-        for opened in _OPENS_LINE.finditer(text):
-            pass
+        # the last block comment opening a line: when it is not closed, to the end
+        opened = next(reversed(list(_OPENS_LINE.finditer(text))), None)
         if opened and "*/" not in text[opened.end() :]:
             text = text[: opened.start()] + "\n" * text.count("\n", opened.start())
 
