@@ -589,7 +589,7 @@ static Py_ssize_t block_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, 
  * the end of its line, or to the closer of the comment it is in).  Returns where lexing goes on, or -1
  * if no marker starts at d[i]. */
 FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx,
-                                 int line_has_token, int *inside, int *depth, uint32_t *line)
+                                 int line_has_token, int *inside, Py_ssize_t *depth, uint32_t *line)
 {
     int k;
     for (k = 0; k < sx->nblock; k++) {
@@ -735,7 +735,8 @@ typedef struct {
     Py_ssize_t t;       /* tokens written */
     uint32_t line;      /* current line (1-based) */
     int line_has_token; /* a token already started on the current line */
-    int inside, depth;  /* the block comment the lexer is in (-1: none) and its nesting depth */
+    int inside;         /* the block comment the lexer is in (-1: none) */
+    Py_ssize_t depth;   /* and its nesting depth */
 } tok_state;
 
 #define LEX_DONE 0
@@ -754,7 +755,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
     Py_ssize_t i = st->i, t = st->t;
     uint32_t line = st->line;
     int line_has_token = st->line_has_token;
-    int inside = st->inside, depth = st->depth;
+    int inside = st->inside;
+    Py_ssize_t depth = st->depth;
     const unsigned char *const start = sx->start; /* the profile's S_* bits per byte */
     const int ident_comments = sx->ident_comments, regex = sx->regex, stars = sx->stars;
 
