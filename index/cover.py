@@ -40,7 +40,8 @@ from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResul
 
 #: Most origins reported for one file (each explains a region no earlier one did).
 MAX_ORIGINS = 16
-#: Tokenised documents a :class:`DocCache` keeps (about 70 kB each for a 10 kB file).
+#: Tokenised documents a :class:`DocCache` keeps (about 80 kB each for a 10 kB file: its text and tokens;
+#: the best-voted ones with block comments also the tokens of their code alone).
 DOC_CACHE = 1024
 #: Fewest shared fingerprints (LSH band hits count two) that make a document a candidate.
 MIN_VOTES = 2
@@ -96,11 +97,10 @@ class DocCache:
 
     def __init__(self, size: int = DOC_CACHE) -> None:
         self.size = size
-        self._docs: OrderedDict[int, tuple[str, Tokens, Tokens | None]] = OrderedDict()
+        self._docs: OrderedDict[int, Lexed] = OrderedDict()
 
-    def tokens(self, store: StoreReader, doc_id: int) -> tuple[str, Tokens, Tokens | None] | None:
-        """A document's language, its tokens lexed with that language and those of its code alone
-        (:func:`lexed_document`); None if it is gone."""
+    def tokens(self, store: StoreReader, doc_id: int) -> Lexed | None:
+        """A document lexed with its language (:func:`lexed_document`); None if it is gone."""
         got = self._docs.get(doc_id)
         if got is not None:
             self._docs.move_to_end(doc_id)
@@ -114,14 +114,29 @@ class DocCache:
         return got
 
 
-def lexed_document(store: StoreReader, doc_id: int) -> tuple[str, Tokens, Tokens | None] | None:
-    """A document's stored language, its tokens lexed with it and those of its code alone
-    (:func:`.fingerprint.code_tokens`); None if it is no longer indexed."""
+@dataclass(slots=True)
+class Lexed:
+    """A document's stored language, its text and its tokens lexed with that language; the tokens of its
+    code alone (:func:`.fingerprint.code_tokens`) are lexed when first asked for."""
+
+    language: str
+    text: bytes
+    tokens: Tokens
+    _code: Tokens | bool | None = False  # False: not lexed yet
+
+    def code(self) -> Tokens | None:
+        """The tokens of the document's code alone, None when it has no block comment."""
+        if self._code is False:
+            self._code = fp.code_tokens(self.text, self.language, self.tokens)
+        return self._code if isinstance(self._code, Tokens) else None
+
+
+def lexed_document(store: StoreReader, doc_id: int) -> Lexed | None:
+    """A document lexed with its stored language; None if it is no longer indexed."""
     f = store.fetch([doc_id]).get(doc_id)
     if f is None:
         return None
-    toks = fp.tokenize(f.text, f.doc.language)
-    return f.doc.language, toks, fp.code_tokens(f.text, f.doc.language, toks)
+    return Lexed(f.doc.language, f.text, fp.tokenize(f.text, f.doc.language))
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +237,9 @@ def cover(
         if got is None:  # removed (an opt-out) since its postings were read
             continue
         # The document lexed with its own language, the file with the same one.
-        doc_language, source, code = got
-        q = lexings.get(doc_language)
+        q = lexings.get(got.language)
         # The best-voted candidates are also aligned with their code alone (as search does).
-        found = judge(q, source, min_tokens, code=code if judged < CODE_CANDIDATES else None)
+        found = judge(q, got.tokens, min_tokens, code=got.code() if judged < CODE_CANDIDATES else None)
         judged += 1
         if found.verdict not in ATTRIBUTING:  # a scan reports findings; weak evidence is for search
             continue

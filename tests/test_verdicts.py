@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from whence.cli import main
 from whence.index import boilerplate, ingest, lexer, search, structure, verdict
+from whence.index import cover as cov
 from whence.index import fingerprint as fp
 from whence.index.align import Query, view_spans
 from whence.index.stores import open_store
@@ -326,6 +327,7 @@ def test_javadoc_cut_mid_comment_is_found_verbatim(javadoc_index: Path, first: s
     [
         ("public double poll()", "return size == 0 ?"),  # two methods, a Javadoc between them
         ("} else {", "double value = slots[head];"),  # 39 tokens: a short query, each piece under 24
+        ("} else {", "return value;"),  # a piece under 24 tokens, then one of over 40
     ],
 )
 def test_copy_stripped_of_its_comments_is_found_whole(javadoc_index: Path, first: str, last: str) -> None:
@@ -341,6 +343,15 @@ def test_copy_stripped_of_its_comments_is_found_whole(javadoc_index: Path, first
     assert top.matched_tokens == res.tokens  # every token of the copy
     assert min(s.source_lines[0] for s in top.spans) <= a + 1
     assert max(s.source_lines[1] for s in top.spans) >= b - 1
+    if res.tokens < search.MIN_MATCH_TOKENS:
+        return  # a scan attributes runs of the minimum match size only (no short rare runs)
+    # A scan of a file holding the copy finds it the same way (index.cover).
+    with open_store(javadoc_index, readonly=True) as st:
+        documents, cap = cov.cap_for(st)
+        prep = cov.prepare(stripped, language="Java")
+        scanned = cov.cover(st, prep, st.postings(prep.lookup.view(np.int64), cap), documents=documents)
+    assert [(m.primary.path, m.verdict) for m in scanned.matches] == [("RingBuffer.java", "verbatim")]
+    assert scanned.matches[0].matched_tokens == scanned.tokens
 
 
 def test_license_text_stays_clean_though_a_header_in_the_index_quotes_it(
