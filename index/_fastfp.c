@@ -407,6 +407,8 @@ enum { S_COMMENT = 1, S_QUOTE = 2, S_MULTI = 4, S_TRIPLE = 8 };
 typedef struct {
     unsigned char start[256]; /* S_* bits of each byte */
     int escapes, regex, char_quote;
+    int stars;          /* a `*` first on its line and followed by white space is dropped (Syntax.stars) */
+    int code_only;      /* block comments dropped whole (lexer.CODE_ONLY) */
     int ident_comments; /* a marker starts with an identifier byte (REM) */
     int nblock, nline;
     unsigned char bopen[SX_MAX][SX_MAXLEN], bclose[SX_MAX][SX_MAXLEN];
@@ -434,6 +436,8 @@ static int parse_syntax(const unsigned char *p, Py_ssize_t len, syntax_t *sx)
     sx->escapes = (p[0] & 1) != 0;
     sx->regex = (p[0] & 2) != 0;
     sx->char_quote = (p[0] & 4) != 0;
+    sx->stars = (p[0] & 8) != 0;
+    sx->code_only = (p[0] & 16) != 0;
     p++;
     for (part = 0; part < 3; part++) { /* quotes, multiline, triple */
         const int bit = part == 0 ? S_QUOTE : part == 1 ? S_MULTI : S_TRIPLE;
@@ -466,7 +470,8 @@ static int parse_syntax(const unsigned char *p, Py_ssize_t len, syntax_t *sx)
         memcpy(sx->bclose[k], p, (size_t)sx->bclen[k]);
         p += sx->bclen[k];
         sx->start[sx->bopen[k][0]] |= S_COMMENT;
-        if (char_class[sx->bopen[k][0]] & C_IDENT_START)
+        sx->start[sx->bclose[k][0]] |= S_COMMENT; /* closers are dropped too */
+        if ((char_class[sx->bopen[k][0]] | char_class[sx->bclose[k][0]]) & C_IDENT_START)
             sx->ident_comments = 1;
     }
     SX_NEED(1);
@@ -578,18 +583,38 @@ static Py_ssize_t block_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, 
     return n;
 }
 
-/* If a comment starts at d[i]: its end, the line breaks of a block comment (it may span lines) added to
- * *line; else -1. */
+/* The comment rules of lexer.tokenize at d[i], a byte that may start a comment marker: a block
+ * comment's opener or closer (dropped; *inside and *depth track the comment the lexer is in: -1, none;
+ * code only: the whole comment dropped, its line breaks added to *line), else a line comment (dropped to
+ * the end of its line, or to the closer of the comment it is in).  Returns where lexing goes on, or -1
+ * if no marker starts at d[i]. */
 FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx,
-                              int line_has_token, uint32_t *line)
+                                 int line_has_token, int *inside, Py_ssize_t *depth, uint32_t *line)
 {
     int k;
     for (k = 0; k < sx->nblock; k++) {
         const Py_ssize_t ol = sx->bolen[k];
         if (d[i] == sx->bopen[k][0] && i + ol <= n && memcmp(d + i, sx->bopen[k], (size_t)ol) == 0) {
-            const Py_ssize_t end = block_end(d, n, i, sx, k);
-            *line += (uint32_t)count_lines(d, i, end);
-            return end;
+            if (sx->code_only) {
+                const Py_ssize_t end = block_end(d, n, i, sx, k);
+                *line += (uint32_t)count_lines(d, i, end);
+                return end;
+            }
+            if (*inside < 0) {
+                *inside = k;
+                *depth = 1;
+            }
+            else if (*inside == k && sx->bnest[k])
+                ++*depth;
+            return i + ol;
+        }
+    }
+    for (k = 0; k < sx->nblock; k++) {
+        const Py_ssize_t cl = sx->bclen[k];
+        if (d[i] == sx->bclose[k][0] && i + cl <= n && memcmp(d + i, sx->bclose[k], (size_t)cl) == 0) {
+            if (*inside == k && --*depth == 0)
+                *inside = -1;
+            return i + cl;
         }
     }
     for (k = 0; k < sx->nline; k++) {
@@ -602,6 +627,12 @@ FP_INLINE Py_ssize_t comment_end(const unsigned char *d, Py_ssize_t n, Py_ssize_
             Py_ssize_t j = i;
             while (j < n && d[j] != '\n' && d[j] != '\r')
                 j++;
+            if (*inside >= 0) { /* inside a block comment: the line comment ends at its closer */
+                const Py_ssize_t at = find_seq(d, j, i + sx->llen[k], (const char *)sx->bclose[*inside],
+                                               sx->bclen[*inside]);
+                if (at >= 0)
+                    j = at;
+            }
             return j;
         }
     }
@@ -652,12 +683,13 @@ static int char_literal(const unsigned char *inner, Py_ssize_t len, int escapes)
 }
 
 /* lexer._scan_string.  Returns 1 and fills end/inner_start/inner_end if the string at d[i] closes;
- * *multi is set when it may contain line breaks (its quote is one of the profile's multiline ones). */
-static int scan_string(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx, Py_ssize_t *end,
-                       Py_ssize_t *inner_start, Py_ssize_t *inner_end, int *multi)
+ * *multi is set when it may contain line breaks (its quote is one of the profile's multiline ones, and
+ * the lexer is not inside a block comment: in_comment). */
+static int scan_string(const unsigned char *d, Py_ssize_t n, Py_ssize_t i, const syntax_t *sx, int in_comment,
+                       Py_ssize_t *end, Py_ssize_t *inner_start, Py_ssize_t *inner_end, int *multi)
 {
     const unsigned char q = d[i];
-    const int ml = (sx->start[q] & S_MULTI) != 0;
+    const int ml = (sx->start[q] & S_MULTI) != 0 && !in_comment;
     Py_ssize_t j;
     j = i + 1;
     while (j < n) {
@@ -703,6 +735,8 @@ typedef struct {
     Py_ssize_t t;       /* tokens written */
     uint32_t line;      /* current line (1-based) */
     int line_has_token; /* a token already started on the current line */
+    int inside;         /* the block comment the lexer is in (-1: none) */
+    Py_ssize_t depth;   /* and its nesting depth */
 } tok_state;
 
 #define LEX_DONE 0
@@ -721,8 +755,10 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
     Py_ssize_t i = st->i, t = st->t;
     uint32_t line = st->line;
     int line_has_token = st->line_has_token;
+    int inside = st->inside;
+    Py_ssize_t depth = st->depth;
     const unsigned char *const start = sx->start; /* the profile's S_* bits per byte */
-    const int ident_comments = sx->ident_comments, regex = sx->regex;
+    const int ident_comments = sx->ident_comments, regex = sx->regex, stars = sx->stars;
 
     while (i < n) {
         const unsigned char c = d[i];
@@ -747,6 +783,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             st->t = t;
             st->line = line;
             st->line_has_token = line_has_token;
+            st->inside = inside;
+            st->depth = depth;
             return LEX_FULL;
         }
         first = line;
@@ -756,7 +794,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         if (char_class[c] & C_IDENT_START) {
             Py_ssize_t j;
             if (FP_UNLIKELY(ident_comments) && (start[c] & S_COMMENT)) {
-                const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &line);
+                const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &inside, &depth, &line);
                 if (end >= 0) {
                     i = end;
                     continue;
@@ -796,13 +834,18 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         }
 
         nxt = i + 1 < n ? d[i + 1] : -1;
-        /* Comments (the profile's block comments, then its line comments). */
+        /* Comments (the profile's block comment markers, then its line comments). */
         if (start[c] & S_COMMENT) {
-            const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &line);
+            const Py_ssize_t end = comment_end(d, n, i, sx, line_has_token, &inside, &depth, &line);
             if (end >= 0) {
                 i = end;
                 continue;
             }
+        }
+        /* A doc comment's decoration: `*` first on its line, followed by white space. */
+        if (c == '*' && stars && !line_has_token && (nxt == -1 || nxt == ' ' || nxt == '\t' || nxt == '\n' || nxt == '\r')) {
+            i++;
+            continue;
         }
         /* Triple quotes are dropped: what they enclose is lexed as code (see lexer.py). */
         if ((start[c] & S_TRIPLE) && nxt == c && i + 2 < n && d[i + 2] == c) {
@@ -813,7 +856,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         if (start[c] & S_QUOTE) {
             Py_ssize_t end, is, ie;
             int multi = 0;
-            if (scan_string(d, n, i, sx, &end, &is, &ie, &multi)) {
+            if (scan_string(d, n, i, sx, inside >= 0, &end, &is, &ie, &multi)) {
                 const unsigned char *inner = d + is;
                 size_t ilen = (size_t)(ie - is);
                 uint64_t h;
@@ -892,6 +935,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
     }
     st->i = i;
     st->t = t;
+    st->inside = inside;
+    st->depth = depth;
     return LEX_DONE;
 }
 
@@ -943,6 +988,7 @@ static PyObject *fp_tokenize(PyObject *self, PyObject *args, PyObject *kwargs)
     if (parse_syntax((const unsigned char *)sxbytes, sxlen, &sx) < 0)
         goto done;
     st.line = 1;
+    st.inside = -1;
     if (n > PY_SSIZE_T_MAX / 8) {
         PyErr_SetString(PyExc_OverflowError, "tokenize(): input too large");
         goto done;
@@ -1392,6 +1438,7 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
 
     memset(&st, 0, sizeof(st));
     st.line = 1;
+    st.inside = -1;
     *hashes = NULL;
     *nhashes = 0;
     cap = n / 4 + 64 < n ? n / 4 + 64 : n;

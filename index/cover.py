@@ -33,14 +33,15 @@ from . import candidates
 from . import fingerprint as fp
 from .align import Query
 from .lexer import Tokens
-from .search import QueryLexings, attach_origins, decode_query, lookup_lexing
+from .search import CODE_CANDIDATES, QueryLexings, attach_origins, decode_query, lookup_lexing
 from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
 from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
 
 #: Most origins reported for one file (each explains a region no earlier one did).
 MAX_ORIGINS = 16
-#: Tokenised documents a :class:`DocCache` keeps (about 70 kB each for a 10 kB file).
+#: Tokenised documents a :class:`DocCache` keeps (about 80 kB each for a 10 kB file: its text and tokens;
+#: the best-voted ones with block comments also the tokens of their code alone).
 DOC_CACHE = 1024
 #: Fewest shared fingerprints (LSH band hits count two) that make a document a candidate.
 MIN_VOTES = 2
@@ -96,10 +97,10 @@ class DocCache:
 
     def __init__(self, size: int = DOC_CACHE) -> None:
         self.size = size
-        self._docs: OrderedDict[int, tuple[str, Tokens]] = OrderedDict()
+        self._docs: OrderedDict[int, Lexed] = OrderedDict()
 
-    def tokens(self, store: StoreReader, doc_id: int) -> tuple[str, Tokens] | None:
-        """A document's language and its tokens, lexed with that language; None if it is gone."""
+    def tokens(self, store: StoreReader, doc_id: int) -> Lexed | None:
+        """A document lexed with its language (:func:`lexed_document`); None if it is gone."""
         got = self._docs.get(doc_id)
         if got is not None:
             self._docs.move_to_end(doc_id)
@@ -113,12 +114,29 @@ class DocCache:
         return got
 
 
-def lexed_document(store: StoreReader, doc_id: int) -> tuple[str, Tokens] | None:
-    """A document's stored language and its tokens, lexed with it; None if it is no longer indexed."""
+@dataclass(slots=True)
+class Lexed:
+    """A document's stored language, its text and its tokens lexed with that language; the tokens of its
+    code alone (:func:`.fingerprint.code_tokens`) are lexed when first asked for."""
+
+    language: str
+    text: bytes
+    tokens: Tokens
+    _code: Tokens | bool | None = False  # False: not lexed yet
+
+    def code(self) -> Tokens | None:
+        """The tokens of the document's code alone, None when it has no block comment."""
+        if self._code is False:
+            self._code = fp.code_tokens(self.text, self.language, self.tokens)
+        return self._code if isinstance(self._code, Tokens) else None
+
+
+def lexed_document(store: StoreReader, doc_id: int) -> Lexed | None:
+    """A document lexed with its stored language; None if it is no longer indexed."""
     f = store.fetch([doc_id]).get(doc_id)
     if f is None:
         return None
-    return f.doc.language, fp.tokenize(f.text, f.doc.language)
+    return Lexed(f.doc.language, f.text, fp.tokenize(f.text, f.doc.language))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +217,7 @@ def cover(
     lexings = QueryLexings(prep.raw, prep.language, query, post.common.view(np.uint64))
     covered = np.zeros(len(toks) + 1, dtype=bool)
     matches: list[Match] = []
+    judged = 0
     for d in ranked:
         if len(matches) >= max_origins:
             break
@@ -218,9 +237,10 @@ def cover(
         if got is None:  # removed (an opt-out) since its postings were read
             continue
         # The document lexed with its own language, the file with the same one.
-        doc_language, source = got
-        q = lexings.get(doc_language)
-        found = judge(q, source, min_tokens)
+        q = lexings.get(got.language)
+        # The best-voted candidates are also aligned with their code alone (as search does).
+        found = judge(q, got.tokens, min_tokens, code=got.code() if judged < CODE_CANDIDATES else None)
+        judged += 1
         if found.verdict not in ATTRIBUTING:  # a scan reports findings; weak evidence is for search
             continue
         fresh = False

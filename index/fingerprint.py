@@ -58,18 +58,30 @@ def has_native() -> bool:
     return _fastfp is not None
 
 
-def tokenize(data: bytes, language: str | None = None) -> Tokens:
+def tokenize(data: bytes, language: str | None = None, *, code_only: bool = False) -> Tokens:
     """Tokenise ``data`` with the syntax of ``language`` (a language name or alias; None or one without a
-    profile: the default rules) -- see :mod:`whence.index.lexer` for the rules."""
+    profile: the default rules) -- see :mod:`whence.index.lexer` for the rules; ``code_only``: block
+    comments dropped whole (:func:`whence.index.lexer.tokenize`)."""
     if _fastfp is not None:
-        e, a, ls, le = _fastfp.tokenize(data, lexer.syntax_bytes(language))
+        e, a, ls, le = _fastfp.tokenize(data, lexer.syntax_bytes(language, code_only))
         return Tokens(
             np.frombuffer(e, dtype=np.uint64),
             np.frombuffer(a, dtype=np.uint64),
             np.frombuffer(ls, dtype=np.uint32),
             np.frombuffer(le, dtype=np.uint32),
         )
-    return lexer.tokenize(data, language)
+    return lexer.tokenize(data, language, code_only=code_only)
+
+
+def code_tokens(data: bytes, language: str | None, tokens: Tokens) -> Tokens | None:
+    """The tokens of ``data``'s code alone (block comments dropped whole), when they differ from its
+    ``tokens`` (lexed with ``language``): a document aligned with a copy whose comments were removed.
+    None when the text has no block comment (the same tokens)."""
+    sx = lexer.syntax_for(language)
+    if not any(opener in data for opener, _, _ in sx.block):
+        return None
+    code = tokenize(data, language, code_only=True)
+    return code if len(code) < len(tokens) else None
 
 
 def _mix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

@@ -17,14 +17,24 @@ stable tokens.  The rules, with what a profile decides in brackets:
 
 * Line endings: ``\\r\\n`` and a lone ``\\r`` both end a line (CRLF and old-Mac files lex like LF).
 * Whitespace is dropped.
-* Comments are dropped.  Block comments [the pairs, and whether they nest] run to their closer (or the end
-  of the text).  Line comments [the markers, each with conditions: see :data:`BLANK_BEFORE` and the other
-  flags] run to the end of the line.  The default: ``/* ... */``, ``<!-- ... -->``; ``//`` to the end of
-  the line unless it is ``//=`` or glued between operands (``a//b``, Python's floor division; spaced
-  out, ``a // b`` lexes as ``a`` and a comment -- in the file and in a snippet alike); ``--`` with white
-  space on both sides (SQL, Lua, Haskell; ``x--`` and ``--i`` stay code); and ``#`` to the end of the
-  line when it is followed by white space, ``#``, ``!`` or the end of the line, or when it starts a line
-  and is not a C preprocessor directive (``#include`` stays code).
+* Block comments [the pairs, and whether they nest] are *transparent*: their opener and closer are
+  dropped wherever they stand, and what they enclose is lexed like code.  A snippet cut from the middle of
+  a Javadoc or a license header starts with prose and ends with ``*/``; were comments dropped whole, the
+  snippet would lex as something else entirely.  This way both lex the same, and copied
+  documentation is found like copied code.  Inside a comment (known from its opener: a snippet that
+  starts inside one cannot know) a quote that may span lines must close on its line, and a line comment
+  ends at the comment's closer, so that an odd backtick or ``http://`` in prose never swallows the code
+  after the comment.  In a profile with ``/* */`` comments, a ``*`` that is the first token of its line
+  and is followed by white space (or the end of the line) is dropped: the decoration of a doc comment's
+  lines, so that a license header or a Javadoc lexes like the same prose wrapped otherwise (a ``/**``
+  that begins its line then drops whole).
+* Line comments [the markers, each with conditions: see :data:`BLANK_BEFORE` and the other flags] are
+  dropped to the end of the line.  The default: block comments ``/* ... */`` and ``<!-- ... -->``;
+  ``//`` to the end of the line unless it is ``//=`` or glued between operands (``a//b``, Python's
+  floor division; spaced out, ``a // b`` lexes as ``a`` and a comment -- in the file and in a snippet
+  alike); ``--`` with white space on both sides (SQL, Lua, Haskell; ``x--`` and ``--i`` stay code); and
+  ``#`` to the end of the line when it is followed by white space, ``#``, ``!`` or the end of the line,
+  or when it starts a line and is not a C preprocessor directive (``#include`` stays code).
 * Strings [the quote characters; which of them may span lines; backslash escapes or not; ``'`` as a
   character literal]: a string must close on the same line (unless its quote may span lines: then it
   must close somewhere), otherwise the quote is punctuation -- an apostrophe in prose or a Rust lifetime.
@@ -66,8 +76,9 @@ import numpy.typing as npt
 import xxhash
 
 #: Version of the tokenisation rules, recorded in every index (``codec.FINGERPRINT_PARAMS``): an index
-#: built with other rules must be rebuilt.  1: one rule set for every language; 2: syntax profiles.
-LEXER_VERSION = 2
+#: built with other rules must be rebuilt.  1: one rule set for every language; 2: syntax profiles; 3: block
+#: comments transparent (their contents are tokens), doc-comment decorations dropped.
+LEXER_VERSION = 3
 
 # Token kinds.
 IDENT, KEYWORD, NUMBER, STRING, PUNCT = 0, 1, 2, 3, 4
@@ -127,6 +138,10 @@ HASH_RULE = 32
 #: not preceded by a backslash (TeX's ``\\%``, make's ``\\#``)
 NOT_ESCAPED = 64
 
+#: Flag of :meth:`Syntax.encode`'s first byte: lex the *code only*, block comments dropped whole (to their
+#: closer, nested where the language nests them), as lexer 2 did; see :func:`tokenize`'s ``code_only``.
+CODE_ONLY = 16
+
 _MAX_MARKERS = 8  # of each kind, per profile (the kernel's fixed-size tables)
 _MAX_MARKER_LEN = 8
 
@@ -138,7 +153,8 @@ class Syntax:
     Attributes:
         name: the profile's name (a language name, or ``default``).
         line: line-comment markers, each with its conditions (:data:`BLANK_BEFORE`, ...), tried in order.
-        block: block comments: (opener, closer, nests), tried in order before the line markers.
+        block: block comments: (opener, closer, nests); their openers, then their closers, are tried before
+            the line markers and dropped (the contents are lexed as code: see the module docstring).
         quotes: the bytes that open a string.
         multiline: those of ``quotes`` whose strings may span lines (and must then close).
         escapes: a backslash escapes the next byte in strings (otherwise it is an ordinary byte: SQL,
@@ -165,21 +181,28 @@ class Syntax:
         for m in [m for m, _ in self.line] + [b for o, c, _ in self.block for b in (o, c)]:
             if not 0 < len(m) <= _MAX_MARKER_LEN:
                 raise ValueError(f"{self.name}: comment markers are 1 to {_MAX_MARKER_LEN} bytes, got {m!r}")
-        openers = [m for m, _ in self.line] + [o for o, _, _ in self.block]
+        openers = [m for m, _ in self.line] + [b for o, c, _ in self.block for b in (o, c)]
         if any(o[0] in _DIGITS or o[0] in _BLANK or o[0] in _SPACE for o in openers):
             raise ValueError(f"{self.name}: a comment marker cannot start with a digit or white space")
         quotes = set(self.quotes)
         if not set(self.multiline) <= quotes or not set(self.triple) <= quotes & set(b"\"'"):
             raise ValueError(f"{self.name}: multiline and triple must be quotes (triple: only \" and ')")
 
-    def encode(self) -> bytes:
-        """The compact form the compiled kernel takes (``_fastfp.tokenize(data, syntax)``)."""
-        return _encode(self)
+    @property
+    def stars(self) -> bool:
+        """Whether a ``*`` first on its line and followed by white space is a doc comment's decoration
+        (dropped): in profiles with ``/* */`` comments."""
+        return any(o == b"/*" for o, _, _ in self.block)
+
+    def encode(self, code_only: bool = False) -> bytes:
+        """The compact form the compiled kernel takes (``_fastfp.tokenize(data, syntax)``); ``code_only``:
+        block comments dropped whole (:data:`CODE_ONLY`)."""
+        return _encode(self, code_only)
 
 
 @functools.cache
-def _encode(s: Syntax) -> bytes:
-    out = bytearray([s.escapes | s.regex << 1 | s.char_quote << 2])
+def _encode(s: Syntax, code_only: bool = False) -> bytes:
+    out = bytearray([s.escapes | s.regex << 1 | s.char_quote << 2 | s.stars << 3 | code_only << 4])
     for part in (s.quotes, s.multiline, s.triple):
         out += bytes([len(part)]) + part
     out.append(len(s.block))
@@ -354,9 +377,10 @@ def canonical_language(name: str | None) -> str | None:
 
 
 @functools.lru_cache(maxsize=1024)
-def syntax_bytes(language: str | None) -> bytes:
-    """``syntax_for(language).encode()``, remembered per name (searches ask for it per candidate)."""
-    return syntax_for(language).encode()
+def syntax_bytes(language: str | None, code_only: bool = False) -> bytes:
+    """``syntax_for(language).encode(code_only)``, remembered per name (searches ask for it per
+    candidate)."""
+    return syntax_for(language).encode(code_only)
 
 
 def syntax_for(language: str | None) -> Syntax:
@@ -503,12 +527,20 @@ def _block_end(data: bytes, i: int, opener: bytes, closer: bytes, nests: bool) -
     return n
 
 
-def tokenize(data: bytes, language: str | None = None, *, syntax: Syntax | None = None) -> Tokens:
+def tokenize(
+    data: bytes, language: str | None = None, *, syntax: Syntax | None = None, code_only: bool = False
+) -> Tokens:
     """Lex ``data`` (UTF-8 or any ASCII-compatible encoding) into a :class:`Tokens` stream, with the
-    syntax of ``language`` (see :func:`syntax_for`; ``syntax`` overrides it)."""
+    syntax of ``language`` (see :func:`syntax_for`; ``syntax`` overrides it).
+
+    ``code_only``: block comments are dropped whole, to their closer (the file's code alone: the same
+    stream less the comments' contents), for aligning a copy whose comments were removed with a file
+    that has them.  A snippet is never lexed so: one cut inside a comment cannot know it."""
     sx = syntax if syntax is not None else syntax_for(language)
-    comment_start = frozenset(m[0] for m, _ in sx.line) | frozenset(o[0] for o, _, _ in sx.block)
+    comment_start = frozenset(m[0] for m, _ in sx.line)
+    comment_start |= frozenset(b[0] for o, c, _ in sx.block for b in (o, c))
     comment_start |= frozenset(m[0] ^ 0x20 for m, f in sx.line if f & WORD and chr(m[0]).isalpha())
+    stars = sx.stars
     n = len(data)
     exact: list[int] = []
     abstract: list[int] = []
@@ -517,6 +549,8 @@ def tokenize(data: bytes, language: str | None = None, *, syntax: Syntax | None 
     line = 1
     line_has_token = False  # a token already started on the current line
     prev_operand = False  # the last token was an identifier, number, string, `)` or `]`
+    inside = -1  # the block comment (its index in sx.block) whose opener was seen and closer not yet
+    depth = 0  # its nesting depth
     i = 0
 
     def emit(kind: int, h: int, first: int, last: int) -> None:
@@ -536,31 +570,57 @@ def tokenize(data: bytes, language: str | None = None, *, syntax: Syntax | None 
         if c in _SPACE:
             i += 1
             continue
-        # Comments.
+        # Comments: a block comment's opener and closer are dropped (what they enclose is lexed as code),
+        # a line comment is dropped to the end of its line (or to the closer of the comment it is in).
         if c in comment_start:
             end = -1
-            for opener, closer, nests in sx.block:
-                if data.startswith(opener, i):
+            for k, (opener, closer, nests) in enumerate(sx.block):
+                if data.startswith(opener, i) and code_only:
                     end = _block_end(data, i, opener, closer, nests)
                     line += _count_lines(data, i, end)
                     break
+                if data.startswith(opener, i):
+                    if inside < 0:
+                        inside, depth = k, 1
+                    elif inside == k and nests:
+                        depth += 1
+                    end = i + len(opener)
+                    break
             else:
-                for marker, flags in sx.line:
-                    if _line_comment(data, i, marker, flags, line_has_token):
-                        end = i
-                        while end < n and data[end] not in (10, 13):
-                            end += 1
+                for k, (_opener, closer, _nests) in enumerate(sx.block):
+                    if data.startswith(closer, i):
+                        if inside == k:
+                            depth -= 1
+                            if depth == 0:
+                                inside = -1
+                        end = i + len(closer)
                         break
+                else:
+                    for marker, flags in sx.line:
+                        if _line_comment(data, i, marker, flags, line_has_token):
+                            end = i
+                            while end < n and data[end] not in (10, 13):
+                                end += 1
+                            if inside >= 0:  # inside a block comment: it ends at the closer
+                                closer = sx.block[inside][1]
+                                at = data.find(closer, i + len(marker), end)
+                                if at >= 0:
+                                    end = at
+                            break
             if end >= 0:
                 i = end
                 continue
+        # A doc comment's decoration: `*` first on its line, followed by white space.
+        if c == 42 and stars and not line_has_token and (i + 1 == n or data[i + 1] in _BLANK):
+            i += 1
+            continue
         first = line
         # Strings; triple quotes are dropped and what they enclose is lexed as code.
         if c in sx.quotes:
             if c in sx.triple and data[i + 1 : i + 3] == bytes((c, c)):
                 i += 3
                 continue
-            end, inner_start, inner_end = _scan_string(data, i, sx)
+            end, inner_start, inner_end = _scan_string(data, i, sx, inside >= 0)
             if end > 0:
                 inner = data[inner_start:inner_end]
                 if b"\r" in inner:  # multi-line strings: line endings normalised like the rest
@@ -620,14 +680,15 @@ def _count_lines(data: bytes, start: int, end: int) -> int:
     return seg.count(b"\n") + seg.count(b"\r") - seg.count(b"\r\n")
 
 
-def _scan_string(data: bytes, i: int, sx: Syntax = DEFAULT) -> tuple[int, int, int]:
-    """Scan a string literal starting at ``i``.
+def _scan_string(data: bytes, i: int, sx: Syntax = DEFAULT, in_comment: bool = False) -> tuple[int, int, int]:
+    """Scan a string literal starting at ``i`` (``in_comment``: inside a block comment, where every string
+    must close on its line).
 
     Returns ``(end, inner_start, inner_end)``, or ``(-1, -1, -1)`` if it does not close.
     """
     n = len(data)
     q = data[i]
-    multi = q in sx.multiline
+    multi = q in sx.multiline and not in_comment
     j = i + 1
     while j < n:
         d = data[j]

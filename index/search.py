@@ -57,6 +57,9 @@ __all__ = [
 MAX_QUERY_BYTES = 1 << 20
 #: Candidates (the best-voted) searched for weak evidence when none attributes.
 WEAK_CANDIDATES = 8
+#: Candidates (the best-voted) also aligned with their code alone, block comments dropped whole
+#: (:func:`.verdict.judge`'s ``code``).
+CODE_CANDIDATES = 3
 
 
 def decode_query(code: bytes | str) -> bytes:
@@ -137,12 +140,12 @@ def query_language(raw: bytes, language: str | None) -> str | None:
     rules give as many tokens as the default rules (the default rules are the union of theirs, so Python
     with ``#`` comments lexes alike under both, and documents of that language then need no second
     lexing of the query); else -- a snippet that no common language lexes like the default rules, such
-    as one beginning inside a Python docstring that quotes ``code`` in backticks, or whose ``/*``
-    swallows the rest -- the guessed language (:func:`whence.index.lexer.guess_language`), else the
-    closest common language within a tenth of the tokens, else the default rules.  Guessing tries about
-    fifty patterns, a millisecond for a snippet; lexing with the probes costs a twentieth of that, and
-    about one snippet in twelve needs the guess.  Each candidate is aligned with the query lexed in the
-    candidate's own language whatever the lookup used (:class:`QueryLexings`)."""
+    as one beginning inside a Python docstring that quotes ``code`` in backticks, or a C comment's
+    prose holding ``#`` or `` -- `` -- the guessed language (:func:`whence.index.lexer.guess_language`),
+    else the closest common language within a tenth of the tokens, else the default rules.  Guessing
+    tries about fifty patterns, a millisecond for a snippet; lexing with the probes costs a twentieth of
+    that, and about one snippet in twelve needs the guess.  Each candidate is aligned with the query
+    lexed in the candidate's own language whatever the lookup used (:class:`QueryLexings`)."""
     return lookup_lexing(raw, language)[0]
 
 
@@ -206,7 +209,8 @@ def _match(
     fetched = store.fetch(ranked)
 
     matches: list[Match] = []
-    aligned: list[tuple[int, Query, Tokens]] = []  # (document, query lexing, its tokens), in rank order
+    # (document, query lexing, its tokens, its code's tokens), in rank order
+    aligned: list[tuple[int, Query, Tokens, Tokens | None]] = []
     for d in ranked:
         doc = fetched.get(d)
         if doc is None:  # removed (an opt-out) since its postings were read
@@ -214,11 +218,14 @@ def _match(
         # Each document is lexed with its own language, the query with the same one.
         q = lexings.get(doc.doc.language)
         dtok = fp.tokenize(doc.text, doc.doc.language)
-        aligned.append((d, q, dtok))
+        # The best-voted candidates are also aligned with their code alone (a copy stripped of the
+        # comments the document has): the origin of a copy is nearly always among them.
+        dcode = fp.code_tokens(doc.text, doc.doc.language, dtok) if len(aligned) < CODE_CANDIDATES else None
+        aligned.append((d, q, dtok, dcode))
         # Once a verbatim match explains most of the query, the order-insensitive comparison of whole
         # programs (for heavily restructured copies) has nothing left to decide.
         explained = any(m.verdict == "verbatim" and 2 * m.matched_tokens >= len(toks) for m in matches)
-        found = judge(q, dtok, min_tokens, orderless=not explained)
+        found = judge(q, dtok, min_tokens, orderless=not explained, code=dcode)
         if found.verdict == "none":
             continue
         matches.append(Match.of(d, found, len(q.tokens)))
@@ -228,8 +235,8 @@ def _match(
     # Nothing attributes: the best partial evidence, for a person to judge; not for a query shorter than
     # the winnowing guarantee (looked up only for its rare runs), whose partial spans are mostly noise.
     if not matches and len(toks) >= max(fp.K, min(min_tokens, fp.T)):
-        for d, q, dtok in aligned[:WEAK_CANDIDATES]:
-            found = judge(q, dtok, min_tokens, weak=True)
+        for d, q, dtok, dcode in aligned[:WEAK_CANDIDATES]:
+            found = judge(q, dtok, min_tokens, weak=True, code=dcode)
             if found.verdict == "weak":
                 matches.append(Match.of(d, found, len(q.tokens)))
     if with_text:

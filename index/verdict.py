@@ -83,6 +83,7 @@ def judge(
     *,
     weak: bool = False,
     orderless: bool = True,
+    code: Tokens | None = None,
 ) -> Judgement:
     """Align a query with one document (its text, or its tokens when the caller keeps them) and judge
     the alignment.  Weak evidence is looked for only when ``weak`` is set: search asks for it only when no
@@ -99,7 +100,25 @@ def judge(
     * ``weak``: none of those, but spans carrying at least :data:`WEAK_FRACTION` of ``min_tokens``
       (the best partial evidence, for a person to judge: it never fails a check);
     * ``none``: nothing shared worth showing.
+
+    ``code``: the document's code alone (:func:`.fingerprint.code_tokens`: its block comments dropped
+    whole), when it has block comments.  Their contents are tokens of the document, so a copy whose
+    comments were removed shares only the code between them token for token; unless the document as
+    it is matches the whole query verbatim, the query is also judged against its code alone and the
+    stronger judgement kept (the better verdict, then more tokens matched; the spans' lines are the
+    document's either way).
     """
+    found = _judge(query, text, min_tokens, weak=weak, orderless=orderless)
+    if code is None or (found.verdict == "verbatim" and found.matched >= len(query.tokens)):
+        return found
+    other = _judge(query, code, min_tokens, weak=weak, orderless=orderless)
+    if (VERDICTS.index(other.verdict), other.matched) > (VERDICTS.index(found.verdict), found.matched):
+        return other
+    return found
+
+
+def _judge(query: Query, text: bytes | Tokens, min_tokens: int, *, weak: bool, orderless: bool) -> Judgement:
+    """:func:`judge` against one token stream of the document."""
     dtok = text if isinstance(text, Tokens) else fp.tokenize(text)
     short = short_run(min_tokens)
     # The smallest span that can decide: weak evidence's, else a short query's rare run, else the minimum.

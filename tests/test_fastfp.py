@@ -41,8 +41,10 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 DEFAULT = lexer.DEFAULT.encode()
 
 
-def _fast_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> tuple[npt.NDArray[np.uint64], ...]:
-    e, a, ls, le = _fastfp.tokenize(data, syntax.encode())
+def _fast_tokens(
+    data: bytes, syntax: lexer.Syntax = lexer.DEFAULT, code_only: bool = False
+) -> tuple[npt.NDArray[np.uint64], ...]:
+    e, a, ls, le = _fastfp.tokenize(data, syntax.encode(code_only))
     return (
         np.frombuffer(e, dtype=np.uint64),
         np.frombuffer(a, dtype=np.uint64),
@@ -51,9 +53,9 @@ def _fast_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> tuple[npt
     )
 
 
-def assert_same_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> None:
-    ref = lexer.tokenize(data, syntax=syntax)
-    fast = _fast_tokens(data, syntax)
+def assert_same_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT, code_only: bool = False) -> None:
+    ref = lexer.tokenize(data, syntax=syntax, code_only=code_only)
+    fast = _fast_tokens(data, syntax, code_only)
     for name, want, got in zip(
         ("exact", "abstract", "line_start", "line_end"),
         (ref.exact, ref.abstract, ref.line_start, ref.line_end),
@@ -61,7 +63,7 @@ def assert_same_tokens(data: bytes, syntax: lexer.Syntax = lexer.DEFAULT) -> Non
         strict=True,
     ):
         assert got.dtype == want.dtype, name
-        assert got.tolist() == want.tolist(), f"{name} differs for {data!r} ({syntax.name})"
+        assert got.tolist() == want.tolist(), f"{name} differs for {data!r} ({syntax.name}, {code_only=})"
 
 
 @contextlib.contextmanager
@@ -428,15 +430,16 @@ _MARKERS = sorted(
     {m for sx in _PROFILES for m, _ in sx.line}
     | {b for sx in _PROFILES for o, c, _ in sx.block for b in (o, c)}
     | {b"rem", b"Rem", b"REMARK", b"@REM", b"\\%", b"\\#", b"$#", b"x'", b"'a'", b"'\\n'", b"'ab'", b"/[/*]/"}
+    | {b"\n * ", b"\n *\n", b"\n*x", b"\n **", b"`", b'"', b"http://x"}  # decorations, quotes in comments
 )
 _PROFILE_FRAGMENTS = [*_FRAGMENTS, *_MARKERS, b"/", b"%", b";", b"!", b"(", b"{", b"|", b"@", b"return"]
 _PROFILE_CODEISH = st.lists(st.sampled_from(_PROFILE_FRAGMENTS), max_size=80).map(b"".join)
 
 
 @settings(derandomize=True, database=None, deadline=None, max_examples=1500)
-@given(st.sampled_from(_PROFILES), _PROFILE_CODEISH)
-def test_tokenize_profiles_generated(syntax: lexer.Syntax, data: bytes) -> None:
-    assert_same_tokens(data, syntax)
+@given(st.sampled_from(_PROFILES), _PROFILE_CODEISH, st.booleans())
+def test_tokenize_profiles_generated(syntax: lexer.Syntax, data: bytes, code_only: bool) -> None:
+    assert_same_tokens(data, syntax, code_only)
 
 
 @pytest.mark.parametrize("syntax", _PROFILES, ids=[sx.name for sx in _PROFILES])
@@ -453,6 +456,25 @@ def test_tokenize_profiles_fixed(syntax: lexer.Syntax) -> None:
     # Regular-expression literals up to lexer.REGEX_MAX bytes, slashes included, and no longer.
     for size in (lexer.REGEX_MAX - 3, lexer.REGEX_MAX - 2, lexer.REGEX_MAX - 1, lexer.REGEX_MAX + 5):
         assert_same_tokens(b"x = (/" + b"a" * size + b"/) / 2 /", syntax)
+    # Block comments are transparent: openers and closers (nested or stray) dropped, the contents lexed
+    # as code; inside one, a quote must close on its line and a line comment ends at the closer; the
+    # state (which comment, how deep) carried across the kernel's output growth.
+    for opener, closer, _nests in syntax.block:
+        o, c = opener, closer
+        for case in (
+            o + b" a " + o + b" b " + c + b" c " + c + b" d",
+            c + b" stray " + c + b" x " + o,
+            o + b"* a `b\n * c\n " + c + b" `d`\n",
+            o + b' "x\n y" ' + c + b' "z\nw"',
+            o + b" http://x " + c + b" y // z " + c + b"\nq",
+            b"a " + o + b" # b " + c + b" -- c " + c + b" ; d % e\n",
+            o + b"\r\n * a\r\n *\r\n" + c + b"\r\nx * y\r\n * z",
+        ):
+            assert_same_tokens(case, syntax)
+            assert_same_tokens(case, syntax, code_only=True)  # the comments dropped whole
+        for unit in (o + b"* a `b\n * 'c' " + c + b" `d\n", b"x " + o + b" y\n", c + b" */ `z\n"):
+            assert_same_tokens(unit * 700, syntax)
+            assert_same_tokens(unit * 700, syntax, code_only=True)
 
 
 def test_every_profile_encodes_and_the_kernel_reads_it() -> None:

@@ -42,7 +42,8 @@ def test_python_docstring_with_a_block_comment_opener_keeps_all_its_tokens() -> 
     assert b"image/*" in data
     python = exact(data, "Python")
     assert len(python) > 700  # the whole module
-    assert len(exact(data, None)) < 10  # the default rules: `/*` in the docstring opens a comment
+    # The default rules drop `/*` (a block comment's opener) and lex on: only those two tokens differ.
+    assert len(exact(data, None)) == len(python) - 2 * data.count(b"/*")
     # Guessed when not given.
     assert lexer.guess_language(data) == "Python"
 
@@ -54,16 +55,14 @@ def test_python_docstring_with_a_block_comment_opener_keeps_all_its_tokens() -> 
         ("Python", "'''a <!-- b /* c'''\nx = 1\n", "a < ! - - b / * c\nx = 1\n"),
         ("Common Lisp", "(defun f (x) ; the x\n  x)", "(defun f (x)\n  x)"),
         ("Emacs Lisp", ";;; f.el --- a mode\n(provide 'f)", "(provide 'f)"),
-        ("Common Lisp", "#| a #| nested |# b |# (f)", "(f)"),
         ("Assembly", "mov eax, 1 ; one\nret", "mov eax, 1\nret"),
         ("TeX", "\\section{A} % a note\nB", "\\section{A}\nB"),
         ("Erlang", "f(X) -> X. % identity", "f(X) -> X."),
-        ("MATLAB", "x = 1; % one\n%{\nblock\n%}\ny = 2;", "x = 1;\ny = 2;"),
-        ("SQL", "SELECT a--the a\nFROM t /* all */", "SELECT a\nFROM t"),
-        ("Haskell", "f x = x -- identity\n{- a {- nested -} b -} g", "f x = x\ng"),
-        ("Lua", "local x = 1 -- one\n--[[ a\nblock ]] y = 2", "local x = 1\ny = 2"),
-        ("OCaml", "let x = 1 (* a (* nested *) b *) in x", "let x = 1 in x"),
-        ("Pascal", "x := 1; { a } (* b *) // c\ny := 2;", "x := 1;\ny := 2;"),
+        ("MATLAB", "x = 1; % one\ny = 2;", "x = 1;\ny = 2;"),
+        ("SQL", "SELECT a--the a\nFROM t", "SELECT a\nFROM t"),
+        ("Haskell", "f x = x -- identity\ng", "f x = x\ng"),
+        ("Lua", "local x = 1 -- one\ny = 2", "local x = 1\ny = 2"),
+        ("Pascal", "x := 1; // c\ny := 2;", "x := 1;\ny := 2;"),
         (
             "Visual Basic .NET",
             "Dim x As Integer ' the count\nREM set up\nrem again\nx = 1",
@@ -71,13 +70,108 @@ def test_python_docstring_with_a_block_comment_opener_keeps_all_its_tokens() -> 
         ),
         ("Batchfile", "@echo off\nREM set up\n:: also a comment\nset X=1", "@echo off\nset X=1"),
         ("Shell", "echo $# ${#x} # count", "echo $# ${#x}"),
-        ("Rust", "/* a /* nested */ b */ fn f() {}", "fn f() {}"),
         ("JavaScript", "x = 1; // one", "x = 1;"),
         ("Dockerfile", "# syntax\nRUN make # not a comment here", "RUN make # not a comment here"),
     ],
 )
-def test_each_language_drops_its_own_comments(language: str, with_comment: str, without: str) -> None:
+def test_each_language_drops_its_own_line_comments(language: str, with_comment: str, without: str) -> None:
     assert exact(with_comment, language) == exact(without, language)
+
+
+@pytest.mark.parametrize(
+    ("language", "with_comment", "as_code"),
+    [
+        ("C", "x = 1; /* a note */ y = 2;", "x = 1; a note y = 2;"),
+        ("Java", "/**\n * Returns a sum.\n *\n * @param a\n */\nint f;", "Returns a sum. @param a int f;"),
+        ("Common Lisp", "#| a #| nested |# b |# (f)", "a nested b (f)"),
+        ("MATLAB", "x = 1; % one\n%{\nblock\n%}\ny = 2;", "x = 1;\nblock\ny = 2;"),
+        ("SQL", "SELECT a--the a\nFROM t /* all */", "SELECT a\nFROM t all"),
+        ("Haskell", "f x = x -- identity\n{- a {- nested -} b -} g", "f x = x\na nested b g"),
+        ("Lua", "local x = 1 -- one\n--[[ a\nblock ]] y = 2", "local x = 1\na block y = 2"),
+        ("OCaml", "let x = 1 (* a (* nested *) b *) in x", "let x = 1 a nested b in x"),
+        ("Pascal", "x := 1; { a } (* b *) // c\ny := 2;", "x := 1; a b\ny := 2;"),
+        ("Rust", "/* a /* nested */ b */ fn f() {}", "a nested b fn f() {}"),
+        ("HTML", "<p>x</p><!-- a note --><b>", "<p>x</p> a note <b>"),
+        ("PowerShell", "<# .SYNOPSIS\n  a note #>\n$x = 1", ".SYNOPSIS a note\n$x = 1"),
+        # an unclosed comment's contents, a stray closer
+        ("C", "x = 1; /* not closed\ny = 2;", "x = 1; not closed\ny = 2;"),
+        ("Go", "done */ x := 1", "done x := 1"),
+    ],
+)
+def test_block_comments_are_transparent(language: str, with_comment: str, as_code: str) -> None:
+    """The opener and closer are dropped, what they enclose is lexed as code (and a doc comment's `*`
+    decorations are dropped)."""
+    assert exact(with_comment, language) == exact(as_code, language)
+
+
+@pytest.mark.parametrize("language", ["JavaScript", "Go", "Rust", None])
+def test_an_odd_quote_in_a_comment_never_swallows_the_code_after_it(language: str | None) -> None:
+    # A backtick (or Rust's `"`) may span lines in code; inside a comment whose opener the lexer saw, it
+    # must close on its line, so the file's code after the comment lexes as it would alone.
+    code = 'x = f(1);\ny = `t` + "u";\n'
+    for prose in ("don't `overflow it", 'a 12" ruler', "see http://x/*y */ z"):
+        commented = f"/**\n * {prose}\n */\n{code}"
+        assert exact(commented, language)[-len(exact(code, language)) :] == exact(code, language), prose
+
+
+def _block_commented_file(sx: lexer.Syntax) -> bytes:
+    """A file of the profile's comment syntax: code, a doc comment of each block pair with prose,
+    quotes, a URL and decorations, code on the closer's line."""
+    line = sx.line[0][0].decode() if sx.line and not sx.line[0][1] & lexer.WORD else ""
+    parts = ["x = f(1)\n"]
+    for opener, closer, _ in sx.block:
+        o, c = opener.decode(), closer.decode()
+        parts.append(
+            f'{o}\n * Returns the "sum" of a and b; don\'t `overflow`\n * see http://example.org/sum,\n'
+            f" *\n * @param a one {line} a note\n {c} y = g(2)\nz = [a, b]\n"
+        )
+    return "".join(parts).encode()
+
+
+@pytest.mark.parametrize(
+    "name", [*sorted(n for n, sx in lexer.PROFILES.items() if sx.block), "default"], ids=str
+)
+def test_code_only_lexing_drops_block_comments_whole(name: str) -> None:
+    """What search aligns a copy stripped of its comments with: the file's tokens less its comments'
+    contents (each comment removed from the text, then lexed), on the same lines."""
+    sx = lexer.DEFAULT if name == "default" else lexer.PROFILES[name]
+    data = _block_commented_file(sx)
+    stripped = data
+    for opener, closer, _ in sx.block:
+        a = stripped.index(opener)
+        b = stripped.index(closer, a) + len(closer)
+        stripped = stripped[:a] + b"\n" * stripped[a:b].count(b"\n") + stripped[b:]
+    code = lexer.tokenize(data, syntax=sx, code_only=True)
+    plain = lexer.tokenize(stripped, syntax=sx)
+    assert code.exact.tolist() == plain.exact.tolist()
+    assert code.line_start.tolist() == plain.line_start.tolist()
+    whole = fp.tokenize(data, None if name == "default" else name)
+    assert len(code) < len(whole)
+    if name != "default":  # the kernel agrees
+        assert fp.tokenize(data, name, code_only=True).exact.tolist() == code.exact.tolist()
+        assert fp.code_tokens(data, name, whole) is not None
+    plain_code = b"x = f(1)\n"
+    assert fp.code_tokens(plain_code, None if name == "default" else name, fp.tokenize(plain_code)) is None
+
+
+@pytest.mark.parametrize(
+    "name", [*sorted(n for n, sx in lexer.PROFILES.items() if sx.block), "default"], ids=str
+)
+def test_a_snippet_cut_inside_a_block_comment_lexes_like_its_file(name: str) -> None:
+    """Every profile with block comments: a snippet that starts on any line of the file (inside a
+    comment or not) lexes as the same tokens, on the same lines, as that part of the file."""
+    sx = lexer.DEFAULT if name == "default" else lexer.PROFILES[name]
+    data = _block_commented_file(sx)
+    whole = lexer.tokenize(data, syntax=sx)
+    lines = data.split(b"\n")
+    for first in range(len(lines)):
+        snippet = b"\n".join(lines[first:])
+        part = lexer.tokenize(snippet, syntax=sx)
+        keep = whole.line_start > first
+        if name != "default":  # the kernel agrees (the default profile is exact()'s None)
+            assert exact(snippet, name) == part.exact.tolist()
+        assert part.exact.tolist() == whole.exact[keep].tolist(), (name, first)
+        assert (part.line_start + first).tolist() == whole.line_start[keep].tolist(), (name, first)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +195,7 @@ def test_regex_and_string_literals_hold_comment_markers() -> None:
     js = "ok = /[/*]/.test(s) && /\\/\\//.test(t); n = a / b / c;"
     as_strings = 'ok = "[/*]".test(s) && "\\/\\/".test(t); n = a / b / c;'
     assert exact(js, "JavaScript") == exact(as_strings, "JavaScript")
-    assert len(exact(js, None)) < len(exact(js, "JavaScript"))  # the default opens a comment at `/*`
+    assert len(exact(js, None)) < len(exact(js, "JavaScript"))  # the default drops `/*` and `//...`
     # At most lexer.REGEX_MAX bytes: a longer one is division (punctuation) and what it holds is code.
     longest = "a" * (lexer.REGEX_MAX - 2)
     assert len(exact(f"x = /{longest}/;", "JavaScript")) == 4
@@ -294,5 +388,12 @@ def test_an_index_built_with_earlier_lexing_rules_is_refused(image_index: Path, 
     with db:
         db.execute("INSERT INTO meta VALUES ('lexer', '1')")
     db.close()
-    with pytest.raises(IndexFormatError, match=r"lexer='1', this whence uses '2': rebuild the index"):
+    with pytest.raises(IndexFormatError, match=r"lexer='1', this whence uses '3': rebuild the index"):
+        open_store(old, readonly=True)
+    # An index of lexer 2 (comments dropped whole) is refused in the same words.
+    db = sqlite3.connect(old)
+    with db:
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'lexer'")
+    db.close()
+    with pytest.raises(IndexFormatError, match=r"lexer='2', this whence uses '3': rebuild the index"):
         open_store(old, readonly=True)

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from whence.cli import main
 from whence.index import boilerplate, ingest, lexer, search, structure, verdict
+from whence.index import cover as cov
 from whence.index import fingerprint as fp
 from whence.index.align import Query, view_spans
 from whence.index.stores import open_store
@@ -267,3 +268,113 @@ def test_model_of_other_fingerprints_is_refused(tmp_path: Path, monkeypatch: pyt
     finally:
         monkeypatch.delenv("WHENCE_BOILERPLATE")
         boilerplate.load.cache_clear()
+
+
+# --- block comments are tokens (lexer 3) ---------------------------------------------------------------
+
+JAVADOC = Path(__file__).parent / "fixtures" / "javadoc" / "RingBuffer.java"
+
+
+@pytest.fixture(scope="module")
+def javadoc_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small index: a Java class with an MIT license header and Javadoc, a Java program, and three
+    standard-library modules."""
+    src = tmp_path_factory.mktemp("javadoc-corpus")
+    shutil.copy(JAVADOC, src)
+    shutil.copy(PROGRAMS / "GradeReport.java", src)
+    for name in MODULES[:3]:
+        shutil.copy(STDLIB / name, src)
+    path = tmp_path_factory.mktemp("javadoc-index") / "index.sqlite"
+    with open_store(path, create=True) as store:
+        ingest.build(store, ingest.sources([src], repo="example/buffers", licenses=["MIT"]), workers=1)
+    return path
+
+
+def _javadoc_lines(first: str, last: str) -> tuple[str, int, int]:
+    """The lines of RingBuffer.java from the one containing ``first`` to the one containing ``last``,
+    with their 1-based line numbers."""
+    lines = JAVADOC.read_text().splitlines(keepends=True)
+    a = next(i for i, line in enumerate(lines) if first in line)
+    b = next(i for i, line in enumerate(lines) if i >= a and last in line)
+    return "".join(lines[a : b + 1]), a + 1, b + 1
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        ("A sensor thread offers", "private int head;"),  # prose cut mid-Javadoc, its `*/`, then code
+        ("Appends a reading at the tail", "can say how much the consumer missed"),  # prose only
+        ("samples the trend calls this", "return size == 0 ?"),  # the end of a doc comment and a method
+    ],
+)
+def test_javadoc_cut_mid_comment_is_found_verbatim(javadoc_index: Path, first: str, last: str) -> None:
+    frag, a, b = _javadoc_lines(first, last)
+    assert "/*" not in frag.splitlines()[0]  # it starts inside the comment
+    with open_store(javadoc_index, readonly=True) as st:
+        res = search.search(st, frag, language="Java")
+        guessed = search.search(st, frag)  # no language given: the lookup lexing is guessed
+    for r in (res, guessed):
+        assert _found(r)[:1] == [("RingBuffer.java", "verbatim")]
+        top = r.matches[0]
+        s0, s1 = top.spans[0].source_lines
+        assert s0 <= a + 1 and s1 >= b - 1, (s0, s1, a, b)
+    # The whole fragment, prose included, matched token for token.
+    assert res.matches[0].matched_tokens == len(fp.tokenize(frag.encode(), "Java"))
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        ("public double poll()", "return size == 0 ?"),  # two methods, a Javadoc between them
+        ("} else {", "double value = slots[head];"),  # 39 tokens: a short query, each piece under 24
+        ("} else {", "return value;"),  # a piece under 24 tokens, then one of over 40
+    ],
+)
+def test_copy_stripped_of_its_comments_is_found_whole(javadoc_index: Path, first: str, last: str) -> None:
+    # The file's Javadoc is tokens in the index; a copy without it is aligned with the file's code
+    # alone too, so the code on both sides of a removed comment is one copy.
+    frag, a, b = _javadoc_lines(first, last)
+    stripped = re.sub(r"/\*.*?\*/\s*", "", frag, flags=re.S)
+    assert "/*" not in stripped and stripped.count("\n") < frag.count("\n")
+    with open_store(javadoc_index, readonly=True) as st:
+        res = search.search(st, stripped)
+    assert _found(res)[:1] == [("RingBuffer.java", "verbatim")]
+    top = res.matches[0]
+    assert top.matched_tokens == res.tokens  # every token of the copy
+    assert min(s.source_lines[0] for s in top.spans) <= a + 1
+    assert max(s.source_lines[1] for s in top.spans) >= b - 1
+    if res.tokens < search.MIN_MATCH_TOKENS:
+        return  # a scan attributes runs of the minimum match size only (no short rare runs)
+    # A scan of a file holding the copy finds it the same way (index.cover).
+    with open_store(javadoc_index, readonly=True) as st:
+        documents, cap = cov.cap_for(st)
+        prep = cov.prepare(stripped, language="Java")
+        scanned = cov.cover(st, prep, st.postings(prep.lookup.view(np.int64), cap), documents=documents)
+    assert [(m.primary.path, m.verdict) for m in scanned.matches] == [("RingBuffer.java", "verbatim")]
+    assert scanned.matches[0].matched_tokens == scanned.tokens
+
+
+def test_license_text_stays_clean_though_a_header_in_the_index_quotes_it(
+    javadoc_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from whence.scan import licensetexts
+
+    mit = licensetexts.load().get("MIT")
+    assert mit is not None
+    header, _, _ = _javadoc_lines("Copyright (c) 2026", "SOFTWARE.")
+    with open_store(javadoc_index, readonly=True) as st:
+        # The header's prose is in the index: without the boilerplate model both would be attributed
+        # (the index is far too small for its own counts to call anything common) ...
+        monkeypatch.setenv("WHENCE_BOILERPLATE", "off")
+        boilerplate.load.cache_clear()
+        try:
+            assert _found(search.search(st, mit.text))[:1] == [("RingBuffer.java", "verbatim")]
+            assert _found(search.search(st, header))[:1] == [("RingBuffer.java", "verbatim")]
+        finally:
+            monkeypatch.delenv("WHENCE_BOILERPLATE")
+            boilerplate.load.cache_clear()
+        # ... the shipped model, learned with the SPDX texts under these lexing rules, knows the
+        # license: neither the LICENSE text nor the header alone is anyone's copy.
+        for query in (mit.text, header):
+            res = search.search(st, query)
+            assert res.verdict not in search.ATTRIBUTING, _found(res)

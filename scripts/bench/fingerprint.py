@@ -118,7 +118,8 @@ def _load_kernel(path: str) -> Any:
 def bench_tokenize(files: list[corpus.CorpusFile], before: str | None, reps: int = 5) -> dict[str, float]:
     """MB/s of tokenize (best of ``reps`` passes, the variants interleaved): every file with the default
     profile, and the files of each common language here with its own profile; with ``before``, the same
-    with that build of the kernel (its default rules, on the same files)."""
+    with that build of the kernel (its default rules, and each language's profile when it takes one, on
+    the same files)."""
     texts = [(corpus.read_bytes(f.path), lexer.language_for_path(f.relpath)) for f in files]
     groups: dict[str, list[bytes]] = {"all files": [t for t, _ in texts]}
     for lang in ("Python", "C", "Java", "Go", "JavaScript"):
@@ -140,6 +141,8 @@ def bench_tokenize(files: list[corpus.CorpusFile], before: str | None, reps: int
         if old is not None:
             old_sx = lexer.DEFAULT.encode() if old_takes_syntax else b""
             variants.append((group, "before (default)", old, old_sx))
+            if old_takes_syntax and own is not lexer.DEFAULT:  # the same profile (flags it lacks: ignored)
+                variants.append((group, f"before ({own.name})", old, own.encode()))
     best = [float("inf")] * len(variants)
     for _ in range(reps):
         for v, (group, _label, kernel, sx) in enumerate(variants):

@@ -24,7 +24,7 @@ comments, crlf; "renamed") and the false-alarm rates, then the earlier summary (
 length, attributable fragments: they lex as in their file and keep >= 40 tokens not covered by
 boilerplate fingerprints).  Exit 0; with ``--check``, 1 when a target is missed (verbatim kinds >= 95%,
 renamed >= 85%, both over the fragments whose query holds code -- at least ``K`` tokens, one k-gram: a
-window of blank lines and comments holds nothing to find --, negatives <= 2%, no clean file flagged).
+window of blank lines and line comments holds nothing to find --, negatives <= 2%, no clean file flagged).
 ``misses.py`` tells why each missed fragment was missed.  Use a fresh ``--index``: negatives are only
 negative if the index holds nothing but the held-in files.
 
@@ -169,8 +169,9 @@ def informative(store: Any, text: str, cap: int, views: str) -> int:
 
 def has_code(r: dict[str, Any]) -> bool:
     """Whether a query holds any code: at least ``K`` tokens, so one k-gram.  A fragment of only blank
-    lines and comments (or one emptied by the ``comments`` mutation) has none; comments never become
-    tokens, so there is nothing for any search of code to find, and ``none`` is the right answer.  Such
+    lines and line comments (or one emptied by the ``comments`` mutation) has none; line comments never
+    become tokens, so there is nothing for any search to find, and ``none`` is the right answer.  (A
+    block comment's words are tokens, like code's: a fragment of Javadoc prose holds "code" here.)  Such
     fragments are counted apart and left out of the bar's denominator (``--check``)."""
     return int(r["tokens"]) >= fingerprint.K
 

@@ -5,8 +5,9 @@ Reads the JSON and the index the run built (``attribution.py --index FILE --json
 the one the run searched), re-runs the search's steps for each missed query against the fragment's own
 file (read from the corpus) and names the first cause that applies:
 
-* ``e-empty``: the query has fewer tokens than ``K`` (16) and so no k-gram at all: blank lines and
-  comments (comments never become tokens), a fragment of only comments after the ``comments`` mutation;
+* ``e-empty``: the query has fewer tokens than ``K`` (16) and so no k-gram at all: blank lines and line
+  comments (they never become tokens; a block comment's words do), a fragment emptied by the
+  ``comments`` mutation;
 * ``a-no-shared``: the query has k-grams, but none of either view is in the file: below the winnowing
   guarantee is impossible for a short query (every k-gram is looked up), so this is a fragment that does
   not lex as in its file (cut inside a block comment or a multi-line string: ``cut-inside``) or whose

@@ -2,7 +2,8 @@
 
 A fragment is ``n`` lines of a file from line ``start``; :func:`mutate` returns it as one of
 :data:`MUTATIONS`: ``exact``; ``reindent`` (another indentation unit); ``comments`` (comments removed,
-lines left empty by that dropped); ``crlf`` (CRLF line ends); ``renamed`` (identifiers renamed
+line and block comments alike, and a fragment's head up to the first ``*/`` when it starts inside a
+block comment; lines left empty by that dropped); ``crlf`` (CRLF line ends); ``renamed`` (identifiers renamed
 consistently to ``v1``, ``v2``, ... except the language's reserved words and predeclared names, and
 members reached with ``.`` -- a copier renames their own names, not a library's; ``this.x`` and
 ``self.x`` are renamed); ``partial`` (cut mid-line at both ends).  Python is tokenised with
@@ -89,13 +90,14 @@ RESERVED: dict[str, set[str]] = {
 }
 RESERVED["other"] = set().union(*RESERVED.values())
 _LEX = (
-    r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|`(?:\\.|[^`\\])*`|/\*.*?\*/|(?P<cmt>{})'
+    r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|`(?:\\.|[^`\\])*`|(?P<block>/\*.*?\*/)|(?P<cmt>{})'
     + r"|(?P<num>\d[\w.]*)|(?P<id>[A-Za-z_$][\w$]*)"
 )
 C_TOKEN = re.compile(_LEX.format(r"//[^\n]*"), re.S)  # C-like languages: // comments
 HASH_TOKEN = re.compile(_LEX.format(r"(?<![\w$])#(?![{!])[^\n]*"), re.S)  # shell, Perl, Ruby, Python
 HASH_LANGS = (".sh", ".pl", ".pm", ".rb", ".py", ".pyi")
 _MEMBER = re.compile(r"(?:^|[^.\w$])(this|self)\s*\.\s*$")
+_OPENS_LINE = re.compile(r"^[ \t]*/\*(?!.*\*/)", re.M)
 
 
 class FileInfo:
@@ -143,12 +145,25 @@ class FileInfo:
 
 def c_style(text: str, drop_comments: bool, rename: dict[str, str] | None, lang: str = "other",
             hash_lang: bool = False) -> str:  # fmt: skip
-    """Drop comments and/or rename identifiers with the regular lexer (``rename``: the mapping so far)."""
+    """Drop comments and/or rename identifiers with the regular lexer (``rename``: the mapping so far).
+    Dropping comments drops line comments and, outside ``hash_lang`` files, block comments (their line
+    breaks kept, so that the lines still pair with the fragment's) and a head cut inside one (up to its
+    first ``*/`` when no ``/*`` comes before it)."""
     reserved = RESERVED.get(lang, RESERVED["other"])
+    if drop_comments and not hash_lang:
+        end, start = text.find("*/"), text.find("/*")
+        if end >= 0 and (start < 0 or start > end):  # cut inside a block comment: its tail goes too
+            text = "\n" * text.count("\n", 0, end) + text[end + 2 :]
+        # the last block comment opening a line: when it is not closed, to the end
+        opened = next(reversed(list(_OPENS_LINE.finditer(text))), None)
+        if opened and "*/" not in text[opened.end() :]:
+            text = text[: opened.start()] + "\n" * text.count("\n", opened.start())
 
     def sub(m: re.Match[str]) -> str:
         if m.group("cmt") is not None and drop_comments:
             return ""
+        if m.group("block") is not None and drop_comments and not hash_lang:
+            return "\n" * m.group(0).count("\n")
         name = m.group("id")
         if name is not None and rename is not None and name not in reserved:
             before = m.string[max(0, m.start() - 40) : m.start()]
