@@ -15,7 +15,7 @@ from whence.api.state import State
 from whence.cli import main
 from whence.index.sharding import Worker, parse_worker
 
-from .engine import drop_indices, engine_version
+from .engine import drop_indices, engine_version, http
 from .servers import whence_serve
 from .test_ingest import _sigint_as_in_a_terminal
 
@@ -235,13 +235,8 @@ def _content_hashes(base: str, name: str) -> list[str]:
 
 def _index_state(target: str) -> tuple[dict[str, Any], int, int]:
     """(index settings, segments, shards) of the physical index behind an alias target."""
-    import urllib.request
-
-    base, name = target.rsplit("/", 1)
-    with urllib.request.urlopen(f"{base}/{name}/_settings") as resp:
-        settings = next(iter(json.loads(resp.read()).values()))["settings"]["index"]
-    with urllib.request.urlopen(f"{base}/{name}/_stats/segments") as resp:
-        segments = json.loads(resp.read())["_all"]["primaries"]["segments"]["count"]
+    settings = next(iter(http("GET", f"{target}/_settings").values()))["settings"]["index"]
+    segments = http("GET", f"{target}/_stats/segments")["_all"]["primaries"]["segments"]["count"]
     return settings, int(segments), int(settings["number_of_shards"])
 
 

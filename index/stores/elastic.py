@@ -44,6 +44,7 @@ from .base import (
     RepoFile,
     RepoFiles,
     Store,
+    StoreWriter,
     WriteResult,
     budget_common,
 )
@@ -573,22 +574,20 @@ class ElasticStore(Store):
         self._seq = seq
 
     @contextlib.contextmanager
-    def writer(self, commit_every: int | None = None) -> Iterator[ElasticStore]:
+    def writer(self, commit_every: int | None = None) -> Iterator[StoreWriter]:
         """A build's write session: the index takes :data:`BUILD_SETTINGS` while it lasts (and no
         replicas, for a rebuild that nothing searches yet: :meth:`publish` gives them back, after the
         merge) and :data:`SERVE_SETTINGS` again when it ends, however it ends; the translog is then committed
         (``_flush``), so every acknowledged bulk is durable before the build reports anything.  A
         process killed in between leaves the build settings on until the next build ends (searches
         still see what the store refreshed)."""
-        if commit_every is not None:
-            self.set_commit_every(commit_every)
         building = dict(BUILD_SETTINGS)
         if self._rebuild:  # not searched yet: no replica to keep in step until it is published
-            building |= {"auto_expand_replicas": "false", "number_of_replicas": 0}
+            building |= em.replica_settings(0)
         self._put_settings(building, "take the build settings")
         try:
-            yield self
-            self.flush()
+            with super().writer(commit_every) as w:
+                yield w
         except BaseException:
             with contextlib.suppress(StoreUnavailable):  # the node is gone: the build's error says more
                 self._end_build()
@@ -672,13 +671,8 @@ class ElasticStore(Store):
         if not self._rebuild:
             raise WhenceError("swap_alias is for a store opened with rebuild=True")
         self.flush()
-        replicas = self.target.replicas  # the build wrote without any (see writer)
-        self._put_settings(
-            {"auto_expand_replicas": "0-1"}
-            if replicas is None
-            else {"auto_expand_replicas": "false", "number_of_replicas": replicas},
-            "give the rebuilt index its replicas",
-        )
+        # The build wrote without replicas (see writer).
+        self._put_settings(em.replica_settings(self.target.replicas), "give the rebuilt index its replicas")
         name = self.target.index
         actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": name}} for old in self._old]
         actions.append({"add": {"index": self._write_index, "alias": name}})

@@ -112,11 +112,16 @@ def index_body(
     }
     if texts == "small":  # DEFLATE on the stored texts: about 40% smaller than LZ4 (docs/elastic.md)
         settings["codec"] = "best_compression"
-    if replicas is None:
-        settings["auto_expand_replicas"] = "0-1"
-    else:
-        settings["number_of_replicas"] = replicas
+    settings |= replica_settings(replicas)
     return {"settings": {"index": settings}, "mappings": {**MAPPINGS, "_meta": meta}}
+
+
+def replica_settings(replicas: int | None) -> dict[str, Any]:
+    """The index settings of a target's replica count: ``None`` lets the cluster use one replica when it
+    has a second node."""
+    if replicas is None:
+        return {"auto_expand_replicas": "0-1"}
+    return {"auto_expand_replicas": "false", "number_of_replicas": replicas}
 
 
 def repository_query(repo: str) -> dict[str, Any]:

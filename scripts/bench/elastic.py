@@ -27,9 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 from whence.index import fingerprint, ingest, search
 from whence.index.stores import open_store
@@ -38,19 +36,13 @@ from whence_dev import corpus
 from whence_dev.bench import (  # the SQLite benchmark's corpus and queries
     load_lines,
     pct,
+    rest,
     snippet,
     split_corpus,
 )
 
 ENGINE_P50_MS = 20.0
 REPO = Path(__file__).resolve().parents[2]
-
-
-def rest(method: str, url: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=3600) as resp:
-        return json.loads(resp.read())
 
 
 def engine_urls(given: list[str]) -> list[str]:

@@ -29,26 +29,16 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from whence.index import ingest
 from whence.index.stores import elastic, open_store
 from whence_dev import corpus
-from whence_dev.bench import split_corpus
+from whence_dev.bench import rest, split_corpus
 
 TARGET_DOCS_PER_S = 1000.0
 SERVING = "engine, serving settings"
-
-
-def rest(method: str, url: str, body: Any = None) -> Any:
-    data = orjson.dumps(body) if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=600) as resp:
-        return orjson.loads(resp.read())
 
 
 def engine_cpu_s(base: str) -> float:

@@ -7,6 +7,7 @@ import json
 import random
 import resource
 import subprocess
+import urllib.request
 from typing import Any
 
 from whence.index import ingest
@@ -69,3 +70,12 @@ def split_corpus(
         print(f"WARNING: only {len(allfiles)} corpus files here: indexing {n_index}, not {files} "
               f"(add files with --extra-root DIR, see scripts/corpus/survey.py)")  # fmt: skip
     return allfiles[:n_index], allfiles[-HELD_BACK:]
+
+
+def rest(method: str, url: str, body: Any = None) -> Any:
+    """One plain REST call to a search-engine node (benchmarks set up and measure around the code they
+    time); the timeout is long enough for a force-merge waited for."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=3600) as resp:
+        return json.loads(resp.read())
