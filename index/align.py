@@ -153,6 +153,8 @@ class Query:
     _df: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
     exact_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     any_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    # What other modules derive from the query alone, made once per query (see :meth:`memo`).
+    _memo: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -191,6 +193,13 @@ class Query:
     def short(self) -> bool:
         """Whether the query's document frequencies are known (every k-gram was looked up)."""
         return self.frequencies is not None
+
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, made once per query under ``key``: what a comparison derives from the query alone
+        (the structure view and its k-grams) is not made again for every candidate."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def df(self, view: View) -> npt.NDArray[np.int64] | None:
         """Per k-gram of ``view``, the documents holding it (None unless :attr:`short`); counted once."""

@@ -90,12 +90,11 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
     nq, nd = len(qtok), len(dtok)
     if min(nq, nd) < MIN_QUERY_TOKENS or max(nq, nd) > MAX_SIZE_RATIO * min(nq, nd):
         return None
-    qs, ds = structure_view(qtok), structure_view(dtok)
-    grams = Grams.of(fp.kgrams(qs, K))
-    mask = query.any_common
-    informative = int((~mask).sum())
+    qs, grams, informative = query.memo("structure", lambda: _query_view(query))
     if informative == 0:
         return None
+    mask = query.any_common
+    ds = structure_view(dtok)
     # Either text may be the larger: a copy padded with added statements and helpers holds all of its
     # original, an excerpt is held in full by its original.
     need = max(1, int(min(informative, nd) * MIN_COVER) // K)
@@ -115,6 +114,13 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
         held[t.d : t.d + t.n] = True
     cover = max(float((taken & ~mask).sum()) / informative, float(held.sum()) / nd)
     return Evidence(chosen, cover, _strings(qtok, dtok), _consistent(chosen, qtok, dtok), int(taken.sum()))
+
+
+def _query_view(query: Query) -> tuple[npt.NDArray[np.uint64], Grams, int]:
+    """The query's structure view, its k-grams, and its informative tokens (the same for every
+    candidate: made once per query)."""
+    qs = structure_view(query.tokens)
+    return qs, Grams.of(fp.kgrams(qs, K)), int((~query.any_common).sum())
 
 
 def _strings(q: Tokens, d: Tokens) -> float:
