@@ -33,7 +33,7 @@ from . import candidates
 from . import fingerprint as fp
 from .align import Query
 from .lexer import Tokens
-from .search import CODE_CANDIDATES, QueryLexings, attach_origins, decode_query, lookup_lexing
+from .search import CODE_CANDIDATES, Lexed, QueryLexings, attach_origins, decode_query, lookup_lexing
 from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
 from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
@@ -112,23 +112,6 @@ class DocCache:
         if len(self._docs) > self.size:
             self._docs.popitem(last=False)
         return got
-
-
-@dataclass(slots=True)
-class Lexed:
-    """A document's stored language, its text and its tokens lexed with that language; the tokens of its
-    code alone (:func:`.fingerprint.code_tokens`) are lexed when first asked for."""
-
-    language: str
-    text: bytes
-    tokens: Tokens
-    _code: Tokens | bool | None = False  # False: not lexed yet
-
-    def code(self) -> Tokens | None:
-        """The tokens of the document's code alone, None when it has no block comment."""
-        if self._code is False:
-            self._code = fp.code_tokens(self.text, self.language, self.tokens)
-        return self._code if isinstance(self._code, Tokens) else None
 
 
 def lexed_document(store: StoreReader, doc_id: int) -> Lexed | None:
@@ -239,7 +222,7 @@ def cover(
         # The document lexed with its own language, the file with the same one.
         q = lexings.get(got.language)
         # The best-voted candidates are also aligned with their code alone (as search does).
-        found = judge(q, got.tokens, min_tokens, code=got.code() if judged < CODE_CANDIDATES else None)
+        found = judge(q, got.tokens, min_tokens, code=got.code if judged < CODE_CANDIDATES else None)
         judged += 1
         if found.verdict not in ATTRIBUTING:  # a scan reports findings; weak evidence is for search
             continue

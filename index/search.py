@@ -22,7 +22,8 @@ are re-exported from the modules that define them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +112,23 @@ class QueryLexings:
             q = Query.of(toks, qe, qa, common)
             self._by_syntax[key] = q
         return q
+
+
+@dataclass(slots=True)
+class Lexed:
+    """A document's stored language, its text and its tokens lexed with that language; the tokens of its
+    code alone (:func:`.fingerprint.code_tokens`) are lexed when first asked for."""
+
+    language: str
+    text: bytes
+    tokens: Tokens
+    _code: Tokens | bool | None = False  # False: not lexed yet
+
+    def code(self) -> Tokens | None:
+        """The tokens of the document's code alone, None when it has no block comment."""
+        if self._code is False:
+            self._code = fp.code_tokens(self.text, self.language, self.tokens)
+        return self._code if isinstance(self._code, Tokens) else None
 
 
 def _same_tokens(a: Tokens, b: Tokens) -> bool:
@@ -210,17 +228,19 @@ def _match(
 
     matches: list[Match] = []
     # (document, query lexing, its tokens, its code's tokens), in rank order
-    aligned: list[tuple[int, Query, Tokens, Tokens | None]] = []
+    aligned: list[tuple[int, Query, Tokens, Callable[[], Tokens | None] | None]] = []
     for d in ranked:
         doc = fetched.get(d)
         if doc is None:  # removed (an opt-out) since its postings were read
             continue
         # Each document is lexed with its own language, the query with the same one.
         q = lexings.get(doc.doc.language)
-        dtok = fp.tokenize(doc.text, doc.doc.language)
+        lexed = Lexed(doc.doc.language, doc.text, fp.tokenize(doc.text, doc.doc.language))
+        dtok = lexed.tokens
         # The best-voted candidates are also aligned with their code alone (a copy stripped of the
-        # comments the document has): the origin of a copy is nearly always among them.
-        dcode = fp.code_tokens(doc.text, doc.doc.language, dtok) if len(aligned) < CODE_CANDIDATES else None
+        # comments the document has): the origin of a copy is nearly always among them.  Lexed only if
+        # the document as it is does not already match the whole query (judge asks for it).
+        dcode = lexed.code if len(aligned) < CODE_CANDIDATES else None
         aligned.append((d, q, dtok, dcode))
         # Once a verbatim match explains most of the query, the order-insensitive comparison of whole
         # programs (for heavily restructured copies) has nothing left to decide.

@@ -20,6 +20,7 @@ T = K + W - 1 = 35 tokens is below it, so every qualifying run is found.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -83,7 +84,7 @@ def judge(
     *,
     weak: bool = False,
     orderless: bool = True,
-    code: Tokens | None = None,
+    code: Callable[[], Tokens | None] | None = None,
 ) -> Judgement:
     """Align a query with one document (its text, or its tokens when the caller keeps them) and judge
     the alignment.  Weak evidence is looked for only when ``weak`` is set: search asks for it only when no
@@ -101,17 +102,20 @@ def judge(
       (the best partial evidence, for a person to judge: it never fails a check);
     * ``none``: nothing shared worth showing.
 
-    ``code``: the document's code alone (:func:`.fingerprint.code_tokens`: its block comments dropped
-    whole), when it has block comments.  Their contents are tokens of the document, so a copy whose
-    comments were removed shares only the code between them token for token; unless the document as
-    it is matches the whole query verbatim, the query is also judged against its code alone and the
-    stronger judgement kept (the better verdict, then more tokens matched; the spans' lines are the
-    document's either way).
+    ``code``: gives the document's code alone (:func:`.fingerprint.code_tokens`: its block comments
+    dropped whole; None when it has none), called only when needed (the lexing is the costly part).
+    Block comments' contents are tokens of the document, so a copy whose comments were removed shares
+    only the code between them token for token; unless the document as it is matches the whole query
+    verbatim, the query is also judged against its code alone and the stronger judgement kept (the
+    better verdict, then more tokens matched; the spans' lines are the document's either way).
     """
     found = _judge(query, text, min_tokens, weak=weak, orderless=orderless)
     if code is None or (found.verdict == "verbatim" and found.matched >= len(query.tokens)):
         return found
-    other = _judge(query, code, min_tokens, weak=weak, orderless=orderless)
+    ctoks = code()
+    if ctoks is None:
+        return found
+    other = _judge(query, ctoks, min_tokens, weak=weak, orderless=orderless)
     if (VERDICTS.index(other.verdict), other.matched) > (VERDICTS.index(found.verdict), found.matched):
         return other
     return found
