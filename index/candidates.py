@@ -46,6 +46,10 @@ BAND_VOTES = 2
 MAX_CANDIDATES = 24
 #: The best-voted documents that are aligned however few votes they have (see :func:`rank`).
 MIN_CANDIDATES = 8
+#: Candidates with fewer votes (one shared fingerprint) are aligned only while no better-voted one has
+#: attributed (:func:`whence.index.search.search`): most of them share nothing worth reporting, and
+#: lexing and aligning them was a third of the work of a search.
+SECOND_VOTES = 2
 #: Tied candidates at the cut whose order keys are fetched; past this many, ids break the tie.
 MAX_TIED = 5000
 

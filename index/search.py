@@ -230,6 +230,8 @@ def _match(
     # (document, query lexing, its tokens, its code's tokens), in rank order
     aligned: list[tuple[int, Query, Tokens, Callable[[], Tokens | None] | None]] = []
     for d in ranked:
+        if votes[d] < candidates.SECOND_VOTES and any(m.verdict == "verbatim" for m in matches):
+            break  # the rest share one fingerprint each: aligned only when nothing better attributes
         doc = fetched.get(d)
         if doc is None:  # removed (an opt-out) since its postings were read
             continue

@@ -164,3 +164,50 @@ def test_order_keys_come_from_the_content(store: SQLiteStore) -> None:
     keys = store.order_keys([r[0] for r in rows])
     assert keys == {i: doc_id(bytes(h)) for i, h in rows}
     assert sorted(keys, key=keys.__getitem__) != [r[0] for r in rows]  # not simply the id order
+
+
+def test_one_vote_candidates_wait_for_a_verbatim_match(
+    store: SQLiteStore, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Candidates sharing one fingerprint are aligned only while no verbatim match is in: a verbatim
+    query stops before them, a query that nothing explains verbatim still aligns them."""
+    from whence.index import candidates
+
+    seen: dict[str, object] = {}
+    real_rank, real_judge = candidates.rank, search.judge
+
+    def rank(votes: dict[int, int], order_keys: object) -> list[int]:
+        got = real_rank(votes, order_keys)  # type: ignore[arg-type]
+        seen["votes"], seen["ranked"] = votes, got
+        return got
+
+    verdicts: list[str] = []
+
+    def judge(q: object, dtok: object, *args: object, **kwargs: object) -> object:
+        found = real_judge(q, dtok, *args, **kwargs)  # type: ignore[arg-type]
+        if not kwargs.get("weak"):  # the first pass: one call per candidate aligned, in rank order
+            verdicts.append(found.verdict)
+        return found
+
+    monkeypatch.setattr(candidates, "rank", rank)
+    monkeypatch.setattr(search, "judge", judge)
+    stopped = aligned_lone = 0
+    for rel in ("difflib.py", "argparse.py", "heapq.py", "textwrap.py", "calendar.py", "statistics.py"):
+        n = len((corpus / rel).read_text().splitlines())
+        for first in range(60, n - 40, 45):
+            for code in (
+                fragment(corpus, rel, first, first + 9),
+                rename(fragment(corpus, rel, first, first + 14)),
+            ):
+                verdicts.clear()
+                search.search(store, code)
+                votes, ranked = seen.pop("votes", {}), seen.pop("ranked", [])
+                assert isinstance(votes, dict) and isinstance(ranked, list)
+                for i in range(len(verdicts)):
+                    if votes[ranked[i]] < candidates.SECOND_VOTES:
+                        assert "verbatim" not in verdicts[:i]  # aligned only while nothing is verbatim
+                        aligned_lone += 1
+                if len(verdicts) < len(ranked) and votes[ranked[len(verdicts)]] < candidates.SECOND_VOTES:
+                    assert "verbatim" in verdicts
+                    stopped += 1
+    assert stopped and aligned_lone  # both sides of the rule were exercised
