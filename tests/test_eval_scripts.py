@@ -113,3 +113,23 @@ def test_attribution_eval_tiny(tmp_path: Path) -> None:
     for x in rows:
         assert (x["cause"] == "e-empty") == (x["query_tokens"] < 16), x
     assert f"{len(missed)} of" in r.stdout and "by language" in r.stdout
+
+
+def test_search_compare_runs_two_versions_side_by_side(tmp_path: Path) -> None:
+    """The same-run latency comparison, at a tiny size, of this commit against itself: a real worktree
+    of HEAD with its own kernel, two indexes, the same verdicts on both sides."""
+    out = tmp_path / "cmp.json"
+    cmd = [
+        sys.executable, str(ROOT / "scripts" / "bench" / "search_compare.py"), "--before", "HEAD",
+        "--files", "300", "--queries", "12", "--warmup", "2", "--rounds", "2", "--json", str(out),
+    ]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "same verdict on 12 of 12 queries" in r.stdout
+    assert "wall ratio" in r.stdout and "cpu ratio" in r.stdout
+    data = json.loads(out.read_text())
+    for side in ("before", "after"):
+        assert len(data[side]["wall"]) == len(data[side]["cpu"]) == 12
+        assert all(t > 0 for t in data[side]["wall"])
+    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
+    assert "whence-search-compare-" not in listed.stdout  # its worktree is gone
