@@ -63,8 +63,12 @@ class Evidence(NamedTuple):
 
     tiles: list[Tile]
     cover: float  # share of the query's informative tokens, or of the document, that the tiles cover
-    strings: float  # share of the distinct strings of the text with fewer that the other holds (-1: too few)
-    consistent: bool  # renamed identifiers map consistently across the tiles
+    # share of the distinct strings of the text with fewer that the other holds (-1: too few, or not
+    # measured: the cover is too small)
+    strings: float
+    # renamed identifiers map consistently across the tiles (measured only when it decides: the cover
+    # is large enough and there are too few strings)
+    consistent: bool
     matched: int  # query tokens in the tiles
 
     @property
@@ -113,7 +117,10 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
         taken[t.q : t.q + t.n] = True
         held[t.d : t.d + t.n] = True
     cover = max(float((taken & ~mask).sum()) / informative, float(held.sum()) / nd)
-    return Evidence(chosen, cover, _strings(qtok, dtok), _consistent(chosen, qtok, dtok), int(taken.sum()))
+    # The tests of what the code says run only when they decide (most candidates fail the cover).
+    strings = _strings(qtok, dtok) if cover >= MIN_COVER else -1.0
+    consistent = cover >= MIN_COVER and strings < 0 and _consistent(chosen, qtok, dtok)
+    return Evidence(chosen, cover, strings, consistent, int(taken.sum()))
 
 
 def _query_view(query: Query) -> tuple[npt.NDArray[np.uint64], Grams, int]:
