@@ -258,7 +258,9 @@ def _match(
     # the winnowing guarantee (looked up only for its rare runs), whose partial spans are mostly noise.
     if not matches and len(toks) >= max(fp.K, min(min_tokens, fp.T)):
         for d, q, dtok, dcode in aligned[:WEAK_CANDIDATES]:
-            found = judge(q, dtok, min_tokens, weak=True, code=dcode)
+            # The whole-program comparison ran in the first pass (nothing was explained) and found
+            # nothing: it does not depend on the span sizes, so it is not run again.
+            found = judge(q, dtok, min_tokens, weak=True, orderless=False, code=dcode)
             if found.verdict == "weak":
                 matches.append(Match.of(d, found, len(q.tokens)))
     if with_text:
