@@ -217,21 +217,42 @@ def seed_runs(
     dt: npt.NDArray[np.uint64],
     k: int,
     need: int,
-) -> tuple[int, dict[tuple[int, int], int]]:
+) -> tuple[int, npt.NDArray[np.int64]]:
     """Maximal token-exact common runs seeded by the k-grams query and document share:
-    (shared document k-grams, {(query start, document start): length}).  Nothing is grown when
-    fewer than ``need`` k-grams are shared.  The compiled kernel does this when it is built;
-    :func:`grow_runs` is its reference (the tests compare them)."""
+    (shared document k-grams, one ``(query start, document start, length)`` row per run, one row per
+    start).  Nothing is grown when fewer than ``need`` k-grams are shared.  The compiled kernel does
+    this when it is built; :func:`grow_runs` is its reference (the tests compare them)."""
     native = fp.seed_runs(grams.sorted, grams.order, dk, qt, dt, k, MAX_SEED_REPEATS, need)
     if native is not None:
         hits, rows = native
         if len(rows) > MAX_RUNS:  # a very repetitive document: keep the longest runs
             rows = rows[np.sort(np.argsort(-rows[:, 2], kind="stable")[:MAX_RUNS])]
-        return hits, {(q, d): n for q, d, n in rows.tolist()}
+        return hits, _one_per_start(rows)
     hit = grams.shared(dk)
     if len(hit) < need:
-        return len(hit), {}
-    return len(hit), grow_runs(hit, grams, dk, qt, dt, k)
+        return len(hit), _NO_RUNS
+    return len(hit), runs_of(grow_runs(hit, grams, dk, qt, dt, k))
+
+
+_NO_RUNS = np.zeros((0, 3), dtype=np.int64)
+
+
+def runs_of(grown: dict[tuple[int, int], int]) -> npt.NDArray[np.int64]:
+    """:func:`grow_runs`'s runs as :func:`seed_runs` gives them (rows of start, start, length)."""
+    if not grown:
+        return _NO_RUNS
+    return np.array([(q, d, n) for (q, d), n in grown.items()], dtype=np.int64)
+
+
+def _one_per_start(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``rows`` with one row per (query start, document start): the longest (as :func:`grow_runs`)."""
+    if len(rows) < 2:
+        return rows
+    o = np.lexsort((-rows[:, 2], rows[:, 1], rows[:, 0]))
+    r = rows[o]
+    first = np.ones(len(r), dtype=bool)
+    first[1:] = (r[1:, 0] != r[:-1, 0]) | (r[1:, 1] != r[:-1, 1])
+    return r if first.all() else r[first]
 
 
 def grow_runs(
@@ -283,15 +304,16 @@ def grow_runs(
     return grown
 
 
-def tile(grown: dict[tuple[int, int], int], nq: int, k: int) -> list[Tile]:
-    """Greedy string tiling of the runs (longest first): non-overlapping tiles in the query, ordered by
-    query position."""
-    if not grown:
+def tile(runs: npt.NDArray[np.int64], nq: int, k: int) -> list[Tile]:
+    """Greedy string tiling of the runs (rows of query start, document start, length; longest first,
+    then by position): non-overlapping tiles in the query, ordered by query position."""
+    if not len(runs):
         return []
     taken = bytearray(nq)  # 1 where a chosen tile covers the query token (bytes ops run in C)
     out: list[Tile] = []
     free_left = nq
-    for (q0, d0), n in sorted(grown.items(), key=lambda kv: (-kv[1], kv[0])):
+    order = np.lexsort((runs[:, 1], runs[:, 0], -runs[:, 2]))
+    for q0, d0, n in runs[order].tolist():
         if free_left < k:  # the query is covered: no tile of k or more tokens can be taken
             break
         part = taken[q0 : q0 + n]
@@ -311,7 +333,7 @@ def tile(grown: dict[tuple[int, int], int], nq: int, k: int) -> list[Tile]:
     chosen = {(t.q, t.n) for t in out}
     have = {(t.q, t.d, t.n) for t in out}  # a set, so that the check stays linear in the runs
     out.extend(
-        Tile(q0, d0, n) for (q0, d0), n in grown.items() if (q0, n) in chosen and (q0, d0, n) not in have
+        Tile(q0, d0, n) for q0, d0, n in runs.tolist() if (q0, n) in chosen and (q0, d0, n) not in have
     )
     return sorted(out, key=lambda t: (t.q, t.d))
 
@@ -488,12 +510,12 @@ def view_spans(
     # A span of min_tokens tokens (gaps aside) holds at least min_tokens - k + 1 shared k-grams, so a
     # document with fewer cannot qualify in that view: skip the tiling.
     need = max(1, min(min_tokens, len(query.tokens)) - k + 1 - SPAN_GAP)
-    hits, grown = seed_runs(grams, fp.kgrams(dt, k), qt, dt, k, need)
+    hits, runs = seed_runs(grams, fp.kgrams(dt, k), qt, dt, k, need)
     if hits < need:
         return []
     # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
     # building its span (line pairs and all) would be wasted.
-    chains = [c for c in chain(tile(grown, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
+    chains = [c for c in chain(tile(runs, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
     return make_spans(
         chains,
         query.tokens.exact,

@@ -102,8 +102,8 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
     # Either text may be the larger: a copy padded with added statements and helpers holds all of its
     # original, an excerpt is held in full by its original.
     need = max(1, int(min(informative, nd) * MIN_COVER) // K)
-    _, grown = seed_runs(grams, fp.kgrams(ds, K), qs, ds, K, need)
-    tiles = tile(grown, nq, K)
+    _, runs = seed_runs(grams, fp.kgrams(ds, K), qs, ds, K, need)
+    tiles = tile(runs, nq, K)
     if not tiles:
         return None
     # Each query region once (tile() also reports every other place a chosen tile matches in full).

@@ -648,7 +648,9 @@ def _runs_both(q: bytes, d: bytes, need: int = 1) -> tuple[tuple[int, dict[tuple
         pytest.skip("too short for one k-gram")
     grams = align.Grams.of(fp.kgrams(qt))
     dk = fp.kgrams(dt)
-    native = align.seed_runs(grams, dk, qt, dt, fp.K, need)
+    hits, rows = align.seed_runs(grams, dk, qt, dt, fp.K, need)
+    native = (hits, {(a, b): n for a, b, n in rows.tolist()})
+    assert len(native[1]) == len(rows)  # one run per start
     hit = grams.shared(dk)
     ref = (len(hit), align.grow_runs(hit, grams, dk, qt, dt, fp.K) if len(hit) >= need and len(hit) else {})
     return native, ref
