@@ -26,6 +26,9 @@ from .lexer import Tokens
 
 #: Most common runs kept per document and view (a very repetitive document keeps its longest).
 MAX_RUNS = 4096
+#: Most spans one view yields with one document (a very repetitive document can match one query
+#: region at hundreds of places: each span is built and judged, for nothing a verdict needs).
+MAX_SPANS = 128
 #: A k-gram found more often than this in the query seeds no run (see :func:`grow_runs`).
 MAX_SEED_REPEATS = 2
 #: A span's informative tokens are at most this many times its distinct tokens: what a match carries
@@ -516,6 +519,9 @@ def view_spans(
     # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
     # building its span (line pairs and all) would be wasted.
     chains = [c for c in chain(tile(runs, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
+    if len(chains) > MAX_SPANS:  # a very repetitive document: keep the chains matching the most tokens
+        keep = sorted(range(len(chains)), key=lambda i: -sum(t.n for t in chains[i]))[:MAX_SPANS]
+        chains = [chains[i] for i in sorted(keep)]
     return make_spans(
         chains,
         query.tokens.exact,

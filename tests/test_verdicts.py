@@ -378,3 +378,20 @@ def test_license_text_stays_clean_though_a_header_in_the_index_quotes_it(
         for query in (mit.text, header):
             res = search.search(st, query)
             assert res.verdict not in search.ATTRIBUTING, _found(res)
+
+
+def test_a_very_repetitive_document_yields_at_most_max_spans() -> None:
+    """A document repeating the query's code at 300 places matches it 300 times; a view builds and
+    judges only the MAX_SPANS chains matching the most tokens, and the verdict is the same."""
+    from whence.index import align
+
+    block = _lines_from("heapq.py", "def heappush(", 12)
+    doc = fp.tokenize(("x = 0\n" + block).encode() * 300)
+    q = _query(block)
+    spans = view_spans(q, doc, "exact", verdict.MIN_MATCH_TOKENS)
+    assert len(spans) == align.MAX_SPANS
+    assert all(a.span.tokens == len(q.tokens) for a in spans)  # the fullest matches are the ones kept
+    assert verdict.judge(q, doc).verdict == "verbatim"
+    # Under the cap nothing is dropped: each of 40 places is a span.
+    few = fp.tokenize(("x = 0\n" + block).encode() * 40)
+    assert len(view_spans(q, few, "exact", verdict.MIN_MATCH_TOKENS)) == 40
