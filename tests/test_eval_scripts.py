@@ -113,3 +113,25 @@ def test_attribution_eval_tiny(tmp_path: Path) -> None:
     for x in rows:
         assert (x["cause"] == "e-empty") == (x["query_tokens"] < 16), x
     assert f"{len(missed)} of" in r.stdout and "by language" in r.stdout
+
+
+# A Java fragment cut inside a Javadoc, with a comment opened on its last line and never closed.
+_CUT_IN_COMMENT = """     * Returns the count of the entries held in this table.
+     */
+    int count(Table table) {
+        return table.size(); /* the size is cached
+         so that counting twice"""
+
+
+def test_renamed_mutation_renames_code_not_the_prose_of_a_cut_comment(tmp_path: Path) -> None:
+    # A copier renames identifiers, not the words of a comment: the head cut inside a block comment and
+    # the tail of a comment left open stay as they are; the code between is renamed.
+    code = "import json, sys, mutate; print(json.dumps(mutate.c_style(sys.stdin.read(), False, {}, 'java')))"
+    r = subprocess.run([sys.executable, "-c", code], input=_CUT_IN_COMMENT, capture_output=True, text=True,
+                       timeout=60, cwd=ROOT / "scripts" / "eval")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = json.loads(r.stdout).split("\n")
+    assert lines[:2] == _CUT_IN_COMMENT.split("\n")[:2]
+    assert lines[2] == "    int v1(v2 v3) {"
+    assert lines[3] == "        return v3.size(); /* the size is cached"
+    assert lines[4] == "         so that counting twice"
