@@ -71,12 +71,11 @@ def unique_min(min_tokens: int = MIN_MATCH_TOKENS) -> int:
 EVIDENCE: dict[str, tuple[str, float]] = {
     "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.999),
     "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.994),
-    # (none wrong of 333 and of 17: the figure is the rule of three's bound, 1 - 3/n)
+    # (none wrong of 333: the figure is the rule of three's bound, 1 - 3/n)
     "short-unique-run": ("a query under a rare run's size, held whole by one document and no other", 0.991),
     "edited": ("runs of the same tokens joined over changed tokens", 0.67),
     "renamed": ("the same code with identifiers renamed consistently", 0.988),
     "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.96),
-    "short-unique-renamed": ("a query under a rare run's size, held whole by one document, renamed", 0.82),
     "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.986),
     "partial": ("a shared region below the minimum match size: for a person to judge", 0.76),
 }
@@ -157,9 +156,9 @@ def _judge(query: Query, text: bytes | Tokens, min_tokens: int, *, weak: bool, o
     rare = [a.span for a in exact if a.rare_run >= short]
     if rare:  # a short query's rare unbroken run: a short fragment, copied
         return _judgement("verbatim", "short-rare-run", good or rare)
-    held = [a.span for a in exact if whole(a)]
-    if held:  # a query of a few lines, held whole by one document and no other
-        return _judgement("verbatim", "short-unique-run", held)
+    if tiny:  # a query of a few lines: held whole by one document and no other, or nothing it can show
+        held = [a.span for a in exact if whole(a)]
+        return _judgement("verbatim", "short-unique-run", held) if held else Judgement("none", [], 0, 0, "")
     # Near-duplicate evidence of each kind; the one covering most of the query decides (so that an
     # obfuscated copy's real origin, with more renamed code than edited runs, ranks above a file that
     # shares one renamed stretch).
@@ -176,23 +175,20 @@ def _judge(query: Query, text: bytes | Tokens, min_tokens: int, *, weak: bool, o
     def is_renamed(i: int) -> bool:
         if i not in tested:
             a = abstract[i]
-            tested[i] = renamed_copy(a.span, query.tokens, dtok, rare=a.rare_run >= short or whole(a))
+            tested[i] = renamed_copy(a.span, query.tokens, dtok, rare=a.rare_run >= short)
         return tested[i]
 
     renamed = [
         a
         for i, a in enumerate(abstract)
-        if (a.informative >= min_tokens or a.rare_run >= short or whole(a)) and is_renamed(i)
+        if (a.informative >= min_tokens or a.rare_run >= short) and is_renamed(i)
     ]
     good = [a.span for a in renamed if a.informative >= min_tokens]
     rare = [a.span for a in renamed if a.rare_run >= short]
-    unique_renamed = [a.span for a in renamed if whole(a)]
     if good:
         found.append(_judgement("near-duplicate", "renamed", good))
     elif rare:  # a short query's rare run, renamed
         found.append(_judgement("near-duplicate", "short-rare-renamed", rare))
-    elif unique_renamed:  # a query of a few lines, renamed, whose shape one document alone holds
-        found.append(_judgement("near-duplicate", "short-unique-renamed", unique_renamed))
     best = max((j.matched for j in found), default=0)
     if orderless and best * 2 < len(query.tokens):  # a restructured copy of the whole program?
         ev = structure.compare(query, dtok)
