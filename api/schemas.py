@@ -61,8 +61,8 @@ class MatchOut(BaseModel):
     verdict: str
     score: float = Field(description="Share of the query's tokens this match covers.")
     evidence: str = Field(
-        description="What decided the verdict: exact-run, short-rare-run, edited, renamed, restructured "
-        "or partial (see docs/search.md)."
+        description="What decided the verdict: exact-run, short-rare-run, short-unique-run, edited, renamed, "
+        "short-rare-renamed, restructured or partial (see docs/search.md)."
     )
     confidence: float = Field(
         description="The measured precision of this kind of evidence: the share of such matches that "

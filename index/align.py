@@ -36,6 +36,9 @@ MAX_SEED_REPEATS = 2
 DISTINCT_FACTOR = 4
 #: A k-gram held by at most this many documents is rare (see :class:`Aligned`).
 RARE_DF = 3
+#: A k-gram held by at most this many documents is unique (see :class:`Aligned`): a query too short
+#: for a rare run is attributed only to the one document that holds it (:mod:`.verdict`).
+UNIQUE_DF = 1
 #: A rare run's informative tokens are at most this many times its distinct tokens (a short match must
 #: say more per token than a long one).
 RARE_DISTINCT_FACTOR = 2
@@ -384,12 +387,15 @@ class Aligned(NamedTuple):
         rare_run: the same for the best unbroken part whose every k-gram is rare in the index (held by
             at most :data:`RARE_DF` documents), counted at most :data:`RARE_DISTINCT_FACTOR` times its
             distinct tokens, when the query's document frequencies are known; else 0.
+        unique_run: the same for the best unbroken part whose every k-gram is held by at most
+            :data:`UNIQUE_DF` documents (a part of ``rare_run``'s kind).
     """
 
     span: Span
     informative: int
     run: int
     rare_run: int = 0
+    unique_run: int = 0
 
 
 def _informative(
@@ -421,11 +427,11 @@ def _unbroken(tiles: list[Tile]) -> list[list[Tile]]:
     return parts
 
 
-def _rare(part: list[Tile], df: npt.NDArray[np.int64]) -> bool:
-    """Whether every exact k-gram inside an unbroken part is held by at most RARE_DF documents."""
+def _most(part: list[Tile], df: npt.NDArray[np.int64]) -> int:
+    """The most documents holding one k-gram inside an unbroken part (-1 when none is inside)."""
     q0, q1 = part[0].q, part[-1].q + part[-1].n
     inside = df[q0 : max(q0 + 1, q1 - fp.K + 1)]
-    return bool(len(inside)) and int(inside.max()) <= RARE_DF
+    return int(inside.max()) if len(inside) else -1
 
 
 def free_prefix(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
@@ -458,13 +464,16 @@ def make_spans(
             continue
         parts = _unbroken(c) if len(c) > 1 else [c]
         run = informative if len(parts) == 1 else max(_informative(part, qt, free) for part in parts)
-        rare = 0
+        rare = unique = 0
         frequencies = df() if df is not None and run < rare_below else None
         if frequencies is not None:
-            rare = max(
-                (_informative(p, qt, free, RARE_DISTINCT_FACTOR) for p in parts if _rare(p, frequencies)),
-                default=0,
-            )
+            for p in parts:
+                most = _most(p, frequencies)
+                if 0 <= most <= RARE_DF:
+                    n = _informative(p, qt, free, RARE_DISTINCT_FACTOR)
+                    rare = max(rare, n)
+                    if most <= UNIQUE_DF:
+                        unique = max(unique, n)
         q0, q1 = c[0].q, c[-1].q + c[-1].n
         d0, d1 = c[0].d, c[-1].d + c[-1].n
         matched = sum(t.n for t in c)
@@ -483,7 +492,7 @@ def make_spans(
             tuple((int(a), int(b)) for a, b in pairs.tolist()),
             tuple((t.q, t.d, t.n) for t in c),
         )
-        out.append(Aligned(span, informative, run, rare))
+        out.append(Aligned(span, informative, run, rare, unique))
     return out
 
 

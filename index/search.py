@@ -37,7 +37,7 @@ from .candidates import COMMON_MIN_CAP, common_cap
 from .lexer import Tokens
 from .stores.base import Fetched, Postings, StoreReader
 from .stores.segments import in_sorted
-from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge, short_run
+from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge, unique_min
 
 __all__ = [
     "ATTRIBUTING",
@@ -200,9 +200,9 @@ def _match(
     """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
     (query tokens, matches best first, the candidates' texts and metadata)."""
     language, toks = lookup_lexing(raw, language)
-    # A query shorter than a short query's rare run can decide nothing (every k-gram of a short query is
-    # looked up, so no winnowing guarantee is needed below fp.T tokens).
-    if len(toks) < min(short_run(min_tokens), max(fp.K, min(min_tokens, fp.T))):
+    # A query shorter than a short query's unique run can decide nothing (every k-gram of a short query
+    # is looked up, so no winnowing guarantee is needed below fp.T tokens).
+    if len(toks) < min(unique_min(min_tokens), max(fp.K, min(min_tokens, fp.T))):
         return len(toks), [], {}
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)

@@ -20,6 +20,7 @@ T = K + W - 1 = 35 tokens is below it, so every qualifying run is found.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -29,7 +30,7 @@ import numpy as np
 from . import fingerprint as fp
 from . import lexer, structure
 from . import licenses as lic
-from .align import Query, Span, chain, make_spans, tile_positions, view_spans
+from .align import Aligned, Query, Span, chain, make_spans, tile_positions, view_spans
 from .lexer import Tokens
 from .model import Occurrence
 
@@ -44,12 +45,24 @@ WEAK_FRACTION = 0.5
 #: verbatim copy when every k-gram in it is rare in the index (:data:`.align.RARE_DF`) and none is
 #: boilerplate by the index's counts or the shipped model: an 8-line piece of a real algorithm.
 SHORT_FRACTION = 0.6
+#: A query too short for a rare run (a line or three of code) is a verbatim copy when one document holds
+#: all of it, token for token, in one unbroken run of at least this share of the minimum match size
+#: informative tokens, and no other document holds it: every k-gram in it is held by at most
+#: :data:`.align.UNIQUE_DF` document.
+UNIQUE_FRACTION = 0.4
 
 
 def short_run(min_tokens: int = MIN_MATCH_TOKENS) -> int:
     """The fewest informative tokens a short query's rare run needs to attribute (24 for the default
-    minimum): the smallest query search looks up is this long, since a shorter one can decide nothing."""
+    minimum); a query of fewer tokens attributes only whole (:func:`unique_min`)."""
     return max(fp.K, int(min_tokens * SHORT_FRACTION))
+
+
+def unique_min(min_tokens: int = MIN_MATCH_TOKENS) -> int:
+    """The fewest informative tokens of a query shorter than :func:`short_run` that a unique run can
+    attribute (16 for the default minimum, one k-gram): the smallest query search looks up is this long,
+    since a shorter one can decide nothing."""
+    return max(fp.K, int(min_tokens * UNIQUE_FRACTION))
 
 
 #: What can decide a verdict, with what a match of that kind promises: the share of such matches that
@@ -59,6 +72,8 @@ def short_run(min_tokens: int = MIN_MATCH_TOKENS) -> int:
 EVIDENCE: dict[str, tuple[str, float]] = {
     "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.999),
     "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.994),
+    # (none wrong of 333: the figure is the rule of three's bound, 1 - 3/n)
+    "short-unique-run": ("a query under a rare run's size, held whole by one document and no other", 0.991),
     "edited": ("runs of the same tokens joined over changed tokens", 0.67),
     "renamed": ("the same code with identifiers renamed consistently", 0.988),
     "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.96),
@@ -125,9 +140,18 @@ def _judge(query: Query, text: bytes | Tokens, min_tokens: int, *, weak: bool, o
     """:func:`judge` against one token stream of the document."""
     dtok = text if isinstance(text, Tokens) else fp.tokenize(text)
     short = short_run(min_tokens)
-    # The smallest span that can decide: weak evidence's, else a short query's rare run, else the minimum.
-    # Spans carrying fewer informative tokens are not even built (view_spans).
-    decides = short if query.short else min_tokens
+    # A short query under a rare run's size attributes only whole, by a unique run (UNIQUE_FRACTION).
+    n = len(query.tokens)
+    tiny = query.short and n < short
+    unique = unique_min(min_tokens)
+    # The smallest span that can decide: weak evidence's, else a short query's rare run (or a shorter
+    # query's unique one), else the minimum.  Spans carrying fewer informative tokens are not even built
+    # (view_spans).
+    decides = (unique if tiny else short) if query.short else min_tokens
+
+    def whole(a: Aligned) -> bool:  # a few lines' query, held whole by this document alone
+        return tiny and a.unique_run >= unique and _whole(a.span, n)
+
     low = max(fp.K, int(min_tokens * WEAK_FRACTION)) if weak else decides
     exact = view_spans(query, dtok, "exact", low, rare_below=min_tokens)
     good = [a.span for a in exact if a.informative >= min_tokens]
@@ -136,6 +160,9 @@ def _judge(query: Query, text: bytes | Tokens, min_tokens: int, *, weak: bool, o
     rare = [a.span for a in exact if a.rare_run >= short]
     if rare:  # a short query's rare unbroken run: a short fragment, copied
         return _judgement("verbatim", "short-rare-run", good or rare)
+    if tiny:  # a query of a few lines: held whole by one document and no other, or nothing it can show
+        held = [a.span for a in exact if whole(a)]
+        return _judgement("verbatim", "short-unique-run", held) if held else Judgement("none", [], 0, 0, "")
     # Near-duplicate evidence of each kind; the one covering most of the query decides (so that an
     # obfuscated copy's real origin, with more renamed code than edited runs, ranks above a file that
     # shares one renamed stretch).
@@ -181,6 +208,13 @@ def _judge(query: Query, text: bytes | Tokens, min_tokens: int, *, weak: bool, o
         if exact or renamed:
             return _judgement("weak", "partial", [a.span for a in (*exact, *renamed)])
     return Judgement("none", [], 0, 0, "")
+
+
+def _whole(span: Span, n: int) -> bool:
+    """Whether a span matches all ``n`` tokens of the query in one unbroken run (no gap in either text)."""
+    if span.query_tokens != (0, n) or span.tokens != n:
+        return False
+    return all(b[0] == a[0] + a[2] and b[1] == a[1] + a[2] for a, b in itertools.pairwise(span.tiles))
 
 
 def _judgement(verdict: str, evidence: str, spans: list[Span]) -> Judgement:

@@ -133,3 +133,25 @@ def test_search_compare_runs_two_versions_side_by_side(tmp_path: Path) -> None:
         assert all(t > 0 for t in data[side]["wall"])
     listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
     assert "whence-search-compare-" not in listed.stdout  # its worktree is gone
+
+
+# A Java fragment cut inside a Javadoc, with a comment opened on its last line and never closed.
+_CUT_IN_COMMENT = """     * Returns the count of the entries held in this table.
+     */
+    int count(Table table) {
+        return table.size(); /* the size is cached
+         so that counting twice"""
+
+
+def test_renamed_mutation_renames_code_not_the_prose_of_a_cut_comment(tmp_path: Path) -> None:
+    # A copier renames identifiers, not the words of a comment: the head cut inside a block comment and
+    # the tail of a comment left open stay as they are; the code between is renamed.
+    code = "import json, sys, mutate; print(json.dumps(mutate.c_style(sys.stdin.read(), False, {}, 'java')))"
+    r = subprocess.run([sys.executable, "-c", code], input=_CUT_IN_COMMENT, capture_output=True, text=True,
+                       timeout=60, cwd=ROOT / "scripts" / "eval")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = json.loads(r.stdout).split("\n")
+    assert lines[:2] == _CUT_IN_COMMENT.split("\n")[:2]
+    assert lines[2] == "    int v1(v2 v3) {"
+    assert lines[3] == "        return v3.size(); /* the size is cached"
+    assert lines[4] == "         so that counting twice"

@@ -168,8 +168,52 @@ def test_query_of_24_to_34_tokens_is_looked_up(store: SQLiteStore) -> None:
     assert verdict.short_run() <= res.tokens < fp.T
     assert _found(res)[:1] == [("heapq.py", "verbatim")]
     assert res.matches[0].evidence == "short-rare-run"
-    # Fewer tokens than a rare run needs: not looked up at all.
+    # Fewer tokens than a k-gram: nothing to look up.
     assert search.search(store, "heap[pos] = parent\npos = parentpos\n").matches == []
+
+
+# Two lines of heapify: 20 tokens, fewer than a rare run needs (24), held by heapq.py alone.
+_HEAPIFY = "    for i in reversed(range(n//2)):\n        _siftup(x, i)\n"
+
+
+def test_query_under_24_tokens_held_by_one_document_is_verbatim(store: SQLiteStore) -> None:
+    assert _HEAPIFY in (STDLIB / "heapq.py").read_text()
+    res = search.search(store, _HEAPIFY)
+    assert verdict.unique_min() <= res.tokens < verdict.short_run()
+    assert _found(res)[:1] == [("heapq.py", "verbatim")]
+    m = res.matches[0]
+    assert m.evidence == "short-unique-run" and m.confidence == search.EVIDENCE["short-unique-run"][1]
+    lines = (STDLIB / "heapq.py").read_text().splitlines()
+    s0, s1 = m.spans[0].source_lines
+    assert lines[s0 - 1 : s1] == _HEAPIFY.rstrip("\n").split("\n")
+
+
+def test_query_under_24_tokens_held_by_two_documents_is_not_attributed(tmp_path: Path) -> None:
+    # The same two lines in two files (heapq.py and a copy of it): a run that short must be unique.
+    src = tmp_path / "src"
+    src.mkdir()
+    text = (STDLIB / "heapq.py").read_text()
+    (src / "heapq.py").write_text(text)
+    (src / "heapq_copy.py").write_text("# a vendored copy\nVENDORED = True\n" + text)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/two", licenses=["MIT"]), workers=1)
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, _HEAPIFY)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        # Each copy alone is found: the rule, not the lookup, tells them apart.
+        (src / "heapq_copy.py").unlink()
+    with open_store(tmp_path / "one.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/one", licenses=["MIT"]), workers=1)
+    with open_store(tmp_path / "one.sqlite", readonly=True) as st:
+        assert _found(search.search(st, _HEAPIFY))[:1] == [("heapq.py", "verbatim")]
+
+
+def test_unique_run_under_24_tokens_in_a_longer_query_is_not_attributed(store: SQLiteStore) -> None:
+    # The same unique 20 tokens inside a query of 24 or more: a query that long needs a rare run of 24.
+    longer = _HEAPIFY + "    total_weight = scale_factor * 17 + offset\n"
+    res = search.search(store, longer)
+    assert res.tokens >= verdict.short_run()
+    assert res.verdict not in search.ATTRIBUTING, _found(res)
 
 
 # Four lines of heapq.merge renamed as a copier would: no literal, one name used three times.

@@ -3,10 +3,11 @@
 Reads the ``--json`` outputs of ``scripts/eval/attribution.py`` (fragments of five languages, held-out
 negatives, independent solutions, clean files; default and ``--files 300`` runs) and
 ``scripts/eval/programs.py`` (plagiarised and obfuscated programs, independent solutions), and prints,
-per kind of evidence of the top match (``exact-run``, ``short-rare-run``, ``edited``, ``renamed``,
-``short-rare-renamed``, ``restructured``), how many queries' top match had it and the share that named
-the right origin (a negative's, clean file's or independent solution's never does), per input and
-pooled.  The pooled figures are what ``whence.index.verdict.EVIDENCE`` records.
+per kind of evidence of the top match (``exact-run``, ``short-rare-run``, ``short-unique-run``,
+``edited``, ``renamed``, ``short-rare-renamed``, ``restructured``), how many queries' top match had it
+and the share that named the right origin (a negative's, clean file's or independent solution's never
+does), per input and pooled.  The pooled figures are what ``whence.index.verdict.EVIDENCE`` records
+(for a kind with none wrong, the rule of three's bound 1 - 3/n).
 
     python scripts/eval/attribution.py --json frag.json
     python scripts/eval/attribution.py --files 300 --json frag300.json

@@ -15,7 +15,11 @@ file (read from the corpus) and names the first cause that applies:
 * ``d-boilerplate``: shared k-grams, but the shared run's tokens are covered by boilerplate
   fingerprints (the index's document counts or the shipped model) so that fewer than the short-run
   minimum (24) stay informative;
-* ``b-threshold``: found, informative, and rejected by a rule, named: ``run<24`` (the longest
+* ``b-threshold``: found, informative, and rejected by a rule, named: ``unindexed`` (a query of fewer
+  than 24 tokens, searched only for a unique run of all of it, none of whose k-grams its file holds in
+  the index: the file's winnowing kept none of them; also said of a longer short query whose file
+  holds none of its k-grams), ``not-unique`` (such a query whose run has a
+  k-gram held by more than ``align.UNIQUE_DF`` documents), ``run<24`` (the longest
   unbroken shared run carries fewer than 24 informative tokens), ``query-too-short`` (a query of fewer
   tokens than search looks up), ``not-candidate`` (the file is not among the candidates aligned),
   ``not-rare`` (a 24-39 token run with a k-gram held by more than ``align.RARE_DF`` documents),
@@ -44,14 +48,14 @@ import numpy as np
 
 from whence.index import candidates, lexer, search
 from whence.index import fingerprint as fp
-from whence.index.align import RARE_DF, Aligned, Query, view_spans
+from whence.index.align import RARE_DF, UNIQUE_DF, Aligned, Query, view_spans
 from whence.index.stores import open_store
-from whence.index.verdict import MIN_MATCH_TOKENS, renamed_copy, short_run
+from whence.index.verdict import MIN_MATCH_TOKENS, renamed_copy, short_run, unique_min
 from whence_dev import corpus
 
 SHORT = short_run(MIN_MATCH_TOKENS)
 #: The fewest tokens of a query search looks up (see ``search._match``).
-LOOKED_UP = min(SHORT, max(fp.K, min(MIN_MATCH_TOKENS, fp.T)))
+LOOKED_UP = min(unique_min(MIN_MATCH_TOKENS), max(fp.K, min(MIN_MATCH_TOKENS, fp.T)))
 
 
 class Prepared:
@@ -137,12 +141,19 @@ def classify(
     info |= {"rare_run": a.rare_run, "max_df": _max_df(p, a, view)}
     occ = store.occurrences(p.ranked) if p.ranked else {}
     ours = [d for d, os_ in occ.items() if any((o.repo, o.path) == (rec["repo"], rec["path"]) for o in os_)]
+    if a.run < SHORT and len(p.tokens) < SHORT and len(p.tokens) >= LOOKED_UP:  # searched whole only
+        if not indexed(p, dtok):
+            return "b-threshold", "unindexed", info
+        if not ours:
+            return "b-threshold", "not-candidate", info
+        if info["max_df"] > UNIQUE_DF:
+            return "b-threshold", "not-unique", info
     if a.run < SHORT:
         return "b-threshold", "run<24", info
     if len(p.tokens) < LOOKED_UP:
         return "b-threshold", "query-too-short", info  # search does not look such a query up
     if not ours:
-        return "b-threshold", "not-candidate", info
+        return "b-threshold", "not-candidate" if indexed(p, dtok) else "unindexed", info
     if not q.short and a.run < MIN_MATCH_TOKENS:
         return "b-threshold", "long-query", info
     if renamed:
@@ -155,6 +166,14 @@ def classify(
             return "b-threshold", "not-rare", info
         return "b-threshold", "distinct", info
     return "b-threshold", "other", info
+
+
+def indexed(p: Prepared, dtok: Any) -> bool:
+    """Whether the fragment's file (its tokens ``dtok``) has in the index any hash the query looked up:
+    the k-grams its winnowing selected, as the index build selects them.  If none, no rule could find
+    it (a common hash still counts as held: the file is then missed as boilerplate or by the ranking)."""
+    held = [k[fp.winnow(k)] for k in (fp.kgrams(dtok.exact), fp.kgrams(dtok.abstract))]
+    return bool(np.isin(p.looked_up, np.concatenate(held)).any())
 
 
 def lexes_alike(text: bytes, language: str | None, lines: list[int]) -> bool:

@@ -159,6 +159,16 @@ def c_style(text: str, drop_comments: bool, rename: dict[str, str] | None, lang:
         if opened and "*/" not in text[opened.end() :]:
             text = text[: opened.start()] + "\n" * text.count("\n", opened.start())
 
+    head = tail = ""
+    if rename is not None and not hash_lang:  # a head cut inside a block comment and a tail from an
+        end, start = text.find("*/"), text.find("/*")  # unclosed /* are prose: no copier renames it
+        if end >= 0 and (start < 0 or start > end):
+            head, text = text[: end + 2], text[end + 2 :]
+        lexed = [m.span() for m in C_TOKEN.finditer(text) if m.group("id") is None and m.group("num") is None]
+        opened = next((i for i in _opens(text) if not any(a <= i < b for a, b in lexed)), -1)
+        if opened >= 0:  # a /* outside every string and closed comment: never closed
+            text, tail = text[:opened], text[opened:]
+
     def sub(m: re.Match[str]) -> str:
         if m.group("cmt") is not None and drop_comments:
             return ""
@@ -171,7 +181,12 @@ def c_style(text: str, drop_comments: bool, rename: dict[str, str] | None, lang:
                 return rename.setdefault(name, f"v{len(rename) + 1}")
         return m.group(0)
 
-    return (HASH_TOKEN if hash_lang else C_TOKEN).sub(sub, text)
+    return head + (HASH_TOKEN if hash_lang else C_TOKEN).sub(sub, text) + tail
+
+
+def _opens(text: str) -> list[int]:
+    """Where ``/*`` occurs in ``text``."""
+    return [m.start() for m in re.finditer(r"/\*", text)]
 
 
 def _drop_emptied(before: list[str], after: list[str]) -> list[str]:
