@@ -257,6 +257,8 @@ class SQLiteStore(Store):
         readonly: open without write access (search).
     """
 
+    lookups_see_own_writes = True  # one connection: lookups read the open write transaction
+
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False, readonly: bool = False) -> None:
         self.path = Path(path)
         self._readonly = readonly
