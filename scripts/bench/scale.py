@@ -46,7 +46,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from whence.index import ingest, search
+from whence.index import ingest, lexer, search
 from whence.index.model import Occurrence
 from whence.index.stores import open_store
 from whence_dev import corpus
@@ -299,7 +299,8 @@ def main() -> int:
         stores: dict[str, dict[str, Any]] = {}
         for m in args.merge:
             for store, run in curves_of(json.loads(Path(m).read_text())).items():
-                got = stores.setdefault(store, {"meta": {**run["meta"], "merged": []}, "rows": []})
+                # A run's other entries (the engine's ``served``: searches of the merged index) are kept.
+                got = stores.setdefault(store, {**run, "meta": {**run["meta"], "merged": []}, "rows": []})
                 got["meta"]["merged"].append(m)
                 got["rows"] = sorted([*got["rows"], *run["rows"]], key=lambda r: r["documents"])
         out = Path(args.out)
@@ -321,7 +322,13 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(f"whence scale: {store} {index}; {len(indexed):,} real corpus files; sizes {sizes};"
           f" cpus {os.cpu_count()}")  # fmt: skip
-    meta = {"store": store, "cpus": os.cpu_count(), "real_files": len(indexed), "queries": args.queries}
+    meta = {
+        "store": store,
+        "cpus": os.cpu_count(),
+        "real_files": len(indexed),
+        "queries": args.queries,
+        "lexer": lexer.LEXER_VERSION,  # an index of another lexer version is refused: rows are of this one
+    }
     rows: list[dict[str, Any]] = []
     done = 0
     source_bytes = 0.0
