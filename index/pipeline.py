@@ -12,7 +12,8 @@ stays bounded however large the index; nothing holds a set of everything):
   (:meth:`Store.known`) is not fingerprinted.
 
 What this build wrote and the store may not show yet (an open transaction, an unrefreshed engine) is
-remembered in two bounded generations (:class:`_Recent`); past them, a repeated content is fingerprinted
+remembered in two bounded generations (:class:`_Recent`; not needed, so not kept, for a store whose
+lookups read its own open transaction: SQLite); past them, a repeated content is fingerprinted
 again and the store's own deduplication keeps one copy.  So a build that was interrupted (Ctrl-C,
 SIGKILL) and is run again ends with exactly the documents and occurrences of a clean build.
 Repositories opted out of the index (:meth:`Store.optouts`: one repository, or ``owner/*`` for every
@@ -104,6 +105,8 @@ class _Recent:
         return self._new.get(key) or self._old.get(key)
 
     def add(self, key: object, value: bytes) -> None:
+        if not self.limit:  # a store whose lookups see what this build wrote: nothing to remember
+            return
         self._new[key] = value
         if len(self._new) >= self.limit:
             self._old, self._new = self._new, {}
@@ -243,7 +246,9 @@ def build(
     workers = max(1, workers or os.cpu_count() or 1)
     report = BuildReport()
     start = time.perf_counter()
-    recent = _Recent()
+    # Up to 2 x RECENT_KEYS keys (about 25 MB) for a store whose lookups lag its writes; none for one
+    # whose lookups see them (SQLite).
+    recent = _Recent(0 if store.lookups_see_own_writes else RECENT_KEYS)
     lock = threading.Lock()  # the store's connection: the writer's writes and the workers' lookups
     # A store whose lookups may run beside a write lets the workers fingerprint while a batch is written.
     lookup: contextlib.AbstractContextManager[object] = (

@@ -252,7 +252,9 @@ def test_segments_merge_without_losing_postings(
         ingest.build(st, ingest.sources([corpus]), workers=2)
         ref = st.stats()
     with open_store(many, create=True) as st:
-        ingest.build(st, ingest.sources([corpus]), workers=2, commit_every=500, batch_files=2)
+        # Commits of 300 postings: nine similar segments merge into one, and the commits after it leave
+        # a small one beside it (sqlite.tiered_choice).
+        ingest.build(st, ingest.sources([corpus]), workers=2, commit_every=300, batch_files=2)
         tiered = st.stats()
         assert isinstance(st, sq.SQLiteStore)
         st.compact()
@@ -267,6 +269,53 @@ def test_segments_merge_without_losing_postings(
     with open_store(one, readonly=True) as a, open_store(many, readonly=True) as b:
         ra, rb = search.search(a, snippet).as_dict(), search.search(b, snippet).as_dict()
     assert ra == rb and ra["verdict"] == "verbatim"
+
+
+def test_tiered_merges_take_similar_segments_and_rewrite_each_posting_a_few_times() -> None:
+    from whence.index.stores import sqlite as sq
+
+    assert sq.tiered_choice([5] * 9) == 9  # similar sizes: all at once
+    assert sq.tiered_choice([1, 1, 8, 8, 8, 8, 8, 8, 100]) == 2  # the big ones wait for the small to grow
+    assert sq.tiered_choice([2, 2, 2, 2, 2, 12, 12, 12, 12]) == 5
+    sizes = [3**i for i in range(12)]  # more than MAX_SEGMENTS + 1 (writers beside each other): enough
+    assert sq.tiered_choice(sizes) == len(sizes) - sq.MAX_SEGMENTS + 1  # to leave MAX_SEGMENTS
+    # A long build: 600 commits of one size, merged as _commit does.  Each posting is rewritten a few
+    # times (about log2 of the commits), not once every few commits (the old rule, which merged down to
+    # four segments: 16 writes per posting here).
+    segments: list[int] = []
+    written = 0
+    for _ in range(600):
+        segments.append(1)
+        written += 1
+        if len(segments) > sq.MAX_SEGMENTS:
+            segments.sort()
+            k = sq.tiered_choice(segments)
+            segments[:k] = [sum(segments[:k])]
+            written += segments[0]
+        assert len(segments) <= sq.MAX_SEGMENTS
+    assert written / 600 < 6
+
+
+def test_a_merge_that_drops_removed_documents_leaves_a_directory_of_its_blocks(
+    tmp_path: Path, corpus: Path
+) -> None:
+    import shutil
+
+    # The merged segment's directory is sized for every pair of the segments merged; a merge that drops
+    # the pairs of opted-out documents writes fewer blocks and cuts the room it did not use.
+    kept, gone = tmp_path / "kept", tmp_path / "gone"
+    shutil.copytree(corpus, kept, ignore=shutil.ignore_patterns("json"))
+    shutil.copytree(corpus / "json", gone)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        assert isinstance(st, SQLiteStore)
+        ingest.build(st, ingest.sources([kept, gone]), workers=2)
+        before = int(st.stats()["fingerprints"])
+        assert st.add_optout("gone", "2026-11-30")[1] > 0
+        st.compact()
+        ((pairs, first, last),) = st._db.execute("SELECT pairs, length(first), length(last) FROM segments")
+        assert 0 < pairs < before
+        assert first == last == 8 * -(-pairs // 256)
+        assert st.check()["problems"] == []
 
 
 def test_a_big_build_ends_with_one_segment_and_a_small_one_keeps_tiers(tmp_path: Path, corpus: Path) -> None:

@@ -260,6 +260,11 @@ class StoreWriter(abc.ABC):
     #: (a search engine's HTTP client may; a SQLite connection may not).  The build then fingerprints
     #: the next batches while a batch is being written, instead of waiting for the write to finish.
     concurrent_lookups: bool = False
+    #: Whether :meth:`known` and :meth:`known_blobs` see what this handle's writer staged and has not
+    #: flushed (SQLite: the same connection reads its own open transaction; a search engine shows
+    #: writes only after a refresh).  A build then asks the store alone, and remembers nothing per
+    #: document itself (``pipeline._Recent``).
+    lookups_see_own_writes: bool = False
 
     @abc.abstractmethod
     def known(self, content_hashes: Iterable[bytes]) -> set[bytes]:

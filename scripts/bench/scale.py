@@ -17,6 +17,10 @@ search's own process as the CLI and the service call it.
     python scripts/bench/scale.py [--sizes 10000,100000,1000000] [--index PATH_OR_URL] [--queries 300]
                                   [--out docs/scale] [--workers 2]
 
+``--rss-every N`` also records each stage's resident memory every N files it has given (the stage's
+``rss`` in OUT.json: ``[files, MB now, MB at most so far]``, the last one after the stage's closing
+merge), to tell memory that grows with what a stage writes from a peak it reaches once.
+
 Writes ``OUT.json`` (every figure; after every stage, so that ``--resume-from SIZE`` can go on from a run
 stopped later) and ``OUT.png`` (the curve), and prints the table the README shows.  ``--merge A.json
 B.json ...`` only merges runs: rows of one store into one curve, and runs of SQLite and of an engine into
@@ -42,11 +46,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from whence.index import ingest, search
+from whence.index import ingest, lexer, search
 from whence.index.model import Occurrence
 from whence.index.stores import open_store
 from whence_dev import corpus
-from whence_dev.bench import HELD_BACK, load_lines, pct, snippet
+from whence_dev.bench import HELD_BACK, load_lines, pct, peak_rss_mb, snippet
 
 #: Targets at 1,000,000 documents (issue 17): SQLite p50 and p99, the engine's p50.
 TARGETS = {"sqlite": {"p50": 10.0, "p99": 50.0}, "elastic": {"p50": 30.0}}
@@ -104,13 +108,31 @@ def pin(seed: int, where: Path) -> None:
     _PINNED[:] = [where]
 
 
-def build_stage(index: str, start: int, stop: int, seed: int, workers: int) -> dict[str, Any]:
-    """Add documents ``start`` .. ``stop`` to ``index`` (run in a fresh process: see :func:`main`)."""
+def rss_now_mb() -> float:
+    """This process's resident set size now (Linux)."""
+    with open("/proc/self/status") as fh:
+        return next(int(x.split()[1]) / 1024 for x in fh if x.startswith("VmRSS:"))
+
+
+def build_stage(
+    index: str, start: int, stop: int, seed: int, workers: int, rss_every: int = 0
+) -> dict[str, Any]:
+    """Add documents ``start`` .. ``stop`` to ``index`` (run in a fresh process: see :func:`main`); with
+    ``rss_every``, its RSS every ``rss_every`` files (``rss``: files, MB now, peak MB so far)."""
     indexed, _ = _corpus(seed)
+    rss: list[list[float]] = []
+
+    def sample(report: ingest.BuildReport) -> None:  # after every batch; the last sample follows the merge
+        if report.merging is None and report.files >= (len(rss) + 1) * rss_every:
+            rss.append([report.files, rss_now_mb(), peak_rss_mb()])
+
     t0 = time.perf_counter()
     with open_store(index, create=True) as store:
-        report = ingest.build(store, documents(indexed, start, stop), workers=workers)
+        report = ingest.build(store, documents(indexed, start, stop), workers=workers,
+                              progress=sample if rss_every else None)  # fmt: skip
     seconds = time.perf_counter() - t0
+    if rss_every:
+        rss.append([report.files, rss_now_mb(), peak_rss_mb()])
     return {
         "added": stop - start,
         "seconds": seconds,
@@ -120,6 +142,7 @@ def build_stage(index: str, start: int, stop: int, seed: int, workers: int) -> d
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "skipped": dict(report.skipped),
         "load_build": os.getloadavg()[0],  # the machine's 1-minute load average as the stage ended
+        **({"rss": rss} if rss_every else {}),
     }
 
 
@@ -250,6 +273,13 @@ def main() -> int:
         metavar="SIZE",
         help="the index already holds the first SIZE files (its rows are in OUT.json): go on from there",
     )
+    ap.add_argument(
+        "--rss-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="record each stage's RSS every N files it has given",
+    )
     ap.add_argument("--corpus-list", help=argparse.SUPPRESS)
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="only merge the rows of these runs into OUT")
     ap.add_argument("--stage", nargs=3, type=int, metavar=("START", "STOP", "SIZE"), help=argparse.SUPPRESS)
@@ -258,7 +288,8 @@ def main() -> int:
     if args.corpus_list:
         _PINNED[:] = [Path(args.corpus_list)]
     if args.stage:
-        print(json.dumps(build_stage(args.index, args.stage[0], args.stage[1], args.seed, args.workers)))
+        stage = build_stage(args.index, args.stage[0], args.stage[1], args.seed, args.workers, args.rss_every)
+        print(json.dumps(stage))
         return 0
     if args.search_only is not None:
         print(json.dumps(measure_search(args.index, args.search_only, args.queries, args.seed)))
@@ -268,7 +299,8 @@ def main() -> int:
         stores: dict[str, dict[str, Any]] = {}
         for m in args.merge:
             for store, run in curves_of(json.loads(Path(m).read_text())).items():
-                got = stores.setdefault(store, {"meta": {**run["meta"], "merged": []}, "rows": []})
+                # A run's other entries (the engine's ``served``: searches of the merged index) are kept.
+                got = stores.setdefault(store, {**run, "meta": {**run["meta"], "merged": []}, "rows": []})
                 got["meta"]["merged"].append(m)
                 got["rows"] = sorted([*got["rows"], *run["rows"]], key=lambda r: r["documents"])
         out = Path(args.out)
@@ -290,7 +322,13 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(f"whence scale: {store} {index}; {len(indexed):,} real corpus files; sizes {sizes};"
           f" cpus {os.cpu_count()}")  # fmt: skip
-    meta = {"store": store, "cpus": os.cpu_count(), "real_files": len(indexed), "queries": args.queries}
+    meta = {
+        "store": store,
+        "cpus": os.cpu_count(),
+        "real_files": len(indexed),
+        "queries": args.queries,
+        "lexer": lexer.LEXER_VERSION,  # an index of another lexer version is refused: rows are of this one
+    }
     rows: list[dict[str, Any]] = []
     done = 0
     source_bytes = 0.0
@@ -301,7 +339,10 @@ def main() -> int:
         source_bytes = rows[-1]["index_bytes"] / rows[-1]["bytes_per_source_byte"] if rows else 0.0
         sizes = [s for s in sizes if s > done]
     for size in sizes:
-        stage = _child([*common, "--workers", str(args.workers), "--stage", str(done), str(size), str(size)])
+        every = ["--rss-every", str(args.rss_every)] if args.rss_every else []
+        stage = _child(
+            [*common, "--workers", str(args.workers), *every, "--stage", str(done), str(size), str(size)]
+        )
         source_bytes += stage["mb"] * 1e6
         found = _child([*common, "--queries", str(args.queries), "--search-only", str(size)])
         row = {"size": size, "copies": max(0, size - len(indexed)), **stage, **found}
