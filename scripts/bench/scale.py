@@ -50,7 +50,7 @@ from whence.index import ingest, lexer, search
 from whence.index.model import Occurrence
 from whence.index.stores import open_store
 from whence_dev import corpus
-from whence_dev.bench import HELD_BACK, load_lines, pct, peak_rss_mb, snippet
+from whence_dev.bench import HELD_BACK, pct, peak_rss_mb, snippets
 
 #: Targets at 1,000,000 documents (issue 17): SQLite p50 and p99, the engine's p50.
 TARGETS = {"sqlite": {"p50": 10.0, "p99": 50.0}, "elastic": {"p50": 30.0}}
@@ -151,16 +151,8 @@ def measure_search(index: str, size: int, queries: int, seed: int) -> dict[str, 
     indexed, held = _corpus(seed)
     real = indexed[: min(size, len(indexed))]
     rng = random.Random(seed + size)
-    picks: list[tuple[bool, str]] = []
     want_out = max(1, queries // 5)
-    for pool, want, inside in ((held, want_out, False), (real, queries - want_out + 20, True)):
-        tries = 0
-        while sum(p[0] == inside for p in picks) < want and tries < 20 * want:
-            tries += 1
-            lines = load_lines(rng.choice(pool))
-            if lines:
-                picks.append((inside, snippet(lines, rng)))
-    rng.shuffle(picks)
+    picks = snippets(rng, [(held, want_out, False), (real, queries - want_out + 20, True)])
     with open_store(index, readonly=True) as store:
         stats = store.stats()
         for _, text in picks[:20]:

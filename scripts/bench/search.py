@@ -27,7 +27,7 @@ from typing import Any
 from whence.index import fingerprint, search
 from whence.index.stores import open_store
 from whence_dev import corpus
-from whence_dev.bench import load_lines, pct, snippet, split_corpus
+from whence_dev.bench import pct, snippets, split_corpus
 
 P50_MS, P99_MS, COLD_S = 10.0, 50.0, 0.5
 SPY = """
@@ -93,19 +93,10 @@ def main() -> int:
           f"{stats['fingerprints']} fingerprints, {int(stats['index_bytes']) / 1e6:.0f} MB")  # fmt: skip
 
     rng = random.Random(args.seed + 1)
-    queries: list[tuple[bool, str]] = []
     n_outside = max(1, (args.queries + args.warmup) // 5)
-    for pool, want, inside in (
-        (held_back, n_outside, False),
-        (indexed, args.queries + args.warmup - n_outside, True),
-    ):
-        tries = 0
-        while sum(q[0] == inside for q in queries) < want and tries < 20 * want:
-            tries += 1
-            lines = load_lines(rng.choice(pool))
-            if lines:
-                queries.append((inside, snippet(lines, rng)))
-    rng.shuffle(queries)
+    queries = snippets(
+        rng, [(held_back, n_outside, False), (indexed, args.queries + args.warmup - n_outside, True)]
+    )
     for _, text in queries[: args.warmup]:
         search.search(store, text, top=5)
     times: dict[bool, list[float]] = {True: [], False: []}

@@ -38,7 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from whence_dev.bench import load_lines, pct, snippet, split_corpus
+from whence_dev.bench import pct, snippets, split_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -170,18 +170,9 @@ def main() -> int:
     try:
         indexed, held_back = split_corpus(args.files, args.seed, [])
         rng = random.Random(args.seed + 1)
-        texts: list[str] = []
         n_outside = max(1, (args.queries + args.warmup) // 5)
-        for pool, want in ((held_back, n_outside), (indexed, args.queries + args.warmup - n_outside)):
-            got = 0
-            for _ in range(20 * want):
-                if got == want:
-                    break
-                lines = load_lines(rng.choice(pool))
-                if lines:
-                    texts.append(snippet(lines, rng))
-                    got += 1
-        rng.shuffle(texts)
+        wanted = [(held_back, n_outside, False), (indexed, args.queries + args.warmup - n_outside, True)]
+        texts = [text for _, text in snippets(rng, wanted)]
         (tmp / "files.json").write_text(json.dumps([list(f) for f in indexed]))
         (tmp / "queries.json").write_text(json.dumps([texts[: args.warmup], texts[args.warmup :]]))
         rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before], check=True,

@@ -47,6 +47,24 @@ def snippet(lines: list[str], rng: random.Random) -> str:
     return "\n".join(lines[start : start + n]) + "\n"
 
 
+def snippets(
+    rng: random.Random, wanted: list[tuple[list[corpus.CorpusFile], int, bool]]
+) -> list[tuple[bool, str]]:
+    """Search benchmarks' queries: for each ``(pool, want, inside)``, up to ``want`` snippets of random
+    files of ``pool`` (at most 20 tries per snippet wanted), each tagged with ``inside``; shuffled."""
+    out: list[tuple[bool, str]] = []
+    for pool, want, inside in wanted:
+        got = tries = 0
+        while got < want and tries < 20 * want:
+            tries += 1
+            lines = load_lines(rng.choice(pool))
+            if lines:
+                out.append((inside, snippet(lines, rng)))
+                got += 1
+    rng.shuffle(out)
+    return out
+
+
 def load_lines(f: corpus.CorpusFile) -> list[str] | None:
     raw = corpus.read_bytes(f.path)
     if ingest.check_text(raw):
