@@ -527,10 +527,11 @@ def view_spans(
         return []
     # A chain of fewer matched tokens than min_tokens cannot hold min_tokens informative ones:
     # building its span (line pairs and all) would be wasted.
-    chains = [c for c in chain(tile(runs, len(qt), k)) if sum(t.n for t in c) >= min_tokens]
-    if len(chains) > MAX_SPANS:  # a very repetitive document: keep the chains matching the most tokens
-        keep = sorted(range(len(chains)), key=lambda i: -sum(t.n for t in chains[i]))[:MAX_SPANS]
-        chains = [chains[i] for i in sorted(keep)]
+    sized = [(c, m) for c in chain(tile(runs, len(qt), k)) if (m := sum(t.n for t in c)) >= min_tokens]
+    if len(sized) > MAX_SPANS:  # a very repetitive document: keep the chains matching the most tokens
+        keep = sorted(range(len(sized)), key=lambda i: -sized[i][1])[:MAX_SPANS]
+        sized = [sized[i] for i in sorted(keep)]
+    chains = [c for c, _ in sized]
     return make_spans(
         chains,
         query.tokens.exact,

@@ -119,7 +119,7 @@ def lexed_document(store: StoreReader, doc_id: int) -> Lexed | None:
     f = store.fetch([doc_id]).get(doc_id)
     if f is None:
         return None
-    return Lexed(f.doc.language, f.text, fp.tokenize(f.text, f.doc.language))
+    return Lexed.of(f)
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,11 @@ class Lexed:
     tokens: Tokens
     _code: Tokens | bool | None = False  # False: not lexed yet
 
+    @classmethod
+    def of(cls, fetched: Fetched) -> Lexed:
+        """A fetched document lexed with its stored language."""
+        return cls(fetched.doc.language, fetched.text, fp.tokenize(fetched.text, fetched.doc.language))
+
     def code(self) -> Tokens | None:
         """The tokens of the document's code alone, None when it has no block comment."""
         if self._code is False:
@@ -237,7 +242,7 @@ def _match(
             continue
         # Each document is lexed with its own language, the query with the same one.
         q = lexings.get(doc.doc.language)
-        lexed = Lexed(doc.doc.language, doc.text, fp.tokenize(doc.text, doc.doc.language))
+        lexed = Lexed.of(doc)
         dtok = lexed.tokens
         # The best-voted candidates are also aligned with their code alone (a copy stripped of the
         # comments the document has): the origin of a copy is nearly always among them.  Lexed only if
