@@ -378,22 +378,18 @@ def test_cover_maps_spans_found_in_another_lexing_back_to_the_file(image_index: 
 def test_an_index_built_with_earlier_lexing_rules_is_refused(image_index: Path, tmp_path: Path) -> None:
     old = tmp_path / "old.sqlite"
     shutil.copy(image_index, old)
-    db = sqlite3.connect(old)
-    with db:
-        db.execute("DELETE FROM meta WHERE key = 'lexer'")  # as every index built before profiles
-    db.close()
-    with pytest.raises(IndexFormatError, match=r"earlier whence \(it records no lexer.*rebuild the index"):
-        open_store(old, readonly=True)
-    db = sqlite3.connect(old)
-    with db:
-        db.execute("INSERT INTO meta VALUES ('lexer', '1')")
-    db.close()
-    with pytest.raises(IndexFormatError, match=r"lexer='1', this whence uses '3': rebuild the index"):
-        open_store(old, readonly=True)
+
+    def refused(change: str, message: str) -> None:
+        db = sqlite3.connect(old)
+        with db:
+            db.execute(change)
+        db.close()
+        with pytest.raises(IndexFormatError, match=message):
+            open_store(old, readonly=True)
+
+    rebuild = "this whence uses '3': rebuild the index"
+    no_lexer = r"earlier whence \(it records no lexer.*rebuild the index"
+    refused("DELETE FROM meta WHERE key = 'lexer'", no_lexer)  # as every index built before profiles
+    refused("INSERT INTO meta VALUES ('lexer', '1')", f"lexer='1', {rebuild}")
     # An index of lexer 2 (comments dropped whole) is refused in the same words.
-    db = sqlite3.connect(old)
-    with db:
-        db.execute("UPDATE meta SET value = '2' WHERE key = 'lexer'")
-    db.close()
-    with pytest.raises(IndexFormatError, match=r"lexer='2', this whence uses '3': rebuild the index"):
-        open_store(old, readonly=True)
+    refused("UPDATE meta SET value = '2' WHERE key = 'lexer'", f"lexer='2', {rebuild}")
