@@ -427,10 +427,17 @@ def _unbroken(tiles: list[Tile]) -> list[list[Tile]]:
     return parts
 
 
+#: The document frequency search gives a boilerplate k-gram (``search._df``).
+COMMON = int(np.iinfo(np.int64).max)
+
+
 def _most(part: list[Tile], df: npt.NDArray[np.int64]) -> int:
-    """The most documents holding one k-gram inside an unbroken part (-1 when none is inside)."""
+    """The most documents holding one k-gram inside an unbroken part, boilerplate k-grams aside (-1 when
+    no other is inside).  Boilerplate k-grams do not make a part common: their tokens are masked and
+    count for nothing (the part's informative tokens are the rest), and the rest must be rare."""
     q0, q1 = part[0].q, part[-1].q + part[-1].n
     inside = df[q0 : max(q0 + 1, q1 - fp.K + 1)]
+    inside = inside[inside != COMMON]
     return int(inside.max()) if len(inside) else -1
 
 

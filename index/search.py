@@ -32,7 +32,7 @@ from whence.errors import InvalidInput
 
 from . import boilerplate, candidates, lexer
 from . import fingerprint as fp
-from .align import Query, Span
+from .align import COMMON, Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
 from .lexer import Tokens
 from .stores.base import Fetched, Postings, StoreReader
@@ -279,13 +279,13 @@ def _match(
 
 
 def _df(qe: np.ndarray, post: Postings) -> np.ndarray:
-    """Documents holding each of a fully looked-up query's k-grams (boilerplate: a large number)."""
+    """Documents holding each of a fully looked-up query's k-grams (boilerplate: :data:`.align.COMMON`)."""
     held, counts = np.unique(post.hashes, return_counts=True)
     keys = qe.view(np.int64)
     idx = np.searchsorted(held, keys)
     idx[idx == len(held)] = 0
     df = np.where(held[idx] == keys, counts[idx], 0) if len(held) else np.zeros(len(keys), dtype=np.int64)
-    df[in_sorted(post.common, keys)] = np.iinfo(np.int64).max  # Postings.common is sorted
+    df[in_sorted(post.common, keys)] = COMMON  # Postings.common is sorted
     return df.astype(np.int64)
 
 

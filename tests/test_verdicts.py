@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from whence.cli import main
-from whence.index import boilerplate, ingest, lexer, search, structure, verdict
+from whence.index import align, boilerplate, ingest, lexer, search, structure, verdict
 from whence.index import cover as cov
 from whence.index import fingerprint as fp
 from whence.index.align import Query, view_spans
@@ -270,6 +270,28 @@ def test_short_fragment_is_not_verbatim_when_it_is_common(tmp_path: Path) -> Non
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         res = search.search(st, frag)
     assert res.verdict not in search.ATTRIBUTING, _found(res)
+
+
+def test_boilerplate_kgram_inside_a_short_run_leaves_the_rest_to_decide() -> None:
+    # A short query whose run opens with a boilerplate k-gram: its tokens are masked and count for
+    # nothing, and the rest, rare, still makes a rare run; a rest held by more than RARE_DF documents
+    # does not.
+    lines = (STDLIB / "heapq.py").read_text().splitlines(keepends=True)
+    q = fp.tokenize("".join(lines[303:311]).encode(), "Python")
+    d = fp.tokenize((STDLIB / "heapq.py").read_bytes(), "Python")
+    qe, qa = fp.kgrams(q.exact), fp.kgrams(q.abstract)
+    assert len(q) - fp.K >= verdict.short_run()
+
+    def rare_run(other: int) -> int:
+        df = np.full(len(qe), other, dtype=np.int64)
+        df[0] = align.COMMON
+        query = Query.of(q, qe, qa, qe[:1], lambda: (df, np.full(len(qa), other, dtype=np.int64)))
+        (a,) = view_spans(query, d, "exact", fp.K)
+        assert a.informative == len(q) - fp.K  # the boilerplate k-gram's tokens count for nothing
+        return a.rare_run
+
+    assert rare_run(1) >= verdict.short_run()
+    assert rare_run(align.RARE_DF + 1) == 0
 
 
 def test_boilerplate_model_masks_what_it_lists(
