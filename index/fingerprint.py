@@ -40,6 +40,11 @@ K = 16
 W = 20
 #: Guarantee threshold: shared runs of at least this many tokens are always found.
 T = K + W - 1
+#: A text of fewer tokens than this keeps every k-gram in the index, not only the winnowed ones: below
+#: the guarantee T a query finds a text only through a k-gram the text's winnowing happened to select,
+#: and a tiny file (a stub, a test case, a URL table) has few to select.  Such files are about 7 % of
+#: real files and cost about 1 % more postings (docs/fingerprints.md).
+TINY_TOKENS = 64
 #: MinHash permutations and LSH banding (bands * rows == NUM_PERM).
 NUM_PERM = 64
 BANDS = 8
@@ -236,10 +241,14 @@ class Fingerprint:
     signature: npt.NDArray[np.uint32]
 
     def index_hashes(self) -> npt.NDArray[np.int64]:
-        """Distinct winnowed hashes of both views, as signed 64-bit integers (what the store keeps)."""
-        sel = np.concatenate(
-            (self.exact_kgrams[self.exact_selected], self.abstract_kgrams[self.abstract_selected])
-        )
+        """Distinct winnowed hashes of both views (every one for a text under :data:`TINY_TOKENS`
+        tokens), as signed 64-bit integers (what the store keeps)."""
+        if len(self.tokens) < TINY_TOKENS:
+            sel = np.concatenate((self.exact_kgrams, self.abstract_kgrams))
+        else:
+            sel = np.concatenate(
+                (self.exact_kgrams[self.exact_selected], self.abstract_kgrams[self.abstract_selected])
+            )
         return np.unique(sel).view(np.int64)
 
     def bands(self) -> list[int]:
@@ -277,9 +286,11 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
     """The parts of :func:`fingerprint` that go into the index, in one native call when available."""
     if _fastfp is not None:
         h, sig, ntok = _fastfp.index_fingerprint(data, K, W, _PERM_A, _PERM_B, lexer.syntax_bytes(language))
-        return IndexFingerprint(
-            np.frombuffer(h, dtype=np.uint64).view(np.int64), np.frombuffer(sig, dtype=np.uint32), ntok
-        )
+        hashes = np.frombuffer(h, dtype=np.uint64).view(np.int64)
+        if K <= ntok < TINY_TOKENS:  # a tiny text keeps every k-gram (lexed again: a few dozen tokens)
+            toks = tokenize(data, language)
+            hashes = np.unique(np.concatenate((kgrams(toks.exact), kgrams(toks.abstract)))).view(np.int64)
+        return IndexFingerprint(hashes, np.frombuffer(sig, dtype=np.uint32), ntok)
     f = fingerprint(data, language=language)
     return IndexFingerprint(f.index_hashes(), f.signature, len(f.tokens))
 

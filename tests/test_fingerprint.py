@@ -148,6 +148,21 @@ def test_index_fingerprint_equals_the_step_by_step_pipeline() -> None:
     assert len(empty.hashes) == 0 and empty.bands() == []
 
 
+def test_a_tiny_text_keeps_every_kgram_in_the_index() -> None:
+    tiny = (
+        b'url_bases = [r"https?://ce.example.com", r"https?://ce.example.org"]\n\n'
+        b'url_paths = {\n    "{0}/$": Responses.dispatch,\n    "{0}/costs$": Responses.costs,\n}\n'
+    )
+    whole = fp.fingerprint(tiny)
+    assert fp.K <= len(whole.tokens) < fp.TINY_TOKENS
+    every = np.unique(np.concatenate((whole.exact_kgrams, whole.abstract_kgrams))).view(np.int64)
+    picked = (whole.exact_kgrams[whole.exact_selected], whole.abstract_kgrams[whole.abstract_selected])
+    winnowed = np.unique(np.concatenate(picked))
+    assert len(winnowed) < len(every)  # winnowing alone would keep fewer
+    assert whole.index_hashes().tolist() == every.tolist()
+    assert fp.index_fingerprint(tiny).hashes.tolist() == every.tolist()  # the compiled path too
+
+
 def test_triple_quotes_are_transparent() -> None:
     """A snippet cut from inside a docstring lexes like the same lines of the file."""
     doc = (

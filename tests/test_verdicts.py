@@ -208,6 +208,36 @@ def test_query_under_24_tokens_held_by_two_documents_is_not_attributed(tmp_path:
         assert _found(search.search(st, _HEAPIFY))[:1] == [("heapq.py", "verbatim")]
 
 
+# A tiny file (31 tokens): its winnowing selects none of the k-grams of lines 2-7 (20 tokens).
+_TINY = (
+    '"""Cost explorer URLs."""\nfrom .responses import CostExplorerResponse\n\n'
+    'url_bases = [r"https?://ce\\.(.+)\\.amazonaws\\.com"]\n\n'
+    'url_paths = {\n    "{0}/$": CostExplorerResponse.dispatch,\n'
+    '    "{0}/anomalies$": CostExplorerResponse.anomalies,\n}\n'
+)
+
+
+def test_short_query_from_a_tiny_file_is_found(tmp_path: Path) -> None:
+    # Winnowing alone would keep none of the query's k-grams; a tiny file keeps every one.
+    query = "".join(_TINY.splitlines(keepends=True)[1:7])
+    whole, part = fp.fingerprint(_TINY.encode()), fp.fingerprint(query.encode())
+    assert len(whole.tokens) < fp.TINY_TOKENS
+    assert verdict.unique_min() <= len(part.tokens) < verdict.short_run()
+    winnowed = {*whole.exact_kgrams[whole.exact_selected].tolist(),
+                *whole.abstract_kgrams[whole.abstract_selected].tolist()}  # fmt: skip
+    assert not winnowed & {*part.exact_kgrams.tolist(), *part.abstract_kgrams.tolist()}
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "urls.py").write_text(_TINY)
+    shutil.copy(STDLIB / "heapq.py", src)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/tiny", licenses=["MIT"]), workers=1)
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, query)
+    assert _found(res)[:1] == [("urls.py", "verbatim")]
+    assert res.matches[0].evidence == "short-unique-run"
+
+
 def test_unique_run_under_24_tokens_in_a_longer_query_is_not_attributed(store: SQLiteStore) -> None:
     # The same unique 20 tokens inside a query of 24 or more: a query that long needs a rare run of 24.
     longer = _HEAPIFY + "    total_weight = scale_factor * 17 + offset\n"

@@ -170,9 +170,11 @@ def classify(
 
 def indexed(p: Prepared, dtok: Any) -> bool:
     """Whether the fragment's file (its tokens ``dtok``) has in the index any hash the query looked up:
-    the k-grams its winnowing selected, as the index build selects them.  If none, no rule could find
-    it (a common hash still counts as held: the file is then missed as boilerplate or by the ranking)."""
-    held = [k[fp.winnow(k)] for k in (fp.kgrams(dtok.exact), fp.kgrams(dtok.abstract))]
+    the k-grams its winnowing selected (every one for a tiny file), as the index build selects them.
+    If none, no rule could find it (a common hash still counts as held: the file is then missed as
+    boilerplate or by the ranking)."""
+    tiny = len(dtok) < fp.TINY_TOKENS  # a tiny file keeps every k-gram
+    held = [k if tiny else k[fp.winnow(k)] for k in (fp.kgrams(dtok.exact), fp.kgrams(dtok.abstract))]
     return bool(np.isin(p.looked_up, np.concatenate(held)).any())
 
 
