@@ -10,11 +10,16 @@ cache is warmed first, so neither pays for a cold disk); the baseline may run on
     python scripts/bench/fingerprint.py [--files 20000] [--baseline-files 3000] [--workers 2]
     python scripts/bench/fingerprint.py --rss-at 10000,100000     # peak RSS of builds of those sizes
     python scripts/bench/fingerprint.py --tokenize [--kernel-before OLD.so]
+    python scripts/bench/fingerprint.py --tiny          # what keeping tiny files whole costs
 
 ``--tokenize`` times the lexer alone (``fingerprint.tokenize``, one thread) on the same files with the
 default syntax profile, with the Python and the C ones, and with each file's own language (from its
 path); ``--kernel-before`` also times another build of the compiled kernel (e.g. one built from an
 earlier commit, whose ``tokenize`` may not take a syntax profile yet) in the same run, interleaved.
+
+``--tiny`` times ``fingerprint.index_fingerprint`` alone (one thread, each file's own language) as
+ingestion runs it, keeping every k-gram of a file under ``TINY_TOKENS`` tokens, and with winnowing
+alone (``TINY_TOKENS = 0``), interleaved, best of three passes each; prints both rates and the ratio.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.machinery
 import json
+import math
 import os
 import re
 import sys
@@ -164,6 +170,32 @@ def bench_tokenize(files: list[corpus.CorpusFile], before: str | None, reps: int
     return out
 
 
+def bench_tiny(files: list[corpus.CorpusFile], reps: int = 3) -> dict[str, float]:
+    """MB/s of index_fingerprint with tiny files kept whole and with winnowing alone (best of ``reps``
+    passes, interleaved), and the time ratio."""
+    data = [(corpus.read_bytes(f.path), lexer.language_for_path(f.relpath)) for f in files]
+    mb = sum(len(d) for d, _ in data) / 1e6
+    kept = fingerprint.TINY_TOKENS
+    best = {kept: math.inf, 0: math.inf}
+    try:
+        for _ in range(reps):
+            for tiny in (0, kept):
+                fingerprint.TINY_TOKENS = tiny
+                t = time.perf_counter()
+                for d, lang in data:
+                    fingerprint.index_fingerprint(d, lang)
+                best[tiny] = min(best[tiny], time.perf_counter() - t)
+    finally:
+        fingerprint.TINY_TOKENS = kept
+    tiny = sum(1 for d, lang in data if fingerprint.K <= len(fingerprint.tokenize(d, lang)) < kept)
+    out = {"winnowed MB/s": mb / best[0], "tiny kept MB/s": mb / best[kept]}
+    out["time ratio"] = best[kept] / best[0]
+    print(f"index_fingerprint, 1 thread, best of {reps}, {len(data)} files ({mb:.1f} MB, {tiny} under {kept} "
+          f"tokens): winnowing alone {out['winnowed MB/s']:.1f} MB/s, tiny files kept whole "
+          f"{out['tiny kept MB/s']:.1f} MB/s; time x{out['time ratio']:.3f}")  # fmt: skip
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=20_000)
@@ -176,6 +208,7 @@ def main() -> int:
     ap.add_argument("--json-line", action="store_true", help="also print the results as one JSON line")
     ap.add_argument("--tokenize", action="store_true", help="time the lexer alone, per syntax profile")
     ap.add_argument("--kernel-before", metavar="SO", help="with --tokenize: also time this kernel build")
+    ap.add_argument("--tiny", action="store_true", help="what keeping tiny files' every k-gram costs")
     args = ap.parse_args()
     print(f"whence bench_fingerprint: native kernel={fingerprint.has_native()} workers={args.workers} "
           f"cpus={os.cpu_count()} python={sys.version.split()[0]}")  # fmt: skip
@@ -190,6 +223,11 @@ def main() -> int:
             print("--tokenize needs the compiled kernel")
             return 1
         rates_ = bench_tokenize(files, args.kernel_before)
+        if args.json_line:
+            print(json.dumps(rates_))
+        return 0
+    if args.tiny:
+        rates_ = bench_tiny(files)
         if args.json_line:
             print(json.dumps(rates_))
         return 0
