@@ -50,6 +50,11 @@ SHORT_FRACTION = 0.6
 #: informative tokens, and no other document holds it: every k-gram in it is held by at most
 #: :data:`.align.UNIQUE_DF` document.
 UNIQUE_FRACTION = 0.4
+#: A short query's rare *renamed* run (``short-rare-renamed``) attributes only when it matches at least
+#: this share of the query's tokens: a renamed copy of an 8-line piece matches most of it, while code
+#: of the same shape elsewhere (a constructor's assignments, a loop over a list) matches three lines of
+#: an 80-token query.  A verbatim rare run needs no such share: its tokens are the same.
+SHORT_RENAMED_SHARE = 0.4
 
 
 def short_run(min_tokens: int = MIN_MATCH_TOKENS) -> int:
@@ -188,7 +193,8 @@ def _judge(query: Query, text: bytes | Tokens, min_tokens: int, *, weak: bool, o
         if (a.informative >= min_tokens or a.rare_run >= short) and is_renamed(i)
     ]
     good = [a.span for a in renamed if a.informative >= min_tokens]
-    rare = [a.span for a in renamed if a.rare_run >= short]
+    share = SHORT_RENAMED_SHARE * len(query.tokens)
+    rare = [a.span for a in renamed if a.rare_run >= short and a.span.tokens >= share]
     if good:
         found.append(_judgement("near-duplicate", "renamed", good))
     elif rare:  # a short query's rare run, renamed

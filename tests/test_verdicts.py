@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from whence.cli import main
-from whence.index import align, boilerplate, ingest, lexer, search, structure, verdict
+from whence.index import align, boilerplate, candidates, ingest, lexer, search, structure, verdict
 from whence.index import cover as cov
 from whence.index import fingerprint as fp
 from whence.index.align import Query, view_spans
@@ -273,6 +273,31 @@ def test_short_renamed_fragment_of_rare_code_is_a_near_duplicate(store: SQLiteSt
     d = fp.tokenize((STDLIB / "heapq.py").read_bytes(), "Python")
     assert verdict.renamed_copy(m.spans[0], q, d, rare=True)
     assert not verdict.renamed_copy(m.spans[0], q, d)
+
+
+# Code of the query's own around a renamed piece: none of it is in the index.
+_OWN = """
+def tally_scores(records, cutoff):
+    passed = [r for r in records if r.score >= cutoff]
+    failed = len(records) - len(passed)
+    report = {"passed": len(passed), "failed": failed, "ratio": len(passed) / max(1, len(records))}
+    return report
+"""
+
+
+def test_short_renamed_run_in_a_longer_query_needs_a_share_of_it(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The renamed piece alone is a near-duplicate (above); inside a query three times its size it is a
+    # shape that a third of the query shares, which code of the same shape elsewhere also does.
+    query = _rename(_merge_lines(), _MERGE) + _OWN
+    res = search.search(store, query)
+    assert fp.fingerprint(query.encode()).tokens.exact.size < fp.K + candidates.SHORT_QUERY_KGRAMS
+    assert res.verdict not in search.ATTRIBUTING, _found(res)
+    monkeypatch.setattr(verdict, "SHORT_RENAMED_SHARE", 0.0)  # without the rule, the piece decides
+    res = search.search(store, query)
+    assert _found(res)[:1] == [("heapq.py", "near-duplicate")]
+    assert res.matches[0].evidence == "short-rare-renamed"
 
 
 def test_short_rare_run_with_two_names_made_one_is_no_renamed_copy(store: SQLiteStore) -> None:
