@@ -113,6 +113,19 @@ def test_attribution_eval_tiny(tmp_path: Path) -> None:
     for x in rows:
         assert (x["cause"] == "e-empty") == (x["query_tokens"] < 16), x
     assert f"{len(missed)} of" in r.stdout and "by language" in r.stdout
+    # its recall over the fragments with code is the run's own, and again with boilerplate aside
+    for name, o in data["overall"].items():
+        rs = [x for x in data["records"] if x["kind"] == "positive" and x["tokens"] >= 16
+              and (x["mutation"] == "renamed") == (name == "renamed")]  # fmt: skip
+        right = sum(1 for x in rs if x["right5"])
+        assert right == round(o["with_code"]["recall"] * len(rs))
+        plate = sum(
+            1
+            for x in rows
+            if x["cause"] == "d-boilerplate" and (x["mutation"] == "renamed") == (name == "renamed")
+        )
+        assert f"with code: {right} of {len(rs)} right" in r.stdout
+        assert f"boilerplate aside: {right} of {len(rs) - plate}" in r.stdout
 
 
 def test_search_compare_runs_two_versions_side_by_side(tmp_path: Path) -> None:

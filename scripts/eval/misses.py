@@ -14,7 +14,8 @@ file (read from the corpus) and names the first cause that applies:
   k-grams the file does not hold (``other``);
 * ``d-boilerplate``: shared k-grams, but the shared run's tokens are covered by boilerplate
   fingerprints (the index's document counts or the shipped model) so that fewer than the short-run
-  minimum (24) stay informative;
+  minimum (24) stay informative (each set's summary also gives its recall over the fragments with
+  code with these aside: license headers and generated code, which no search should attribute);
 * ``b-threshold``: found, informative, and rejected by a rule, named: ``unindexed`` (a query of fewer
   than 24 tokens, searched only for a unique run of all of it, none of whose k-grams its file holds in
   the index: the file's winnowing kept none of them; also said of a longer short query whose file
@@ -168,6 +169,11 @@ def classify(
     return "b-threshold", "other", info
 
 
+def has_code(r: dict[str, Any]) -> bool:
+    """Whether a query holds code: one k-gram (the bar's denominator, as ``attribution.has_code``)."""
+    return int(r["tokens"]) >= fp.K
+
+
 def indexed(p: Prepared, dtok: Any) -> bool:
     """Whether the fragment's file (its tokens ``dtok``) has in the index any hash the query looked up:
     the k-grams its winnowing selected (every one for a tiny file), as the index build selects them.
@@ -235,6 +241,16 @@ def main() -> int:
     for name, rs in groups.items():
         total = sum(1 for r in pos if (r["mutation"] == "renamed") == (name == "renamed"))
         print(f"\n{name}: {len(rs)} missed of {total}")
+        # The bar's denominator (queries holding code), and the same with boilerplate windows aside:
+        # pieces of license headers and generated code that no search should attribute.
+        code = sum(
+            1 for r in pos if (r["mutation"] == "renamed") == (name == "renamed") and r["tokens"] >= fp.K
+        )
+        right = code - sum(1 for x in rs if x["cause"] != "e-empty")
+        plate = sum(1 for x in rs if x["cause"] == "d-boilerplate")
+        if code:
+            print(f"  with code: {right} of {code} right ({100 * right / code:.1f} %); boilerplate aside: "
+                  f"{right} of {code - plate} ({100 * right / max(1, code - plate):.1f} %)")  # fmt: skip
         causes = Counter((x["cause"], x["detail"] if not x["detail"][0].isdigit() else "") for x in rs)
         for (cause, detail), n in sorted(causes.items(), key=lambda kv: (kv[0][0], -kv[1])):
             print(f"  {cause:<14}{detail:<16}{n:6}")
