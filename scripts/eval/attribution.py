@@ -189,9 +189,9 @@ def cell_stats(rs: list[dict[str, Any]]) -> dict[str, Any]:
     flagged = [r for r in rs if r["flagged"]]
     return {
         "n": len(rs),
-        "recall": round(_rate(rs, "right5"), 4) if rs else None,
-        "precision": round(_rate(flagged, "right1"), 4) if flagged else None,
-        "flagged": round(_rate(rs, "flagged"), 4) if rs else None,
+        "recall": round(_rate(rs, "right5"), 6) if rs else None,
+        "precision": round(_rate(flagged, "right1"), 6) if flagged else None,
+        "flagged": round(_rate(rs, "flagged"), 6) if rs else None,
     }
 
 
@@ -221,21 +221,21 @@ def summarise(
     negatives: dict[str, Any] = {}
     for kind in ("negative", "independent"):
         rs = [r for r in records if r["kind"] == kind]
-        negatives[kind] = {"n": len(rs), "false_alarms": round(_rate(rs, "flagged"), 4) if rs else None,
+        negatives[kind] = {"n": len(rs), "false_alarms": round(_rate(rs, "flagged"), 6) if rs else None,
                            "by_language": {}, "by_length": {}}  # fmt: skip
         for x in sorted({r["language"] for r in rs}):
             sub = [r for r in rs if r["language"] == x]
             negatives[kind]["by_language"][x] = {
                 "n": len(sub),
-                "false_alarms": round(_rate(sub, "flagged"), 4),
+                "false_alarms": round(_rate(sub, "flagged"), 6),
             }
         for n in sorted({_length_key(r) for r in rs}, key=lambda k: (not k.isdigit(), k.zfill(6))):
             sub = [r for r in rs if _length_key(r) == n]
-            negatives[kind]["by_length"][n] = {"n": len(sub), "false_alarms": round(_rate(sub, "flagged"), 4)}
+            negatives[kind]["by_length"][n] = {"n": len(sub), "false_alarms": round(_rate(sub, "flagged"), 6)}
     allneg = [r for r in records if r["kind"] in ("negative", "independent")]
     negatives["all"] = {
         "n": len(allneg),
-        "false_alarms": round(_rate(allneg, "flagged"), 4) if allneg else None,
+        "false_alarms": round(_rate(allneg, "flagged"), 6) if allneg else None,
     }
     clean_rs = [r for r in records if r["kind"] == "clean"]
     clean: dict[str, Any] = {"n": len(clean_rs), "false_alarms": sum(r["flagged"] for r in clean_rs),
@@ -244,7 +244,7 @@ def summarise(
         sub = [r for r in clean_rs if r["mutation"] == cat]
         clean["by_category"][cat] = {"n": len(sub), "false_alarms": sum(r["flagged"] for r in sub)}
     bps = [r for r in records if r["kind"] == "boilerplate"]
-    bp = {"n": len(bps), "false_alarms": round(_rate(bps, "flagged"), 4) if bps else None}
+    bp = {"n": len(bps), "false_alarms": round(_rate(bps, "flagged"), 6) if bps else None}
     return {
         "cells": cells,
         "overall": overall,
@@ -273,7 +273,7 @@ def evidence_precision(records: list[dict[str, Any]]) -> dict[str, dict[str, Any
         cell["n"] += 1
         cell["right"] += right
     for cell in out.values():
-        cell["precision"] = round(cell["right"] / cell["n"], 4)
+        cell["precision"] = round(cell["right"] / cell["n"], 6)
     return dict(sorted(out.items()))
 
 
