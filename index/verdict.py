@@ -75,15 +75,16 @@ def unique_min(min_tokens: int = MIN_MATCH_TOKENS) -> int:
 #: are in ``docs/search.md``).  A match's ``confidence`` is its kind's figure, the same on every store
 #: and at every index size, since nothing in it depends on either.
 EVIDENCE: dict[str, tuple[str, float]] = {
-    "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.999),
-    "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.994),
-    # (none wrong of 333: the figure is the rule of three's bound, 1 - 3/n)
-    "short-unique-run": ("a query under a rare run's size, held whole by one document and no other", 0.991),
-    "edited": ("runs of the same tokens joined over changed tokens", 0.67),
-    "renamed": ("the same code with identifiers renamed consistently", 0.988),
-    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.96),
-    "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.986),
-    "partial": ("a shared region below the minimum match size: for a person to judge", 0.76),
+    "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.997),
+    "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.996),
+    # (none wrong of 366: the figure is the rule of three's bound, 1 - 3/n)
+    "short-unique-run": ("a query under a rare run's size, held whole by one document and no other", 0.992),
+    # (none wrong of 16: the rule of three's bound)
+    "edited": ("runs of the same tokens joined over changed tokens", 0.81),
+    "renamed": ("the same code with identifiers renamed consistently", 0.989),
+    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.977),
+    "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.964),
+    "partial": ("a shared region below the minimum match size: for a person to judge", 0.44),
 }
 
 
