@@ -287,9 +287,8 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
     if _fastfp is not None:
         h, sig, ntok = _fastfp.index_fingerprint(data, K, W, _PERM_A, _PERM_B, lexer.syntax_bytes(language))
         hashes = np.frombuffer(h, dtype=np.uint64).view(np.int64)
-        if K <= ntok < TINY_TOKENS:  # a tiny text keeps every k-gram (lexed again: a few dozen tokens)
-            toks = tokenize(data, language)
-            hashes = np.unique(np.concatenate((kgrams(toks.exact), kgrams(toks.abstract)))).view(np.int64)
+        if K <= ntok < TINY_TOKENS:  # a tiny text keeps every k-gram: one rule, Fingerprint's
+            hashes = fingerprint(data, language=language).index_hashes()
         return IndexFingerprint(hashes, np.frombuffer(sig, dtype=np.uint32), ntok)
     f = fingerprint(data, language=language)
     return IndexFingerprint(f.index_hashes(), f.signature, len(f.tokens))

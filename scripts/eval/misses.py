@@ -143,7 +143,7 @@ def classify(
     occ = store.occurrences(p.ranked) if p.ranked else {}
     ours = [d for d, os_ in occ.items() if any((o.repo, o.path) == (rec["repo"], rec["path"]) for o in os_)]
     if a.run < SHORT and len(p.tokens) < SHORT and len(p.tokens) >= LOOKED_UP:  # searched whole only
-        if not indexed(p, dtok):
+        if not indexed(p, text, language):
             return "b-threshold", "unindexed", info
         if not ours:
             return "b-threshold", "not-candidate", info
@@ -154,7 +154,7 @@ def classify(
     if len(p.tokens) < LOOKED_UP:
         return "b-threshold", "query-too-short", info  # search does not look such a query up
     if not ours:
-        return "b-threshold", "not-candidate" if indexed(p, dtok) else "unindexed", info
+        return "b-threshold", "not-candidate" if indexed(p, text, language) else "unindexed", info
     if not q.short and a.run < MIN_MATCH_TOKENS:
         return "b-threshold", "long-query", info
     if renamed:
@@ -174,14 +174,13 @@ def has_code(r: dict[str, Any]) -> bool:
     return int(r["tokens"]) >= fp.K
 
 
-def indexed(p: Prepared, dtok: Any) -> bool:
-    """Whether the fragment's file (its tokens ``dtok``) has in the index any hash the query looked up:
-    the k-grams its winnowing selected (every one for a tiny file), as the index build selects them.
+def indexed(p: Prepared, text: bytes, language: str | None) -> bool:
+    """Whether the fragment's file (its ``text``, lexed with ``language``) has in the index any hash the
+    query looked up: the hashes ingestion keeps of it (:func:`whence.index.fingerprint.index_fingerprint`).
     If none, no rule could find it (a common hash still counts as held: the file is then missed as
     boilerplate or by the ranking)."""
-    tiny = len(dtok) < fp.TINY_TOKENS  # a tiny file keeps every k-gram
-    held = [k if tiny else k[fp.winnow(k)] for k in (fp.kgrams(dtok.exact), fp.kgrams(dtok.abstract))]
-    return bool(np.isin(p.looked_up, np.concatenate(held)).any())
+    held = fp.index_fingerprint(text, language).hashes.view(np.uint64)
+    return bool(np.isin(p.looked_up, held).any())
 
 
 def lexes_alike(text: bytes, language: str | None, lines: list[int]) -> bool:
