@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from attribution import has_code
 
 from whence.index import candidates, lexer, search
 from whence.index import fingerprint as fp
@@ -169,11 +170,6 @@ def classify(
     return "b-threshold", "other", info
 
 
-def has_code(r: dict[str, Any]) -> bool:
-    """Whether a query holds code: one k-gram (the bar's denominator, as ``attribution.has_code``)."""
-    return int(r["tokens"]) >= fp.K
-
-
 def indexed(p: Prepared, text: bytes, language: str | None) -> bool:
     """Whether the fragment's file (its ``text``, lexed with ``language``) has in the index any hash the
     query looked up: the hashes ingestion keeps of it (:func:`whence.index.fingerprint.index_fingerprint`).
@@ -242,9 +238,7 @@ def main() -> int:
         print(f"\n{name}: {len(rs)} missed of {total}")
         # The bar's denominator (queries holding code), and the same with boilerplate windows aside:
         # pieces of license headers and generated code that no search should attribute.
-        code = sum(
-            1 for r in pos if (r["mutation"] == "renamed") == (name == "renamed") and r["tokens"] >= fp.K
-        )
+        code = sum(1 for r in pos if (r["mutation"] == "renamed") == (name == "renamed") and has_code(r))
         right = code - sum(1 for x in rs if x["cause"] != "e-empty")
         plate = sum(1 for x in rs if x["cause"] == "d-boilerplate")
         if code:
