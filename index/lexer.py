@@ -855,12 +855,18 @@ def guess_language(data: bytes) -> str | None:
     """A snippet's language (a profile name) from cheap clues -- a shebang, ``<?php``, then clues such as
     ``#include``, ``def f():``, ``package x;`` each adding to a language's score -- or None when the
     clues are too weak or point two ways (the text is then lexed with :data:`DEFAULT`)."""
+    return guess_with_clues(data)[0]
+
+
+def guess_with_clues(data: bytes) -> tuple[str | None, dict[str, int]]:
+    """:func:`guess_language`, and each language's clue score (none after a shebang that names one): the
+    languages a snippet of no sure guess may still be in."""
     head = data[:_GUESS_BYTES]
     if head.startswith(b"#!"):
         first = head.split(b"\n", 1)[0]
         for pattern, lang in _SHEBANG:
             if pattern.search(first):
-                return lang
+                return lang, {}
     scores: dict[str, int] = {}
     for lang, weight, pattern in _CLUES:
         if pattern.search(head):
@@ -869,11 +875,11 @@ def guess_language(data: bytes) -> str | None:
         if narrow in scores and broad in scores:
             scores[narrow] += scores[broad]
     if not scores:
-        return None
+        return None, scores
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     best, score = ranked[0]
     if score < _MIN_SCORE:
-        return None
+        return None, scores
     if len(ranked) > 1 and ranked[1][1] * 2 > score and syntax_for(ranked[1][0]) != syntax_for(best):
-        return None  # two languages of different syntax are about as likely
-    return best
+        return None, scores  # two languages of different syntax are about as likely
+    return best, scores

@@ -22,6 +22,7 @@ are re-exported from the modules that define them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -105,12 +106,24 @@ class QueryLexings:
             if _same_tokens(toks, self.first.tokens):  # most code lexes alike in both: keep what the
                 self._by_syntax[key] = self.first  # lookup knows (document frequencies included)
                 return self.first
-            qe, qa = fp.kgrams(toks.exact), fp.kgrams(toks.abstract)
-            # The lookup's common hashes, and those of this lexing that the boilerplate model lists.
-            both = np.concatenate((qe, qa))
-            common = np.union1d(self.common, both[boilerplate.common(both)])
-            q = Query.of(toks, qe, qa, common)
-            self._by_syntax[key] = q
+            q = self.add(language, toks, fp.kgrams(toks.exact), fp.kgrams(toks.abstract))
+        return q
+
+    def add(
+        self,
+        language: str | None,
+        toks: Tokens,
+        qe: npt.NDArray[np.uint64],
+        qa: npt.NDArray[np.uint64],
+        frequencies: Callable[[], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] | None = None,
+    ) -> Query:
+        """Prepare the query lexed with ``language``'s profile (``toks``, k-grams ``qe`` and ``qa``), with
+        its document frequencies when the lookup read every one of its k-grams."""
+        # The lookup's common hashes, and those of this lexing that the boilerplate model lists.
+        both = np.concatenate((qe, qa))
+        common = np.union1d(self.common, both[boilerplate.common(both)])
+        q = Query.of(toks, qe, qa, common, frequencies)
+        self._by_syntax[lexer.syntax_bytes(language)] = q
         return q
 
 
@@ -165,7 +178,8 @@ def query_language(raw: bytes, language: str | None) -> str | None:
     lexing of the query); else -- a snippet that no common language lexes like the default rules, such
     as one beginning inside a Python docstring that quotes ``code`` in backticks, or a C comment's
     prose holding ``#`` or `` -- `` -- the guessed language (:func:`whence.index.lexer.guess_language`),
-    else the closest common language within a tenth of the tokens, else the default rules.  Guessing
+    else the closest common language within a tenth of the tokens, else the default rules (the last two
+    also look up the k-grams of the probes' other lexings: :func:`lookup_lexings`).  Guessing
     tries about fifty patterns, a millisecond for a snippet; lexing with the probes costs a twentieth of
     that, and about one snippet in twelve needs the guess.  Each candidate is aligned with the query
     lexed in the candidate's own language whatever the lookup used (:class:`QueryLexings`)."""
@@ -175,22 +189,49 @@ def query_language(raw: bytes, language: str | None) -> str | None:
 def lookup_lexing(raw: bytes, language: str | None) -> tuple[str | None, Tokens]:
     """:func:`query_language` and the query's tokens in that language (the probes' lexings are not done
     twice)."""
+    language, toks, _ = lookup_lexings(raw, language)
+    return language, toks
+
+
+def lookup_lexings(raw: bytes, language: str | None) -> tuple[str | None, Tokens, list[tuple[str, Tokens]]]:
+    """:func:`lookup_lexing`, and the other lexings a query of unsure language also looks up.
+
+    When no common language lexes the query like the default rules and the guess names none, the query
+    is also looked up in the lexing of each probe that differs from the one chosen and whose language
+    (or one of the same rules) has a clue in the text, if too weak a one for a guess (a Python docstring
+    that quotes code in backticks lexes one way as Python, another under the default rules: its file
+    holds only the first; its triple quotes are the clue): (language, tokens, [(other language, its
+    tokens), ...])."""
     if language:
-        return language, fp.tokenize(raw, language)
+        return language, fp.tokenize(raw, language), []
     plain = fp.tokenize(raw)
     best = len(plain) + 1
     closest: tuple[str | None, Tokens] = (None, plain)
+    probes: list[tuple[str, Tokens]] = []
     for name in _PROBES:  # the commonest first: most code lexes exactly alike under the first few
         toks = fp.tokenize(raw, name)
         gap = abs(len(toks) - len(plain))
         if gap == 0:
-            return name, toks
+            return name, toks, []
+        probes.append((name, toks))
         if gap < best:
             best, closest = gap, (name, toks)
-    guessed = lexer.guess_language(raw)
+    guessed, clues = lexer.guess_with_clues(raw)
     if guessed is not None:
-        return guessed, fp.tokenize(raw, guessed)
-    return closest if best <= _DIVERGENT * len(plain) else (None, plain)
+        return guessed, fp.tokenize(raw, guessed), []
+    chosen, toks = closest if best <= _DIVERGENT * len(plain) else (None, plain)
+    # Only languages with a clue in the text: prose (a license, a README) is not looked up as code.
+    hinted = {lexer.syntax_bytes(name) for name in clues}
+    return chosen, toks, _distinct([p for p in probes if lexer.syntax_bytes(p[0]) in hinted], toks)
+
+
+def _distinct(lexings: list[tuple[str, Tokens]], chosen: Tokens) -> list[tuple[str, Tokens]]:
+    """Those of ``lexings`` that differ from ``chosen`` and from each other."""
+    out: list[tuple[str, Tokens]] = []
+    for name, t in lexings:
+        if not any(_same_tokens(t, u) for u in [chosen, *(o for _, o in out)]):
+            out.append((name, t))
+    return out
 
 
 def _match(
@@ -204,7 +245,7 @@ def _match(
 ) -> tuple[int, list[Match], dict[int, Fetched]]:
     """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
     (query tokens, matches best first, the candidates' texts and metadata)."""
-    language, toks = lookup_lexing(raw, language)
+    language, toks, others = lookup_lexings(raw, language)
     # A query shorter than a short query's unique run can decide nothing (every k-gram of a short query
     # is looked up, so no winnowing guarantee is needed below fp.T tokens).
     if len(toks) < min(unique_min(min_tokens), max(fp.K, min(min_tokens, fp.T))):
@@ -212,6 +253,13 @@ def _match(
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
     lookup, _ = candidates.lookup(qe, qa)
+    # A query of unsure language also looks up the k-grams its other lexings hold and this one does not
+    # (only those: what this lexing knows of its own k-grams, their boilerplate masks included, stays
+    # the same).
+    grams = [(name, t, fp.kgrams(t.exact), fp.kgrams(t.abstract)) for name, t in others]
+    if grams:
+        more = np.concatenate([candidates.lookup(e, a)[0] for _, _, e, a in grams])
+        lookup = np.concatenate((lookup, np.setdiff1d(more, np.concatenate((qe, qa)))))
     keys = candidates.band_keys(len(toks), qe)
     post = store.postings(
         lookup.view(np.int64), common_cap(documents), keys, budget=candidates.QUERY_POSTINGS
@@ -225,6 +273,9 @@ def _match(
     frequencies = (lambda: (_df(qe, post), _df(qa, post))) if every else None
     query = Query.of(toks, qe, qa, post.common.view(np.uint64), frequencies)
     lexings = QueryLexings(raw, language, query, post.common.view(np.uint64))
+    for name, t, e, a in grams:  # each of their k-grams was looked up when this lexing's all were
+        looked = every and len(e) <= candidates.SHORT_QUERY_KGRAMS
+        lexings.add(name, t, e, a, functools.partial(_dfs, e, a, post) if looked else None)
     votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most
@@ -276,6 +327,13 @@ def _match(
     rank = {d: i for i, d in enumerate(ranked)}
     matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, rank[m.doc_id]))
     return len(toks), matches, fetched
+
+
+def _dfs(
+    qe: npt.NDArray[np.uint64], qa: npt.NDArray[np.uint64], post: Postings
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:func:`_df` of both views."""
+    return _df(qe, post), _df(qa, post)
 
 
 def _df(qe: np.ndarray, post: Postings) -> np.ndarray:

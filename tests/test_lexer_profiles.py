@@ -348,6 +348,71 @@ def test_each_candidate_is_aligned_with_the_query_lexed_in_its_language(image_in
         assert top.matched_tokens == len(as_python)  # all of it, counted in the candidate's lexing
 
 
+# Fields documented in Markdown style: backticks are punctuation in Python, strings under the default
+# rules, so no common language lexes a piece of the docstrings like the default rules.
+USAGE_PY = '''from typing import List, Literal
+
+class UsageQuery:
+    window: Literal["1m", "1h", "1d"]
+    """How wide each bucket of the answer is.
+
+    `1m`, `1h` and `1d` are accepted; `1d` when not given.
+    """
+
+    until: int
+    """Where the time range ends (Unix seconds), not included."""
+
+    split_by: List[Literal["project", "user", "key"]]
+    """Which fields the usage is split by: `project`, `user`, `key` or any of them together.
+    """
+
+    most: int
+    """How many buckets to return at most.
+
+    - `window=1d`: 7 unless given, 31 at most
+    - `window=1h`: 24 unless given, 168 at most
+    - `window=1m`: 60 unless given, 1440 at most
+    """
+'''
+
+
+def test_a_snippet_no_common_language_lexes_like_the_default_rules_is_looked_up_in_each(
+    tmp_path: Path,
+) -> None:
+    # A piece of the docstrings: no `def`, no import, too few clues for a guess.  Each probe lexes it
+    # otherwise than the default rules; the closest (within a tenth) is not Python, so the k-grams its
+    # file holds are only in the Python lexing, which the lookup now reads too.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "usage.py").write_text(USAGE_PY)
+    code = "".join(USAGE_PY.splitlines(keepends=True)[4:])
+    raw = code.encode()
+    assert lexer.guess_language(raw) is None
+    language, toks, others = search.lookup_lexings(raw, None)
+    python = fp.tokenize(raw, "Python")
+    assert language != "Python" and not np.array_equal(toks.exact, python.exact)
+    assert any(np.array_equal(t.exact, python.exact) for _, t in others)
+    with open_store(tmp_path / "i.sqlite", create=True) as store:
+        ingest.build(store, ingest.sources([tmp_path / "src"], repo="a/usage"), workers=1)
+        res = search.search(store, code)
+        assert res.verdict == "verbatim"
+        [top] = res.matches
+        assert top.primary.path == "usage.py"
+        assert top.matched_tokens == len(python)  # all of it, in the file's lexing
+        assert top.spans[0].source_lines == (5, USAGE_PY.count("\n") - 1)  # the closing quotes: no token
+    # A snippet some common language lexes like the default rules is looked up in that one alone.
+    assert search.lookup_lexings(b"x = f(a, b)  # the sum\n", None)[2] == []
+    # So is prose that no probe lexes like the default rules but that holds no clue of any language (a
+    # license is not looked up as Python, where a docstring quoting one would be its only match).
+    prose = (
+        b"Build it with `make all`, then run the tests -- all of them -- before you send a patch.\n"
+        b"It's licensed under the `MIT` terms; see the file named `COPYING` for them.\n"
+    )
+    plain = fp.tokenize(prose)
+    assert all(len(fp.tokenize(prose, name)) != len(plain) for name in ("Python", "JavaScript", "Java"))
+    assert lexer.guess_with_clues(prose) == (None, {})
+    assert search.lookup_lexings(prose, None)[2] == []
+
+
 def test_query_lexings_are_cached_per_syntax() -> None:
     raw = _fragment(STDLIB / "textwrap.py", 120, 180).encode()
     toks = fp.tokenize(raw, "Python")
