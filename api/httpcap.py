@@ -3,10 +3,12 @@
 uvicorn's httptools protocol sets no limit on a request's head, and httptools builds a header value that
 arrives in pieces by ``bytes +=``: a 100 MB header took 11 s of CPU on the event loop (200 MB: 48 s,
 quadratic), stalling every other request, ``/healthz`` included (issue 15, finding 8). ``CappedHttpTools``
-is that protocol with two caps, checked after each piece fed to the parser, so the parser never holds
-more than ``MAX_HEAD_BYTES`` plus one read of a head: a head over ``MAX_HEAD_BYTES`` or with more than
-``MAX_HEADER_FIELDS`` fields gets ``431 Request Header Fields Too Large`` and the connection is closed,
-before the app sees anything. ``whence serve`` runs uvicorn with it (``uvicorn_http_options``)."""
+is that protocol with two caps: a head over ``MAX_HEAD_BYTES`` or with more than ``MAX_HEADER_FIELDS``
+fields gets ``431 Request Header Fields Too Large`` and the connection is closed, before the app sees
+anything. The size is checked twice: after each piece fed to the parser while the head is incomplete, so
+the parser never holds more than ``MAX_HEAD_BYTES`` plus one read of a head; and as the parser hands over
+the URL and each field, so that a head that arrives whole in one read (a socket's reads take up to 256
+KiB) is refused too. ``whence serve`` runs uvicorn with it (``uvicorn_http_options``)."""
 
 from __future__ import annotations
 
@@ -31,17 +33,29 @@ class CappedHttpTools(HttpToolsProtocol):
         self._in_head = True  # waiting for (the rest of) a request line and header fields
         self._head_bytes = 0  # bytes of the head so far (at most one read too many: the last one)
         self._head_fields = 0
+        self._head_parsed = 0  # bytes of the URL and fields the parser handed over
         self._refused = False
 
     def on_message_begin(self) -> None:
-        self._in_head, self._head_bytes, self._head_fields = True, 0, 0
+        self._in_head, self._head_bytes, self._head_fields, self._head_parsed = True, 0, 0, 0
         super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._parsed(len(url))
+        super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_fields += 1
         if self._head_fields > MAX_HEADER_FIELDS:
             raise _HeadTooLarge(f"more than {MAX_HEADER_FIELDS} header fields")
+        self._parsed(len(name) + len(value) + 4)  # "name: value\r\n"
         super().on_header(name, value)
+
+    def _parsed(self, size: int) -> None:
+        """Count ``size`` bytes of the head the parser handed over (whatever the reads were)."""
+        self._head_parsed += size
+        if self._head_parsed > MAX_HEAD_BYTES:
+            raise _HeadTooLarge(f"request head over {MAX_HEAD_BYTES} bytes")
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes = False, 0

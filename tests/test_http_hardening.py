@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -11,13 +12,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from uvicorn.server import ServerState
 
 from tests.servers import whence_serve
 from whence.api.app import create_app
+from whence.api.httpcap import CappedHttpTools
 from whence.api.settings import Settings
 from whence.api.state import State
 
@@ -138,3 +143,42 @@ def test_a_head_over_64kib_gets_431(served: tuple[int, str]) -> None:
     head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n"
     got = _raw(port, head)
     assert got == b"" or (got.startswith(b"HTTP/1.1 431 ") and b"over 65536 bytes" in got)
+
+
+async def _answer_to_one_read(head: bytes) -> bytes:
+    """What whence's HTTP protocol answers to ``head`` when all of it arrives in the protocol's first read:
+    it is written to a real socket before the protocol is attached (an asyncio transport reads up to
+    256 KiB at once), so how the kernel and the event loop split it cannot vary."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:  # 200 to anything
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    config = uvicorn.Config(app, lifespan="off", log_level="warning")
+    config.load()
+    server_side, client = socket.socketpair()
+    with server_side, client:
+        client.sendall(head)
+        client.shutdown(socket.SHUT_WR)
+        loop = asyncio.get_running_loop()
+        state = ServerState()
+        await loop.connect_accepted_socket(
+            lambda: CappedHttpTools(config=config, server_state=state, app_state={}), server_side
+        )
+        client.setblocking(False)
+        got = b""
+        while True:
+            chunk = await loop.sock_recv(client, 65536)
+            if not chunk:
+                return got
+            got += chunk
+
+
+@pytest.mark.timeout(60)
+def test_a_head_over_64kib_arriving_in_one_read_gets_431() -> None:
+    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n"
+    got = asyncio.run(_answer_to_one_read(big))
+    assert got.startswith(b"HTTP/1.1 431 ") and b"over 65536 bytes" in got
+    # Just under the cap, whole in one read too: served.
+    fits = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (60 * 1024) + b"\r\n\r\n"
+    assert asyncio.run(_answer_to_one_read(fits)).startswith(b"HTTP/1.1 200 ")
