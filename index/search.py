@@ -234,22 +234,27 @@ def _distinct(lexings: list[tuple[str, Tokens]], chosen: Tokens) -> list[tuple[s
     return out
 
 
-def _match(
+@dataclass(slots=True)
+class LookedUp:
+    """What a query's lookup found: the hashes it read (``looked_up``), their postings (``post``, with
+    the boilerplate ones made common), the query prepared for alignment in the lookup's lexing
+    (``query``) and in the others (``lexings``)."""
+
+    looked_up: npt.NDArray[np.uint64]
+    post: Postings
+    query: Query
+    lexings: QueryLexings
+
+
+def look_up(
     store: StoreReader,
     raw: bytes,
-    min_tokens: int,
-    with_text: bool,
+    language: str | None,
+    toks: Tokens,
+    others: list[tuple[str, Tokens]],
     documents: int,
-    top: int,
-    language: str | None = None,
-) -> tuple[int, list[Match], dict[int, Fetched]]:
-    """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
-    (query tokens, matches best first, the candidates' texts and metadata)."""
-    language, toks, others = lookup_lexings(raw, language)
-    # A query shorter than a short query's unique run can decide nothing (every k-gram of a short query
-    # is looked up, so no winnowing guarantee is needed below fp.T tokens).
-    if len(toks) < min(unique_min(min_tokens), max(fp.K, min(min_tokens, fp.T))):
-        return len(toks), [], {}
+) -> LookedUp:
+    """Look up a query lexed as :func:`lookup_lexings` lexed it (``language``, ``toks``, ``others``)."""
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
     lookup, _ = candidates.lookup(qe, qa)
@@ -270,12 +275,33 @@ def _match(
     # A short query looked up every k-gram: how many documents hold each is known, and a short run of
     # rare ones can attribute (see verdict.SHORT_FRACTION).
     every = len(qe) <= candidates.SHORT_QUERY_KGRAMS
-    frequencies = (lambda: (_df(qe, post), _df(qa, post))) if every else None
+    frequencies = functools.partial(_dfs, qe, qa, post) if every else None
     query = Query.of(toks, qe, qa, post.common.view(np.uint64), frequencies)
     lexings = QueryLexings(raw, language, query, post.common.view(np.uint64))
     for name, t, e, a in grams:  # each of their k-grams was looked up when this lexing's all were
         looked = every and len(e) <= candidates.SHORT_QUERY_KGRAMS
         lexings.add(name, t, e, a, functools.partial(_dfs, e, a, post) if looked else None)
+    return LookedUp(lookup, post, query, lexings)
+
+
+def _match(
+    store: StoreReader,
+    raw: bytes,
+    min_tokens: int,
+    with_text: bool,
+    documents: int,
+    top: int,
+    language: str | None = None,
+) -> tuple[int, list[Match], dict[int, Fetched]]:
+    """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
+    (query tokens, matches best first, the candidates' texts and metadata)."""
+    language, toks, others = lookup_lexings(raw, language)
+    # A query shorter than a short query's unique run can decide nothing (every k-gram of a short query
+    # is looked up, so no winnowing guarantee is needed below fp.T tokens).
+    if len(toks) < min(unique_min(min_tokens), max(fp.K, min(min_tokens, fp.T))):
+        return len(toks), [], {}
+    looked = look_up(store, raw, language, toks, others, documents)
+    post, lexings = looked.post, looked.lexings
     votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most

@@ -64,27 +64,19 @@ class Prepared:
     """A query prepared as :func:`whence.index.search.search` prepares it, with its candidates."""
 
     def __init__(self, store: Any, documents: int, raw: bytes) -> None:
-        language, toks = search.lookup_lexing(raw, None)
+        language, toks, others = search.lookup_lexings(raw, None)
         self.tokens = toks
         self.query: Query | None = None
         self.ranked: list[int] = []
         self.votes: dict[int, int] = {}
         if len(toks) < fp.K:
             return
-        qe, qa = fp.kgrams(toks.exact), fp.kgrams(toks.abstract)
-        lookup, _ = candidates.lookup(qe, qa)
-        self.looked_up = lookup
-        keys = candidates.band_keys(len(toks), qe)
-        post = store.postings(
-            lookup.view(np.int64), search.common_cap(documents), keys, budget=candidates.QUERY_POSTINGS
-        )
-        post = candidates.with_model(candidates.within_budget(post), lookup)
-        self.common = post.common
-        every = len(qe) <= candidates.SHORT_QUERY_KGRAMS
-        dfs = (search._df(qe, post), search._df(qa, post)) if every else None
-        self.query = Query.of(toks, qe, qa, post.common.view(np.uint64), (lambda: dfs) if dfs else None)
-        self.lexings = search.QueryLexings(raw, language, self.query, post.common.view(np.uint64))
-        self.votes = candidates.votes(post, post.band_docs.tolist())
+        looked = search.look_up(store, raw, language, toks, others, documents)
+        self.looked_up = looked.looked_up
+        self.common = looked.post.common
+        self.query = looked.query
+        self.lexings = looked.lexings
+        self.votes = candidates.votes(looked.post, looked.post.band_docs.tolist())
         self.ranked = candidates.rank(self.votes, store.order_keys)
 
 
