@@ -168,3 +168,25 @@ def test_renamed_mutation_renames_code_not_the_prose_of_a_cut_comment(tmp_path: 
     assert lines[2] == "    int v1(v2 v3) {"
     assert lines[3] == "        return v3.size(); /* the size is cached"
     assert lines[4] == "         so that counting twice"
+
+
+def test_a_clean_file_or_negative_that_copies_indexed_text_is_told_apart() -> None:
+    # The rule that keeps forks out of the negatives and copies out of the clean files: more than 20 % of
+    # a file's distinct long lines (>= 20 characters) in the index.  Short lines never count.
+    code = (
+        "import json, sys, numpy as np, attribution as a\n"
+        "lines = json.load(sys.stdin)\n"
+        "h = [a._line_hash(x) for x in lines['indexed'] if a._long(x)]\n"
+        "idx = np.unique(np.array(h, dtype=np.uint64))\n"
+        "print(json.dumps([a.copies_index(f, idx) for f in lines['files']]))\n"
+    )
+    indexed = [f"    value_{i} = compute_something_long({i}, scale=2)" for i in range(10)]
+    files = [
+        indexed[:3] + [f"an original line of prose number {i} here" for i in range(7)],  # 3 of 10: a copy
+        indexed[:2] + [f"an original line of prose number {i} here" for i in range(8)],  # 2 of 10: not
+        ["x = 1", "y = 2"] * 5,  # no long line at all
+    ]
+    r = subprocess.run([sys.executable, "-c", code], input=json.dumps({"indexed": indexed, "files": files}),
+                       capture_output=True, text=True, timeout=60, cwd=ROOT / "scripts" / "eval")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout) == [True, False, False]

@@ -15,7 +15,8 @@ lines (8, 15, 30 by default) from the indexed files at seeded random positions, 
   library, one family each, are held out by module / package; a held-out file sharing more than 20% of its
   long lines with the index is left out), the independent solutions of the task programs (whole files and
   fragments: only their task's original is indexed), and clean files (:mod:`cleanfiles`: licenses,
-  READMEs, configs, generated tables, scanned whole).
+  READMEs, configs, generated tables, scanned whole; a README, config or table sharing more than 20% of
+  its long lines with the index is left out as a copy, a license never).
 * Boilerplate: line windows found in more indexed documents than the search's boilerplate cap.
 
 ``--files 300`` is the small-index setting: a few hundred files, where boilerplate cannot be learned
@@ -71,6 +72,17 @@ def _long(line: str) -> bool:
 
 def _line_hash(line: str) -> int:
     return xxhash.xxh3_64_intdigest(line.strip().encode("utf-8", "surrogatepass"))
+
+
+def copies_index(lines: list[str], indexed_lines: np.ndarray) -> bool:
+    """Whether more than 20 % of the distinct long lines (>= 20 characters) of a file occur in the index
+    (``indexed_lines``: the sorted hashes of the indexed files' long lines): a fork, a vendored copy or a
+    text that quotes indexed code, which no negative or clean file may be."""
+    mine = np.unique(np.array([_line_hash(x) for x in lines if _long(x)], dtype=np.uint64))
+    if not len(mine) or not len(indexed_lines):
+        return False
+    pos = np.minimum(np.searchsorted(indexed_lines, mine), len(indexed_lines) - 1)
+    return bool((indexed_lines[pos] == mine).mean() > 0.2)
 
 
 def split_lines(raw: bytes) -> list[str]:
@@ -604,9 +616,7 @@ def main() -> int:
             if ingest.check_text(raw) or hash(raw) in hashes:
                 continue
             lines = split_lines(raw)
-            mine = np.unique(np.array([_line_hash(x) for x in lines if _long(x)], dtype=np.uint64))
-            pos = np.minimum(np.searchsorted(indexed_lines, mine), max(0, len(indexed_lines) - 1))
-            if len(mine) and len(indexed_lines) and (indexed_lines[pos] == mine).mean() > 0.2:
+            if copies_index(lines, indexed_lines):
                 copies += 1
                 continue
             negatives[lang].append((f, lines))
@@ -631,8 +641,13 @@ def main() -> int:
                     start = rng.randrange(len(lines) - length + 1)
                     text = "\n".join(lines[start : start + length]) + "\n"
                     query("independent", "independent", length, text, f, start + 1, "", lang="java")
-    clean = cleanfiles.sample(args.clean, args.seed)
-    print(f"clean files: {len(clean)} ({dict(Counter(c for c, _, _ in clean))})", file=sys.stderr)
+    # Clean files by the negatives' rule, licenses aside: a README that copies indexed text (a package's
+    # METADATA holding its module's docstring) is rightly attributed, so it is no test of false alarms;
+    # a license is the one text meant to be copied everywhere, and must never be attributed.
+    sampled = cleanfiles.sample(args.clean, args.seed)
+    clean = [c for c in sampled if c[0] == "license" or not copies_index(split_lines(c[2]), indexed_lines)]
+    print(f"clean files: {len(clean)} ({dict(Counter(c for c, _, _ in clean))}; {len(sampled) - len(clean)} "
+          "more left out: they copy indexed text)", file=sys.stderr)  # fmt: skip
     for cat, path, raw in clean:
         f = CorpusFile(str(path), "clean", str(path), ())
         query("clean", cat, raw.count(b"\n") + 1, raw.decode("utf-8"), f, 1, "", lang="text")
