@@ -68,16 +68,14 @@ class Prepared:
         self.tokens = toks
         self.query: Query | None = None
         self.ranked: list[int] = []
-        self.votes: dict[int, int] = {}
         if len(toks) < fp.K:
             return
         looked = search.look_up(store, raw, language, toks, others, documents)
         self.looked_up = looked.looked_up
-        self.common = looked.post.common
         self.query = looked.query
         self.lexings = looked.lexings
-        self.votes = candidates.votes(looked.post, looked.post.band_docs.tolist())
-        self.ranked = candidates.rank(self.votes, store.order_keys)
+        votes = candidates.votes(looked.post, looked.post.band_docs.tolist())
+        self.ranked = candidates.rank(votes, store.order_keys)
 
 
 def _best(spans: list[Aligned]) -> Aligned | None:
