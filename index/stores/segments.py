@@ -8,6 +8,17 @@ plus a few thousand row inserts; looking a hash up is a binary search in the dir
 BLOB read.  Segments are merged (a numpy merge of sorted runs) when there are too many, like an LSM tree.
 
 Block layout, little-endian, format version 1: ``n`` int64 hashes (sorted) followed by ``n`` uint32 docs.
+
+Most hashes a query looks up are in no document (two thirds of them in the search benchmark: the index
+keeps only the winnowed k-grams, the query looks up many more), yet the directory still names a block
+that could hold each.  So each block also has a small Bloom filter of its hashes, kept in memory beside
+the directory: :data:`FILTER_BYTES` (256) bytes a block, :data:`FILTER_PROBES` (4) bits set per distinct
+hash, at the positions its low 44 bits give in slices of 11 (the hashes are xxh64 values: their low
+bits are as good as independent draws, while the high bits are what sorts them into blocks).  With at
+most 256 distinct hashes a block, one hash in about 40 that is not in a block passes its filter; a hash
+that is passes always.  A lookup reads only the blocks whose filter passes one of its hashes: on the
+100,000-file benchmark index, about a third of the blocks it read before, for 1 byte of memory per
+posting.  A segment written before filters existed has none, and every block it names is read.
 """
 
 from __future__ import annotations
@@ -20,6 +31,13 @@ import numpy.typing as npt
 
 BLOCK = 256
 SEGMENT_FORMAT = 1
+#: Bytes of each block's Bloom filter (2,048 bits: 8 per pair of a full block).
+FILTER_BYTES = 256
+#: Bits set per hash in a block's filter.
+FILTER_PROBES = 4
+_FILTER_BITS = 8 * FILTER_BYTES
+_PROBE_SHIFT = 11  # log2(_FILTER_BITS): each probe takes the next 11 low bits of the hash
+_FILTER_CHUNK = 1024  # blocks whose filters are computed at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +47,12 @@ class Directory:
     segment: int
     first: npt.NDArray[np.int64]
     last: npt.NDArray[np.int64]
+    #: Each block's Bloom filter, one row of FILTER_BYTES per block; None for a segment without filters.
+    filters: npt.NDArray[np.uint8] | None = None
 
     def blocks_for(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Indices of the blocks that may hold any of the (sorted, unique) ``hashes``."""
+        """Indices of the blocks that may hold any of the (sorted, unique) ``hashes``: those whose range
+        of hashes includes one of them and whose filter (if the segment has filters) passes it."""
         lo = np.searchsorted(self.last, hashes, side="left")
         hi = np.searchsorted(self.first, hashes, side="right")
         spans = hi - lo
@@ -40,6 +61,8 @@ class Directory:
         # Expand every [lo, hi) range; almost always a single block per hash.
         total = int(spans.sum())
         idx = np.repeat(lo - np.cumsum(spans) + spans, spans) + np.arange(total)
+        if self.filters is not None:
+            idx = idx[may_hold(self.filters, idx, np.repeat(hashes, spans))]
         return sorted_unique(idx)
 
     def certainly_over(self, hashes: npt.NDArray[np.int64], cap: int) -> npt.NDArray[np.int64]:
@@ -99,6 +122,39 @@ def encode_blocks(
     first = hashes[starts].astype(np.int64)
     last = hashes[np.minimum(starts + BLOCK, n) - 1].astype(np.int64)
     return blobs, first, last
+
+
+def _probes(hashes: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:
+    """Each hash's :data:`FILTER_PROBES` bit positions in a block's filter."""
+    u = hashes.view(np.uint64)
+    mask = np.uint64(_FILTER_BITS - 1)
+    return [((u >> np.uint64(_PROBE_SHIFT * j)) & mask).astype(np.int64) for j in range(FILTER_PROBES)]
+
+
+def encode_filters(hashes: npt.NDArray[np.int64]) -> bytes:
+    """The Bloom filters of the blocks :func:`encode_blocks` cuts ``hashes`` (sorted) into: FILTER_BYTES
+    per block, in block order."""
+    parts = []
+    step = _FILTER_CHUNK * BLOCK  # a chunk at a time: a few MB of scratch whatever the segment's size
+    for start in range(0, len(hashes), step):
+        chunk = hashes[start : start + step]
+        bits = np.zeros(-(-len(chunk) // BLOCK) * _FILTER_BITS, dtype=bool)
+        base = (np.arange(len(chunk), dtype=np.int64) // BLOCK) * _FILTER_BITS
+        for p in _probes(chunk):
+            bits[base + p] = True
+        parts.append(np.packbits(bits, bitorder="little").tobytes())
+    return b"".join(parts)
+
+
+def may_hold(
+    filters: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64], hashes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Per (block, hash) pair: whether the block's filter passes the hash (it always does when the block
+    holds it; about one time in 40 when it does not)."""
+    ok = np.ones(len(blocks), dtype=bool)
+    for p in _probes(hashes):
+        ok &= (filters[blocks, p >> 3] >> (p & 7).astype(np.uint8)) & 1 == 1
+    return ok
 
 
 def decode_block(blob: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:

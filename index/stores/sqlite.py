@@ -5,7 +5,8 @@ Layout (format version in ``meta``)::
     documents(id, content_hash UNIQUE, blob_id, language, length_bytes, lines, tokens, signature)
     occurrences(id, doc, repo, path, revision, licenses JSON, url, UNIQUE(doc, repo, path, revision))
     texts(doc PRIMARY KEY, z)                       -- zstd-compressed content, for line alignment
-    segments(id, pairs, first, last)                -- posting segments and their block directories
+    segments(id, pairs, first, last, filters)       -- posting segments, their block directories and
+                                                       each block's Bloom filter (NULL: written before)
     blocks(id = segment << 32 | block, data)        -- sorted (hash, doc) pairs, see segments.py
     bands(key, doc) PRIMARY KEY WITHOUT ROWID       -- MinHash LSH band keys -> documents
     optouts(repo PRIMARY KEY NOCASE, added)         -- repositories kept out of the index
@@ -90,7 +91,7 @@ CREATE TABLE IF NOT EXISTS occurrences(
 CREATE INDEX IF NOT EXISTS occurrences_repo ON occurrences(repo);
 CREATE TABLE IF NOT EXISTS texts(doc INTEGER PRIMARY KEY, z BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS segments(id INTEGER PRIMARY KEY, pairs INTEGER NOT NULL,
-    first BLOB NOT NULL, last BLOB NOT NULL);
+    first BLOB NOT NULL, last BLOB NOT NULL, filters BLOB);
 CREATE TABLE IF NOT EXISTS blocks(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bands(key INTEGER NOT NULL, doc INTEGER NOT NULL,
     PRIMARY KEY(key, doc)) WITHOUT ROWID;
@@ -199,7 +200,9 @@ class _SegmentWriter:
         room = 8 * self.capacity
         self.segment = int(
             db.execute(
-                "INSERT INTO segments(pairs, first, last) VALUES (0, zeroblob(?), zeroblob(?))", (room, room)
+                "INSERT INTO segments(pairs, first, last, filters)"
+                " VALUES (0, zeroblob(?), zeroblob(?), zeroblob(?))",
+                (room, room, seg.FILTER_BYTES * self.capacity),
             ).lastrowid
             or 0
         )
@@ -224,10 +227,14 @@ class _SegmentWriter:
                 "INSERT INTO blocks(id, data) VALUES (?, ?)",
                 ((base | (self.blocks + i), b) for i, b in enumerate(blobs)),
             )
-            for column, values in (("first", first), ("last", last)):
+            for column, data, width in (
+                ("first", first.astype("<i8", copy=False).tobytes(), 8),
+                ("last", last.astype("<i8", copy=False).tobytes(), 8),
+                ("filters", seg.encode_filters(h[:full]), seg.FILTER_BYTES),
+            ):
                 with self.db.blobopen("segments", column, self.segment) as blob:
-                    blob.seek(8 * self.blocks)
-                    blob.write(values.astype("<i8", copy=False).tobytes())
+                    blob.seek(width * self.blocks)
+                    blob.write(data)
             self.blocks += len(blobs)
             self.pairs += full
         self.rest_h, self.rest_d = h[full:], d[full:]
@@ -241,10 +248,22 @@ class _SegmentWriter:
         if self.blocks < self.capacity:  # a merge that dropped pairs (removed documents): cut the room left
             room = 8 * self.blocks
             self.db.execute(
-                "UPDATE segments SET first = substr(first, 1, ?), last = substr(last, 1, ?) WHERE id = ?",
-                (room, room, self.segment),
+                "UPDATE segments SET first = substr(first, 1, ?), last = substr(last, 1, ?),"
+                " filters = substr(filters, 1, ?) WHERE id = ?",
+                (room, room, seg.FILTER_BYTES * self.blocks, self.segment),
             )
         self.db.execute("UPDATE segments SET pairs = ? WHERE id = ?", (self.pairs, self.segment))
+
+
+def _directory(sid: int, first: bytes, last: bytes, filters: bytes | None) -> seg.Directory:
+    """A segment's in-memory directory; its block filters only when there is one per block (a segment
+    written before filters has none, and a damaged one is not trusted: every block it names is read, and
+    ``whence index check`` reports it)."""
+    f = np.frombuffer(first, dtype="<i8")
+    blocks = None
+    if filters is not None and len(filters) == seg.FILTER_BYTES * len(f):
+        blocks = np.frombuffer(filters, dtype=np.uint8).reshape(len(f), seg.FILTER_BYTES)
+    return seg.Directory(sid, f, np.frombuffer(last, dtype="<i8"), blocks)
 
 
 class SQLiteStore(Store):
@@ -454,6 +473,9 @@ class SQLiteStore(Store):
             columns = {r[1] for r in db.execute("PRAGMA table_info(occurrences)")}
             if "dataset" not in columns:  # an index written before datasets were recorded
                 db.execute("ALTER TABLE occurrences ADD COLUMN dataset TEXT")
+            if not self._has_filters():  # written before blocks had filters: new segments get them
+                with contextlib.suppress(sqlite3.OperationalError):  # another writer added it first
+                    db.execute("ALTER TABLE segments ADD COLUMN filters BLOB")
         if create:
             db.execute("PRAGMA synchronous=NORMAL")
             # A 64 MiB page cache: builds write append-mostly, and a bigger cache only raised the peak RSS
@@ -610,11 +632,13 @@ class SQLiteStore(Store):
         every segment into one, so that a lookup reads one block per hash instead of one per segment
         (p50 search latency 11.4 -> 8 ms on a 100,000-file index of 5 segments).  Smaller, incremental
         builds keep the tiered segments (rewriting a big index for a few files would cost more than it
-        saves).  ``added`` is not needed: every write of a build goes through this handle."""
+        saves).  ``force`` also rewrites a lone segment written before blocks had filters (see
+        :mod:`.segments`), which gives it them.  ``added`` is not needed: every write of a build goes
+        through this handle."""
         total, count = self._db.execute("SELECT coalesce(sum(pairs), 0), count(*) FROM segments").fetchone()
         due = count >= OPTIMIZE_SEGMENTS and self._pairs_written >= OPTIMIZE_SHARE * total
         self._pairs_written = 0
-        if not (due or (force and count > 1)):
+        if not (due or (force and (count > 1 or self._unfiltered()))):
             return False
         if progress is not None:
             progress(count)
@@ -642,7 +666,8 @@ class SQLiteStore(Store):
         rows = db.execute("SELECT id, pairs FROM segments ORDER BY pairs, id").fetchall()
         chosen = rows[: tiered_choice([pairs for _, pairs in rows])] if tiered else rows
         removed = self._removed_ids()
-        if len(chosen) < 2 and not (len(chosen) == 1 and len(removed) and not tiered):
+        alone = len(chosen) == 1 and not tiered  # rewritten to drop removed documents or to add filters
+        if len(chosen) < 2 and not (alone and (len(removed) or self._unfiltered())):
             db.execute("COMMIT")
             return
         dirs = [  # the directories of the merged segments only
@@ -715,11 +740,26 @@ class SQLiteStore(Store):
     def _directories(self) -> list[seg.Directory]:
         self._check_version()
         if self._dirs is None:
+            filters = "filters" if self._has_filters() else "NULL"
             self._dirs = [
-                seg.Directory(sid, np.frombuffer(first, dtype="<i8"), np.frombuffer(last, dtype="<i8"))
-                for sid, first, last in self._db.execute("SELECT id, first, last FROM segments ORDER BY id")
+                _directory(sid, first, last, f)
+                for sid, first, last, f in self._db.execute(
+                    f"SELECT id, first, last, {filters} FROM segments ORDER BY id"
+                )
             ]
         return self._dirs
+
+    def _unfiltered(self) -> int:
+        """Segments without a filter per block (written before filters existed)."""
+        if not self._has_filters():
+            return int(self._db.execute("SELECT count(*) FROM segments").fetchone()[0])
+        sql = "SELECT count(*) FROM segments WHERE coalesce(length(filters), -1) != length(first) / 8 * ?"
+        return int(self._db.execute(sql, (seg.FILTER_BYTES,)).fetchone()[0])
+
+    def _has_filters(self) -> bool:
+        """Whether the segments table has the column of block filters (an index written before them,
+        opened read-only, has not)."""
+        return any(r[1] == "filters" for r in self._db.execute("PRAGMA table_info(segments)"))
 
     @_reads
     def postings(
@@ -1015,8 +1055,9 @@ class SQLiteStore(Store):
     ) -> None:
         db = self._db
         known_ids = np.array(sorted(known), dtype=np.int64)
-        segments = db.execute("SELECT id, pairs, first, last FROM segments ORDER BY id").fetchall()
-        for sid, pairs, first_b, last_b in segments:
+        column = "filters" if self._has_filters() else "NULL"
+        segments = db.execute(f"SELECT id, pairs, first, last, {column} FROM segments ORDER BY id").fetchall()
+        for sid, pairs, first_b, last_b, filters_b in segments:
             counts["segments"] += 1
             name = f"segment {sid}"
             if len(first_b) != len(last_b) or len(first_b) % 8:
@@ -1024,6 +1065,12 @@ class SQLiteStore(Store):
                 continue
             first = np.frombuffer(first_b, dtype="<i8")
             last = np.frombuffer(last_b, dtype="<i8")
+            filters = _directory(sid, first_b, last_b, filters_b).filters
+            if filters_b is not None and filters is None:
+                problem(
+                    f"{name}: its block filters are {len(filters_b)} bytes, not {seg.FILTER_BYTES} for each"
+                    f" of its {len(first)} blocks (searches read every block it names)"
+                )
             base = sid << 32
             blocks = db.execute(
                 "SELECT id, data FROM blocks WHERE id BETWEEN ? AND ? ORDER BY id", (base, base | 0xFFFFFFFF)
@@ -1047,6 +1094,10 @@ class SQLiteStore(Store):
                     problem(f"{name} block {i}: pairs out of order")
                 elif h[0] != first[i] or h[-1] != last[i]:
                     problem(f"{name} block {i}: does not match its directory entry")
+                elif filters is not None and not seg.may_hold(filters, np.full(len(h), i), h).all():
+                    problem(
+                        f"{name} block {i}: its filter does not pass every hash it holds (searches miss them)"
+                    )
                 stray = ~np.isin(key_d, known_ids)
                 if stray.any():
                     problem(f"{name} block {i}: names {int(stray.sum())} unknown document(s)")
