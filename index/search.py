@@ -23,6 +23,7 @@ are re-exported from the modules that define them.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -165,6 +166,21 @@ _PROBES = tuple(
         for name in ("Python", "JavaScript", "Java", "C", "C++", "C#", "PHP", "Go", "Ruby", "Shell", "Rust")
     }.values()
 )
+#: Floor division spaced out between operands (``n // 2``): a comment under the default rules and
+#: JavaScript's, an operator in Python (see :func:`_pythonic`).
+_FLOOR_DIVISION = re.compile(rb"[\w)\]] // [\w(\[-]")
+
+
+def _pythonic(raw: bytes) -> bool:
+    """Whether ``raw`` holds what the default rules get wrong in Python: triple quotes (a docstring, whose
+    URL's ``//`` they take for a comment) or spaced-out floor division (:data:`_FLOOR_DIVISION`).  A
+    snippet that holds either, and that a later probe lexes like the default rules, is also looked up in
+    its Python lexing (:func:`lookup_lexings`).  Substring tests first: most snippets have neither."""
+    if b'"""' in raw or b"'''" in raw:
+        return True
+    return b" // " in raw and _FLOOR_DIVISION.search(raw) is not None
+
+
 #: With no exact probe and no guess, the closest probe is used when within this share of the tokens
 #: (see :func:`query_language`).
 _DIVERGENT = 0.1
@@ -211,8 +227,9 @@ def lookup_lexings(raw: bytes, language: str | None) -> tuple[str | None, Tokens
     for name in _PROBES:  # the commonest first: most code lexes exactly alike under the first few
         toks = fp.tokenize(raw, name)
         gap = abs(len(toks) - len(plain))
-        if gap == 0:
-            return name, toks, []
+        if gap == 0:  # Python, tried first, lexed it otherwise: looked up too if it looks like Python's
+            earlier = [p for p in probes if p[0] == "Python"] if _pythonic(raw) else []
+            return name, toks, _distinct(earlier, toks)
         probes.append((name, toks))
         if gap < best:
             best, closest = gap, (name, toks)

@@ -413,6 +413,51 @@ def test_a_snippet_no_common_language_lexes_like_the_default_rules_is_looked_up_
     assert search.lookup_lexings(prose, None)[2] == []
 
 
+DURATIONS_PY = '''"""Durations and sizes in the units people read."""
+
+
+def split_duration(seconds):
+    days = seconds // 86400
+    hours = seconds % 86400 // 3600
+    minutes = seconds % 3600 // 60
+    weeks, days = days // 7, days % 7
+    return weeks, days, hours, minutes, seconds % 60 // 1
+
+
+def split_bytes(size):
+    kib = size // 1024
+    mib = kib // 1024
+    gib = mib // 1024
+    return gib, mib % 1024 // 1, kib % 1024 // 1, size % 1024 // 1
+'''
+
+
+def test_python_floor_division_is_looked_up_as_python_when_javascript_lexes_like_the_default_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python, tried first, lexes `n // 2` as an operator; JavaScript, like the default rules, as a
+    # comment, and is chosen.  With `//` on every line no k-gram of its lexing is in the file's, so the
+    # snippet is also looked up in its Python lexing (spaced-out floor division is the clue).
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "units.py").write_text(DURATIONS_PY)
+    code = "".join(DURATIONS_PY.splitlines(keepends=True)[3:])
+    raw = code.encode()
+    language, _, others = search.lookup_lexings(raw, None)
+    assert language == "JavaScript" and [name for name, _ in others] == ["Python"]
+    # C and JavaScript comments after a statement are no such clue; a Python docstring is.
+    assert not search._pythonic(b"x = y; // the rest\nint z = 1; // more\n")
+    assert search._pythonic(b'def f():\n    """See https://example.com."""\n')
+    with open_store(tmp_path / "i.sqlite", create=True) as store:
+        ingest.build(store, ingest.sources([tmp_path / "src"], repo="a/units"), workers=1)
+        res = search.search(store, code)
+        assert res.verdict == "verbatim"
+        [top] = res.matches
+        assert top.matched_tokens == len(fp.tokenize(raw, "Python"))
+        assert top.spans[0].source_lines == (4, DURATIONS_PY.count("\n"))
+        monkeypatch.setattr(search, "_pythonic", lambda raw: False)  # the lookup before: nothing found
+        assert search.search(store, code).verdict == "none"
+
+
 def test_query_lexings_are_cached_per_syntax() -> None:
     raw = _fragment(STDLIB / "textwrap.py", 120, 180).encode()
     toks = fp.tokenize(raw, "Python")
