@@ -259,7 +259,11 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
     A ``rare`` span (a short query's abstract run whose every k-gram is held by at most
     :data:`.align.RARE_DF` documents, none boilerplate: a shape few files have) needs less: two repeated
     uses of renamed names, every one mapped as before, and no two names mapped to one.  Eight renamed
-    lines rarely use two names repeatedly; a shape that rare, renamed without a slip, is the copy.
+    lines rarely use two names repeatedly; a shape that rare, renamed without a slip, is the copy.  So is
+    a rare span with fewer repeats that keeps every literal, a string among them, and renames at least
+    three names, consistently and one to one (``return '%s(%s, %s)' % (self.__class__.__name__, ...)``
+    with its method and attributes renamed).  Two renamed names and one string are an idiom's worth:
+    ``catch (err) { if (err.code !== 'ENOENT') throw err }`` is in many unrelated files.
     """
     if not span.tiles:
         return False
@@ -286,9 +290,12 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
     # Two or more renamed names used repeatedly: one variable (a preamble's `input` -> `sc`) is not a
     # renaming of the code around it.
     repeated = sum(1 for c in best.values() if max(c.values()) >= 2)
+    targets = [b for c in best.values() for b in c]
     if rare and repeats >= 2 and consistent == repeats:
-        targets = [b for c in best.values() for b in c]
         return len(targets) == len(set(targets))  # one-to-one: no two names became one
+    strings = int((lit & (kinds == _LITERAL_HASHES[1]) & (qe == de)).sum())  # kept string literals
+    if rare and strings and lit_same == lit_total and len(best) >= 3 and consistent == repeats:
+        return len(targets) == len(set(targets))
     return repeats >= 3 and repeated >= 2 and consistent * 5 >= repeats * 4
 
 

@@ -311,6 +311,48 @@ def test_short_rare_run_with_two_names_made_one_is_no_renamed_copy(store: SQLite
     assert spans and not any(verdict.renamed_copy(a.span, q, d, rare=True) for a in spans)
 
 
+def _fraction_lines() -> str:
+    """The ``denominator`` property and ``__repr__`` of fractions.py: one string literal, no name used
+    twice but ``a``, ``self`` and ``_denominator``."""
+    lines = (STDLIB / "fractions.py").read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip() == "def denominator(a):")
+    return "".join(lines[at - 1 : at + 7])
+
+
+def _abstract_spans(query: str, name: str) -> tuple[list[align.Aligned], lexer.Tokens, lexer.Tokens]:
+    q = fp.tokenize(query.encode(), "Python")
+    d = fp.tokenize((STDLIB / name).read_bytes(), "Python")
+    spans = view_spans(Query.of(q, fp.kgrams(q.exact), fp.kgrams(q.abstract), np.zeros(0, np.uint64)), d,
+                       "abstract", fp.K)  # fmt: skip
+    return spans, q, d
+
+
+def test_short_rare_renamed_run_with_its_string_and_three_names_renamed_is_a_near_duplicate(
+    built_index: Path,
+) -> None:
+    # No renamed name is used twice (no repeat to check for consistency), but the one string literal is
+    # kept and three names are renamed, one to one: in a shape that rare, the copy.  (The session's
+    # index of standard-library modules, which holds fractions.py.)
+    piece = _fraction_lines()
+    assert "return '%s(%s, %s)' % (self.__class__.__name__," in piece
+    three = {"denominator": "den_of", "__repr__": "show", "_numerator": "_num"}
+    other = _rename(piece, three).replace("'%s(%s, %s)'", "'%s(%s; %s)'")
+    with open_store(built_index, readonly=True) as store:
+        res = search.search(store, _rename(piece, three))
+        assert _found(res)[:1] == [("fractions.py", "near-duplicate")]
+        assert res.matches[0].evidence == "short-rare-renamed"
+        # The literal changed: the same shape saying another thing.
+        res = search.search(store, other)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+    # Two names renamed and one string kept is an idiom's worth (`if err.code !== 'ENOENT') throw err`
+    # in two unrelated JavaScript files): not enough.
+    for names in (three, {"denominator": "den_of", "_numerator": "_num"}):
+        spans, q, d = _abstract_spans(_rename(piece, names), "fractions.py")
+        assert spans
+        tested = [verdict.renamed_copy(a.span, q, d, rare=True) for a in spans]
+        assert any(tested) if names is three else not any(tested)
+
+
 def test_short_fragment_is_not_verbatim_when_it_is_common(tmp_path: Path) -> None:
     # The same short fragment held by more documents than a rare one may be (here: four files
     # containing it) is not enough on its own.
