@@ -82,9 +82,9 @@ EVIDENCE: dict[str, tuple[str, float]] = {
     # (none wrong of 16: the rule of three's bound)
     "edited": ("runs of the same tokens joined over changed tokens", 0.81),
     "renamed": ("the same code with identifiers renamed consistently", 0.989),
-    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.977),
+    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.973),
     "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.964),
-    "partial": ("a shared region below the minimum match size: for a person to judge", 0.44),
+    "partial": ("a shared region below the minimum match size: for a person to judge", 0.446),
 }
 
 
