@@ -36,7 +36,7 @@ def test_every_hash_passes_its_blocks_filter_and_few_others_do() -> None:
     assert seg.may_hold(filters, blocks, hashes).all()
     others = rng.integers(-(2**63), 2**63 - 1, size=200_000, dtype=np.int64)
     passed = seg.may_hold(filters[:40], rng.integers(0, 40, size=len(others)), others).mean()
-    assert 0.005 < passed < 0.05  # (1 - e^(-4 * 256 / 2048)) ** 4 = 2.4 % for a full block
+    assert 0.08 < passed < 0.22  # (1 - e^(-3 * 256 / 1024)) ** 3 = 14.7 % for a full block
 
 
 def test_a_lookup_reads_fewer_blocks_and_finds_the_same_postings(
@@ -49,14 +49,20 @@ def test_a_lookup_reads_fewer_blocks_and_finds_the_same_postings(
     dirs = store._directories()
     assert all(d.filters is not None and d.filters.shape == (len(d.first), seg.FILTER_BYTES) for d in dirs)
     q = seg.sorted_unique(query)
-    filtered = sum(len(d.blocks_for(q)) for d in dirs)
+
+    def reads() -> int:
+        """Blocks read for the hashes one at a time (this small index has few blocks, and together the
+        absent hashes would touch every one of them)."""
+        return sum(len(d.blocks_for(q[i : i + 1])) for d in dirs for i in range(len(q)))
+
+    filtered = reads()
     post = store.postings(query, 64)
     for d in dirs:
         object.__setattr__(d, "filters", None)  # the directory as a segment without filters has it
-    unfiltered = sum(len(d.blocks_for(q)) for d in dirs)
+    unfiltered = reads()
     plain = store.postings(query, 64)
-    # 200 hashes in no block touch most blocks of this small index; their filters pass 1 in 40
-    assert len(post.hashes) >= 10 and filtered < unfiltered / 2
+    # the 200 hashes in no block pass about 1 filter in 7; the 10 held ones always
+    assert len(post.hashes) >= 10 and 10 <= filtered < 0.35 * unfiltered
     assert np.array_equal(post.hashes, plain.hashes) and np.array_equal(post.docs, plain.docs)
     assert np.array_equal(post.common, plain.common)
 

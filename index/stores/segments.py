@@ -12,13 +12,15 @@ Block layout, little-endian, format version 1: ``n`` int64 hashes (sorted) follo
 Most hashes a query looks up are in no document (two thirds of them in the search benchmark: the index
 keeps only the winnowed k-grams, the query looks up many more), yet the directory still names a block
 that could hold each.  So each block also has a small Bloom filter of its hashes, kept in memory beside
-the directory: :data:`FILTER_BYTES` (256) bytes a block, :data:`FILTER_PROBES` (4) bits set per distinct
-hash, at the positions its low 44 bits give in slices of 11 (the hashes are xxh64 values: their low
-bits are as good as independent draws, while the high bits are what sorts them into blocks).  With at
-most 256 distinct hashes a block, one hash in about 40 that is not in a block passes its filter; a hash
-that is passes always.  A lookup reads only the blocks whose filter passes one of its hashes: on the
-100,000-file benchmark index, about a third of the blocks it read before, for 1 byte of memory per
-posting.  A segment written before filters existed has none, and every block it names is read.
+the directory: :data:`FILTER_BYTES` (128) bytes a block, :data:`FILTER_PROBES` (3) bits set per distinct
+hash, at the positions its low 30 bits give in slices of 10 (the hashes are xxh64 values: their low
+bits are as good as independent draws, while the high bits are what sorts them into blocks).  With
+256 distinct hashes in a block, about one hash in seven that is not in it passes its filter (fewer
+with fewer); a hash that is passes always.  A lookup reads only the blocks whose filter passes one of
+its hashes: on the 100,000-file benchmark index, 59 % of the blocks it read before, for half a byte of
+memory per posting (twice the bytes spared the reads of 1.4 % of a search's time more: not worth the
+memory of every search process).  A segment written before filters existed has none, and every block
+it names is read.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ import numpy.typing as npt
 
 BLOCK = 256
 SEGMENT_FORMAT = 1
-#: Bytes of each block's Bloom filter (2,048 bits: 8 per pair of a full block).
-FILTER_BYTES = 256
+#: Bytes of each block's Bloom filter (1,024 bits: 4 per pair of a full block).
+FILTER_BYTES = 128
 #: Bits set per hash in a block's filter.
-FILTER_PROBES = 4
+FILTER_PROBES = 3
 _FILTER_BITS = 8 * FILTER_BYTES
-_PROBE_SHIFT = 11  # log2(_FILTER_BITS): each probe takes the next 11 low bits of the hash
+_PROBE_SHIFT = 10  # log2(_FILTER_BITS): each probe takes the next 10 low bits of the hash
 _FILTER_CHUNK = 1024  # blocks whose filters are computed at a time
 
 
@@ -150,7 +152,7 @@ def may_hold(
     filters: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64], hashes: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.bool_]:
     """Per (block, hash) pair: whether the block's filter passes the hash (it always does when the block
-    holds it; about one time in 40 when it does not)."""
+    holds it; about one time in seven when it does not)."""
     ok = np.ones(len(blocks), dtype=bool)
     for p in _probes(hashes):
         ok &= (filters[blocks, p >> 3] >> (p & 7).astype(np.uint8)) & 1 == 1
