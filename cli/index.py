@@ -437,6 +437,11 @@ def index_stats(target: str | None, fmt: str) -> None:
     else:
         for key, value in stats.items():
             click.echo(printable(f"{key:>28}: {value}"))
+        if stats.get("segments_without_filters"):
+            click.echo(
+                f"{'':>30}(written before posting blocks had filters: `whence index optimize` gives them"
+                " filters, and searches then read fewer blocks)"
+            )
         click.echo(printable(f"{'sources':>28}: {len(recorded)} shard(s) recorded"))
         for r in recorded:
             where = f"{r.get('dataset') or '(unnamed dataset)'}@{r.get('revision') or '?'}"

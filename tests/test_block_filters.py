@@ -5,6 +5,7 @@ index written before filters is searched as before, and ``whence index optimize`
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -97,6 +98,10 @@ def test_an_index_without_filters_is_searched_alike_and_optimize_gives_it_them(
     assert _answers(old, snippets) == want
     with open_store(old, readonly=True) as s:
         assert all(d.filters is None for d in s._directories())  # type: ignore[attr-defined]
+    stats = _whence("index", "stats", "--index", str(old), "--format", "json")
+    assert json.loads(stats.stdout)["segments_without_filters"] == 1, stats.stderr
+    text = _whence("index", "stats", "--index", str(old))
+    assert "`whence index optimize` gives them filters" in text.stdout, text.stdout
     res = _whence("index", "optimize", "--index", str(old))
     assert res.returncode == 0, res.stderr
     assert "nothing to merge" not in res.stdout, res.stdout
@@ -104,6 +109,13 @@ def test_an_index_without_filters_is_searched_alike_and_optimize_gives_it_them(
         assert all(d.filters is not None for d in s._directories())  # type: ignore[attr-defined]
         assert s.check()["problems"] == []  # type: ignore[attr-defined]
     assert _answers(old, snippets) == want
+    assert (
+        json.loads(_whence("index", "stats", "--index", str(old), "--format", "json").stdout)[
+            "segments_without_filters"
+        ]
+        == 0
+    )
+    assert "gives them filters" not in _whence("index", "stats", "--index", str(old)).stdout
     again = _whence("index", "optimize", "--index", str(old))
     assert again.returncode == 0 and "nothing to merge" in again.stdout, again.stdout
 

@@ -898,6 +898,8 @@ class SQLiteStore(Store):
             "source_bytes": int(docs[1]),
             "fingerprints": int(post[0]),
             "segments": int(post[1]),
+            # written before posting blocks had filters: every block they name is read
+            "segments_without_filters": self._unfiltered(),
             "index_bytes": size,
             "index_bytes_per_source_byte": round(size / docs[1], 3) if docs[1] else 0.0,
         }
