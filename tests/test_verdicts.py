@@ -353,6 +353,41 @@ def test_short_rare_renamed_run_with_its_string_and_three_names_renamed_is_a_nea
         assert any(tested) if names is three else not any(tested)
 
 
+_REPORT = """def describe(record, out):
+    out.write("name: %s\\n" % record.name)
+    out.write("size: %d bytes\\n" % record.size)
+    out.write("owner: %s\\n" % record.owner)
+"""
+
+
+def test_short_renamed_run_that_keeps_three_strings_is_a_near_duplicate_though_not_rare(
+    tmp_path: Path,
+) -> None:
+    # Five files hold the piece (vendored copies): its k-grams are not rare, so a short run of it needs
+    # other evidence than its shape.  A renamed copy that keeps its three strings has it; the same
+    # shape with other strings has not.
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5):
+        (src / f"report{i}.py").write_text(
+            f"LIMIT_{i} = {i * 11}\n\n\n" + _REPORT + f"\n\ndef tail_{i}():\n    return {i}\n"
+        )
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/vendored", licenses=["MIT"]), workers=1)
+    names = {"describe": "show", "record": "rec", "out": "stream"}
+    copy = _rename(_REPORT, names)
+    other = copy.replace("owner: %s", "group: %s").replace("size: %d bytes", "length: %d")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, copy)
+        assert res.tokens < search.MIN_MATCH_TOKENS
+        assert res.verdict == "near-duplicate", _found(res)
+        assert res.matches[0].evidence == "short-renamed-strings"
+        assert res.matches[0].confidence == verdict.EVIDENCE["short-renamed-strings"][1]
+        assert res.matches[0].primary.path.startswith("report")
+        res = search.search(st, other)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+
+
 def test_short_fragment_is_not_verbatim_when_it_is_common(tmp_path: Path) -> None:
     # The same short fragment held by more documents than a rare one may be (here: four files
     # containing it) is not enough on its own.
