@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from . import fingerprint as fp
 from . import lexer, structure
@@ -263,15 +264,24 @@ _LITERAL_HASHES = np.array([lexer.CLASS_HASH[lexer.NUMBER], lexer.CLASS_HASH[lex
 SHORT_RENAMED_STRINGS = 3
 
 
+def _tiled(
+    span: Span, q: Tokens, d: Tokens
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """The span's matched tokens, position for position in each tile (tiles joined over gaps of different
+    lengths are not aligned across the gap): (their kinds, the query's exact hashes, the document's, and
+    which are literals)."""
+    qi, di = tile_positions(span.tiles)
+    kinds = q.abstract[qi]
+    lit = (kinds == _LITERAL_HASHES[0]) | (kinds == _LITERAL_HASHES[1])  # np.isin sorts: slower here
+    return kinds, q.exact[qi], d.exact[di], lit
+
+
 def kept_strings(span: Span, q: Tokens, d: Tokens) -> int:
     """The string literals a span keeps, position for position in each tile, when it keeps every literal
     (a number or string it changed: 0)."""
     if not span.tiles:
         return 0
-    qi, di = tile_positions(span.tiles)
-    kinds = q.abstract[qi]
-    qe, de = q.exact[qi], d.exact[di]
-    lit = (kinds == _LITERAL_HASHES[0]) | (kinds == _LITERAL_HASHES[1])
+    kinds, qe, de, lit = _tiled(span, q, d)
     if not (qe[lit] == de[lit]).all():
         return 0
     return int((kinds == _LITERAL_HASHES[1]).sum())
@@ -300,10 +310,7 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
     """
     if not span.tiles:
         return False
-    qi, di = tile_positions(span.tiles)
-    kinds = q.abstract[qi]
-    qe, de = q.exact[qi], d.exact[di]
-    lit = (kinds == _LITERAL_HASHES[0]) | (kinds == _LITERAL_HASHES[1])  # np.isin sorts: slower here
+    kinds, qe, de, lit = _tiled(span, q, d)
     lit_total = int(lit.sum())
     lit_same = int((qe[lit] == de[lit]).sum())
     if (lit_total >= 4 and lit_same * 3 < lit_total) or (lit_total >= 2 and lit_same == 0):
@@ -323,12 +330,14 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
     # Two or more renamed names used repeatedly: one variable (a preamble's `input` -> `sc`) is not a
     # renaming of the code around it.
     repeated = sum(1 for c in best.values() if max(c.values()) >= 2)
-    targets = [b for c in best.values() for b in c]
-    if rare and repeats >= 2 and consistent == repeats:
-        return len(targets) == len(set(targets))  # one-to-one: no two names became one
-    strings = int((lit & (kinds == _LITERAL_HASHES[1]) & (qe == de)).sum())  # kept string literals
-    if rare and strings and lit_same == lit_total and len(best) >= 3 and consistent == repeats:
-        return len(targets) == len(set(targets))
+    if rare and consistent == repeats:
+        targets = [b for c in best.values() for b in c]
+        one_to_one = len(targets) == len(set(targets))  # no two names became one
+        if repeats >= 2:
+            return one_to_one
+        strings = int((lit & (kinds == _LITERAL_HASHES[1]) & (qe == de)).sum())  # kept string literals
+        if strings and lit_same == lit_total and len(best) >= 3:
+            return one_to_one
     return repeats >= 3 and repeated >= 2 and consistent * 5 >= repeats * 4
 
 
