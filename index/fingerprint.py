@@ -297,3 +297,17 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
 def pack_signature(signature: npt.NDArray[np.uint32]) -> bytes:
     """Versioned little-endian byte form of a signature."""
     return struct.pack("<BH", FORMAT_VERSION, len(signature)) + signature.astype("<u4").tobytes()
+
+
+_SIGNATURE_HEAD = struct.calcsize("<BH")
+
+
+def unpack_signature(data: bytes | None) -> npt.NDArray[np.uint32] | None:
+    """A signature from :func:`pack_signature`'s form; None for bytes that are not one of this version
+    (a NULL, a truncated blob, another format or number of permutations: compared with nothing)."""
+    if data is None or len(data) != _SIGNATURE_HEAD + 4 * NUM_PERM:
+        return None
+    version, n = struct.unpack_from("<BH", data)
+    if version != FORMAT_VERSION or n != NUM_PERM:
+        return None
+    return np.frombuffer(data, dtype="<u4", offset=_SIGNATURE_HEAD).astype(np.uint32)

@@ -208,6 +208,27 @@ def test_postings_with_band_keys_and_fetch_agree_with_the_single_reads(
     assert answers[0] == answers[1]
 
 
+def test_same_signatures(both: dict[str, str], corpus: Path) -> None:
+    """``signatures`` gives each document's MinHash signature as ingestion made it, the same in both
+    stores (documents named by their content), leaving out ids that name no document."""
+    answers = []
+    for target in (both["sqlite"], both["elastic"]):
+        with open_store(target, readonly=True) as s:
+            f = fp.index_fingerprint((corpus / "heapq.py").read_bytes(), "Python")
+            ids = sorted(set(s.postings(f.hashes, 64).docs.tolist()))
+            assert len(ids) >= 2  # heapq.py and its fork's copy are one content: other files share some
+            sigs = s.signatures([*ids, -1])
+            assert sorted(sigs) == ids
+            for d, sig in sigs.items():
+                text = s.text(d)
+                language = s.documents([d])[d].language or None
+                assert sig.dtype == np.uint32
+                assert sig.tolist() == fp.index_fingerprint(text, language).signature.tolist()
+            assert s.signatures([]) == {}
+            answers.append(sorted((s.text(d), sig.tolist()) for d, sig in sigs.items()))
+    assert answers[0] == answers[1]
+
+
 @pytest.mark.parametrize("fresh", KINDS, indirect=True)
 def test_add_is_idempotent_and_keeps_occurrences(fresh: str, corpus: Path, tmp_path: Path) -> None:
     folder = _folder(tmp_path / "two", corpus / "bisect.py", corpus / "heapq.py")

@@ -30,6 +30,8 @@ from whence.index.stores.sqlite import SQLiteStore
 PROGRAMS = Path(__file__).parent / "fixtures" / "programs"
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 MODULES = ("random.py", "heapq.py", "bisect.py", "textwrap.py")
+#: Standard library modules that share no code with one another (nor with heapq.py).
+_UNRELATED = ("bisect.py", "textwrap.py", "fnmatch.py", "colorsys.py", "keyword.py")
 README = """whence demo
 ===========
 
@@ -189,19 +191,28 @@ def test_query_under_24_tokens_held_by_one_document_is_verbatim(store: SQLiteSto
 
 
 def test_query_under_24_tokens_held_by_two_documents_is_not_attributed(tmp_path: Path) -> None:
-    # The same two lines in two files (heapq.py and a copy of it): a run that short must be unique.
+    # The same two lines in two unrelated files (heapq.py, and bisect.py with them pasted in): a run
+    # that short must be unique.  A vendored copy of heapq.py is no second source: near-duplicates of
+    # one another count once (search.Families).
     src = tmp_path / "src"
     src.mkdir()
     text = (STDLIB / "heapq.py").read_text()
     (src / "heapq.py").write_text(text)
-    (src / "heapq_copy.py").write_text("# a vendored copy\nVENDORED = True\n" + text)
+    (src / "bisect_plus.py").write_text((STDLIB / "bisect.py").read_text() + "\n\n" + _HEAPIFY)
     with open_store(tmp_path / "i.sqlite", create=True) as st:
         ingest.build(st, ingest.sources([src], repo="example/two", licenses=["MIT"]), workers=1)
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         res = search.search(st, _HEAPIFY)
         assert res.verdict not in search.ATTRIBUTING, _found(res)
-        # Each copy alone is found: the rule, not the lookup, tells them apart.
-        (src / "heapq_copy.py").unlink()
+    (src / "bisect_plus.py").unlink()
+    (src / "heapq_copy.py").write_text("# a vendored copy\nVENDORED = True\n" + text)
+    with open_store(tmp_path / "copy.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/copy", licenses=["MIT"]), workers=1)
+    with open_store(tmp_path / "copy.sqlite", readonly=True) as st:
+        found = _found(search.search(st, _HEAPIFY))
+        assert sorted(found[:2]) == [("heapq.py", "verbatim"), ("heapq_copy.py", "verbatim")], found
+    # Each file alone is found: the rule, not the lookup, tells them apart.
+    (src / "heapq_copy.py").unlink()
     with open_store(tmp_path / "one.sqlite", create=True) as st:
         ingest.build(st, ingest.sources([src], repo="example/one", licenses=["MIT"]), workers=1)
     with open_store(tmp_path / "one.sqlite", readonly=True) as st:
@@ -363,15 +374,13 @@ _REPORT = """def describe(record, out):
 def test_short_renamed_run_that_keeps_three_strings_is_a_near_duplicate_though_not_rare(
     tmp_path: Path,
 ) -> None:
-    # Five files hold the piece (vendored copies): its k-grams are not rare, so a short run of it needs
-    # other evidence than its shape.  A renamed copy that keeps its three strings has it; the same
-    # shape with other strings has not.
+    # Five unrelated files hold the piece (each pasted it in): its k-grams are not rare, so a short run
+    # of it needs other evidence than its shape.  A renamed copy that keeps its three strings has it;
+    # the same shape with other strings has not.
     src = tmp_path / "src"
     src.mkdir()
-    for i in range(5):
-        (src / f"report{i}.py").write_text(
-            f"LIMIT_{i} = {i * 11}\n\n\n" + _REPORT + f"\n\ndef tail_{i}():\n    return {i}\n"
-        )
+    for i, module in enumerate(_UNRELATED):
+        (src / f"report{i}.py").write_text((STDLIB / module).read_text() + "\n\n" + _REPORT)
     with open_store(tmp_path / "i.sqlite", create=True) as st:
         ingest.build(st, ingest.sources([src], repo="example/vendored", licenses=["MIT"]), workers=1)
     names = {"describe": "show", "record": "rec", "out": "stream"}
@@ -389,14 +398,15 @@ def test_short_renamed_run_that_keeps_three_strings_is_a_near_duplicate_though_n
 
 
 def test_short_fragment_is_not_verbatim_when_it_is_common(tmp_path: Path) -> None:
-    # The same short fragment held by more documents than a rare one may be (here: four files
-    # containing it) is not enough on its own.
+    # The same short fragment held by more documents than a rare one may be (here: four unrelated
+    # modules, each with it pasted in) is not enough on its own.  (Four versions of one file would be
+    # one source: tests/test_families.py.)
     lines = (STDLIB / "heapq.py").read_text().splitlines(keepends=True)
     frag = "".join(lines[303:309])
     src = tmp_path / "src"
     src.mkdir()
-    for i in range(4):
-        (src / f"copy{i}.py").write_text(f"# copy {i}\nVALUE_{i} = {i}\n\n" + frag + f"\n\nOTHER_{i} = {i}\n")
+    for i, module in enumerate(_UNRELATED[:4]):
+        (src / f"copy{i}.py").write_text((STDLIB / module).read_text() + "\n\n" + frag)
     with open_store(tmp_path / "i.sqlite", create=True) as st:
         ingest.build(st, ingest.sources([src], repo="example/many", licenses=["MIT"]), workers=1)
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:

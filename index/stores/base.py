@@ -197,6 +197,13 @@ class StoreReader(abc.ABC):
         docs = self.documents(ids)
         return {i: Fetched(docs[i], self.text(i)) for i in ids if i in docs}
 
+    def signatures(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.uint32]]:
+        """The MinHash signatures of documents (:func:`whence.index.fingerprint.minhash` of their
+        selected exact k-grams), by id: search counts the holders of a k-gram that are near-duplicates of
+        one another (versions of one file) as one.  A document left out (not stored, or its signature
+        unreadable) is like no other.  The default keeps none: a store without them counts every holder."""
+        return {}
+
     @abc.abstractmethod
     def occurrences(self, ids: Sequence[int]) -> dict[int, list[Occurrence]]:
         """Every known occurrence of each document, in insertion order."""

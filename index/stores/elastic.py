@@ -18,6 +18,7 @@ duplicate anything.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import json
 import re
@@ -33,6 +34,7 @@ import xxhash
 from whence.errors import IndexFormatError, IndexNotFound, InvalidInput, StoreUnavailable, WhenceError
 
 from .. import failpoints
+from .. import fingerprint as fp
 from ..model import OWNER_WILDCARD, IndexedDoc, Occurrence, StoredDoc
 from . import codec
 from . import elastic_mappings as em
@@ -874,6 +876,17 @@ class ElasticStore(Store):
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
         sources = self._mget_sources([f"d{i}" for i in ids], _META_FIELDS).values()
         return {int(src["did"]): _stored_doc(src) for src in sources}
+
+    def signatures(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.uint32]]:
+        out: dict[int, npt.NDArray[np.uint32]] = {}
+        for src in self._mget_sources([f"d{i}" for i in ids], ["did", "sig"]).values():
+            try:
+                sig = fp.unpack_signature(base64.b64decode(src.get("sig") or "", validate=True))
+            except (binascii.Error, TypeError, ValueError):
+                sig = None
+            if sig is not None:
+                out[int(src["did"])] = sig
+        return out
 
     def text(self, doc_id: int) -> bytes:
         for src in self._mget_sources([f"d{doc_id}"], ["tz", "text"]).values():

@@ -54,6 +54,7 @@ import zstandard
 from whence.errors import IndexCorrupt, IndexFormatError, IndexNotFound, StoreUnavailable
 
 from .. import failpoints
+from .. import fingerprint as fp
 from ..model import OWNER_WILDCARD, IndexedDoc, Occurrence, StoredDoc
 from . import codec
 from . import segments as seg
@@ -838,6 +839,12 @@ class SQLiteStore(Store):
     def documents(self, ids: Sequence[int]) -> dict[int, StoredDoc]:
         sql = "SELECT id, blob_id, language, lines, tokens, length_bytes FROM documents WHERE id IN ({marks})"
         return {r[0]: StoredDoc(*r) for r in self._select_in(sql, ids)}
+
+    @_reads
+    def signatures(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.uint32]]:
+        sql = "SELECT id, signature FROM documents WHERE id IN ({marks})"
+        rows = ((r[0], fp.unpack_signature(r[1])) for r in self._select_in(sql, ids))
+        return {i: sig for i, sig in rows if sig is not None}
 
     @_reads
     def text(self, doc_id: int) -> bytes:
