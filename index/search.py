@@ -402,8 +402,8 @@ def _df(qe: np.ndarray, post: Postings, families: Families | None = None) -> np.
 FAMILY_MAX_HOLDERS = 16
 #: Two documents are of one family when their MinHash signatures agree on at least this share of their
 #: values (an estimate of the Jaccard similarity of their selected k-grams, within about 0.06 at 64
-#: permutations).  Versions of one standard library module agree on 0.69 at the median; two model files
-#: of one code generator on about 0.1 (docs/search.md, "Rare runs").
+#: permutations).  Versions of one standard library module agree on 0.75 at the median; two model files
+#: of one code generator on about 0.1 (docs/search.md, "Rare runs count sources").
 FAMILY_SIMILARITY = 0.5
 #: The most holders grouped for one query (their signatures are read in one request): a query whose
 #: mid-frequency k-grams have more is counted as it is.
