@@ -171,14 +171,29 @@ _PROBES = tuple(
 _FLOOR_DIVISION = re.compile(rb"[\w)\]] // [\w(\[-]")
 
 
+#: What only a Python docstring holds: a doctest prompt, a Google-style section heading (``Args:`` on
+#: its own line), a NumPy-style one (``Parameters`` over dashes), a Sphinx field (``:param x:``).
+_DOCSTRING = re.compile(
+    rb"^[ \t]*(>>> |:(param|type|returns?|rtype|raises?)\b|"
+    rb"(Args|Arguments|Returns|Raises|Yields|Examples?|Attributes|Notes?|Keyword Args|Warns):[ \t]*\r?$|"
+    rb"(Parameters|Returns|Raises|Yields|Examples|See Also|Notes|Attributes|References)\r?\n"
+    rb"[ \t]*-{4,}[ \t]*\r?$)",
+    re.M,
+)
+
+
 def _pythonic(raw: bytes) -> bool:
     """Whether ``raw`` holds what the default rules get wrong in Python: triple quotes (a docstring, whose
-    URL's ``//`` they take for a comment) or spaced-out floor division (:data:`_FLOOR_DIVISION`).  A
-    snippet that holds either, and that a later probe lexes like the default rules, is also looked up in
-    its Python lexing (:func:`lookup_lexings`).  Substring tests first: most snippets have neither."""
+    URL's ``//`` they take for a comment), spaced-out floor division (:data:`_FLOOR_DIVISION`), or the
+    inside of a docstring (:data:`_DOCSTRING`: the default rules read its quoted ```code``` as a
+    JavaScript template string and drop its bullets' ``*`` as a C comment's decoration).  A snippet that
+    holds one, and that a later probe lexes like the default rules, is also looked up in its Python
+    lexing (:func:`lookup_lexings`).  Substring tests first: most snippets have none."""
     if b'"""' in raw or b"'''" in raw:
         return True
-    return b" // " in raw and _FLOOR_DIVISION.search(raw) is not None
+    if b" // " in raw and _FLOOR_DIVISION.search(raw) is not None:
+        return True
+    return (b":" in raw or b">>> " in raw) and _DOCSTRING.search(raw) is not None
 
 
 #: With no exact probe and no guess, the closest probe is used when within this share of the tokens

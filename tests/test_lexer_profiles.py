@@ -458,6 +458,64 @@ def test_python_floor_division_is_looked_up_as_python_when_javascript_lexes_like
         assert search.search(store, code).verdict == "none"
 
 
+AVERAGE_PY = '''"""Weighted means that ignore missing values."""
+
+
+def weighted_average(values, weights=None, dim=None):
+    """
+    Computes the weighted average of a given tensor across a given `dim`, masking values associated
+    with weight zero, meaning instead of `nan * 0 = nan` you will get `0 * 0 = 0`.
+
+    Args:
+        values (`Tensor`):
+            The values, of which the average must be computed.
+        weights (`Tensor`, *optional*):
+            Weights of the same shape as `values`, or none for a plain mean.
+        dim (`int`, *optional*):
+            The axis along which to average.
+
+    Returns:
+        `Tensor`: The averaged values.
+
+    >>> weighted_average([1, 2, 3], [0, 1, 1])
+    2.5
+    """
+    if weights is None:
+        return sum(values) / len(values)
+    total = sum(w * v for v, w in zip(values, weights) if w)
+    return total / sum(weights)
+'''
+
+
+@pytest.mark.parametrize("first, last", [(6, 16), (16, 21)])
+def test_the_inside_of_a_docstring_is_looked_up_as_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: int, last: int
+) -> None:
+    # Lines cut from inside a docstring: no triple quotes, no code.  JavaScript lexes them like the
+    # default rules (its template strings take the `code` spans whole) and is chosen; the file's Python
+    # lexing has every backtick and word as a token, so no k-gram of the JavaScript lexing is in it.  A
+    # Google-style section heading (`Args:`) or a doctest prompt says docstring: the Python lexing is
+    # looked up too.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "average.py").write_text(AVERAGE_PY)
+    code = "".join(AVERAGE_PY.splitlines(keepends=True)[first - 1 : last])
+    assert '"""' not in code
+    raw = code.encode()
+    language, _, others = search.lookup_lexings(raw, None)
+    assert language == "JavaScript" and [name for name, _ in others] == ["Python"]
+    assert search._pythonic(raw.replace(b"\n", b"\r\n"))
+    # Prose and JavaScript with a colon are no such clue.
+    assert not search._pythonic(b"Install:\n    run `make` and then `make test`\n")
+    assert not search._pythonic(b"const url = `${base}/items`;\nswitch (k) {\n  default:\n}\n")
+    with open_store(tmp_path / "i.sqlite", create=True) as store:
+        ingest.build(store, ingest.sources([tmp_path / "src"], repo="a/average"), workers=1)
+        res = search.search(store, code)
+        assert res.verdict == "verbatim", [(m.verdict, m.evidence) for m in res.matches]
+        assert res.matches[0].spans[0].source_lines[0] >= first
+        monkeypatch.setattr(search, "_pythonic", lambda raw: False)  # the lookup before: nothing found
+        assert search.search(store, code).verdict not in search.ATTRIBUTING
+
+
 def test_query_lexings_are_cached_per_syntax() -> None:
     raw = _fragment(STDLIB / "textwrap.py", 120, 180).encode()
     toks = fp.tokenize(raw, "Python")
