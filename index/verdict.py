@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import xxhash
 
 from . import fingerprint as fp
 from . import lexer, structure
@@ -287,6 +288,14 @@ def kept_strings(span: Span, q: Tokens, d: Tokens) -> int:
     return int((kinds == _LITERAL_HASHES[1]).sum())
 
 
+#: A rare renamed run with too few repeated renamed names still passes the renaming test when it keeps
+#: this many distinct names as they were at the same places (the members it calls, a docstring's
+#: words), renames at least two others consistently and one to one, and keeps every literal.
+RARE_KEPT_NAMES = 4
+#: Words lexed as names that no copier renames: the C preprocessor's (``#include``, ``defined``).
+_NOT_NAMES = frozenset(xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (*lexer.DIRECTIVES, b"defined"))
+
+
 def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> bool:
     """Whether an abstract-only alignment looks like a renamed copy rather than code of the same shape.
 
@@ -306,7 +315,10 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
     a rare span with fewer repeats that keeps every literal, a string among them, and renames at least
     three names, consistently and one to one (``return '%s(%s, %s)' % (self.__class__.__name__, ...)``
     with its method and attributes renamed).  Two renamed names and one string are an idiom's worth:
-    ``catch (err) { if (err.code !== 'ENOENT') throw err }`` is in many unrelated files.
+    ``catch (err) { if (err.code !== 'ENOENT') throw err }`` is in many unrelated files.  So, last, is a
+    rare span that keeps every literal and :data:`RARE_KEPT_NAMES` distinct names as they were, in
+    place (the members it calls, its docstring's words; the preprocessor's words are no names), and
+    renames at least two others consistently and one to one, none of them also kept.
     """
     if not span.tiles:
         return False
@@ -337,6 +349,14 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
             return one_to_one
         strings = int((lit & (kinds == _LITERAL_HASHES[1]) & (qe == de)).sum())  # kept string literals
         if strings and lit_same == lit_total and len(best) >= 3:
+            return one_to_one
+        kept = set(qe[ident & (qe == de)].tolist()) - _NOT_NAMES  # names left as they were, in place
+        if (
+            len(kept) >= RARE_KEPT_NAMES
+            and len(best) >= 2
+            and lit_same == lit_total
+            and not kept & best.keys()
+        ):
             return one_to_one
     return repeats >= 3 and repeated >= 2 and consistent * 5 >= repeats * 4
 

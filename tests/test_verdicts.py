@@ -339,7 +339,7 @@ def _abstract_spans(query: str, name: str) -> tuple[list[align.Aligned], lexer.T
 
 
 def test_short_rare_renamed_run_with_its_string_and_three_names_renamed_is_a_near_duplicate(
-    built_index: Path,
+    built_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No renamed name is used twice (no repeat to check for consistency), but the one string literal is
     # kept and three names are renamed, one to one: in a shape that rare, the copy.  (The session's
@@ -356,12 +356,43 @@ def test_short_rare_renamed_run_with_its_string_and_three_names_renamed_is_a_nea
         res = search.search(store, other)
         assert res.verdict not in search.ATTRIBUTING, _found(res)
     # Two names renamed and one string kept is an idiom's worth (`if err.code !== 'ENOENT') throw err`
-    # in two unrelated JavaScript files): not enough.
+    # in two unrelated JavaScript files): not enough on the string's account.  (This piece also keeps
+    # four names in place, `__class__`, `__name__` and more, which decide for it: RARE_KEPT_NAMES; the
+    # idiom keeps one, `code`.)
+    monkeypatch.setattr(verdict, "RARE_KEPT_NAMES", 10**6)
     for names in (three, {"denominator": "den_of", "_numerator": "_num"}):
         spans, q, d = _abstract_spans(_rename(piece, names), "fractions.py")
         assert spans
         tested = [verdict.renamed_copy(a.span, q, d, rare=True) for a in spans]
         assert any(tested) if names is three else not any(tested)
+
+
+def test_short_rare_renamed_run_that_keeps_four_names_is_a_near_duplicate(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The end of random.Random.__init__'s docstring and its body, its code renamed as a copier would:
+    # three names renamed once each (no repeat to check for consistency), no literal; the docstring's
+    # words stay as they were, at the same places.  In a shape that rare, the copy.
+    lines = (STDLIB / "random.py").read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if "Optional argument x controls seeding" in line)
+    piece = "".join(lines[at - 2 : at + 6])
+    assert "self.seed(x)" in piece and "self.gauss_next = None" in piece
+    copy = piece.replace("self.seed(x)", "self.reset(value)").replace("self.gauss_next", "self.spare")
+    res = search.search(store, copy)
+    assert res.tokens < search.MIN_MATCH_TOKENS
+    assert _found(res)[:1] == [("random.py", "near-duplicate")]
+    assert res.matches[0].evidence == "short-rare-renamed"
+    # Other words in the docstring: the same shape, saying another thing.
+    other = copy.replace("Initialize an instance", "Set up a fresh generator").replace(
+        "controls seeding, as for Random", "picks the start, like Generator"
+    )
+    assert search.search(store, other).verdict not in search.ATTRIBUTING
+    monkeypatch.setattr(verdict, "RARE_KEPT_NAMES", 10**6)  # without the rule: not attributed
+    assert search.search(store, copy).verdict not in search.ATTRIBUTING
+    # One name renamed (twice) is no renaming evidence, however many names are kept.
+    spans, q, d = _abstract_spans(_rename(piece, {"x": "value"}), "random.py")
+    monkeypatch.setattr(verdict, "RARE_KEPT_NAMES", 4)
+    assert spans and not any(verdict.renamed_copy(a.span, q, d, rare=True) for a in spans)
 
 
 _REPORT = """def describe(record, out):
