@@ -337,6 +337,8 @@ def _match(
     post, lexings = looked.post, looked.lexings
     votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)
+    if looked.query.short:
+        ranked += _sole_holders(post, votes, ranked, store.order_keys)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most
     # queries align every candidate, and the matches' metadata is then at hand.
     fetched = store.fetch(ranked)
@@ -386,6 +388,27 @@ def _match(
     rank = {d: i for i, d in enumerate(ranked)}
     matches.sort(key=lambda m: (-VERDICTS.index(m.verdict), -m.matched_tokens, rank[m.doc_id]))
     return len(toks), matches, fetched
+
+
+#: Documents aligned for a short query beyond the ranked candidates, at most: those that alone hold one
+#: of its k-grams (see :func:`_sole_holders`).
+SOLE_HOLDERS = 4
+
+
+def _sole_holders(
+    post: Postings, votes: Mapping[int, int], ranked: list[int], order_keys: candidates.OrderKeys
+) -> list[int]:
+    """A short query's documents that the ranking left out although one of the query's k-grams is in them
+    and in no other document (at most :data:`SOLE_HOLDERS`, the most voted first).  Ranking counts the
+    k-grams a document shares, each alike: a file sharing one k-gram that only it holds, beside others
+    sharing several that many hold, falls past the cut, yet only it can hold the query's unique or rare
+    run.  Every k-gram of a short query was looked up, so the postings tell who holds what."""
+    _, first, counts = np.unique(post.hashes, return_index=True, return_counts=True)
+    sole = set(post.docs[first[counts == 1]].tolist()) - set(ranked)
+    if not sole:
+        return []
+    keys = order_keys(sorted(sole))
+    return sorted(sole, key=lambda d: (-votes.get(d, 0), keys.get(d, d)))[:SOLE_HOLDERS]
 
 
 def _dfs(

@@ -395,6 +395,35 @@ def test_short_rare_renamed_run_that_keeps_four_names_is_a_near_duplicate(
     assert spans and not any(verdict.renamed_copy(a.span, q, d, rare=True) for a in spans)
 
 
+def test_a_short_querys_sole_holder_is_aligned_past_the_ranking_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three tiny files hold the first half of a heapq.py piece pasted in (a tiny file keeps every
+    # k-gram: many votes each); heapq.py's winnowing kept a few of the piece's k-grams, one of the
+    # second half among them, which no other file holds.  With two candidates ranked, heapq.py falls
+    # past the cut; as the sole holder of a k-gram of a short query it is aligned all the same.
+    text = (STDLIB / "heapq.py").read_text()
+    lines = text.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip() == "returnitem = heap[0]") - 1
+    piece = "".join(lines[at : at + 8])  # the end of heappop, into heapreplace
+    half = "".join(lines[at : at + 4])
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "heapq.py").write_text(text)
+    for i in range(3):
+        (src / f"paste{i}.py").write_text(f"# paste {i}\n" + half)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/sole", licenses=["MIT"]), workers=1)
+    monkeypatch.setattr(candidates, "MAX_CANDIDATES", 2)
+    monkeypatch.setattr(candidates, "MIN_CANDIDATES", 2)
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, piece)
+        assert res.tokens <= fp.K + candidates.SHORT_QUERY_KGRAMS
+        assert _found(res)[:1] == [("heapq.py", "verbatim")]
+        monkeypatch.setattr(search, "SOLE_HOLDERS", 0)
+        assert "heapq.py" not in [p for p, _ in _found(search.search(st, piece))]
+
+
 _REPORT = """def describe(record, out):
     out.write("name: %s\\n" % record.name)
     out.write("size: %d bytes\\n" % record.size)
