@@ -648,6 +648,72 @@ def test_license_text_stays_clean_though_a_header_in_the_index_quotes_it(
             assert res.verdict not in search.ATTRIBUTING, _found(res)
 
 
+_BSD3_CONDITIONS = (
+    "Redistributions of source code must retain the above copyright notice, this list of conditions and\n"
+    "the following disclaimer.",
+    "Redistributions in binary form must reproduce the above copyright notice, this list of conditions\n"
+    "and the following disclaimer in the documentation and/or other materials provided with the\n"
+    "distribution.",
+    "Neither the name of the copyright holder nor the names of its contributors may be used to endorse\n"
+    "or promote products derived from this software without specific prior written permission.",
+)
+_BSD3_DISCLAIMER = """\
+THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND ANY EXPRESS OR
+IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS
+FOR A PARTICULAR PURPOSE ARE DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL DAMAGES (INCLUDING, BUT NOT
+LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS
+INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR
+TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF
+ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+"""
+_BSD3_PREAMBLE = (
+    "Redistribution and use in source and binary forms, with or without modification, are permitted\n"
+    "provided that the following conditions are met:\n\n"
+)
+
+
+def test_bulleted_bsd3_license_stays_clean_though_an_indexed_header_quotes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Java file opens with BSD-3 in a comment, its conditions bulleted (as the JDK's dynalink
+    # classes have it); a LICENSE file holds BSD-3 as GitHub's template writes it, bulleted too.  SPDX
+    # numbers the conditions: the model also holds each SPDX text with its list markers written the
+    # other ways (scripts/corpus/boilerplate.py), so the bullets' neighbourhood is boilerplate as well,
+    # and neither the LICENSE nor SPDX's own text is anybody's copy.
+    numbered = _BSD3_PREAMBLE + "".join(f"{i}. {c}\n\n" for i, c in enumerate(_BSD3_CONDITIONS, 1))
+    bullets = _BSD3_PREAMBLE + "".join(f"* {c}\n\n" for c in _BSD3_CONDITIONS)
+    header = "/*\n * Copyright 2013 Example Corp.\n *\n" + "".join(
+        f" * {line}".rstrip() + "\n" for line in (bullets + _BSD3_DISCLAIMER).splitlines()
+    )
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Meter.java").write_text(
+        header + " */\npackage org.example.meter;\n\npublic final class Meter {\n"
+        "    private long total;\n\n    public void add(long amount) {\n        total += amount;\n    }\n}\n"
+    )
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/meter", licenses=["BSD-3-Clause"]), workers=1)
+    bulleted = (
+        "BSD 3-Clause License\n\nCopyright (c) 2021, Someone Else\nAll rights reserved.\n\n"
+        + _BSD3_PREAMBLE
+        + "".join(f"* {c.replace(chr(10), chr(10) + '  ')}\n\n" for c in _BSD3_CONDITIONS)
+        + _BSD3_DISCLAIMER
+    )
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        monkeypatch.setenv("WHENCE_BOILERPLATE", "off")  # the index alone is too small to know it
+        boilerplate.load.cache_clear()
+        try:
+            assert search.search(st, bulleted).verdict in search.ATTRIBUTING
+        finally:
+            monkeypatch.delenv("WHENCE_BOILERPLATE")
+            boilerplate.load.cache_clear()
+        res = search.search(st, bulleted)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        res = search.search(st, numbered + _BSD3_DISCLAIMER)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+
+
 def test_a_very_repetitive_document_yields_at_most_max_spans() -> None:
     """A document repeating the query's code at 300 places matches it 300 times; a view builds and
     judges only the MAX_SPANS chains matching the most tokens, and the verdict is the same."""

@@ -15,19 +15,27 @@ everyone's boilerplate.  It is common when at least ``--min-places`` places in a
 large project on this machine is one family, as Java's JDK is, still has its idioms learned).
 
 With ``--licenses``, the fingerprints of every SPDX license text are added (the texts come from the
-SPDX license list, not from the machine's files, so the clean-file evaluation is not trained on).
+SPDX license list, not from the machine's files, so the clean-file evaluation is not trained on), and
+those of each text with its list markers written the other ways copies write them (``1.`` as ``*``,
+``-`` or nothing: GitHub's BSD-3 template bullets its conditions, SPDX's numbers them).
+
+``--from-model PATH`` skips the corpus: the model at PATH (its fingerprints and its corpus settings) gets
+the license fingerprints added, so that they can be brought up to date without the corpus it was
+learned from (which is what a machine had installed).
 
 Writes ``index/data/boilerplate.npz`` (``hashes``: sorted uint64, ``meta``: JSON of the settings and the
 corpus), shipped in the package and read by :mod:`whence.index.boilerplate`.
 
     python scripts/corpus/boilerplate.py [--limit N] [--min-places 24] [--min-families 3] [--min-in-family 64]
         [--licenses spdx-full.json] [--out PATH]
+    python scripts/corpus/boilerplate.py --from-model index/data/boilerplate.npz --licenses spdx-full.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -61,7 +69,14 @@ def main() -> int:
         "`npm pack spdx-license-list@6.12.0`); every license's fingerprints are boilerplate",
     )
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--from-model",
+        type=Path,
+        help="add --licenses to this model instead of learning from the corpus (its settings are kept)",
+    )
     args = ap.parse_args()
+    if args.from_model:
+        return _add_licenses(args)
 
     t0 = time.perf_counter()
     files = gather(limit=args.limit, seed=0 if args.limit else None)
@@ -133,14 +148,64 @@ def main() -> int:
     return 0
 
 
+def _add_licenses(args: argparse.Namespace) -> int:
+    """``--from-model``: the model's fingerprints with every license's added."""
+    if not args.licenses:
+        print("boilerplate: --from-model needs --licenses", file=sys.stderr)
+        return 2
+    with np.load(args.from_model) as data:
+        hashes = np.asarray(data["hashes"], dtype=np.uint64)
+        meta = json.loads(str(data["meta"]))
+    if meta.get("fingerprint") != {"k": fingerprint.K, "w": fingerprint.W, "lexer": lexer.LEXER_VERSION}:
+        print(
+            f"boilerplate: {args.from_model} was learned with other fingerprints: learn it again",
+            file=sys.stderr,
+        )
+        return 1
+    licensed = _license_hashes(args.licenses)
+    common = np.union1d(hashes, licensed)
+    meta |= {
+        "license_texts": str(args.licenses.name),
+        "license_fingerprints": len(licensed),
+        "license_markers": list(_MARKERS),
+        "common": len(common),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, hashes=common, meta=np.array(json.dumps(meta, sort_keys=True)))
+    print(f"boilerplate: {len(hashes)} -> {len(common)} common fingerprints -> {args.out}", file=sys.stderr)
+    boilerplate.load.cache_clear()
+    return 0
+
+
+#: A list item's marker at the start of a line (``1.``, ``b)``, ``iv.``), and what copies write instead.
+_MARKER = re.compile(r"^([ \t]*)(?:\d{1,2}|[a-zA-Z]|[ivxIVX]{1,4})[.)][ \t]+", re.M)
+_MARKERS = ("* ", "- ", "")
+
+
+def license_variants(text: str) -> list[str]:
+    """``text`` and, if it numbers a list, the same text with each marker written as each of
+    :data:`_MARKERS` (the tokens around a marker differ, and with them the k-grams winnowing selects)."""
+    out = [text]
+    for marker in _MARKERS:
+        other = _MARKER.sub(lambda m, mk=marker: m.group(1) + mk, text)
+        if other not in out:
+            out.append(other)
+    return out
+
+
 def _license_hashes(path: Path) -> np.ndarray:
-    """The fingerprints (as ingestion selects them) of every license text in an SPDX list: a license is
-    the one text meant to be copied everywhere, so a LICENSE file, a license in a docstring or a README's
-    license section is never attributed to the one indexed file that happens to quote it."""
+    """The fingerprints (as ingestion selects them) of every license text in an SPDX list, and of its
+    :func:`license_variants`: a license is the one text meant to be copied everywhere, so a LICENSE
+    file, a license in a docstring or a README's license section is never attributed to the one
+    indexed file that happens to quote it."""
     data = json.loads(path.read_text())
     texts = [v["licenseText"] for v in data.values() if isinstance(v, dict) and v.get("licenseText")]
-    print(f"boilerplate: {len(texts)} license texts from {path}", file=sys.stderr)
-    parts = [fingerprint.index_fingerprint(t.encode("utf-8")).hashes.view(np.uint64) for t in texts]
+    variants = [v for t in texts for v in license_variants(t)]
+    print(
+        f"boilerplate: {len(texts)} license texts from {path} ({len(variants)} with variants)",
+        file=sys.stderr,
+    )
+    parts = [fingerprint.index_fingerprint(t.encode("utf-8")).hashes.view(np.uint64) for t in variants]
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
 
 
