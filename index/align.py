@@ -21,6 +21,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from . import boilerplate, lexer
 from . import fingerprint as fp
 from .lexer import Tokens
 
@@ -120,16 +121,73 @@ class Grams:
 
 
 def common_mask(
-    kgrams: npt.NDArray[np.uint64], common: npt.NDArray[np.uint64], n: int
+    kgrams: npt.NDArray[np.uint64],
+    common: npt.NDArray[np.uint64],
+    n: int,
+    positions: npt.NDArray[np.intp] | None = None,
 ) -> npt.NDArray[np.bool_]:
-    """Per token of an ``n``-token query whose k-grams are ``kgrams``: whether a k-gram in ``common``
-    (boilerplate fingerprints) covers it."""
+    """Per token of an ``n``-token query whose k-grams are ``kgrams`` (at ``positions``, when only some
+    are given): whether a k-gram in ``common`` (boilerplate fingerprints) covers it."""
     mask = np.zeros(n + 1, dtype=np.int32)
     if len(common):
         starts = np.flatnonzero(np.isin(kgrams, common))
+        if positions is not None:
+            starts = positions[starts]
         np.add.at(mask, starts, 1)
         np.add.at(mask, np.minimum(starts + fp.K, n), -1)
     return np.cumsum(mask[:n]) > 0
+
+
+#: Query tokens that no license fingerprint covers, between two that license fingerprints do, with at most
+#: this many tokens between them, are license prose too (see :func:`license_gaps`).
+LICENSE_GAP = 48
+
+
+#: A license fingerprint marks prose for :func:`license_gaps` only when at least this many of its ``K``
+#: tokens are words (identifiers): license texts hold lines of dashes and stars too, and so does code's
+#: ASCII art.
+LICENSE_WORDS = 8
+_IDENT = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
+
+
+def license_gaps(
+    exact: npt.NDArray[np.uint64],
+    abstract: npt.NDArray[np.uint64],
+    common: npt.NDArray[np.uint64],
+    tokens: Tokens,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per token of an ``n``-token query, in each view's mask (exact, either): whether it lies in a gap of
+    at most :data:`LICENSE_GAP` tokens between tokens that the boilerplate model's license fingerprints
+    among ``common`` cover -- exact ones for the exact mask, of either view for the other.  A copy of a
+    license names its project (``Neither the name of Example Corp nor ...``), its year and holder, or
+    words a clause its own way (``COPYRIGHT OWNER`` for ``HOLDER``): the k-grams around each such change
+    are in no SPDX text, and the 30-40 tokens they span would otherwise count as informative, enough for
+    a license quoted in one indexed file's header to attribute another project's LICENSE.  Code between
+    two license texts is rarer than that gap.  (Covering the exact mask with the abstract view's license
+    fingerprints instead cost 1 point of verbatim recall: C headers' code has license prose's shape.)"""
+    n = len(tokens)
+    none = np.zeros(n, dtype=bool)
+    if not len(common):
+        return none, none
+    lic = common[boilerplate.licensed(common)]
+    if not len(lic):
+        return none, none
+    words = np.concatenate(([0], np.cumsum(tokens.abstract == _IDENT)))
+    k = len(exact)
+    prose = (words[fp.K : fp.K + k] - words[:k]) >= LICENSE_WORDS  # per k-gram: mostly words
+    in_exact = common_mask(exact[prose], lic, n, np.flatnonzero(prose))
+    in_any = in_exact | common_mask(abstract[prose], lic, n, np.flatnonzero(prose))
+    return _gaps(in_exact), _gaps(in_any)
+
+
+def _gaps(covered: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The runs of uncovered tokens of at most :data:`LICENSE_GAP` between two covered ones."""
+    out = np.zeros(len(covered), dtype=bool)
+    at = np.flatnonzero(covered)
+    gaps = np.diff(at) - 1
+    for i in np.flatnonzero((gaps > 0) & (gaps <= LICENSE_GAP)).tolist():
+        out[at[i] + 1 : at[i + 1]] = True
+    return out
 
 
 @dataclass(slots=True)
@@ -176,6 +234,9 @@ class Query:
         documents in each view."""
         exact_mask = common_mask(exact, common, len(tokens))
         any_mask = exact_mask | common_mask(abstract, common, len(tokens))
+        exact_gaps, any_gaps = license_gaps(exact, abstract, common, tokens)
+        exact_mask |= exact_gaps
+        any_mask |= any_gaps
         e = tokens.exact
         filler = np.zeros(len(e), dtype=bool)
         if len(e) > 2:

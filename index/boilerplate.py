@@ -58,3 +58,26 @@ def common(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
     """Per hash: whether the model lists it."""
     model, _ = load()
     return in_sorted(model, hashes)
+
+
+def licensed(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Per hash: whether it is one of the model's license fingerprints (a subset of its hashes, kept apart
+    as ``licenses``: the SPDX texts and their variants, ``scripts/corpus/boilerplate.py --licenses``);
+    none for a model without them or with the model off."""
+    where = os.environ.get("WHENCE_BOILERPLATE", "")
+    if where.lower() in ("off", "0", "none"):
+        return np.zeros(len(hashes), dtype=bool)
+    return in_sorted(_licenses_at(where), hashes)
+
+
+@functools.cache
+def _licenses_at(where: str) -> npt.NDArray[np.uint64]:
+    path = Path(where) if where else SHIPPED
+    if not path.exists():
+        return _EMPTY
+    with np.load(path) as data:
+        if "licenses" not in data.files:
+            return _EMPTY
+        hashes = np.asarray(data["hashes"], dtype=np.uint64)
+        at = np.asarray(data["licenses"], dtype=np.int64)  # positions in ``hashes``
+    return np.ascontiguousarray(hashes[at[(at >= 0) & (at < len(hashes))]])

@@ -23,8 +23,9 @@ those of each text with its list markers written the other ways copies write the
 the license fingerprints added, so that they can be brought up to date without the corpus it was
 learned from (which is what a machine had installed).
 
-Writes ``index/data/boilerplate.npz`` (``hashes``: sorted uint64, ``meta``: JSON of the settings and the
-corpus), shipped in the package and read by :mod:`whence.index.boilerplate`.
+Writes ``index/data/boilerplate.npz`` (``hashes``: sorted uint64; ``licenses``: the positions of the
+license texts' among them, which search also uses to bridge a license's reworded gaps; ``meta``: JSON of
+the settings and the corpus), shipped in the package and read by :mod:`whence.index.boilerplate`.
 
     python scripts/corpus/boilerplate.py [--limit N] [--min-places 24] [--min-families 3] [--min-in-family 64]
         [--licenses spdx-full.json] [--out PATH]
@@ -137,7 +138,12 @@ def main() -> int:
         "languages": dict(Counter(_language(p) or "other" for _, p in seen).most_common()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, hashes=np.sort(common), meta=np.array(json.dumps(meta, sort_keys=True)))
+    np.savez_compressed(
+        args.out,
+        hashes=np.sort(common),
+        licenses=np.searchsorted(np.sort(common), licensed).astype(np.uint32),
+        meta=np.array(json.dumps(meta, sort_keys=True)),
+    )
     print(json.dumps(meta, indent=1, sort_keys=True))
     print(
         f"boilerplate: {len(common)} common fingerprints of {meta['distinct_fingerprints']} "
@@ -171,7 +177,12 @@ def _add_licenses(args: argparse.Namespace) -> int:
         "common": len(common),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, hashes=common, meta=np.array(json.dumps(meta, sort_keys=True)))
+    np.savez_compressed(
+        args.out,
+        hashes=common,
+        licenses=np.searchsorted(common, licensed).astype(np.uint32),
+        meta=np.array(json.dumps(meta, sort_keys=True)),
+    )
     print(f"boilerplate: {len(hashes)} -> {len(common)} common fingerprints -> {args.out}", file=sys.stderr)
     boilerplate.load.cache_clear()
     return 0
