@@ -276,6 +276,7 @@ class LookedUp:
     post: Postings
     query: Query
     lexings: QueryLexings
+    families: Families | None = None  # a short query's: who holds each of its k-grams
 
 
 def look_up(
@@ -306,15 +307,16 @@ def look_up(
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
     # A short query looked up every k-gram: how many documents hold each is known, and a short run of
     # rare ones can attribute (see verdict.SHORT_FRACTION).
-    every = len(qe) <= candidates.SHORT_QUERY_KGRAMS
-    families = Families(store, post) if every else None
-    frequencies = functools.partial(_dfs, qe, qa, post, families) if every else None
+    families = Families(store, post) if len(qe) <= candidates.SHORT_QUERY_KGRAMS else None
+    frequencies = functools.partial(_dfs, qe, qa, post, families) if families is not None else None
     query = Query.of(toks, qe, qa, post.common.view(np.uint64), frequencies)
     lexings = QueryLexings(raw, language, query, post.common.view(np.uint64))
     for name, t, e, a in grams:  # each of their k-grams was looked up when this lexing's all were
-        looked = every and len(e) <= candidates.SHORT_QUERY_KGRAMS
-        lexings.add(name, t, e, a, functools.partial(_dfs, e, a, post, families) if looked else None)
-    return LookedUp(lookup, post, query, lexings)
+        looked = len(e) <= candidates.SHORT_QUERY_KGRAMS
+        lexings.add(
+            name, t, e, a, functools.partial(_dfs, e, a, post, families) if looked and families else None
+        )
+    return LookedUp(lookup, post, query, lexings, families)
 
 
 def _match(
@@ -337,8 +339,8 @@ def _match(
     post, lexings = looked.post, looked.lexings
     votes = candidates.votes(post, post.band_docs.tolist())
     ranked = candidates.rank(votes, store.order_keys)
-    if looked.query.short:
-        ranked += _sole_holders(post, votes, ranked, store.order_keys)
+    if looked.families is not None:
+        ranked += looked.families.sole_holders(votes, ranked, store.order_keys)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most
     # queries align every candidate, and the matches' metadata is then at hand.
     fetched = store.fetch(ranked)
@@ -391,44 +393,22 @@ def _match(
 
 
 #: Documents aligned for a short query beyond the ranked candidates, at most: those that alone hold one
-#: of its k-grams (see :func:`_sole_holders`).
+#: of its k-grams (see :meth:`Families.sole_holders`).
 SOLE_HOLDERS = 4
 
 
-def _sole_holders(
-    post: Postings, votes: Mapping[int, int], ranked: list[int], order_keys: candidates.OrderKeys
-) -> list[int]:
-    """A short query's documents that the ranking left out although one of the query's k-grams is in them
-    and in no other document (at most :data:`SOLE_HOLDERS`, the most voted first).  Ranking counts the
-    k-grams a document shares, each alike: a file sharing one k-gram that only it holds, beside others
-    sharing several that many hold, falls past the cut, yet only it can hold the query's unique or rare
-    run.  Every k-gram of a short query was looked up, so the postings tell who holds what."""
-    _, first, counts = np.unique(post.hashes, return_index=True, return_counts=True)
-    sole = set(post.docs[first[counts == 1]].tolist()) - set(ranked)
-    if not sole:
-        return []
-    keys = order_keys(sorted(sole))
-    return sorted(sole, key=lambda d: (-votes.get(d, 0), keys.get(d, d)))[:SOLE_HOLDERS]
-
-
 def _dfs(
-    qe: npt.NDArray[np.uint64], qa: npt.NDArray[np.uint64], post: Postings, families: Families | None = None
+    qe: npt.NDArray[np.uint64], qa: npt.NDArray[np.uint64], post: Postings, families: Families
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """:func:`_df` of both views."""
     return _df(qe, post, families), _df(qa, post, families)
 
 
-def _df(qe: np.ndarray, post: Postings, families: Families | None = None) -> np.ndarray:
+def _df(qe: np.ndarray, post: Postings, families: Families) -> np.ndarray:
     """Documents holding each of a fully looked-up query's k-grams (boilerplate: :data:`.align.COMMON`),
-    near-duplicates of one another counted once when ``families`` can tell them (:class:`Families`)."""
-    held, counts = np.unique(post.hashes, return_counts=True)
+    near-duplicates of one another counted once (:class:`Families`)."""
     keys = qe.view(np.int64)
-    idx = np.searchsorted(held, keys)
-    idx[idx == len(held)] = 0
-    df = np.where(held[idx] == keys, counts[idx], 0) if len(held) else np.zeros(len(keys), dtype=np.int64)
-    df = df.astype(np.int64)
-    if families is not None:
-        df = families.grouped(keys, df)
+    df = families.grouped(keys, families.holding(keys))
     df[in_sorted(post.common, keys)] = COMMON  # Postings.common is sorted
     return df
 
@@ -449,29 +429,56 @@ FAMILY_MAX_DOCUMENTS = 256
 
 
 class Families:
-    """Groups the holders of a short query's k-grams into families of near-duplicates (see
-    :data:`FAMILY_SIMILARITY`), for :func:`_df`: a k-gram's count becomes the number of connected groups
-    among its holders, two holders joined when their signatures agree.  The grouping depends on the
-    signatures alone (not on the order or ids of documents), so both stores count alike.  Signatures are
-    read from the store on first use, once per query (every lexing shares them)."""
+    """Who holds each of a short query's k-grams (its postings sorted by hash once, for every view and
+    lexing), and their families of near-duplicates (see :data:`FAMILY_SIMILARITY`), for :func:`_df`: a
+    k-gram's count becomes the number of connected groups among its holders, two holders joined when
+    their signatures agree.  The grouping depends on the signatures alone (not on the order or ids of
+    documents), so both stores count alike.  Signatures are read from the store on first use, once per
+    query (every lexing shares them)."""
 
     def __init__(self, store: StoreReader, post: Postings) -> None:
         self._store = store
-        self._post = post
-        self._sorted: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        order = np.argsort(post.hashes, kind="stable")
+        self._hashes, self._docs = post.hashes[order], post.docs[order]
+        # Each distinct hash: where its postings start in the sorted arrays, and how many there are.
+        boundary = np.ones(len(self._hashes), dtype=bool)
+        boundary[1:] = self._hashes[1:] != self._hashes[:-1]
+        starts = np.flatnonzero(boundary)
+        self._held = self._hashes[starts]
+        self._first = starts
+        self._held_by = np.diff(np.append(starts, len(self._hashes))).astype(np.int64)
         self._signatures: dict[int, npt.NDArray[np.uint32]] = {}
         self._read: set[int] = set()
         self._counts: dict[tuple[int, ...], int] = {}
+
+    def holding(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Per hash of ``keys``: the documents holding it among the postings (0 for one not among them)."""
+        if not len(self._held):
+            return np.zeros(len(keys), dtype=np.int64)
+        idx = np.searchsorted(self._held, keys)
+        idx[idx == len(self._held)] = 0
+        return np.where(self._held[idx] == keys, self._held_by[idx], 0).astype(np.int64)
+
+    def sole_holders(
+        self, votes: Mapping[int, int], ranked: list[int], order_keys: candidates.OrderKeys
+    ) -> list[int]:
+        """The documents that the ranking left out although one of the query's k-grams is in them and in
+        no other document (at most :data:`SOLE_HOLDERS`, the most voted first).  Ranking counts the
+        k-grams a document shares, each alike: a file sharing one k-gram that only it holds, beside others
+        sharing several that many hold, falls past the cut, yet only it can hold the query's unique or
+        rare run.  Every k-gram of a short query was looked up, so the postings tell who holds what."""
+        sole = set(self._docs[self._first[self._held_by == 1]].tolist()) - set(ranked)
+        if not sole:
+            return []
+        keys = order_keys(sorted(sole))
+        return sorted(sole, key=lambda d: (-votes.get(d, 0), keys.get(d, d)))[:SOLE_HOLDERS]
 
     def grouped(self, keys: npt.NDArray[np.int64], df: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """``df`` (the documents holding each of ``keys``) with each k-gram's holders counted by family."""
         sel = np.flatnonzero((df > UNIQUE_DF) & (df <= FAMILY_MAX_HOLDERS))
         if not len(sel):
             return df
-        if self._sorted is None:
-            order = np.argsort(self._post.hashes, kind="stable")
-            self._sorted = (self._post.hashes[order], self._post.docs[order])
-        hashes, docs = self._sorted
+        hashes, docs = self._hashes, self._docs
         lo = np.searchsorted(hashes, keys[sel], side="left")
         hi = np.searchsorted(hashes, keys[sel], side="right")
         holders = [
