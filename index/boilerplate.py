@@ -30,11 +30,22 @@ SHIPPED = Path(__file__).resolve().parent / "data" / "boilerplate.npz"
 _EMPTY = np.zeros(0, dtype=np.uint64)
 
 
+def fingerprint_params() -> dict[str, int]:
+    """The fingerprint parameters a model is learned with and must match (it records them in its meta)."""
+    return {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}
+
+
+def _where() -> str | None:
+    """``WHENCE_BOILERPLATE``: a model's path, ``""`` for the shipped one, None when switched off."""
+    where = os.environ.get("WHENCE_BOILERPLATE", "")
+    return None if where.lower() in ("off", "0", "none") else where
+
+
 @functools.cache
 def load() -> tuple[npt.NDArray[np.uint64], dict[str, Any]]:
     """(sorted hashes, settings) of the model in use; empty when switched off or not shipped."""
-    where = os.environ.get("WHENCE_BOILERPLATE", "")
-    if where.lower() in ("off", "0", "none"):
+    where = _where()
+    if where is None:
         return _EMPTY, {}
     path = Path(where) if where else SHIPPED
     if not path.exists():
@@ -44,7 +55,7 @@ def load() -> tuple[npt.NDArray[np.uint64], dict[str, Any]]:
     with np.load(path) as data:
         hashes = np.ascontiguousarray(data["hashes"], dtype=np.uint64)
         meta = json.loads(str(data["meta"]))
-    want = {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}
+    want = fingerprint_params()
     have = {key: meta.get("fingerprint", {}).get(key) for key in want}
     if have != want:
         raise IndexFormatError(
@@ -64,8 +75,8 @@ def licensed(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
     """Per hash: whether it is one of the model's license fingerprints (a subset of its hashes, kept apart
     as ``licenses``: the SPDX texts and their variants, ``scripts/corpus/boilerplate.py --licenses``);
     none for a model without them or with the model off."""
-    where = os.environ.get("WHENCE_BOILERPLATE", "")
-    if where.lower() in ("off", "0", "none"):
+    where = _where()
+    if where is None:
         return np.zeros(len(hashes), dtype=bool)
     return in_sorted(_licenses_at(where), hashes)
 

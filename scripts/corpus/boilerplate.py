@@ -134,16 +134,10 @@ def main() -> int:
         "min_in_family": args.min_in_family,
         "distinct_fingerprints": int(hash_start.sum()),
         "common": len(common),
-        "fingerprint": {"k": fingerprint.K, "w": fingerprint.W, "lexer": lexer.LEXER_VERSION},
+        "fingerprint": boilerplate.fingerprint_params(),
         "languages": dict(Counter(_language(p) or "other" for _, p in seen).most_common()),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        args.out,
-        hashes=np.sort(common),
-        licenses=np.searchsorted(np.sort(common), licensed).astype(np.uint32),
-        meta=np.array(json.dumps(meta, sort_keys=True)),
-    )
+    _save(args.out, common, licensed, meta)
     print(json.dumps(meta, indent=1, sort_keys=True))
     print(
         f"boilerplate: {len(common)} common fingerprints of {meta['distinct_fingerprints']} "
@@ -162,7 +156,7 @@ def _add_licenses(args: argparse.Namespace) -> int:
     with np.load(args.from_model) as data:
         hashes = np.asarray(data["hashes"], dtype=np.uint64)
         meta = json.loads(str(data["meta"]))
-    if meta.get("fingerprint") != {"k": fingerprint.K, "w": fingerprint.W, "lexer": lexer.LEXER_VERSION}:
+    if meta.get("fingerprint") != boilerplate.fingerprint_params():
         print(
             f"boilerplate: {args.from_model} was learned with other fingerprints: learn it again",
             file=sys.stderr,
@@ -176,16 +170,23 @@ def _add_licenses(args: argparse.Namespace) -> int:
         "license_markers": list(_MARKERS),
         "common": len(common),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    _save(args.out, common, licensed, meta)
+    print(f"boilerplate: {len(hashes)} -> {len(common)} common fingerprints -> {args.out}", file=sys.stderr)
+    boilerplate.load.cache_clear()
+    return 0
+
+
+def _save(out: Path, common: np.ndarray, licensed: np.ndarray, meta: dict[str, object]) -> None:
+    """The model file: its sorted hashes, the positions of the license fingerprints among them, and its
+    settings as JSON."""
+    common = np.sort(common)
+    out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        args.out,
+        out,
         hashes=common,
         licenses=np.searchsorted(common, licensed).astype(np.uint32),
         meta=np.array(json.dumps(meta, sort_keys=True)),
     )
-    print(f"boilerplate: {len(hashes)} -> {len(common)} common fingerprints -> {args.out}", file=sys.stderr)
-    boilerplate.load.cache_clear()
-    return 0
 
 
 #: A list item's marker at the start of a line (``1.``, ``b)``, ``iv.``), and what copies write instead.
