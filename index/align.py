@@ -460,21 +460,37 @@ class Aligned(NamedTuple):
 
 
 def _informative(
-    tiles: list[Tile], qt: npt.NDArray[np.uint64], free: npt.NDArray[np.int64], factor: int = DISTINCT_FACTOR
+    tiles: list[Tile],
+    qt: npt.NDArray[np.uint64],
+    free: npt.NDArray[np.int64],
+    factor: int = DISTINCT_FACTOR,
+    adjacent: bool = False,
 ) -> int:
-    """Informative tokens of tiles (see :class:`Aligned`), at most ``factor`` times their distinct ones;
+    """Informative tokens of tiles (see :class:`Aligned`), at most ``factor`` times their distinct ones
+    (``adjacent``: their distinct tokens or distinct pairs of adjacent tokens, whichever is more);
     ``free`` is the prefix sum of the query's tokens no boilerplate mask covers."""
     if not tiles:
         return 0
     n = sum(int(free[t.q + t.n] - free[t.q]) for t in tiles)
     if n == 0:
         return 0
-    if len(tiles) == 1:
-        t = tiles[0]
-        distinct = len(set(qt[t.q : t.q + t.n].tolist()))
-    else:
-        distinct = len(set(np.concatenate([qt[t.q : t.q + t.n] for t in tiles]).tolist()))
-    return min(n, factor * distinct)
+    return min(n, factor * _distinct(tiles, qt, adjacent))
+
+
+def _distinct(tiles: list[Tile], qt: npt.NDArray[np.uint64], adjacent: bool) -> int:
+    """Distinct tokens of tiles; with ``adjacent``, distinct pairs of adjacent tokens when they are more: a
+    line of dashes has one of each, a table of five numbers in rows of three a score of pairs."""
+    parts = [qt[t.q : t.q + t.n] for t in tiles]
+    tokens = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    distinct = len(set(tokens.tolist()))
+    if adjacent:
+        pairs = [p[:-1] * _PAIR + p[1:] for p in parts if len(p) > 1]  # wraps: a hash of the two
+        if pairs:
+            distinct = max(distinct, len(set(np.concatenate(pairs).tolist())))
+    return distinct
+
+
+_PAIR = np.uint64(0x9E3779B97F4A7C15)  # an odd multiplier: (a, b) -> a * _PAIR + b mixes a into b
 
 
 def _unbroken(tiles: list[Tile]) -> list[list[Tile]]:
@@ -517,9 +533,11 @@ def make_spans(
     keep: int = 0,
     free: npt.NDArray[np.int64] | None = None,
     rare_below: int = 1 << 30,
+    adjacent: bool = False,
 ) -> list[Aligned]:
     """The chains as spans, with what each carries; a chain carrying fewer than ``keep`` informative
-    tokens is left out (it could decide nothing).  ``free``: :func:`free_prefix` of ``mask``, when the
+    tokens is left out (it could decide nothing).  ``adjacent``: an exact-view span's distinct tokens are
+    also counted in pairs (:func:`_distinct`).  ``free``: :func:`free_prefix` of ``mask``, when the
     caller has it.  ``df`` gives the query's document frequencies in this view when known; rare runs are
     only looked for in chains whose best unbroken part is below ``rare_below`` (a longer one decides
     without them)."""
@@ -527,18 +545,22 @@ def make_spans(
         free = free_prefix(mask)
     out = []
     for c in chains:
-        informative = _informative(c, qt, free)
+        informative = _informative(c, qt, free, adjacent=adjacent)
         if informative < keep:
             continue
         parts = _unbroken(c) if len(c) > 1 else [c]
-        run = informative if len(parts) == 1 else max(_informative(part, qt, free) for part in parts)
+        run = (
+            informative
+            if len(parts) == 1
+            else max(_informative(part, qt, free, adjacent=adjacent) for part in parts)
+        )
         rare = unique = 0
         frequencies = df() if df is not None and run < rare_below else None
         if frequencies is not None:
             for p in parts:
                 most = _most(p, frequencies)
                 if 0 <= most <= RARE_DF:
-                    n = _informative(p, qt, free, RARE_DISTINCT_FACTOR)
+                    n = _informative(p, qt, free, RARE_DISTINCT_FACTOR, adjacent)
                     rare = max(rare, n)
                     if most <= UNIQUE_DF:
                         unique = max(unique, n)
@@ -610,4 +632,5 @@ def view_spans(
         keep=min_tokens,
         free=free,
         rare_below=rare_below,
+        adjacent=view == "exact",
     )

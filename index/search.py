@@ -348,8 +348,14 @@ def _match(
     matches: list[Match] = []
     # (document, query lexing, its tokens, its code's tokens), in rank order
     aligned: list[tuple[int, Query, Tokens, Callable[[], Tokens | None] | None]] = []
+    # A short query's candidates are few (each shares one of a few fingerprints): those sharing one
+    # are still aligned until a verbatim match holds all of it (two lines of imports that a sibling file
+    # also has must not stop the search before the file that holds the whole query).
+    short = looked.families is not None
     for d in ranked:
-        if votes[d] < candidates.SECOND_VOTES and any(m.verdict == "verbatim" for m in matches):
+        if votes[d] < candidates.SECOND_VOTES and any(
+            m.verdict == "verbatim" and (not short or m.score >= 1.0) for m in matches
+        ):
             break  # the rest share one fingerprint each: aligned only when nothing better attributes
         doc = fetched.get(d)
         if doc is None:  # removed (an opt-out) since its postings were read

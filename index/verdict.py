@@ -9,7 +9,8 @@
 * ``none``: nothing worth showing.
 
 Informative tokens are those no boilerplate fingerprint covers and that are not filler (the third and
-later of a run of equal tokens), at most four times the span's distinct tokens.
+later of a run of equal tokens), at most four times the span's distinct tokens (in the exact view, its
+distinct pairs of adjacent tokens when they are more: a table of a few numbers copied whole).
 
 Minimum match size: MIN_MATCH_TOKENS = 40 tokens (see ``docs/search.md``).  On the Python standard
 library a whence token averages 4.2 non-whitespace characters and a code line 8.2 tokens, so 40 tokens

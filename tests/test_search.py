@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from whence.errors import InvalidInput
+from whence.index import fingerprint as fp
 from whence.index import search
 from whence.index.stores.sqlite import SQLiteStore
 
@@ -169,8 +171,9 @@ def test_order_keys_come_from_the_content(store: SQLiteStore) -> None:
 def test_one_vote_candidates_wait_for_a_verbatim_match(
     store: SQLiteStore, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Candidates sharing one fingerprint are aligned only while no verbatim match is in: a verbatim
-    query stops before them, a query that nothing explains verbatim still aligns them."""
+    """Candidates sharing one fingerprint are aligned only while no verbatim match explains the query: a
+    long query stops at its first verbatim match, a short one (every k-gram looked up, few candidates) at
+    the first that holds all of it; a query that nothing explains verbatim still aligns them."""
     from whence.index import candidates
 
     seen: dict[str, object] = {}
@@ -181,33 +184,42 @@ def test_one_vote_candidates_wait_for_a_verbatim_match(
         seen["votes"], seen["ranked"] = votes, got
         return got
 
-    verdicts: list[str] = []
+    # per candidate aligned in the first pass, in rank order: whether its match stops the one-vote ones
+    stops: list[bool] = []
+    short = [False]  # the query's: every k-gram of its lexing looked up
 
-    def judge(q: object, dtok: object, *args: object, **kwargs: object) -> object:
+    def judge(q: Any, dtok: object, *args: object, **kwargs: object) -> object:
         found = real_judge(q, dtok, *args, **kwargs)  # type: ignore[arg-type]
-        if not kwargs.get("weak"):  # the first pass: one call per candidate aligned, in rank order
-            verdicts.append(found.verdict)
+        if not kwargs.get("weak"):
+            whole = found.matched >= len(q.tokens)
+            stops.append(found.verdict == "verbatim" and (not short[0] or whole))
         return found
 
     monkeypatch.setattr(candidates, "rank", rank)
     monkeypatch.setattr(search, "judge", judge)
     stopped = aligned_lone = 0
+    kinds: set[bool] = set()
     for rel in ("difflib.py", "argparse.py", "heapq.py", "textwrap.py", "calendar.py", "statistics.py"):
         n = len((corpus / rel).read_text().splitlines())
         for first in range(60, n - 40, 45):
             for code in (
                 fragment(corpus, rel, first, first + 9),
                 rename(fragment(corpus, rel, first, first + 14)),
+                fragment(corpus, rel, first, first + 39),
             ):
-                verdicts.clear()
+                stops.clear()
+                toks = search.lookup_lexings(code.encode(), None)[1]
+                short[0] = len(toks) - fp.K + 1 <= candidates.SHORT_QUERY_KGRAMS
                 search.search(store, code)
                 votes, ranked = seen.pop("votes", {}), seen.pop("ranked", [])
                 assert isinstance(votes, dict) and isinstance(ranked, list)
-                for i in range(len(verdicts)):
+                for i in range(len(stops)):
                     if votes[ranked[i]] < candidates.SECOND_VOTES:
-                        assert "verbatim" not in verdicts[:i]  # aligned only while nothing is verbatim
+                        assert not any(stops[:i])  # aligned only while nothing explains the query
                         aligned_lone += 1
-                if len(verdicts) < len(ranked) and votes[ranked[len(verdicts)]] < candidates.SECOND_VOTES:
-                    assert "verbatim" in verdicts
+                if len(stops) < len(ranked) and votes[ranked[len(stops)]] < candidates.SECOND_VOTES:
+                    assert any(stops)
                     stopped += 1
+                    kinds.add(short[0])
     assert stopped and aligned_lone  # both sides of the rule were exercised
+    assert kinds == {True, False}  # by short queries and by long ones

@@ -8,6 +8,7 @@ independent solution of the same task, and a README.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -736,3 +737,59 @@ def test_a_very_repetitive_document_yields_at_most_max_spans() -> None:
     # Under the cap nothing is dropped: each of 40 places is a span.
     few = fp.tokenize(("x = 0\n" + block).encode() * 40)
     assert len(view_spans(q, few, "exact", verdict.MIN_MATCH_TOKENS)) == 40
+
+
+# The 6 x 6 x 6 colour cube of a 256-colour terminal palette, one (r, g, b) row per line: six numbers
+# and three marks make every row, so a piece of it has nine distinct tokens however long it is.
+_CUBE = [(r, g, b) for r in (0, 95, 135, 175, 215, 255) for g in (0, 95, 135, 175, 215, 255)
+         for b in (0, 95, 135, 175, 215, 255)]  # fmt: skip
+_PALETTE = "CUBE = [\n" + "".join(f"    ({r}, {g}, {b}),\n" for r, g, b in _CUBE) + "]\n"
+
+
+def test_a_table_copied_verbatim_is_verbatim_though_its_tokens_repeat(tmp_path: Path) -> None:
+    """What a span carries is bounded by its distinct tokens or, in the exact view, its distinct pairs
+    of adjacent tokens: 15 rows of a colour table are 120 tokens of nine kinds (36 by the tokens alone,
+    under the minimum) but of a score of different pairs, in an order nothing else has."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "palette.py").write_text(_PALETTE)
+    shutil.copy(STDLIB / "heapq.py", src)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/palette", licenses=["MIT"]), workers=1)
+    rows = _PALETTE.splitlines(keepends=True)
+    piece = "".join(rows[40:55])  # file lines 41-55
+    q = _query(piece)
+    tiles = [align.Tile(0, 0, len(q.tokens))]
+    free = align.free_prefix(np.zeros(len(q.tokens), dtype=bool))
+    assert len(q.tokens) == 120
+    assert align._informative(tiles, q.tokens.exact, free) == 36 < verdict.MIN_MATCH_TOKENS
+    assert align._informative(tiles, q.tokens.exact, free, adjacent=True) >= verdict.MIN_MATCH_TOKENS
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, piece)
+        assert _found(res)[:1] == [("palette.py", "verbatim")]
+        assert res.matches[0].spans[0].source_lines == (41, 55)
+        # a line of dashes has one distinct pair as it has one distinct token: still nothing
+        assert search.search(st, README).verdict not in search.ATTRIBUTING
+
+
+def test_renamed_repetitive_shapes_count_their_distinct_tokens_only() -> None:
+    """Pairs count only in the exact view: classes that each extend the last and are exported repeat one
+    shape, and once renamed every pair of names differs; counted by pairs, such a run would pass for a
+    renamed copy of any file of such declarations (an abstract span counts its distinct tokens)."""
+    names = ["RepositoryError", "BadVersionError", "EqualVersionError", "ExpiredMetadataError",
+             "DownloadError", "LengthMismatchError", "FetchError", "TargetNotFoundError"]  # fmt: skip
+    code = "".join(
+        f"class {b} extends {a} {{\n}}\nexports.{b} = {b};\n" for a, b in itertools.pairwise(names)
+    )
+    q = _query(code)
+    chains = [[align.Tile(0, 0, len(q.tokens))]]
+    doc = fp.tokenize(code.encode())
+    exact = align.make_spans(chains, q.tokens.exact, q.tokens, doc, np.zeros(len(q.tokens), dtype=bool))
+    paired = align.make_spans(
+        chains, q.tokens.exact, q.tokens, doc, np.zeros(len(q.tokens), dtype=bool), adjacent=True
+    )
+    distinct = len(set(q.tokens.exact.tolist()))
+    assert exact[0].informative == min(len(q.tokens), align.DISTINCT_FACTOR * distinct)
+    assert paired[0].informative > exact[0].informative
+    # the exact view's spans count pairs (its tokens are the same tokens); the abstract view's do not
+    assert view_spans(q, doc, "exact", 1)[0].informative == paired[0].informative
