@@ -793,3 +793,54 @@ def test_renamed_repetitive_shapes_count_their_distinct_tokens_only() -> None:
     assert paired[0].informative > exact[0].informative
     # the exact view's spans count pairs (its tokens are the same tokens); the abstract view's do not
     assert view_spans(q, doc, "exact", 1)[0].informative == paired[0].informative
+
+
+# A notice of the kind projects keep atop every file (written for this test).
+_NOTICE = """\
+Example Widgets is free software; you can redistribute it and/or modify it under the terms of the
+Example Public License as published by the Widget Foundation; either version 2, or (at your option)
+any later version.  Example Widgets is distributed in the hope that it will be useful, but WITHOUT
+ANY WARRANTY; see the Example Public License for more details.  You should have received a copy of
+the Example Public License along with Example Widgets; see the file COPYING.
+"""
+
+
+def test_a_notice_kept_in_line_comments_is_learned_as_boilerplate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The boilerplate model also counts what the line comments heading a file say
+    (``whence_dev.headers.header_prose``): the lexer drops them, but the notice they hold is tokens
+    in a LICENSE file and in another project's block comment, and is nobody's code there."""
+    from whence_dev.headers import header_prose
+
+    code = "#include <stdio.h>\n\nint widget_count(void) {\n    return 42;\n}\n"
+    commented = "".join(f"// {line}\n" for line in _NOTICE.splitlines()) + "\n" + code
+    learned = header_prose(commented.encode(), "C")
+    as_text = fp.fingerprint(_NOTICE.encode())
+    assert len(learned) and np.isin(learned, as_text.exact_kgrams).all()  # the notice's words, only
+    # Line comments below the header are left alone (Go's //sys lines are code, not prose).
+    assert np.array_equal(header_prose((commented + "// Widget(a int) (err error)\n").encode(), "C"), learned)
+    assert len(header_prose(code.encode(), "C")) == 0
+
+    src = tmp_path / "src"
+    src.mkdir()
+    block = "/*\n" + "".join(f" * {line}\n" for line in _NOTICE.splitlines()) + " */\n"
+    (src / "widgets.c").write_text(block + code)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/widgets", licenses=["MIT"]), workers=1)
+    model = tmp_path / "model.npz"
+    meta = json.dumps({"fingerprint": {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}})
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        for listed in (np.zeros(0, dtype=np.uint64), np.unique(learned)):
+            np.savez_compressed(model, hashes=listed, meta=np.array(meta))
+            monkeypatch.setenv("WHENCE_BOILERPLATE", str(model))
+            boilerplate.load.cache_clear()
+            try:
+                res = search.search(st, _NOTICE)
+            finally:
+                monkeypatch.delenv("WHENCE_BOILERPLATE")
+                boilerplate.load.cache_clear()
+            if len(listed):  # learned from the line comments: the LICENSE text is nobody's copy
+                assert res.verdict not in search.ATTRIBUTING, _found(res)
+            else:  # an empty model: the index alone is too small to know the notice
+                assert _found(res)[:1] == [("widgets.c", "verbatim")]

@@ -14,6 +14,11 @@ everyone's boilerplate.  It is common when at least ``--min-places`` places in a
 ``--min-families`` families hold it, or ``--min-in-family`` places of one family (a language whose only
 large project on this machine is one family, as Java's JDK is, still has its idioms learned).
 
+A file's fingerprints are its code's and, unless ``--no-line-comments``, those of the words of the line
+comments that head it (:func:`whence_dev.headers.header_prose`, exact view): the lexer drops line
+comments, so no index holds them, but a notice kept in ``//`` or ``#`` comments atop hundreds of files is
+copied into LICENSE files and block comments, where it is tokens.
+
 With ``--licenses``, the fingerprints of every SPDX license text are added (the texts come from the
 SPDX license list, not from the machine's files, so the clean-file evaluation is not trained on), and
 those of each text with its list markers written the other ways copies write them (``1.`` as ``*``,
@@ -28,7 +33,7 @@ license texts' among them, which search also uses to bridge a license's reworded
 the settings and the corpus), shipped in the package and read by :mod:`whence.index.boilerplate`.
 
     python scripts/corpus/boilerplate.py [--limit N] [--min-places 24] [--min-families 3] [--min-in-family 64]
-        [--licenses spdx-full.json] [--out PATH]
+        [--no-line-comments] [--licenses spdx-full.json] [--out PATH]
     python scripts/corpus/boilerplate.py --from-model index/data/boilerplate.npz --licenses spdx-full.json
 """
 
@@ -46,6 +51,7 @@ import numpy as np
 
 from whence.index import boilerplate, fingerprint, lexer
 from whence_dev.corpus import gather, read_bytes
+from whence_dev.headers import header_prose
 
 OUT = Path(__file__).resolve().parents[2] / "index" / "data" / "boilerplate.npz"
 
@@ -68,6 +74,12 @@ def main() -> int:
         type=Path,
         help="SPDX license texts (spdx-full.json of the npm package spdx-license-list: "
         "`npm pack spdx-license-list@6.12.0`); every license's fingerprints are boilerplate",
+    )
+    ap.add_argument(
+        "--no-line-comments",
+        dest="line_comments",
+        action="store_false",
+        help="count each file's code tokens only, not also its line comments' words (see the docstring)",
     )
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument(
@@ -95,9 +107,12 @@ def main() -> int:
             raw = read_bytes(f.path)
         except OSError:
             continue
-        h = fingerprint.index_fingerprint(raw, language=_language(f.relpath)).hashes
+        language = _language(f.relpath)
+        h = fingerprint.index_fingerprint(raw, language=language).hashes.view(np.uint64)
+        if args.line_comments:
+            h = np.concatenate((h, header_prose(raw, language)))
         fam = families.setdefault(f.family, len(families))
-        chunks.append(np.unique(h.view(np.uint64)))
+        chunks.append(np.unique(h))
         owners.append(np.full(len(chunks[-1]), fam, dtype=np.int32))
         if i % 10_000 == 0:
             print(f"boilerplate: {i}/{len(files)} files, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
@@ -132,6 +147,7 @@ def main() -> int:
         "min_families": args.min_families,
         "per_family": args.per_family,
         "min_in_family": args.min_in_family,
+        "line_comments": args.line_comments,
         "distinct_fingerprints": int(hash_start.sum()),
         "common": len(common),
         "fingerprint": boilerplate.fingerprint_params(),
