@@ -217,6 +217,8 @@ class Query:
     _df: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
     exact_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     any_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    #: per query token: a string literal that a common abstract fingerprint masks and no common exact one
+    masked_strings: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     # What other modules derive from the query alone, made once per query (see :meth:`memo`).
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -254,6 +256,7 @@ class Query:
             None,
             free_prefix(exact_mask),
             free_prefix(any_mask),
+            masked_strings=(tokens.abstract == _STRING_HASH) & any_mask & ~exact_mask,
         )
 
     @property
@@ -465,16 +468,35 @@ def _informative(
     free: npt.NDArray[np.int64],
     factor: int = DISTINCT_FACTOR,
     adjacent: bool = False,
+    kept: int = 0,
 ) -> int:
     """Informative tokens of tiles (see :class:`Aligned`), at most ``factor`` times their distinct ones
     (``adjacent``: their distinct tokens or distinct pairs of adjacent tokens, whichever is more);
-    ``free`` is the prefix sum of the query's tokens no boilerplate mask covers."""
+    ``free`` is the prefix sum of the query's tokens no boilerplate mask covers; ``kept``: masked tokens
+    that count all the same (:func:`kept_strings_masked`)."""
     if not tiles:
         return 0
-    n = sum(int(free[t.q + t.n] - free[t.q]) for t in tiles)
+    n = sum(int(free[t.q + t.n] - free[t.q]) for t in tiles) + kept
     if n == 0:
         return 0
     return min(n, factor * _distinct(tiles, qt, adjacent))
+
+
+_STRING_HASH = np.uint64(lexer.CLASS_HASH[lexer.STRING])
+
+
+def kept_strings_masked(tiles: list[Tile], qtok: Tokens, dtok: Tokens, strings: npt.NDArray[np.bool_]) -> int:
+    """The string literals of an abstract span that a common *abstract* fingerprint masks but no common
+    exact one, kept as they were at the same places in the document (``strings``: the query's such
+    literals, :attr:`Query.masked_strings`): a common shape (``"appArn": self.arn,`` in a generated
+    model) says nothing, but the strings it keeps are what the code says, and a renamed copy keeps
+    them."""
+    n = 0
+    for t in tiles:
+        where = np.flatnonzero(strings[t.q : t.q + t.n])
+        if len(where):
+            n += int((qtok.exact[t.q + where] == dtok.exact[t.d + where]).sum())
+    return n
 
 
 def _distinct(tiles: list[Tile], qt: npt.NDArray[np.uint64], adjacent: bool) -> int:
@@ -534,25 +556,31 @@ def make_spans(
     free: npt.NDArray[np.int64] | None = None,
     rare_below: int = 1 << 30,
     adjacent: bool = False,
+    strings: npt.NDArray[np.bool_] | None = None,
 ) -> list[Aligned]:
     """The chains as spans, with what each carries; a chain carrying fewer than ``keep`` informative
     tokens is left out (it could decide nothing).  ``adjacent``: an exact-view span's distinct tokens are
-    also counted in pairs (:func:`_distinct`).  ``free``: :func:`free_prefix` of ``mask``, when the
-    caller has it.  ``df`` gives the query's document frequencies in this view when known; rare runs are
-    only looked for in chains whose best unbroken part is below ``rare_below`` (a longer one decides
-    without them)."""
+    also counted in pairs (:func:`_distinct`); ``strings``: an abstract view's masked string literals,
+    which count where the document keeps them (:func:`kept_strings_masked`).  ``free``:
+    :func:`free_prefix` of ``mask``, when the caller has it.  ``df`` gives the query's document
+    frequencies in this view when known; rare runs are only looked for in chains whose best unbroken part
+    is below ``rare_below`` (a longer one decides without them)."""
     if free is None:
         free = free_prefix(mask)
     out = []
     for c in chains:
-        informative = _informative(c, qt, free, adjacent=adjacent)
+
+        def kept(tiles: list[Tile]) -> int:
+            return kept_strings_masked(tiles, qtok, dtok, strings) if strings is not None else 0
+
+        informative = _informative(c, qt, free, adjacent=adjacent, kept=kept(c))
         if informative < keep:
             continue
         parts = _unbroken(c) if len(c) > 1 else [c]
         run = (
             informative
             if len(parts) == 1
-            else max(_informative(part, qt, free, adjacent=adjacent) for part in parts)
+            else max(_informative(part, qt, free, adjacent=adjacent, kept=kept(part)) for part in parts)
         )
         rare = unique = 0
         frequencies = df() if df is not None and run < rare_below else None
@@ -633,4 +661,5 @@ def view_spans(
         free=free,
         rare_below=rare_below,
         adjacent=view == "exact",
+        strings=None if view == "exact" or not query.masked_strings.any() else query.masked_strings,
     )

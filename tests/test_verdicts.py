@@ -844,3 +844,43 @@ def test_a_notice_kept_in_line_comments_is_learned_as_boilerplate(
                 assert res.verdict not in search.ATTRIBUTING, _found(res)
             else:  # an empty model: the index alone is too small to know the notice
                 assert _found(res)[:1] == [("widgets.c", "verbatim")]
+
+
+# A generated model's accessor (written for this test): a shape every generated model has, and the
+# strings that say which model it is.
+_ACCESSOR = """\
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "widgetArn": self.arn,
+            "assemblySchedule": self.schedule,
+            "calibrationStatus": self.status,
+            "creationTime": self.created,
+            "driftStatus": "NotChecked",
+        }
+"""
+
+
+def test_strings_kept_in_a_common_shape_count_in_a_renamed_span() -> None:
+    """An abstract span's string literals that a common *abstract* fingerprint masks, but no common
+    exact one, count as informative where the document keeps them (``align.kept_strings_masked``):
+    the shape says nothing, the strings say which model it is."""
+    renamed = (
+        _ACCESSOR.replace("to_dict", "v1").replace("self.arn", "self.v2").replace("self.schedule", "self.v3")
+    )
+    doc = fp.tokenize(_ACCESSOR.encode(), "Python")
+    t = fp.tokenize(renamed.encode(), "Python")
+    qe, qa = fp.kgrams(t.exact), fp.kgrams(t.abstract)
+    strings = int((t.abstract == np.uint64(lexer.CLASS_HASH[lexer.STRING])).sum())
+    assert strings == 6
+    shape_common = Query.of(t, qe, qa, np.unique(qa))  # every abstract k-gram boilerplate
+    assert shape_common.masked_strings.sum() == strings
+    (a,) = view_spans(shape_common, doc, "abstract", 1)
+    assert a.informative == strings  # only the kept strings carry anything
+    other = fp.tokenize(
+        _ACCESSOR.replace('"', "'").replace("Time", "Date").replace("Arn", "Id").encode(), "Python"
+    )
+    assert [s.informative for s in view_spans(shape_common, other, "abstract", 1)] == [strings - 2]
+    # Boilerplate in both views: the strings are common too, and count for nothing.
+    both_common = Query.of(t, qe, qa, np.unique(np.concatenate((qe, qa))))
+    assert not both_common.masked_strings.any()
+    assert view_spans(both_common, doc, "abstract", 1) == []
