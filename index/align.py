@@ -567,12 +567,12 @@ def make_spans(
     is below ``rare_below`` (a longer one decides without them)."""
     if free is None:
         free = free_prefix(mask)
+
+    def kept(tiles: list[Tile]) -> int:
+        return kept_strings_masked(tiles, qtok, dtok, strings) if strings is not None else 0
+
     out = []
     for c in chains:
-
-        def kept(tiles: list[Tile]) -> int:
-            return kept_strings_masked(tiles, qtok, dtok, strings) if strings is not None else 0
-
         informative = _informative(c, qt, free, adjacent=adjacent, kept=kept(c))
         if informative < keep:
             continue
