@@ -28,6 +28,8 @@ from whence.index.align import Query, view_spans
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
 
+from .mutations import rename
+
 PROGRAMS = Path(__file__).parent / "fixtures" / "programs"
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 MODULES = ("random.py", "heapq.py", "bisect.py", "textwrap.py")
@@ -884,3 +886,25 @@ def test_strings_kept_in_a_common_shape_count_in_a_renamed_span() -> None:
     both_common = Query.of(t, qe, qa, np.unique(np.concatenate((qe, qa))))
     assert not both_common.masked_strings.any()
     assert view_spans(both_common, doc, "abstract", 1) == []
+
+
+def test_of_equal_renamed_matches_the_one_that_kept_the_copys_literals_ranks_first(tmp_path: Path) -> None:
+    """The standard library's CJK codec modules are one shape: renamed, a copy of any of them matches
+    each as far; the one whose codec name and module the copy kept ranks first (``agreed_tokens``),
+    whatever order the candidates came in."""
+    modules = ("big5.py", "gbk.py", "johab.py", "euc_kr.py")
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in modules:
+        shutil.copy(STDLIB / "encodings" / name, src)
+    shutil.copy(STDLIB / "heapq.py", src)
+    with open_store(tmp_path / "i.sqlite", create=True) as st:
+        ingest.build(st, ingest.sources([src], repo="example/codecs", licenses=["PSF-2.0"]), workers=1)
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        for name in modules:
+            copy = rename((STDLIB / "encodings" / name).read_text())
+            res = search.search(st, copy, language="Python")
+            assert res.matches[0].primary.path == name, _found(res)
+            same = [m for m in res.matches if m.matched_tokens == res.matches[0].matched_tokens]
+            assert len(same) >= 2  # the others matched as much: the literals decided
+            assert same[0].agreed_tokens > max(m.agreed_tokens for m in same[1:])
