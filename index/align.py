@@ -43,6 +43,10 @@ UNIQUE_DF = 1
 #: A rare run's informative tokens are at most this many times its distinct tokens (a short match must
 #: say more per token than a long one).
 RARE_DISTINCT_FACTOR = 2
+#: ... or, in the exact view, at most this many times its distinct pairs of adjacent tokens when that is
+#: more: an import block (``import java.lang.System.Logger;`` ...) has few distinct tokens and half again
+#: as many pairs, all of them every Java file's; counted twice, four import lines made a rare run.
+RARE_PAIR_FACTOR = 1
 #: Tiles closer than this (in both texts, tokens) join one span: a changed literal or a dropped token
 #: does not cut a copy in two.
 SPAN_GAP = 12
@@ -469,17 +473,19 @@ def _informative(
     factor: int = DISTINCT_FACTOR,
     adjacent: bool = False,
     kept: int = 0,
+    pair_factor: int | None = None,
 ) -> int:
     """Informative tokens of tiles (see :class:`Aligned`), at most ``factor`` times their distinct ones
-    (``adjacent``: their distinct tokens or distinct pairs of adjacent tokens, whichever is more);
-    ``free`` is the prefix sum of the query's tokens no boilerplate mask covers; ``kept``: masked tokens
-    that count all the same (:func:`kept_strings_masked`)."""
+    (``adjacent``: or ``pair_factor`` -- by default ``factor`` -- times their distinct pairs of adjacent
+    tokens, whichever is more); ``free`` is the prefix sum of the query's tokens no boilerplate mask
+    covers; ``kept``: masked tokens that count all the same (:func:`kept_strings_masked`)."""
     if not tiles:
         return 0
     n = sum(int(free[t.q + t.n] - free[t.q]) for t in tiles) + kept
     if n == 0:
         return 0
-    return min(n, factor * _distinct(tiles, qt, adjacent))
+    tokens, pairs = _distinct(tiles, qt, adjacent)
+    return min(n, max(factor * tokens, (factor if pair_factor is None else pair_factor) * pairs))
 
 
 _STRING_HASH = np.uint64(lexer.CLASS_HASH[lexer.STRING])
@@ -499,17 +505,13 @@ def kept_strings_masked(tiles: list[Tile], qtok: Tokens, dtok: Tokens, strings: 
     return n
 
 
-def _distinct(tiles: list[Tile], qt: npt.NDArray[np.uint64], adjacent: bool) -> int:
-    """Distinct tokens of tiles; with ``adjacent``, distinct pairs of adjacent tokens when they are more: a
+def _distinct(tiles: list[Tile], qt: npt.NDArray[np.uint64], adjacent: bool) -> tuple[int, int]:
+    """Distinct tokens of tiles, and with ``adjacent`` their distinct pairs of adjacent tokens (else 0): a
     line of dashes has one of each, a table of five numbers in rows of three a score of pairs."""
     parts = [qt[t.q : t.q + t.n] for t in tiles]
     tokens = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    distinct = len(set(tokens.tolist()))
-    if adjacent:
-        pairs = [p[:-1] * _PAIR + p[1:] for p in parts if len(p) > 1]  # wraps: a hash of the two
-        if pairs:
-            distinct = max(distinct, len(set(np.concatenate(pairs).tolist())))
-    return distinct
+    pairs = [p[:-1] * _PAIR + p[1:] for p in parts if len(p) > 1] if adjacent else []  # wraps: a hash
+    return len(set(tokens.tolist())), len(set(np.concatenate(pairs).tolist())) if pairs else 0
 
 
 _PAIR = np.uint64(0x9E3779B97F4A7C15)  # an odd multiplier: (a, b) -> a * _PAIR + b mixes a into b
@@ -588,7 +590,9 @@ def make_spans(
             for p in parts:
                 most = _most(p, frequencies)
                 if 0 <= most <= RARE_DF:
-                    n = _informative(p, qt, free, RARE_DISTINCT_FACTOR, adjacent)
+                    n = _informative(
+                        p, qt, free, RARE_DISTINCT_FACTOR, adjacent, pair_factor=RARE_PAIR_FACTOR
+                    )
                     rare = max(rare, n)
                     if most <= UNIQUE_DF:
                         unique = max(unique, n)

@@ -908,3 +908,22 @@ def test_of_equal_renamed_matches_the_one_that_kept_the_copys_literals_ranks_fir
             same = [m for m in res.matches if m.matched_tokens == res.matches[0].matched_tokens]
             assert len(same) >= 2  # the others matched as much: the literals decided
             assert same[0].agreed_tokens > max(m.agreed_tokens for m in same[1:])
+
+
+def test_a_rare_run_of_import_lines_counts_its_pairs_once() -> None:
+    """Four import lines held by no other document are a rare run of 24 tokens, but of eight distinct
+    tokens and twelve distinct pairs, every one of them any Java file's: a rare run counts its distinct
+    pairs once (``align.RARE_PAIR_FACTOR``), so they carry 16 tokens' worth, not 24, and are no copy."""
+    code = (
+        "import java.lang.System.Logger;\nimport java.lang.System.Logger.Level;\n"
+        "import java.lang.System.Logger;\nimport java.lang.System.Logger.Level;\n"
+    )
+    t = fp.tokenize(code.encode(), "Java")
+    tiles = [align.Tile(0, 0, 24)]
+    free = align.free_prefix(np.zeros(len(t), dtype=bool))
+    rare = align._informative(
+        tiles, t.exact, free, align.RARE_DISTINCT_FACTOR, True, pair_factor=align.RARE_PAIR_FACTOR
+    )
+    assert align._distinct(tiles, t.exact, True)[0] * align.RARE_DISTINCT_FACTOR == rare < verdict.short_run()
+    # Counted at the rare factor, the pairs would have made it one.
+    assert align._informative(tiles, t.exact, free, align.RARE_DISTINCT_FACTOR, True) >= verdict.short_run()
