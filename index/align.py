@@ -497,12 +497,9 @@ def kept_strings_masked(tiles: list[Tile], qtok: Tokens, dtok: Tokens, strings: 
     literals, :attr:`Query.masked_strings`): a common shape (``"appArn": self.arn,`` in a generated
     model) says nothing, but the strings it keeps are what the code says, and a renamed copy keeps
     them."""
-    n = 0
-    for t in tiles:
-        where = np.flatnonzero(strings[t.q : t.q + t.n])
-        if len(where):
-            n += int((qtok.exact[t.q + where] == dtok.exact[t.d + where]).sum())
-    return n
+    qi, di = tile_positions((t.q, t.d, t.n) for t in tiles)
+    at = strings[qi]
+    return int(np.count_nonzero(qtok.exact[qi[at]] == dtok.exact[di[at]]))
 
 
 def _distinct(tiles: list[Tile], qt: npt.NDArray[np.uint64], adjacent: bool) -> tuple[int, int]:

@@ -256,28 +256,28 @@ def agreed_tokens(spans: list[Span], q: Tokens, d: Tokens) -> int:
     kept.  Of near-duplicates that match as much of the query, the document that agrees on more is the
     better origin: eight versions of a codec module share one shape, and only one names its codec
     ``'big5'`` where the copy does."""
-    seen: set[tuple[int, int, int]] = set()
     total = 0
-    for s in spans:
-        key = (s.query_tokens[0], s.query_tokens[1], s.tokens)
-        if key in seen:
-            continue
-        seen.add(key)
-        for t in s.tiles:
-            total += int(np.count_nonzero(q.exact[t[0] : t[0] + t[2]] == d.exact[t[1] : t[1] + t[2]]))
+    for s in _once(spans):
+        qi, di = tile_positions(s.tiles)
+        total += int(np.count_nonzero(q.exact[qi] == d.exact[di]))
     return total
 
 
 def covered_tokens(spans: list[Span]) -> int:
     """Query tokens matched by the spans (a region matched at two places of the document counts once)."""
+    return sum(s.tokens for s in _once(spans))
+
+
+def _once(spans: list[Span]) -> list[Span]:
+    """The spans, each region of the query once (the first of those matching it at several places)."""
     seen: set[tuple[int, int, int]] = set()
-    total = 0
+    out = []
     for s in spans:
         key = (s.query_tokens[0], s.query_tokens[1], s.tokens)
         if key not in seen:
             seen.add(key)
-            total += s.tokens
-    return total
+            out.append(s)
+    return out
 
 
 _IDENT_HASH = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
