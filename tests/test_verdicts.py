@@ -70,6 +70,12 @@ def store(index: Path) -> Iterator[SQLiteStore]:
     s.close()
 
 
+def _build(src: Path, path: Path, repo: str, license: str = "MIT") -> None:
+    """A SQLite index at ``path`` of the files under ``src``, as one repository under one license."""
+    with open_store(path, create=True) as st:
+        ingest.build(st, ingest.sources([src], repo=repo, licenses=[license]), workers=1)
+
+
 def _found(res: search.SearchResult) -> list[tuple[str, str]]:
     return [(m.primary.path, m.verdict) for m in res.matches]
 
@@ -202,22 +208,19 @@ def test_query_under_24_tokens_held_by_two_documents_is_not_attributed(tmp_path:
     text = (STDLIB / "heapq.py").read_text()
     (src / "heapq.py").write_text(text)
     (src / "bisect_plus.py").write_text((STDLIB / "bisect.py").read_text() + "\n\n" + _HEAPIFY)
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/two", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/two")
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         res = search.search(st, _HEAPIFY)
         assert res.verdict not in search.ATTRIBUTING, _found(res)
     (src / "bisect_plus.py").unlink()
     (src / "heapq_copy.py").write_text("# a vendored copy\nVENDORED = True\n" + text)
-    with open_store(tmp_path / "copy.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/copy", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "copy.sqlite", "example/copy")
     with open_store(tmp_path / "copy.sqlite", readonly=True) as st:
         found = _found(search.search(st, _HEAPIFY))
         assert sorted(found[:2]) == [("heapq.py", "verbatim"), ("heapq_copy.py", "verbatim")], found
     # Each file alone is found: the rule, not the lookup, tells them apart.
     (src / "heapq_copy.py").unlink()
-    with open_store(tmp_path / "one.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/one", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "one.sqlite", "example/one")
     with open_store(tmp_path / "one.sqlite", readonly=True) as st:
         assert _found(search.search(st, _HEAPIFY))[:1] == [("heapq.py", "verbatim")]
 
@@ -244,8 +247,7 @@ def test_short_query_from_a_tiny_file_is_found(tmp_path: Path) -> None:
     src.mkdir()
     (src / "urls.py").write_text(_TINY)
     shutil.copy(STDLIB / "heapq.py", src)
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/tiny", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/tiny")
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         res = search.search(st, query)
     assert _found(res)[:1] == [("urls.py", "verbatim")]
@@ -415,8 +417,7 @@ def test_a_short_querys_sole_holder_is_aligned_past_the_ranking_cut(
     (src / "heapq.py").write_text(text)
     for i in range(3):
         (src / f"paste{i}.py").write_text(f"# paste {i}\n" + half)
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/sole", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/sole")
     monkeypatch.setattr(candidates, "MAX_CANDIDATES", 2)
     monkeypatch.setattr(candidates, "MIN_CANDIDATES", 2)
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
@@ -444,8 +445,7 @@ def test_short_renamed_run_that_keeps_three_strings_is_a_near_duplicate_though_n
     src.mkdir()
     for i, module in enumerate(_UNRELATED):
         (src / f"report{i}.py").write_text((STDLIB / module).read_text() + "\n\n" + _REPORT)
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/vendored", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/vendored")
     names = {"describe": "show", "record": "rec", "out": "stream"}
     copy = _rename(_REPORT, names)
     other = copy.replace("owner: %s", "group: %s").replace("size: %d bytes", "length: %d")
@@ -470,8 +470,7 @@ def test_short_fragment_is_not_verbatim_when_it_is_common(tmp_path: Path) -> Non
     src.mkdir()
     for i, module in enumerate(_UNRELATED[:4]):
         (src / f"copy{i}.py").write_text((STDLIB / module).read_text() + "\n\n" + frag)
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/many", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/many")
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         res = search.search(st, frag)
     assert res.verdict not in search.ATTRIBUTING, _found(res)
@@ -702,8 +701,7 @@ def test_bulleted_bsd3_license_stays_clean_though_an_indexed_header_quotes_it(
         header + " */\npackage org.example.meter;\n\npublic final class Meter {\n"
         "    private long total;\n\n    public void add(long amount) {\n        total += amount;\n    }\n}\n"
     )
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/meter", licenses=["BSD-3-Clause"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/meter", "BSD-3-Clause")
     bulleted = (
         "BSD 3-Clause License\n\nCopyright (c) 2021, Someone Else\nAll rights reserved.\n\n"
         + _BSD3_PREAMBLE
@@ -756,8 +754,7 @@ def test_a_table_copied_verbatim_is_verbatim_though_its_tokens_repeat(tmp_path: 
     src.mkdir()
     (src / "palette.py").write_text(_PALETTE)
     shutil.copy(STDLIB / "heapq.py", src)
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/palette", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/palette")
     rows = _PALETTE.splitlines(keepends=True)
     piece = "".join(rows[40:55])  # file lines 41-55
     q = _query(piece)
@@ -828,8 +825,7 @@ def test_a_notice_kept_in_line_comments_is_learned_as_boilerplate(
     src.mkdir()
     block = "/*\n" + "".join(f" * {line}\n" for line in _NOTICE.splitlines()) + " */\n"
     (src / "widgets.c").write_text(block + code)
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/widgets", licenses=["MIT"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/widgets")
     model = tmp_path / "model.npz"
     meta = json.dumps({"fingerprint": {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}})
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
@@ -898,8 +894,7 @@ def test_of_equal_renamed_matches_the_one_that_kept_the_copys_literals_ranks_fir
     for name in modules:
         shutil.copy(STDLIB / "encodings" / name, src)
     shutil.copy(STDLIB / "heapq.py", src)
-    with open_store(tmp_path / "i.sqlite", create=True) as st:
-        ingest.build(st, ingest.sources([src], repo="example/codecs", licenses=["PSF-2.0"]), workers=1)
+    _build(src, tmp_path / "i.sqlite", "example/codecs", "PSF-2.0")
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         for name in modules:
             copy = rename((STDLIB / "encodings" / name).read_text())
