@@ -82,13 +82,14 @@ EVIDENCE: dict[str, tuple[str, float]] = {
     "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.998),
     # (none wrong of 346: the figure is the rule of three's bound, 1 - 3/n)
     "short-unique-run": ("a query under a rare run's size, held whole by one document and no other", 0.991),
+    "short-unique-renamed": ("a short query's run renamed one to one, in a shape one document has", 0.975),
     "edited": ("runs of the same tokens joined over changed tokens", 0.95),
     "renamed": ("the same code with identifiers renamed consistently", 0.993),
     "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.962),
     # (none wrong of 17, over seeds 1, 2, 5 and 7: the rule of three's bound; seeds 1 and 2 alone had 11)
     "short-renamed-strings": ("a short query's run below the minimum, renamed, keeping its strings", 0.82),
     "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.966),
-    "partial": ("a shared region below the minimum match size: for a person to judge", 0.515),
+    "partial": ("a shared region below the minimum match size: for a person to judge", 0.517),
 }
 
 
@@ -179,7 +180,17 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         return _judgement("verbatim", "short-rare-run", good or rare)
     if tiny:  # a query of a few lines: held whole by one document and no other, or nothing it can show
         held = [a.span for a in exact if whole(a)]
-        return _judgement("verbatim", "short-unique-run", held) if held else Judgement("none", [], 0, 0, "")
+        if held:
+            return _judgement("verbatim", "short-unique-run", held)
+        # ... or held whole, renamed, in a shape one document and no other has
+        held = [
+            a.span
+            for a in view_spans(query, dtok, "abstract", low)
+            if whole(a) and renamed_unique(a.span, query.tokens, dtok)
+        ]
+        if held:
+            return _judgement("near-duplicate", "short-unique-renamed", held)
+        return Judgement("none", [], 0, 0, "")
     # Near-duplicate evidence of each kind; the one covering most of the query decides (so that an
     # obfuscated copy's real origin, with more renamed code than edited runs, ranks above a file that
     # shares one renamed stretch).
@@ -211,6 +222,12 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         found.append(_judgement("near-duplicate", "renamed", good))
     elif rare:  # a short query's rare run, renamed
         found.append(_judgement("near-duplicate", "short-rare-renamed", rare))
+    elif sole := [
+        a.span
+        for a in abstract
+        if a.unique_run >= short and a.span.tokens >= share and renamed_unique(a.span, query.tokens, dtok)
+    ]:  # a short query's run in a shape one document alone has, renamed without a slip
+        found.append(_judgement("near-duplicate", "short-unique-renamed", sole))
     elif query.short:  # a short query's renamed run that is not rare, but keeps its strings
         strung = [
             a.span
@@ -384,6 +401,27 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
         ):
             return one_to_one
     return repeats >= 3 and repeated >= 2 and consistent * 5 >= repeats * 4
+
+
+#: A short renamed run in a shape one document alone has is a copy only if the shape has at least this
+#: many distinct tokens: a list of names (struct fields ``Name bool``, an enumeration of constants) has
+#: two to five, and any list as long is "unique".
+UNIQUE_SHAPE_DISTINCT = 6
+
+
+def renamed_unique(span: Span, q: Tokens, d: Tokens) -> bool:
+    """Whether a short query's run in a shape that one document alone has (every k-gram held by at most
+    :data:`.align.UNIQUE_DF` documents) is that document renamed: a shape of at least
+    :data:`UNIQUE_SHAPE_DISTINCT` distinct tokens, every literal kept, and at least two names renamed,
+    one to one (each renamed name always to the same name, no two to one; a name also left as it was
+    somewhere, a docstring's word, is no slip).  Kept literals alone say little of a few lines (a
+    header guard's ``extern "C"`` and ``#error`` message are in every header of a project)."""
+    kinds, qe, de, lit = _tiled(span, q, d)
+    if not (qe[lit] == de[lit]).all() or len(np.unique(kinds)) < UNIQUE_SHAPE_DISTINCT:
+        return False
+    ident = kinds == _IDENT_HASH
+    renamed = {(a, b) for a, b in zip(qe[ident].tolist(), de[ident].tolist(), strict=True) if a != b}
+    return len({a for a, _ in renamed}) == len(renamed) == len({b for _, b in renamed}) >= 2
 
 
 @dataclass(slots=True)

@@ -225,6 +225,54 @@ def test_query_under_24_tokens_held_by_two_documents_is_not_attributed(tmp_path:
         assert _found(search.search(st, _HEAPIFY))[:1] == [("heapq.py", "verbatim")]
 
 
+def test_query_under_24_tokens_renamed_in_a_shape_one_document_has_is_a_near_duplicate(
+    store: SQLiteStore,
+) -> None:
+    # heapify's two lines renamed as a copier would: four names renamed one to one, the literal kept, in
+    # a shape that heapq.py alone has.
+    copy = "    for j in reversed(range(size//2)):\n        sift(arr, j)\n"
+    res = search.search(store, copy)
+    assert verdict.unique_min() <= res.tokens < verdict.short_run()
+    assert _found(res)[:1] == [("heapq.py", "near-duplicate")]
+    m = res.matches[0]
+    assert m.evidence == "short-unique-renamed" and m.confidence == search.EVIDENCE["short-unique-renamed"][1]
+    assert m.spans[0].query_lines == (1, 2)
+    for other in (
+        "    for j in reversed(range(j//2)):\n        sift(arr, j)\n",  # two names made one
+        "    for j in reversed(range(size//3)):\n        sift(arr, j)\n",  # a literal changed
+        "    for i in reversed(range(n//2)):\n        sift(x, i)\n",  # one name renamed
+    ):
+        res = search.search(store, other)
+        assert res.verdict not in search.ATTRIBUTING, (other, _found(res))
+
+
+def test_a_list_of_renamed_names_in_a_unique_shape_is_not_a_copy(tmp_path: Path) -> None:
+    # Two import lines have four distinct tokens (`import`, a name, `.`, `;`): any two such lines are
+    # one another "renamed", one to one, and an index that holds only one such pair calls the shape
+    # unique.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Limits.java").write_text(
+        "import jdk.xml.internal.XMLLimitAnalyzer;\nimport jdk.xml.internal.XMLSecurityManager;\n"
+    )
+    _build(src, tmp_path / "i.sqlite", "example/imports")
+    query = "import java.util.stream.Collectors;\nimport java.util.stream.Stream;\n"
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, query)
+        assert verdict.unique_min() <= res.tokens < verdict.short_run()
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        q, d = fp.tokenize(query.encode()), fp.tokenize((src / "Limits.java").read_bytes())
+        spans = view_spans(_query(query), d, "abstract", fp.K)
+        assert spans and len(set(q.abstract.tolist())) < verdict.UNIQUE_SHAPE_DISTINCT
+        assert not any(verdict.renamed_unique(a.span, q, d) for a in spans)
+        with pytest.MonkeyPatch.context() as mp:  # the shape's few distinct tokens are what refuse it
+            mp.setattr(verdict, "UNIQUE_SHAPE_DISTINCT", 0)
+            assert all(verdict.renamed_unique(a.span, q, d) for a in spans)
+            res = search.search(st, query)
+            assert _found(res)[:1] == [("Limits.java", "near-duplicate")]
+            assert res.matches[0].evidence == "short-unique-renamed"
+
+
 # A tiny file (31 tokens): its winnowing selects none of the k-grams of lines 2-7 (20 tokens).
 _TINY = (
     '"""Cost explorer URLs."""\nfrom .responses import CostExplorerResponse\n\n'
@@ -392,7 +440,13 @@ def test_short_rare_renamed_run_that_keeps_four_names_is_a_near_duplicate(
         "controls seeding, as for Random", "picks the start, like Generator"
     )
     assert search.search(store, other).verdict not in search.ATTRIBUTING
-    monkeypatch.setattr(verdict, "RARE_KEPT_NAMES", 10**6)  # without the rule: not attributed
+    # Without the rule, the shape that random.py alone has decides: three names renamed one to one and
+    # every literal kept (renamed_unique); without either rule, nothing does.
+    monkeypatch.setattr(verdict, "RARE_KEPT_NAMES", 10**6)
+    res = search.search(store, copy)
+    assert _found(res)[:1] == [("random.py", "near-duplicate")]
+    assert res.matches[0].evidence == "short-unique-renamed"
+    monkeypatch.setattr(verdict, "UNIQUE_SHAPE_DISTINCT", 10**6)
     assert search.search(store, copy).verdict not in search.ATTRIBUTING
     # One name renamed (twice) is no renaming evidence, however many names are kept.
     spans, q, d = _abstract_spans(_rename(piece, {"x": "value"}), "random.py")
