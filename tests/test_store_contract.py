@@ -97,6 +97,8 @@ def _queries(corpus: Path) -> dict[str, str]:
     """Queries of every shape search distinguishes: short and long fragments, whole files (LSH bands),
     edited copies, code found in two repositories, and code that is in no indexed file."""
     unrelated = Path(search.__file__).read_text()
+    hsv = (corpus / "colorsys.py").read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(hsv) if "i = int(h*6.0)" in line)
     return {
         "fragment": _lines(corpus / "difflib.py", 410, 445),
         "short": _lines(corpus / "bisect.py", 20, 30),
@@ -105,6 +107,8 @@ def _queries(corpus: Path) -> dict[str, str]:
         "forked": _lines(corpus / "heapq.py", 200, 260),
         "forked-whole": (corpus / "textwrap.py").read_text(),
         "renamed": rename(_lines(corpus / "statistics.py", 300, 360)),
+        "rare": "".join(hsv[at : at + 3]),  # 26 tokens: a short query's rare run
+        "renamed-short": rename("".join(hsv[at : at + 2])),  # 17 tokens, in a shape one file has
         "reindented": reindent(_lines(corpus / "calendar.py", 100, 150)),
         "no-comments": strip_comments(_lines(corpus / "fractions.py", 100, 180)),
         "crlf": crlf(_lines(corpus / "shlex.py", 30, 90)),
@@ -123,14 +127,17 @@ def _canonical(result: dict[str, Any]) -> dict[str, Any]:
 def test_same_corpus_and_query_give_the_same_matches_and_spans(both: dict[str, str], corpus: Path) -> None:
     stores = {kind: open_store(target, readonly=True) for kind, target in both.items()}
     try:
-        verdicts = set()
+        verdicts, evidence = set(), set()
         for name, code in _queries(corpus).items():
             lite = search.search(stores["sqlite"], code, top=10).as_dict()
             engine = search.search(stores["elastic"], code, top=10).as_dict()
             assert _canonical(engine) == _canonical(lite), name
             verdicts.add(lite["verdict"])
-        # The comparison covered every verdict, not just empty answers.
+            evidence |= {m["evidence"] for m in lite["matches"][:1]}
+        # The comparison covered every verdict, not just empty answers, and the rules that read the
+        # document counts of a short query's k-grams (which each store gives its own way).
         assert verdicts == {"verbatim", "near-duplicate", "none"}
+        assert {"short-rare-run", "short-unique-renamed"} <= evidence, evidence
     finally:
         for s in stores.values():
             s.close()
