@@ -190,6 +190,13 @@ static const char KEYWORDS_SRC[] =
     "try type typedef typeof union unless unsafe unsigned use using var virtual void volatile when where "
     "while with yield None True False string str void";
 
+/* Must be the exact word list of lexer.PYTHON_WORDS (tests/test_fastfp.py compares them): the keywords a
+ * profile with python_words keeps verbatim in the abstract view; the others are names there. */
+static const char PYTHON_WORDS_SRC[] =
+    "and as assert async await break class continue def del elif else except finally for from global "
+    "if import in is lambda not or pass raise return try while with yield None True False self bool float "
+    "int str super type";
+
 static const char DIRECTIVES_SRC[] =
     "include define undef if ifdef ifndef elif else endif pragma error warning line import region "
     "endregion using";
@@ -203,6 +210,7 @@ typedef struct {
     uint64_t hash;
     const char *word; /* NULL: empty slot */
     size_t len;
+    int python; /* one of PYTHON_WORDS_SRC too */
 } kw_slot;
 
 static kw_slot kw_table[KW_TABLE_SIZE];
@@ -232,20 +240,21 @@ static int kw_insert(const char *word, size_t len)
     return -1;
 }
 
-FP_INLINE int is_keyword(uint64_t h, const unsigned char *word, size_t len)
+/* The keyword's slot, or NULL for a word that is none. */
+FP_INLINE const kw_slot *find_keyword(uint64_t h, const unsigned char *word, size_t len)
 {
     size_t idx = (size_t)(h & (KW_TABLE_SIZE - 1));
     for (;;) {
         const kw_slot *s = &kw_table[idx];
         if (s->word == NULL)
-            return 0;
+            return NULL;
         if (s->hash == h && s->len == len) {
             /* keywords are short: an inline loop beats a call to memcmp */
             size_t j = 0;
             while (j < len && (unsigned char)s->word[j] == word[j])
                 j++;
             if (j == len)
-                return 1;
+                return s;
         }
         idx = (idx + 1) & (KW_TABLE_SIZE - 1);
     }
@@ -288,6 +297,23 @@ static int init_tables(void)
             q++;
         if (q > p && kw_insert(p, (size_t)(q - p)) < 0)
             return -1;
+        p = q;
+    }
+    for (p = PYTHON_WORDS_SRC; *p;) {
+        const char *q;
+        kw_slot *s;
+        while (*p == ' ')
+            p++;
+        q = p;
+        while (*q && *q != ' ')
+            q++;
+        if (q > p) {
+            s = (kw_slot *)find_keyword(xxh64((const unsigned char *)p, (size_t)(q - p), SEED_EXACT),
+                                        (const unsigned char *)p, (size_t)(q - p));
+            if (s == NULL)
+                return -1; /* a Python word that is no keyword */
+            s->python = 1;
+        }
         p = q;
     }
     n_directives = 0;
@@ -409,6 +435,7 @@ typedef struct {
     int escapes, regex, char_quote;
     int stars;          /* a `*` first on its line and followed by white space is dropped (Syntax.stars) */
     int code_only;      /* block comments dropped whole (lexer.CODE_ONLY) */
+    int python_words;   /* keep only Python's keywords verbatim in the abstract view (Syntax.python_words) */
     int ident_comments; /* a marker starts with an identifier byte (REM) */
     int nblock, nline;
     unsigned char bopen[SX_MAX][SX_MAXLEN], bclose[SX_MAX][SX_MAXLEN];
@@ -438,6 +465,7 @@ static int parse_syntax(const unsigned char *p, Py_ssize_t len, syntax_t *sx)
     sx->char_quote = (p[0] & 4) != 0;
     sx->stars = (p[0] & 8) != 0;
     sx->code_only = (p[0] & 16) != 0;
+    sx->python_words = (p[0] & 32) != 0;
     p++;
     for (part = 0; part < 3; part++) { /* quotes, multiline, triple */
         const int bit = part == 0 ? S_QUOTE : part == 1 ? S_MULTI : S_TRIPLE;
@@ -759,6 +787,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
     Py_ssize_t depth = st->depth;
     const unsigned char *const start = sx->start; /* the profile's S_* bits per byte */
     const int ident_comments = sx->ident_comments, regex = sx->regex, stars = sx->stars;
+    const int python_words = sx->python_words;
 
     while (i < n) {
         const unsigned char c = d[i];
@@ -803,7 +832,8 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             j = ident_end(d, i + 1, n);
             uint64_t h = xxh64(d + i, (size_t)(j - i), SEED_EXACT);
             exact[t] = h;
-            if (is_keyword(h, d + i, (size_t)(j - i))) {
+            const kw_slot *kw = find_keyword(h, d + i, (size_t)(j - i));
+            if (kw != NULL && (kw->python || !python_words)) {
                 abstract[t] = h;
             }
             else {

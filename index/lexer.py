@@ -55,8 +55,9 @@ stable tokens.  The rules, with what a profile decides in brackets:
   operators never matters).
 
 Each token has two hashes: the *exact* view (xxh64 of its text) and the *abstract* view, in which every
-identifier, number and string is replaced by its class (keywords and punctuation are kept), so that a
-copy whose identifiers were consistently renamed has the same abstract tokens.
+identifier, number and string is replaced by its class (keywords and punctuation are kept: the words of
+:data:`KEYWORDS`, or in Python's profile those of :data:`PYTHON_WORDS`), so that a copy whose
+identifiers were consistently renamed has the same abstract tokens.
 
 :func:`guess_language` names a snippet's language from cheap clues (a shebang, ``#include``, ``def ...:``,
 ``package``, ...) or returns None; ``scripts/eval/guess_language.py`` measures it (``docs/fingerprints.md``:
@@ -77,8 +78,9 @@ import xxhash
 
 #: Version of the tokenisation rules, recorded in every index (``codec.FINGERPRINT_PARAMS``): an index
 #: built with other rules must be rebuilt.  1: one rule set for every language; 2: syntax profiles; 3: block
-#: comments transparent (their contents are tokens), doc-comment decorations dropped.
-LEXER_VERSION = 3
+#: comments transparent (their contents are tokens), doc-comment decorations dropped; 4: Python keeps only
+#: its own words of :data:`KEYWORDS` in the abstract view (:data:`PYTHON_WORDS`).
+LEXER_VERSION = 4
 
 # Token kinds.
 IDENT, KEYWORD, NUMBER, STRING, PUNCT = 0, 1, 2, 3, 4
@@ -102,6 +104,16 @@ KEYWORDS = frozenset(
     signed sizeof static struct super switch synchronized template then this throw throws trait true
     try type typedef typeof union unless unsafe unsigned use using var virtual void volatile when where
     while with yield None True False string str void""".split()
+)
+
+# The words of KEYWORDS that Python keeps verbatim in the abstract view (a profile's ``python_words``):
+# its keywords, ``self``, and the builtins among them, which a copier does not rename.  The others are
+# names in Python: a variable called ``func``, ``module``, ``end`` or ``final``, renamed, must not break
+# a renamed copy's abstract k-grams.  (``match`` and ``case`` are soft keywords, far more often names.)
+PYTHON_WORDS = frozenset(
+    b"""and as assert async await break class continue def del elif else except finally for from global
+    if import in is lambda not or pass raise return try while with yield None True False self bool float
+    int str super type""".split()
 )
 
 # ``#word`` at the start of a line that is code, not a comment (the default profile's ``#`` rule).
@@ -163,6 +175,8 @@ class Syntax:
         regex: ``/.../`` regular-expression literals (see the module docstring).
         char_quote: ``'`` opens a character literal only -- one character or a backslash escape (at most
             ten bytes) -- so that Rust's lifetimes and Haskell's primes stay punctuation.
+        python_words: the abstract view keeps only :data:`PYTHON_WORDS` of :data:`KEYWORDS` verbatim (the
+            other words are names: Python's profile); otherwise all of :data:`KEYWORDS`.
     """
 
     name: str
@@ -174,6 +188,7 @@ class Syntax:
     triple: bytes = b""
     regex: bool = False
     char_quote: bool = False
+    python_words: bool = False
 
     def __post_init__(self) -> None:
         if len(self.line) > _MAX_MARKERS or len(self.block) > _MAX_MARKERS:
@@ -202,7 +217,9 @@ class Syntax:
 
 @functools.cache
 def _encode(s: Syntax, code_only: bool = False) -> bytes:
-    out = bytearray([s.escapes | s.regex << 1 | s.char_quote << 2 | s.stars << 3 | code_only << 4])
+    out = bytearray(
+        [s.escapes | s.regex << 1 | s.char_quote << 2 | s.stars << 3 | code_only << 4 | s.python_words << 5]
+    )
     for part in (s.quotes, s.multiline, s.triple):
         out += bytes([len(part)]) + part
     out.append(len(s.block))
@@ -250,7 +267,7 @@ _LISP_BLOCK = {**_LISP, "block": ((b"#|", b"|#", True),)}
 _PROSE = {"quotes": b""}  # no comments, no strings: every word and mark is a token
 
 _PROFILES = [
-    _hash("Python", triple=b"\"'"),
+    _hash("Python", triple=b"\"'", python_words=True),
     _c("Java", triple=b'"', char_quote=True),
     _c("C", char_quote=True),
     _c("C++", char_quote=True),
@@ -541,6 +558,7 @@ def tokenize(
     comment_start |= frozenset(b[0] for o, c, _ in sx.block for b in (o, c))
     comment_start |= frozenset(m[0] ^ 0x20 for m, f in sx.line if f & WORD and chr(m[0]).isalpha())
     stars = sx.stars
+    python_words = sx.python_words
     n = len(data)
     exact: list[int] = []
     abstract: list[int] = []
@@ -656,7 +674,8 @@ def tokenize(
             word = data[i:j]
             h = xxhash.xxh64_intdigest(word, SEED_EXACT)
             keyword = word in KEYWORDS
-            emit(KEYWORD if keyword else IDENT, h, first, first)
+            kept = keyword and (word in PYTHON_WORDS or not python_words)
+            emit(KEYWORD if kept else IDENT, h, first, first)
             i = j
             line_has_token = True
             prev_operand = not keyword

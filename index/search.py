@@ -104,9 +104,12 @@ class QueryLexings:
         q = self._by_syntax.get(key)
         if q is None:
             toks = fp.tokenize(self.raw, language)
-            if _same_tokens(toks, self.first.tokens):  # most code lexes alike in both: keep what the
-                self._by_syntax[key] = self.first  # lookup knows (document frequencies included)
-                return self.first
+            # Most code lexes alike in several profiles: keep what the lookup knows of a lexing it read
+            # (document frequencies included).
+            for known in [self.first, *self._by_syntax.values()]:
+                if _same_tokens(toks, known.tokens):
+                    self._by_syntax[key] = known
+                    return known
             q = self.add(language, toks, fp.kgrams(toks.exact), fp.kgrams(toks.abstract))
         return q
 
@@ -224,15 +227,20 @@ def lookup_lexing(raw: bytes, language: str | None) -> tuple[str | None, Tokens]
     return language, toks
 
 
-def lookup_lexings(raw: bytes, language: str | None) -> tuple[str | None, Tokens, list[tuple[str, Tokens]]]:
+def lookup_lexings(
+    raw: bytes, language: str | None
+) -> tuple[str | None, Tokens, list[tuple[str | None, Tokens]]]:
     """:func:`lookup_lexing`, and the other lexings a query of unsure language also looks up.
 
     When no common language lexes the query like the default rules and the guess names none, the query
     is also looked up in the lexing of each probe that differs from the one chosen and whose language
     (or one of the same rules) has a clue in the text, if too weak a one for a guess (a Python docstring
     that quotes code in backticks lexes one way as Python, another under the default rules: its file
-    holds only the first; its triple quotes are the clue): (language, tokens, [(other language, its
-    tokens), ...])."""
+    holds only the first; its triple quotes are the clue).  A query that Python's rules lex like the
+    default rules, and that holds words Python takes for names but other languages for keywords
+    (``func``, ``new``, ``struct``: :data:`.lexer.PYTHON_WORDS`), is also looked up in the default rules'
+    lexing (None): Python files hold its abstract k-grams with those words as names, the other
+    languages' files with them as keywords.  (language, tokens, [(other language, its tokens), ...])."""
     if language:
         return language, fp.tokenize(raw, language), []
     plain = fp.tokenize(raw)
@@ -243,7 +251,11 @@ def lookup_lexings(raw: bytes, language: str | None) -> tuple[str | None, Tokens
         toks = fp.tokenize(raw, name)
         gap = abs(len(toks) - len(plain))
         if gap == 0:  # Python, tried first, lexed it otherwise: looked up too if it looks like Python's
-            earlier = [p for p in probes if p[0] == "Python"] if _pythonic(raw) else []
+            earlier: list[tuple[str | None, Tokens]] = (
+                [p for p in probes if p[0] == "Python"] if _pythonic(raw) else []
+            )
+            if lexer.syntax_for(name).python_words:  # the words Python takes for names are other
+                earlier.append((None, plain))  # languages' keywords: their files hold those k-grams
             return name, toks, _distinct(earlier, toks)
         probes.append((name, toks))
         if gap < best:
@@ -254,12 +266,13 @@ def lookup_lexings(raw: bytes, language: str | None) -> tuple[str | None, Tokens
     chosen, toks = closest if best <= _DIVERGENT * len(plain) else (None, plain)
     # Only languages with a clue in the text: prose (a license, a README) is not looked up as code.
     hinted = {lexer.syntax_bytes(name) for name in clues}
-    return chosen, toks, _distinct([p for p in probes if lexer.syntax_bytes(p[0]) in hinted], toks)
+    hinted_probes: list[tuple[str | None, Tokens]] = [p for p in probes if lexer.syntax_bytes(p[0]) in hinted]
+    return chosen, toks, _distinct(hinted_probes, toks)
 
 
-def _distinct(lexings: list[tuple[str, Tokens]], chosen: Tokens) -> list[tuple[str, Tokens]]:
+def _distinct(lexings: list[tuple[str | None, Tokens]], chosen: Tokens) -> list[tuple[str | None, Tokens]]:
     """Those of ``lexings`` that differ from ``chosen`` and from each other."""
-    out: list[tuple[str, Tokens]] = []
+    out: list[tuple[str | None, Tokens]] = []
     for name, t in lexings:
         if not any(_same_tokens(t, u) for u in [chosen, *(o for _, o in out)]):
             out.append((name, t))
@@ -284,20 +297,21 @@ def look_up(
     raw: bytes,
     language: str | None,
     toks: Tokens,
-    others: list[tuple[str, Tokens]],
+    others: list[tuple[str | None, Tokens]],
     documents: int,
 ) -> LookedUp:
     """Look up a query lexed as :func:`lookup_lexings` lexed it (``language``, ``toks``, ``others``)."""
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
     lookup, _ = candidates.lookup(qe, qa)
-    # A query of unsure language also looks up the k-grams its other lexings hold and this one does not
-    # (only those: what this lexing knows of its own k-grams, their boilerplate masks included, stays
-    # the same).
+    # A query of unsure language also looks up the k-grams its other lexings select and this one does
+    # not look up.  (A long query looks up its winnowed k-grams only, and another lexing's winnowing
+    # selects others where the two differ: a Java file's k-grams are selected as the default rules'
+    # lexing selects them, which the Python lexing, with its names for Java's keywords, would not.)
     grams = [(name, t, fp.kgrams(t.exact), fp.kgrams(t.abstract)) for name, t in others]
     if grams:
         more = np.concatenate([candidates.lookup(e, a)[0] for _, _, e, a in grams])
-        lookup = np.concatenate((lookup, np.setdiff1d(more, np.concatenate((qe, qa)))))
+        lookup = np.concatenate((lookup, np.setdiff1d(more, lookup)))
     keys = candidates.band_keys(len(toks), qe)
     post = store.postings(
         lookup.view(np.int64), common_cap(documents), keys, budget=candidates.QUERY_POSTINGS

@@ -11,7 +11,7 @@ same shape (independent solutions of one small task, programs opening with the s
 
 * the tiles must cover most of the query's informative tokens (boilerplate and filler excluded, as for
   spans), or most of the document (a copy padded with added statements and helpers holds all of its
-  original and much besides);
+  original and much besides), and hold at least :data:`MIN_TILED` tokens;
 * the texts must share *what* the code says, not only its shape: most of the distinct string literals
   of the text with fewer appear in the other (hoisting moves them, it does not change them), or, when
   there are few strings, renamed identifiers map consistently across all tiles.
@@ -40,6 +40,10 @@ MIN_QUERY_TOKENS = 120
 K = 12
 #: Share of the query's informative tokens, or of the document's tokens, the tiles must cover.
 MIN_COVER = 0.5
+#: Fewest query tokens the tiles must hold, whatever share of the query's informative ones they are: as
+#: many as an ordered match needs (``verdict.MIN_MATCH_TOKENS``).  A list of 900 names is almost all
+#: boilerplate in the abstract view (a name after a name); a 13-token tile covered most of what was left.
+MIN_TILED = 40
 #: Share of the distinct string literals of the text with fewer that the other must hold.
 MIN_STRINGS = 0.6
 #: Fewest distinct string literals for the string test to apply (else the renaming test decides).
@@ -73,7 +77,7 @@ class Evidence(NamedTuple):
 
     @property
     def copied(self) -> bool:
-        if self.cover < MIN_COVER:
+        if self.cover < MIN_COVER or self.matched < MIN_TILED:
             return False
         if self.strings >= 0:
             return self.strings >= MIN_STRINGS

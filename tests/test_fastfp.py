@@ -311,7 +311,8 @@ def _kernel_words(name: str) -> set[bytes]:
 
 
 @pytest.mark.parametrize(
-    ("c_table", "python_set"), [("KEYWORDS_SRC", "KEYWORDS"), ("DIRECTIVES_SRC", "DIRECTIVES")]
+    ("c_table", "python_set"),
+    [("KEYWORDS_SRC", "KEYWORDS"), ("DIRECTIVES_SRC", "DIRECTIVES"), ("PYTHON_WORDS_SRC", "PYTHON_WORDS")],
 )
 def test_the_kernels_word_tables_are_the_lexers(c_table: str, python_set: str) -> None:
     """Both ways: a word only in the C table would make the kernel keep a word the lexer abstracts away
@@ -334,10 +335,34 @@ def test_keywords_and_directives() -> None:
             assert_same_tokens(line + b"\n" + line)
 
 
+def test_python_keeps_only_its_own_words_verbatim() -> None:
+    # Python's profile: of the keywords of every language, its own (and self, its builtins) stay in the
+    # abstract view; `func`, `module`, `end`, `new` are names there, as in a renamed copy.  Other
+    # profiles keep every keyword.  The kernel and the lexer agree on every word.
+    python = lexer.syntax_for("Python")
+    assert python.python_words and not lexer.syntax_for("JavaScript").python_words
+    assert lexer.PYTHON_WORDS < lexer.KEYWORDS
+    words = b" ".join(sorted(lexer.KEYWORDS))
+    assert_same_tokens(words, python)
+    assert_same_tokens(words)
+    toks = lexer.tokenize(words, syntax=python)
+    kept = {
+        w
+        for w, a in zip(words.split(), toks.abstract.tolist(), strict=True)
+        if a != lexer.CLASS_HASH[lexer.IDENT]
+    }
+    assert kept == lexer.PYTHON_WORDS
+    ident = lexer.CLASS_HASH[lexer.IDENT]
+    renamed = lexer.tokenize(b"end = func(module)\n", syntax=python).abstract
+    assert renamed.tolist() == lexer.tokenize(b"v1 = v2(v3)\n", syntax=python).abstract.tolist()
+    assert ident not in lexer.tokenize(b"func new end", "Go").abstract.tolist()[:1]
+
+
 @pytest.mark.parametrize("name", ["textwrap.py", "argparse.py", "json/decoder.py", "difflib.py"])
 def test_tokenize_real_code(name: str) -> None:
     data = (STDLIB / name).read_bytes()
     assert_same_tokens(data)
+    assert_same_tokens(data, lexer.syntax_for("Python"))
     assert_same_tokens(data.replace(b"\n", b"\r\n"))
     assert_same_tokens(data.replace(b"\n", b"\r"))
 

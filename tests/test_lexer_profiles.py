@@ -555,9 +555,11 @@ def test_an_index_built_with_earlier_lexing_rules_is_refused(image_index: Path, 
         with pytest.raises(IndexFormatError, match=message):
             open_store(old, readonly=True)
 
-    rebuild = "this whence uses '3': rebuild the index"
+    rebuild = f"this whence uses '{lexer.LEXER_VERSION}': rebuild the index"
     no_lexer = r"earlier whence \(it records no lexer.*rebuild the index"
     refused("DELETE FROM meta WHERE key = 'lexer'", no_lexer)  # as every index built before profiles
     refused("INSERT INTO meta VALUES ('lexer', '1')", f"lexer='1', {rebuild}")
-    # An index of lexer 2 (comments dropped whole) is refused in the same words.
+    # An index of lexer 2 (comments dropped whole) or 3 (Python's abstract view kept every language's
+    # keywords) is refused in the same words.
     refused("UPDATE meta SET value = '2' WHERE key = 'lexer'", f"lexer='2', {rebuild}")
+    refused("UPDATE meta SET value = '3' WHERE key = 'lexer'", f"lexer='3', {rebuild}")

@@ -105,6 +105,50 @@ def test_renamed_copy_joined_over_unequal_gaps_is_a_near_duplicate(store: SQLite
     assert _found(res)[0] == ("GradeReport.java", "near-duplicate")
 
 
+def test_a_java_copy_that_lexes_as_python_is_also_looked_up_with_javas_keywords(store: SQLiteStore) -> None:
+    # The renamed copy has no comment: Python's rules, tried first, lex it as the default rules do, and
+    # take `public`, `new`, `double` for names, as in Python they are.  GradeReport.java's abstract
+    # k-grams keep them as keywords: the query is also looked up in the default rules' lexing, whose
+    # winnowing selects the k-grams a Java file's does.
+    raw = (PROGRAMS / "RenamedCopy.java").read_bytes()
+    language, toks, others = search.lookup_lexings(raw, None)
+    assert language == "Python" and [name for name, _ in others] == [None]
+    plain = others[0][1]
+    assert np.array_equal(toks.exact, plain.exact) and not np.array_equal(toks.abstract, plain.abstract)
+    held = fp.index_fingerprint((PROGRAMS / "GradeReport.java").read_bytes(), "Java").hashes.view(np.uint64)
+    documents = store.stats()["documents"]
+    alone = search.look_up(store, raw, language, toks, [], documents).looked_up
+    both = search.look_up(store, raw, language, toks, others, documents).looked_up
+    gained = np.setdiff1d(np.intersect1d(both, held), alone)  # the file's k-grams only the other finds
+    assert len(gained) >= len(np.intersect1d(alone, held)) // 2 > 0
+    res = search.search(store, raw)
+    assert _found(res)[0] == ("GradeReport.java", "near-duplicate")
+
+
+def test_python_names_that_are_other_languages_keywords_are_renamed_as_names(tmp_path: Path) -> None:
+    # functools.partial.__new__ calls its argument `func`, a keyword of Go's (lexer.KEYWORDS): a copy
+    # that renames it keeps Python's abstract view (lexer.PYTHON_WORDS), not the union of the languages'.
+    lines = (STDLIB / "functools.py").read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("class partial:"))
+    piece = "".join(lines[at + 10 : at + 18])
+    assert piece.count("func") >= 6
+    copy = rename(piece)
+    assert "func " not in copy and "func." not in copy
+    same = [fp.tokenize(t.encode(), "Python").abstract for t in (piece, copy)]
+    assert np.array_equal(*same)
+    union = [fp.tokenize(t.encode(), "Go").abstract for t in (piece, copy)]
+    assert not np.array_equal(*union)
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("functools.py", "heapq.py", "textwrap.py"):
+        shutil.copy(STDLIB / name, src)
+    _build(src, tmp_path / "i.sqlite", "example/functools")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, copy)
+    assert _found(res)[:1] == [("functools.py", "near-duplicate")]
+    assert res.matches[0].evidence == "renamed"
+
+
 def test_copy_edited_throughout_is_a_near_duplicate_not_verbatim(store: SQLiteStore) -> None:
     # Names changed every few statements: the spans are joined over changed tokens, and no unbroken run
     # reaches the minimum, so the tokens are not "the same tokens".
@@ -124,6 +168,10 @@ def test_restructured_program_is_found_by_its_pieces(store: SQLiteStore) -> None
     assert ev.cover >= structure.MIN_COVER and ev.strings == 1.0
     res = search.search(store, copy)
     assert _found(res)[:1] == [("GradeReport.java", "near-duplicate")]
+    # The same cover and strings from tiles of fewer tokens than an ordered match needs are no copy:
+    # a list of names, almost all boilerplate, is "covered" by one short tile.
+    assert ev.matched >= structure.MIN_TILED
+    assert not ev._replace(matched=structure.MIN_TILED - 1).copied
 
 
 def test_independent_solution_of_the_same_task_is_not_attributed(store: SQLiteStore) -> None:
