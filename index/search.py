@@ -199,6 +199,25 @@ def _pythonic(raw: bytes) -> bool:
     return (b":" in raw or b">>> " in raw) and _DOCSTRING.search(raw) is not None
 
 
+#: A line ending in ``;`` or ``{`` (C-family code; Python's lines rarely do), and a Python block's
+#: opening line (``if x:``, ``def f(...):``; not a C or Go ``case x:`` label): see :func:`_python_shaped`.
+_BRACED = re.compile(rb"[;{][ \t]*\r?$", re.M)
+_COLON = re.compile(
+    rb"^[ \t]*(def|class|if|elif|else|for|while|try|except|finally|with|async)\b[^\n]*:[ \t]*(#[^\n]*)?\r?$",
+    re.M,
+)
+
+
+def _python_shaped(raw: bytes) -> bool:
+    """Whether a snippet looks like Python rather than another language that Python's rules lex alike: a
+    line opens a Python block (``if``, ``def``, ``for`` ... ending in ``:``) and none ends in ``;`` or
+    ``{``.  Other code is also looked up in the
+    default rules' lexing, whose abstract k-grams keep ``public``, ``new``, ``func`` as the keywords
+    its files hold (see :func:`lookup_lexings`); Python that calls a variable ``default`` or ``new``
+    need not pay for that second lookup.  Two searches, not a parse."""
+    return _COLON.search(raw) is not None and _BRACED.search(raw) is None
+
+
 #: With no exact probe and no guess, the closest probe is used when within this share of the tokens
 #: (see :func:`query_language`).
 _DIVERGENT = 0.1
@@ -237,10 +256,11 @@ def lookup_lexings(
     (or one of the same rules) has a clue in the text, if too weak a one for a guess (a Python docstring
     that quotes code in backticks lexes one way as Python, another under the default rules: its file
     holds only the first; its triple quotes are the clue).  A query that Python's rules lex like the
-    default rules, and that holds words Python takes for names but other languages for keywords
-    (``func``, ``new``, ``struct``: :data:`.lexer.PYTHON_WORDS`), is also looked up in the default rules'
-    lexing (None): Python files hold its abstract k-grams with those words as names, the other
-    languages' files with them as keywords.  (language, tokens, [(other language, its tokens), ...])."""
+    default rules, that does not look like Python (:func:`_python_shaped`) and holds words Python takes
+    for names but other languages for keywords (``func``, ``new``, ``struct``:
+    :data:`.lexer.PYTHON_WORDS`), is also looked up in the default rules' lexing (None): Python files
+    hold its abstract k-grams with those words as names, the other languages' files with them as
+    keywords.  (language, tokens, [(other language, its tokens), ...])."""
     if language:
         return language, fp.tokenize(raw, language), []
     plain = fp.tokenize(raw)
@@ -254,8 +274,9 @@ def lookup_lexings(
             earlier: list[tuple[str | None, Tokens]] = (
                 [p for p in probes if p[0] == "Python"] if _pythonic(raw) else []
             )
-            if lexer.syntax_for(name).python_words:  # the words Python takes for names are other
-                earlier.append((None, plain))  # languages' keywords: their files hold those k-grams
+            if lexer.syntax_for(name).python_words and not _python_shaped(raw):
+                # other code lexed as Python: the words Python takes for names are its keywords
+                earlier.append((None, plain))
             return name, toks, _distinct(earlier, toks)
         probes.append((name, toks))
         if gap < best:

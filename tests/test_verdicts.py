@@ -123,6 +123,14 @@ def test_a_java_copy_that_lexes_as_python_is_also_looked_up_with_javas_keywords(
     assert len(gained) >= len(np.intersect1d(alone, held)) // 2 > 0
     res = search.search(store, raw)
     assert _found(res)[0] == ("GradeReport.java", "near-duplicate")
+    # Python that calls a variable `new` opens a block with `if ...:` and no line ends in `;` or `{`:
+    # one lexing, one lookup.  A Go switch's `case "a":` labels are no Python block.
+    language, _, others = search.lookup_lexings(b"new = default + 1\nif new:\n    print(new)\n", None)
+    assert language == "Python" and others == []
+    language, _, others = search.lookup_lexings(
+        b'\tcase "a":\n\t\treturn new(T)\n\tdefault:\n\t\treturn nil\n', None
+    )
+    assert language == "Python" and [name for name, _ in others] == [None]
 
 
 def test_python_names_that_are_other_languages_keywords_are_renamed_as_names(tmp_path: Path) -> None:
