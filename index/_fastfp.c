@@ -241,11 +241,11 @@ static int kw_insert(const char *word, size_t len)
 }
 
 /* The keyword's slot, or NULL for a word that is none. */
-FP_INLINE const kw_slot *find_keyword(uint64_t h, const unsigned char *word, size_t len)
+FP_INLINE kw_slot *find_keyword(uint64_t h, const unsigned char *word, size_t len)
 {
     size_t idx = (size_t)(h & (KW_TABLE_SIZE - 1));
     for (;;) {
-        const kw_slot *s = &kw_table[idx];
+        kw_slot *s = &kw_table[idx];
         if (s->word == NULL)
             return NULL;
         if (s->hash == h && s->len == len) {
@@ -260,10 +260,29 @@ FP_INLINE const kw_slot *find_keyword(uint64_t h, const unsigned char *word, siz
     }
 }
 
+/* The next word of a space-separated word list at *p, its length in *len, and *p past it; NULL at the
+ * list's end. */
+static const char *next_word(const char **p, size_t *len)
+{
+    const char *w = *p, *q;
+    while (*w == ' ')
+        w++;
+    if (*w == '\0') {
+        *p = w;
+        return NULL;
+    }
+    for (q = w; *q && *q != ' '; q++)
+        ;
+    *len = (size_t)(q - w);
+    *p = q;
+    return w;
+}
+
 static int init_tables(void)
 {
     int c;
-    const char *p;
+    const char *p, *w;
+    size_t len;
     memset(char_class, 0, sizeof(char_class));
     for (c = 0; c < 256; c++) {
         unsigned char k = 0;
@@ -288,50 +307,24 @@ static int init_tables(void)
     hash_string = xxh64((const unsigned char *)"\0string", 7, SEED_EXACT);
 
     memset(kw_table, 0, sizeof(kw_table));
-    for (p = KEYWORDS_SRC; *p;) {
-        const char *q;
-        while (*p == ' ')
-            p++;
-        q = p;
-        while (*q && *q != ' ')
-            q++;
-        if (q > p && kw_insert(p, (size_t)(q - p)) < 0)
+    for (p = KEYWORDS_SRC; (w = next_word(&p, &len)) != NULL;) {
+        if (kw_insert(w, len) < 0)
             return -1;
-        p = q;
     }
-    for (p = PYTHON_WORDS_SRC; *p;) {
-        const char *q;
-        kw_slot *s;
-        while (*p == ' ')
-            p++;
-        q = p;
-        while (*q && *q != ' ')
-            q++;
-        if (q > p) {
-            s = (kw_slot *)find_keyword(xxh64((const unsigned char *)p, (size_t)(q - p), SEED_EXACT),
-                                        (const unsigned char *)p, (size_t)(q - p));
-            if (s == NULL)
-                return -1; /* a Python word that is no keyword */
-            s->python = 1;
-        }
-        p = q;
+    for (p = PYTHON_WORDS_SRC; (w = next_word(&p, &len)) != NULL;) {
+        kw_slot *s = find_keyword(xxh64((const unsigned char *)w, len, SEED_EXACT),
+                                  (const unsigned char *)w, len);
+        if (s == NULL)
+            return -1; /* a Python word that is no keyword */
+        s->python = 1;
     }
     n_directives = 0;
-    for (p = DIRECTIVES_SRC; *p;) {
-        const char *q;
-        while (*p == ' ')
-            p++;
-        q = p;
-        while (*q && *q != ' ')
-            q++;
-        if (q > p) {
-            if (n_directives >= MAX_DIRECTIVES)
-                return -1;
-            directive_word[n_directives] = p;
-            directive_len[n_directives] = (size_t)(q - p);
-            n_directives++;
-        }
-        p = q;
+    for (p = DIRECTIVES_SRC; (w = next_word(&p, &len)) != NULL;) {
+        if (n_directives >= MAX_DIRECTIVES)
+            return -1;
+        directive_word[n_directives] = w;
+        directive_len[n_directives] = len;
+        n_directives++;
     }
     return 0;
 }
