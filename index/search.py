@@ -105,8 +105,8 @@ class QueryLexings:
         if q is None:
             toks = fp.tokenize(self.raw, language)
             # Most code lexes alike in several profiles: keep what the lookup knows of a lexing it read
-            # (document frequencies included).
-            for known in [self.first, *self._by_syntax.values()]:
+            # (document frequencies included; the first lexing is tried first).
+            for known in self._by_syntax.values():
                 if _same_tokens(toks, known.tokens):
                     self._by_syntax[key] = known
                     return known
@@ -211,10 +211,10 @@ _COLON = re.compile(
 def _python_shaped(raw: bytes) -> bool:
     """Whether a snippet looks like Python rather than another language that Python's rules lex alike: a
     line opens a Python block (``if``, ``def``, ``for`` ... ending in ``:``) and none ends in ``;`` or
-    ``{``.  Other code is also looked up in the
-    default rules' lexing, whose abstract k-grams keep ``public``, ``new``, ``func`` as the keywords
-    its files hold (see :func:`lookup_lexings`); Python that calls a variable ``default`` or ``new``
-    need not pay for that second lookup.  Two searches, not a parse."""
+    ``{``.  Other code is also looked up in the default rules' lexing, whose abstract k-grams keep
+    ``public``, ``new``, ``func`` as the keywords its files hold (see :func:`lookup_lexings`); Python
+    that calls a variable ``default`` or ``new`` need not pay for that second lookup.  Two searches,
+    not a parse."""
     return _COLON.search(raw) is not None and _BRACED.search(raw) is None
 
 
@@ -266,14 +266,12 @@ def lookup_lexings(
     plain = fp.tokenize(raw)
     best = len(plain) + 1
     closest: tuple[str | None, Tokens] = (None, plain)
-    probes: list[tuple[str, Tokens]] = []
+    probes: list[tuple[str | None, Tokens]] = []
     for name in _PROBES:  # the commonest first: most code lexes exactly alike under the first few
         toks = fp.tokenize(raw, name)
         gap = abs(len(toks) - len(plain))
         if gap == 0:  # Python, tried first, lexed it otherwise: looked up too if it looks like Python's
-            earlier: list[tuple[str | None, Tokens]] = (
-                [p for p in probes if p[0] == "Python"] if _pythonic(raw) else []
-            )
+            earlier = [p for p in probes if p[0] == "Python"] if _pythonic(raw) else []
             if lexer.syntax_for(name).python_words and not _python_shaped(raw):
                 # other code lexed as Python: the words Python takes for names are its keywords
                 earlier.append((None, plain))
@@ -287,8 +285,7 @@ def lookup_lexings(
     chosen, toks = closest if best <= _DIVERGENT * len(plain) else (None, plain)
     # Only languages with a clue in the text: prose (a license, a README) is not looked up as code.
     hinted = {lexer.syntax_bytes(name) for name in clues}
-    hinted_probes: list[tuple[str | None, Tokens]] = [p for p in probes if lexer.syntax_bytes(p[0]) in hinted]
-    return chosen, toks, _distinct(hinted_probes, toks)
+    return chosen, toks, _distinct([p for p in probes if lexer.syntax_bytes(p[0]) in hinted], toks)
 
 
 def _distinct(lexings: list[tuple[str | None, Tokens]], chosen: Tokens) -> list[tuple[str | None, Tokens]]:
