@@ -298,10 +298,13 @@ def seed_runs(
     this when it is built; :func:`grow_runs` is its reference (the tests compare them)."""
     native = fp.seed_runs(grams.sorted, grams.order, dk, qt, dt, k, MAX_SEED_REPEATS, need)
     if native is not None:
+        # The kernel grows each run once: a seed inside a run grown before on its diagonal is skipped, and
+        # one past its end cannot grow back over the token that ended it, so starts never repeat
+        # (tests/test_fastfp.py checks it against the reference).
         hits, rows = native
         if len(rows) > MAX_RUNS:  # a very repetitive document: keep the longest runs
             rows = rows[np.sort(np.argsort(-rows[:, 2], kind="stable")[:MAX_RUNS])]
-        return hits, _one_per_start(rows)
+        return hits, rows
     hit = grams.shared(dk)
     if len(hit) < need:
         return len(hit), _NO_RUNS
@@ -316,17 +319,6 @@ def runs_of(grown: dict[tuple[int, int], int]) -> npt.NDArray[np.int64]:
     if not grown:
         return _NO_RUNS
     return np.array([(q, d, n) for (q, d), n in grown.items()], dtype=np.int64)
-
-
-def _one_per_start(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """``rows`` with one row per (query start, document start): the longest (as :func:`grow_runs`)."""
-    if len(rows) < 2:
-        return rows
-    o = np.lexsort((-rows[:, 2], rows[:, 1], rows[:, 0]))
-    r = rows[o]
-    first = np.ones(len(r), dtype=bool)
-    first[1:] = (r[1:, 0] != r[:-1, 0]) | (r[1:, 1] != r[:-1, 1])
-    return r if first.all() else r[first]
 
 
 def grow_runs(
@@ -386,8 +378,8 @@ def tile(runs: npt.NDArray[np.int64], nq: int, k: int) -> list[Tile]:
     taken = bytearray(nq)  # 1 where a chosen tile covers the query token (bytes ops run in C)
     out: list[Tile] = []
     free_left = nq
-    order = np.lexsort((runs[:, 1], runs[:, 0], -runs[:, 2]))
-    for q0, d0, n in runs[order].tolist():
+    rows = runs[np.lexsort((runs[:, 1], runs[:, 0], -runs[:, 2]))].tolist()
+    for q0, d0, n in rows:
         if free_left < k:  # the query is covered: no tile of k or more tokens can be taken
             break
         part = taken[q0 : q0 + n]
@@ -406,9 +398,7 @@ def tile(runs: npt.NDArray[np.int64], nq: int, k: int) -> list[Tile]:
     # matches in full, not only the first.
     chosen = {(t.q, t.n) for t in out}
     have = {(t.q, t.d, t.n) for t in out}  # a set, so that the check stays linear in the runs
-    out.extend(
-        Tile(q0, d0, n) for q0, d0, n in runs.tolist() if (q0, n) in chosen and (q0, d0, n) not in have
-    )
+    out.extend(Tile(q0, d0, n) for q0, d0, n in rows if (q0, n) in chosen and (q0, d0, n) not in have)
     return sorted(out, key=lambda t: (t.q, t.d))
 
 
@@ -479,13 +469,16 @@ def _informative(
     (``adjacent``: or ``pair_factor`` -- by default ``factor`` -- times their distinct pairs of adjacent
     tokens, whichever is more); ``free`` is the prefix sum of the query's tokens no boilerplate mask
     covers; ``kept``: masked tokens that count all the same (:func:`kept_strings_masked`)."""
-    if not tiles:
-        return 0
-    n = sum(int(free[t.q + t.n] - free[t.q]) for t in tiles) + kept
+    n = _free(tiles, free) + kept
     if n == 0:
         return 0
     tokens, pairs = _distinct(tiles, qt, adjacent)
     return min(n, max(factor * tokens, (factor if pair_factor is None else pair_factor) * pairs))
+
+
+def _free(tiles: list[Tile], free: npt.NDArray[np.int64]) -> int:
+    """The tokens of ``tiles`` that no boilerplate mask covers (``free``: :func:`free_prefix`)."""
+    return sum(int(free[t.q + t.n] - free[t.q]) for t in tiles)
 
 
 _STRING_HASH = np.uint64(lexer.CLASS_HASH[lexer.STRING])
@@ -572,6 +565,10 @@ def make_spans(
 
     out = []
     for c in chains:
+        # Informative tokens are at most the free ones (and the kept strings): a chain with too few is
+        # dropped before its distinct tokens are counted (most chains of a candidate are boilerplate).
+        if strings is None and _free(c, free) < keep:
+            continue
         informative = _informative(c, qt, free, adjacent=adjacent, kept=kept(c))
         if informative < keep:
             continue
@@ -601,14 +598,13 @@ def make_spans(
         ql = np.concatenate([qtok.line_start[t.q : t.q + t.n] for t in c]).astype(np.int64)
         dl = np.concatenate([dtok.line_start[t.d : t.d + t.n] for t in c]).astype(np.int64)
         keys = np.unique((ql << 32) | dl)
-        pairs = np.stack((keys >> 32, keys & 0xFFFFFFFF), axis=1)
         span = Span(
             (int(qtok.line_start[q0]), int(qtok.line_end[q1 - 1])),
             (int(dtok.line_start[d0]), int(dtok.line_end[d1 - 1])),
             matched,
             (q0, q1),
             (d0, d1),
-            tuple((int(a), int(b)) for a, b in pairs.tolist()),
+            tuple(zip((keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist(), strict=True)),
             tuple((t.q, t.d, t.n) for t in c),
         )
         out.append(Aligned(span, informative, run, rare, unique))
