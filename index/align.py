@@ -24,6 +24,7 @@ import numpy.typing as npt
 from . import boilerplate, lexer
 from . import fingerprint as fp
 from .lexer import Tokens
+from .stores.segments import in_sorted
 
 #: Most common runs kept per document and view (a very repetitive document keeps its longest).
 MAX_RUNS = 4096
@@ -132,14 +133,16 @@ def common_mask(
 ) -> npt.NDArray[np.bool_]:
     """Per token of an ``n``-token query whose k-grams are ``kgrams`` (at ``positions``, when only some
     are given): whether a k-gram in ``common`` (boilerplate fingerprints) covers it."""
-    mask = np.zeros(n + 1, dtype=np.int32)
-    if len(common):
-        starts = np.flatnonzero(np.isin(kgrams, common))
-        if positions is not None:
-            starts = positions[starts]
-        np.add.at(mask, starts, 1)
-        np.add.at(mask, np.minimum(starts + fp.K, n), -1)
-    return np.cumsum(mask[:n]) > 0
+    if not len(common) or not len(kgrams):
+        return np.zeros(n, dtype=bool)
+    starts = np.flatnonzero(in_sorted(np.sort(common), kgrams))  # a few hundred: sorting costs less than isin
+    if not len(starts):
+        return np.zeros(n, dtype=bool)
+    if positions is not None:
+        starts = positions[starts]
+    # +1 where a covering k-gram starts, -1 where it ends: covered where the running sum is positive.
+    delta = np.bincount(starts, minlength=n + 1) - np.bincount(np.minimum(starts + fp.K, n), minlength=n + 1)
+    return np.cumsum(delta[:n]) > 0
 
 
 #: Query tokens that no license fingerprint covers, between two that license fingerprints do, with at most

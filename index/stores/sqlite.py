@@ -804,7 +804,7 @@ class SQLiteStore(Store):
             allh, alld = allh[live], alld[live]
         uniq, counts = np.unique(allh, return_counts=True)
         common = uniq[counts > cap]
-        keep = ~np.isin(allh, common) if len(common) else np.ones(len(allh), dtype=bool)
+        keep = ~seg.in_sorted(common, allh)  # ``common`` is sorted (np.unique's order)
         return Postings(allh[keep], alld[keep], np.union1d(common, sure), bands)
 
     def _select_in(self, sql: str, values: Sequence[object]) -> list[tuple[Any, ...]]:
