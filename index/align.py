@@ -20,6 +20,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import xxhash
 
 from . import boilerplate, lexer
 from . import fingerprint as fp
@@ -224,8 +225,9 @@ class Query:
     _df: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
     exact_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     any_free: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
-    #: per query token: a string literal that a common abstract fingerprint masks and no common exact one
-    masked_strings: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: per query token: a string literal or a member's name (``.name``) that a common abstract fingerprint
+    #: masks and no common exact one (see :func:`kept_masked`)
+    masked_kept: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     # What other modules derive from the query alone, made once per query (see :meth:`memo`).
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -263,7 +265,7 @@ class Query:
             None,
             free_prefix(exact_mask),
             free_prefix(any_mask),
-            masked_strings=(tokens.abstract == _STRING_HASH) & any_mask & ~exact_mask,
+            masked_kept=((tokens.abstract == _STRING_HASH) | _members(tokens)) & any_mask & ~exact_mask,
         )
 
     @property
@@ -471,7 +473,7 @@ def _informative(
     """Informative tokens of tiles (see :class:`Aligned`), at most ``factor`` times their distinct ones
     (``adjacent``: or ``pair_factor`` -- by default ``factor`` -- times their distinct pairs of adjacent
     tokens, whichever is more); ``free`` is the prefix sum of the query's tokens no boilerplate mask
-    covers; ``kept``: masked tokens that count all the same (:func:`kept_strings_masked`)."""
+    covers; ``kept``: masked tokens that count all the same (:func:`kept_masked`)."""
     n = _free(tiles, free) + kept
     if n == 0:
         return 0
@@ -484,17 +486,29 @@ def _free(tiles: list[Tile], free: npt.NDArray[np.int64]) -> int:
     return sum(int(free[t.q + t.n] - free[t.q]) for t in tiles)
 
 
+_DOT = np.uint64(xxhash.xxh64_intdigest(b".", lexer.SEED_EXACT))
+
+
+def _members(tokens: Tokens) -> npt.NDArray[np.bool_]:
+    """Per token: whether it is a name right after a ``.`` (a member, a module's function)."""
+    out = np.zeros(len(tokens), dtype=bool)
+    if len(tokens) > 1:
+        out[1:] = (tokens.exact[:-1] == _DOT) & (tokens.abstract[1:] == _IDENT)
+    return out
+
+
 _STRING_HASH = np.uint64(lexer.CLASS_HASH[lexer.STRING])
 
 
-def kept_strings_masked(tiles: list[Tile], qtok: Tokens, dtok: Tokens, strings: npt.NDArray[np.bool_]) -> int:
-    """The string literals of an abstract span that a common *abstract* fingerprint masks but no common
-    exact one, kept as they were at the same places in the document (``strings``: the query's such
-    literals, :attr:`Query.masked_strings`): a common shape (``"appArn": self.arn,`` in a generated
-    model) says nothing, but the strings it keeps are what the code says, and a renamed copy keeps
-    them."""
+def kept_masked(tiles: list[Tile], qtok: Tokens, dtok: Tokens, kept: npt.NDArray[np.bool_]) -> int:
+    """The string literals and members' names of an abstract span that a common *abstract* fingerprint
+    masks but no common exact one, kept as they were at the same places in the document (``kept``: the
+    query's such tokens, :attr:`Query.masked_kept`): a common shape (``"appArn": self.arn,`` in a
+    generated model, ``def f(self): self.x.set_step()`` in a delegating class) says nothing, but the
+    strings it keeps and the members it calls are what the code says, and a renamed copy keeps them (a
+    copier renames its own names, not the library's it calls)."""
     qi, di = tile_positions((t.q, t.d, t.n) for t in tiles)
-    at = strings[qi]
+    at = kept[qi]
     return int(np.count_nonzero(qtok.exact[qi[at]] == dtok.exact[di[at]]))
 
 
@@ -551,35 +565,36 @@ def make_spans(
     free: npt.NDArray[np.int64] | None = None,
     rare_below: int = 1 << 30,
     adjacent: bool = False,
-    strings: npt.NDArray[np.bool_] | None = None,
+    kept: npt.NDArray[np.bool_] | None = None,
 ) -> list[Aligned]:
     """The chains as spans, with what each carries; a chain carrying fewer than ``keep`` informative
     tokens is left out (it could decide nothing).  ``adjacent``: an exact-view span's distinct tokens are
-    also counted in pairs (:func:`_distinct`); ``strings``: an abstract view's masked string literals,
-    which count where the document keeps them (:func:`kept_strings_masked`).  ``free``:
+    also counted in pairs (:func:`_distinct`); ``kept``: an abstract view's masked string literals and
+    members' names, which count where the document keeps them (:func:`kept_masked`).  ``free``:
     :func:`free_prefix` of ``mask``, when the caller has it.  ``df`` gives the query's document
     frequencies in this view when known; rare runs are only looked for in chains whose best unbroken part
     is below ``rare_below`` (a longer one decides without them)."""
     if free is None:
         free = free_prefix(mask)
 
-    def kept(tiles: list[Tile]) -> int:
-        return kept_strings_masked(tiles, qtok, dtok, strings) if strings is not None else 0
+    def kept_in(tiles: list[Tile]) -> int:
+        return kept_masked(tiles, qtok, dtok, kept) if kept is not None else 0
 
+    # Informative tokens are at most the free ones and the masked ones that can be kept: a chain with too
+    # few is dropped before its distinct tokens are counted (most chains of a candidate are boilerplate).
+    ceiling = free if kept is None else free + free_prefix(~kept)
     out = []
     for c in chains:
-        # Informative tokens are at most the free ones (and the kept strings): a chain with too few is
-        # dropped before its distinct tokens are counted (most chains of a candidate are boilerplate).
-        if strings is None and _free(c, free) < keep:
+        if _free(c, ceiling) < keep:
             continue
-        informative = _informative(c, qt, free, adjacent=adjacent, kept=kept(c))
+        informative = _informative(c, qt, free, adjacent=adjacent, kept=kept_in(c))
         if informative < keep:
             continue
         parts = _unbroken(c) if len(c) > 1 else [c]
         run = (
             informative
             if len(parts) == 1
-            else max(_informative(part, qt, free, adjacent=adjacent, kept=kept(part)) for part in parts)
+            else max(_informative(part, qt, free, adjacent=adjacent, kept=kept_in(part)) for part in parts)
         )
         rare = unique = 0
         frequencies = df() if df is not None and run < rare_below else None
@@ -661,5 +676,5 @@ def view_spans(
         free=free,
         rare_below=rare_below,
         adjacent=view == "exact",
-        strings=None if view == "exact" or not query.masked_strings.any() else query.masked_strings,
+        kept=None if view == "exact" or not query.masked_kept.any() else query.masked_kept,
     )

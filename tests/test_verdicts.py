@@ -968,10 +968,10 @@ _ACCESSOR = """\
 """
 
 
-def test_strings_kept_in_a_common_shape_count_in_a_renamed_span() -> None:
-    """An abstract span's string literals that a common *abstract* fingerprint masks, but no common
-    exact one, count as informative where the document keeps them (``align.kept_strings_masked``):
-    the shape says nothing, the strings say which model it is."""
+def test_strings_and_members_kept_in_a_common_shape_count_in_a_renamed_span() -> None:
+    """An abstract span's string literals and members' names that a common *abstract* fingerprint masks,
+    but no common exact one, count as informative where the document keeps them (``align.kept_masked``):
+    the shape says nothing, the strings and the members it reads say which model it is."""
     renamed = (
         _ACCESSOR.replace("to_dict", "v1").replace("self.arn", "self.v2").replace("self.schedule", "self.v3")
     )
@@ -980,17 +980,21 @@ def test_strings_kept_in_a_common_shape_count_in_a_renamed_span() -> None:
     qe, qa = fp.kgrams(t.exact), fp.kgrams(t.abstract)
     strings = int((t.abstract == np.uint64(lexer.CLASS_HASH[lexer.STRING])).sum())
     assert strings == 6
+    # self.v2, self.v3, self.status, self.created: four members, of which the copy kept two
     shape_common = Query.of(t, qe, qa, np.unique(qa))  # every abstract k-gram boilerplate
-    assert shape_common.masked_strings.sum() == strings
+    assert shape_common.masked_kept.sum() == strings + 4
     (a,) = view_spans(shape_common, doc, "abstract", 1)
-    assert a.informative == strings  # only the kept strings carry anything
+    assert a.informative == strings + 2  # only the kept strings and members carry anything
     other = fp.tokenize(
         _ACCESSOR.replace('"', "'").replace("Time", "Date").replace("Arn", "Id").encode(), "Python"
     )
-    assert [s.informative for s in view_spans(shape_common, other, "abstract", 1)] == [strings - 2]
-    # Boilerplate in both views: the strings are common too, and count for nothing.
+    assert [s.informative for s in view_spans(shape_common, other, "abstract", 1)] == [strings - 2 + 2]
+    # The same strings over other members: the strings alone carry.
+    elsewhere = fp.tokenize(_ACCESSOR.replace("self.", "self.x_").encode(), "Python")
+    assert [s.informative for s in view_spans(shape_common, elsewhere, "abstract", 1)] == [strings]
+    # Boilerplate in both views: the strings and members are common too, and count for nothing.
     both_common = Query.of(t, qe, qa, np.unique(np.concatenate((qe, qa))))
-    assert not both_common.masked_strings.any()
+    assert not both_common.masked_kept.any()
     assert view_spans(both_common, doc, "abstract", 1) == []
 
 
