@@ -1768,6 +1768,192 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* tile: greedy string tiling of the seeded runs (index/align.py)                                  */
+
+/* Order of the tiling: longest first, then by query start, then by document start. */
+static int tile_order(const void *a, const void *b)
+{
+    const int64_t *x = (const int64_t *)a, *y = (const int64_t *)b;
+    if (x[2] != y[2])
+        return x[2] > y[2] ? -1 : 1;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    if (x[1] != y[1])
+        return x[1] < y[1] ? -1 : 1;
+    return 0;
+}
+
+/* Order of the answer: by query start, then by document start. */
+static int tile_position(const void *a, const void *b)
+{
+    const int64_t *x = (const int64_t *)a, *y = (const int64_t *)b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    if (x[1] != y[1])
+        return x[1] < y[1] ? -1 : 1;
+    return x[2] < y[2] ? -1 : (x[2] > y[2]);
+}
+
+/* Order of the chosen tiles' lookup: by query start, then length, then document start. */
+static int tile_start_length(const void *a, const void *b)
+{
+    const int64_t *x = (const int64_t *)a, *y = (const int64_t *)b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    if (x[2] != y[2])
+        return x[2] < y[2] ? -1 : 1;
+    return x[1] < y[1] ? -1 : (x[1] > y[1]);
+}
+
+/* First chosen tile (rows of q, d, n sorted by tile_start_length) at or after (q, n), or m. */
+static Py_ssize_t chosen_at(const int64_t *chosen, Py_ssize_t m, int64_t q, int64_t n)
+{
+    Py_ssize_t lo = 0, hi = m;
+    while (lo < hi) {
+        const Py_ssize_t mid = lo + (hi - lo) / 2;
+        const int64_t *c = chosen + 3 * mid;
+        if (c[0] < q || (c[0] == q && c[2] < n))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* align.tile's reference semantics on `nr` runs (q, d, n triples, sorted here in place by tile_order):
+ * a run whose query tokens are free is taken; one overlapping earlier tiles keeps its free part when
+ * that is one piece of at least k tokens; once fewer than k query tokens are free nothing more fits.
+ * Then every run with the query start and length of a chosen tile, at another document start, is
+ * added (the same lines elsewhere in the document).  Writes the tiles, sorted by tile_position, to a
+ * buffer it allocates (*outp; the caller frees it) and returns their number, or -1 when out of memory. */
+static Py_ssize_t tile_impl(int64_t *runs, Py_ssize_t nr, Py_ssize_t nq, Py_ssize_t k, int64_t **outp)
+{
+    uint8_t *taken;
+    int64_t *out, *chosen;
+    Py_ssize_t i, nout = 0, nchosen, free_left = nq;
+    *outp = NULL;
+    qsort(runs, (size_t)nr, 3 * sizeof(int64_t), tile_order);
+    taken = (uint8_t *)calloc((size_t)(nq > 0 ? nq : 1), 1);
+    /* each run gives at most one tile and one repeat (a trimmed tile's run can also repeat another) */
+    out = (int64_t *)malloc((size_t)(nr > 0 ? 2 * nr : 1) * 3 * sizeof(int64_t));
+    if (taken == NULL || out == NULL) {
+        free(taken);
+        free(out);
+        return -1;
+    }
+    for (i = 0; i < nr && free_left >= k; i++) {
+        int64_t q0 = runs[3 * i], d0 = runs[3 * i + 1], n = runs[3 * i + 2], j;
+        int64_t ones = 0, first = -1, last = -1;
+        for (j = 0; j < n; j++) {
+            if (taken[q0 + j])
+                ones++;
+            else {
+                if (first < 0)
+                    first = j;
+                last = j;
+            }
+        }
+        if (n - ones < k)
+            continue;
+        if (ones) { /* overlaps a longer tile: keep the free part if it is one piece */
+            if (last + 1 - first != n - ones)
+                continue;
+            q0 += first;
+            d0 += first;
+            n -= ones;
+        }
+        memset(taken + q0, 1, (size_t)n);
+        free_left -= n;
+        out[3 * nout] = q0;
+        out[3 * nout + 1] = d0;
+        out[3 * nout + 2] = n;
+        nout++;
+    }
+    free(taken);
+    nchosen = nout;
+    if (nchosen > 0) {
+        chosen = (int64_t *)malloc((size_t)nchosen * 3 * sizeof(int64_t));
+        if (chosen == NULL) {
+            free(out);
+            return -1;
+        }
+        memcpy(chosen, out, (size_t)nchosen * 3 * sizeof(int64_t));
+        qsort(chosen, (size_t)nchosen, 3 * sizeof(int64_t), tile_start_length);
+        for (i = 0; i < nr; i++) {
+            const int64_t q0 = runs[3 * i], d0 = runs[3 * i + 1], n = runs[3 * i + 2];
+            Py_ssize_t at = chosen_at(chosen, nchosen, q0, n), c;
+            int same_place = 0;
+            if (at == nchosen || chosen[3 * at] != q0 || chosen[3 * at + 2] != n)
+                continue; /* no chosen tile of this query start and length */
+            for (c = at; c < nchosen && chosen[3 * c] == q0 && chosen[3 * c + 2] == n; c++)
+                if (chosen[3 * c + 1] == d0)
+                    same_place = 1;
+            if (same_place)
+                continue;
+            out[3 * nout] = q0;
+            out[3 * nout + 1] = d0;
+            out[3 * nout + 2] = n;
+            nout++;
+        }
+        free(chosen);
+    }
+    qsort(out, (size_t)nout, 3 * sizeof(int64_t), tile_position);
+    *outp = out;
+    return nout;
+}
+
+static PyObject *fp_tile(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"runs", "nq", "k", NULL};
+    PyObject *obj, *res = NULL;
+    Py_buffer view;
+    Py_ssize_t count, nq, k, nr, n = 0, i;
+    int64_t *runs = NULL, *out = NULL;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn:tile", kwlist, &obj, &nq, &k))
+        return NULL;
+    if (k < 1 || nq < 0) {
+        PyErr_Format(PyExc_ValueError, "tile(): k must be >= 1 and nq >= 0, got k=%zd, nq=%zd", k, nq);
+        return NULL;
+    }
+    if (get_int_array(obj, &view, 8, "tile", "runs", "64-bit integers", &count) < 0)
+        return NULL;
+    if (count % 3) {
+        PyErr_SetString(PyExc_ValueError, "tile(): runs must hold (query start, document start, length) triples");
+        goto done;
+    }
+    nr = count / 3;
+    runs = (int64_t *)malloc((size_t)(count > 0 ? count : 1) * sizeof(int64_t));
+    if (runs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(runs, view.buf, (size_t)count * sizeof(int64_t));
+    for (i = 0; i < nr; i++) {
+        const int64_t q0 = runs[3 * i], d0 = runs[3 * i + 1], len = runs[3 * i + 2];
+        if (q0 < 0 || d0 < 0 || len < 1 || q0 > (int64_t)nq - len) {
+            PyErr_Format(PyExc_ValueError, "tile(): run %zd (%lld, %lld, %lld) does not fit a %zd-token query",
+                         i, (long long)q0, (long long)d0, (long long)len, nq);
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    n = tile_impl(runs, nr, nq, k, &out);
+    Py_END_ALLOW_THREADS
+    if (n < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    res = PyBytes_FromStringAndSize(n > 0 ? (const char *)out : NULL, n * 3 * 8);
+done:
+    free(out);
+    free(runs);
+    PyBuffer_Release(&view);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
 
 static PyMethodDef fastfp_methods[] = {
     {"tokenize", (PyCFunction)(void (*)(void))fp_tokenize, METH_VARARGS | METH_KEYWORDS,
@@ -1795,6 +1981,10 @@ static PyMethodDef fastfp_methods[] = {
      "the alignment's seeding: hits = document k-grams (dk) found in the query's sorted k-grams; when\n"
      "hits >= need, runs holds int64 (query start, document start, length) triples, one per maximal\n"
      "token-exact common run (qt vs dt) seeded by a k-gram at most max_repeats times in the query."},
+    {"tile", (PyCFunction)(void (*)(void))fp_tile, METH_VARARGS | METH_KEYWORDS,
+     "tile(runs, nq, k) -> bytes\n\n"
+     "greedy string tiling (align.tile) of int64 (query start, document start, length) runs of an\n"
+     "nq-token query, tiles of at least k tokens: int64 triples of the tiles, by query then document start."},
     {"xxh64", (PyCFunction)(void (*)(void))fp_xxh64, METH_VARARGS | METH_KEYWORDS,
      "xxh64(data, seed=0) -> int\n\nThe XXH64 hash used by tokenize."},
     {NULL, NULL, 0, NULL}};

@@ -377,7 +377,22 @@ def grow_runs(
 
 def tile(runs: npt.NDArray[np.int64], nq: int, k: int) -> list[Tile]:
     """Greedy string tiling of the runs (rows of query start, document start, length; longest first,
-    then by position): non-overlapping tiles in the query, ordered by query position."""
+    then by position): non-overlapping tiles in the query, ordered by query position, then document
+    position.  The compiled kernel does this when it is built; :func:`tile_reference` is its reference
+    (the tests compare them)."""
+    if not len(runs):
+        return []
+    native = fp.tile(np.ascontiguousarray(runs, dtype=np.int64).reshape(-1), nq, k)
+    if native is not None:
+        return [Tile(q, d, n) for q, d, n in native.tolist()]
+    return tile_reference(runs, nq, k)
+
+
+def tile_reference(runs: npt.NDArray[np.int64], nq: int, k: int) -> list[Tile]:
+    """:func:`tile` in numpy and Python: each run in turn (longest first, then by query and document
+    start) is taken when its query tokens are free; one overlapping earlier tiles keeps its free part
+    when that is one piece of at least ``k`` tokens.  Then every run with a chosen tile's query start
+    and length, at another document start, is added."""
     if not len(runs):
         return []
     taken = bytearray(nq)  # 1 where a chosen tile covers the query token (bytes ops run in C)

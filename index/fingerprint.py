@@ -163,6 +163,15 @@ def seed_runs(
     return int(hits), np.frombuffer(runs, dtype=np.int64).reshape(-1, 3)
 
 
+def tile(runs: npt.NDArray[np.int64], nq: int, k: int) -> npt.NDArray[np.int64] | None:
+    """:func:`whence.index.align.tile` in the compiled kernel, or None without it: the tiles of ``runs``
+    (rows of query start, document start, length) over an ``nq``-token query, as rows of the same kind
+    ordered by query start, then document start."""
+    if _fastfp is None:
+        return None
+    return np.frombuffer(_fastfp.tile(runs, nq, k), dtype=np.int64).reshape(-1, 3)
+
+
 def _minhash_permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
     """The ``a`` and ``b`` of datasketch's ``affine32`` scheme for ``(num_perm, seed)``."""
     gen = np.random.RandomState(seed)

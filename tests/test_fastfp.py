@@ -773,3 +773,84 @@ def test_seed_runs_more_runs_than_document_kgrams() -> None:
         [sys.executable, "-X", "faulthandler", "-c", _MANY_RUNS], capture_output=True, text=True, env=env
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+# --- tile: greedy string tiling (index/align.py) --------------------------------------------------------
+
+
+def _tiles_both(runs: npt.NDArray[np.int64], nq: int, k: int) -> list[tuple[int, int, int]]:
+    """align.tile through the kernel, checked against its Python reference; the tiles as triples."""
+    from whence.index import align
+
+    native = align.tile(runs, nq, k)
+    assert native == align.tile_reference(runs, nq, k)
+    return [(t.q, t.d, t.n) for t in native]
+
+
+def test_tile_overlaps_repeats_and_a_covered_query() -> None:
+    runs = np.array(
+        [
+            [0, 100, 30],  # the longest: taken whole
+            [20, 200, 30],  # overlaps it by 10: its free 20 tokens are one piece, kept
+            [10, 300, 5],  # inside the first: nothing free
+            [0, 400, 30],  # the first tile's query tokens at another place in the document: repeated
+            [60, 500, 10],  # ten free tokens: under k=12, dropped
+        ],
+        dtype=np.int64,
+    )
+    assert _tiles_both(runs, 80, 12) == [(0, 100, 30), (0, 400, 30), (30, 210, 20)]
+    # Once fewer than k query tokens are free, nothing more is tried (the repeats still are).
+    full = np.array([[0, 0, 20], [0, 50, 20], [18, 90, 2]], dtype=np.int64)
+    assert _tiles_both(full, 20, 2) == [(0, 0, 20), (0, 50, 20)]
+    assert _tiles_both(np.zeros((0, 3), dtype=np.int64), 10, 2) == []
+
+
+def test_tile_matches_reference_on_real_alignments() -> None:
+    from whence.index import align
+
+    text = (STDLIB / "difflib.py").read_bytes()
+    lines = text.splitlines(keepends=True)
+    rng = np.random.default_rng(11)
+    tiled = 0
+    for _ in range(30):
+        a = int(rng.integers(0, len(lines) - 80))
+        kept = [ln for i, ln in enumerate(lines[a : a + int(rng.integers(20, 80))]) if i % 5 != 2]
+        query = b"".join(kept) * int(rng.integers(1, 3))  # dropped lines; sometimes the piece twice
+        qt, dt = fp.tokenize(query).exact, fp.tokenize(text).exact
+        if len(qt) < fp.K:
+            continue
+        _, runs = align.seed_runs(align.Grams.of(fp.kgrams(qt)), fp.kgrams(dt), qt, dt, fp.K, 1)
+        tiled += bool(_tiles_both(runs, len(qt), fp.K))
+    assert tiled >= 20
+
+
+@_SETTINGS
+@given(
+    st.integers(1, 120),
+    st.integers(1, 12),
+    st.lists(st.tuples(st.integers(0, 119), st.integers(0, 40), st.integers(1, 120)), max_size=60),
+)
+def test_tile_generated(nq: int, k: int, rows: list[tuple[int, int, int]]) -> None:
+    # one run per (query start, document start), each inside the query; few document starts, so that
+    # the same query run recurs at other places and overlapping runs are common
+    seen: dict[tuple[int, int], int] = {}
+    for q, d, n in rows:
+        if q < nq:
+            seen.setdefault((q, d), min(n, nq - q))
+    runs = np.array([(q, d, n) for (q, d), n in seen.items()], dtype=np.int64).reshape(-1, 3)
+    _tiles_both(runs, nq, k)
+
+
+def test_tile_argument_validation() -> None:
+    ok = np.array([0, 0, 5], dtype=np.int64)
+    assert np.frombuffer(_fastfp.tile(ok, 5, 2), dtype=np.int64).tolist() == [0, 0, 5]
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        _fastfp.tile(ok, 5, 0)
+    with pytest.raises(ValueError, match="triples"):
+        _fastfp.tile(ok[:2], 5, 2)
+    with pytest.raises(ValueError, match="does not fit a 4-token query"):
+        _fastfp.tile(ok, 4, 2)
+    with pytest.raises(ValueError, match="does not fit"):
+        _fastfp.tile(np.array([0, -1, 5], dtype=np.int64), 5, 2)
+    with pytest.raises(TypeError, match="64-bit"):
+        _fastfp.tile(ok.astype(np.int32), 5, 2)
