@@ -27,6 +27,17 @@ def run_eval(script: str, tmp_path: Path, *args: str) -> tuple[dict[str, Any], s
     return json.loads(out.read_text()), r.stdout
 
 
+def test_attribution_eval_refuses_an_existing_index(tmp_path: Path) -> None:
+    """A build adds to an existing index, and negatives are only negative against the held-in files: an
+    earlier run's index is refused before anything is read, and left as it was."""
+    old = tmp_path / "index.sqlite"
+    old.write_bytes(b"an earlier run's index")
+    cmd = [sys.executable, str(ROOT / "scripts" / "eval" / "attribution.py"), "--index", str(old)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and "exists: the evaluation needs a fresh index" in r.stderr, r.stderr
+    assert old.read_bytes() == b"an earlier run's index"
+
+
 def test_programs_eval_tiny(tmp_path: Path) -> None:
     dump = tmp_path / "dump"
     data, out = run_eval(

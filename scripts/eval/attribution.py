@@ -26,8 +26,8 @@ length, attributable fragments: they lex as in their file and keep >= 40 tokens 
 boilerplate fingerprints).  Exit 0; with ``--check``, 1 when a target is missed (verbatim kinds >= 95%,
 renamed >= 85%, both over the fragments whose query holds code -- at least ``K`` tokens, one k-gram: a
 window of blank lines and line comments holds nothing to find --, negatives <= 2%, no clean file flagged).
-``misses.py`` tells why each missed fragment was missed.  Use a fresh ``--index``: negatives are only
-negative if the index holds nothing but the held-in files.
+``misses.py`` tells why each missed fragment was missed.  ``--index`` must name a new file (an existing one
+is refused): negatives are only negative if the index holds nothing but the held-in files.
 
     python scripts/eval/attribution.py [--files 4000] [--fragments-per-cell 60] [--seed 1]
         [--languages python,java,c,go,javascript] [--lengths 8,15,30] [--clean 200] [--json OUT] [--check]
@@ -500,7 +500,7 @@ def main() -> int:
     ap.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="fragment lengths, in lines")
     ap.add_argument("--mutations", default=",".join(DEFAULT_MUTATIONS), help=f"of {', '.join(MUTATIONS)}")
     ap.add_argument("--clean", type=int, default=200, help="clean (non-code) files to scan")
-    ap.add_argument("--index", help="index file (default: a temporary one); an existing one is added to")
+    ap.add_argument("--index", help="index file to create (default: a temporary one; kept for misses.py)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", help="write the summary and per-fragment results here")
     ap.add_argument(
@@ -518,6 +518,10 @@ def main() -> int:
     for x in [*(langs or []), *muts]:
         if x not in LANGUAGES and x not in MUTATIONS:
             ap.error(f"unknown language or mutation {x!r}")
+    # A build adds to an existing index: its documents would be counted with this run's, and a negative
+    # the old index holds would not be one.
+    if args.index and Path(args.index).exists():
+        ap.error(f"--index {args.index} exists: the evaluation needs a fresh index (remove it or name one)")
     print(f"whence eval_attribution: native kernel={fingerprint.has_native()} seed={args.seed} "
           f"files={args.files} fragments/cell={args.fragments_per_cell} languages={args.languages} "
           f"lengths={lengths} mutations={muts}")  # fmt: skip
