@@ -16,10 +16,18 @@
  *   kgrams(tokens: u64[], k) -> u64[max(0, n - k + 1)]
  *   winnow(hashes: u64[], w) -> u32[] positions
  *   minhash(values: u64[], a: u32[], b: u32[]) -> u32[len(a)]
+ *   index_fingerprint(data, k, w, a, b, syntax) -> (hashes, signature, ntokens)
+ *   seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs: i64[])
+ *   tile(runs: i64[], nq, k) -> i64[] tiles
  *   xxh64(data, seed=0) -> int          (the XXH64 used throughout; exposed for tests)
+ *
+ * LEXER_VERSION is the lexer.LEXER_VERSION these tables and rules implement: index/fingerprint.py uses
+ * a kernel only when it matches and has every function above (an older build is not used).
  */
 
 #define PY_SSIZE_T_CLEAN
+/* The lexer version this kernel implements (index/lexer.py LEXER_VERSION; tests/test_fastfp.py). */
+#define FP_LEXER_VERSION 4
 #include <Python.h>
 
 #include <stdint.h>
@@ -2014,6 +2022,10 @@ PyMODINIT_FUNC PyInit__fastfp(void)
     m = PyModule_Create(&fastfp_module);
     if (m == NULL)
         return NULL;
+    if (PyModule_AddIntConstant(m, "LEXER_VERSION", FP_LEXER_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
 #ifdef Py_GIL_DISABLED
     PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
 #endif

@@ -20,6 +20,7 @@ release the GIL (so threads use every core) and give bit-identical results.
 from __future__ import annotations
 
 import struct
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,40 @@ from .lexer import Tokens
 try:  # pragma: no cover - exercised by whichever path is installed
     from . import _fastfp  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
+    _fastfp = None
+
+#: What this code calls in the compiled kernel.
+KERNEL_FUNCTIONS = (
+    "tokenize",
+    "kgrams",
+    "winnow",
+    "minhash",
+    "index_fingerprint",
+    "seed_runs",
+    "tile",
+    "xxh64",
+)
+
+
+def _stale(kernel: object) -> str | None:
+    """Why a compiled kernel cannot serve this code (built from older sources: a checkout pulled without
+    rebuilding it), or None.  Its lexer must be this code's lexer, or it would fingerprint files as an
+    older version did under this version's name."""
+    version = getattr(kernel, "LEXER_VERSION", None)
+    if version != lexer.LEXER_VERSION:
+        return f"it implements lexer {version or '1-3'}, this code lexer {lexer.LEXER_VERSION}"
+    missing = [f for f in KERNEL_FUNCTIONS if not hasattr(kernel, f)]
+    return f"it lacks {', '.join(missing)}" if missing else None
+
+
+if _fastfp is not None and (_why := _stale(_fastfp)) is not None:
+    warnings.warn(
+        f"whence: the compiled kernel {getattr(_fastfp, '__file__', '_fastfp')} is older than this code "
+        f"({_why}); using the pure-Python lexer and fingerprints (the same results, slower). Rebuild it: "
+        "pip install -e . (or python setup.py build_ext --inplace)",
+        RuntimeWarning,
+        stacklevel=1,
+    )
     _fastfp = None
 
 #: Tokens per k-gram (noise threshold).

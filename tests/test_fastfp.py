@@ -854,3 +854,40 @@ def test_tile_argument_validation() -> None:
         _fastfp.tile(np.array([0, -1, 5], dtype=np.int64), 5, 2)
     with pytest.raises(TypeError, match="64-bit"):
         _fastfp.tile(ok.astype(np.int32), 5, 2)
+
+
+# --- the kernel's version ---------------------------------------------------------------------------------
+
+
+def test_kernel_implements_this_lexer_and_every_function() -> None:
+    """The kernel says which lexer it implements (bump FP_LEXER_VERSION in index/_fastfp.c with
+    lexer.LEXER_VERSION) and has every function the code calls: a kernel built from these sources is
+    used."""
+    assert _fastfp.LEXER_VERSION == lexer.LEXER_VERSION
+    assert fp._stale(_fastfp) is None and fp.has_native()
+
+
+_STALE_KERNEL = """
+import sys, types, warnings
+old = types.ModuleType("whence.index._fastfp")  # a build of lexer 3's sources: no tile, no version
+old.tokenize = old.kgrams = lambda *a: None
+sys.modules["whence.index._fastfp"] = old
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from whence.index import fingerprint as fp
+assert not fp.has_native(), "a stale kernel was used"
+(w,) = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+print(w.message)
+toks = fp.tokenize(b"def f(x):\\n    return x + 1\\n", "Python")  # the pure-Python path answers
+assert len(toks) == 10, len(toks)  # def f ( x ) : return x + 1
+"""
+
+
+def test_a_kernel_built_from_older_sources_is_not_used() -> None:
+    """A checkout pulled without rebuilding its kernel keeps the old ``_fastfp``: its lexer would
+    fingerprint files as the older version did, under this version's name.  It is set aside with a
+    warning that says how to rebuild, and the pure-Python lexer serves."""
+    out = subprocess.run([sys.executable, "-c", _STALE_KERNEL], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "older than this code (it implements lexer 1-3, this code lexer" in out.stdout
+    assert "Rebuild it: pip install -e ." in out.stdout
