@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import tree_sitter_java
 from tree_sitter import Language, Parser
 
@@ -201,3 +202,19 @@ def test_a_clean_file_or_negative_that_copies_indexed_text_is_told_apart() -> No
                        capture_output=True, text=True, timeout=60, cwd=ROOT / "scripts" / "eval")  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout) == [True, False, False]
+
+
+@pytest.mark.slow
+def test_build_compare_alternates_two_versions_builds(tmp_path: Path) -> None:
+    """``scripts/bench/build_compare.py`` builds the same files with an earlier commit (its own worktree
+    and kernel) and with this checkout, alternated, and compares the medians; against this checkout's
+    own commit both sides are the same code, and the worktree is gone afterwards."""
+    cmd = [sys.executable, str(ROOT / "scripts" / "bench" / "build_compare.py"), "--before", "HEAD",
+           "--files", "40", "--pairs", "2"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    pairs = [ln for ln in r.stdout.splitlines() if ln.startswith("  pair ")]
+    assert len(pairs) == 2 and all("before" in ln and "after" in ln for ln in pairs)
+    assert "median: before" in r.stdout and "build MB/s after/before" in r.stdout
+    trees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True)
+    assert "whence-build-compare-" not in trees.stdout

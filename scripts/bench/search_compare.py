@@ -42,12 +42,12 @@ from whence_dev.bench import pct, snippets, split_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The child: imports whence from ROOT (its pyproject's package-dir), builds its index if missing, then
-# answers "pass" commands on stdin with one JSON line of per-query timings and verdicts.
-CHILD = r"""
+# A child's first lines: whence and whence_dev are imported from the tree named by its first argument (its
+# pyproject's package-dir), not from the installed checkout (build_compare.py's children use it too).
+LOADER = r"""
 import importlib.machinery, importlib.util, json, sys, time, tomllib
 from pathlib import Path
-root, index, work = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+root = Path(sys.argv[1])
 dirs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
 dirs["whence_dev"] = "scripts/devtools/whence_dev"
 
@@ -63,6 +63,14 @@ class Finder:
 sys.meta_path.insert(0, Finder)
 for mod in [m for m in sys.modules if m.split(".")[0] in ("whence", "whence_dev")]:
     del sys.modules[mod]
+"""
+
+# The child: builds its index if missing, then answers "pass" commands on stdin with one JSON line of
+# per-query timings and verdicts.
+CHILD = (
+    LOADER
+    + r"""
+index, work = sys.argv[2], Path(sys.argv[3])
 from whence.index import search
 from whence.index.stores import open_store
 import whence_dev.corpus as corpus
@@ -89,6 +97,7 @@ for line in sys.stdin:
         out.append((1000 * (time.perf_counter() - t0), 1000 * (time.thread_time() - c0), res.verdict))
     print(json.dumps(out), flush=True)
 """
+)
 
 
 class Side:
