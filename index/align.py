@@ -133,10 +133,10 @@ def common_mask(
     positions: npt.NDArray[np.intp] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Per token of an ``n``-token query whose k-grams are ``kgrams`` (at ``positions``, when only some
-    are given): whether a k-gram in ``common`` (boilerplate fingerprints) covers it."""
+    are given): whether a k-gram in ``common`` (boilerplate fingerprints, sorted) covers it."""
     if not len(common) or not len(kgrams):
         return np.zeros(n, dtype=bool)
-    starts = np.flatnonzero(in_sorted(np.sort(common), kgrams))  # a few hundred: sorting costs less than isin
+    starts = np.flatnonzero(in_sorted(common, kgrams))
     if not len(starts):
         return np.zeros(n, dtype=bool)
     if positions is not None:
@@ -243,6 +243,8 @@ class Query:
         """Prepare ``tokens`` (k-grams ``exact`` and ``abstract``), given the boilerplate hashes among
         those it looked up (``Postings.common``) and, for a short query, how to count each k-gram's
         documents in each view."""
+        # Sorted once for every mask's binary search (the lookup's are sorted as signed integers).
+        common = np.sort(common)
         exact_mask = common_mask(exact, common, len(tokens))
         any_mask = exact_mask | common_mask(abstract, common, len(tokens))
         exact_gaps, any_gaps = license_gaps(exact, abstract, common, tokens)
@@ -581,14 +583,16 @@ def make_spans(
     rare_below: int = 1 << 30,
     adjacent: bool = False,
     kept: npt.NDArray[np.bool_] | None = None,
+    ceiling: npt.NDArray[np.int64] | None = None,
 ) -> list[Aligned]:
     """The chains as spans, with what each carries; a chain carrying fewer than ``keep`` informative
     tokens is left out (it could decide nothing).  ``adjacent``: an exact-view span's distinct tokens are
     also counted in pairs (:func:`_distinct`); ``kept``: an abstract view's masked string literals and
     members' names, which count where the document keeps them (:func:`kept_masked`).  ``free``:
-    :func:`free_prefix` of ``mask``, when the caller has it.  ``df`` gives the query's document
-    frequencies in this view when known; rare runs are only looked for in chains whose best unbroken part
-    is below ``rare_below`` (a longer one decides without them)."""
+    :func:`free_prefix` of ``mask``, and ``ceiling`` its sum with ``kept``'s (the most informative tokens
+    a chain can carry), when the caller has them.  ``df`` gives the query's document frequencies in this
+    view when known; rare runs are only looked for in chains whose best unbroken part is below
+    ``rare_below`` (a longer one decides without them)."""
     if free is None:
         free = free_prefix(mask)
 
@@ -597,7 +601,8 @@ def make_spans(
 
     # Informative tokens are at most the free ones and the masked ones that can be kept: a chain with too
     # few is dropped before its distinct tokens are counted (most chains of a candidate are boilerplate).
-    ceiling = free if kept is None else free + free_prefix(~kept)
+    if ceiling is None:
+        ceiling = free if kept is None else free + free_prefix(~kept)
     out = []
     for c in chains:
         if _free(c, ceiling) < keep:
@@ -680,6 +685,7 @@ def view_spans(
         keep = sorted(range(len(sized)), key=lambda i: -sized[i][1])[:MAX_SPANS]
         sized = [sized[i] for i in sorted(keep)]
     chains = [c for c, _ in sized]
+    kept = None if view == "exact" or not query.masked_kept.any() else query.masked_kept
     return make_spans(
         chains,
         query.tokens.exact,
@@ -691,5 +697,6 @@ def view_spans(
         free=free,
         rare_below=rare_below,
         adjacent=view == "exact",
-        kept=None if view == "exact" or not query.masked_kept.any() else query.masked_kept,
+        kept=kept,
+        ceiling=None if kept is None else query.memo("kept-ceiling", lambda: free + free_prefix(~kept)),
     )
