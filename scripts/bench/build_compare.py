@@ -32,12 +32,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from search_compare import LOADER, ROOT, worktree
+from search_compare import LOADER, ROOT, remove_worktree, short_rev, worktree
 
 from whence_dev import corpus
 
-# The child: builds the listed files into a new index under its work folder, prints the build's seconds,
-# bytes and files as one JSON line, and removes the index.
+# The child: builds the listed files into a new index under its work folder and prints the build's
+# seconds, bytes and files as one JSON line (the parent removes the index).
 CHILD = (
     LOADER
     + r"""
@@ -96,8 +96,7 @@ def main() -> int:
         work.mkdir()
         (work / "files.json").write_text(json.dumps([list(f) for f in files]))
         size = sum(len(corpus.read_bytes(f.path)) for f in files)  # and the page cache is warm
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before], check=True,
-                             capture_output=True, text=True).stdout.strip()  # fmt: skip
+        rev = short_rev(args.before)
         print(f"whence build_compare: before {rev}, after this checkout; {len(files)} files, "
               f"{size / 1e6:.1f} MB, {args.workers} workers, {args.pairs} pairs alternated; "
               f"cpus {os.cpu_count()}", flush=True)  # fmt: skip
@@ -118,9 +117,7 @@ def main() -> int:
         )
         return 0 if good or not args.check else 1
     finally:
-        if tree is not None:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False,
-                           capture_output=True)  # fmt: skip
+        remove_worktree(tree)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

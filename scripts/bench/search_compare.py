@@ -150,6 +150,19 @@ def worktree(rev: str, where: Path) -> Path:
     return where
 
 
+def remove_worktree(tree: Path | None) -> None:
+    """Remove a :func:`worktree` (None: none was made), whatever state it is in."""
+    if tree is not None:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False,
+                       capture_output=True)  # fmt: skip
+
+
+def short_rev(rev: str) -> str:
+    """``rev``'s abbreviated commit id (git fails here, with its message, on an unknown revision)."""
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+
 def stats(xs: list[float]) -> list[float]:
     return [pct(xs, 50), pct(xs, 95), pct(xs, 99), statistics.fmean(xs)]
 
@@ -184,8 +197,7 @@ def main() -> int:
         texts = [text for _, text in snippets(rng, wanted)]
         (tmp / "files.json").write_text(json.dumps([list(f) for f in indexed]))
         (tmp / "queries.json").write_text(json.dumps([texts[: args.warmup], texts[args.warmup :]]))
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before], check=True,
-                             capture_output=True, text=True).stdout.strip()  # fmt: skip
+        rev = short_rev(args.before)
         print(f"whence search_compare: before {rev}, after this checkout; {len(indexed)} files indexed, "
               f"{len(texts) - args.warmup} queries, {args.rounds} rounds alternated; "
               f"cpus {os.cpu_count()}")  # fmt: skip
@@ -227,9 +239,7 @@ def main() -> int:
     finally:
         for s in sides:
             s.close()
-        if tree is not None:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False,
-                           capture_output=True)  # fmt: skip
+        remove_worktree(tree)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
