@@ -19,6 +19,7 @@
  *   index_fingerprint(data, k, w, a, b, syntax) -> (hashes, signature, ntokens)
  *   seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs: i64[])
  *   tile(runs: i64[], nq, k) -> i64[] tiles
+ *   sort_pairs(hashes: i64[], docs: u32[]) -> (i64[], u32[])   (postings by hash, then document)
  *   xxh64(data, seed=0) -> int          (the XXH64 used throughout; exposed for tests)
  *
  * LEXER_VERSION is the lexer.LEXER_VERSION these tables and rules implement: index/fingerprint.py uses
@@ -1433,10 +1434,63 @@ static PyObject *fp_xxh64(PyObject *self, PyObject *args, PyObject *kwargs)
 /* ------------------------------------------------------------------------------------------------ */
 /* index_fingerprint: everything ingestion needs from one file, in one call without the GIL          */
 
-static int u64_cmp(const void *x, const void *y)
+/* ------------------------------------------------------------------------------------------------ */
+/* sorting 64-bit keys                                                                               */
+
+/* Below this many items an insertion sort beats the radix passes (their 256-slot counts). */
+#define RADIX_MIN_ITEMS 64
+
+FP_INLINE void insertion_sort_u64(uint64_t *a, Py_ssize_t n)
 {
-    const uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
+    Py_ssize_t i, j;
+    for (i = 1; i < n; i++) {
+        const uint64_t v = a[i];
+        for (j = i; j > 0 && a[j - 1] > v; j--)
+            a[j] = a[j - 1];
+        a[j] = v;
+    }
+}
+
+/* Sorts a[0:n] ascending: LSD radix, a byte at a time, skipping a byte every key shares (tmp: n slots
+ * of scratch).  One counting pass makes all eight histograms.  It replaced qsort with a comparison
+ * function, which was 7 % of an index build's time. */
+static void sort_u64(uint64_t *FP_RESTRICT a, Py_ssize_t n, uint64_t *FP_RESTRICT tmp)
+{
+    Py_ssize_t count[8][256];
+    Py_ssize_t i;
+    uint64_t *src = a, *dst = tmp;
+    int byte;
+    if (n < RADIX_MIN_ITEMS) {
+        insertion_sort_u64(a, n);
+        return;
+    }
+    memset(count, 0, sizeof(count));
+    for (i = 0; i < n; i++) {
+        const uint64_t v = a[i];
+        for (byte = 0; byte < 8; byte++)
+            count[byte][(v >> (8 * byte)) & 0xFF]++;
+    }
+    for (byte = 0; byte < 8; byte++) {
+        Py_ssize_t *c = count[byte], sum = 0, d;
+        const int shift = 8 * byte;
+        uint64_t *swap;
+        if (c[(src[0] >> shift) & 0xFF] == n) /* every key has this byte: the pass would change nothing */
+            continue;
+        for (d = 0; d < 256; d++) {
+            const Py_ssize_t here = c[d];
+            c[d] = sum;
+            sum += here;
+        }
+        for (i = 0; i < n; i++) {
+            const uint64_t v = src[i];
+            dst[c[(v >> shift) & 0xFF]++] = v;
+        }
+        swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != a)
+        memcpy(a, src, (size_t)n * sizeof(uint64_t));
 }
 
 /* Selected hashes of one view appended to sel (winnowing as fp_winnow, incl. the single window). */
@@ -1510,7 +1564,7 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         ok = 0;
         goto done;
     }
-    kg = PyMem_RawMalloc((size_t)m * 8);
+    kg = PyMem_RawMalloc((size_t)m * 16); /* m k-grams, then the sort's scratch for up to 2m selected */
     sel = PyMem_RawMalloc((size_t)m * 16);
     pos = PyMem_RawMalloc((size_t)m * 4);
     if (kg == NULL || sel == NULL || pos == NULL)
@@ -1520,7 +1574,7 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
     minhash_impl(sel, ne, a, b, nperm, sig);
     kgrams_impl(st.abstract, m, k, kg);
     na = select_view(kg, m, w, pos, sel + ne);
-    qsort(sel, (size_t)(ne + na), 8, u64_cmp);
+    sort_u64(sel, ne + na, kg);
     for (i = 0, u = 0; i < ne + na; i++)
         if (u == 0 || sel[i] != sel[u - 1])
             sel[u++] = sel[i];
@@ -1962,6 +2016,148 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* sort_pairs                                                                                        */
+
+/* Postings are (hash: int64, document: uint32) pairs, ordered by hash (signed), then document.  LSD radix
+ * over 11-bit digits (2,048 counts fit the L1 cache): the documents' digits first (skipped when they
+ * already come in order, as a build's buffer does), then the hash's, each pass stable. */
+#define PAIR_DIGIT_BITS 11
+#define PAIR_BUCKETS (1 << PAIR_DIGIT_BITS)
+#define PAIR_SIGN UINT64_C(0x8000000000000000) /* flipped: unsigned order of the result is signed order */
+
+FP_INLINE uint32_t pair_digit(const uint64_t *h, const uint32_t *d, Py_ssize_t i, int by_doc, int shift)
+{
+    return by_doc ? (d[i] >> shift) & (PAIR_BUCKETS - 1)
+                  : (uint32_t)(((h[i] ^ PAIR_SIGN) >> shift) & (PAIR_BUCKETS - 1));
+}
+
+/* One stable pass from (sh, sd) to (dh, dd) by a digit of the document (by_doc) or of the hash.  Returns
+ * 0 without moving anything when every pair has the same digit there. */
+static int pair_pass(const uint64_t *FP_RESTRICT sh, const uint32_t *FP_RESTRICT sd, uint64_t *FP_RESTRICT dh,
+                     uint32_t *FP_RESTRICT dd, Py_ssize_t n, int by_doc, int shift, Py_ssize_t *count)
+{
+    Py_ssize_t i, sum = 0;
+    memset(count, 0, PAIR_BUCKETS * sizeof(Py_ssize_t));
+    for (i = 0; i < n; i++)
+        count[pair_digit(sh, sd, i, by_doc, shift)]++;
+    if (count[pair_digit(sh, sd, 0, by_doc, shift)] == n)
+        return 0;
+    for (i = 0; i < PAIR_BUCKETS; i++) {
+        const Py_ssize_t here = count[i];
+        count[i] = sum;
+        sum += here;
+    }
+    for (i = 0; i < n; i++) {
+        const Py_ssize_t at = count[pair_digit(sh, sd, i, by_doc, shift)]++;
+        dh[at] = sh[i];
+        dd[at] = sd[i];
+    }
+    return 1;
+}
+
+FP_INLINE int pair_less(uint64_t h1, uint32_t d1, uint64_t h2, uint32_t d2)
+{
+    return (int64_t)h1 < (int64_t)h2 || (h1 == h2 && d1 < d2);
+}
+
+/* Sorts the n pairs (h[i], d[i]) in place; th and td are scratch of n slots each. */
+static void sort_pairs_impl(uint64_t *h, uint32_t *d, Py_ssize_t n, uint64_t *th, uint32_t *td,
+                            Py_ssize_t *count)
+{
+    uint64_t *sh = h, *dh = th, *swap_h;
+    uint32_t *sd = d, *dd = td, *swap_d;
+    Py_ssize_t i, j;
+    int shift, docs_in_order = 1;
+    if (n < RADIX_MIN_ITEMS) {
+        for (i = 1; i < n; i++) {
+            const uint64_t vh = h[i];
+            const uint32_t vd = d[i];
+            for (j = i; j > 0 && pair_less(vh, vd, h[j - 1], d[j - 1]); j--) {
+                h[j] = h[j - 1];
+                d[j] = d[j - 1];
+            }
+            h[j] = vh;
+            d[j] = vd;
+        }
+        return;
+    }
+    for (i = 1; i < n && docs_in_order; i++)
+        docs_in_order = d[i - 1] <= d[i];
+    for (shift = 0; !docs_in_order && shift < 32; shift += PAIR_DIGIT_BITS)
+        if (pair_pass(sh, sd, dh, dd, n, 1, shift, count)) {
+            swap_h = sh, sh = dh, dh = swap_h;
+            swap_d = sd, sd = dd, dd = swap_d;
+        }
+    for (shift = 0; shift < 64; shift += PAIR_DIGIT_BITS)
+        if (pair_pass(sh, sd, dh, dd, n, 0, shift, count)) {
+            swap_h = sh, sh = dh, dh = swap_h;
+            swap_d = sd, sd = dd, dd = swap_d;
+        }
+    if (sh != h) {
+        memcpy(h, sh, (size_t)n * sizeof(uint64_t));
+        memcpy(d, sd, (size_t)n * sizeof(uint32_t));
+    }
+}
+
+static PyObject *fp_sort_pairs(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"hashes", "docs", NULL};
+    PyObject *hobj, *dobj, *rh = NULL, *rd = NULL, *res = NULL;
+    Py_buffer hv, dv;
+    Py_ssize_t n, nd;
+    uint64_t *th = NULL;
+    uint32_t *td = NULL;
+    Py_ssize_t *count = NULL;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:sort_pairs", kwlist, &hobj, &dobj))
+        return NULL;
+    if (get_int_array(hobj, &hv, 8, "sort_pairs", "hashes", "int64", &n) < 0)
+        return NULL;
+    if (get_int_array(dobj, &dv, 4, "sort_pairs", "docs", "uint32", &nd) < 0) {
+        PyBuffer_Release(&hv);
+        return NULL;
+    }
+    if (n != nd) {
+        PyErr_Format(PyExc_ValueError, "sort_pairs(): %zd hashes but %zd docs", n, nd);
+        goto done;
+    }
+    rh = PyBytes_FromStringAndSize(NULL, n * 8);
+    rd = PyBytes_FromStringAndSize(NULL, n * 4);
+    th = PyMem_RawMalloc((size_t)(n > 0 ? n : 1) * 8);
+    td = PyMem_RawMalloc((size_t)(n > 0 ? n : 1) * 4);
+    count = PyMem_RawMalloc(PAIR_BUCKETS * sizeof(Py_ssize_t));
+    if (rh == NULL || rd == NULL || th == NULL || td == NULL || count == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    {
+        uint64_t *h = (uint64_t *)PyBytes_AS_STRING(rh);
+        uint32_t *d = (uint32_t *)PyBytes_AS_STRING(rd);
+        memcpy(h, hv.buf, (size_t)n * 8);
+        memcpy(d, dv.buf, (size_t)n * 4);
+        if (n >= NOGIL_MIN_ITEMS) {
+            Py_BEGIN_ALLOW_THREADS
+            sort_pairs_impl(h, d, n, th, td, count);
+            Py_END_ALLOW_THREADS
+        }
+        else
+            sort_pairs_impl(h, d, n, th, td, count);
+    }
+    res = PyTuple_Pack(2, rh, rd);
+done:
+    Py_XDECREF(rh);
+    Py_XDECREF(rd);
+    PyMem_RawFree(th);
+    PyMem_RawFree(td);
+    PyMem_RawFree(count);
+    PyBuffer_Release(&hv);
+    PyBuffer_Release(&dv);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
 
 static PyMethodDef fastfp_methods[] = {
     {"tokenize", (PyCFunction)(void (*)(void))fp_tokenize, METH_VARARGS | METH_KEYWORDS,
@@ -1993,6 +2189,10 @@ static PyMethodDef fastfp_methods[] = {
      "tile(runs, nq, k) -> bytes\n\n"
      "greedy string tiling (align.tile) of int64 (query start, document start, length) runs of an\n"
      "nq-token query, tiles of at least k tokens: int64 triples of the tiles, by query then document start."},
+    {"sort_pairs", (PyCFunction)(void (*)(void))fp_sort_pairs, METH_VARARGS | METH_KEYWORDS,
+     "sort_pairs(hashes, docs) -> (hashes, docs)\n\n"
+     "postings (int64 hash, uint32 document) sorted by hash, then document (segments.sort_pairs):\n"
+     "int64 and uint32 bytes."},
     {"xxh64", (PyCFunction)(void (*)(void))fp_xxh64, METH_VARARGS | METH_KEYWORDS,
      "xxh64(data, seed=0) -> int\n\nThe XXH64 hash used by tokenize."},
     {NULL, NULL, 0, NULL}};

@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,7 @@ KERNEL_FUNCTIONS = (
     "index_fingerprint",
     "seed_runs",
     "tile",
+    "sort_pairs",
     "xxh64",
 )
 
@@ -205,6 +207,19 @@ def tile(runs: npt.NDArray[np.int64], nq: int, k: int) -> npt.NDArray[np.int64] 
     if _fastfp is None:
         return None
     return np.frombuffer(_fastfp.tile(runs, nq, k), dtype=np.int64).reshape(-1, 3)
+
+
+def sort_pairs(
+    hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.integer[Any]]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]] | None:
+    """:func:`whence.index.stores.segments.sort_pairs` in the compiled kernel (a radix sort), or None
+    without it: the postings ``(hashes[i], docs[i])`` ordered by hash, then document."""
+    if _fastfp is None:
+        return None
+    h, d = _fastfp.sort_pairs(
+        np.ascontiguousarray(hashes, dtype=np.int64), np.ascontiguousarray(docs, dtype=np.uint32)
+    )
+    return np.frombuffer(h, dtype=np.int64), np.frombuffer(d, dtype=np.uint32)
 
 
 def _minhash_permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:

@@ -856,6 +856,51 @@ def test_tile_argument_validation() -> None:
         _fastfp.tile(ok.astype(np.int32), 5, 2)
 
 
+# --- sort_pairs: a segment's postings by hash, then document ---------------------------------------------
+
+
+def _pairs_both(h: npt.NDArray[np.int64], d: npt.NDArray[np.uint32]) -> None:
+    order = np.lexsort((d, h))  # the reference: what segments.sort_pairs does without the kernel
+    got_h, got_d = _fastfp.sort_pairs(h, d)
+    got_h, got_d = np.frombuffer(got_h, dtype=np.int64), np.frombuffer(got_d, dtype=np.uint32)
+    assert got_h.tolist() == h[order].tolist() and got_d.tolist() == d[order].tolist()
+
+
+def test_sort_pairs_matches_lexsort() -> None:
+    rng = np.random.default_rng(14)
+    top = np.iinfo(np.int64)
+    for n in (0, 1, 2, 63, 64, 65, 5000, 70_000):  # the insertion sort, the radix passes, without the GIL
+        h = rng.integers(top.min, top.max, n, dtype=np.int64, endpoint=True)
+        repeated = rng.choice(h[: max(1, n // 20)], n) if n else h  # hashes many documents hold
+        in_order = np.sort(rng.integers(0, 2**32, n, dtype=np.uint32))  # a build's buffer
+        shuffled = rng.integers(0, 2**32, n, dtype=np.uint32)  # merged runs
+        for hashes in (h, repeated, -np.abs(repeated)):  # negative: signed order, not unsigned
+            for docs in (in_order, shuffled, np.zeros(n, dtype=np.uint32)):
+                _pairs_both(hashes, docs)
+    extremes = np.array([top.max, top.min, -1, 0, 1, top.min, top.max] * 20, dtype=np.int64)
+    _pairs_both(extremes, np.arange(len(extremes), dtype=np.uint32)[::-1].copy())
+
+
+@_SETTINGS
+@given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(0, 2**32 - 1)), max_size=300))
+def test_sort_pairs_generated(pairs: list[tuple[int, int]]) -> None:
+    _pairs_both(
+        np.array([h for h, _ in pairs], dtype=np.int64), np.array([d for _, d in pairs], dtype=np.uint32)
+    )
+
+
+def test_sort_pairs_argument_validation() -> None:
+    h, d = np.array([3, 1], dtype=np.int64), np.array([0, 0], dtype=np.uint32)
+    with pytest.raises(ValueError, match="2 hashes but 1 docs"):
+        _fastfp.sort_pairs(h, d[:1])
+    with pytest.raises(TypeError, match="int64"):
+        _fastfp.sort_pairs(h.astype(np.int32), d)
+    with pytest.raises(TypeError, match="uint32"):
+        _fastfp.sort_pairs(h, d.astype(np.int64))
+    with pytest.raises(TypeError, match="buffer"):
+        _fastfp.sort_pairs([3, 1], d)
+
+
 # --- the kernel's version ---------------------------------------------------------------------------------
 
 

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import fingerprint as fp
+
 BLOCK = 256
 SEGMENT_FORMAT = 1
 #: Bytes of each block's Bloom filter (1,024 bits: 4 per pair of a full block).
@@ -106,7 +108,11 @@ def in_sorted(sorted_values: npt.NDArray[Any], x: npt.NDArray[Any]) -> npt.NDArr
 def sort_pairs(hashes: npt.NDArray[np.int64], docs: npt.NDArray[np.integer[Any]]) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.uint32]
 ]:  # fmt: skip
-    """Pairs sorted by (hash, doc)."""
+    """Pairs sorted by (hash, doc): the compiled kernel's radix sort (a build's commits and merges
+    spent a tenth of their time in ``np.lexsort``), or that."""
+    fast = fp.sort_pairs(hashes, docs)
+    if fast is not None:
+        return fast
     order = np.lexsort((docs, hashes))
     return hashes[order], docs[order].astype(np.uint32)
 
@@ -190,10 +196,7 @@ def merge_runs(
     """Merge sorted runs into one sorted run (duplicate pairs removed)."""
     if not runs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
-    h = np.concatenate([r[0] for r in runs])
-    d = np.concatenate([r[1] for r in runs])
-    order = np.lexsort((d, h))
-    h, d = h[order], d[order]
+    h, d = sort_pairs(np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs]))
     if len(h) > 1:
         keep = np.ones(len(h), dtype=bool)
         keep[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
