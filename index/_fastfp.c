@@ -16,19 +16,23 @@
  *   kgrams(tokens: u64[], k) -> u64[max(0, n - k + 1)]
  *   winnow(hashes: u64[], w) -> u32[] positions
  *   minhash(values: u64[], a: u32[], b: u32[]) -> u32[len(a)]
- *   index_fingerprint(data, k, w, a, b, syntax) -> (hashes, signature, ntokens)
+ *   index_fingerprint(data, k, w, a, b, syntax, code_syntax=None, tiny=0) -> (hashes, signature, ntokens)
  *   seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs: i64[])
  *   tile(runs: i64[], nq, k) -> i64[] tiles
  *   sort_pairs(hashes: i64[], docs: u32[]) -> (i64[], u32[])   (postings by hash, then document)
  *   xxh64(data, seed=0) -> int          (the XXH64 used throughout; exposed for tests)
  *
- * LEXER_VERSION is the lexer.LEXER_VERSION these tables and rules implement: index/fingerprint.py uses
- * a kernel only when it matches and has every function above (an older build is not used).
+ * LEXER_VERSION is the lexer.LEXER_VERSION these tables and rules implement, INTERFACE the version of
+ * these functions' arguments and results (fingerprint.KERNEL_INTERFACE; 2: index_fingerprint's
+ * code_syntax and tiny): index/fingerprint.py uses a kernel only when both match and it has every
+ * function above (an older build is not used).
  */
 
 #define PY_SSIZE_T_CLEAN
 /* The lexer version this kernel implements (index/lexer.py LEXER_VERSION; tests/test_fastfp.py). */
 #define FP_LEXER_VERSION 4
+/* The version of the functions' arguments and results (fingerprint.KERNEL_INTERFACE). */
+#define FP_INTERFACE 2
 #include <Python.h>
 
 #include <stdint.h>
@@ -1508,54 +1512,98 @@ static Py_ssize_t select_view(const uint64_t *kg, Py_ssize_t m, Py_ssize_t w, ui
     return np;
 }
 
-/* Returns 0, or -1 when out of memory.  *hashes (PyMem_Raw) receives the sorted distinct selected
- * hashes of both views; sig the MinHash of the selected exact ones (all 0xFFFFFFFF if none). */
-static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, Py_ssize_t k, Py_ssize_t w,
-                         const uint32_t *a,
-                         const uint32_t *b, Py_ssize_t nperm, uint32_t *sig, uint64_t **hashes, Py_ssize_t *nhashes,
-                         Py_ssize_t *ntokens)
+/* Lexes d[0:n] with sx into st (zeroed by the caller; its arrays PyMem_Raw, freed by tok_free).  Returns
+ * 0, or -1 when out of memory. */
+static int tokenize_all(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, tok_state *st)
 {
-    tok_state st;
-    Py_ssize_t cap, m, ne, na, i, u;
-    uint64_t *kg = NULL, *sel = NULL;
-    uint32_t *pos = NULL;
-    int rc, ok = -1;
-
-    memset(&st, 0, sizeof(st));
-    st.line = 1;
-    st.inside = -1;
-    *hashes = NULL;
-    *nhashes = 0;
-    cap = n / 4 + 64 < n ? n / 4 + 64 : n;
+    Py_ssize_t cap = n / 4 + 64 < n ? n / 4 + 64 : n;
+    st->line = 1;
+    st->inside = -1;
     if (cap < 1)
         cap = 1;
     for (;;) {
-        uint64_t *e = PyMem_RawRealloc(st.exact, (size_t)cap * 8);
+        uint64_t *e = PyMem_RawRealloc(st->exact, (size_t)cap * 8);
+        uint32_t *l;
+        int rc;
         if (e == NULL)
-            goto done;
-        st.exact = e;
-        e = PyMem_RawRealloc(st.abstract, (size_t)cap * 8);
+            return -1;
+        st->exact = e;
+        e = PyMem_RawRealloc(st->abstract, (size_t)cap * 8);
         if (e == NULL)
-            goto done;
-        st.abstract = e;
-        {
-            uint32_t *l = PyMem_RawRealloc(st.line_start, (size_t)cap * 4);
-            if (l == NULL)
-                goto done;
-            st.line_start = l;
-            l = PyMem_RawRealloc(st.line_end, (size_t)cap * 4);
-            if (l == NULL)
-                goto done;
-            st.line_end = l;
-        }
-        st.cap = cap;
-        rc = tokenize_impl(d, n, sx, &st);
+            return -1;
+        st->abstract = e;
+        l = PyMem_RawRealloc(st->line_start, (size_t)cap * 4);
+        if (l == NULL)
+            return -1;
+        st->line_start = l;
+        l = PyMem_RawRealloc(st->line_end, (size_t)cap * 4);
+        if (l == NULL)
+            return -1;
+        st->line_end = l;
+        st->cap = cap;
+        rc = tokenize_impl(d, n, sx, st);
         if (rc == LEX_NOMEM)
-            goto done;
+            return -1;
         if (rc == LEX_DONE)
-            break;
-        cap = st.cap <= n / 2 ? 2 * st.cap : n;
+            return 0;
+        cap = st->cap <= n / 2 ? 2 * st->cap : n;
     }
+}
+
+static void tok_free(tok_state *st)
+{
+    PyMem_RawFree(st->exact);
+    PyMem_RawFree(st->abstract);
+    PyMem_RawFree(st->line_start);
+    PyMem_RawFree(st->line_end);
+    PyMem_RawFree(st->scratch);
+}
+
+/* The hashes one view of m k-grams gives the index, appended to sel: every k-gram of a text of fewer than
+ * `tiny` tokens, else the winnowed ones.  kg: its k-grams (written here); pos: m slots of scratch. */
+static Py_ssize_t index_view(const uint64_t *tokens, Py_ssize_t m, Py_ssize_t k, Py_ssize_t w, Py_ssize_t tiny,
+                             uint64_t *kg, uint32_t *pos, uint64_t *sel)
+{
+    kgrams_impl(tokens, m, k, kg);
+    if (m + k - 1 < tiny) {
+        memcpy(sel, kg, (size_t)m * 8);
+        return m;
+    }
+    return select_view(kg, m, w, pos, sel);
+}
+
+/* Whether d[0:n] holds one of sx's block-comment openers. */
+static int has_block_opener(const unsigned char *d, Py_ssize_t n, const syntax_t *sx)
+{
+    int j;
+    for (j = 0; j < sx->nblock; j++)
+        if (find_seq(d, n, 0, (const char *)sx->bopen[j], sx->bolen[j]) >= 0)
+            return 1;
+    return 0;
+}
+
+/* Returns 0, or -1 when out of memory.  *hashes (PyMem_Raw) receives the sorted distinct hashes the
+ * index keeps of both views (fingerprint.index_fingerprint: every k-gram of a text under `tiny` tokens,
+ * else the winnowed ones), and, when code_sx is given and the text has block comments, those of its code
+ * alone lexed with code_sx (fingerprint.code_hashes); sig the MinHash of the winnowed exact k-grams of
+ * the text (all 0xFFFFFFFF if none). */
+static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, const syntax_t *code_sx,
+                         Py_ssize_t k, Py_ssize_t w, Py_ssize_t tiny, const uint32_t *a, const uint32_t *b,
+                         Py_ssize_t nperm, uint32_t *sig, uint64_t **hashes, Py_ssize_t *nhashes,
+                         Py_ssize_t *ntokens)
+{
+    tok_state st, code;
+    Py_ssize_t m, ne, nsel, i, u;
+    uint64_t *kg = NULL, *sel = NULL;
+    uint32_t *pos = NULL;
+    int ok = -1;
+
+    memset(&st, 0, sizeof(st));
+    memset(&code, 0, sizeof(code));
+    *hashes = NULL;
+    *nhashes = 0;
+    if (tokenize_all(d, n, sx, &st) < 0)
+        goto done;
     *ntokens = st.t;
     for (i = 0; i < nperm; i++)
         sig[i] = UINT32_C(0xFFFFFFFF);
@@ -1564,18 +1612,29 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         ok = 0;
         goto done;
     }
-    kg = PyMem_RawMalloc((size_t)m * 16); /* m k-grams, then the sort's scratch for up to 2m selected */
-    sel = PyMem_RawMalloc((size_t)m * 16);
+    /* Up to two views of m k-grams each, and as many again for the code alone (it has fewer tokens):
+     * sel holds them all, kg the k-grams and then the sort's scratch. */
+    kg = PyMem_RawMalloc((size_t)m * 32);
+    sel = PyMem_RawMalloc((size_t)m * 32);
     pos = PyMem_RawMalloc((size_t)m * 4);
     if (kg == NULL || sel == NULL || pos == NULL)
         goto done;
     kgrams_impl(st.exact, m, k, kg);
     ne = select_view(kg, m, w, pos, sel);
-    minhash_impl(sel, ne, a, b, nperm, sig);
-    kgrams_impl(st.abstract, m, k, kg);
-    na = select_view(kg, m, w, pos, sel + ne);
-    sort_u64(sel, ne + na, kg);
-    for (i = 0, u = 0; i < ne + na; i++)
+    minhash_impl(sel, ne, a, b, nperm, sig); /* the winnowed exact k-grams, whatever the text's size */
+    nsel = st.t < tiny ? index_view(st.exact, m, k, w, tiny, kg, pos, sel) : ne;
+    nsel += index_view(st.abstract, m, k, w, tiny, kg, pos, sel + nsel);
+    if (code_sx != NULL && has_block_opener(d, n, code_sx)) {
+        if (tokenize_all(d, n, code_sx, &code) < 0)
+            goto done;
+        if (code.t < st.t && code.t >= k) {
+            const Py_ssize_t mc = code.t - k + 1;
+            nsel += index_view(code.exact, mc, k, w, tiny, kg, pos, sel + nsel);
+            nsel += index_view(code.abstract, mc, k, w, tiny, kg, pos, sel + nsel);
+        }
+    }
+    sort_u64(sel, nsel, kg);
+    for (i = 0, u = 0; i < nsel; i++)
         if (u == 0 || sel[i] != sel[u - 1])
             sel[u++] = sel[i];
     *hashes = sel;
@@ -1583,11 +1642,8 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
     sel = NULL;
     ok = 0;
 done:
-    PyMem_RawFree(st.exact);
-    PyMem_RawFree(st.abstract);
-    PyMem_RawFree(st.line_start);
-    PyMem_RawFree(st.line_end);
-    PyMem_RawFree(st.scratch);
+    tok_free(&st);
+    tok_free(&code);
     PyMem_RawFree(kg);
     PyMem_RawFree(sel);
     PyMem_RawFree(pos);
@@ -1596,20 +1652,21 @@ done:
 
 static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"data", "k", "w", "a", "b", "syntax", NULL};
+    static char *kwlist[] = {"data", "k", "w", "a", "b", "syntax", "code_syntax", "tiny", NULL};
     Py_buffer buf, av, bv;
     PyObject *aobj, *bobj, *sigobj = NULL, *hobj = NULL, *res = NULL;
-    Py_ssize_t k, w, na, nb, nh = 0, nt = 0, sxlen;
-    const char *sxbytes;
-    syntax_t sx;
+    Py_ssize_t k, w, na, nb, nh = 0, nt = 0, sxlen, code_len = 0, tiny = 0;
+    const char *sxbytes, *code_bytes = NULL;
+    syntax_t sx, code_sx;
     uint64_t *hashes = NULL;
     int rc;
     (void)self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOOy#:index_fingerprint", kwlist, &buf, &k, &w, &aobj, &bobj,
-                                     &sxbytes, &sxlen))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOOy#|z#n:index_fingerprint", kwlist, &buf, &k, &w, &aobj,
+                                     &bobj, &sxbytes, &sxlen, &code_bytes, &code_len, &tiny))
         return NULL;
-    if (parse_syntax((const unsigned char *)sxbytes, sxlen, &sx) < 0) {
+    if (parse_syntax((const unsigned char *)sxbytes, sxlen, &sx) < 0 ||
+        (code_bytes != NULL && parse_syntax((const unsigned char *)code_bytes, code_len, &code_sx) < 0)) {
         PyBuffer_Release(&buf);
         return NULL;
     }
@@ -1638,8 +1695,9 @@ static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *
     if (sigobj == NULL)
         goto release_b;
     Py_BEGIN_ALLOW_THREADS
-    rc = index_fp_impl((const unsigned char *)buf.buf, buf.len, &sx, k, w, (const uint32_t *)av.buf,
-                       (const uint32_t *)bv.buf, na, (uint32_t *)PyBytes_AS_STRING(sigobj), &hashes, &nh, &nt);
+    rc = index_fp_impl((const unsigned char *)buf.buf, buf.len, &sx, code_bytes != NULL ? &code_sx : NULL, k, w,
+                       tiny, (const uint32_t *)av.buf, (const uint32_t *)bv.buf, na,
+                       (uint32_t *)PyBytes_AS_STRING(sigobj), &hashes, &nh, &nt);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         PyErr_NoMemory();
@@ -2176,10 +2234,11 @@ static PyMethodDef fastfp_methods[] = {
      "uint32 signature: for each permutation p, min over values v of a[p] * fmix32(v & 0xFFFFFFFF) + b[p]\n"
      "(mod 2**32), starting from 0xFFFFFFFF (datasketch's affine32 scheme)."},
     {"index_fingerprint", (PyCFunction)(void (*)(void))fp_index_fingerprint, METH_VARARGS | METH_KEYWORDS,
-     "index_fingerprint(data, k, w, a, b, syntax) -> (hashes, signature, ntokens)\n\n"
-     "What ingestion keeps of one file, in one call without the GIL: the sorted distinct winnowed k-gram\n"
-     "hashes of both views (uint64 bytes), the MinHash of the exact ones (uint32 bytes) and the token\n"
-     "count (fingerprint.Fingerprint.index_hashes / .signature)."},
+     "index_fingerprint(data, k, w, a, b, syntax, code_syntax=None, tiny=0) -> (hashes, signature, ntokens)\n\n"
+     "What ingestion keeps of one file, in one call without the GIL (fingerprint.index_fingerprint): the\n"
+     "sorted distinct winnowed k-gram hashes of both views (every k-gram of a text under tiny tokens), and\n"
+     "with code_syntax (the code-only profile) those of the text's code alone when it has block comments,\n"
+     "as uint64 bytes; the MinHash of the winnowed exact k-grams (uint32 bytes); the token count."},
     {"seed_runs", (PyCFunction)(void (*)(void))fp_seed_runs, METH_VARARGS | METH_KEYWORDS,
      "seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs)\n\n"
      "the alignment's seeding: hits = document k-grams (dk) found in the query's sorted k-grams; when\n"
@@ -2222,7 +2281,8 @@ PyMODINIT_FUNC PyInit__fastfp(void)
     m = PyModule_Create(&fastfp_module);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddIntConstant(m, "LEXER_VERSION", FP_LEXER_VERSION) < 0) {
+    if (PyModule_AddIntConstant(m, "LEXER_VERSION", FP_LEXER_VERSION) < 0 ||
+        PyModule_AddIntConstant(m, "INTERFACE", FP_INTERFACE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

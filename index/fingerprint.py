@@ -50,13 +50,21 @@ KERNEL_FUNCTIONS = (
 )
 
 
+#: The version of the kernel's arguments and results this code calls it with (its ``INTERFACE``; a
+#: kernel without one is 1).  2: ``index_fingerprint`` takes ``code_syntax`` and ``tiny``.
+KERNEL_INTERFACE = 2
+
+
 def _stale(kernel: object) -> str | None:
     """Why a compiled kernel cannot serve this code (built from older sources: a checkout pulled without
     rebuilding it), or None.  Its lexer must be this code's lexer, or it would fingerprint files as an
-    older version did under this version's name."""
+    older version did under this version's name; its functions must take what this code passes."""
     version = getattr(kernel, "LEXER_VERSION", None)
     if version != lexer.LEXER_VERSION:
         return f"it implements lexer {version or '1-3'}, this code lexer {lexer.LEXER_VERSION}"
+    interface = getattr(kernel, "INTERFACE", 1)
+    if interface != KERNEL_INTERFACE:
+        return f"it has interface {interface}, this code calls interface {KERNEL_INTERFACE}"
     missing = [f for f in KERNEL_FUNCTIONS if not hasattr(kernel, f)]
     return f"it lacks {', '.join(missing)}" if missing else None
 
@@ -341,16 +349,50 @@ class IndexFingerprint:
         return band_keys(self.signature) if len(self.hashes) else []
 
 
+def _selected(tokens: Tokens) -> npt.NDArray[np.int64]:
+    """:meth:`Fingerprint.index_hashes` of a token stream."""
+    ek, ak = kgrams(tokens.exact), kgrams(tokens.abstract)
+    if len(tokens) < TINY_TOKENS:
+        sel = np.concatenate((ek, ak))
+    else:
+        sel = np.concatenate((ek[winnow(ek)], ak[winnow(ak)]))
+    return np.unique(sel).view(np.int64)
+
+
+def code_hashes(data: bytes, language: str | None, ntokens: int) -> npt.NDArray[np.int64] | None:
+    """The winnowed hashes of ``data``'s code alone (block comments dropped whole), for a text of
+    ``ntokens`` tokens that has block comments; None for one without.  Indexed beside the text's own, so
+    that a copy stripped of the comments is found: its k-grams across a removed comment are in neither
+    view of the text as it is."""
+    sx = lexer.syntax_for(language)
+    if not any(opener in data for opener, _, _ in sx.block):
+        return None
+    code = tokenize(data, language, code_only=True)
+    return _selected(code) if len(code) < ntokens and len(code) >= K else None
+
+
 def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerprint:
-    """The parts of :func:`fingerprint` that go into the index, in one native call when available."""
+    """The parts of :func:`fingerprint` that go into the index, in one native call when available; a
+    text with block comments also gives the hashes of its code alone (:func:`code_hashes`)."""
     if _fastfp is not None:
-        h, sig, ntok = _fastfp.index_fingerprint(data, K, W, _PERM_A, _PERM_B, lexer.syntax_bytes(language))
+        h, sig, ntok = _fastfp.index_fingerprint(
+            data,
+            K,
+            W,
+            _PERM_A,
+            _PERM_B,
+            lexer.syntax_bytes(language),
+            lexer.syntax_bytes(language, True),
+            TINY_TOKENS,
+        )
         hashes = np.frombuffer(h, dtype=np.uint64).view(np.int64)
-        if K <= ntok < TINY_TOKENS:  # a tiny text keeps every k-gram: one rule, Fingerprint's
-            hashes = fingerprint(data, language=language).index_hashes()
         return IndexFingerprint(hashes, np.frombuffer(sig, dtype=np.uint32), ntok)
     f = fingerprint(data, language=language)
-    return IndexFingerprint(f.index_hashes(), f.signature, len(f.tokens))
+    hashes = f.index_hashes()
+    code = code_hashes(data, language, len(f.tokens))
+    if code is not None:
+        hashes = np.union1d(hashes.view(np.uint64), code.view(np.uint64)).view(np.int64)
+    return IndexFingerprint(hashes, f.signature, len(f.tokens))
 
 
 def pack_signature(signature: npt.NDArray[np.uint32]) -> bytes:

@@ -598,6 +598,65 @@ def test_fingerprint_end_to_end_matches_reference() -> None:
     assert fast.bands() == ref.bands()
 
 
+def _index_both(data: bytes, language: str | None) -> fp.IndexFingerprint:
+    fast = fp.index_fingerprint(data, language)
+    with _reference():
+        ref = fp.index_fingerprint(data, language)
+    assert fast.hashes.tolist() == ref.hashes.tolist(), (language, data[:80])
+    assert fast.signature.tolist() == ref.signature.tolist() and fast.tokens == ref.tokens
+    return fast
+
+
+_COMMENTED = {  # a line of code between block comments, in languages with other comment syntaxes
+    "Java": (b"/** Returns the sum.\n * @param a one\n */\n", b"int add(int a, int b) { return a + b; }\n"),
+    "C": (b"/* a comment: http://x/*y */\n", b'static int f(int x) { return x * 2 + g("/*"); }\n'),
+    "Haskell": (b"{- outer {- nested -} still a comment -}\n", b"add x y = x + y -- line\n"),
+    "OCaml": (b"(* outer (* nested *) comment *)\n", b"let add x y = x + y in print_int (add 1 2)\n"),
+    "Lua": (b"--[[ a block\ncomment ]]\n", b"local function add(a, b) return a + b end\n"),
+    "Python": (b"# no block comments here\n", b"def add(a, b):\n    return a + b\n"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(_COMMENTED))
+def test_index_fingerprint_with_the_code_alone_matches_reference(language: str) -> None:
+    """A text with block comments also gives the index the hashes of its code alone (a copy stripped of
+    its comments shares k-grams across each removed comment): the kernel and the reference agree, for
+    tiny texts (every k-gram), long ones (winnowed), code alone shorter than a k-gram, and none."""
+    comment, code = _COMMENTED[language]
+    sx = lexer.syntax_for(language)
+    for repeats in (1, 3, 12, 80):
+        text = (comment + code) * repeats
+        got = _index_both(text, language)
+        plain = fp.fingerprint(text, language=language).index_hashes()
+        extra = fp.code_hashes(text, language, got.tokens)
+        if sx.block and repeats > 1:  # k-grams across a removed comment: not among the text's own
+            assert extra is not None and not set(extra.tolist()) <= set(plain.tolist())
+            assert (
+                got.hashes.tolist()
+                == np.union1d(plain.view(np.uint64), extra.view(np.uint64)).view(np.int64).tolist()
+            )
+        elif not sx.block:
+            assert extra is None and got.hashes.tolist() == plain.tolist()
+    _index_both(comment * 40, language)  # comments alone: no code k-gram
+    _index_both(comment + b"x", language)
+    _index_both(b"", language)
+
+
+def test_index_fingerprint_code_alone_on_real_code() -> None:
+    for name in ("heapq.py", "textwrap.py"):  # Python: no block comments, nothing added
+        _index_both((STDLIB / name).read_bytes(), "Python")
+    java = next((p for p in sorted(Path("/usr/lib/jvm").glob("*/lib/src.zip")) if p.exists()), None)
+    c_headers = sorted(Path("/usr/include").glob("*.h"))[:40]
+    for path in c_headers:
+        _index_both(path.read_bytes(), "C")
+    if java is not None:  # pragma: no cover - where a JDK's sources are installed
+        import zipfile
+
+        with zipfile.ZipFile(java) as z:
+            for member in [m for m in z.namelist() if m.endswith(".java")][:40]:
+                _index_both(z.read(member), "Java")
+
+
 def test_array_arguments_accept_buffers() -> None:
     arr = np.arange(40, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     want = _fastfp.kgrams(arr, 3)
@@ -926,6 +985,35 @@ print(w.message)
 toks = fp.tokenize(b"def f(x):\\n    return x + 1\\n", "Python")  # the pure-Python path answers
 assert len(toks) == 10, len(toks)  # def f ( x ) : return x + 1
 """
+
+
+_OLD_INTERFACE = """
+import sys, warnings
+from whence.index import _fastfp
+class Old:  # this lexer and every function, but index_fingerprint without code_syntax and tiny
+    LEXER_VERSION = _fastfp.LEXER_VERSION
+    def __getattr__(self, name):
+        if name == "INTERFACE":  # built before it said
+            raise AttributeError(name)
+        return getattr(_fastfp, name)
+import whence.index
+sys.modules["whence.index._fastfp"] = whence.index._fastfp = Old()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from whence.index import fingerprint as fp
+assert not fp.has_native(), "a kernel of interface 1 was used"
+(w,) = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+print(w.message)
+"""
+
+
+def test_a_kernel_of_another_interface_is_not_used() -> None:
+    """A kernel of this lexer whose functions take other arguments (built before index_fingerprint took
+    the code-only profile) would fail at the first build: it is set aside the same way."""
+    assert _fastfp.INTERFACE == fp.KERNEL_INTERFACE
+    out = subprocess.run([sys.executable, "-c", _OLD_INTERFACE], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(it has interface 1, this code calls interface 2)" in out.stdout
 
 
 def test_a_kernel_built_from_older_sources_is_not_used() -> None:

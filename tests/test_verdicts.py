@@ -338,6 +338,51 @@ _TINY = (
 )
 
 
+_LISTENER = (
+    "package org.example.ledger;\n\npublic interface LedgerListener {\n"
+    + "".join(
+        f"    /**\n     * Called when the ledger {what}; {why}.\n     *\n"
+        "     * @param event what happened\n     */\n"
+        f"    void {name}(LedgerEvent event, {extra});\n\n"
+        for name, extra, what, why in [
+            ("entryPosted", "Account account", "posts an entry", "the balance has changed"),
+            ("entryReversed", "String reason", "reverses an entry", "a correcting entry follows"),
+            ("periodClosed", "Period period", "closes a period", "no entry may be posted to it"),
+            ("periodReopened", "Period period", "reopens a period", "an auditor asked for it"),
+            ("accountFrozen", "Account account", "freezes an account", "its owner is under review"),
+            ("accountThawed", "Account account", "thaws an account", "the review has ended"),
+            ("rateRevalued", "Currency currency", "revalues a rate", "foreign balances move"),
+            ("batchImported", "int entries", "imports a batch", "every entry in it is posted"),
+        ]
+    )
+    + "}\n"
+)
+
+
+def test_copy_stripped_of_the_comments_between_short_declarations_is_found(tmp_path: Path) -> None:
+    """Each declaration is shorter than a k-gram, so every k-gram of the copy without its comments
+    spans a removed comment: none is among the file's own.  The index also keeps the winnowed hashes of
+    the file's code alone (fingerprint.code_hashes), and the search aligns the copy with it."""
+    stripped = re.sub(r"/\*\*.*?\*/\n", "", _LISTENER, flags=re.S)
+    query = "".join(stripped.splitlines(keepends=True)[3:])  # the declarations and the closing brace
+    own = fp.fingerprint(_LISTENER.encode(), language="Java").index_hashes()
+    part = fp.fingerprint(query.encode(), language="Java")
+    assert not set(own.tolist()) & {*part.exact_kgrams.tolist(), *part.abstract_kgrams.tolist()}
+    assert len(part.tokens) >= fp.T
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "LedgerListener.java").write_text(_LISTENER)
+    shutil.copy(PROGRAMS / "GradeReport.java", src)
+    _build(src, tmp_path / "i.sqlite", "example/ledger")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, query, language="Java")
+    assert _found(res)[:1] == [("LedgerListener.java", "verbatim")], _found(res)
+    first = min(sp.source_lines[0] for sp in res.matches[0].spans)
+    assert (
+        _LISTENER.splitlines()[first - 1].strip() == "void entryPosted(LedgerEvent event, Account account);"
+    )
+
+
 def test_short_query_from_a_tiny_file_is_found(tmp_path: Path) -> None:
     # Winnowing alone would keep none of the query's k-grams; a tiny file keeps every one.
     query = "".join(_TINY.splitlines(keepends=True)[1:7])
