@@ -1612,10 +1612,10 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         ok = 0;
         goto done;
     }
-    /* Up to two views of m k-grams each, and as many again for the code alone (it has fewer tokens):
-     * sel holds them all, kg the k-grams and then the sort's scratch. */
-    kg = PyMem_RawMalloc((size_t)m * 32);
-    sel = PyMem_RawMalloc((size_t)m * 32);
+    /* kg: one view's k-grams at a time; sel: what two views of m k-grams each select (every one at
+     * most), grown below for the code alone's two views (it has fewer tokens). */
+    kg = PyMem_RawMalloc((size_t)m * 8);
+    sel = PyMem_RawMalloc((size_t)m * 16);
     pos = PyMem_RawMalloc((size_t)m * 4);
     if (kg == NULL || sel == NULL || pos == NULL)
         goto done;
@@ -1629,9 +1629,19 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             goto done;
         if (code.t < st.t && code.t >= k) {
             const Py_ssize_t mc = code.t - k + 1;
+            uint64_t *more = PyMem_RawRealloc(sel, (size_t)(nsel + 2 * mc) * 8);
+            if (more == NULL)
+                goto done;
+            sel = more;
             nsel += index_view(code.exact, mc, k, w, tiny, kg, pos, sel + nsel);
             nsel += index_view(code.abstract, mc, k, w, tiny, kg, pos, sel + nsel);
         }
+    }
+    if (nsel > m) { /* the sort's scratch: kg holds m */
+        PyMem_RawFree(kg);
+        kg = PyMem_RawMalloc((size_t)nsel * 8);
+        if (kg == NULL)
+            goto done;
     }
     sort_u64(sel, nsel, kg);
     for (i = 0, u = 0; i < nsel; i++)

@@ -638,6 +638,10 @@ def test_index_fingerprint_with_the_code_alone_matches_reference(language: str) 
         elif not sx.block:
             assert extra is None and got.hashes.tolist() == plain.tolist()
     _index_both(comment * 40, language)  # comments alone: no code k-gram
+    # One token repeated: both views, of the text and of its code alone, select every k-gram after the
+    # first window (more hashes than the text has k-grams: the sort's scratch grows).
+    opener, closer, _ = sx.block[0] if sx.block else (b"", b"", False)
+    _index_both((b"x x x " + opener + b" c " + closer + b" ") * 400, language)
     _index_both(comment + b"x", language)
     _index_both(b"", language)
 
