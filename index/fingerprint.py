@@ -310,13 +310,13 @@ class Fingerprint:
     def index_hashes(self) -> npt.NDArray[np.int64]:
         """Distinct winnowed hashes of both views (every one for a text under :data:`TINY_TOKENS`
         tokens), as signed 64-bit integers (what the store keeps)."""
-        if len(self.tokens) < TINY_TOKENS:
-            sel = np.concatenate((self.exact_kgrams, self.abstract_kgrams))
-        else:
-            sel = np.concatenate(
-                (self.exact_kgrams[self.exact_selected], self.abstract_kgrams[self.abstract_selected])
-            )
-        return np.unique(sel).view(np.int64)
+        return _index_hashes(
+            len(self.tokens),
+            self.exact_kgrams,
+            self.exact_selected,
+            self.abstract_kgrams,
+            self.abstract_selected,
+        )
 
     def bands(self) -> list[int]:
         """LSH band keys of :attr:`signature` (empty for a text with no k-grams)."""
@@ -349,13 +349,19 @@ class IndexFingerprint:
         return band_keys(self.signature) if len(self.hashes) else []
 
 
-def _selected(tokens: Tokens) -> npt.NDArray[np.int64]:
-    """:meth:`Fingerprint.index_hashes` of a token stream."""
-    ek, ak = kgrams(tokens.exact), kgrams(tokens.abstract)
-    if len(tokens) < TINY_TOKENS:
-        sel = np.concatenate((ek, ak))
+def _index_hashes(
+    ntokens: int,
+    exact: npt.NDArray[np.uint64],
+    exact_selected: npt.NDArray[np.uint32],
+    abstract: npt.NDArray[np.uint64],
+    abstract_selected: npt.NDArray[np.uint32],
+) -> npt.NDArray[np.int64]:
+    """:meth:`Fingerprint.index_hashes` of a text of ``ntokens`` tokens from its views' k-grams and
+    their winnowed positions."""
+    if ntokens < TINY_TOKENS:
+        sel = np.concatenate((exact, abstract))
     else:
-        sel = np.concatenate((ek[winnow(ek)], ak[winnow(ak)]))
+        sel = np.concatenate((exact[exact_selected], abstract[abstract_selected]))
     return np.unique(sel).view(np.int64)
 
 
@@ -368,7 +374,10 @@ def code_hashes(data: bytes, language: str | None, ntokens: int) -> npt.NDArray[
     if not any(opener in data for opener, _, _ in sx.block):
         return None
     code = tokenize(data, language, code_only=True)
-    return _selected(code) if len(code) < ntokens and len(code) >= K else None
+    if not K <= len(code) < ntokens:
+        return None
+    ek, ak = kgrams(code.exact), kgrams(code.abstract)
+    return _index_hashes(len(code), ek, winnow(ek), ak, winnow(ak))
 
 
 def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerprint:
