@@ -646,6 +646,26 @@ def test_index_fingerprint_with_the_code_alone_matches_reference(language: str) 
     _index_both(b"", language)
 
 
+def test_index_fingerprint_argument_validation() -> None:
+    sx = lexer.syntax_bytes("Java")
+    text = b"int x = 1; /* c */ int y = 2;\n" * 10
+    args = (text, fp.K, fp.W, fp._PERM_A, fp._PERM_B, sx)
+    for bad in (b"", b"\x01", sx[:-1], "not bytes"):  # a profile that is not one: said, not guessed
+        with pytest.raises(ValueError, match="malformed syntax profile"):
+            _fastfp.index_fingerprint(*args, bad, fp.TINY_TOKENS)
+    with pytest.raises(ValueError, match="k and w must be >= 1"):
+        _fastfp.index_fingerprint(text, 0, fp.W, fp._PERM_A, fp._PERM_B, sx, sx, fp.TINY_TOKENS)
+    with pytest.raises(TypeError):
+        _fastfp.index_fingerprint(*args, sx, "64")
+    # None and a tiny bound of 0 (the defaults): the text's own winnowed hashes, the code alone not lexed
+    plain = _fastfp.index_fingerprint(*args)
+    assert plain[0] and _fastfp.index_fingerprint(*args, None, 0) == plain
+    assert _fastfp.index_fingerprint(*args, code_syntax=None, tiny=-5) == plain
+    code = _fastfp.index_fingerprint(*args, lexer.syntax_bytes("Java", True), 0)
+    as_set = lambda h: set(np.frombuffer(h, dtype=np.uint64).tolist())  # noqa: E731
+    assert as_set(plain[0]) < as_set(code[0]) and code[1:] == plain[1:]
+
+
 def test_index_fingerprint_code_alone_on_real_code() -> None:
     for name in ("heapq.py", "textwrap.py"):  # Python: no block comments, nothing added
         _index_both((STDLIB / name).read_bytes(), "Python")
