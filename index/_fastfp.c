@@ -985,6 +985,18 @@ static int shrink_bytes(PyObject **obj, Py_ssize_t size)
 }
 
 /* (Re)size the four result arrays to cap tokens and point st at them.  Needs the GIL. */
+/* Token arrays for n input bytes are first sized for a token per 4 bytes (code averages 5 to 8), and
+ * doubled when outgrown, up to n, which always suffices (a token takes at least one byte). */
+FP_INLINE Py_ssize_t tok_first_cap(Py_ssize_t n)
+{
+    return n / 4 + 64 < n ? n / 4 + 64 : n;
+}
+
+FP_INLINE Py_ssize_t tok_grown_cap(Py_ssize_t cap, Py_ssize_t n)
+{
+    return cap <= n / 2 ? 2 * cap : n;
+}
+
 static int tok_resize(PyObject **res, tok_state *st, Py_ssize_t cap)
 {
     int k;
@@ -1029,9 +1041,7 @@ static PyObject *fp_tokenize(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_OverflowError, "tokenize(): input too large");
         goto done;
     }
-    /* First guess: a token per 4 bytes (code averages 5 to 8); doubled when outgrown, up to n, which
-     * always suffices (a token takes at least one byte). */
-    cap = n / 4 + 64 < n ? n / 4 + 64 : n;
+    cap = tok_first_cap(n);
     if (tok_resize(res, &st, cap) < 0)
         goto done;
     for (;;) {
@@ -1048,7 +1058,7 @@ static PyObject *fp_tokenize(PyObject *self, PyObject *args, PyObject *kwargs)
         }
         if (rc == LEX_DONE)
             break;
-        cap = st.cap <= n / 2 ? 2 * st.cap : n;
+        cap = tok_grown_cap(st.cap, n);
         if (tok_resize(res, &st, cap) < 0)
             goto done;
     }
@@ -1516,7 +1526,7 @@ static Py_ssize_t select_view(const uint64_t *kg, Py_ssize_t m, Py_ssize_t w, ui
  * 0, or -1 when out of memory. */
 static int tokenize_all(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, tok_state *st)
 {
-    Py_ssize_t cap = n / 4 + 64 < n ? n / 4 + 64 : n;
+    Py_ssize_t cap = tok_first_cap(n);
     st->line = 1;
     st->inside = -1;
     if (cap < 1)
@@ -1546,7 +1556,7 @@ static int tokenize_all(const unsigned char *d, Py_ssize_t n, const syntax_t *sx
             return -1;
         if (rc == LEX_DONE)
             return 0;
-        cap = st->cap <= n / 2 ? 2 * st->cap : n;
+        cap = tok_grown_cap(st->cap, n);
     }
 }
 
