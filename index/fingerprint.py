@@ -365,16 +365,13 @@ def _index_hashes(
     return np.unique(sel).view(np.int64)
 
 
-def code_hashes(data: bytes, language: str | None, ntokens: int) -> npt.NDArray[np.int64] | None:
-    """The winnowed hashes of ``data``'s code alone (block comments dropped whole), for a text of
-    ``ntokens`` tokens that has block comments; None for one without.  Indexed beside the text's own, so
-    that a copy stripped of the comments is found: its k-grams across a removed comment are in neither
-    view of the text as it is."""
-    sx = lexer.syntax_for(language)
-    if not any(opener in data for opener, _, _ in sx.block):
-        return None
-    code = tokenize(data, language, code_only=True)
-    if not K <= len(code) < ntokens:
+def code_hashes(data: bytes, language: str | None, tokens: Tokens) -> npt.NDArray[np.int64] | None:
+    """The winnowed hashes of ``data``'s code alone (:func:`code_tokens`: block comments dropped whole),
+    for a text lexed as ``tokens`` that has block comments; None for one without, or whose code is
+    shorter than a k-gram.  Indexed beside the text's own, so that a copy stripped of the comments is
+    found: its k-grams across a removed comment are in neither view of the text as it is."""
+    code = code_tokens(data, language, tokens)
+    if code is None or len(code) < K:
         return None
     ek, ak = kgrams(code.exact), kgrams(code.abstract)
     return _index_hashes(len(code), ek, winnow(ek), ak, winnow(ak))
@@ -398,7 +395,7 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
         return IndexFingerprint(hashes, np.frombuffer(sig, dtype=np.uint32), ntok)
     f = fingerprint(data, language=language)
     hashes = f.index_hashes()
-    code = code_hashes(data, language, len(f.tokens))
+    code = code_hashes(data, language, f.tokens)
     if code is not None:
         hashes = np.union1d(hashes.view(np.uint64), code.view(np.uint64)).view(np.int64)
     return IndexFingerprint(hashes, f.signature, len(f.tokens))
