@@ -207,7 +207,9 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
     def is_renamed(i: int) -> bool:
         if i not in tested:
             a = abstract[i]
-            tested[i] = renamed_copy(a.span, query.tokens, dtok, rare=a.rare_run >= short)
+            tested[i] = renamed_copy(
+                a.span, query.tokens, dtok, rare=a.rare_run >= short, decisive=a.informative >= min_tokens
+            )
         return tested[i]
 
     renamed = [
@@ -330,15 +332,16 @@ def kept_strings(span: Span, q: Tokens, d: Tokens) -> int:
     return int((kinds == _LITERAL_HASHES[1]).sum())
 
 
-#: A rare renamed run with too few repeated renamed names still passes the renaming test when it keeps
-#: this many distinct names as they were at the same places (the members it calls, a docstring's
-#: words), renames at least two others consistently and one to one, and keeps every literal.
-RARE_KEPT_NAMES = 4
+#: A rare renamed run, or one of 40 informative tokens and more, with too few repeated renamed names
+#: still passes the renaming test when it keeps this many distinct names as they were at the same
+#: places (the members it calls, a docstring's words), renames at least two others consistently and one
+#: to one, and keeps every literal.
+KEPT_NAMES = 4
 #: Words lexed as names that no copier renames: the C preprocessor's (``#include``, ``defined``).
 _NOT_NAMES = frozenset(xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (*lexer.DIRECTIVES, b"defined"))
 
 
-def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> bool:
+def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisive: bool = False) -> bool:
     """Whether an abstract-only alignment looks like a renamed copy rather than code of the same shape.
 
     A copy whose identifiers were renamed keeps its literals and renames consistently: every use of a
@@ -358,9 +361,16 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
     three names, consistently and one to one (``return '%s(%s, %s)' % (self.__class__.__name__, ...)``
     with its method and attributes renamed).  Two renamed names and one string are an idiom's worth:
     ``catch (err) { if (err.code !== 'ENOENT') throw err }`` is in many unrelated files.  So, last, is a
-    rare span that keeps every literal and :data:`RARE_KEPT_NAMES` distinct names as they were, in
+    rare span that keeps every literal and :data:`KEPT_NAMES` distinct names as they were, in
     place (the members it calls, its docstring's words; the preprocessor's words are no names), and
     renames at least two others consistently and one to one, none of them also kept.
+
+    A ``decisive`` span (40 informative tokens and more: enough for a verdict on its own) that is not
+    rare passes that last test too.  Its shape is common (an ``asyncio`` preamble, a stub's
+    declarations), but code of that shape elsewhere calls other members; a copy that renamed every
+    name of its own, each used once or twice (too few repeats for the consistency count), keeps
+    them.  Not for weaker spans, which only make ``weak`` evidence: independent solutions of a task
+    call the same library members in short stretches.
     """
     if not span.tiles:
         return False
@@ -384,20 +394,21 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False) -> boo
     # Two or more renamed names used repeatedly: one variable (a preamble's `input` -> `sc`) is not a
     # renaming of the code around it.
     repeated = sum(1 for c in best.values() if max(c.values()) >= 2)
-    if rare and consistent == repeats:
+    if (rare or decisive) and consistent == repeats:
         targets = [b for c in best.values() for b in c]
         one_to_one = len(targets) == len(set(targets))  # no two names became one
-        if repeats >= 2:
+        if rare and repeats >= 2:
             return one_to_one
         strings = int((lit & (kinds == _LITERAL_HASHES[1]) & (qe == de)).sum())  # kept string literals
-        if strings and lit_same == lit_total and len(best) >= 3:
+        if rare and strings and lit_same == lit_total and len(best) >= 3:
             return one_to_one
         kept = set(qe[ident & (qe == de)].tolist()) - _NOT_NAMES  # names left as they were, in place
         if (
-            len(kept) >= RARE_KEPT_NAMES
+            len(kept) >= KEPT_NAMES
             and len(best) >= 2
             and lit_same == lit_total
             and not kept & best.keys()
+            and (one_to_one or rare)  # a long span that merges two names may still pass the test below
         ):
             return one_to_one
     return repeats >= 3 and repeated >= 2 and consistent * 5 >= repeats * 4

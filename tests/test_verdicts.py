@@ -511,9 +511,9 @@ def test_short_rare_renamed_run_with_its_string_and_three_names_renamed_is_a_nea
         assert res.verdict not in search.ATTRIBUTING, _found(res)
     # Two names renamed and one string kept is an idiom's worth (`if err.code !== 'ENOENT') throw err`
     # in two unrelated JavaScript files): not enough on the string's account.  (This piece also keeps
-    # four names in place, `__class__`, `__name__` and more, which decide for it: RARE_KEPT_NAMES; the
+    # four names in place, `__class__`, `__name__` and more, which decide for it: KEPT_NAMES; the
     # idiom keeps one, `code`.)
-    monkeypatch.setattr(verdict, "RARE_KEPT_NAMES", 10**6)
+    monkeypatch.setattr(verdict, "KEPT_NAMES", 10**6)
     for names in (three, {"denominator": "den_of", "_numerator": "_num"}):
         spans, q, d = _abstract_spans(_rename(piece, names), "fractions.py")
         assert spans
@@ -543,7 +543,7 @@ def test_short_rare_renamed_run_that_keeps_four_names_is_a_near_duplicate(
     assert search.search(store, other).verdict not in search.ATTRIBUTING
     # Without the rule, the shape that random.py alone has decides: three names renamed one to one and
     # every literal kept (renamed_unique); without either rule, nothing does.
-    monkeypatch.setattr(verdict, "RARE_KEPT_NAMES", 10**6)
+    monkeypatch.setattr(verdict, "KEPT_NAMES", 10**6)
     res = search.search(store, copy)
     assert _found(res)[:1] == [("random.py", "near-duplicate")]
     assert res.matches[0].evidence == "short-unique-renamed"
@@ -551,8 +551,55 @@ def test_short_rare_renamed_run_that_keeps_four_names_is_a_near_duplicate(
     assert search.search(store, copy).verdict not in search.ATTRIBUTING
     # One name renamed (twice) is no renaming evidence, however many names are kept.
     spans, q, d = _abstract_spans(_rename(piece, {"x": "value"}), "random.py")
-    monkeypatch.setattr(verdict, "RARE_KEPT_NAMES", 4)
+    monkeypatch.setattr(verdict, "KEPT_NAMES", 4)
     assert spans and not any(verdict.renamed_copy(a.span, q, d, rare=True) for a in spans)
+
+
+_WORKER = (
+    '"""Run a server process until a signal stops it."""\nimport asyncio\nimport multiprocessing\n'
+    "import signal\n\n\nasync def run_until_stopped():\n    loop = asyncio.get_running_loop()\n"
+    "    loop.add_signal_handler(signal.SIGTERM, lambda *args: stopping.set())\n\n"
+    "    proc = multiprocessing.Process(target=serve)\n    proc.start()\n    finished.wait()\n"
+)
+
+
+def test_long_renamed_run_in_a_common_shape_that_keeps_its_members_is_a_near_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Five files have the function's shape with names of their own (so no run of it is rare), none a
+    # renamed copy (each name is used once).  A copy renaming every name of its own, the modules
+    # included, uses two of them twice (too few repeats to show a consistent renaming) but keeps the
+    # members it calls, at the same places: with 40 tokens and more, that decides (KEPT_NAMES).
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "workers.py").write_text(_WORKER)
+    shape = (
+        "async def {}():\n    {} = {}.{}()\n    {}.{}({}.{}, lambda *{}: {}.{}())\n\n"
+        "    {} = {}.{}({}={})\n    {}.{}()\n    {}.{}()\n"
+    )
+    for i in range(5):
+        (src / f"shape{i}.py").write_text(shape.format(*(f"n{i}_{j}" for j in range(20))))
+    _build(src, tmp_path / "i.sqlite", "example/workers")
+    body = _WORKER.split("\n\n\n", 1)[1]
+    names = {"run_until_stopped": "watch", "loop": "ev", "asyncio": "aio", "signal": "sig", "args": "_",
+             "stopping": "halt", "proc": "child", "multiprocessing": "mp", "serve": "handler",
+             "finished": "done"}  # fmt: skip
+    copy = re.sub(r"(?<![.\w])(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], body)
+    assert "ev.add_signal_handler(sig.SIGTERM, lambda *_: halt.set())" in copy
+    # Another API in the same shape, with three names in common (`set`, `target`, `wait`): no copy.
+    other = copy
+    for a, b in (("get_running_loop", "get_event_loop"), ("add_signal_handler", "call_soon"),
+                 ("SIGTERM", "now"), ("Process", "Thread"), ("start", "run")):  # fmt: skip
+        other = other.replace(a, b)
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, copy)
+        assert res.tokens >= search.MIN_MATCH_TOKENS
+        assert _found(res) == [("workers.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "renamed"
+        assert search.search(st, other).verdict not in search.ATTRIBUTING
+        # Without the rule the shape's other files make the run common, and the copy is not found.
+        monkeypatch.setattr(verdict, "KEPT_NAMES", 10**6)
+        assert search.search(st, copy).verdict not in search.ATTRIBUTING
 
 
 def test_a_short_querys_sole_holder_is_aligned_past_the_ranking_cut(
