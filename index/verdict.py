@@ -348,7 +348,8 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisi
     name maps to the same new name.  Two unrelated files of one shape (stub files, generated tables,
     programs that open with the same preamble) have neither property.  So the span needs positive
     evidence -- literals that agree, or at least two renamed identifiers used repeatedly that map
-    consistently -- and no strong counter-evidence (most literals differing, or every one).  Each tile
+    consistently -- and no strong counter-evidence (most literals differing, or every one, even a single
+    one: a template's sibling names its own codec where the copy keeps ``'cp949'``).  Each tile
     is compared on its own tokens: tiles joined over gaps of different lengths are not aligned position
     by position across the gap.  A name kept as it is (``System``, ``println``) is no evidence of
     renaming: only renamed names count.
@@ -377,7 +378,7 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisi
     kinds, qe, de, lit = _tiled(span, q, d)
     lit_total = int(lit.sum())
     lit_same = int((qe[lit] == de[lit]).sum())
-    if (lit_total >= 4 and lit_same * 3 < lit_total) or (lit_total >= 2 and lit_same == 0):
+    if (lit_total >= 4 and lit_same * 3 < lit_total) or (lit_total and not lit_same):
         return False  # a copy keeps its literals: these say other things in the same shape
     if lit_same >= 2 and lit_same * 2 >= lit_total:
         return True

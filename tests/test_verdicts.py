@@ -555,6 +555,28 @@ def test_short_rare_renamed_run_that_keeps_four_names_is_a_near_duplicate(
     assert spans and not any(verdict.renamed_copy(a.span, q, d, rare=True) for a in spans)
 
 
+def test_renamed_sibling_whose_one_literal_differs_is_not_a_copy(tmp_path: Path) -> None:
+    # The CJK codec modules are one template: cp949.py's head, renamed as the eval renames (modules and
+    # names alike, members kept), has iso2022_jp_2.py's shape, members and consistent renaming.  Its
+    # one literal, the codec's name, says it is another codec: a copy keeps its literals.
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("encodings/iso2022_jp_2.py", "bisect.py", "textwrap.py"):
+        shutil.copy(STDLIB / name, src)
+    _build(src, tmp_path / "i.sqlite", "example/codecs")
+    piece = "".join((STDLIB / "encodings/cp949.py").read_text().splitlines(keepends=True)[6:16])
+    names = {"_codecs_kr": "v1", "codecs": "v2", "_multibytecodec": "v3", "mbc": "v4", "codec": "v5",
+             "Codec": "v6", "encode": "v7", "decode": "v8", "IncrementalEncoder": "v9"}  # fmt: skip
+    copy = re.sub(r"(?<![.\w])(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], piece)
+    assert "v5 = v1.getcodec('cp949')" in copy
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        assert search.search(st, copy).verdict not in search.ATTRIBUTING
+        # With iso2022_jp_2's own name it is that module renamed.
+        res = search.search(st, copy.replace("'cp949'", "'iso2022_jp_2'"))
+        assert _found(res) == [("iso2022_jp_2.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "renamed"
+
+
 _WORKER = (
     '"""Run a server process until a signal stops it."""\nimport asyncio\nimport multiprocessing\n'
     "import signal\n\n\nasync def run_until_stopped():\n    loop = asyncio.get_running_loop()\n"
