@@ -62,7 +62,8 @@ class MatchOut(BaseModel):
     score: float = Field(description="Share of the query's tokens this match covers.")
     evidence: str = Field(
         description="What decided the verdict: exact-run, short-rare-run, short-unique-run, edited, renamed, "
-        "short-rare-renamed, short-unique-renamed, short-renamed-strings, restructured or partial "
+        "short-rare-renamed, short-unique-renamed, short-renamed-strings, short-renamed-members, "
+        "restructured or partial "
         "(see docs/search.md)."
     )
     confidence: float = Field(

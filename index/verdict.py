@@ -88,6 +88,9 @@ EVIDENCE: dict[str, tuple[str, float]] = {
     "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.962),
     # (none wrong of 17, over seeds 1, 2, 5 and 7: the rule of three's bound; seeds 1 and 2 alone had 11)
     "short-renamed-strings": ("a short query's run below the minimum, renamed, keeping its strings", 0.82),
+    # (none wrong of 20 over Python seeds 1, 2, 3 and 5, all languages seed 2 and `--files 300` seed 2:
+    # the rule of three's bound)
+    "short-renamed-members": ("a short query's run below the minimum, renamed, keeping its members", 0.85),
     "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.966),
     "partial": ("a shared region below the minimum match size: for a person to judge", 0.502),
 }
@@ -230,17 +233,21 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         if a.unique_run >= short and a.span.tokens >= share and renamed_unique(a.span, query.tokens, dtok)
     ]:  # a short query's run in a shape one document alone has, renamed without a slip
         found.append(_judgement("near-duplicate", "short-unique-renamed", sole))
-    elif query.short:  # a short query's renamed run that is not rare, but keeps its strings
+    elif query.short:  # a short query's renamed run that is not rare, but keeps its strings or members
+        sized = [(i, a) for i, a in enumerate(abstract) if a.informative >= short and a.span.tokens >= share]
         strung = [
             a.span
-            for i, a in enumerate(abstract)
-            if a.informative >= short
-            and a.span.tokens >= share
-            and kept_strings(a.span, query.tokens, dtok) >= SHORT_RENAMED_STRINGS
-            and is_renamed(i)
+            for i, a in sized
+            if kept_strings(a.span, query.tokens, dtok) >= SHORT_RENAMED_STRINGS and is_renamed(i)
         ]
         if strung:
             found.append(_judgement("near-duplicate", "short-renamed-strings", strung))
+        elif members := [
+            a.span
+            for i, a in sized
+            if kept_names(a.span, query.tokens, dtok) >= SHORT_RENAMED_NAMES and is_renamed(i)
+        ]:
+            found.append(_judgement("near-duplicate", "short-renamed-members", members))
     best = max((j.matched for j in found), default=0)
     if orderless and best * 2 < len(query.tokens):  # a restructured copy of the whole program?
         ev = structure.compare(query, dtok)
@@ -307,6 +314,11 @@ _LITERAL_HASHES = np.array([lexer.CLASS_HASH[lexer.NUMBER], lexer.CLASS_HASH[lex
 #: least this many string literals, and every literal: a file held by several documents (vendored
 #: copies, versions of one module) has no rare run, and its strings say what its shape cannot.
 SHORT_RENAMED_STRINGS = 3
+#: ... or when it keeps this many distinct names as they were, in place, and every literal
+#: (``short-renamed-members``): the members a piece of code calls and reads (``args.CONCEPTS.instance
+#: .Parse()``, ``log.status.Print``) are what its copier does not rename, and eight of them are more
+#: than a shape shared by siblings of one template keeps by chance.
+SHORT_RENAMED_NAMES = 8
 
 
 def _tiled(
@@ -319,6 +331,22 @@ def _tiled(
     kinds = q.abstract[qi]
     lit = (kinds == _LITERAL_HASHES[0]) | (kinds == _LITERAL_HASHES[1])  # np.isin sorts: slower here
     return kinds, q.exact[qi], d.exact[di], lit
+
+
+def kept_names(span: Span, q: Tokens, d: Tokens) -> int:
+    """The distinct names a span keeps as they were, position for position in each tile (the
+    preprocessor's words aside), when it keeps every literal and renames at least two other names (a
+    number or string it changed, or fewer renamed names: 0; an unrenamed run is no renamed copy)."""
+    if not span.tiles:
+        return 0
+    kinds, qe, de, lit = _tiled(span, q, d)
+    if not (qe[lit] == de[lit]).all():
+        return 0
+    ident = kinds == _IDENT_HASH
+    same = qe == de
+    if len(set(qe[ident & ~same].tolist())) < 2:
+        return 0
+    return len(set(qe[ident & same].tolist()) - _NOT_NAMES)
 
 
 def kept_strings(span: Span, q: Tokens, d: Tokens) -> int:

@@ -624,6 +624,54 @@ def test_long_renamed_run_in_a_common_shape_that_keeps_its_members_is_a_near_dup
         assert search.search(st, copy).verdict not in search.ATTRIBUTING
 
 
+_FAILOVER = (
+    '"""Fail over a database instance to its standby."""\nfrom cloudsdk import api_util\n\n\n'
+    "def run(args):\n    ref = args.CONCEPTS.instance.Parse()\n    client = api_util.GetClient()\n"
+    "    if not args.force and ref.zone in client.regions[ref.project]:\n        return\n"
+)
+
+
+def test_short_renamed_run_in_a_common_shape_that_keeps_eight_members_is_a_near_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four lines of a command (38 tokens: a short query, its run under the minimum) whose shape five
+    # other files have with names of their own, so no run of it is rare.  Renamed, it keeps the eight
+    # members it reads and calls in place: SHORT_RENAMED_NAMES.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "failover.py").write_text(_FAILOVER)
+    shape = (
+        "def {}({}):\n    {} = {}.{}.{}.{}()\n    {} = {}.{}()\n"
+        "    if not {}.{} and {}.{} in {}.{}[{}.{}]:\n        return\n"
+    )
+    for i in range(5):
+        (src / f"shape{i}.py").write_text(shape.format(*(f"n{i}_{j}" for j in range(19))))
+    _build(src, tmp_path / "i.sqlite", "example/sql")
+    body = _FAILOVER.split("def run(args):\n", 1)[1]
+    names = {"ref": "target", "args": "opts", "client": "api", "api_util": "apis"}
+    copy = re.sub(r"(?<![.\w])(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], body)
+    assert "if not opts.force and target.zone in api.regions[target.project]:" in copy
+    # Six of the eight members kept: not enough.
+    other = copy.replace("CONCEPTS", "ARGS").replace("GetClient", "Connect")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, copy)
+        assert res.tokens < search.MIN_MATCH_TOKENS
+        assert _found(res) == [("failover.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "short-renamed-members"
+        assert res.matches[0].confidence == verdict.EVIDENCE["short-renamed-members"][1]
+        assert search.search(st, other).verdict not in search.ATTRIBUTING
+        monkeypatch.setattr(verdict, "SHORT_RENAMED_NAMES", 10**6)
+        assert search.search(st, copy).verdict not in search.ATTRIBUTING
+    # The members counted: eight kept in place; the piece unrenamed keeps every name but renames none,
+    # which is no renamed copy (kept_names says 0).
+    d = fp.tokenize(_FAILOVER.encode(), "Python")
+    for query, kept in ((copy, 8), (body, 0)):
+        q = fp.tokenize(query.encode(), "Python")
+        spans = view_spans(Query.of(q, fp.kgrams(q.exact), fp.kgrams(q.abstract), np.zeros(0, np.uint64)), d,
+                           "abstract", fp.K)  # fmt: skip
+        assert [verdict.kept_names(a.span, q, d) for a in spans] == [kept]
+
+
 def test_a_short_querys_sole_holder_is_aligned_past_the_ranking_cut(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
