@@ -343,10 +343,16 @@ def kept_names(span: Span, q: Tokens, d: Tokens) -> int:
     if not (qe[lit] == de[lit]).all():
         return 0
     ident = kinds == _IDENT_HASH
-    same = qe == de
-    if len(set(qe[ident & ~same].tolist())) < 2:
+    if len(set(qe[ident & (qe != de)].tolist())) < 2:
         return 0
-    return len(set(qe[ident & same].tolist()) - _NOT_NAMES)
+    return len(_kept_in_place(qe, de, ident))
+
+
+def _kept_in_place(
+    qe: npt.NDArray[np.uint64], de: npt.NDArray[np.uint64], ident: npt.NDArray[np.bool_]
+) -> set[int]:
+    """The names (exact hashes) left as they were at the same places, the preprocessor's words aside."""
+    return set(qe[ident & (qe == de)].tolist()) - _NOT_NAMES
 
 
 def kept_strings(span: Span, q: Tokens, d: Tokens) -> int:
@@ -426,12 +432,13 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisi
     if (rare or decisive) and consistent == repeats:
         targets = [b for c in best.values() for b in c]
         one_to_one = len(targets) == len(set(targets))  # no two names became one
-        if rare and repeats >= 2:
-            return one_to_one
-        strings = int((lit & (kinds == _LITERAL_HASHES[1]) & (qe == de)).sum())  # kept string literals
-        if rare and strings and lit_same == lit_total and len(best) >= 3:
-            return one_to_one
-        kept = set(qe[ident & (qe == de)].tolist()) - _NOT_NAMES  # names left as they were, in place
+        if rare:
+            if repeats >= 2:
+                return one_to_one
+            strings = int((lit & (kinds == _LITERAL_HASHES[1]) & (qe == de)).sum())  # kept string literals
+            if strings and lit_same == lit_total and len(best) >= 3:
+                return one_to_one
+        kept = _kept_in_place(qe, de, ident)
         if (
             len(kept) >= KEPT_NAMES
             and len(best) >= 2
