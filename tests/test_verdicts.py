@@ -420,6 +420,24 @@ def _rename(code: str, names: dict[str, str]) -> str:
     return re.sub(r"\b(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], code)
 
 
+def _rename_own(code: str, names: dict[str, str]) -> str:
+    """:func:`_rename` of the names a copier owns: not where one follows a `.` (a member it calls)."""
+    return re.sub(r"(?<![.\w])(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], code)
+
+
+def _index_with_shapes(tmp_path: Path, name: str, text: str, shape: str, fields: int, repo: str) -> Path:
+    """A SQLite index of ``text`` as ``name`` and five files of its ``shape`` (a format string of
+    ``fields`` names), each filled with names of its own, each used once: the shape is not rare, and
+    none of them is a renamed copy of another."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / name).write_text(text)
+    for i in range(5):
+        (src / f"shape{i}.py").write_text(shape.format(*(f"n{i}_{j}" for j in range(fields))))
+    _build(src, tmp_path / "i.sqlite", repo)
+    return tmp_path / "i.sqlite"
+
+
 def _merge_lines() -> str:
     lines = (STDLIB / "heapq.py").read_text().splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if "h_append([key(value), order * direction" in line)
@@ -567,7 +585,7 @@ def test_renamed_sibling_whose_one_literal_differs_is_not_a_copy(tmp_path: Path)
     piece = "".join((STDLIB / "encodings/cp949.py").read_text().splitlines(keepends=True)[6:16])
     names = {"_codecs_kr": "v1", "codecs": "v2", "_multibytecodec": "v3", "mbc": "v4", "codec": "v5",
              "Codec": "v6", "encode": "v7", "decode": "v8", "IncrementalEncoder": "v9"}  # fmt: skip
-    copy = re.sub(r"(?<![.\w])(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], piece)
+    copy = _rename_own(piece, names)
     assert "v5 = v1.getcodec('cp949')" in copy
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         assert search.search(st, copy).verdict not in search.ATTRIBUTING
@@ -592,28 +610,23 @@ def test_long_renamed_run_in_a_common_shape_that_keeps_its_members_is_a_near_dup
     # renamed copy (each name is used once).  A copy renaming every name of its own, the modules
     # included, uses two of them twice (too few repeats to show a consistent renaming) but keeps the
     # members it calls, at the same places: with 40 tokens and more, that decides (KEPT_NAMES).
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "workers.py").write_text(_WORKER)
     shape = (
         "async def {}():\n    {} = {}.{}()\n    {}.{}({}.{}, lambda *{}: {}.{}())\n\n"
         "    {} = {}.{}({}={})\n    {}.{}()\n    {}.{}()\n"
     )
-    for i in range(5):
-        (src / f"shape{i}.py").write_text(shape.format(*(f"n{i}_{j}" for j in range(20))))
-    _build(src, tmp_path / "i.sqlite", "example/workers")
+    index = _index_with_shapes(tmp_path, "workers.py", _WORKER, shape, 20, "example/workers")
     body = _WORKER.split("\n\n\n", 1)[1]
     names = {"run_until_stopped": "watch", "loop": "ev", "asyncio": "aio", "signal": "sig", "args": "_",
              "stopping": "halt", "proc": "child", "multiprocessing": "mp", "serve": "handler",
              "finished": "done"}  # fmt: skip
-    copy = re.sub(r"(?<![.\w])(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], body)
+    copy = _rename_own(body, names)
     assert "ev.add_signal_handler(sig.SIGTERM, lambda *_: halt.set())" in copy
     # Another API in the same shape, with three names in common (`set`, `target`, `wait`): no copy.
     other = copy
     for a, b in (("get_running_loop", "get_event_loop"), ("add_signal_handler", "call_soon"),
                  ("SIGTERM", "now"), ("Process", "Thread"), ("start", "run")):  # fmt: skip
         other = other.replace(a, b)
-    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+    with open_store(index, readonly=True) as st:
         res = search.search(st, copy)
         assert res.tokens >= search.MIN_MATCH_TOKENS
         assert _found(res) == [("workers.py", "near-duplicate")], _found(res)
@@ -637,23 +650,18 @@ def test_short_renamed_run_in_a_common_shape_that_keeps_eight_members_is_a_near_
     # Four lines of a command (38 tokens: a short query, its run under the minimum) whose shape five
     # other files have with names of their own, so no run of it is rare.  Renamed, it keeps the eight
     # members it reads and calls in place: SHORT_RENAMED_NAMES.
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "failover.py").write_text(_FAILOVER)
     shape = (
         "def {}({}):\n    {} = {}.{}.{}.{}()\n    {} = {}.{}()\n"
         "    if not {}.{} and {}.{} in {}.{}[{}.{}]:\n        return\n"
     )
-    for i in range(5):
-        (src / f"shape{i}.py").write_text(shape.format(*(f"n{i}_{j}" for j in range(19))))
-    _build(src, tmp_path / "i.sqlite", "example/sql")
+    index = _index_with_shapes(tmp_path, "failover.py", _FAILOVER, shape, 19, "example/sql")
     body = _FAILOVER.split("def run(args):\n", 1)[1]
     names = {"ref": "target", "args": "opts", "client": "api", "api_util": "apis"}
-    copy = re.sub(r"(?<![.\w])(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], body)
+    copy = _rename_own(body, names)
     assert "if not opts.force and target.zone in api.regions[target.project]:" in copy
     # Six of the eight members kept: not enough.
     other = copy.replace("CONCEPTS", "ARGS").replace("GetClient", "Connect")
-    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+    with open_store(index, readonly=True) as st:
         res = search.search(st, copy)
         assert res.tokens < search.MIN_MATCH_TOKENS
         assert _found(res) == [("failover.py", "near-duplicate")], _found(res)
