@@ -650,11 +650,17 @@ def make_spans(
 
 
 def view_spans(
-    query: Query, dtok: Tokens, view: View, min_tokens: int, rare_below: int = 1 << 30
+    query: Query,
+    dtok: Tokens,
+    view: View,
+    min_tokens: int,
+    rare_below: int = 1 << 30,
+    informative: int | None = None,
 ) -> list[Aligned]:
     """The spans of at least ``min_tokens`` matched tokens that ``query`` shares with a document (its
-    tokens ``dtok``) in one view, each with what it carries (:class:`Aligned`); the boilerplate that does
-    not count is, in the exact view, exact fingerprints; in the abstract view, those of either view."""
+    tokens ``dtok``) in one view, each with what it carries (:class:`Aligned`), carrying at least
+    ``informative`` informative tokens (by default ``min_tokens``); the boilerplate that does not count
+    is, in the exact view, exact fingerprints; in the abstract view, those of either view."""
     k = fp.K
     if view == "exact":
         grams, qt, dt, mask, free = (
@@ -693,7 +699,7 @@ def view_spans(
         dtok,
         mask,
         (lambda: query.df(view)) if query.short else None,
-        keep=min_tokens,
+        keep=min_tokens if informative is None else informative,
         free=free,
         rare_below=rare_below,
         adjacent=view == "exact",

@@ -33,7 +33,7 @@ import xxhash
 from . import fingerprint as fp
 from . import lexer, structure
 from . import licenses as lic
-from .align import Aligned, Query, Span, chain, make_spans, tile_positions, view_spans
+from .align import Aligned, Query, Span, _members, chain, make_spans, tile_positions, view_spans
 from .lexer import Tokens
 from .model import Occurrence
 
@@ -91,6 +91,9 @@ EVIDENCE: dict[str, tuple[str, float]] = {
     # (none wrong of 20 over Python seeds 1, 2, 3 and 5, all languages seed 2 and `--files 300` seed 2:
     # the rule of three's bound)
     "short-renamed-members": ("a short query's run below the minimum, renamed, keeping its members", 0.85),
+    # (none wrong of 14 over Python seeds 1, 2 and 3 and all languages seeds 1 and 2: the rule of three's
+    # bound)
+    "renamed-members": ("a renamed span in a boilerplate shape, keeping its members", 0.79),
     "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.966),
     "partial": ("a shared region below the minimum match size: for a person to judge", 0.502),
 }
@@ -202,7 +205,11 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         found.append(_judgement("near-duplicate", "edited", good))
     # Rare runs are looked for in every abstract span of a short query: a rare one needs less evidence
     # of renaming (renamed_copy's ``rare``).
-    abstract = view_spans(query, dtok, "abstract", low)
+    # Spans as long as a decision needs whose common shape leaves fewer informative tokens are kept
+    # aside for the kept-members test below (``renamed-members``).
+    shaped_floor = min(low, SHAPE_INFORMATIVE) if n >= min_tokens else low
+    spans = view_spans(query, dtok, "abstract", low, informative=shaped_floor)
+    abstract = [a for a in spans if a.informative >= low]
     # The renaming test is the costly part: run it first on the spans that can decide, and on the
     # weaker ones only if weak evidence is all that is left (below).
     tested: dict[int, bool] = {}
@@ -256,6 +263,24 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
                 chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common, free=query.any_free
             )
             found.append(_judgement("near-duplicate", "restructured", [a.span for a in pieces]))
+    if n >= min_tokens:
+        # A renamed stretch as long as a decision needs, in a shape so common that few of its tokens
+        # are informative, that keeps the members it reads and calls: the names a copier does not
+        # rename.  Not names that boilerplate covers as it is, nor prose (a templated docstring's
+        # words are kept by every sibling); no member renamed but an object's own, and one renamed
+        # name at least used twice, the same way each time.
+        plain = query.memo("kept-plain", lambda: query.exact_common | prose(query.tokens))
+        shaped = [
+            a.span
+            for a in spans
+            if a.span.tokens >= min_tokens
+            and a.span.tokens >= share
+            and kept_names(a.span, query.tokens, dtok, plain) >= SHORT_RENAMED_NAMES
+            and not foreign_renamed(a.span, query.tokens, dtok)
+            and renamed_copy(a.span, query.tokens, dtok, decisive=True, repeated=1)
+        ]
+        if shaped:
+            found.append(_judgement("near-duplicate", "renamed-members", shaped))
     if found:
         return max(found, key=lambda j: j.matched)
     if weak and (exact or abstract):
@@ -319,6 +344,12 @@ SHORT_RENAMED_STRINGS = 3
 #: .Parse()``, ``log.status.Print``) are what its copier does not rename, and eight of them are more
 #: than a shape shared by siblings of one template keeps by chance.
 SHORT_RENAMED_NAMES = 8
+#: A renamed span of at least the minimum match size whose shape is boilerplate, so that it carries
+#: fewer informative tokens than a decision needs, but at least this many, attributes when it keeps
+#: :data:`SHORT_RENAMED_NAMES` names in place outside boilerplate and prose and renames no member but an
+#: object's own (``renamed-members``): an ``__eq__`` over four attributes is an idiom, the four
+#: attributes it compares are what it says.
+SHAPE_INFORMATIVE = 8
 
 
 def _tiled(
@@ -333,10 +364,12 @@ def _tiled(
     return kinds, q.exact[qi], d.exact[di], lit
 
 
-def kept_names(span: Span, q: Tokens, d: Tokens) -> int:
+def kept_names(span: Span, q: Tokens, d: Tokens, common: npt.NDArray[np.bool_] | None = None) -> int:
     """The distinct names a span keeps as they were, position for position in each tile (the
     preprocessor's words aside), when it keeps every literal and renames at least two other names (a
-    number or string it changed, or fewer renamed names: 0; an unrenamed run is no renamed copy)."""
+    number or string it changed, or fewer renamed names: 0; an unrenamed run is no renamed copy).
+    ``common``: per query token, whether boilerplate covers it as it is (``Query.exact_common``); names
+    kept there are not counted (a stock docstring's words are kept by every command that has it)."""
     if not span.tiles:
         return 0
     kinds, qe, de, lit = _tiled(span, q, d)
@@ -345,6 +378,8 @@ def kept_names(span: Span, q: Tokens, d: Tokens) -> int:
     ident = kinds == _IDENT_HASH
     if len(set(qe[ident & (qe != de)].tolist())) < 2:
         return 0
+    if common is not None:
+        ident = ident & ~common[tile_positions(span.tiles)[0]]
     return len(_kept_in_place(qe, de, ident))
 
 
@@ -375,7 +410,56 @@ KEPT_NAMES = 4
 _NOT_NAMES = frozenset(xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (*lexer.DIRECTIVES, b"defined"))
 
 
-def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisive: bool = False) -> bool:
+#: Names in a run of at least this many, with nothing between them, are prose (:func:`prose`).
+PROSE_RUN = 3
+
+
+def prose(tokens: Tokens) -> npt.NDArray[np.bool_]:
+    """Per token: whether it is a word of prose, a name in a run of at least :data:`PROSE_RUN` names
+    with nothing between them (a docstring's or a comment's sentence; code puts punctuation or a
+    keyword between its names)."""
+    ident = tokens.abstract == _IDENT_HASH
+    out = np.zeros(len(ident), dtype=bool)
+    if not ident.any():
+        return out
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ident.view(np.int8), [0]))))
+    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if b - a >= PROSE_RUN:
+            out[a:b] = True
+    return out
+
+
+_OWNERS = np.array([xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (b"self", b"this")], dtype=np.uint64)
+
+
+def foreign_renamed(span: Span, q: Tokens, d: Tokens) -> int:
+    """The names right after a ``.`` that a span renames, but for an object's own (``self.x``,
+    ``this.x``): a module's path, a library's members, another object's attributes -- what a copier does
+    not rename, and what a sibling of one template fills in with its own (``surface.operations`` where
+    the other has ``surface.miatas``)."""
+    qi, di = tile_positions(span.tiles)
+    member = _members(q)[qi]
+    owned = np.zeros(len(qi), dtype=bool)
+    at = qi >= 2
+    owned[at] = np.isin(q.exact[qi[at] - 2], _OWNERS)
+    return int(np.count_nonzero(member & ~owned & (q.exact[qi] != d.exact[di])))
+
+
+def _renamed_repeatedly(
+    kinds: npt.NDArray[np.uint64], qe: npt.NDArray[np.uint64], de: npt.NDArray[np.uint64]
+) -> int:
+    """The renamed names (the query's) that a span uses at least twice, renamed the same way each time."""
+    ident = (kinds == _IDENT_HASH) & (qe != de)
+    pairs = np.stack((qe[ident], de[ident]), axis=1)
+    if not len(pairs):
+        return 0
+    uniq, counts = np.unique(pairs, axis=0, return_counts=True)
+    return len(set(uniq[counts >= 2, 0].tolist()))
+
+
+def renamed_copy(
+    span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisive: bool = False, repeated: int = 0
+) -> bool:
     """Whether an abstract-only alignment looks like a renamed copy rather than code of the same shape.
 
     A copy whose identifiers were renamed keeps its literals and renames consistently: every use of a
@@ -405,7 +489,12 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisi
     declarations), but code of that shape elsewhere calls other members; a copy that renamed every
     name of its own, each used once or twice (too few repeats for the consistency count), keeps
     them.  Not for weaker spans, which only make ``weak`` evidence: independent solutions of a task
-    call the same library members in short stretches.
+    call the same library members in short stretches.  (A span of 40 matched tokens in a boilerplate
+    shape is tested as decisive too, when it keeps :data:`SHORT_RENAMED_NAMES` names: ``renamed-members``.)
+
+    ``repeated``: at least this many renamed names must each be used twice or more, renamed the same
+    way each time (before anything else is weighed): eight lines of imports that name other modules,
+    each once, are another file of the template, not a renamed copy.
     """
     if not span.tiles:
         return False
@@ -414,6 +503,8 @@ def renamed_copy(span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisi
     lit_same = int((qe[lit] == de[lit]).sum())
     if (lit_total >= 4 and lit_same * 3 < lit_total) or (lit_total and not lit_same):
         return False  # a copy keeps its literals: these say other things in the same shape
+    if repeated and _renamed_repeatedly(kinds, qe, de) < repeated:
+        return False
     if lit_same >= 2 and lit_same * 2 >= lit_total:
         return True
     ident = kinds == _IDENT_HASH

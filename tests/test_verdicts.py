@@ -502,9 +502,13 @@ def _fraction_lines() -> str:
     return "".join(lines[at - 1 : at + 7])
 
 
-def _abstract_spans(query: str, name: str) -> tuple[list[align.Aligned], lexer.Tokens, lexer.Tokens]:
+def _abstract_spans(
+    query: str, doc: str | lexer.Tokens
+) -> tuple[list[align.Aligned], lexer.Tokens, lexer.Tokens]:
+    """A Python query's abstract-view spans with a document (the standard library's file ``doc``, or its
+    tokens), nothing counted as boilerplate; and the query's and the document's tokens."""
     q = fp.tokenize(query.encode(), "Python")
-    d = fp.tokenize((STDLIB / name).read_bytes(), "Python")
+    d = fp.tokenize((STDLIB / doc).read_bytes(), "Python") if isinstance(doc, str) else doc
     spans = view_spans(Query.of(q, fp.kgrams(q.exact), fp.kgrams(q.abstract), np.zeros(0, np.uint64)), d,
                        "abstract", fp.K)  # fmt: skip
     return spans, q, d
@@ -674,10 +678,67 @@ def test_short_renamed_run_in_a_common_shape_that_keeps_eight_members_is_a_near_
     # which is no renamed copy (kept_names says 0).
     d = fp.tokenize(_FAILOVER.encode(), "Python")
     for query, kept in ((copy, 8), (body, 0)):
-        q = fp.tokenize(query.encode(), "Python")
-        spans = view_spans(Query.of(q, fp.kgrams(q.exact), fp.kgrams(q.abstract), np.zeros(0, np.uint64)), d,
-                           "abstract", fp.K)  # fmt: skip
+        spans, q, _ = _abstract_spans(query, d)
         assert [verdict.kept_names(a.span, q, d) for a in spans] == [kept]
+
+
+_COMPLETION = (
+    '"""Completions offered to an editor."""\n\n\nclass Completion:\n'
+    "    def __eq__(self, other: object) -> bool:\n        if not isinstance(other, Completion):\n"
+    "            return False\n        return (\n            self.text == other.text\n"
+    "            and self.start_position == other.start_position\n"
+    "            and self.display == other.display\n            and self.meta == other.meta\n        )\n\n"
+    "    __hash__ = None\n"
+)
+
+
+def test_long_renamed_run_in_a_boilerplate_shape_that_keeps_its_members_is_a_near_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An equality over four attributes is an idiom: seventy files have the method's shape with names of
+    # their own, so most abstract k-grams of the class are boilerplate and a renamed copy carries fewer
+    # informative tokens than a decision needs.  The copy renames the class and the parameter (each
+    # used more than once, the same way) and keeps the attributes it compares: eight names kept in
+    # place decide (``renamed-members``).
+    owned = ("Completion", "other", "text", "start_position", "display", "meta")
+    body = _COMPLETION.split("\n\n\n", 1)[1]
+    shape = body.split("\n\n")[0]
+    for name in owned:
+        shape = re.sub(rf"(?<!\w){name}\b", "{" + name + "}", shape)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "completion.py").write_text(_COMPLETION)
+    for i in range(70):
+        (src / f"shape{i}.py").write_text(shape.format(**{n: f"{n[:2]}{i}_x" for n in owned}))
+    _build(src, tmp_path / "i.sqlite", "example/editor")
+    copy = _rename_own(body, {"Completion": "Choice", "other": "rhs"})
+    assert "if not isinstance(rhs, Choice):" in copy and "self.text == rhs.text" in copy
+    # A class of the same shape comparing attributes of its own keeps only the idiom's names: no copy.
+    point = _rename(body, dict(zip(owned, ("Point", "rhs", "x", "y", "z", "w"), strict=True)))
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, copy)
+        assert res.tokens >= search.MIN_MATCH_TOKENS
+        assert _found(res)[:1] == [("completion.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "renamed-members"
+        assert res.matches[0].confidence == verdict.EVIDENCE["renamed-members"][1]
+        res = search.search(st, point)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        monkeypatch.setattr(verdict, "SHORT_RENAMED_NAMES", 10**6)
+        assert search.search(st, copy).verdict not in search.ATTRIBUTING
+    # What decides: eight names kept (the idiom's and the four attributes) against the idiom's four.
+    d = fp.tokenize(_COMPLETION.encode(), "Python")
+    for query, kept in ((copy, 8), (point, 4)):
+        spans, q, _ = _abstract_spans(query, d)
+        assert [verdict.kept_names(a.span, q, d) for a in spans] == [kept]
+    # A member renamed is no copier's doing, but for an object's own attributes: renaming
+    # `start_position` renames `rhs.start_position` (counted) and `self.start_position` (not).
+    for query, foreign in ((copy, 0), (_rename(copy, {"start_position": "pos"}), 1)):
+        spans, q, _ = _abstract_spans(query, d)
+        assert [verdict.foreign_renamed(a.span, q, d) for a in spans] == [foreign]
+    # Prose is not counted: a docstring's sentence is kept by every sibling of a template (its words
+    # but `for`, which Python's profile keeps as a keyword; not the code after it).
+    doc = fp.tokenize(b'"""The policies command group for the Cloud DNS API."""\nx = f(y)\n', "Python")
+    assert verdict.prose(doc).sum() == 8 and not verdict.prose(doc)[-6:].any()
 
 
 def test_a_short_querys_sole_holder_is_aligned_past_the_ranking_cut(
