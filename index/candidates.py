@@ -4,14 +4,17 @@ Every caller that turns a query's postings into documents to align goes through 
 agree on which documents those are: :func:`whence.index.search.search` (a snippet's best origins) and
 :func:`whence.index.cover.cover` (a scanned file's regions).
 
-    query k-grams --lookup-->     the hashes to look up: every k-gram of both views for a short query,
-                                  the winnowed ones for a longer one (:func:`lookup`)
+    query k-grams --lookup-->     the hashes to look up: every k-gram of both views for a short query
+                                  (and in a snippet search, when no document holds any of its exact
+                                  ones, their dense keys: small files' unselected k-grams,
+                                  :func:`dense`), the winnowed ones for a longer one (:func:`lookup`)
                   --postings-->   documents holding each hash; a hash held by more than
                                   :func:`common_cap` documents, or listed by the shipped boilerplate
                                   model (:func:`with_model`), is boilerplate and nominates nothing; at
                                   most :data:`QUERY_POSTINGS` postings per query (:func:`within_budget`)
-                  --votes-->      per document, its distinct shared hashes, plus :data:`BAND_VOTES` for
-                                  sharing a MinHash LSH band with a whole-file query (:func:`votes`)
+                  --votes-->      per document, its distinct shared hashes (its dense keys one vote in
+                                  all), plus :data:`BAND_VOTES` for sharing a MinHash LSH band with a
+                                  whole-file query (:func:`votes`)
                   --rank-->       the best :data:`MAX_CANDIDATES` by votes, equal votes in content order,
                                   then the cut of weak candidates (:func:`rank`)
 """
@@ -86,7 +89,7 @@ def lookup(
         (hashes, positions): the exact view's, then the abstract view's.  A query of at most
         :data:`SHORT_QUERY_KGRAMS` k-grams looks up every one; a longer one only its winnowed ones, which
         is enough: inside a shared run of at least ``fp.T`` tokens the query and an indexed document
-        select the same k-grams.
+        select the same k-grams.  (A snippet search also looks up :func:`dense` keys.)
     """
     if len(exact) > SHORT_QUERY_KGRAMS:
         pe = fp.winnow(exact).astype(np.intp)
@@ -95,6 +98,16 @@ def lookup(
         pe = np.arange(len(exact), dtype=np.intp)
         pa = np.arange(len(abstract), dtype=np.intp)
     return np.concatenate((exact[pe], abstract[pa])), np.concatenate((pe, pa))
+
+
+def dense(exact: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The dense keys a snippet search looks up after :func:`lookup`'s hashes when no document holds
+    any of a query's exact k-grams ``exact`` (:func:`.fingerprint.dense_keys`: a small file's k-grams
+    that its winnowing did not select): all of a short query's, none of a longer one's.  A scan does not
+    look them up: the regions it reports are at least the winnowing guarantee long."""
+    if len(exact) > SHORT_QUERY_KGRAMS:
+        return np.zeros(0, dtype=np.uint64)
+    return fp.dense_keys(exact)
 
 
 def with_model(post: Postings, looked_up: npt.NDArray[np.uint64]) -> Postings:
@@ -116,10 +129,20 @@ def band_keys(tokens: int, exact: npt.NDArray[np.uint64]) -> list[int]:
     return fp.band_keys(fp.minhash(np.unique(exact[fp.winnow(exact)])))
 
 
-def votes(post: Postings, band_docs: Iterable[int] = ()) -> dict[int, int]:
+def votes(
+    post: Postings, band_docs: Iterable[int] = (), dense_keys: npt.NDArray[np.uint64] | None = None
+) -> dict[int, int]:
     """Votes per document: the distinct queried hashes it holds, plus :data:`BAND_VOTES` if it shares
-    an LSH band with the query."""
-    out = post.votes()
+    an LSH band with the query; its dense keys among them (``dense_keys``: :func:`dense`) are one vote
+    in all.  A small file holds every k-gram of its own there, a larger one the winnowed ones: counted
+    alike, three small files sharing half of a query would outvote the file holding all of it."""
+    if dense_keys is None or not len(dense_keys) or not len(post.hashes):
+        out = post.votes()
+    else:
+        held = in_sorted(np.sort(dense_keys.view(np.int64)), post.hashes)
+        out = Postings(post.hashes[~held], post.docs[~held], post.common, post.band_docs).votes()
+        for d in np.unique(post.docs[held]).tolist():
+            out[d] = out.get(d, 0) + 1
     for d in band_docs:
         out[d] = out.get(d, 0) + BAND_VOTES
     return out

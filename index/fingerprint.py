@@ -51,8 +51,9 @@ KERNEL_FUNCTIONS = (
 
 
 #: The version of the kernel's arguments and results this code calls it with (its ``INTERFACE``; a
-#: kernel without one is 1).  2: ``index_fingerprint`` takes ``code_syntax`` and ``tiny``.
-KERNEL_INTERFACE = 2
+#: kernel without one is 1).  2: ``index_fingerprint`` takes ``code_syntax`` and ``tiny``; 3: ``dense``
+#: and ``salt``.
+KERNEL_INTERFACE = 3
 
 
 def _stale(kernel: object) -> str | None:
@@ -90,6 +91,14 @@ T = K + W - 1
 #: and a tiny file (a stub, a test case, a URL table) has few to select.  Such files are about 7 % of
 #: real files and cost about 1 % more postings (docs/fingerprints.md).
 TINY_TOKENS = 64
+#: A text of at least :data:`TINY_TOKENS` and fewer than this many tokens also keeps its other exact
+#: k-grams, under :func:`dense_keys`: a query of 16-34 tokens (eight lines of names, entries or
+#: decorators) is below the winnowing guarantee and finds its file only through a k-gram the file's
+#: winnowing selected; in a small file, often none.  A short query that no document holds any exact
+#: k-gram of looks them up (``search._unselected``; a longer one is found through the guarantee).  About
+#: 30 % of Python files, 3-5 % more postings (docs/fingerprints.md).
+DENSE_TOKENS = 256
+_DENSE_SALT = np.uint64(0x9F3B5A1CD2E47B61)
 #: MinHash permutations and LSH banding (bands * rows == NUM_PERM).
 NUM_PERM = 64
 BANDS = 8
@@ -377,9 +386,17 @@ def code_hashes(data: bytes, language: str | None, tokens: Tokens) -> npt.NDArra
     return _index_hashes(len(code), ek, winnow(ek), ak, winnow(ak))
 
 
+def dense_keys(exact: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The keys under which a small text's exact k-grams ``exact`` that winnowing did not select are
+    indexed (:data:`DENSE_TOKENS`): apart from the selected ones, so that the document frequencies of
+    those, which the verdicts' rarity counts, stay what they are."""
+    return exact ^ _DENSE_SALT
+
+
 def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerprint:
     """The parts of :func:`fingerprint` that go into the index, in one native call when available; a
-    text with block comments also gives the hashes of its code alone (:func:`code_hashes`)."""
+    text with block comments also gives the hashes of its code alone (:func:`code_hashes`), a small one
+    (:data:`DENSE_TOKENS`) the :func:`dense_keys` of its exact k-grams that none of those is."""
     if _fastfp is not None:
         h, sig, ntok = _fastfp.index_fingerprint(
             data,
@@ -390,6 +407,8 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
             lexer.syntax_bytes(language),
             lexer.syntax_bytes(language, True),
             TINY_TOKENS,
+            DENSE_TOKENS,
+            int(_DENSE_SALT),
         )
         hashes = np.frombuffer(h, dtype=np.uint64).view(np.int64)
         return IndexFingerprint(hashes, np.frombuffer(sig, dtype=np.uint32), ntok)
@@ -398,6 +417,9 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
     code = code_hashes(data, language, f.tokens)
     if code is not None:
         hashes = np.union1d(hashes.view(np.uint64), code.view(np.uint64)).view(np.int64)
+    if TINY_TOKENS <= len(f.tokens) < DENSE_TOKENS:
+        rest = np.setdiff1d(f.exact_kgrams, hashes.view(np.uint64))
+        hashes = np.union1d(hashes.view(np.uint64), dense_keys(rest)).view(np.int64)
     return IndexFingerprint(hashes, f.signature, len(f.tokens))
 
 

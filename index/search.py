@@ -308,6 +308,7 @@ class LookedUp:
     query: Query
     lexings: QueryLexings
     families: Families | None = None  # a short query's: who holds each of its k-grams
+    dense: npt.NDArray[np.uint64] | None = None  # the dense keys it looked up (candidates.dense)
 
 
 def look_up(
@@ -334,6 +335,24 @@ def look_up(
     post = store.postings(
         lookup.view(np.int64), common_cap(documents), keys, budget=candidates.QUERY_POSTINGS
     )
+    # A short query none of whose exact k-grams any document selected also looks up their dense keys
+    # (small files keep their other exact k-grams there), in a second read: only such queries pay it.
+    dense = np.zeros(0, dtype=np.uint64)
+    if _unselected(qe, post):
+        dense = np.setdiff1d(
+            np.concatenate([candidates.dense(qe), *(candidates.dense(e) for _, _, e, _ in grams)]), lookup
+        )
+        if len(dense):
+            extra = store.postings(
+                dense.view(np.int64), common_cap(documents), [], budget=candidates.QUERY_POSTINGS
+            )
+            post = Postings(
+                np.concatenate((post.hashes, extra.hashes)),
+                np.concatenate((post.docs, extra.docs)),
+                np.union1d(post.common, extra.common),
+                post.band_docs,
+            )
+            lookup = np.concatenate((lookup, dense))
     post = candidates.with_model(candidates.within_budget(post), lookup)
     # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
@@ -348,7 +367,16 @@ def look_up(
         lexings.add(
             name, t, e, a, functools.partial(_dfs, e, a, post, families) if looked and families else None
         )
-    return LookedUp(lookup, post, query, lexings, families)
+    return LookedUp(lookup, post, query, lexings, families, dense)
+
+
+def _unselected(qe: npt.NDArray[np.uint64], post: Postings) -> bool:
+    """Whether a short query's exact k-grams ``qe`` (every one looked up, their postings ``post``) are
+    held by no document, none of them boilerplate: no winnowing selected any of them."""
+    if not len(qe) or len(qe) > candidates.SHORT_QUERY_KGRAMS:
+        return False
+    keys = np.unique(qe.view(np.int64))
+    return not (in_sorted(keys, post.hashes).any() or in_sorted(keys, post.common).any())
 
 
 def _match(
@@ -369,7 +397,7 @@ def _match(
         return len(toks), [], {}
     looked = look_up(store, raw, language, toks, others, documents)
     post, lexings = looked.post, looked.lexings
-    votes = candidates.votes(post, post.band_docs.tolist())
+    votes = candidates.votes(post, post.band_docs.tolist(), looked.dense)
     ranked = candidates.rank(votes, store.order_keys)
     if looked.families is not None:
         ranked += looked.families.sole_holders(votes, ranked, store.order_keys)
@@ -441,15 +469,25 @@ SOLE_HOLDERS = 4
 def _dfs(
     qe: npt.NDArray[np.uint64], qa: npt.NDArray[np.uint64], post: Postings, families: Families
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """:func:`_df` of both views."""
-    return _df(qe, post, families), _df(qa, post, families)
+    """:func:`_df` of both views (the exact one's dense keys counted where it has nothing else)."""
+    return _df(qe, post, families, dense=True), _df(qa, post, families)
 
 
-def _df(qe: np.ndarray, post: Postings, families: Families) -> np.ndarray:
+def _df(qe: np.ndarray, post: Postings, families: Families, dense: bool = False) -> np.ndarray:
     """Documents holding each of a fully looked-up query's k-grams (boilerplate: :data:`.align.COMMON`),
-    near-duplicates of one another counted once (:class:`Families`)."""
+    near-duplicates of one another counted once (:class:`Families`).
+
+    With ``dense``, a query none of whose k-grams any document selected (no winnowing kept them, so no
+    count says anything) is counted by their dense keys instead: the small files holding each
+    (:func:`.fingerprint.dense_keys`).  Only then: the rarity thresholds are those of the winnowed
+    counts, and a run that winnowing found rare would count small files' k-grams beside it that no
+    count of a larger file's ever included."""
     keys = qe.view(np.int64)
-    df = families.grouped(keys, families.holding(keys))
+    held = families.holding(keys)
+    if dense and not held.any() and not in_sorted(post.common, keys).any():
+        keys = fp.dense_keys(qe).view(np.int64)
+        held = families.holding(keys)
+    df = families.grouped(keys, held)
     df[in_sorted(post.common, keys)] = COMMON  # Postings.common is sorted
     return df
 

@@ -203,3 +203,20 @@ def test_double_dash_comments() -> None:
     assert toks(b"SELECT a FROM t -- the table\nWHERE b = 1") == toks(b"SELECT a FROM t\nWHERE b = 1")
     assert toks(b"-- header\nlocal x = 1") == toks(b"local x = 1")
     assert toks(b"i--; --j;") != toks(b"i")  # decrements stay code
+
+
+def test_a_small_text_keeps_its_other_exact_kgrams_under_dense_keys() -> None:
+    # 64 to 255 tokens: the winnowed hashes of both views, and the exact k-grams that winnowing did not
+    # select under their dense keys (none of which is a hash the index holds otherwise).
+    small = b"".join(b"def f%d(x):\n    return x * %d + g(x)\n\n" % (i, i) for i in range(12))
+    whole = fp.fingerprint(small)
+    assert fp.TINY_TOKENS <= len(whole.tokens) < fp.DENSE_TOKENS
+    winnowed = whole.index_hashes().view(np.uint64)
+    rest = np.setdiff1d(whole.exact_kgrams, winnowed)
+    assert len(rest) > len(winnowed) // 2  # winnowing left most of them out
+    held = fp.index_fingerprint(small).hashes.view(np.uint64)
+    assert sorted(held.tolist()) == sorted([*winnowed.tolist(), *fp.dense_keys(rest).tolist()])
+    assert not np.intersect1d(fp.dense_keys(rest), winnowed).size
+    # A text of 256 tokens and more, or under 64, keeps none.
+    for text in (small * 3, b"def f(x):\n    return x * 2 + g(x)\n"):
+        assert fp.index_fingerprint(text).hashes.tolist() == fp.fingerprint(text).index_hashes().tolist()

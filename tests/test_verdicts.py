@@ -26,6 +26,7 @@ from whence.index import cover as cov
 from whence.index import fingerprint as fp
 from whence.index.align import Query, view_spans
 from whence.index.stores import open_store
+from whence.index.stores.base import Postings
 from whence.index.stores.sqlite import SQLiteStore
 
 from .mutations import rename
@@ -739,6 +740,71 @@ def test_long_renamed_run_in_a_boilerplate_shape_that_keeps_its_members_is_a_nea
     # but `for`, which Python's profile keeps as a keyword; not the code after it).
     doc = fp.tokenize(b'"""The policies command group for the Cloud DNS API."""\nx = f(y)\n', "Python")
     assert verdict.prose(doc).sum() == 8 and not verdict.prose(doc)[-6:].any()
+
+
+_NAMES = ("black", "maroon", "green", "olive", "navy", "purple", "teal", "silver", "grey", "red", "lime",
+          "yellow", "blue", "fuchsia", "aqua", "white", "orange", "indigo", "violet", "coral", "salmon",
+          "khaki", "plum", "orchid", "sienna", "tan", "wheat", "ivory", "linen", "snow")  # fmt: skip
+_COLOURS = (
+    '"""Colours a terminal names."""\n\nCOLOURS = [\n'
+    + "".join(f'    "{c}",\n' for c in _NAMES)
+    + "]\n\n\ndef colour(index):\n    return COLOURS[index % len(COLOURS)]\n"
+)
+
+
+def _unselected_lines(text: str) -> tuple[int, int]:
+    """Lines ``(first, last)`` of ``text`` holding 16-23 tokens none of whose exact k-grams the text's
+    winnowing selected."""
+    toks = fp.tokenize(text.encode(), "Python")
+    selected = set(fp.winnow(fp.kgrams(toks.exact)).tolist())
+    lines = toks.line_start.tolist()
+    for first in range(1, max(lines) + 1):
+        for last in range(first, max(lines) + 1):
+            at = [i for i, line in enumerate(lines) if first <= line <= last]
+            if not 16 <= len(at) < 24:
+                continue
+            if not selected & set(range(at[0], at[-1] - fp.K + 2)):
+                return first, last
+    raise AssertionError("no such lines")
+
+
+def test_a_short_query_from_a_small_file_is_found_through_its_dense_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file of 64 to 255 tokens also keeps the exact k-grams its winnowing did not select, under dense
+    # keys.  A few lines of its list, too short for the winnowing guarantee, whose k-grams it did not
+    # select, are found through them; indexed without them, not at all.
+    assert fp.TINY_TOKENS <= len(fp.tokenize(_COLOURS.encode(), "Python")) < fp.DENSE_TOKENS
+    first, last = _unselected_lines(_COLOURS)
+    piece = "".join(_COLOURS.splitlines(keepends=True)[first - 1 : last])
+    for dense, index in ((fp.DENSE_TOKENS, "dense"), (0, "winnowed")):
+        monkeypatch.setattr(fp, "DENSE_TOKENS", dense)
+        src = tmp_path / index
+        src.mkdir()
+        (src / "colours.py").write_text(_COLOURS)
+        shutil.copy(STDLIB / "colorsys.py", src)
+        _build(src, tmp_path / f"{index}.sqlite", "example/colours")
+    with open_store(tmp_path / "dense.sqlite", readonly=True) as st:
+        res = search.search(st, piece)
+        assert _found(res) == [("colours.py", "verbatim")], _found(res)
+        assert res.matches[0].evidence == "short-unique-run"
+        assert res.matches[0].spans[0].source_lines == (first, last)
+    with open_store(tmp_path / "winnowed.sqlite", readonly=True) as st:
+        assert search.search(st, piece).verdict == "none"
+
+
+def test_a_small_files_dense_keys_are_one_vote() -> None:
+    # Three documents: one holding two selected k-grams of a query, one holding three of its dense keys
+    # (a small file holds every k-gram there), one holding one of each.
+    post = Postings(
+        np.array([1, 2, 11, 12, 13, 1, 12], dtype=np.int64),
+        np.array([7, 7, 8, 8, 8, 9, 9], dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+    )
+    dense = np.array([11, 12, 13], dtype=np.uint64)
+    assert candidates.votes(post) == {7: 2, 8: 3, 9: 2}
+    assert candidates.votes(post, dense_keys=dense) == {7: 2, 8: 1, 9: 2}
 
 
 def test_a_short_querys_sole_holder_is_aligned_past_the_ranking_cut(

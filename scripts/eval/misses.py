@@ -74,7 +74,7 @@ class Prepared:
         self.looked_up = looked.looked_up
         self.query = looked.query
         self.lexings = looked.lexings
-        votes = candidates.votes(looked.post, looked.post.band_docs.tolist())
+        votes = candidates.votes(looked.post, looked.post.band_docs.tolist(), looked.dense)
         self.ranked = candidates.rank(votes, store.order_keys)
 
 
