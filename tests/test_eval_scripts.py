@@ -204,6 +204,27 @@ def test_a_clean_file_or_negative_that_copies_indexed_text_is_told_apart() -> No
     assert json.loads(r.stdout) == [True, False, False]
 
 
+def test_a_clean_file_that_quotes_indexed_prose_rewrapped_is_told_apart() -> None:
+    # A README quoting a passage of its module's docstring with other line breaks holds no indexed line,
+    # yet it copies indexed text: a run of 20 words (split on non-alphanumerics) tells it apart; 19 do not.
+    code = (
+        "import json, sys, numpy as np, attribution as a\n"
+        "t = json.load(sys.stdin)\n"
+        "idx = a.word_runs(t['indexed'])\n"
+        "print(json.dumps([a.quotes_index(f, idx) for f in t['files']]))\n"
+    )
+    words = [f"word{i}" for i in range(30)]
+    indexed = '    def f(x):\n        """' + " ".join(words) + '."""\n'
+    files = [
+        "# Usage\n\n" + "\n".join(" ".join(words[i : i + 5]) for i in range(0, 20, 5)) + "\n",
+        "# Usage\n\n" + " ".join(words[:19]) + " other words here\n",
+    ]
+    r = subprocess.run([sys.executable, "-c", code], input=json.dumps({"indexed": indexed, "files": files}),
+                       capture_output=True, text=True, timeout=60, cwd=ROOT / "scripts" / "eval")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout) == [True, False]
+
+
 @pytest.mark.slow
 def test_build_compare_alternates_two_versions_builds(tmp_path: Path) -> None:
     """``scripts/bench/build_compare.py`` builds the same files with an earlier commit (its own worktree

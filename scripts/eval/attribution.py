@@ -39,6 +39,7 @@ import argparse
 import json
 import math
 import random
+import re
 import sys
 import tempfile
 import time
@@ -83,6 +84,31 @@ def copies_index(lines: list[str], indexed_lines: np.ndarray) -> bool:
         return False
     pos = np.minimum(np.searchsorted(indexed_lines, mine), len(indexed_lines) - 1)
     return bool((indexed_lines[pos] == mine).mean() > 0.2)
+
+
+#: A clean file that shares a run of this many words with the indexed files quotes them (a package's
+#: README holding a passage of its module's docstring, rewrapped: no line of it is an indexed line).
+QUOTED_WORDS = 20
+_WORD = re.compile(r"[A-Za-z0-9_]+")  # words as BigCode's near-dedup splits text: on non-alphanumerics
+
+
+def word_runs(text: str, n: int = QUOTED_WORDS) -> np.ndarray:
+    """The distinct hashes of every run of ``n`` consecutive words of ``text`` (sorted)."""
+    words = _WORD.findall(text)
+    if len(words) < n:
+        return np.zeros(0, dtype=np.uint64)
+    h = np.array([xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in words], np.uint64)
+    return np.unique(fingerprint.kgrams(h, n))
+
+
+def quotes_index(text: str, indexed_runs: np.ndarray) -> bool:
+    """Whether ``text`` shares a run of :data:`QUOTED_WORDS` words with the indexed files
+    (``indexed_runs``: :func:`word_runs` of all of them, sorted)."""
+    mine = word_runs(text)
+    if not len(mine) or not len(indexed_runs):
+        return False
+    pos = np.minimum(np.searchsorted(indexed_runs, mine), len(indexed_runs) - 1)
+    return bool((indexed_runs[pos] == mine).any())
 
 
 def split_lines(raw: bytes) -> list[str]:
@@ -646,10 +672,21 @@ def main() -> int:
                     text = "\n".join(lines[start : start + length]) + "\n"
                     query("independent", "independent", length, text, f, start + 1, "", lang="java")
     # Clean files by the negatives' rule, licenses aside: a README that copies indexed text (a package's
-    # METADATA holding its module's docstring) is rightly attributed, so it is no test of false alarms;
-    # a license is the one text meant to be copied everywhere, and must never be attributed.
+    # METADATA holding its module's docstring, or quoting a passage of it rewrapped: a run of 20 words)
+    # is rightly attributed, so it is no test of false alarms; a license is the one text meant to be
+    # copied everywhere, and must never be attributed.  (Tables and configs share runs of names with
+    # indexed ones, locale files their code point lists: they are what must stay clean.)
     sampled = cleanfiles.sample(args.clean, args.seed)
-    clean = [c for c in sampled if c[0] == "license" or not copies_index(split_lines(c[2]), indexed_lines)]
+    indexed_runs = np.unique(np.concatenate([word_runs("\n".join(t)) for t in texts_by_hash.values()]))
+    clean = [
+        c
+        for c in sampled
+        if c[0] == "license"
+        or not (
+            copies_index(split_lines(c[2]), indexed_lines)
+            or (c[0] == "readme" and quotes_index(c[2].decode("utf-8", "replace"), indexed_runs))
+        )
+    ]
     print(f"clean files: {len(clean)} ({dict(Counter(c for c, _, _ in clean))}; {len(sampled) - len(clean)} "
           "more left out: they copy indexed text)", file=sys.stderr)  # fmt: skip
     for cat, path, raw in clean:
