@@ -1604,18 +1604,18 @@ static Py_ssize_t sort_unique_u64(uint64_t *h, Py_ssize_t n, uint64_t *scratch)
     return u;
 }
 
-/* Whether x is in the sorted h[0:n]. */
-static int in_sorted_u64(const uint64_t *h, Py_ssize_t n, uint64_t x)
+/* First index of `v` in the ascending array a[0:n], or n. */
+FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
 {
     Py_ssize_t lo = 0, hi = n;
     while (lo < hi) {
-        Py_ssize_t mid = lo + (hi - lo) / 2;
-        if (h[mid] < x)
+        const Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < n && h[lo] == x;
+    return lo;
 }
 
 /* Returns 0, or -1 when out of memory.  *hashes (PyMem_Raw) receives the sorted distinct hashes the
@@ -1694,9 +1694,11 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             goto done;
         kg = scratch;
         kgrams_impl(st.exact, m, k, kg);
-        for (i = 0; i < m; i++)
-            if (!in_sorted_u64(sel, u, kg[i]))
+        for (i = 0; i < m; i++) {
+            const Py_ssize_t at = lower_bound(sel, u, kg[i]);
+            if (at == u || sel[at] != kg[i])
                 sel[u + extra++] = kg[i] ^ salt;
+        }
         u = sort_unique_u64(sel, u + extra, kg);
     }
     *hashes = sel;
@@ -1783,20 +1785,6 @@ release_a:
 
 /* ------------------------------------------------------------------------------------------------ */
 /* seed_runs: the seeding half of the alignment (index/align.py)                                    */
-
-/* First index of `v` in the ascending array a[0:n], or n. */
-FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
-{
-    Py_ssize_t lo = 0, hi = n;
-    while (lo < hi) {
-        const Py_ssize_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* Every maximal token-exact common run (same diagonal, grown both ways while tokens agree) that holds
  * at least one shared k-gram seed; a k-gram occurring more than max_repeats times in the query seeds

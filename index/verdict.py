@@ -445,16 +445,20 @@ def foreign_renamed(span: Span, q: Tokens, d: Tokens) -> int:
     return int(np.count_nonzero(member & ~owned & (q.exact[qi] != d.exact[di])))
 
 
-def _renamed_repeatedly(
-    kinds: npt.NDArray[np.uint64], qe: npt.NDArray[np.uint64], de: npt.NDArray[np.uint64]
-) -> int:
-    """The renamed names (the query's) that a span uses at least twice, renamed the same way each time."""
-    ident = (kinds == _IDENT_HASH) & (qe != de)
-    pairs = np.stack((qe[ident], de[ident]), axis=1)
-    if not len(pairs):
-        return 0
-    uniq, counts = np.unique(pairs, axis=0, return_counts=True)
-    return len(set(uniq[counts >= 2, 0].tolist()))
+def _renamings(qn: npt.NDArray[np.uint64], dn: npt.NDArray[np.uint64]) -> dict[int, dict[int, int]]:
+    """Per name the query has where the document has another (``qn``, ``dn``: the names at the same
+    places): how often it stands for each document name."""
+    best: dict[int, dict[int, int]] = {}
+    for a, b in zip(qn.tolist(), dn.tolist(), strict=True):
+        if a != b:
+            counts = best.setdefault(a, {})
+            counts[b] = counts.get(b, 0) + 1
+    return best
+
+
+def _used_twice(best: dict[int, dict[int, int]]) -> int:
+    """The renamed names of :func:`_renamings` used at least twice, renamed the same way each time."""
+    return sum(1 for c in best.values() if max(c.values()) >= 2)
 
 
 def renamed_copy(
@@ -503,23 +507,19 @@ def renamed_copy(
     lit_same = int((qe[lit] == de[lit]).sum())
     if (lit_total >= 4 and lit_same * 3 < lit_total) or (lit_total and not lit_same):
         return False  # a copy keeps its literals: these say other things in the same shape
-    if repeated and _renamed_repeatedly(kinds, qe, de) < repeated:
+    ident = kinds == _IDENT_HASH
+    # Made before the literals can decide only when ``repeated`` asks for it (the costly part).
+    best = _renamings(qe[ident], de[ident]) if repeated else None
+    if best is not None and _used_twice(best) < repeated:
         return False
     if lit_same >= 2 and lit_same * 2 >= lit_total:
         return True
-    ident = kinds == _IDENT_HASH
-    pairs = [(a, b) for a, b in zip(qe[ident].tolist(), de[ident].tolist(), strict=True) if a != b]
-    if not pairs:
+    if best is None:
+        best = _renamings(qe[ident], de[ident])
+    if not best:
         return False
-    best: dict[int, dict[int, int]] = {}
-    for a, b in pairs:
-        counts = best.setdefault(a, {})
-        counts[b] = counts.get(b, 0) + 1
-    repeats = len(pairs) - len(best)
+    repeats = sum(sum(c.values()) for c in best.values()) - len(best)
     consistent = sum(max(c.values()) - 1 for c in best.values())
-    # Two or more renamed names used repeatedly: one variable (a preamble's `input` -> `sc`) is not a
-    # renaming of the code around it.
-    repeated = sum(1 for c in best.values() if max(c.values()) >= 2)
     if (rare or decisive) and consistent == repeats:
         targets = [b for c in best.values() for b in c]
         one_to_one = len(targets) == len(set(targets))  # no two names became one
@@ -538,7 +538,9 @@ def renamed_copy(
             and (one_to_one or rare)  # a long span that merges two names may still pass the test below
         ):
             return one_to_one
-    return repeats >= 3 and repeated >= 2 and consistent * 5 >= repeats * 4
+    # Two or more renamed names used repeatedly: one variable (a preamble's `input` -> `sc`) is not a
+    # renaming of the code around it.
+    return repeats >= 3 and _used_twice(best) >= 2 and consistent * 5 >= repeats * 4
 
 
 #: A short renamed run in a shape one document alone has is a copy only if the shape has at least this

@@ -56,6 +56,7 @@ from programs import load_tasks
 from whence.index import boilerplate as model
 from whence.index import fingerprint, ingest, lexer, search
 from whence.index.stores import open_store
+from whence.index.stores.segments import in_sorted
 from whence_dev import corpus
 from whence_dev.corpus import CorpusFile
 
@@ -80,10 +81,9 @@ def copies_index(lines: list[str], indexed_lines: np.ndarray) -> bool:
     (``indexed_lines``: the sorted hashes of the indexed files' long lines): a fork, a vendored copy or a
     text that quotes indexed code, which no negative or clean file may be."""
     mine = np.unique(np.array([_line_hash(x) for x in lines if _long(x)], dtype=np.uint64))
-    if not len(mine) or not len(indexed_lines):
+    if not len(mine):
         return False
-    pos = np.minimum(np.searchsorted(indexed_lines, mine), len(indexed_lines) - 1)
-    return bool((indexed_lines[pos] == mine).mean() > 0.2)
+    return bool(in_sorted(indexed_lines, mine).mean() > 0.2)
 
 
 #: A clean file that shares a run of this many words with the indexed files quotes them (a package's
@@ -104,11 +104,7 @@ def word_runs(text: str, n: int = QUOTED_WORDS) -> np.ndarray:
 def quotes_index(text: str, indexed_runs: np.ndarray) -> bool:
     """Whether ``text`` shares a run of :data:`QUOTED_WORDS` words with the indexed files
     (``indexed_runs``: :func:`word_runs` of all of them, sorted)."""
-    mine = word_runs(text)
-    if not len(mine) or not len(indexed_runs):
-        return False
-    pos = np.minimum(np.searchsorted(indexed_runs, mine), len(indexed_runs) - 1)
-    return bool((indexed_runs[pos] == mine).any())
+    return bool(in_sorted(indexed_runs, word_runs(text)).any())
 
 
 def split_lines(raw: bytes) -> list[str]:
