@@ -81,7 +81,7 @@ EVIDENCE: dict[str, tuple[str, float]] = {
     "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.999),
     "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.998),
     # (none wrong of 346: the figure is the rule of three's bound, 1 - 3/n)
-    "short-unique-run": ("a query under a rare run's size, held whole by one document and no other", 0.991),
+    "short-unique-run": ("a short query held whole by one document and no other", 0.991),
     "short-unique-renamed": ("a short query's run renamed one to one, in a shape one document has", 0.975),
     "edited": ("runs of the same tokens joined over changed tokens", 0.95),
     "renamed": ("the same code with identifiers renamed consistently", 0.991),
@@ -173,21 +173,28 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
     # (view_spans).
     decides = (unique if tiny else short) if query.short else min_tokens
 
-    def whole(a: Aligned) -> bool:  # a few lines' query, held whole by this document alone
-        return tiny and a.unique_run >= unique and _whole(a.span, n)
+    def whole(a: Aligned) -> bool:  # a short query held whole by this document alone
+        return query.short and a.unique_run >= unique and _whole(a.span, n) and (tiny or _attested(query))
 
     low = max(fp.K, int(min_tokens * WEAK_FRACTION)) if weak else decides
-    exact = view_spans(query, dtok, "exact", low, rare_below=min_tokens)
+    # A short query's spans carrying a unique run's informative tokens are built too: held whole, they
+    # decide (below) though boilerplate leaves them fewer than a rare run's.
+    floor = min(low, unique) if query.short else None
+    spans_exact = view_spans(query, dtok, "exact", low, rare_below=min_tokens, informative=floor)
+    exact = [a for a in spans_exact if a.informative >= low]
     good = [a.span for a in exact if a.informative >= min_tokens]
     if any(a.run >= min_tokens for a in exact):
         return _judgement("verbatim", "exact-run", good)
     rare = [a.span for a in exact if a.rare_run >= short]
     if rare:  # a short query's rare unbroken run: a short fragment, copied
         return _judgement("verbatim", "short-rare-run", good or rare)
+    # A short query held whole, in one unbroken run, by one document and no other: a few lines of code,
+    # or an 8-line piece whose boilerplate (a license's last lines, a generated module's preamble)
+    # leaves fewer than a rare run's informative tokens around what is its own.
+    held = [a.span for a in spans_exact if whole(a)]
+    if held:
+        return _judgement("verbatim", "short-unique-run", held)
     if tiny:  # a query of a few lines: held whole by one document and no other, or nothing it can show
-        held = [a.span for a in exact if whole(a)]
-        if held:
-            return _judgement("verbatim", "short-unique-run", held)
         # ... or held whole, renamed, in a shape one document and no other has
         held = [
             a.span
@@ -288,6 +295,16 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         if exact or renamed:
             return _judgement("weak", "partial", [a.span for a in (*exact, *renamed)])
     return Judgement("none", [], 0, 0, "")
+
+
+def _attested(query: Query) -> bool:
+    """Whether one of a short query's exact k-grams is held in the index by one source and no other.  A
+    k-gram that no document's winnowing selected counts as unique (nothing says otherwise), and in a
+    longer query of boilerplate and generated text most are such: a generated module's stock docstring,
+    which hundreds of files hold, selected by none of them where a query cuts it.  Held whole, such a
+    query is one document's only when the index says so of one of its k-grams at least."""
+    df = query.df("exact")
+    return df is not None and bool((df == 1).any())
 
 
 def _whole(span: Span, n: int) -> bool:

@@ -8,6 +8,7 @@ independent solution of the same task, and a README.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -410,6 +411,59 @@ def test_unique_run_under_24_tokens_in_a_longer_query_is_not_attributed(store: S
     res = search.search(store, longer)
     assert res.tokens >= verdict.short_run()
     assert res.verdict not in search.ATTRIBUTING, _found(res)
+
+
+# A generated package's __init__ (the shape of transformers' lazy model packages): what is its own is the
+# model's name, three times; the rest every sibling has.
+_LAZY_INIT = """\
+from typing import TYPE_CHECKING
+
+from ...utils import _LazyModule
+from ...utils.import_utils import define_import_structure
+
+
+if TYPE_CHECKING:
+    from .configuration_{0} import *
+    from .modeling_{0} import *
+    from .processing_{0} import *
+else:
+    import sys
+
+    _file = globals()["__file__"]
+    sys.modules[__name__] = _LazyModule(__name__, _file, define_import_structure(_file), module_spec=__spec__)
+"""
+
+
+def test_short_query_held_whole_with_few_tokens_of_its_own_is_verbatim(tmp_path: Path) -> None:
+    # Seventy packages of one template: its k-grams are boilerplate, and what one package's query holds of
+    # its own is fewer informative tokens than a rare run needs.  Held whole by one file and no other, the
+    # query is that file's: where some k-gram of it is known to be held by one source alone.
+    src = tmp_path / "src"
+    src.mkdir()
+    names = [f"{a}{b}net" for a in "abcdefghij" for b in "klmnopq"]
+    for name in names:
+        (src / name).mkdir()
+        (src / name / "__init__.py").write_text(_LAZY_INIT.format(name))
+    _build(src, tmp_path / "i.sqlite", "example/models")
+    query = _LAZY_INIT.format("cpnet")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, query)
+        assert verdict.short_run() <= res.tokens and _found(res)[:1] == [("cpnet/__init__.py", "verbatim")]
+        assert res.matches[0].evidence == "short-unique-run"
+        looked = search.look_up(st, query.encode(), "Python", fp.tokenize(query.encode()), [], len(names))
+        doc = next(iter(st.fetch([res.matches[0].doc_id]).values()))
+    q, dtok = looked.query, fp.tokenize(doc.text)
+    # Fewer informative tokens than a rare run's, in a span matching every token of the query.
+    spans = view_spans(q, dtok, "exact", verdict.short_run(), informative=verdict.unique_min())
+    assert [(a.informative < verdict.short_run(), a.span.tokens) for a in spans] == [(True, res.tokens)]
+    assert verdict.judge(q, dtok).evidence == "short-unique-run"
+    # The same query when no k-gram of it is known to be held by one source (each either boilerplate or
+    # selected by no document, as where a query cuts a stock docstring): held whole proves nothing then.
+    df_exact, df_abstract = q.df("exact"), q.df("abstract")
+    assert df_exact is not None and df_abstract is not None and (df_exact == 1).any()
+    unknown = np.where(df_exact == align.COMMON, align.COMMON, 0)
+    blind = dataclasses.replace(q, frequencies=lambda: (unknown, df_abstract), _df=None, _memo={})
+    assert verdict.judge(blind, dtok).verdict not in search.ATTRIBUTING
 
 
 # Four lines of heapq.merge renamed as a copier would: no literal, one name used three times.
