@@ -566,6 +566,32 @@ def _most(part: list[Tile], df: npt.NDArray[np.int64]) -> int:
     return int(inside.max()) if len(inside) else -1
 
 
+def _rare_stretches(part: list[Tile], df: npt.NDArray[np.int64]) -> list[list[Tile]]:
+    """An unbroken part cut where a k-gram inside it is held by more than :data:`RARE_DF` documents (and
+    is not boilerplate): the stretches between such k-grams, each as one tile (the part has no gap in
+    either text), the whole part when none is.  A rare run is the best of these: eight lines whose
+    first k-gram five siblings of a template share (their decorators) are rare from the next k-gram on,
+    not common for that one."""
+    q0, q1 = part[0].q, part[-1].q + part[-1].n
+    inside = df[q0 : max(q0, q1 - fp.K + 1)]
+    held = np.flatnonzero((inside > RARE_DF) & (inside != COMMON))
+    if not len(held):
+        return [part]
+    d0 = part[0].d
+    out = []
+    # k-gram positions (relative to q0) of each stretch: between two held ones, exclusive
+    for a, b in zip(np.concatenate(([-1], held)) + 1, np.concatenate((held, [len(inside)])), strict=True):
+        if a < b:  # k-grams a..b-1 cover tokens a..b-2+K
+            start, end = q0 + int(a), min(q1, q0 + int(b) - 1 + fp.K)
+            out.append([Tile(start, d0 + (start - q0), end - start)])
+    return out
+
+
+def _whole_part(part: list[Tile], df: npt.NDArray[np.int64]) -> list[list[Tile]]:
+    """The part itself, uncut (see :func:`_rare_stretches`)."""
+    return [part]
+
+
 def free_prefix(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """Prefix sums of the tokens a boilerplate mask leaves free: tokens i..j-1 hold ``p[j] - p[i]``."""
     return np.concatenate(([0], np.cumsum(~mask, dtype=np.int64)))
@@ -584,6 +610,7 @@ def make_spans(
     adjacent: bool = False,
     kept: npt.NDArray[np.bool_] | None = None,
     ceiling: npt.NDArray[np.int64] | None = None,
+    stretches: bool = False,
 ) -> list[Aligned]:
     """The chains as spans, with what each carries; a chain carrying fewer than ``keep`` informative
     tokens is left out (it could decide nothing).  ``adjacent``: an exact-view span's distinct tokens are
@@ -592,7 +619,11 @@ def make_spans(
     :func:`free_prefix` of ``mask``, and ``ceiling`` its sum with ``kept``'s (the most informative tokens
     a chain can carry), when the caller has them.  ``df`` gives the query's document frequencies in this
     view when known; rare runs are only looked for in chains whose best unbroken part is below
-    ``rare_below`` (a longer one decides without them)."""
+    ``rare_below`` (a longer one decides without them).  With ``stretches`` (the exact view's), a rare
+    run may be a stretch of an unbroken part between k-grams that are not rare (:func:`_rare_stretches`),
+    not only a whole part: an abstract shape's stretch is not (a Java ``main``'s preamble of a
+    ``Scanner`` and a list, rare from its second k-gram on, made an independent solution of one task a
+    renamed copy of another's)."""
     if free is None:
         free = free_prefix(mask)
 
@@ -619,7 +650,8 @@ def make_spans(
         rare = unique = 0
         frequencies = df() if df is not None and run < rare_below else None
         if frequencies is not None:
-            for p in parts:
+            cut = _rare_stretches if stretches else _whole_part
+            for p in (sub for part in parts for sub in cut(part, frequencies)):
                 most = _most(p, frequencies)
                 if 0 <= most <= RARE_DF:
                     n = _informative(
@@ -705,4 +737,5 @@ def view_spans(
         adjacent=view == "exact",
         kept=kept,
         ceiling=None if kept is None else query.memo("kept-ceiling", lambda: free + free_prefix(~kept)),
+        stretches=view == "exact",
     )

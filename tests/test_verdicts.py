@@ -466,6 +466,35 @@ def test_short_query_held_whole_with_few_tokens_of_its_own_is_verbatim(tmp_path:
     assert verdict.judge(blind, dtok).verdict not in search.ATTRIBUTING
 
 
+_FILTER_HEAD = "@register.filter(is_safe=True, needs_autoescape=False)\n@stringfilter\ndef "
+_FILTER = _FILTER_HEAD + 'truncate_middle(value, length):\n    return value[:length] + "..."\n'
+
+
+def test_short_rare_run_may_begin_after_a_kgram_that_siblings_share(tmp_path: Path) -> None:
+    # Six small filters open with the same two decorators: the query's first k-grams are held by seven
+    # documents, not rare, and the rest of it by its own file alone.  The rare run is the stretch after
+    # them, and the query is a verbatim copy; before, the whole unbroken part had to be rare.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "truncate.py").write_text(_FILTER)
+    for i in range(6):
+        body = f'f{i}(value, arg{i}):\n    return value.replace(arg{i}, "{i}" * {i}) + str(len(value) % 7)\n'
+        (src / f"sibling{i}.py").write_text(_FILTER_HEAD + body)
+    _build(src, tmp_path / "i.sqlite", "example/filters")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, _FILTER)
+        looked = search.look_up(st, _FILTER.encode(), "Python", fp.tokenize(_FILTER.encode()), [], 7)
+        df = looked.query.df("exact")
+    assert df is not None and df[0] > align.RARE_DF and (df[3:] <= align.UNIQUE_DF).all()
+    assert verdict.short_run() <= res.tokens < verdict.MIN_MATCH_TOKENS
+    assert _found(res)[:1] == [("truncate.py", "verbatim")], _found(res)
+    assert res.matches[0].evidence in {"short-rare-run", "short-unique-run"}
+    # The stretches: the part cut after the k-grams the siblings share.
+    whole = [align.Tile(0, 0, res.tokens)]
+    cut = align._rare_stretches(whole, df)
+    assert len(cut) == 1 and cut[0][0].q > 0 and cut[0][0].q + cut[0][0].n == res.tokens
+
+
 # Four lines of heapq.merge renamed as a copier would: no literal, one name used three times.
 _MERGE = {"it": "src", "value": "val", "h_append": "push", "key": "keyfn", "order": "idx",
           "direction": "sign"}  # fmt: skip

@@ -76,6 +76,8 @@ class Prepared:
         self.lexings = looked.lexings
         votes = candidates.votes(looked.post, looked.post.band_docs.tolist(), looked.dense)
         self.ranked = candidates.rank(votes, store.order_keys)
+        if looked.families is not None:  # a short query's candidates past the cut, as search adds them
+            self.ranked += looked.families.sole_holders(votes, self.ranked, store.order_keys)
 
 
 def _best(spans: list[Aligned]) -> Aligned | None:
