@@ -223,7 +223,7 @@ def main() -> int:
             print(f"{label + ' ratio':>14} " + " ".join(f"{y / x:8.2f}" for x, y in zip(b, a, strict=True)))
         if args.json:
             Path(args.json).write_text(json.dumps({
-                "before": rev, "queries": texts[args.warmup :],
+                "revision": rev, "queries": texts[args.warmup :],
                 **{s.name: {"wall": s.wall, "cpu": s.cpu, "verdicts": s.verdicts} for s in sides},
             }))  # fmt: skip
         same = sum(x == y for x, y in zip(before.verdicts, after.verdicts, strict=True))
