@@ -153,6 +153,9 @@ def test_search_compare_runs_two_versions_side_by_side(tmp_path: Path) -> None:
     assert "same verdict on 12 of 12 queries" in r.stdout
     assert "wall ratio" in r.stdout and "cpu ratio" in r.stdout
     data = json.loads(out.read_text())
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    # the earlier commit, beside the before side's times
+    assert len(data["revision"]) >= 7 and head.stdout.startswith(data["revision"])
     for side in ("before", "after"):
         assert len(data[side]["wall"]) == len(data[side]["cpu"]) == 12
         assert all(t > 0 for t in data[side]["wall"])
