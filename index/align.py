@@ -567,8 +567,8 @@ def _most(part: list[Tile], df: npt.NDArray[np.int64]) -> int:
 
 
 def _rare_stretches(part: list[Tile], df: npt.NDArray[np.int64]) -> list[list[Tile]]:
-    """An unbroken part cut where a k-gram inside it is held by more than :data:`RARE_DF` documents (and
-    is not boilerplate): the stretches between such k-grams, each as one tile (the part has no gap in
+    """An unbroken part cut where a k-gram inside it is held by more than :data:`RARE_DF` sources (and is
+    not boilerplate): the stretches between such k-grams, each as one tile (the part has no gap in
     either text), the whole part when none is.  A rare run is the best of these: eight lines whose
     first k-gram five siblings of a template share (their decorators) are rare from the next k-gram on,
     not common for that one."""
