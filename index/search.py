@@ -370,6 +370,17 @@ def look_up(
     return LookedUp(lookup, post, query, lexings, families, dense)
 
 
+def ranked_candidates(store: StoreReader, looked: LookedUp) -> tuple[dict[int, int], list[int]]:
+    """A looked-up query's votes per document and the documents to align, best first: the ranking's
+    (:func:`.candidates.rank`), then for a short query those that alone hold one of its k-grams
+    (:meth:`Families.sole_holders`)."""
+    votes = candidates.votes(looked.post, looked.post.band_docs.tolist(), looked.dense)
+    ranked = candidates.rank(votes, store.order_keys)
+    if looked.families is not None:
+        ranked += looked.families.sole_holders(votes, ranked, store.order_keys)
+    return votes, ranked
+
+
 def _unselected(qe: npt.NDArray[np.uint64], post: Postings) -> bool:
     """Whether a short query's exact k-grams ``qe`` (every one looked up, their postings ``post``) are
     held by no document, none of them boilerplate: no winnowing selected any of them."""
@@ -396,11 +407,8 @@ def _match(
     if len(toks) < min(unique_min(min_tokens), max(fp.K, min(min_tokens, fp.T))):
         return len(toks), [], {}
     looked = look_up(store, raw, language, toks, others, documents)
-    post, lexings = looked.post, looked.lexings
-    votes = candidates.votes(post, post.band_docs.tolist(), looked.dense)
-    ranked = candidates.rank(votes, store.order_keys)
-    if looked.families is not None:
-        ranked += looked.families.sole_holders(votes, ranked, store.order_keys)
+    lexings = looked.lexings
+    votes, ranked = ranked_candidates(store, looked)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most
     # queries align every candidate, and the matches' metadata is then at hand.
     fetched = store.fetch(ranked)
@@ -483,11 +491,9 @@ def _df(qe: np.ndarray, post: Postings, families: Families, dense: bool = False)
     counts, and a run that winnowing found rare would count small files' k-grams beside it that no
     count of a larger file's ever included."""
     keys = qe.view(np.int64)
-    held = families.holding(keys)
-    if dense and not held.any() and not in_sorted(post.common, keys).any():
+    if dense and _unselected(qe, post):
         keys = fp.dense_keys(qe).view(np.int64)
-        held = families.holding(keys)
-    df = families.grouped(keys, held)
+    df = families.grouped(keys, families.holding(keys))
     df[in_sorted(post.common, keys)] = COMMON  # Postings.common is sorted
     return df
 

@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 from attribution import has_code
 
-from whence.index import candidates, lexer, search
 from whence.index import fingerprint as fp
+from whence.index import lexer, search
 from whence.index.align import RARE_DF, UNIQUE_DF, Aligned, Query, view_spans
 from whence.index.stores import open_store
 from whence.index.verdict import MIN_MATCH_TOKENS, renamed_copy, short_run, unique_min
@@ -74,10 +74,7 @@ class Prepared:
         self.looked_up = looked.looked_up
         self.query = looked.query
         self.lexings = looked.lexings
-        votes = candidates.votes(looked.post, looked.post.band_docs.tolist(), looked.dense)
-        self.ranked = candidates.rank(votes, store.order_keys)
-        if looked.families is not None:  # a short query's candidates past the cut, as search adds them
-            self.ranked += looked.families.sole_holders(votes, self.ranked, store.order_keys)
+        _, self.ranked = search.ranked_candidates(store, looked)
 
 
 def _best(spans: list[Aligned]) -> Aligned | None:
