@@ -30,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from . import boilerplate, lexer, structure
 from . import fingerprint as fp
-from . import lexer, structure
 from . import licenses as lic
 from .align import Aligned, Query, Span, _members, chain, make_spans, tile_positions, view_spans
 from .lexer import Tokens
@@ -95,6 +95,9 @@ EVIDENCE: dict[str, tuple[str, float]] = {
     # bound)
     "renamed-members": ("a renamed span in a boilerplate shape, keeping its members", 0.79),
     "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.966),
+    "shaped-strings": ("a short query's run in a template's shape, keeping its strings", 0.991),
+    # (110 of 111 over Python seeds 1-7, all languages seed 1 and `--files 300` seed 1: the wrong one is
+    # semver's min-satisfying.js for its max-satisfying.js, the two the same but for the names renamed)
     "partial": ("a shared region below the minimum match size: for a person to judge", 0.502),
 }
 
@@ -212,9 +215,10 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         found.append(_judgement("near-duplicate", "edited", good))
     # Rare runs are looked for in every abstract span of a short query: a rare one needs less evidence
     # of renaming (renamed_copy's ``rare``).
-    # Spans as long as a decision needs whose common shape leaves fewer informative tokens are kept
-    # aside for the kept-members test below (``renamed-members``).
-    shaped_floor = min(low, SHAPE_INFORMATIVE) if n >= min_tokens else low
+    # Spans whose common shape leaves fewer informative tokens than a decision needs are kept aside for
+    # the kept-members test below (``renamed-members``) and, a short query's, the kept-strings one
+    # (``shaped-strings``).
+    shaped_floor = min(low, SHAPE_INFORMATIVE) if n >= min_tokens or query.short else low
     spans = view_spans(query, dtok, "abstract", low, informative=shaped_floor)
     abstract = [a for a in spans if a.informative >= low]
     # The renaming test is the costly part: run it first on the spans that can decide, and on the
@@ -262,6 +266,22 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
             if kept_names(a.span, query.tokens, dtok) >= SHORT_RENAMED_NAMES and is_renamed(i)
         ]:
             found.append(_judgement("near-duplicate", "short-renamed-members", members))
+    if not found and query.short:
+        # A short query's run in a shape so common that fewer informative tokens than a decision needs
+        # are left (siblings of one template: a generated API's resource collections and method
+        # tables), which keeps every literal, two distinct strings among them that boilerplate does not
+        # cover: the strings are what one sibling says and the others do not (``shaped-strings``).
+        strung = [
+            a.span
+            for a in spans
+            if a.span.tokens >= short
+            and a.span.tokens >= share
+            and kept_distinct_strings(a.span, query.tokens, dtok, query.exact_common) >= SHAPED_STRINGS
+            and not foreign_renamed(a.span, query.tokens, dtok)
+            and renamed_copy(a.span, query.tokens, dtok)
+        ]
+        if strung:
+            found.append(_judgement("near-duplicate", "shaped-strings", strung))
     best = max((j.matched for j in found), default=0)
     if orderless and best * 2 < len(query.tokens):  # a restructured copy of the whole program?
         ev = structure.compare(query, dtok)
@@ -356,6 +376,11 @@ _LITERAL_HASHES = np.array([lexer.CLASS_HASH[lexer.NUMBER], lexer.CLASS_HASH[lex
 #: least this many string literals, and every literal: a file held by several documents (vendored
 #: copies, versions of one module) has no rare run, and its strings say what its shape cannot.
 SHORT_RENAMED_STRINGS = 3
+#: A short query's run in a boilerplate shape, with fewer informative tokens than a decision needs, that
+#: keeps every literal and at least this many distinct strings (``shaped-strings``): siblings of one
+#: template differ in their strings (a generated API's paths and method names, a package's exported
+#: names), and a copy keeps them whatever it renames.
+SHAPED_STRINGS = 2
 #: ... or when it keeps this many distinct names as they were, in place, and every literal
 #: (``short-renamed-members``): the members a piece of code calls and reads (``args.CONCEPTS.instance
 #: .Parse()``, ``log.status.Print``) are what its copier does not rename, and eight of them are more
@@ -416,6 +441,35 @@ def kept_strings(span: Span, q: Tokens, d: Tokens) -> int:
     if not (qe[lit] == de[lit]).all():
         return 0
     return int((kinds == _LITERAL_HASHES[1]).sum())
+
+
+def kept_distinct_strings(span: Span, q: Tokens, d: Tokens, common: npt.NDArray[np.bool_]) -> int:
+    """The distinct string literals a span keeps, position for position in each tile, when it keeps
+    every literal (a number or string it changed: 0), but for those that boilerplate covers as they are:
+    in the query (``common``: ``Query.exact_common``), or in the document by the shipped model
+    (:func:`_model_common`: a renamed copy's k-grams there are broken by its renamed names, the
+    document's are not; the ``"use strict"`` and ``"__esModule"`` of every compiled module's preamble)."""
+    if not span.tiles:
+        return 0
+    kinds, qe, de, lit = _tiled(span, q, d)
+    if not (qe[lit] == de[lit]).all():
+        return 0
+    qi, di = tile_positions(span.tiles)
+    strings = (kinds == _LITERAL_HASHES[1]) & ~common[qi]
+    if strings.any():
+        strings &= ~_model_common(d, di)
+    return len(set(qe[strings].tolist()))
+
+
+def _model_common(d: Tokens, at: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Per document position ``at``: whether an exact k-gram of the document covering it is one the
+    shipped boilerplate model lists."""
+    lo, hi = max(int(at.min()) - fp.K + 1, 0), min(int(at.max()) + fp.K, len(d))
+    grams = fp.kgrams(d.exact[lo:hi])
+    listed = np.concatenate(([0], np.cumsum(boilerplate.common(grams))))
+    rel = at - lo  # k-gram i of the slice covers its tokens i..i+K-1
+    first, last = np.maximum(rel - fp.K + 1, 0), np.minimum(rel + 1, len(grams))
+    return listed[last] > listed[np.minimum(first, last)]
 
 
 #: A rare renamed run, or one of 40 informative tokens and more, with too few repeated renamed names

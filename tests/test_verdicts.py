@@ -466,6 +466,95 @@ def test_short_query_held_whole_with_few_tokens_of_its_own_is_verbatim(tmp_path:
     assert verdict.judge(blind, dtok).verdict not in search.ATTRIBUTING
 
 
+# A generated API's resource collections (the shape of the Cloud SDK's apitools modules): every sibling
+# has the same code, and what one API's collection says is in its strings.
+_COLLECTION = """\
+  PROJECTS_LOCATIONS_{upper} = (
+      'projects.locations.{name}',
+      '{{+name}}',
+      {{
+          '':
+              'projects/{{projectsId}}/locations/{{locationsId}}/{name}/'
+              '{{{name}Id}}',
+      }},
+      ['name'],
+      True
+  )
+"""
+
+
+def _collections(api: str, names: list[str]) -> str:
+    head = f'"""Resources of the {api} API."""\n\nimport enum\n\n\nclass Collections(enum.Enum):\n\n'
+    return head + "".join(_COLLECTION.format(upper=n.upper(), name=n) for n in names)
+
+
+def test_short_run_in_a_boilerplate_shape_that_keeps_its_strings_is_a_near_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seventy generated modules of one shape, each with collections of its own: the shape's k-grams are
+    # boilerplate, so a renamed window of one module carries fewer informative tokens than a decision
+    # needs.  It keeps every literal, its collections' paths among them, which no sibling has.
+    src = tmp_path / "src"
+    src.mkdir()
+    apis = [f"{a}{b}api" for a in "abcdefghij" for b in "klmnopq"]
+    for api in apis:
+        (src / f"{api}.py").write_text(_collections(api, [f"{api}Jobs", f"{api}Runs", "operations"]))
+    _build(src, tmp_path / "i.sqlite", "example/apis")
+    lines = _collections("cpapi", ["cpapiJobs", "cpapiRuns", "operations"]).splitlines(keepends=True)
+    window = "".join(lines[14:27])  # the end of one collection and most of the next
+    copy = _rename(window, {"PROJECTS_LOCATIONS_CPAPIRUNS": "RUNS"})
+    assert "RUNS = (" in copy and "'projects.locations.cpapiRuns'," in copy
+    # The same shape with another module's strings is that module's; with strings no module has, it is
+    # nobody's.
+    unknown = copy.replace("cpapiRuns", "zzapiRuns").replace("cpapiJobs", "zzapiJobs")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, copy)
+        assert res.tokens < search.MIN_MATCH_TOKENS
+        assert _found(res)[:1] == [("cpapi.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "shaped-strings"
+        assert res.matches[0].confidence == verdict.EVIDENCE["shaped-strings"][1]
+        assert [s.source_lines for s in res.matches[0].spans] == [(15, 27)], res.matches[0].spans
+        res = search.search(st, unknown)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        # Without the rule the shape's siblings leave the window too few informative tokens.
+        monkeypatch.setattr(verdict, "SHAPED_STRINGS", 10**6)
+        assert search.search(st, copy).verdict not in search.ATTRIBUTING
+
+
+_COMPILED = (
+    '"use strict";\nObject.defineProperty(exports, "__esModule", {{ value: true }});\n'
+    "exports.default = {0};\nfunction {0}({1}) {{\n"
+)
+
+
+def test_renamed_preamble_of_a_compiled_module_keeps_no_strings_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every module a compiler emits opens with the same two strings; a renamed copy's `{ v1: true }`
+    # breaks each k-gram around them, so no boilerplate fingerprint of the query covers them.  The
+    # document's own k-grams there are the shipped model's (verdict._model_common): they count for no
+    # module.
+    src = tmp_path / "src"
+    src.mkdir()
+    bodies = (
+        "  return {1}.sort(function (a, b) {{\n    return a - b;\n  }});\n}}\n",
+        "  return {1}.filter(Boolean).length;\n}}\n",
+        "  if (!{1}) {{\n    return null;\n  }}\n  return {1}.trim();\n}}\n",
+    )
+    for i, body in enumerate(bodies):
+        (src / f"util{i}.js").write_text((_COMPILED + body).format(f"helper{i}", f"arg{i}"))
+    _build(src, tmp_path / "i.sqlite", "example/utils")
+    other = '  var v4 = "";\n  var v5 = v3.indexOf("/*");\n  var v6 = 0;\n  while (v5 >= 0) {\n'
+    query = _COMPILED.format("v2", "v3").replace("value: true", "v1: true") + other
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, query)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        # Without the document's side of the test, the preamble's strings make it any module's.
+        monkeypatch.setattr(verdict, "_model_common", lambda d, at: np.zeros(len(at), dtype=bool))
+        res = search.search(st, query)
+        assert res.verdict == "near-duplicate" and res.matches[0].evidence == "shaped-strings", _found(res)
+
+
 _FILTER_HEAD = "@register.filter(is_safe=True, needs_autoescape=False)\n@stringfilter\ndef "
 _FILTER = _FILTER_HEAD + 'truncate_middle(value, length):\n    return value[:length] + "..."\n'
 
