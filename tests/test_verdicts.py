@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xxhash
 from click.testing import CliRunner
 
 from whence.cli import main
@@ -553,6 +554,29 @@ def test_renamed_preamble_of_a_compiled_module_keeps_no_strings_of_its_own(
         monkeypatch.setattr(verdict, "_model_common", lambda d, at: np.zeros(len(at), dtype=bool))
         res = search.search(st, query)
         assert res.verdict == "near-duplicate" and res.matches[0].evidence == "shaped-strings", _found(res)
+
+
+@pytest.mark.parametrize(
+    ("code", "language", "imports"),
+    [
+        ('#include "PDBSymbol.h"\n#include <vector>\nconst char *s = "PDBTypes.h";\n', "C", ["PDBSymbol.h"]),
+        ("const a = require('../classes/semver');\nimport b from './range';\nconst c = 'semver';\n",
+         "JavaScript", ["../classes/semver", "./range"]),
+        ('const m = await import("./lazy.js");\nlog("import");\n', "JavaScript", ["./lazy.js"]),
+        ('import (\n\t"fmt"\n\t"os"\n)\n\nvar name = "fmt"\n', "Go", ["fmt", "os"]),
+        ("require_relative 'helper'\nputs 'helper'\n", "Ruby", ["helper"]),
+    ],
+)  # fmt: skip
+def test_strings_that_name_imports_are_found(code: str, language: str, imports: list[str]) -> None:
+    # A package's siblings import the same headers and modules: those strings are no sibling's own
+    # (shaped-strings counts the others).  The same text elsewhere is a string like any other.
+    toks = fp.tokenize(code.encode(), language)
+    marked = verdict.import_paths(toks)
+    strings = toks.abstract == lexer.CLASS_HASH[lexer.STRING]
+    assert not (marked & ~strings).any()
+    named = {xxhash.xxh64_intdigest(i.encode(), lexer.SEED_STRING) for i in imports}
+    assert set(toks.exact[marked].tolist()) == named
+    assert int(marked.sum()) == len(imports) < int(strings.sum())
 
 
 _FILTER_HEAD = "@register.filter(is_safe=True, needs_autoescape=False)\n@stringfilter\ndef "
