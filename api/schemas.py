@@ -63,7 +63,7 @@ class MatchOut(BaseModel):
     evidence: str = Field(
         description="What decided the verdict: exact-run, short-rare-run, short-unique-run, edited, renamed, "
         "short-rare-renamed, short-unique-renamed, short-renamed-strings, short-renamed-members, "
-        "renamed-members, restructured or partial "
+        "renamed-members, shaped-strings, restructured or partial "
         "(see docs/search.md)."
     )
     confidence: float = Field(

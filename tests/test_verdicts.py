@@ -1529,3 +1529,15 @@ def test_a_rare_run_of_import_lines_counts_its_pairs_once() -> None:
     assert align._distinct(tiles, t.exact, True)[0] * align.RARE_DISTINCT_FACTOR == rare < verdict.short_run()
     # Counted at the rare factor, the pairs would have made it one.
     assert align._informative(tiles, t.exact, free, align.RARE_DISTINCT_FACTOR, True) >= verdict.short_run()
+
+
+def test_every_kind_of_evidence_is_named_where_users_read_it() -> None:
+    # The API's schema and the README list what `evidence` can be; a kind added to verdict.EVIDENCE must
+    # be named in both.
+    from whence.api.schemas import MatchOut
+
+    described = MatchOut.model_fields["evidence"].description or ""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for kind in verdict.EVIDENCE:
+        assert re.search(rf"(?<![\w-]){re.escape(kind)}(?![\w-])", described), kind
+        assert f"`{kind}`" in readme, kind
