@@ -61,9 +61,9 @@ class MatchOut(BaseModel):
     verdict: str
     score: float = Field(description="Share of the query's tokens this match covers.")
     evidence: str = Field(
-        description="What decided the verdict: exact-run, short-rare-run, short-unique-run, edited, renamed, "
-        "short-rare-renamed, short-unique-renamed, short-renamed-strings, short-renamed-members, "
-        "renamed-members, shaped-strings, restructured or partial "
+        description="What decided the verdict: exact-run, short-rare-run, short-unique-run, "
+        "short-shaped-run, edited, renamed, short-rare-renamed, short-unique-renamed, short-renamed-strings, "
+        "short-renamed-members, renamed-members, shaped-strings, restructured or partial "
         "(see docs/search.md)."
     )
     confidence: float = Field(

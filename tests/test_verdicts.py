@@ -499,10 +499,10 @@ def test_short_run_in_a_boilerplate_shape_that_keeps_its_strings_is_a_near_dupli
     src.mkdir()
     apis = [f"{a}{b}api" for a in "abcdefghij" for b in "klmnopq"]
     for api in apis:
-        (src / f"{api}.py").write_text(_collections(api, [f"{api}Jobs", f"{api}Runs", "operations"]))
+        (src / f"{api}.py").write_text(_collections(api, ["operations", f"{api}Jobs", f"{api}Runs"]))
     _build(src, tmp_path / "i.sqlite", "example/apis")
-    lines = _collections("cpapi", ["cpapiJobs", "cpapiRuns", "operations"]).splitlines(keepends=True)
-    window = "".join(lines[14:27])  # the end of one collection and most of the next
+    lines = _collections("cpapi", ["operations", "cpapiJobs", "cpapiRuns"]).splitlines(keepends=True)
+    window = "".join(lines[25:38])  # the end of one collection and most of the next
     copy = _rename(window, {"PROJECTS_LOCATIONS_CPAPIRUNS": "RUNS"})
     assert "RUNS = (" in copy and "'projects.locations.cpapiRuns'," in copy
     # The same shape with another module's strings is that module's; with strings no module has, it is
@@ -514,7 +514,13 @@ def test_short_run_in_a_boilerplate_shape_that_keeps_its_strings_is_a_near_dupli
         assert _found(res)[:1] == [("cpapi.py", "near-duplicate")], _found(res)
         assert res.matches[0].evidence == "shaped-strings"
         assert res.matches[0].confidence == verdict.EVIDENCE["shaped-strings"][1]
-        assert [s.source_lines for s in res.matches[0].spans] == [(15, 27)], res.matches[0].spans
+        assert [s.source_lines for s in res.matches[0].spans] == [(26, 38)], res.matches[0].spans
+        # Copied as it is, where the exact k-grams every module holds leave too few tokens its own: the
+        # same tokens in one run, and the strings say whose (``short-shaped-run``).
+        res = search.search(st, "".join(lines[8:22]))
+        assert _found(res)[:1] == [("cpapi.py", "verbatim")], _found(res)
+        assert res.matches[0].evidence == "short-shaped-run"
+        assert search.search(st, "".join(lines[8:22]).replace("cpapi", "zzapi")).verdict == "none"
         res = search.search(st, unknown)
         assert res.verdict not in search.ATTRIBUTING, _found(res)
         # Without the rule the shape's siblings leave the window too few informative tokens.
