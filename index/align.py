@@ -587,11 +587,6 @@ def _rare_stretches(part: list[Tile], df: npt.NDArray[np.int64]) -> list[list[Ti
     return out
 
 
-def _whole_part(part: list[Tile], df: npt.NDArray[np.int64]) -> list[list[Tile]]:
-    """The part itself, uncut (see :func:`_rare_stretches`)."""
-    return [part]
-
-
 def free_prefix(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """Prefix sums of the tokens a boilerplate mask leaves free: tokens i..j-1 hold ``p[j] - p[i]``."""
     return np.concatenate(([0], np.cumsum(~mask, dtype=np.int64)))
@@ -650,8 +645,8 @@ def make_spans(
         rare = unique = 0
         frequencies = df() if df is not None and run < rare_below else None
         if frequencies is not None:
-            cut = _rare_stretches if stretches else _whole_part
-            for p in (sub for part in parts for sub in cut(part, frequencies)):
+            pieces = [s for part in parts for s in _rare_stretches(part, frequencies)] if stretches else parts
+            for p in pieces:
                 most = _most(p, frequencies)
                 if 0 <= most <= RARE_DF:
                     n = _informative(

@@ -267,21 +267,30 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
             if kept_names(a.span, query.tokens, dtok) >= SHORT_RENAMED_NAMES and is_renamed(i)
         ]:
             found.append(_judgement("near-duplicate", "short-renamed-members", members))
+
+    def shaped(least: int, keeps: Callable[[Span], bool], **renaming: Any) -> list[Span]:
+        """The spans in a common shape (``spans``: fewer informative tokens than a decision needs) of at
+        least ``least`` matched tokens and the query's share that keep what ``keeps`` asks, rename no
+        member but an object's own and pass the renamed-copy test (with ``renaming``)."""
+        return [
+            a.span
+            for a in spans
+            if a.span.tokens >= least
+            and a.span.tokens >= share
+            and keeps(a.span)
+            and not foreign_renamed(a.span, query.tokens, dtok)
+            and renamed_copy(a.span, query.tokens, dtok, **renaming)
+        ]
+
     if not found and query.short:
         # A short query's run in a shape so common that fewer informative tokens than a decision needs
         # are left (siblings of one template: a generated API's resource collections and method
         # tables), which keeps every literal, two distinct strings among them that boilerplate does not
         # cover: the strings are what one sibling says and the others do not (``shaped-strings``).
         uncounted = query.memo("shaped-uncounted", lambda: query.exact_common | import_paths(query.tokens))
-        strung = [
-            a.span
-            for a in spans
-            if a.span.tokens >= short
-            and a.span.tokens >= share
-            and kept_distinct_strings(a.span, query.tokens, dtok, uncounted) >= SHAPED_STRINGS
-            and not foreign_renamed(a.span, query.tokens, dtok)
-            and renamed_copy(a.span, query.tokens, dtok)
-        ]
+        strung = shaped(
+            short, lambda s: kept_distinct_strings(s, query.tokens, dtok, uncounted) >= SHAPED_STRINGS
+        )
         # The same tokens in one unbroken run are a verbatim copy (a generated window copied as it is,
         # whose exact k-grams every sibling holds but for its strings): ``short-shaped-run``.
         unbroken = [span for span in strung if _same_run(span, query.tokens, dtok)]
@@ -304,17 +313,14 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         # words are kept by every sibling); no member renamed but an object's own, and one renamed
         # name at least used twice, the same way each time.
         plain = query.memo("kept-plain", lambda: query.exact_common | prose(query.tokens))
-        shaped = [
-            a.span
-            for a in spans
-            if a.span.tokens >= min_tokens
-            and a.span.tokens >= share
-            and kept_names(a.span, query.tokens, dtok, plain) >= SHORT_RENAMED_NAMES
-            and not foreign_renamed(a.span, query.tokens, dtok)
-            and renamed_copy(a.span, query.tokens, dtok, decisive=True, repeated=1)
-        ]
-        if shaped:
-            found.append(_judgement("near-duplicate", "renamed-members", shaped))
+        kept_members = shaped(
+            min_tokens,
+            lambda s: kept_names(s, query.tokens, dtok, plain) >= SHORT_RENAMED_NAMES,
+            decisive=True,
+            repeated=1,
+        )
+        if kept_members:
+            found.append(_judgement("near-duplicate", "renamed-members", kept_members))
     if found:
         return max(found, key=lambda j: j.matched)
     if weak and (exact or abstract):
@@ -407,10 +413,24 @@ def _tiled(
     """The span's matched tokens, position for position in each tile (tiles joined over gaps of different
     lengths are not aligned across the gap): (their kinds, the query's exact hashes, the document's, and
     which are literals)."""
+    return _tiled_at(span, q, d)[2:]
+
+
+def _tiled_at(
+    span: Span, q: Tokens, d: Tokens
+) -> tuple[
+    npt.NDArray[np.intp],
+    npt.NDArray[np.intp],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.bool_],
+]:
+    """:func:`_tiled`, after the positions in the query and the document of the tokens it gives."""
     qi, di = tile_positions(span.tiles)
     kinds = q.abstract[qi]
     lit = (kinds == _LITERAL_HASHES[0]) | (kinds == _LITERAL_HASHES[1])  # np.isin sorts: slower here
-    return kinds, q.exact[qi], d.exact[di], lit
+    return qi, di, kinds, q.exact[qi], d.exact[di], lit
 
 
 def kept_names(span: Span, q: Tokens, d: Tokens, common: npt.NDArray[np.bool_] | None = None) -> int:
@@ -421,14 +441,14 @@ def kept_names(span: Span, q: Tokens, d: Tokens, common: npt.NDArray[np.bool_] |
     kept there are not counted (a stock docstring's words are kept by every command that has it)."""
     if not span.tiles:
         return 0
-    kinds, qe, de, lit = _tiled(span, q, d)
+    qi, _, kinds, qe, de, lit = _tiled_at(span, q, d)
     if not (qe[lit] == de[lit]).all():
         return 0
     ident = kinds == _IDENT_HASH
     if len(set(qe[ident & (qe != de)].tolist())) < 2:
         return 0
     if common is not None:
-        ident = ident & ~common[tile_positions(span.tiles)[0]]
+        ident = ident & ~common[qi]
     return len(_kept_in_place(qe, de, ident))
 
 
@@ -458,10 +478,9 @@ def kept_distinct_strings(span: Span, q: Tokens, d: Tokens, common: npt.NDArray[
     document's are not; the ``"use strict"`` and ``"__esModule"`` of every compiled module's preamble)."""
     if not span.tiles:
         return 0
-    kinds, qe, de, lit = _tiled(span, q, d)
+    qi, di, kinds, qe, de, lit = _tiled_at(span, q, d)
     if not (qe[lit] == de[lit]).all():
         return 0
-    qi, di = tile_positions(span.tiles)
     strings = (kinds == _LITERAL_HASHES[1]) & ~common[qi]
     if strings.any():
         strings &= ~_model_common(d, di)
