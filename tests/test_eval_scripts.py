@@ -80,7 +80,7 @@ def test_programs_eval_tiny(tmp_path: Path) -> None:
 def test_attribution_eval_tiny(tmp_path: Path) -> None:
     data, out = run_eval(
         "attribution.py", tmp_path, "--files", "90", "--fragments-per-cell", "4", "--clean", "8",
-        "--languages", "python,java,go",
+        "--languages", "python,java,go", "--queries",
     )  # fmt: skip
     langs, muts, lengths = (
         ["go", "java", "python"],
@@ -109,6 +109,8 @@ def test_attribution_eval_tiny(tmp_path: Path) -> None:
             and (r["mutation"] == "renamed") == (name == "renamed")
         )  # fmt: skip
     assert "hold no code" in out
+    # --queries: every query's text is kept, found or not (by default only misses' and false alarms')
+    assert all(r["query"] for r in data["records"] if r["kind"] == "positive" and r["tokens"] >= 16)
 
     # misses.py explains every missed positive of that run, from its JSON and its index.
     rows_path = tmp_path / "misses.json"

@@ -526,6 +526,11 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", help="write the summary and per-fragment results here")
     ap.add_argument(
+        "--queries",
+        action="store_true",
+        help="keep every query's text in --json's records (by default only missed and attributed negatives)",
+    )
+    ap.add_argument(
         "--gate",
         choices=["attributable", "all"],
         default="attributable",
@@ -608,7 +613,7 @@ def main() -> int:
         else:
             accept = ("verbatim",) if mutation in VERBATIM_KINDS else ("verbatim", "near-duplicate")
             rec |= judge(res, f, lo, hi, orig, accept)
-            if not rec["right5"]:
+            if not rec["right5"] or args.queries:
                 rec["query"] = text
         records.append(rec)
         if len(records) % 500 == 0:
