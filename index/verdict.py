@@ -600,6 +600,12 @@ def _used_twice(best: dict[int, dict[int, int]]) -> int:
     return sum(1 for c in best.values() if max(c.values()) >= 2)
 
 
+#: A span that changed every one of at least this many strings is no renamed copy, whatever numbers it
+#: keeps: two TypeScript enumerations compile to the same shape, ``E[E["A"] = 0] = "A"``, with the same
+#: values 0, 1, 2 and other names, said twice each.
+RENAMED_CHANGED_STRINGS = 2
+
+
 def renamed_copy(
     span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisive: bool = False, repeated: int = 0
 ) -> bool:
@@ -610,7 +616,8 @@ def renamed_copy(
     programs that open with the same preamble) have neither property.  So the span needs positive
     evidence -- literals that agree, or at least two renamed identifiers used repeatedly that map
     consistently -- and no strong counter-evidence (most literals differing, or every one, even a single
-    one: a template's sibling names its own codec where the copy keeps ``'cp949'``).  Each tile
+    one: a template's sibling names its own codec where the copy keeps ``'cp949'``; or every string,
+    when there are :data:`RENAMED_CHANGED_STRINGS` or more, though numbers agree).  Each tile
     is compared on its own tokens: tiles joined over gaps of different lengths are not aligned position
     by position across the gap.  A name kept as it is (``System``, ``println``) is no evidence of
     renaming: only renamed names count.
@@ -646,6 +653,9 @@ def renamed_copy(
     lit_same = int((qe[lit] == de[lit]).sum())
     if (lit_total >= 4 and lit_same * 3 < lit_total) or (lit_total and not lit_same):
         return False  # a copy keeps its literals: these say other things in the same shape
+    strings = lit & (kinds == _LITERAL_HASHES[1])
+    if strings.sum() >= RENAMED_CHANGED_STRINGS and not (qe[strings] == de[strings]).any():
+        return False  # ... and its strings, though small numbers agree (an enumeration's 0, 1, 2)
     ident = kinds == _IDENT_HASH
     # Made before the literals can decide only when ``repeated`` asks for it (the costly part).
     best = _renamings(qe[ident], de[ident]) if repeated else None

@@ -802,6 +802,36 @@ def test_renamed_sibling_whose_one_literal_differs_is_not_a_copy(tmp_path: Path)
         assert res.matches[0].evidence == "renamed"
 
 
+def _compiled_enum(name: str, members: list[str]) -> str:
+    """A TypeScript enumeration as the compiler emits it: each member's name said twice, as strings."""
+    rows = "".join(f'    {name}[{name}["{m}"] = {i}] = "{m}";\n' for i, m in enumerate(members))
+    return f"var {name};\n(function ({name}) {{\n{rows}}})({name} || (exports.{name} = {name} = {{}}));\n"
+
+
+def test_compiled_enumeration_with_other_strings_is_not_a_renamed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every compiled enumeration has this shape and the values 0, 1, 2, ...: another one, whose strings
+    # all differ, agrees on its numbers and renames its one name consistently, but says other things.
+    src = tmp_path / "src"
+    src.mkdir()
+    codes = ["Continue", "SwitchingProtocols", "Processing", "EarlyHints", "Accepted", "Created", "Found"]
+    (src / "status.js").write_text('"use strict";\n' + _compiled_enum("StatusCode", codes))
+    for name in ("bisect.py", "textwrap.py"):
+        shutil.copy(STDLIB / name, src)
+    _build(src, tmp_path / "i.sqlite", "example/enums")
+    kinds = ["Unknown", "Declaration", "Reference", "Definition", "Implementation", "TypeAlias", "Module"]
+    other = _compiled_enum("SymbolKind", kinds)
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        assert search.search(st, other).verdict not in search.ATTRIBUTING, _found(search.search(st, other))
+        # The same enumeration, renamed, keeps its strings: a copy.
+        res = search.search(st, _compiled_enum("HttpStatus", codes))
+        assert _found(res)[:1] == [("status.js", "near-duplicate")], _found(res)
+        # Without the rule, the numbers that agree let the other enumeration through.
+        monkeypatch.setattr(verdict, "RENAMED_CHANGED_STRINGS", 10**6)
+        assert _found(search.search(st, other))[:1] == [("status.js", "near-duplicate")]
+
+
 _WORKER = (
     '"""Run a server process until a signal stops it."""\nimport asyncio\nimport multiprocessing\n'
     "import signal\n\n\nasync def run_until_stopped():\n    loop = asyncio.get_running_loop()\n"
