@@ -63,8 +63,8 @@ class MatchOut(BaseModel):
     evidence: str = Field(
         description="What decided the verdict: exact-run, short-rare-run, short-unique-run, "
         "short-shaped-run, edited, renamed, short-rare-renamed, short-unique-renamed, short-renamed-strings, "
-        "short-renamed-members, renamed-members, shaped-strings, restructured or partial "
-        "(see docs/search.md)."
+        "short-renamed-members, renamed-members, shaped-strings, restructured, restructured-renamed or "
+        "partial (see docs/search.md)."
     )
     confidence: float = Field(
         description="The measured precision of this kind of evidence: the share of such matches that "

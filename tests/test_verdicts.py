@@ -185,6 +185,22 @@ def test_restructured_program_is_found_by_its_pieces(store: SQLiteStore) -> None
     assert not ev._replace(matched=structure.MIN_TILED - 1).copied
 
 
+def test_restructured_copy_with_too_few_strings_is_decided_by_its_names(store: SQLiteStore) -> None:
+    # With its strings, they decide; emptied of them, its consistently renamed names do, and that
+    # evidence is kept apart: it promises less (a generated header renames into its siblings alike).
+    copy = (PROGRAMS / "RestructuredCopy.java").read_text()
+    top = search.search(store, copy).matches[0]
+    assert (top.primary.path, top.evidence) == ("GradeReport.java", "restructured")
+    bare = re.sub(r"'(?:\\.|[^'\\])*'", "''", re.sub(r'"(?:\\.|[^"\\])*"', '""', copy))  # chars too
+    assert '" scored "' in copy and '" scored "' not in bare and "'A'" not in bare
+    ev = structure.compare(_query(bare), fp.tokenize((PROGRAMS / "GradeReport.java").read_bytes()))
+    assert ev is not None and ev.copied and ev.strings < 0 and ev.consistent
+    top = search.search(store, bare).matches[0]
+    assert (top.primary.path, top.verdict) == ("GradeReport.java", "near-duplicate")
+    assert top.evidence == "restructured-renamed"
+    assert top.confidence == verdict.EVIDENCE["restructured-renamed"][1] < verdict.EVIDENCE["restructured"][1]
+
+
 def test_independent_solution_of_the_same_task_is_not_attributed(store: SQLiteStore) -> None:
     other = (PROGRAMS / "Independent.java").read_text()
     ev = structure.compare(_query(other), fp.tokenize((PROGRAMS / "GradeReport.java").read_bytes()))
