@@ -655,13 +655,15 @@ def renamed_copy(
     if not span.tiles:
         return False
     kinds, qe, de, lit = _tiled(span, q, d)
-    lit_total = int(lit.sum())
-    lit_same = int((qe[lit] == de[lit]).sum())
+    kept = qe[lit] == de[lit]
+    lit_total = len(kept)
+    lit_same = int(kept.sum())
     if (lit_total >= 4 and lit_same * 3 < lit_total) or (lit_total and not lit_same):
         return False  # a copy keeps its literals: these say other things in the same shape
-    strings = lit & (kinds == _LITERAL_HASHES[1])
-    if strings.sum() >= RENAMED_CHANGED_STRINGS and not (qe[strings] == de[strings]).any():
-        return False  # ... and its strings, though small numbers agree (an enumeration's 0, 1, 2)
+    if lit_total - lit_same >= RENAMED_CHANGED_STRINGS:  # ... and its strings, though numbers agree
+        strings = kinds[lit] == _LITERAL_HASHES[1]  # (an enumeration's 0, 1, 2)
+        if strings.sum() >= RENAMED_CHANGED_STRINGS and not kept[strings].any():
+            return False
     ident = kinds == _IDENT_HASH
     # Made before the literals can decide only when ``repeated`` asks for it (the costly part).
     best = _renamings(qe[ident], de[ident]) if repeated else None
