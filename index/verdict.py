@@ -233,7 +233,12 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         if i not in tested:
             a = abstract[i]
             tested[i] = renamed_copy(
-                a.span, query.tokens, dtok, rare=a.rare_run >= short, decisive=a.informative >= min_tokens
+                a.span,
+                query.tokens,
+                dtok,
+                rare=a.rare_run >= short,
+                decisive=a.informative >= min_tokens,
+                common=query.exact_common,
             )
         return tested[i]
 
@@ -282,7 +287,7 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
             and a.span.tokens >= share
             and keeps(a.span)
             and not foreign_renamed(a.span, query.tokens, dtok)
-            and renamed_copy(a.span, query.tokens, dtok, **renaming)
+            and renamed_copy(a.span, query.tokens, dtok, common=query.exact_common, **renaming)
         ]
 
     if not found and query.short:
@@ -613,7 +618,14 @@ RENAMED_CHANGED_STRINGS = 2
 
 
 def renamed_copy(
-    span: Span, q: Tokens, d: Tokens, *, rare: bool = False, decisive: bool = False, repeated: int = 0
+    span: Span,
+    q: Tokens,
+    d: Tokens,
+    *,
+    rare: bool = False,
+    decisive: bool = False,
+    repeated: int = 0,
+    common: npt.NDArray[np.bool_] | None = None,
 ) -> bool:
     """Whether an abstract-only alignment looks like a renamed copy rather than code of the same shape.
 
@@ -651,10 +663,13 @@ def renamed_copy(
     ``repeated``: at least this many renamed names must each be used twice or more, renamed the same
     way each time (before anything else is weighed): eight lines of imports that name other modules,
     each once, are another file of the template, not a renamed copy.
+
+    ``common``: per query token, whether boilerplate covers it as it is (``Query.exact_common``): a
+    string kept only there is not one the copy kept (every compiled module's ``"__esModule"``).
     """
     if not span.tiles:
         return False
-    kinds, qe, de, lit = _tiled(span, q, d)
+    qi, _, kinds, qe, de, lit = _tiled_at(span, q, d)
     kept = qe[lit] == de[lit]
     lit_total = len(kept)
     lit_same = int(kept.sum())
@@ -662,7 +677,8 @@ def renamed_copy(
         return False  # a copy keeps its literals: these say other things in the same shape
     if lit_total - lit_same >= RENAMED_CHANGED_STRINGS:  # ... and its strings, though numbers agree
         strings = kinds[lit] == _LITERAL_HASHES[1]  # (an enumeration's 0, 1, 2)
-        if strings.sum() >= RENAMED_CHANGED_STRINGS and not kept[strings].any():
+        own = kept[strings] if common is None else kept[strings] & ~common[qi[lit]][strings]
+        if strings.sum() >= RENAMED_CHANGED_STRINGS and not own.any():
             return False
     ident = kinds == _IDENT_HASH
     # Made before the literals can decide only when ``repeated`` asks for it (the costly part).

@@ -848,6 +848,40 @@ def test_compiled_enumeration_with_other_strings_is_not_a_renamed_copy(
         assert _found(search.search(st, other))[:1] == [("status.js", "near-duplicate")]
 
 
+def _reexports(modules: dict[str, list[str]]) -> str:
+    """A compiled TypeScript module that re-exports names from its sibling modules."""
+    names = [n for ns in modules.values() for n in ns]
+    out = '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\n'
+    out += "".join(f"exports.{n} = " for n in reversed(names)) + "void 0;\n"
+    for mod, ns in modules.items():
+        var = mod.strip("./").replace("-", "_") + "_1"
+        out += f'var {var} = require("{mod}");\n'
+        getter = "{{ enumerable: true, get: function () {{ return {}.{}; }} }}"
+        out += "".join(f'Object.defineProperty(exports, "{n}", {getter.format(var, n)});\n' for n in ns)
+    return out
+
+
+def test_strings_kept_only_where_boilerplate_covers_them_are_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two compiled modules that re-export their siblings' names share the preamble's "__esModule" and
+    # the shape of every line; all their own strings differ.  A kept string that boilerplate covers
+    # says nothing of which module a span is.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ip-address.js").write_text(_reexports({"./ipv4": ["Address4"], "./ipv6": ["Address6", "v6"]}))
+    for name in ("bisect.py", "textwrap.py"):
+        shutil.copy(STDLIB / name, src)
+    _build(src, tmp_path / "i.sqlite", "example/modules")
+    other = _reexports({"./dsse": ["DSSEBundleBuilder"], "./message": ["MessageBundleBuilder", "sign"]})
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        assert search.search(st, other).verdict not in search.ATTRIBUTING, _found(search.search(st, other))
+        # Counting "__esModule" as kept, the other module is a renamed copy.
+        test = verdict.renamed_copy
+        monkeypatch.setattr(verdict, "renamed_copy", lambda *a, common=None, **k: test(*a, **k))
+        assert _found(search.search(st, other))[:1] == [("ip-address.js", "near-duplicate")]
+
+
 _WORKER = (
     '"""Run a server process until a signal stops it."""\nimport asyncio\nimport multiprocessing\n'
     "import signal\n\n\nasync def run_until_stopped():\n    loop = asyncio.get_running_loop()\n"
