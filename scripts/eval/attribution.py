@@ -537,8 +537,15 @@ def main() -> int:
         help="which fragments of >= 8 lines the earlier targets (a) and (b) count (default: attributable)",
     )
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    ap.add_argument("--extra-root", action="append", default=[], metavar="DIR")
+    ap.add_argument("--extra-root", action="append", default=[], metavar="DIR", help="more code to draw on")
+    ap.add_argument(
+        "--only-extra",
+        action="store_true",
+        help="sample from the --extra-root folders alone: code the project was never tuned on",
+    )
     args = ap.parse_args()
+    if args.only_extra and not args.extra_root:
+        ap.error("--only-extra needs at least one --extra-root")
     langs = None if args.languages == "all" else [x for x in args.languages.split(",") if x]
     lengths = [int(x) for x in args.lengths.split(",")]
     muts = [x for x in args.mutations.split(",") if x]
@@ -554,7 +561,7 @@ def main() -> int:
           f"lengths={lengths} mutations={muts}")  # fmt: skip
     t_start = time.perf_counter()
     rng = random.Random(args.seed)
-    allfiles = corpus.gather(seed=args.seed, extra=args.extra_root)
+    allfiles = corpus.gather(seed=args.seed, extra=args.extra_root, base=not args.only_extra)
     held_in, held_out, units_out = split_corpus(allfiles, langs, args.files, args.seed)
     tasks = load_tasks() if langs is None or "java" in langs else {}
     originals = [
@@ -711,7 +718,8 @@ def main() -> int:
     if args.json:
         settings = {"seed": args.seed, "files": args.files, "indexed": built.files, "documents": documents,
                     "fragments_per_cell": args.fragments_per_cell, "languages": shown, "lengths": lengths,
-                    "mutations": muts, "clean": len(clean), "boilerplate_cap": cap}  # fmt: skip
+                    "mutations": muts, "clean": len(clean), "boilerplate_cap": cap,
+                    "extra_roots": args.extra_root, "only_extra": args.only_extra}  # fmt: skip
         out = {"settings": settings, **summary, "records": records}
         Path(args.json).write_text(json.dumps(out, indent=1))
         print(f"results: {args.json}")

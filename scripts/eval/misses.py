@@ -207,8 +207,11 @@ def main() -> int:
     ap.add_argument("--show", type=int, default=0, help="print this many examples per cause")
     args = ap.parse_args()
     data = json.loads(args.results.read_text())
-    seed = data["settings"]["seed"]
-    files = {(f.repo, f.relpath): f.path for f in corpus.gather(seed=seed)}
+    settings = data["settings"]
+    found = corpus.gather(
+        seed=settings["seed"], extra=settings.get("extra_roots", ()), base=not settings.get("only_extra")
+    )
+    files = {(f.repo, f.relpath): f.path for f in found}
     store = open_store(args.index, readonly=True)
     documents = int(store.stats()["documents"])
     pos = [r for r in data["records"] if r["kind"] == "positive"]

@@ -294,8 +294,11 @@ def _cmd(*args: str) -> str:
         return ""
 
 
-def roots(more: bool = True, extra: Sequence[str] = ()) -> list[tuple[str, Iterator[CorpusFile]]]:
-    """(label, lazily walked files) for every root that exists here, in a fixed order."""
+def roots(
+    more: bool = True, extra: Sequence[str] = (), *, base: bool = True
+) -> list[tuple[str, Iterator[CorpusFile]]]:
+    """(label, lazily walked files) for every root that exists here, in a fixed order; ``base=False``:
+    the ``extra`` roots alone (code none of the project's tuning has seen, for a held-out-like run)."""
     out: list[tuple[str, Iterator[CorpusFile]]] = []
     seen: set[str] = set()
 
@@ -305,20 +308,21 @@ def roots(more: bool = True, extra: Sequence[str] = ()) -> list[tuple[str, Itera
             seen.add(real)
             out.append((label, gen))
 
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    add("python stdlib + site-packages", stdlib, _python(stdlib))
-    purelib = Path(sysconfig.get_paths()["purelib"])
-    if not purelib.is_relative_to(stdlib):
-        add("python site-packages", purelib, _site_packages(purelib))
-    goroot = Path(_cmd("go", "env", "GOROOT") or "/usr/local/go")
-    add("go (GOROOT)", goroot, _generic(goroot, "go/stdlib", ("BSD-3-Clause",)))
-    add("/usr/include", "/usr/include", _include(Path("/usr/include")))
-    npm_root = _cmd("npm", "root", "-g")
-    if npm_root:
-        add("npm global", npm_root, _npm(Path(npm_root)))
-    cargo = Path.home() / ".cargo/registry/src"
-    add("cargo registry", cargo, _cargo(cargo))
-    if more:
+    if base:
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        add("python stdlib + site-packages", stdlib, _python(stdlib))
+        purelib = Path(sysconfig.get_paths()["purelib"])
+        if not purelib.is_relative_to(stdlib):
+            add("python site-packages", purelib, _site_packages(purelib))
+        goroot = Path(_cmd("go", "env", "GOROOT") or "/usr/local/go")
+        add("go (GOROOT)", goroot, _generic(goroot, "go/stdlib", ("BSD-3-Clause",)))
+        add("/usr/include", "/usr/include", _include(Path("/usr/include")))
+        npm_root = _cmd("npm", "root", "-g")
+        if npm_root:
+            add("npm global", npm_root, _npm(Path(npm_root)))
+        cargo = Path.home() / ".cargo/registry/src"
+        add("cargo registry", cargo, _cargo(cargo))
+    if base and more:
         pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
         libs = sorted(pyenv.glob("*/lib/python[23].*")) + sorted(Path("/usr/lib").glob("python3.*"))
         for lib in libs:
@@ -352,12 +356,18 @@ def roots(more: bool = True, extra: Sequence[str] = ()) -> list[tuple[str, Itera
 
 
 def gather(
-    *, limit: int | None = None, seed: int | None = None, more: bool = True, extra: Sequence[str] = ()
+    *,
+    limit: int | None = None,
+    seed: int | None = None,
+    more: bool = True,
+    extra: Sequence[str] = (),
+    base: bool = True,
 ) -> list[CorpusFile]:
-    """Every corpus file, in a fixed order (shuffled deterministically with ``seed``), at most ``limit``."""
+    """Every corpus file, in a fixed order (shuffled deterministically with ``seed``), at most ``limit``
+    (``base=False``: of the ``extra`` roots alone, see :func:`roots`)."""
     files: list[CorpusFile] = []
     seen: set[str] = set()
-    for _, gen in roots(more, extra):
+    for _, gen in roots(more, extra, base=base):
         for f in gen:
             key = os.path.realpath(f.path) if "!/" not in f.path else f.path
             if key not in seen:  # the same file reached twice (a symlinked folder)
