@@ -31,7 +31,7 @@
 
 #define PY_SSIZE_T_CLEAN
 /* The lexer version this kernel implements (index/lexer.py LEXER_VERSION; tests/test_fastfp.py). */
-#define FP_LEXER_VERSION 4
+#define FP_LEXER_VERSION 5
 /* The version of the functions' arguments and results (fingerprint.KERNEL_INTERFACE). */
 #define FP_INTERFACE 3
 #include <Python.h>
@@ -211,6 +211,25 @@ static const char PYTHON_WORDS_SRC[] =
     "if import in is lambda not or pass raise return try while with yield None True False self bool float "
     "int str super type";
 
+/* Must be the exact word list of lexer.PYTHON_BUILTINS (tests/test_fastfp.py compares them): words a
+ * profile with python_words also keeps verbatim, which no other profile treats as keywords. */
+static const char PYTHON_BUILTINS_SRC[] =
+    "cls abs bytearray bytes callable chr classmethod complex delattr dict divmod enumerate frozenset "
+    "getattr globals hasattr isinstance issubclass len list locals memoryview object ord print property "
+    "range repr reversed round set setattr slice sorted staticmethod tuple zip NotImplemented Ellipsis "
+    "ArithmeticError AssertionError AttributeError BaseException BaseExceptionGroup BlockingIOError "
+    "BrokenPipeError BufferError BytesWarning ChildProcessError ConnectionAbortedError ConnectionError "
+    "ConnectionRefusedError ConnectionResetError DeprecationWarning EOFError EncodingWarning "
+    "EnvironmentError Exception ExceptionGroup FileExistsError FileNotFoundError FloatingPointError "
+    "FutureWarning GeneratorExit IOError ImportError ImportWarning IndentationError IndexError "
+    "InterruptedError IsADirectoryError KeyError KeyboardInterrupt LookupError MemoryError "
+    "ModuleNotFoundError NameError NotADirectoryError NotImplementedError OSError OverflowError "
+    "PendingDeprecationWarning PermissionError ProcessLookupError RecursionError ReferenceError "
+    "ResourceWarning RuntimeError RuntimeWarning StopAsyncIteration StopIteration SyntaxError "
+    "SyntaxWarning SystemError SystemExit TabError TimeoutError TypeError UnboundLocalError "
+    "UnicodeDecodeError UnicodeEncodeError UnicodeError UnicodeTranslateError UnicodeWarning UserWarning "
+    "ValueError Warning ZeroDivisionError";
+
 static const char DIRECTIVES_SRC[] =
     "include define undef if ifdef ifndef elif else endif pragma error warning line import region "
     "endregion using";
@@ -224,7 +243,8 @@ typedef struct {
     uint64_t hash;
     const char *word; /* NULL: empty slot */
     size_t len;
-    int python; /* one of PYTHON_WORDS_SRC too */
+    int python;      /* one of PYTHON_WORDS_SRC or PYTHON_BUILTINS_SRC too */
+    int python_only; /* only one of PYTHON_BUILTINS_SRC: a name in every other profile */
 } kw_slot;
 
 static kw_slot kw_table[KW_TABLE_SIZE];
@@ -331,6 +351,17 @@ static int init_tables(void)
         if (s == NULL)
             return -1; /* a Python word that is no keyword */
         s->python = 1;
+    }
+    for (p = PYTHON_BUILTINS_SRC; (w = next_word(&p, &len)) != NULL;) {
+        const uint64_t h = xxh64((const unsigned char *)w, len, SEED_EXACT);
+        kw_slot *s = find_keyword(h, (const unsigned char *)w, len);
+        if (s != NULL)
+            return -1; /* a builtin that is a keyword too: it belongs in PYTHON_WORDS_SRC */
+        if (kw_insert(w, len) < 0)
+            return -1;
+        s = find_keyword(h, (const unsigned char *)w, len);
+        s->python = 1;
+        s->python_only = 1;
     }
     n_directives = 0;
     for (p = DIRECTIVES_SRC; (w = next_word(&p, &len)) != NULL;) {
@@ -840,7 +871,7 @@ static int tokenize_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             uint64_t h = xxh64(d + i, (size_t)(j - i), SEED_EXACT);
             exact[t] = h;
             const kw_slot *kw = find_keyword(h, d + i, (size_t)(j - i));
-            if (kw != NULL && (kw->python || !python_words)) {
+            if (kw != NULL && (python_words ? kw->python : !kw->python_only)) {
                 abstract[t] = h;
             }
             else {

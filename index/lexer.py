@@ -56,8 +56,8 @@ stable tokens.  The rules, with what a profile decides in brackets:
 
 Each token has two hashes: the *exact* view (xxh64 of its text) and the *abstract* view, in which every
 identifier, number and string is replaced by its class (keywords and punctuation are kept: the words of
-:data:`KEYWORDS`, or in Python's profile those of :data:`PYTHON_WORDS`), so that a copy whose
-identifiers were consistently renamed has the same abstract tokens.
+:data:`KEYWORDS`, or in Python's profile those of :data:`PYTHON_WORDS` and :data:`PYTHON_BUILTINS`), so
+that a copy whose identifiers were consistently renamed has the same abstract tokens.
 
 :func:`guess_language` names a snippet's language from cheap clues (a shebang, ``#include``, ``def ...:``,
 ``package``, ...) or returns None; ``scripts/eval/guess_language.py`` measures it (``docs/fingerprints.md``:
@@ -79,8 +79,9 @@ import xxhash
 #: Version of the tokenisation rules, recorded in every index (``codec.FINGERPRINT_PARAMS``): an index
 #: built with other rules must be rebuilt.  1: one rule set for every language; 2: syntax profiles; 3: block
 #: comments transparent (their contents are tokens), doc-comment decorations dropped; 4: Python keeps only
-#: its own words of :data:`KEYWORDS` in the abstract view (:data:`PYTHON_WORDS`).
-LEXER_VERSION = 4
+#: its own words of :data:`KEYWORDS` in the abstract view (:data:`PYTHON_WORDS`); 5: and its builtins
+#: (:data:`PYTHON_BUILTINS`).
+LEXER_VERSION = 5
 
 # Token kinds.
 IDENT, KEYWORD, NUMBER, STRING, PUNCT = 0, 1, 2, 3, 4
@@ -114,6 +115,31 @@ PYTHON_WORDS = frozenset(
     b"""and as assert async await break class continue def del elif else except finally for from global
     if import in is lambda not or pass raise return try while with yield None True False self bool float
     int str super type""".split()
+)
+
+# Python's builtins (and ``cls``) that its profile also keeps verbatim in the abstract view, though no other
+# language treats them as keywords: a copy cannot rename ``len``, ``isinstance`` or ``ValueError``
+# without changing what the code does, so they tell one signature or loop from another as keywords do
+# (``v1: list[tuple[str, str]]`` against ``v1: dict[str, v2]``).  Left out: the builtins code often
+# reuses as its own names (``id``, ``format``, ``filter``, ``map``, ``input``, ``hash``, ``dir``,
+# ``next``, ``min``, ``max``, ``sum``, ``all``, ``any``, ``open``, ``iter``, ``vars``, ``help``, ...),
+# which a renamed copy renames.  Lexer 5.
+PYTHON_BUILTINS = frozenset(
+    b"""cls abs bytearray bytes callable chr classmethod complex delattr dict divmod enumerate frozenset
+    getattr globals hasattr isinstance issubclass len list locals memoryview object ord print property
+    range repr reversed round set setattr slice sorted staticmethod tuple zip NotImplemented Ellipsis
+    ArithmeticError AssertionError AttributeError BaseException BaseExceptionGroup BlockingIOError
+    BrokenPipeError BufferError BytesWarning ChildProcessError ConnectionAbortedError ConnectionError
+    ConnectionRefusedError ConnectionResetError DeprecationWarning EOFError EncodingWarning
+    EnvironmentError Exception ExceptionGroup FileExistsError FileNotFoundError FloatingPointError
+    FutureWarning GeneratorExit IOError ImportError ImportWarning IndentationError IndexError
+    InterruptedError IsADirectoryError KeyError KeyboardInterrupt LookupError MemoryError
+    ModuleNotFoundError NameError NotADirectoryError NotImplementedError OSError OverflowError
+    PendingDeprecationWarning PermissionError ProcessLookupError RecursionError ReferenceError
+    ResourceWarning RuntimeError RuntimeWarning StopAsyncIteration StopIteration SyntaxError
+    SyntaxWarning SystemError SystemExit TabError TimeoutError TypeError UnboundLocalError
+    UnicodeDecodeError UnicodeEncodeError UnicodeError UnicodeTranslateError UnicodeWarning UserWarning
+    ValueError Warning ZeroDivisionError""".split()
 )
 
 # ``#word`` at the start of a line that is code, not a comment (the default profile's ``#`` rule).
@@ -674,7 +700,7 @@ def tokenize(
             word = data[i:j]
             h = xxhash.xxh64_intdigest(word, SEED_EXACT)
             keyword = word in KEYWORDS
-            kept = keyword and (word in PYTHON_WORDS or not python_words)
+            kept = (word in PYTHON_WORDS or word in PYTHON_BUILTINS) if python_words else keyword
             emit(KEYWORD if kept else IDENT, h, first, first)
             i = j
             line_has_token = True

@@ -256,11 +256,12 @@ def lookup_lexings(
     (or one of the same rules) has a clue in the text, if too weak a one for a guess (a Python docstring
     that quotes code in backticks lexes one way as Python, another under the default rules: its file
     holds only the first; its triple quotes are the clue).  A query that Python's rules lex like the
-    default rules, that does not look like Python (:func:`_python_shaped`) and holds words Python takes
-    for names but other languages for keywords (``func``, ``new``, ``struct``:
-    :data:`.lexer.PYTHON_WORDS`), is also looked up in the default rules' lexing (None): Python files
-    hold its abstract k-grams with those words as names, the other languages' files with them as
-    keywords.  (language, tokens, [(other language, its tokens), ...])."""
+    default rules, that does not look like Python (:func:`_python_shaped`) and holds words the two
+    abstract otherwise (``func``, ``new``, ``struct``: keywords elsewhere, names in Python, whose
+    :data:`.lexer.PYTHON_WORDS` leave them out; ``len``, ``range``: Python's
+    :data:`.lexer.PYTHON_BUILTINS`, names elsewhere), is also looked up in the default rules' lexing
+    (None): Python files hold its abstract k-grams as Python lexes them, the other languages' files
+    as the default rules do.  (language, tokens, [(other language, its tokens), ...])."""
     if language:
         return language, fp.tokenize(raw, language), []
     plain = fp.tokenize(raw)

@@ -312,7 +312,12 @@ def _kernel_words(name: str) -> set[bytes]:
 
 @pytest.mark.parametrize(
     ("c_table", "python_set"),
-    [("KEYWORDS_SRC", "KEYWORDS"), ("DIRECTIVES_SRC", "DIRECTIVES"), ("PYTHON_WORDS_SRC", "PYTHON_WORDS")],
+    [
+        ("KEYWORDS_SRC", "KEYWORDS"),
+        ("DIRECTIVES_SRC", "DIRECTIVES"),
+        ("PYTHON_WORDS_SRC", "PYTHON_WORDS"),
+        ("PYTHON_BUILTINS_SRC", "PYTHON_BUILTINS"),
+    ],
 )
 def test_the_kernels_word_tables_are_the_lexers(c_table: str, python_set: str) -> None:
     """Both ways: a word only in the C table would make the kernel keep a word the lexer abstracts away
@@ -342,17 +347,20 @@ def test_python_keeps_only_its_own_words_verbatim() -> None:
     python = lexer.syntax_for("Python")
     assert python.python_words and not lexer.syntax_for("JavaScript").python_words
     assert lexer.PYTHON_WORDS < lexer.KEYWORDS
-    words = b" ".join(sorted(lexer.KEYWORDS))
+    assert not lexer.PYTHON_BUILTINS & lexer.KEYWORDS
+    words = b" ".join(sorted(lexer.KEYWORDS | lexer.PYTHON_BUILTINS))
     assert_same_tokens(words, python)
     assert_same_tokens(words)
-    toks = lexer.tokenize(words, syntax=python)
-    kept = {
-        w
-        for w, a in zip(words.split(), toks.abstract.tolist(), strict=True)
-        if a != lexer.CLASS_HASH[lexer.IDENT]
-    }
-    assert kept == lexer.PYTHON_WORDS
     ident = lexer.CLASS_HASH[lexer.IDENT]
+
+    def kept(syntax: lexer.Syntax) -> set[bytes]:
+        toks = lexer.tokenize(words, syntax=syntax)
+        return {w for w, a in zip(words.split(), toks.abstract.tolist(), strict=True) if a != ident}
+
+    assert kept(python) == lexer.PYTHON_WORDS | lexer.PYTHON_BUILTINS
+    # Python's builtins are names in every other profile: a Go or C variable called `len` or `list`.
+    assert kept(lexer.DEFAULT) == lexer.KEYWORDS
+    assert kept(lexer.syntax_for("Go")) == lexer.KEYWORDS
     renamed = lexer.tokenize(b"end = func(module)\n", syntax=python).abstract
     assert renamed.tolist() == lexer.tokenize(b"v1 = v2(v3)\n", syntax=python).abstract.tolist()
     assert ident not in lexer.tokenize(b"func new end", "Go").abstract.tolist()[:1]
