@@ -185,7 +185,50 @@ def license_gaps(
     prose = (words[fp.K : fp.K + k] - words[:k]) >= LICENSE_WORDS  # per k-gram: mostly words
     in_exact = common_mask(exact[prose], lic, n, np.flatnonzero(prose))
     in_any = in_exact | common_mask(abstract[prose], lic, n, np.flatnonzero(prose))
-    return _gaps(in_exact), _gaps(in_any)
+    starts = np.flatnonzero(prose)  # tokens in a k-gram of mostly words
+    delta = np.bincount(starts, minlength=n + 1) - np.bincount(np.minimum(starts + fp.K, n), minlength=n + 1)
+    wordy = np.cumsum(delta[:n]) > 0
+    # Where a line holding no token (a blank line, a comment's closer) or more separates two tokens:
+    # a notice's head and tail run on line by line, the file's own comment and code come after a break.
+    broken = np.zeros(n, dtype=bool)  # per token: a break right before it
+    if n > 1:
+        broken[1:] = tokens.line_start[1:].astype(np.int64) - tokens.line_end[:-1].astype(np.int64) > 1
+    # Edges only from the exact license fingerprints: the abstract view's also cover renamed prose of
+    # any kind here and there (a Javadoc's sentence has a license sentence's shape).
+    edges = _edges(in_exact, wordy, broken)
+    return _gaps(in_exact) | edges, _gaps(in_any) | edges
+
+
+#: Prose that runs on from a license, up to this many tokens before or after the tokens its fingerprints
+#: cover, is the license's too (see :func:`_edges`).
+LICENSE_EDGE = 48
+
+
+def _edges(
+    covered: npt.NDArray[np.bool_], wordy: npt.NDArray[np.bool_], broken: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """The tokens of prose (``wordy``: in a k-gram of mostly words) that run on from either end of a
+    stretch of ``covered`` tokens, line after line with no empty line between (``broken``: a line
+    without tokens right before the token), at most :data:`LICENSE_EDGE` of them on each side: a
+    notice's head and tail, which every project words its own way (``GAS is free software``, ``along
+    with GAS; see the file COPYING``, an older address of the Free Software Foundation), so that no
+    SPDX text holds their k-grams while the notice between them is covered.  The file's own comment
+    after the notice (a class's Javadoc) follows a comment's closing line or a blank one."""
+    n = len(covered)
+    out = np.zeros(n, dtype=bool)
+    if not covered.any():
+        return out
+    edge = np.flatnonzero(np.diff(np.concatenate(([0], covered.view(np.int8), [0]))))
+    for start, end in zip(edge[::2].tolist(), edge[1::2].tolist(), strict=True):
+        j = end
+        while j < n and j - end < LICENSE_EDGE and wordy[j] and not covered[j] and not broken[j]:
+            out[j] = True
+            j += 1
+        j = start - 1
+        while j >= 0 and start - j <= LICENSE_EDGE and wordy[j] and not covered[j] and not broken[j + 1]:
+            out[j] = True
+            j -= 1
+    return out
 
 
 def _gaps(covered: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

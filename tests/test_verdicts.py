@@ -1435,6 +1435,56 @@ def test_bulleted_bsd3_license_stays_clean_though_an_indexed_header_quotes_it(
         assert res.verdict not in search.ATTRIBUTING, _found(res)
 
 
+def _gnu_notice(first_line: str, program: str) -> str:
+    """The notice heading a file of a GNU project, as binutils words it (the program named in it, an
+    older address of the Free Software Foundation): no SPDX text holds its head or tail."""
+    return (
+        f"/* {first_line}\n   Copyright (C) 1998-2023 Free Software Foundation, Inc.\n\n"
+        f"   This file is part of {program}.\n\n"
+        f"   {program} is free software; you can redistribute it and/or modify\n"
+        "   it under the terms of the GNU General Public License as published by\n"
+        "   the Free Software Foundation; either version 3, or (at your option)\n   any later version.\n\n"
+        f"   {program} is distributed in the hope that it will be useful,\n"
+        "   but WITHOUT ANY WARRANTY; without even the implied warranty of\n"
+        "   MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the\n"
+        "   GNU General Public License for more details.\n\n"
+        "   You should have received a copy of the GNU General Public License\n"
+        f"   along with {program}; see the file COPYING.  If not, write to the Free\n"
+        "   Software Foundation, 51 Franklin Street - Fifth Floor, Boston, MA\n   02110-1301, USA.  */\n"
+    )
+
+
+def test_another_projects_gnu_notice_is_no_copy_though_the_index_is_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An index of one linker header; an assembler header of another part of the toolchain opens with
+    # the same notice naming its own program.  The SPDX texts cover the notice's middle; its head and
+    # tail run on from it, line by line, and are the license's too (align.LICENSE_EDGE), while the
+    # header's own code, after a blank line, is not.
+    src = tmp_path / "src"
+    src.mkdir()
+    code = (
+        "\n#ifndef DEFS_H\n#define DEFS_H\n\ntypedef struct script_section {\n  char *name;\n"
+        "  unsigned long flags;\n  struct script_section *next;\n} script_section;\n\n"
+        "extern script_section *script_sections (void);\nextern void script_free (script_section *);\n"
+        "#endif\n"
+    )
+    ours = _gnu_notice("defs.h - definitions of the linker script parser", "GLD") + code
+    (src / "defs.h").write_text(ours)
+    _build(src, tmp_path / "i.sqlite", "example/ld", "GPL-3.0-or-later")
+    theirs = _gnu_notice("This file is tc-widget.h", "GAS") + (
+        "\n#define TC_WIDGET\n\n#define TARGET_BYTES_BIG_ENDIAN 1\n#define TARGET_ARCH bfd_arch_widget\n"
+    )
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, theirs, language="C")
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        # The file itself, and its code alone, are still its copies.
+        assert _found(search.search(st, ours, language="C"))[:1] == [("defs.h", "verbatim")]
+        assert _found(search.search(st, code, language="C"))[:1] == [("defs.h", "verbatim")]
+        monkeypatch.setattr(align, "LICENSE_EDGE", 0)  # without the edges: the notices' tails match
+        assert search.search(st, theirs, language="C").verdict in search.ATTRIBUTING
+
+
 def test_a_very_repetitive_document_yields_at_most_max_spans() -> None:
     """A document repeating the query's code at 300 places matches it 300 times; a view builds and
     judges only the MAX_SPANS chains matching the most tokens, and the verdict is the same."""
