@@ -214,21 +214,24 @@ def _edges(
     with GAS; see the file COPYING``, an older address of the Free Software Foundation), so that no
     SPDX text holds their k-grams while the notice between them is covered.  The file's own comment
     after the notice (a class's Javadoc) follows a comment's closing line or a blank one."""
-    n = len(covered)
-    out = np.zeros(n, dtype=bool)
     if not covered.any():
-        return out
-    edge = np.flatnonzero(np.diff(np.concatenate(([0], covered.view(np.int8), [0]))))
-    for start, end in zip(edge[::2].tolist(), edge[1::2].tolist(), strict=True):
-        j = end
-        while j < n and j - end < LICENSE_EDGE and wordy[j] and not covered[j] and not broken[j]:
-            out[j] = True
-            j += 1
-        j = start - 1
-        while j >= 0 and start - j <= LICENSE_EDGE and wordy[j] and not covered[j] and not broken[j + 1]:
-            out[j] = True
-            j -= 1
-    return out
+        return np.zeros(len(covered), dtype=bool)
+    free = wordy & ~covered
+    after = np.zeros(len(covered), dtype=bool)
+    after[:-1] = broken[1:]  # a break right after the token
+    forward = _run_on(free & ~broken, covered)
+    backward = _run_on((free & ~after)[::-1], covered[::-1])[::-1]
+    return forward | backward
+
+
+def _run_on(eligible: npt.NDArray[np.bool_], covered: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The ``eligible`` tokens in a run of them that starts right after a ``covered`` token, the first
+    :data:`LICENSE_EDGE` of each such run."""
+    idx = np.arange(len(eligible))
+    before = np.maximum.accumulate(np.where(eligible, -1, idx))  # the last token not eligible, or -1
+    starts = before >= 0
+    starts[starts] = covered[before[starts]]
+    return eligible & starts & (idx - before <= LICENSE_EDGE)
 
 
 def _gaps(covered: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
