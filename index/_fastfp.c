@@ -235,8 +235,10 @@ static const char DIRECTIVES_SRC[] =
     "endregion using";
 
 /* Keywords live in an open-addressing table indexed by their xxh64 (which the lexer computes for
- * every word anyway), so a lookup is one probe and, on a hash match, one memcmp. */
-#define KW_TABLE_BITS 9
+ * every word anyway), so a lookup is one probe and, on a hash match, one memcmp.  A quarter full with
+ * Python's builtins in it: most words are no keyword, and at half full their lookups probed on past
+ * neighbours often enough to cost the lexer 5 % (scripts/bench/fingerprint.py --tokenize). */
+#define KW_TABLE_BITS 10
 #define KW_TABLE_SIZE (1u << KW_TABLE_BITS)
 
 typedef struct {
