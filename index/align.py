@@ -141,6 +141,11 @@ def common_mask(
         return np.zeros(n, dtype=bool)
     if positions is not None:
         starts = positions[starts]
+    return kgram_cover(starts, n)
+
+
+def kgram_cover(starts: npt.NDArray[np.intp], n: int) -> npt.NDArray[np.bool_]:
+    """Per token of ``n``: whether a k-gram starting at one of ``starts`` covers it."""
     # +1 where a covering k-gram starts, -1 where it ends: covered where the running sum is positive.
     delta = np.bincount(starts, minlength=n + 1) - np.bincount(np.minimum(starts + fp.K, n), minlength=n + 1)
     return np.cumsum(delta[:n]) > 0
@@ -183,11 +188,10 @@ def license_gaps(
     words = np.concatenate(([0], np.cumsum(tokens.abstract == _IDENT)))
     k = len(exact)
     prose = (words[fp.K : fp.K + k] - words[:k]) >= LICENSE_WORDS  # per k-gram: mostly words
-    in_exact = common_mask(exact[prose], lic, n, np.flatnonzero(prose))
-    in_any = in_exact | common_mask(abstract[prose], lic, n, np.flatnonzero(prose))
-    starts = np.flatnonzero(prose)  # tokens in a k-gram of mostly words
-    delta = np.bincount(starts, minlength=n + 1) - np.bincount(np.minimum(starts + fp.K, n), minlength=n + 1)
-    wordy = np.cumsum(delta[:n]) > 0
+    at = np.flatnonzero(prose)
+    in_exact = common_mask(exact[prose], lic, n, at)
+    in_any = in_exact | common_mask(abstract[prose], lic, n, at)
+    wordy = kgram_cover(at, n)  # tokens in a k-gram of mostly words
     # Where a line holding no token (a blank line, a comment's closer) or more separates two tokens:
     # a notice's head and tail run on line by line, the file's own comment and code come after a break.
     broken = np.zeros(n, dtype=bool)  # per token: a break right before it
