@@ -213,7 +213,8 @@ def _python_shaped(raw: bytes) -> bool:
     line opens a Python block (``if``, ``def``, ``for`` ... ending in ``:``) and none ends in ``;`` or
     ``{``.  Other code is also looked up in the default rules' lexing, whose abstract k-grams keep
     ``public``, ``new``, ``func`` as the keywords its files hold (see :func:`lookup_lexings`); Python
-    that calls a variable ``default`` or ``new`` need not pay for that second lookup.  Two searches,
+    that calls a variable ``default`` or ``new`` need not pay for that second lookup.  Python that another
+    language's rules lex like the default rules is also looked up in its Python lexing.  Two searches,
     not a parse."""
     return _COLON.search(raw) is not None and _BRACED.search(raw) is None
 
@@ -261,7 +262,11 @@ def lookup_lexings(
     :data:`.lexer.PYTHON_WORDS` leave them out; ``len``, ``range``: Python's
     :data:`.lexer.PYTHON_BUILTINS`, names elsewhere), is also looked up in the default rules' lexing
     (None): Python files hold its abstract k-grams as Python lexes them, the other languages' files
-    as the default rules do.  (language, tokens, [(other language, its tokens), ...])."""
+    as the default rules do.  A query that Python's rules lex otherwise and a later probe like the
+    default rules is also looked up in its Python lexing when it holds what the default rules get wrong
+    in Python (:func:`_pythonic`) or looks like Python (:func:`_python_shaped`): a product continued on
+    its own line, ``* (height - 1)``, whose ``*`` the default rules drop as a C comment's decoration.
+    (language, tokens, [(other language, its tokens), ...])."""
     if language:
         return language, fp.tokenize(raw, language), []
     plain = fp.tokenize(raw)
@@ -272,8 +277,9 @@ def lookup_lexings(
         toks = fp.tokenize(raw, name)
         gap = abs(len(toks) - len(plain))
         if gap == 0:  # Python, tried first, lexed it otherwise: looked up too if it looks like Python's
-            earlier = [p for p in probes if p[0] == "Python"] if _pythonic(raw) else []
-            if lexer.syntax_for(name).python_words and not _python_shaped(raw):
+            shaped = _python_shaped(raw)
+            earlier = [p for p in probes if p[0] == "Python"] if shaped or _pythonic(raw) else []
+            if lexer.syntax_for(name).python_words and not shaped:
                 # other code lexed as Python: the words Python takes for names are its keywords
                 earlier.append((None, plain))
             return name, toks, _distinct(earlier, toks)

@@ -454,7 +454,61 @@ def test_python_floor_division_is_looked_up_as_python_when_javascript_lexes_like
         [top] = res.matches
         assert top.matched_tokens == len(fp.tokenize(raw, "Python"))
         assert top.spans[0].source_lines == (4, DURATIONS_PY.count("\n"))
+        # Its `def` lines say Python too (test_python_shaped_snippet_...); without either clue, nothing.
+        monkeypatch.setattr(search, "_python_shaped", lambda raw: False)
+        assert search.search(store, code).verdict == "verbatim"
         monkeypatch.setattr(search, "_pythonic", lambda raw: False)  # the lookup before: nothing found
+        assert search.search(store, code).verdict == "none"
+
+
+CURSOR_PY = '''"""Cursor movements that redraw a live region of the terminal."""
+
+
+class LiveRegion:
+    def __init__(self, lines):
+        self.lines = lines
+
+    def position_cursor(self, height):
+        return Control(
+            (ControlKind.CARRIAGE_RETURN,),
+            (ControlKind.ERASE_IN_LINE, 2),
+            *(
+                (
+                    (ControlKind.CURSOR_UP, 1),
+                    (ControlKind.ERASE_IN_LINE, 2),
+                )
+                * (height - 1)
+            )
+        )
+
+    def restore_cursor(self) -> Control:
+        return Control.move_to(0, len(self.lines))
+'''
+
+
+def test_python_shaped_snippet_is_looked_up_as_python_when_javascript_lexes_like_the_default_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A product continued on its own line, `* (height - 1)`: the default rules and JavaScript drop the
+    # `*` as a C comment's decoration, Python keeps it, so JavaScript is chosen.  The `*` splits the
+    # snippet's k-grams in two runs too short to attribute; a `def` line ending in `:` says Python, and
+    # the snippet is also looked up in its Python lexing, which its file holds whole.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "live.py").write_text(CURSOR_PY)
+    code = "".join(CURSOR_PY.splitlines(keepends=True)[12:21])
+    raw = code.encode()
+    assert len(fp.tokenize(raw, "Python")) == len(fp.tokenize(raw)) + 1
+    language, _, others = search.lookup_lexings(raw, None)
+    assert language == "JavaScript" and [name for name, _ in others] == ["Python"]
+    assert search._python_shaped(raw) and not search._pythonic(raw)
+    with open_store(tmp_path / "i.sqlite", create=True) as store:
+        ingest.build(store, ingest.sources([tmp_path / "src"], repo="a/live"), workers=1)
+        res = search.search(store, code)
+        assert res.verdict == "verbatim", [(m.verdict, m.evidence) for m in res.matches]
+        [top] = res.matches
+        assert top.matched_tokens == len(fp.tokenize(raw, "Python"))
+        assert top.spans[0].source_lines == (13, 21)
+        monkeypatch.setattr(search, "_python_shaped", lambda raw: False)  # the lookup before: nothing found
         assert search.search(store, code).verdict == "none"
 
 
