@@ -33,7 +33,7 @@ import xxhash
 from . import boilerplate, lexer, structure
 from . import fingerprint as fp
 from . import licenses as lic
-from .align import Aligned, Query, Span, _members, chain, make_spans, tile_positions, view_spans
+from .align import Aligned, Query, Span, View, _members, chain, make_spans, tile_positions, view_spans
 from .lexer import Tokens
 from .model import Occurrence
 
@@ -250,6 +250,7 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
     good = [a.span for a in renamed if a.informative >= min_tokens]
     share = SHORT_RENAMED_SHARE * len(query.tokens)
     rare = [a.span for a in renamed if a.rare_run >= short and a.span.tokens >= share]
+    held_whole = [a for a in spans if _whole(a.span, n)] if query.short else []
     if good:
         found.append(_judgement("near-duplicate", "renamed", good))
     elif rare:  # a short query's rare run, renamed
@@ -258,7 +259,17 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         a.span
         for a in abstract
         if a.unique_run >= short and a.span.tokens >= share and renamed_unique(a.span, query.tokens, dtok)
-    ]:  # a short query's run in a shape one document alone has, renamed without a slip
+    ] or [
+        a.span
+        for a in held_whole
+        if not _overlapping([h.span for h in held_whole])
+        and a.unique_run >= unique
+        and _attested(query, "abstract")
+        and renamed_unique(a.span, query.tokens, dtok)
+    ]:  # a short query's run in a shape one document alone has, renamed without a slip; or the whole
+        # query held so, though boilerplate leaves it fewer than a rare run's informative tokens (as a
+        # verbatim copy held whole: short-unique-run), but not at two places that overlap: the query is
+        # then a list of one shape (three `private final Set<K> name;` fields), the document a longer one.
         found.append(_judgement("near-duplicate", "short-unique-renamed", sole))
     elif query.short:  # a short query's renamed run that is not rare, but keeps its strings or members
         sized = [(i, a) for i, a in enumerate(abstract) if a.informative >= short and a.span.tokens >= share]
@@ -341,14 +352,20 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
     return Judgement("none", [], 0, 0, "")
 
 
-def _attested(query: Query) -> bool:
-    """Whether one of a short query's exact k-grams is held in the index by one source and no other.  A
-    k-gram that no document's winnowing selected counts as unique (nothing says otherwise), and in a
-    longer query of boilerplate and generated text most are such: a generated module's stock docstring,
-    which hundreds of files hold, selected by none of them where a query cuts it.  Held whole, such a
-    query is one document's only when the index says so of one of its k-grams at least."""
-    df = query.df("exact")
+def _attested(query: Query, view: View = "exact") -> bool:
+    """Whether one of a short query's k-grams in ``view`` is held in the index by one source and no
+    other.  A k-gram that no document's winnowing selected counts as unique (nothing says otherwise), and
+    in a longer query of boilerplate and generated text most are such: a generated module's stock
+    docstring, which hundreds of files hold, selected by none of them where a query cuts it.  Held whole,
+    such a query is one document's only when the index says so of one of its k-grams at least."""
+    df = query.df(view)
     return df is not None and bool((df == 1).any())
+
+
+def _overlapping(spans: list[Span]) -> bool:
+    """Whether two of ``spans`` share tokens of the document."""
+    ranges = sorted(s.source_tokens for s in spans)
+    return any(b[0] < a[1] for a, b in itertools.pairwise(ranges))
 
 
 def _whole(span: Span, n: int) -> bool:

@@ -491,6 +491,127 @@ def test_short_query_held_whole_with_few_tokens_of_its_own_is_verbatim(tmp_path:
     assert verdict.judge(blind, dtok).verdict not in search.ATTRIBUTING
 
 
+# A plugin package's __init__ (one template, seventy packages); one package also defines a function.
+_PLUGIN_INIT = """\
+\"\"\"Plugin {0}: registered on import.\"\"\"
+import logging
+import os
+
+from ...utils import register_plugin
+from ...utils.loader import load_settings
+
+logger = logging.getLogger(__name__)
+settings = load_settings(os.environ, prefix="{0}")
+register_plugin(__name__, settings)
+"""
+_PLUGIN_TAIL = """
+
+def weigh(parcel, rate):
+    return parcel.weight * rate + parcel.base_fee
+"""
+
+
+def test_short_renamed_query_held_whole_with_few_tokens_of_its_own_is_a_near_duplicate(
+    tmp_path: Path,
+) -> None:
+    # The template's last two lines and the one package's function, renamed: 36 tokens, a short query.
+    # The template's k-grams are boilerplate, so fewer informative tokens than a rare run needs are left;
+    # held whole, renamed one to one with its literals kept, in a shape one document alone has (and the
+    # index says so of one k-gram at least), the query is that package's, as a verbatim copy held whole
+    # is (short-unique-run).
+    src = tmp_path / "src"
+    src.mkdir()
+    names = [f"{a}{b}plug" for a in "abcdefghij" for b in "klmnopq"]
+    for name in names:
+        (src / name).mkdir()
+        (src / name / "__init__.py").write_text(
+            _PLUGIN_INIT.format(name) + (_PLUGIN_TAIL if name == "cpplug" else "")
+        )
+    _build(src, tmp_path / "i.sqlite", "example/plugins")
+    query = (
+        'conf = load_settings(os.environ, prefix="cpplug")\n'
+        "register_plugin(__name__, conf)\n\n\n"
+        "def price(box, factor):\n"
+        "    return box.weight * factor + box.base_fee\n"
+    )
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, query)
+        assert verdict.short_run() <= res.tokens < verdict.MIN_MATCH_TOKENS
+        assert _found(res)[:1] == [("cpplug/__init__.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "short-unique-renamed"
+        looked = search.look_up(st, query.encode(), "Python", fp.tokenize(query.encode()), [], len(names))
+        # a slip: two names made one
+        slip = query.replace("* factor", "* box")
+        assert search.search(st, slip).verdict not in search.ATTRIBUTING, _found(search.search(st, slip))
+    q = looked.query
+    dtok = fp.tokenize((src / "cpplug" / "__init__.py").read_bytes())
+    [a] = view_spans(q, dtok, "abstract", verdict.short_run(), informative=verdict.unique_min())
+    assert a.informative < verdict.short_run() <= a.span.tokens == res.tokens
+    assert verdict.judge(q, dtok).evidence == "short-unique-renamed"
+    # No k-gram known to be held by one source: held whole proves nothing.
+    df_exact, df_abstract = q.df("exact"), q.df("abstract")
+    assert df_exact is not None and df_abstract is not None and (df_abstract == 1).any()
+    unknown = np.where(df_abstract == align.COMMON, align.COMMON, 0)
+    blind = dataclasses.replace(q, frequencies=lambda: (df_exact, unknown), _df=None, _memo={})
+    assert verdict.judge(blind, dtok).verdict not in search.ATTRIBUTING
+    # A second package with the function: the shape is no longer one document's.
+    (src / "dkplug" / "__init__.py").write_text(_PLUGIN_INIT.format("dkplug") + _PLUGIN_TAIL)
+    _build(src, tmp_path / "two.sqlite", "example/plugins")
+    with open_store(tmp_path / "two.sqlite", readonly=True) as st:
+        assert search.search(st, query).verdict not in search.ATTRIBUTING
+
+
+_QUEUES_JAVA = """\
+package example.annotations;
+
+import java.util.List;
+
+final class Queues {
+    private final List<Attribute> pending;
+    private final List<Attribute> validated;
+    private final List<Attribute> typed;
+    private final List<Attribute> repeated;
+
+    Queues(int size) {
+        pending = new ArrayList<>(size);
+        validated = new ArrayList<>(size);
+        typed = new ArrayList<>(size);
+        repeated = new ArrayList<>(size);
+    }
+}
+"""
+
+
+def test_short_renamed_query_held_whole_at_two_places_is_a_list_not_a_copy(tmp_path: Path) -> None:
+    # Three fields of one shape (24 tokens): another file's four fields of that shape hold the query
+    # whole, renamed one to one, at two places.  The query is a list, the file a longer one.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Queues.java").write_text(_QUEUES_JAVA)
+    _build(src, tmp_path / "i.sqlite", "example/queues")
+    query = (
+        "    // The set of keys with data ready for an operation\n"
+        "    private final Set<SelectionKey> selectedKeys;\n\n"
+        "    // Public views of the key sets\n"
+        "    private final Set<SelectionKey> publicKeys;             // Immutable\n"
+        "    private final Set<SelectionKey> publicSelectedKeys;     // Removal allowed\n"
+    )
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, query)
+        assert verdict.short_run() == res.tokens
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        looked = search.look_up(st, query.encode(), "Java", fp.tokenize(query.encode(), "Java"), [], 1)
+    dtok = fp.tokenize(_QUEUES_JAVA.encode(), "Java")
+    held = [
+        a.span.source_lines
+        for a in view_spans(
+            looked.query, dtok, "abstract", verdict.short_run(), informative=verdict.unique_min()
+        )
+        if a.span.tokens == res.tokens
+    ]
+    assert held == [(6, 8), (7, 9)]
+
+
 # A generated API's resource collections (the shape of the Cloud SDK's apitools modules): every sibling
 # has the same code, and what one API's collection says is in its strings.
 _COLLECTION = """\
