@@ -52,8 +52,8 @@ KERNEL_FUNCTIONS = (
 
 #: The version of the kernel's arguments and results this code calls it with (its ``INTERFACE``; a
 #: kernel without one is 1).  2: ``index_fingerprint`` takes ``code_syntax`` and ``tiny``; 3: ``dense``
-#: and ``salt``.
-KERNEL_INTERFACE = 3
+#: and ``salt``; 4: ``lines``.
+KERNEL_INTERFACE = 4
 
 
 def _stale(kernel: object) -> str | None:
@@ -98,6 +98,14 @@ TINY_TOKENS = 64
 #: k-gram of looks them up (``search._unselected``; a longer one is found through the guarantee).  About
 #: 30 % of Python files, 3-5 % more postings (docs/fingerprints.md).
 DENSE_TOKENS = 256
+#: A text of at least :data:`DENSE_TOKENS` and fewer than this many tokens keeps, under
+#: :func:`dense_keys`, the exact k-grams that begin a line (whose first token is on a line after the
+#: previous token's last) and that none of its other hashes is.  A fragment or snippet of whole lines
+#: starts at a line's first token, so a query of 16-34 tokens (below the guarantee ``T``) cut from such a
+#: file holds at least one of them, its first k-gram: an 8-line piece of a mid-size file whose k-grams
+#: its winnowing did not select is found (``search._unselected``).  A line's first k-gram is one in
+#: eight, about 13 % more postings for files under 2,048 tokens (docs/fingerprints.md).
+LINE_TOKENS = 2048
 _DENSE_SALT = np.uint64(0x9F3B5A1CD2E47B61)
 #: MinHash permutations and LSH banding (bands * rows == NUM_PERM).
 NUM_PERM = 64
@@ -388,15 +396,17 @@ def code_hashes(data: bytes, language: str | None, tokens: Tokens) -> npt.NDArra
 
 def dense_keys(exact: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """The keys under which a small text's exact k-grams ``exact`` that winnowing did not select are
-    indexed (:data:`DENSE_TOKENS`): apart from the selected ones, so that the document frequencies of
-    those, which the verdicts' rarity counts, stay what they are."""
+    indexed (:data:`DENSE_TOKENS`; a mid-size text's that begin a line, :data:`LINE_TOKENS`): apart from
+    the selected ones, so that the document frequencies of those, which the verdicts' rarity counts, stay
+    what they are."""
     return exact ^ _DENSE_SALT
 
 
 def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerprint:
     """The parts of :func:`fingerprint` that go into the index, in one native call when available; a
     text with block comments also gives the hashes of its code alone (:func:`code_hashes`), a small one
-    (:data:`DENSE_TOKENS`) the :func:`dense_keys` of its exact k-grams that none of those is."""
+    (:data:`DENSE_TOKENS`) the :func:`dense_keys` of its exact k-grams that none of those is, a mid-size
+    one (:data:`LINE_TOKENS`) those of its exact k-grams that begin a line."""
     if _fastfp is not None:
         h, sig, ntok = _fastfp.index_fingerprint(
             data,
@@ -409,6 +419,7 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
             TINY_TOKENS,
             DENSE_TOKENS,
             int(_DENSE_SALT),
+            LINE_TOKENS,
         )
         hashes = np.frombuffer(h, dtype=np.uint64).view(np.int64)
         return IndexFingerprint(hashes, np.frombuffer(sig, dtype=np.uint32), ntok)
@@ -417,8 +428,13 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
     code = code_hashes(data, language, f.tokens)
     if code is not None:
         hashes = np.union1d(hashes.view(np.uint64), code.view(np.uint64)).view(np.int64)
-    if TINY_TOKENS <= len(f.tokens) < DENSE_TOKENS:
-        rest = np.setdiff1d(f.exact_kgrams, hashes.view(np.uint64))
+    n = len(f.tokens)
+    if n >= TINY_TOKENS and (n < DENSE_TOKENS or n < LINE_TOKENS):
+        kgrams = f.exact_kgrams
+        if n >= DENSE_TOKENS:  # those that begin a line
+            t, m = f.tokens, len(kgrams)
+            kgrams = kgrams[np.r_[True, t.line_start[1:m] > t.line_end[: m - 1]]]
+        rest = np.setdiff1d(kgrams, hashes.view(np.uint64))
         hashes = np.union1d(hashes.view(np.uint64), dense_keys(rest)).view(np.int64)
     return IndexFingerprint(hashes, f.signature, len(f.tokens))
 

@@ -39,7 +39,17 @@ from .candidates import COMMON_MIN_CAP, common_cap
 from .lexer import Tokens
 from .stores.base import Fetched, Postings, StoreReader
 from .stores.segments import in_sorted
-from .verdict import ATTRIBUTING, EVIDENCE, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge, unique_min
+from .verdict import (
+    ATTRIBUTING,
+    EVIDENCE,
+    MIN_MATCH_TOKENS,
+    VERDICTS,
+    Match,
+    SearchResult,
+    can_attribute,
+    judge,
+    unique_min,
+)
 
 __all__ = [
     "ATTRIBUTING",
@@ -437,6 +447,8 @@ def _match(
             continue
         # Each document is lexed with its own language, the query with the same one.
         q = lexings.get(doc.doc.language)
+        if not can_attribute(q, min_tokens):  # nothing to find in it: not aligned
+            continue
         lexed = Lexed.of(doc)
         dtok = lexed.tokens
         # The best-voted candidates are also aligned with their code alone (a copy stripped of the

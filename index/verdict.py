@@ -33,7 +33,18 @@ import xxhash
 from . import boilerplate, lexer, structure
 from . import fingerprint as fp
 from . import licenses as lic
-from .align import Aligned, Query, Span, View, _members, chain, make_spans, tile_positions, view_spans
+from .align import (
+    UNIQUE_DF,
+    Aligned,
+    Query,
+    Span,
+    View,
+    _members,
+    chain,
+    make_spans,
+    tile_positions,
+    view_spans,
+)
 from .lexer import Tokens
 from .model import Occurrence
 
@@ -159,6 +170,24 @@ def judge(
     if (VERDICTS.index(other.verdict), other.matched) > (VERDICTS.index(found.verdict), found.matched):
         return other
     return found
+
+
+def can_attribute(query: Query, min_tokens: int = MIN_MATCH_TOKENS) -> bool:
+    """Whether :func:`judge` could attribute ``query`` in some document: not a short query too short for
+    a rare run (:func:`short_run`), which attributes only by a unique run, none of whose k-grams, in
+    either view, is held by at most :data:`.align.UNIQUE_DF` sources (boilerplate ones aside): eight lines
+    of numbers that eight data tables hold.  Search aligns no candidate with such a query."""
+    if not query.short or len(query.tokens) >= short_run(min_tokens):
+        return True
+
+    def unique_possible() -> bool:
+        for view in ("exact", "abstract"):
+            df = query.df(view)
+            if df is None or ((df >= 0) & (df <= UNIQUE_DF)).any():
+                return True
+        return False
+
+    return bool(query.memo("can-attribute", unique_possible))
 
 
 def _judge(query: Query, text: bytes | Tokens, min_tokens: int, *, weak: bool, orderless: bool) -> Judgement:

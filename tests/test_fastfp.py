@@ -634,6 +634,7 @@ def test_index_fingerprint_with_the_code_alone_matches_reference(
     tiny texts (every k-gram), long ones (winnowed), code alone shorter than a k-gram, and none.  (A
     small text's dense keys are left out here: ``test_fingerprint.py`` has them.)"""
     monkeypatch.setattr(fp, "DENSE_TOKENS", 0)
+    monkeypatch.setattr(fp, "LINE_TOKENS", 0)
     comment, code = _COMMENTED[language]
     sx = lexer.syntax_for(language)
     for repeats in (1, 3, 12, 80):
@@ -656,6 +657,34 @@ def test_index_fingerprint_with_the_code_alone_matches_reference(
     _index_both((b"x x x " + opener + b" c " + closer + b" ") * 400, language)
     _index_both(comment + b"x", language)
     _index_both(b"", language)
+
+
+_MULTILINE_TOKENS = {  # a token over two lines, then one more token on its last line
+    "C": b'static const char *s%d = "a\\\n b"; int f%d(int x) { return x * %d; }\n',
+    "Python": b'x%d = """a\nb"""; y%d = g(x, %d)\n',
+    "JavaScript": b"const s%d = `a\nb`; let f%d = (x) => x * %d;\n",
+}
+
+
+@pytest.mark.parametrize("language", sorted(_MULTILINE_TOKENS))
+@pytest.mark.parametrize("lines", [4, 30, 120, 400])
+def test_index_fingerprint_line_keys_match_reference(language: str, lines: int) -> None:
+    """A text of 256 to 2,047 tokens keeps the dense keys of its exact k-grams that begin a line: the
+    kernel and the reference agree on which do, with tokens that span lines, CRLF line ends and a text
+    that is all one line; under 256 tokens every k-gram, from 2,048 none."""
+    line = _MULTILINE_TOKENS[language]
+    text = b"".join(line % (i, i, i) for i in range(lines))
+    for variant in (text, text.replace(b"\n", b"\r\n"), text.replace(b"\n", b" ")):
+        got = _index_both(variant, language)
+        plain = fp.fingerprint(variant, language=language).index_hashes()
+        if fp.DENSE_TOKENS <= got.tokens < fp.LINE_TOKENS and b"\n" in variant:
+            assert len(got.hashes) > len(plain)
+        elif fp.DENSE_TOKENS <= got.tokens < fp.LINE_TOKENS:  # one line: its first k-gram at most
+            assert len(got.hashes) <= len(plain) + 1
+        elif got.tokens >= fp.LINE_TOKENS:
+            extra = fp.code_hashes(variant, language, fp.tokenize(variant, language))
+            own = plain if extra is None else np.union1d(plain.view(np.uint64), extra.view(np.uint64))
+            assert got.hashes.view(np.uint64).tolist() == np.asarray(own).view(np.uint64).tolist()
 
 
 def test_index_fingerprint_argument_validation() -> None:
@@ -1049,7 +1078,7 @@ def test_a_kernel_of_another_interface_is_not_used() -> None:
     assert _fastfp.INTERFACE == fp.KERNEL_INTERFACE
     out = subprocess.run([sys.executable, "-c", _OLD_INTERFACE], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "(it has interface 1, this code calls interface 3)" in out.stdout
+    assert f"(it has interface 1, this code calls interface {fp.KERNEL_INTERFACE})" in out.stdout
 
 
 def test_a_kernel_built_from_older_sources_is_not_used() -> None:

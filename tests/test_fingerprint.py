@@ -217,6 +217,30 @@ def test_a_small_text_keeps_its_other_exact_kgrams_under_dense_keys() -> None:
     held = fp.index_fingerprint(small).hashes.view(np.uint64)
     assert sorted(held.tolist()) == sorted([*winnowed.tolist(), *fp.dense_keys(rest).tolist()])
     assert not np.intersect1d(fp.dense_keys(rest), winnowed).size
-    # A text of 256 tokens and more, or under 64, keeps none.
-    for text in (small * 3, b"def f(x):\n    return x * 2 + g(x)\n"):
+    # A text of 2,048 tokens and more, or under 64, keeps none (256 to 2,047: below).
+    for text in (small * 12, b"def f(x):\n    return x * 2 + g(x)\n"):
+        assert len(fp.tokenize(text)) >= fp.LINE_TOKENS or len(fp.tokenize(text)) < fp.TINY_TOKENS
         assert fp.index_fingerprint(text).hashes.tolist() == fp.fingerprint(text).index_hashes().tolist()
+
+
+def test_a_mid_size_text_keeps_the_kgrams_that_begin_a_line_under_dense_keys() -> None:
+    # 256 to 2,047 tokens: the winnowed hashes of both views, and of the exact k-grams that winnowing did
+    # not select those whose first token begins a line (on a line after the previous token's last), under
+    # their dense keys.  Each function here has four lines with tokens: one k-gram in five or six.
+    text = b"".join(
+        b"def f%d(x):\n    y = x * %d + g(x,\n        y)\n    return y\n\n" % (i, i) for i in range(40)
+    )
+    whole = fp.fingerprint(text, language="Python")
+    t = whole.tokens
+    assert fp.DENSE_TOKENS <= len(t) < fp.LINE_TOKENS
+    winnowed = whole.index_hashes().view(np.uint64)
+    m = len(whole.exact_kgrams)
+    begins = [i for i in range(m) if i == 0 or t.line_start[i] > t.line_end[i - 1]]
+    assert len(begins) == len({int(line) for line in t.line_start[:m]}) and 4 * len(begins) < m
+    rest = np.setdiff1d(whole.exact_kgrams[begins], winnowed)
+    held = fp.index_fingerprint(text, "Python").hashes.view(np.uint64)
+    assert sorted(held.tolist()) == sorted([*winnowed.tolist(), *fp.dense_keys(rest).tolist()])
+    assert len(rest) > len(begins) // 2  # winnowing left most of them out
+    # CRLF line ends begin the same lines.
+    crlf = fp.index_fingerprint(text.replace(b"\n", b"\r\n"), "Python").hashes
+    assert crlf.tolist() == held.view(np.int64).tolist()

@@ -31,7 +31,8 @@ from whence.generator.context import MIN_COMPLETION_TOKENS, context_after, conte
 from whence.generator.local import LocalGenerator
 from whence.generator.regenerate import SequencePenalty, next_seed, penalty, takes_penalty
 from whence.generator.remote import RemoteGenerator
-from whence.index import search
+from whence.index import fingerprint as fp
+from whence.index import ingest, search
 from whence.index.stores import open_store
 from whence.index.stores.sqlite import SQLiteStore
 
@@ -115,7 +116,11 @@ def test_a_continued_function_is_attributed_with_the_prompts_part(
 
 
 def test_fill_in_the_middle_is_attributed_with_the_suffixs_part(
-    gen: LocalGenerator, istore: SQLiteStore, tiny_corpus: Path
+    gen: LocalGenerator,
+    istore: SQLiteStore,
+    tiny_corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lines = (tiny_corpus / "cpython/colorsys.py").read_text().splitlines(keepends=True)
     a = 74  # the first line of rgb_to_hls: the model writes its first two lines
@@ -124,10 +129,21 @@ def test_fill_in_the_middle_is_attributed_with_the_suffixs_part(
         "".join(lines[a : a + 2]),
         "".join(lines[a + 2 : a + 8]),
     )
-    choice = (
-        AttributedGenerator(gen, Attributor(istore)).generate(prefix, greedy(40), suffix=suffix).choices[0]
-    )
-    assert choice.text == middle and search.search(istore, middle).verdict == "none"
+    # Two lines (19 tokens) that colorsys.py alone holds: found alone through the k-gram that begins
+    # their first line (the file is under fp.LINE_TOKENS).  In an index without such keys (a file of
+    # 2,048 tokens and more), the middle alone is found by nothing, and the suffix's part attributes it.
+    assert search.search(istore, middle).verdict == "verbatim"
+    monkeypatch.setattr(fp, "LINE_TOKENS", 0)
+    with open_store(tmp_path / "index.sqlite", create=True) as store:
+        ingest.build(
+            store,
+            ingest.sources([tiny_corpus / "cpython"], repo="python/cpython", licenses=["PSF-2.0"]),
+            workers=1,
+        )
+    own = open_store(tmp_path / "index.sqlite", readonly=True)
+    choice = AttributedGenerator(gen, Attributor(own)).generate(prefix, greedy(40), suffix=suffix).choices[0]
+    assert choice.text == middle and search.search(own, middle).verdict == "none"
+    own.close()
     att = choice.attribution
     assert att is not None and att["verdict"] == "verbatim" and att["context"]["suffix_chars"] > 0
     span = att["matches"][0]["spans"][0]

@@ -300,6 +300,46 @@ def test_query_under_24_tokens_held_by_two_documents_is_not_attributed(tmp_path:
         assert _found(search.search(st, _HEAPIFY))[:1] == [("heapq.py", "verbatim")]
 
 
+_CODE_POINTS = "".join(
+    f"{2900 + n}\n" for n in (4, 8, 10, 11, 16, 18, 36, 46, 48, 49, 55, 58, 61, 62, 66, 69)
+)
+
+
+def test_query_under_24_tokens_that_no_source_holds_alone_is_not_aligned(tmp_path: Path) -> None:
+    # A list of code points that two unrelated files hold (in a docstring each): both are candidates
+    # (through their dense keys), but its one exact k-gram is held by two sources and its abstract one is
+    # boilerplate, so no unique run can attribute it in either, and neither is aligned.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "first.py").write_text(
+        f'"""Code points a font lacks."""\n\nMISSING = """\n{_CODE_POINTS}"""\n\n\n'
+        "def missing(cp):\n    return str(cp) in MISSING.split()\n"
+    )
+    (src / "second.py").write_text(
+        "# code points the old renderer drew wrong\n\ndef load(path):\n    with open(path) as f:\n"
+        f'        return {{int(x) for x in f}}\n\n\nWRONG = """\n{_CODE_POINTS}"""\n'
+    )
+    _build(src, tmp_path / "i.sqlite", "example/points")
+    raw = _CODE_POINTS.encode()
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        looked = search.look_up(st, raw, "Python", fp.tokenize(raw, "Python"), [], 2)
+        assert len(search.ranked_candidates(st, looked)[1]) == 2
+        q = looked.query
+        assert q.df("exact").tolist() == [2] and q.df("abstract").tolist() == [align.COMMON]
+        assert not verdict.can_attribute(q)
+        aligned: list[int] = []
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(search, "judge", lambda *a, **k: aligned.append(1) or verdict.judge(*a, **k))
+            assert search.search(st, _CODE_POINTS).matches == [] and aligned == []
+        # The list held by one of them alone is found in it (and aligned).
+        (src / "second.py").unlink()
+    _build(src, tmp_path / "one.sqlite", "example/points")
+    with open_store(tmp_path / "one.sqlite", readonly=True) as st:
+        looked = search.look_up(st, raw, "Python", fp.tokenize(raw, "Python"), [], 1)
+        assert verdict.can_attribute(looked.query)
+        assert _found(search.search(st, _CODE_POINTS)) == [("first.py", "verbatim")]
+
+
 def test_query_under_24_tokens_renamed_in_a_shape_one_document_has_is_a_near_duplicate(
     store: SQLiteStore,
 ) -> None:
@@ -1206,6 +1246,7 @@ def test_a_short_query_from_a_small_file_is_found_through_its_dense_keys(
     piece = "".join(_COLOURS.splitlines(keepends=True)[first - 1 : last])
     for dense, index in ((fp.DENSE_TOKENS, "dense"), (0, "winnowed")):
         monkeypatch.setattr(fp, "DENSE_TOKENS", dense)
+        monkeypatch.setattr(fp, "LINE_TOKENS", dense)  # and no line's first k-grams
         src = tmp_path / index
         src.mkdir()
         (src / "colours.py").write_text(_COLOURS)
@@ -1214,6 +1255,40 @@ def test_a_short_query_from_a_small_file_is_found_through_its_dense_keys(
     with open_store(tmp_path / "dense.sqlite", readonly=True) as st:
         res = search.search(st, piece)
         assert _found(res) == [("colours.py", "verbatim")], _found(res)
+        assert res.matches[0].evidence == "short-unique-run"
+        assert res.matches[0].spans[0].source_lines == (first, last)
+    with open_store(tmp_path / "winnowed.sqlite", readonly=True) as st:
+        assert search.search(st, piece).verdict == "none"
+
+
+# A mid-size file (256 to 2,047 tokens): a longer list of names, then the function.
+_SHADES = (
+    '"""Shades a terminal names."""\n\nSHADES = [\n'
+    + "".join(f'    "{shade} {c}",\n' for c in _NAMES for shade in ("light", "dark", "pale", "deep"))
+    + "]\n\n\ndef shade(index):\n    return SHADES[index % len(SHADES)]\n"
+)
+
+
+def test_a_short_query_from_a_mid_size_file_is_found_through_its_lines_first_kgrams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file of 256 to 2,047 tokens keeps, under dense keys, the exact k-grams that begin a line and that
+    # its winnowing did not select.  A few lines of its list, too short for the winnowing guarantee,
+    # whose k-grams it did not select, begin with such a k-gram: found through it; indexed without them,
+    # not at all.
+    assert fp.DENSE_TOKENS <= len(fp.tokenize(_SHADES.encode(), "Python")) < fp.LINE_TOKENS
+    first, last = _unselected_lines(_SHADES)
+    piece = "".join(_SHADES.splitlines(keepends=True)[first - 1 : last])
+    for lines, index in ((fp.LINE_TOKENS, "lines"), (0, "winnowed")):
+        monkeypatch.setattr(fp, "LINE_TOKENS", lines)
+        src = tmp_path / index
+        src.mkdir()
+        (src / "shades.py").write_text(_SHADES)
+        shutil.copy(STDLIB / "colorsys.py", src)
+        _build(src, tmp_path / f"{index}.sqlite", "example/shades")
+    with open_store(tmp_path / "lines.sqlite", readonly=True) as st:
+        res = search.search(st, piece)
+        assert _found(res) == [("shades.py", "verbatim")], _found(res)
         assert res.matches[0].evidence == "short-unique-run"
         assert res.matches[0].spans[0].source_lines == (first, last)
     with open_store(tmp_path / "winnowed.sqlite", readonly=True) as st:
