@@ -1,7 +1,8 @@
 """Plagiarised and obfuscated programs: does search name the program a whole Java file was copied from?
 
-The data (``scripts/eval/programs/<task>/SolutionN.java``): small student-style tasks, each with three
-independent solutions written for this evaluation.  Solution 1 of each task is the *original* and is
+The data (``scripts/eval/programs/<task>/SolutionN.java``): small student-style tasks, each with three to
+five independent solutions written for this evaluation (eight of them also with the assignment's text,
+``TASK.txt``, that each solution was written from).  Solution 1 of each task is the *original* and is
 indexed with ``--distractors`` real JDK files (from the JDK's ``src.zip``; Go and C files when there is
 no JDK).  Queried as whole files, each against the same index:
 
@@ -18,8 +19,9 @@ no JDK).  Queried as whole files, each against the same index:
   methods extracted, members and statements reordered, every literal hoisted, static imports, imports
   rewritten, a package line, and identifiers, classes and the package renamed (words, short or
   obfuscated names);
-* the independent solutions (2 and 3) of every task: they must not be attributed to their task's
-  original (the shared ``Scanner input = new Scanner(System.in)`` preambles make them look alike).
+* the independent solutions (2 and up) of every task: they must not be attributed to their task's
+  original (the shared ``Scanner input = new Scanner(System.in)`` preambles make them look alike, and
+  an assignment's dictated prompts and messages make its solutions say the same things).
 
 A query is *flagged* when the verdict attributes (``verbatim`` or ``near-duplicate``; ``weak`` evidence
 is shown for a person to judge, it is no flag); *right* when the top match names the right
