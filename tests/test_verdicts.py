@@ -9,6 +9,7 @@ independent solution of the same task, and a README.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import itertools
 import json
 import re
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import xxhash
 from click.testing import CliRunner
@@ -1897,3 +1899,93 @@ def test_every_kind_of_evidence_is_named_where_users_read_it() -> None:
     for kind in verdict.EVIDENCE:
         assert re.search(rf"(?<![\w-]){re.escape(kind)}(?![\w-])", described), kind
         assert f"`{kind}`" in readme, kind
+
+
+_FACTORIAL = """import java.util.Scanner;
+
+public class Factorial {
+    public static void main(String[] args) {
+        Scanner input = new Scanner(System.in);
+        System.out.print("Enter a number: ");
+        int n = input.nextInt();
+        if (n < 0) {
+            System.out.println("The number must not be negative.");
+            return;
+        }
+        long product = 1;
+        for (int k = 2; k <= n; k++) {
+            product = product * k;
+        }
+        System.out.println(n + "! = " + product);
+        input.close();
+    }
+}
+"""
+# Another task's program, written apart: only the console preamble and the check of the number read
+# are the same (a course's programs all open so), with the same prompt and other names.
+_DIGIT_SUM = """import java.util.Scanner;
+
+public class SumOfDigits {
+    public static void main(String[] args) {
+        Scanner sc = new Scanner(System.in);
+        System.out.print("Enter a number: ");
+        int num = sc.nextInt();
+        if (num < 0) {
+            System.out.println("Please enter a number that is not negative.");
+            return;
+        }
+        int total = 0;
+        while (num > 0) {
+            total += num % 10;
+            num /= 10;
+        }
+        System.out.println("Sum of digits: " + total);
+    }
+}
+"""
+
+
+def _idiom_shapes() -> npt.NDArray[np.uint64]:
+    """The abstract k-grams of the console-idioms grammar (``scripts/corpus/idioms.py``)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "corpus" / "idioms.py"
+    spec = importlib.util.spec_from_file_location("idioms", path)
+    assert spec is not None and spec.loader is not None
+    idioms = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(idioms)
+    texts = idioms.texts()
+    return np.unique(np.concatenate([fp.kgrams(fp.tokenize(t.encode(), "java").abstract) for t in texts]))
+
+
+def test_console_programs_sharing_their_preamble_are_not_renamed_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In an index of a few files, a console program's preamble (main, a Scanner on System.in, a prompt,
+    # a number read and checked) is held by one document and looked as specific as an algorithm: another
+    # task's program was its renamed copy.  The shipped model lists those shapes (scripts/corpus/
+    # idioms.py); a renamed copy of the whole program is still one.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Factorial.java").write_text(_FACTORIAL)
+    for name in ("bisect.py", "textwrap.py"):
+        shutil.copy(STDLIB / name, src)
+    _build(src, tmp_path / "i.sqlite", "example/course")
+    shapes = _idiom_shapes()
+    model, meta = boilerplate.load()
+    assert meta.get("idiom_fingerprints") == len(shapes) and boilerplate.common(shapes).all()
+    renamed = _rename(_FACTORIAL, {"input": "reader", "n": "count", "product": "result", "k": "factor"})
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, _DIGIT_SUM)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        assert _found(search.search(st, renamed))[:1] == [("Factorial.java", "near-duplicate")]
+        # Without the idioms (the shipped model less their shapes), the preamble made it a copy.
+        without = tmp_path / "model.npz"
+        np.savez_compressed(without, hashes=np.setdiff1d(model, shapes), meta=np.array(json.dumps(meta)))
+        monkeypatch.setenv("WHENCE_BOILERPLATE", str(without))
+        boilerplate.load.cache_clear()
+        try:
+            res = search.search(st, _DIGIT_SUM)
+            assert _found(res)[:1] == [("Factorial.java", "near-duplicate")]
+            assert res.matches[0].evidence == "renamed"
+        finally:
+            monkeypatch.delenv("WHENCE_BOILERPLATE")
+            boilerplate.load.cache_clear()

@@ -24,17 +24,23 @@ SPDX license list, not from the machine's files, so the clean-file evaluation is
 those of each text with its list markers written the other ways copies write them (``1.`` as ``*``,
 ``-`` or nothing: GitHub's BSD-3 template bullets its conditions, SPDX's numbers them).
 
+With ``--idioms``, the abstract view's k-grams of Java console programs' preambles are added, written
+out from a grammar (``scripts/corpus/idioms.py``: a head, a ``Scanner`` or ``BufferedReader`` on
+``System.in``, prompted reads, the check or loop that follows): the corpus here is libraries, which read
+no console, and The Stack's coursework repeats these shapes in countless places.
+
 ``--from-model PATH`` skips the corpus: the model at PATH (its fingerprints and its corpus settings) gets
-the license fingerprints added, so that they can be brought up to date without the corpus it was
-learned from (which is what a machine had installed).
+the license fingerprints and/or the idioms added, so that they can be brought up to date without the
+corpus it was learned from (which is what a machine had installed).
 
 Writes ``index/data/boilerplate.npz`` (``hashes``: sorted uint64; ``licenses``: the positions of the
 license texts' among them, which search also uses to bridge a license's reworded gaps; ``meta``: JSON of
 the settings and the corpus), shipped in the package and read by :mod:`whence.index.boilerplate`.
 
     python scripts/corpus/boilerplate.py [--limit N] [--min-places 24] [--min-families 3] [--min-in-family 64]
-        [--no-line-comments] [--licenses spdx-full.json] [--out PATH]
-    python scripts/corpus/boilerplate.py --from-model index/data/boilerplate.npz --licenses spdx-full.json
+        [--no-line-comments] [--licenses spdx-full.json] [--idioms] [--out PATH]
+    python scripts/corpus/boilerplate.py --from-model index/data/boilerplate.npz [--licenses spdx-full.json]
+        [--idioms]
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import idioms
 import numpy as np
 
 from whence.index import boilerplate, fingerprint, lexer
@@ -76,6 +83,11 @@ def main() -> int:
         "`npm pack spdx-license-list@6.12.0`); every license's fingerprints are boilerplate",
     )
     ap.add_argument(
+        "--idioms",
+        action="store_true",
+        help="add the abstract k-grams of Java console programs' preambles (scripts/corpus/idioms.py)",
+    )
+    ap.add_argument(
         "--no-line-comments",
         dest="line_comments",
         action="store_false",
@@ -85,11 +97,12 @@ def main() -> int:
     ap.add_argument(
         "--from-model",
         type=Path,
-        help="add --licenses to this model instead of learning from the corpus (its settings are kept)",
+        help="add --licenses and/or --idioms to this model instead of learning from the corpus (its "
+        "settings are kept)",
     )
     args = ap.parse_args()
     if args.from_model:
-        return _add_licenses(args)
+        return _add_to_model(args)
 
     t0 = time.perf_counter()
     files = gather(limit=args.limit, seed=0 if args.limit else None)
@@ -137,8 +150,10 @@ def main() -> int:
         ((places >= args.min_places) & (nfam >= args.min_families)) | (most_in_one >= args.min_in_family)
     ]
     licensed = _license_hashes(args.licenses) if args.licenses else np.zeros(0, dtype=np.uint64)
-    common = np.union1d(common, licensed)
+    shapes = _idiom_hashes() if args.idioms else np.zeros(0, dtype=np.uint64)
+    common = np.union1d(np.union1d(common, licensed), shapes)
     meta = {
+        "idiom_fingerprints": len(shapes),
         "files": len(seen),
         "license_texts": str(args.licenses.name) if args.licenses else "",
         "license_fingerprints": len(licensed),
@@ -164,28 +179,37 @@ def main() -> int:
     return 0
 
 
-def _add_licenses(args: argparse.Namespace) -> int:
-    """``--from-model``: the model's fingerprints with every license's added."""
-    if not args.licenses:
-        print("boilerplate: --from-model needs --licenses", file=sys.stderr)
+def _add_to_model(args: argparse.Namespace) -> int:
+    """``--from-model``: the model's fingerprints with every license's and/or the idioms' added (its
+    license fingerprints kept as they are when no ``--licenses`` is given)."""
+    if not args.licenses and not args.idioms:
+        print("boilerplate: --from-model needs --licenses or --idioms", file=sys.stderr)
         return 2
     with np.load(args.from_model) as data:
         hashes = np.asarray(data["hashes"], dtype=np.uint64)
         meta = json.loads(str(data["meta"]))
+        at = np.asarray(data["licenses"], dtype=np.int64) if "licenses" in data.files else np.zeros(0, int)
     if meta.get("fingerprint") != boilerplate.fingerprint_params():
         print(
             f"boilerplate: {args.from_model} was learned with other fingerprints: learn it again",
             file=sys.stderr,
         )
         return 1
-    licensed = _license_hashes(args.licenses)
+    if args.licenses:
+        licensed = _license_hashes(args.licenses)
+        meta |= {
+            "license_texts": str(args.licenses.name),
+            "license_fingerprints": len(licensed),
+            "license_markers": list(_MARKERS),
+        }
+    else:
+        licensed = hashes[at[(at >= 0) & (at < len(hashes))]]
     common = np.union1d(hashes, licensed)
-    meta |= {
-        "license_texts": str(args.licenses.name),
-        "license_fingerprints": len(licensed),
-        "license_markers": list(_MARKERS),
-        "common": len(common),
-    }
+    if args.idioms:
+        shapes = _idiom_hashes()
+        common = np.union1d(common, shapes)
+        meta["idiom_fingerprints"] = len(shapes)
+    meta["common"] = len(common)
     _save(args.out, common, licensed, meta)
     print(f"boilerplate: {len(hashes)} -> {len(common)} common fingerprints -> {args.out}", file=sys.stderr)
     boilerplate.load.cache_clear()
@@ -235,6 +259,17 @@ def _license_hashes(path: Path) -> np.ndarray:
     )
     parts = [fingerprint.index_fingerprint(t.encode("utf-8")).hashes.view(np.uint64) for t in variants]
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def _idiom_hashes() -> np.ndarray:
+    """Every abstract k-gram of every program of the console-idioms grammar (:mod:`idioms`), lexed as
+    Java: all of them, not those winnowing selects, since a query's every k-gram is looked up in the
+    model and the grammar's programs are the shapes themselves, not a sample of places."""
+    texts = idioms.texts()
+    parts = [fingerprint.kgrams(fingerprint.tokenize(t.encode("utf-8"), "java").abstract) for t in texts]
+    shapes = np.unique(np.concatenate(parts))
+    print(f"boilerplate: {len(shapes)} abstract k-grams of {len(texts)} console programs", file=sys.stderr)
+    return shapes
 
 
 def _language(path: str) -> str | None:
