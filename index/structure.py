@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import xxhash
 
 from . import fingerprint as fp
 from . import lexer
@@ -60,6 +61,8 @@ _OPERANDS = np.array(
 _OPERAND = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
 _STRING = np.uint64(lexer.CLASS_HASH[lexer.STRING])
 _IDENT = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
+_DOT = np.uint64(xxhash.xxh64_intdigest(b".", lexer.SEED_EXACT))
+_THIS = np.uint64(xxhash.xxh64_intdigest(b"this", lexer.SEED_EXACT))
 
 
 class Evidence(NamedTuple):
@@ -92,6 +95,34 @@ def structure_view(tokens: Tokens) -> npt.NDArray[np.uint64]:
     return view
 
 
+class Units(NamedTuple):
+    """A text's structure view with each dotted chain of operands one operand (``java.util.Scanner``,
+    ``Main.LIMIT``, ``this.count``, ``System.out.println`` are one, as ``Scanner``, a hoisted literal's
+    ``"Enter: "`` and ``count`` are): a copy that qualifies names or hoists literals into constants keeps
+    the shape of every statement.  ``start[i]``/``end[i]``: the tokens unit ``i`` spans."""
+
+    view: npt.NDArray[np.uint64]
+    start: npt.NDArray[np.intp]
+    end: npt.NDArray[np.intp]
+
+
+def units(tokens: Tokens) -> Units:
+    """:class:`Units` of ``tokens``."""
+    v = structure_view(tokens)
+    n = len(v)
+    head = (v == _OPERAND) | (v == _THIS)
+    joins = np.zeros(n, dtype=bool)  # a dot between an operand (or ``this``) and an operand
+    if n >= 3:
+        joins[1:-1] = (v[1:-1] == _DOT) & head[:-2] & (v[2:] == _OPERAND)
+    inside = joins.copy()
+    inside[1:] |= joins[:-1]  # the operand after a joining dot
+    start = np.flatnonzero(~inside)
+    end = np.append(start[1:], n)
+    view = v[start]
+    view[(end - start) > 1] = _OPERAND  # a chain (``this.x`` too) is one operand
+    return Units(view, start, end)
+
+
 def compare(query: Query, dtok: Tokens) -> Evidence | None:
     """Order-insensitive evidence that ``query`` is an edited copy of the document ``dtok``; None for
     texts too short or of too different sizes to judge this way, or a document sharing too little."""
@@ -99,28 +130,27 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
     nq, nd = len(qtok), len(dtok)
     if min(nq, nd) < MIN_QUERY_TOKENS or max(nq, nd) > MAX_SIZE_RATIO * min(nq, nd):
         return None
-    qs, grams, informative = query.memo("structure", lambda: _query_view(query))
+    qu, grams, informative, unit_informative = query.memo("structure", lambda: _query_view(query))
     if informative == 0:
         return None
     mask = query.any_common
-    ds = structure_view(dtok)
+    du = units(dtok)
     # Either text may be the larger: a copy padded with added statements and helpers holds all of its
     # original, an excerpt is held in full by its original.
-    need = max(1, int(min(informative, nd) * MIN_COVER) // K)
-    _, runs = seed_runs(grams, fp.kgrams(ds, K), qs, ds, K, need)
-    tiles = tile(runs, nq, K)
+    need = max(1, int(min(unit_informative, len(du.view)) * MIN_COVER) // K)
+    _, runs = seed_runs(grams, fp.kgrams(du.view, K), qu.view, du.view, K, need)
+    tiles = tile(runs, len(qu.view), K)
     if not tiles:
         return None
     # Each query region once (tile() also reports every other place a chosen tile matches in full).
     first: dict[int, Tile] = {}
     for t in tiles:
         first.setdefault(t.q, t)
-    chosen = sorted(first.values(), key=lambda t: t.q)
     taken = np.zeros(nq, dtype=bool)
     held = np.zeros(nd, dtype=bool)
-    for t in chosen:
-        taken[t.q : t.q + t.n] = True
-        held[t.d : t.d + t.n] = True
+    chosen = _token_tiles(sorted(first.values(), key=lambda t: t.q), qu, du, taken, held)
+    if not chosen:
+        return None
     cover = max(float((taken & ~mask).sum()) / informative, float(held.sum()) / nd)
     # The tests of what the code says run only when they decide (most candidates fail the cover).
     strings = _strings(qtok, dtok) if cover >= MIN_COVER else -1.0
@@ -128,11 +158,37 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
     return Evidence(chosen, cover, strings, consistent, int(taken.sum()))
 
 
-def _query_view(query: Query) -> tuple[npt.NDArray[np.uint64], Grams, int]:
-    """The query's structure view, its k-grams, and its informative tokens (the same for every
-    candidate: made once per query)."""
-    qs = structure_view(query.tokens)
-    return qs, Grams.of(fp.kgrams(qs, K)), int((~query.any_common).sum())
+def _query_view(query: Query) -> tuple[Units, Grams, int, int]:
+    """The query's units, their k-grams, its informative tokens and units (those whose first token no
+    boilerplate covers): the same for every candidate, made once per query."""
+    qu = units(query.tokens)
+    informative = ~query.any_common
+    return qu, Grams.of(fp.kgrams(qu.view, K)), int(informative.sum()), int(informative[qu.start].sum())
+
+
+def _token_tiles(
+    tiles: list[Tile], qu: Units, du: Units, taken: npt.NDArray[np.bool_], held: npt.NDArray[np.bool_]
+) -> list[Tile]:
+    """The tokens of tiles of units: every unit's tokens marked ``taken`` (query) and ``held``
+    (document), and as tiles of tokens the stretches where each unit spans as many tokens in both texts
+    (a chain of three tokens matched to a name of one is matched, but no token of one is another's)."""
+    out: list[Tile] = []
+    for t in tiles:
+        qs, qe = qu.start[t.q : t.q + t.n], qu.end[t.q : t.q + t.n]
+        ds, de = du.start[t.d : t.d + t.n], du.end[t.d : t.d + t.n]
+        taken[qs[0] : qe[-1]] = True
+        held[ds[0] : de[-1]] = True
+        even = (qe - qs) == (de - ds)
+        run = -1  # first unit of the current stretch of even units
+        for u in range(t.n + 1):
+            if u < t.n and even[u]:
+                if run < 0:
+                    run = u
+                continue
+            if run >= 0:
+                out.append(Tile(int(qs[run]), int(ds[run]), int(qe[u - 1] - qs[run])))
+                run = -1
+    return out
 
 
 def _strings(q: Tokens, d: Tokens) -> float:

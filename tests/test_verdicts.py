@@ -1989,3 +1989,123 @@ def test_console_programs_sharing_their_preamble_are_not_renamed_copies(
         finally:
             monkeypatch.delenv("WHENCE_BOILERPLATE")
             boilerplate.load.cache_clear()
+
+
+_RAINFALL = """import java.util.Scanner;
+
+public class Rainfall {
+    public static double average(double[] values) {
+        double sum = 0;
+        for (int i = 0; i < values.length; i++) {
+            sum += values[i];
+        }
+        return sum / values.length;
+    }
+
+    public static void main(String[] args) {
+        Scanner input = new Scanner(System.in);
+        System.out.print("How many days? ");
+        int days = input.nextInt();
+        if (days < 1) {
+            System.out.println("No days, no rain.");
+            return;
+        }
+        double[] rain = new double[days];
+        for (int i = 0; i < days; i++) {
+            System.out.print("Rain on day " + (i + 1) + " (mm): ");
+            rain[i] = input.nextDouble();
+        }
+        System.out.printf("Average: %.1f mm%n", average(rain));
+        System.out.println("Wettest day: " + (wettest(rain) + 1));
+    }
+
+    public static int wettest(double[] values) {
+        int best = 0;
+        for (int i = 1; i < values.length; i++) {
+            if (values[i] > values[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}
+"""
+# An edited copy: every literal hoisted into a constant read as `Precip.X`, names written out
+# (`java.util.Scanner`, `java.lang.System.out`), its own methods called as `Precip.mean`, renamed, its
+# methods reordered.
+_PRECIP = """public class Precip {
+    private static final String ASK = "How many days? ";
+    private static final String NONE = "No days, no rain.";
+    private static final String DAY = "Rain on day ";
+    private static final String UNIT = " (mm): ";
+    private static final String AVG = "Average: %.1f mm%n";
+    private static final String TOP = "Wettest day: ";
+    private static final int ZERO = 0;
+    private static final int ONE = 1;
+
+    public static int top(final double[] xs) {
+        int k = Precip.ZERO;
+        for (int j = Precip.ONE; j < xs.length; j++) {
+            if (xs[j] > xs[k]) {
+                k = j;
+            }
+        }
+        return k;
+    }
+
+    public static double mean(final double[] xs) {
+        double total = Precip.ZERO;
+        for (int j = Precip.ZERO; j < xs.length; j++) {
+            total += xs[j];
+        }
+        return total / xs.length;
+    }
+
+    public static void main(final java.lang.String[] argv) {
+        java.util.Scanner sc = new java.util.Scanner(System.in);
+        java.lang.System.out.print(Precip.ASK);
+        final int n = sc.nextInt();
+        if (n < Precip.ONE) {
+            java.lang.System.out.println(Precip.NONE);
+            return;
+        }
+        double[] mm = new double[n];
+        for (int j = Precip.ZERO; j < n; j++) {
+            java.lang.System.out.print(Precip.DAY + (j + Precip.ONE) + Precip.UNIT);
+            mm[j] = sc.nextDouble();
+        }
+        java.lang.System.out.printf(Precip.AVG, Precip.mean(mm));
+        java.lang.System.out.println(Precip.TOP + (Precip.top(mm) + Precip.ONE));
+    }
+}
+"""
+
+
+def test_a_dotted_chain_is_one_unit_of_the_structure_view() -> None:
+    t = fp.tokenize(b"this.count = java.util.Scanner(System.in); x = Main.LIMIT + 3; this(1);", "java")
+    u = structure.units(t)
+    # this.count | = | java.util.Scanner | ( | System | . | in | ... (`in` is a keyword of the lexer's)
+    assert u.start.tolist()[:6] == [0, 3, 4, 9, 10, 11]
+    assert u.view[0] == u.view[2] == u.view[4] == structure._OPERAND
+    assert (u.end - u.start).tolist()[:3] == [3, 1, 5]
+    assert len(u.view) == len(t) - 8  # three chains of 3, 5 and 3 tokens; `this(1)` is no chain
+
+
+def test_qualified_names_and_hoisted_literals_keep_a_copys_structure(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hoisted literal is `Precip.ASK` where the original has `"How many days? "`, `System.out` is
+    # `java.lang.System.out`: counted as one operand each, every statement keeps its shape.
+    t = fp.tokenize(_PRECIP.encode(), "java")
+    q = Query.of(t, fp.kgrams(t.exact), fp.kgrams(t.abstract), np.zeros(0, dtype=np.uint64))
+    d = fp.tokenize(_RAINFALL.encode(), "java")
+    ev = structure.compare(q, d)
+    assert ev is not None and ev.copied and ev.cover >= 0.9 and ev.strings == 1.0
+
+    # Token by token, the tiles break at each of those and hold little more than half.
+    def flat(tokens: lexer.Tokens) -> structure.Units:
+        v = structure.structure_view(tokens)
+        return structure.Units(v, np.arange(len(v)), np.arange(1, len(v) + 1))
+
+    monkeypatch.setattr(structure, "units", flat)
+    q = Query.of(t, fp.kgrams(t.exact), fp.kgrams(t.abstract), np.zeros(0, dtype=np.uint64))
+    ev = structure.compare(q, d)
+    assert ev is not None and ev.cover < 0.6 and ev.matched * 2 < len(t)
