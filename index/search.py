@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from whence.errors import InvalidInput
 
-from . import boilerplate, candidates, lexer
+from . import boilerplate, candidates, lexer, structure
 from . import fingerprint as fp
 from .align import COMMON, UNIQUE_DF, Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
@@ -48,6 +48,7 @@ from .verdict import (
     SearchResult,
     can_attribute,
     judge,
+    judge_restructured,
     unique_min,
 )
 
@@ -73,6 +74,11 @@ WEAK_CANDIDATES = 8
 #: Candidates (the best-voted) also aligned with their code alone, block comments dropped whole
 #: (:func:`.verdict.judge`'s ``code``).
 CODE_CANDIDATES = 3
+#: A whole program's query (:data:`.structure.MIN_QUERY_TOKENS` to this many tokens) that no candidate
+#: attributes also looks up every abstract k-gram its winnowing did not select, and aligns up to
+#: :data:`PROGRAM_CANDIDATES` more documents that hold them (:func:`_program_candidates`).
+PROGRAM_TOKENS = 2048
+PROGRAM_CANDIDATES = 8
 
 
 def decode_query(code: bytes | str) -> bytes:
@@ -398,6 +404,19 @@ def ranked_candidates(store: StoreReader, looked: LookedUp) -> tuple[dict[int, i
     return votes, ranked
 
 
+def _program_candidates(store: StoreReader, looked: LookedUp, seen: set[int], documents: int) -> list[int]:
+    """Documents holding the abstract k-grams of a whole program's query that its lookup did not look
+    up (every one but the winnowed), best-voted first (:func:`.candidates.rank`), those in ``seen``
+    (aligned already) aside; at most :data:`PROGRAM_CANDIDATES`."""
+    rest = np.setdiff1d(fp.kgrams(looked.query.tokens.abstract), looked.looked_up)
+    if not len(rest):
+        return []
+    post = store.postings(rest.view(np.int64), common_cap(documents), [], budget=candidates.QUERY_POSTINGS)
+    post = candidates.with_model(candidates.within_budget(post), rest)
+    votes = {d: v for d, v in post.votes().items() if d not in seen}
+    return candidates.rank(votes, store.order_keys)[:PROGRAM_CANDIDATES]
+
+
 def _unselected(qe: npt.NDArray[np.uint64], post: Postings) -> bool:
     """Whether a short query's exact k-grams ``qe`` (every one looked up, their postings ``post``) are
     held by no document, none of them boilerplate: no winnowing selected any of them."""
@@ -466,6 +485,32 @@ def _match(
         complete = [x for x in matches if x.verdict == "verbatim" and x.score >= 1.0]
         if len(complete) >= top:
             break  # the best possible answers are in: the rest cannot rank above them
+    # Nothing attributes a whole program: its heavily edited copy keeps few runs of the original's
+    # shape as long as a k-gram, and winnowing selected few of those on both sides, so the original may
+    # hold none of the k-grams looked up.  Every abstract k-gram of the query is looked up for it then.
+    if structure.MIN_QUERY_TOKENS <= len(toks) <= PROGRAM_TOKENS and not any(
+        m.verdict in ATTRIBUTING for m in matches
+    ):
+        more = _program_candidates(store, looked, {d for d, *_ in aligned}, documents)
+        ranked = [*ranked, *more]
+        extra = store.fetch(more) if more else {}
+        for d in more:
+            doc = extra.get(d)
+            if doc is None:
+                continue
+            q = lexings.get(doc.doc.language)
+            if not can_attribute(q, min_tokens):
+                continue
+            lexed = Lexed.of(doc)
+            # Only order-insensitive evidence is news here: a run in order as long as a decision needs
+            # shares a k-gram that both winnowings select (the guarantee), so its document was a
+            # candidate already.
+            # Of that, a copy whose strings decide: when names alone do (restructured-renamed, which
+            # promises less), a second look found lists of re-exported names alike (two `__init__.py`).
+            found = judge_restructured(q, lexed.tokens, lexed.code)
+            if found.evidence == "restructured":
+                matches.append(Match.of(d, found, len(q.tokens)))
+        fetched = {**fetched, **extra}
     # Nothing attributes: the best partial evidence, for a person to judge; not for a query shorter than
     # the winnowing guarantee (looked up only for its rare runs), whose partial spans are mostly noise.
     if not matches and len(toks) >= max(fp.K, min(min_tokens, fp.T)):

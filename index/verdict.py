@@ -347,16 +347,9 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         if strung:
             found.append(_judgement("near-duplicate", "shaped-strings", strung))
     best = max((j.matched for j in found), default=0)
-    if orderless and best * 2 < len(query.tokens):  # a restructured copy of the whole program?
-        ev = structure.compare(query, dtok)
-        if ev is not None and ev.copied:
-            pieces = make_spans(
-                chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common, free=query.any_free
-            )
-            # Its strings decide, or (too few strings) its names renamed consistently: kept apart, the
-            # second promises less (siblings of one generated template rename into each other alike).
-            kind = "restructured" if ev.strings >= 0 else "restructured-renamed"
-            found.append(_judgement("near-duplicate", kind, [a.span for a in pieces]))
+    # A restructured copy of the whole program?
+    if orderless and best * 2 < len(query.tokens) and (pieces := _restructured(query, dtok)) is not None:
+        found.append(pieces)
     if n >= min_tokens:
         # A renamed stretch as long as a decision needs, in a shape so common that few of its tokens
         # are informative, that keeps the members it reads and calls: the names a copier does not
@@ -379,6 +372,38 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         if exact or renamed:
             return _judgement("weak", "partial", [a.span for a in (*exact, *renamed)])
     return Judgement("none", [], 0, 0, "")
+
+
+def _restructured(query: Query, dtok: Tokens) -> Judgement | None:
+    """Order-insensitive evidence (:mod:`.structure`) that the query is a restructured copy of the whole
+    program ``dtok``, as a judgement; None when there is none."""
+    ev = structure.compare(query, dtok)
+    if ev is None or not ev.copied:
+        return None
+    pieces = make_spans(
+        chain(ev.tiles), query.tokens.exact, query.tokens, dtok, query.any_common, free=query.any_free
+    )
+    # Its strings decide, or (too few strings) its names renamed consistently: kept apart, the second
+    # promises less (siblings of one generated template rename into each other alike).
+    kind = "restructured" if ev.strings >= 0 else "restructured-renamed"
+    return _judgement("near-duplicate", kind, [a.span for a in pieces])
+
+
+def judge_restructured(
+    query: Query, dtok: Tokens, code: Callable[[], Tokens | None] | None = None
+) -> Judgement:
+    """Only the order-insensitive part of :func:`judge`: a restructured copy of the whole program, judged
+    against the document as it is and, when ``code`` gives them, its code's tokens (the better kept);
+    ``none`` when neither is one.  For documents that no shared k-gram in order made candidates (an
+    ordered run long enough to decide shares one that both winnowings select)."""
+    best = Judgement("none", [], 0, 0, "")
+    for toks in (dtok, code() if code is not None else None):
+        if toks is None:
+            continue
+        found = _restructured(query, toks)
+        if found is not None and found.matched > best.matched:
+            best = found._replace(agreed=agreed_tokens(found.spans, query.tokens, toks))
+    return best
 
 
 def _attested(query: Query, view: View = "exact") -> bool:

@@ -2109,3 +2109,101 @@ def test_qualified_names_and_hoisted_literals_keep_a_copys_structure(monkeypatch
     q = Query.of(t, fp.kgrams(t.exact), fp.kgrams(t.abstract), np.zeros(0, dtype=np.uint64))
     ev = structure.compare(q, d)
     assert ev is not None and ev.cover < 0.6 and ev.matched * 2 < len(t)
+
+
+_CYLINDER = """import java.util.Scanner;
+
+/** Volume and surface of a cylinder. */
+public class Cylinder {
+
+    public static double volume(double radius, double height) {
+        return Math.PI * radius * radius * height;
+    }
+
+    public static double surface(double radius, double height) {
+        return 2 * Math.PI * radius * (radius + height);
+    }
+
+    public static void main(String[] args) {
+        Scanner input = new Scanner(System.in);
+        System.out.print("Radius: ");
+        double radius = input.nextDouble();
+        System.out.print("Height: ");
+        double height = input.nextDouble();
+        if (radius <= 0 || height <= 0) {
+            System.out.println("Both must be positive.");
+        } else {
+            System.out.printf("Volume: %.3f%n", volume(radius, height));
+            System.out.printf("Surface: %.3f%n", surface(radius, height));
+        }
+        input.close();
+    }
+}
+"""
+# An obfuscated variant of it (scripts/eval/programs.py's obfuscate, seeded): literals hoisted, a static
+# import, names written out, methods reordered, everything renamed.
+_PUT1 = """/* Programming lab 7
+ * Author: student 199
+ */
+package net.done.mat70;
+
+import static java.lang.System.out;
+
+public class Put1 {
+  private static final String amountData = "Radius: ";
+  private static final String elemCheck = "Height: ";
+  private static final int step8 = 0;
+  private static final String resFlag = "Both must be positive.";
+  private static final String showCell = "Volume: %.3f%n";
+  private static final String valueRight = "Surface: %.3f%n";
+  private static final int result2 = 2;
+
+
+  public static void main(String[] itemNode) {
+    java.util.Scanner kb;
+    boolean key1;
+    kb = new java.util.Scanner(System.in);
+    System.out.print(amountData);
+    double workerData = kb.nextDouble();
+    out.print(elemCheck);
+    double add6 = kb.nextDouble();
+    if (workerData <= step8 || step8 >= add6) {
+      out.println(resFlag);
+    } else {
+      key1 = false;
+      out.printf(showCell, sumHelper(workerData, add6));
+      out.printf(valueRight, accElem(workerData, add6));
+    }
+    kb.close();
+  }
+
+  public static double accElem(double workerData, double add6) {
+    return Math.PI * result2 * workerData * (add6 + workerData);
+  }
+
+  public static double sumHelper(double workerData, double add6) {
+    return Math.PI * workerData * workerData * add6;
+  }
+}
+"""
+
+
+def test_a_whole_programs_copy_whose_original_no_winnowed_kgram_nominates_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The variant keeps few runs of the original's shape as long as a k-gram, and winnowing selected
+    # none of those on both sides: the original was no candidate.  A whole program that nothing
+    # attributes also looks up every abstract k-gram, and aligns the documents holding them for
+    # order-insensitive evidence.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Cylinder.java").write_text(_CYLINDER)
+    for name in ("bisect.py", "textwrap.py"):
+        shutil.copy(STDLIB / name, src)
+    _build(src, tmp_path / "i.sqlite", "example/course")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, _PUT1)
+        assert _found(res)[:1] == [("Cylinder.java", "near-duplicate")]
+        assert res.matches[0].evidence == "restructured"
+        monkeypatch.setattr(search, "PROGRAM_CANDIDATES", 0)
+        assert search.search(st, _PUT1).verdict == "none"
