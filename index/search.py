@@ -407,14 +407,27 @@ def ranked_candidates(store: StoreReader, looked: LookedUp) -> tuple[dict[int, i
 def _program_candidates(store: StoreReader, looked: LookedUp, seen: set[int], documents: int) -> list[int]:
     """Documents holding the abstract k-grams of a whole program's query that its lookup did not look
     up (every one but the winnowed), best-voted first (:func:`.candidates.rank`), those in ``seen``
-    (aligned already) aside; at most :data:`PROGRAM_CANDIDATES`."""
+    (aligned already) and those too small or too large to compare with it aside; at most
+    :data:`PROGRAM_CANDIDATES`."""
     rest = np.setdiff1d(fp.kgrams(looked.query.tokens.abstract), looked.looked_up)
     if not len(rest):
         return []
     post = store.postings(rest.view(np.int64), common_cap(documents), [], budget=candidates.QUERY_POSTINGS)
     post = candidates.with_model(candidates.within_budget(post), rest)
     votes = {d: v for d, v in post.votes().items() if d not in seen}
-    return candidates.rank(votes, store.order_keys)[:PROGRAM_CANDIDATES]
+    ranked = candidates.rank(votes, store.order_keys)
+    # Only a document of comparable size can be judged so (structure.compare): the others' texts are
+    # not read (a k-gram of a small program's shape is also held by files fifty times its size).
+    n = len(looked.query.tokens)
+    sizes = store.documents(ranked)
+    fits = [
+        d
+        for d in ranked
+        if d in sizes
+        and sizes[d].tokens >= structure.MIN_QUERY_TOKENS
+        and max(n, sizes[d].tokens) <= structure.MAX_SIZE_RATIO * min(n, sizes[d].tokens)
+    ]
+    return fits[:PROGRAM_CANDIDATES]
 
 
 def _unselected(qe: npt.NDArray[np.uint64], post: Postings) -> bool:
