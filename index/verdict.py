@@ -89,31 +89,33 @@ def unique_min(min_tokens: int = MIN_MATCH_TOKENS) -> int:
 #: are in ``docs/search.md``).  A match's ``confidence`` is its kind's figure, the same on every store
 #: and at every index size, since nothing in it depends on either.
 EVIDENCE: dict[str, tuple[str, float]] = {
+    # Measured again with the lab tasks' independent solutions among the negatives (issue 14): solutions
+    # an assignment's dictated prompts and messages make alike, whose windows hold the original's lines
+    # token for token (``short-rare-run``), in its shape with its strings (``shaped-strings``,
+    # ``restructured``) or its members (``renamed-members``).  Each figure is the pooled share of that
+    # recipe where it fell below the one recorded before; the others hold.
     "exact-run": ("an unbroken run of the same tokens, at least the minimum match size", 0.999),
-    "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.998),
-    # (none wrong of 346: the figure is the rule of three's bound, 1 - 3/n)
+    "short-rare-run": ("a short query's unbroken run below the minimum, every k-gram rare", 0.984),
+    # (none wrong of 346: the figure is the rule of three's bound, 1 - 3/n; none of 665 since)
     "short-unique-run": ("a short query held whole by one document and no other", 0.991),
     "short-unique-renamed": ("a short query's run renamed one to one, in a shape one document has", 0.975),
-    "edited": ("runs of the same tokens joined over changed tokens", 0.95),
-    "renamed": ("the same code with identifiers renamed consistently", 0.991),
-    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.962),
+    "edited": ("runs of the same tokens joined over changed tokens", 0.75),
+    "renamed": ("the same code with identifiers renamed consistently", 0.985),
+    "short-rare-renamed": ("a short query's rare run below the minimum, renamed consistently", 0.958),
     # (none wrong of 17, over seeds 1, 2, 5 and 7: the rule of three's bound; seeds 1 and 2 alone had 11)
     "short-renamed-strings": ("a short query's run below the minimum, renamed, keeping its strings", 0.82),
-    # (none wrong of 20 over Python seeds 1, 2, 3 and 5, all languages seed 2 and `--files 300` seed 2:
-    # the rule of three's bound)
-    "short-renamed-members": ("a short query's run below the minimum, renamed, keeping its members", 0.85),
-    # (none wrong of 14 over Python seeds 1, 2 and 3 and all languages seeds 1 and 2: the rule of three's
-    # bound)
-    "renamed-members": ("a renamed span in a boilerplate shape, keeping its members", 0.79),
-    # (restructured: none wrong of 493, the rule of three's bound; with restructured-renamed, 96.6 % of
-    # 553 when the two were one kind)
-    "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.994),
+    # (one wrong of two: an independent solution's window; none wrong of 20 before)
+    "short-renamed-members": ("a short query's run below the minimum, renamed, keeping its members", 0.5),
+    "renamed-members": ("a renamed span in a boilerplate shape, keeping its members", 0.462),
+    # (restructured: 95.5 % of 802, the wrong ones independent solutions of the lab tasks; none wrong of
+    # 493 before them)
+    "restructured": ("a whole program's pieces, reordered and restructured, with its strings", 0.955),
     "restructured-renamed": ("a whole program's pieces, reordered, few strings, names renamed alike", 0.695),
-    # (these two: none wrong of 25 and of 79 over Python seeds 1-7, all languages seed 1 and `--files
-    # 300` seed 1: the rule of three's bound)
+    # (none wrong of 25 over Python seeds 1-7, all languages seed 1 and `--files 300` seed 1: the rule of
+    # three's bound)
     "short-shaped-run": ("a short query's run of the same tokens in a template's shape, its strings", 0.88),
-    "shaped-strings": ("a short query's run in a template's shape, keeping its strings", 0.962),
-    "partial": ("a shared region below the minimum match size: for a person to judge", 0.338),
+    "shaped-strings": ("a short query's run in a template's shape, keeping its strings", 0.516),
+    "partial": ("a shared region below the minimum match size: for a person to judge", 0.268),
 }
 
 
