@@ -9,7 +9,6 @@ independent solution of the same task, and a README.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import itertools
 import json
 import re
@@ -32,6 +31,7 @@ from whence.index.align import Query, view_spans
 from whence.index.stores import open_store
 from whence.index.stores.base import Postings
 from whence.index.stores.sqlite import SQLiteStore
+from whence_dev import idioms
 
 from .mutations import rename
 
@@ -1946,12 +1946,7 @@ public class SumOfDigits {
 
 
 def _idiom_shapes() -> npt.NDArray[np.uint64]:
-    """The abstract k-grams of the console-idioms grammar (``scripts/corpus/idioms.py``)."""
-    path = Path(__file__).resolve().parents[1] / "scripts" / "corpus" / "idioms.py"
-    spec = importlib.util.spec_from_file_location("idioms", path)
-    assert spec is not None and spec.loader is not None
-    idioms = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(idioms)
+    """The abstract k-grams of the console-idioms grammar (``whence_dev.idioms``)."""
     texts = idioms.texts()
     return np.unique(np.concatenate([fp.kgrams(fp.tokenize(t.encode(), "java").abstract) for t in texts]))
 
@@ -1961,7 +1956,7 @@ def test_console_programs_sharing_their_preamble_are_not_renamed_copies(
 ) -> None:
     # In an index of a few files, a console program's preamble (main, a Scanner on System.in, a prompt,
     # a number read and checked) is held by one document and looked as specific as an algorithm: another
-    # task's program was its renamed copy.  The shipped model lists those shapes (scripts/corpus/
+    # task's program was its renamed copy.  The shipped model lists those shapes (whence_dev/
     # idioms.py); a renamed copy of the whole program is still one.
     src = tmp_path / "src"
     src.mkdir()

@@ -25,7 +25,7 @@ those of each text with its list markers written the other ways copies write the
 ``-`` or nothing: GitHub's BSD-3 template bullets its conditions, SPDX's numbers them).
 
 With ``--idioms``, the abstract view's k-grams of Java console programs' preambles are added, written
-out from a grammar (``scripts/corpus/idioms.py``: a head, a ``Scanner`` or ``BufferedReader`` on
+out from a grammar (``whence_dev/idioms.py``: a head, a ``Scanner`` or ``BufferedReader`` on
 ``System.in``, prompted reads, the check or loop that follows): the corpus here is libraries, which read
 no console, and The Stack's coursework repeats these shapes in countless places.
 
@@ -53,10 +53,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import idioms
 import numpy as np
 
 from whence.index import boilerplate, fingerprint, lexer
+from whence_dev import idioms
 from whence_dev.corpus import gather, read_bytes
 from whence_dev.headers import header_prose
 
@@ -85,7 +85,7 @@ def main() -> int:
     ap.add_argument(
         "--idioms",
         action="store_true",
-        help="add the abstract k-grams of Java console programs' preambles (scripts/corpus/idioms.py)",
+        help="add the abstract k-grams of Java console programs' preambles (whence_dev/idioms.py)",
     )
     ap.add_argument(
         "--no-line-comments",
