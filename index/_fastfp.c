@@ -16,8 +16,8 @@
  *   kgrams(tokens: u64[], k) -> u64[max(0, n - k + 1)]
  *   winnow(hashes: u64[], w) -> u32[] positions
  *   minhash(values: u64[], a: u32[], b: u32[]) -> u32[len(a)]
- *   index_fingerprint(data, k, w, a, b, syntax, code_syntax=None, tiny=0, dense=0, salt=0, lines=0)
- *       -> (hashes, signature, ntokens)
+ *   index_fingerprint(data, k, w, a, b, syntax, code_syntax=None, tiny=0, dense=0, salt=0, lines=0,
+ *                     shape_salt=0) -> (hashes, signature, ntokens)
  *   seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs: i64[])
  *   tile(runs: i64[], nq, k) -> i64[] tiles
  *   sort_pairs(hashes: i64[], docs: u32[]) -> (i64[], u32[])   (postings by hash, then document)
@@ -25,7 +25,7 @@
  *
  * LEXER_VERSION is the lexer.LEXER_VERSION these tables and rules implement, INTERFACE the version of
  * these functions' arguments and results (fingerprint.KERNEL_INTERFACE; 2: index_fingerprint's
- * code_syntax and tiny; 3: its dense and salt; 4: its lines): index/fingerprint.py uses a kernel only when both match and it has every
+ * code_syntax and tiny; 3: its dense and salt; 4: its lines; 5: its shape_salt): index/fingerprint.py uses a kernel only when both match and it has every
  * function above (an older build is not used).
  */
 
@@ -33,7 +33,7 @@
 /* The lexer version this kernel implements (index/lexer.py LEXER_VERSION; tests/test_fastfp.py). */
 #define FP_LEXER_VERSION 5
 /* The version of the functions' arguments and results (fingerprint.KERNEL_INTERFACE). */
-#define FP_INTERFACE 4
+#define FP_INTERFACE 5
 #include <Python.h>
 
 #include <stdint.h>
@@ -1657,11 +1657,12 @@ FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
  * alone lexed with code_sx (fingerprint.code_hashes); for a text of at least `tiny` and fewer than `dense`
  * tokens, also every exact k-gram not among those, xor `salt` (fingerprint.dense_keys), and for one of
  * at least `dense` and fewer than `lines` tokens those of them that begin a line (their first token on a
- * line after the previous token's last); sig the MinHash of the winnowed exact k-grams of the text (all
+ * line after the previous token's last); with `shape_salt`, a text of `tiny` to `dense` tokens also every
+ * abstract k-gram not among the hashes above, xor `shape_salt` (fingerprint.shape_keys); sig the MinHash of the winnowed exact k-grams of the text (all
  * 0xFFFFFFFF if none). */
 static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, const syntax_t *code_sx,
                          Py_ssize_t k, Py_ssize_t w, Py_ssize_t tiny, Py_ssize_t dense, Py_ssize_t lines,
-                         uint64_t salt,
+                         uint64_t salt, uint64_t shape_salt,
                          const uint32_t *a, const uint32_t *b, Py_ssize_t nperm, uint32_t *sig,
                          uint64_t **hashes, Py_ssize_t *nhashes, Py_ssize_t *ntokens)
 {
@@ -1721,12 +1722,13 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         /* The exact k-grams the hashes above leave out, under their dense keys (a text of `dense` tokens
          * and more: those that begin a line): sel grows to hold them all, and the sort's scratch with it. */
         const int every = st.t < dense;
+        const int shapes = every && shape_salt != 0;
         Py_ssize_t extra = 0;
-        uint64_t *more = PyMem_RawRealloc(sel, (size_t)(u + m) * 8), *scratch;
+        uint64_t *more = PyMem_RawRealloc(sel, (size_t)(u + 2 * m) * 8), *scratch;
         if (more == NULL)
             goto done;
         sel = more;
-        scratch = PyMem_RawRealloc(kg, (size_t)(u + m) * 8);
+        scratch = PyMem_RawRealloc(kg, (size_t)(u + 2 * m) * 8);
         if (scratch == NULL)
             goto done;
         kg = scratch;
@@ -1738,6 +1740,14 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             at = lower_bound(sel, u, kg[i]);
             if (at == u || sel[at] != kg[i])
                 sel[u + extra++] = kg[i] ^ salt;
+        }
+        if (shapes) { /* the abstract k-grams the hashes above leave out, under their shape keys */
+            kgrams_impl(st.abstract, m, k, kg);
+            for (i = 0; i < m; i++) {
+                Py_ssize_t at = lower_bound(sel, u, kg[i]);
+                if (at == u || sel[at] != kg[i])
+                    sel[u + extra++] = kg[i] ^ shape_salt;
+            }
         }
         u = sort_unique_u64(sel, u + extra, kg);
     }
@@ -1757,20 +1767,20 @@ done:
 static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"data", "k",     "w",     "a",    "b",     "syntax",
-                             "code_syntax", "tiny", "dense", "salt", "lines", NULL};
+                             "code_syntax", "tiny", "dense", "salt", "lines", "shape_salt", NULL};
     Py_buffer buf, av, bv;
     PyObject *aobj, *bobj, *sigobj = NULL, *hobj = NULL, *res = NULL;
     Py_ssize_t k, w, na, nb, nh = 0, nt = 0, sxlen, code_len = 0, tiny = 0, dense = 0, lines = 0;
-    unsigned long long salt = 0;
+    unsigned long long salt = 0, shape_salt = 0;
     const char *sxbytes, *code_bytes = NULL;
     syntax_t sx, code_sx;
     uint64_t *hashes = NULL;
     int rc;
     (void)self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOOy#|z#nnKn:index_fingerprint", kwlist, &buf, &k, &w,
-                                     &aobj, &bobj, &sxbytes, &sxlen, &code_bytes, &code_len, &tiny, &dense,
-                                     &salt, &lines))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOOy#|z#nnKnK:index_fingerprint", kwlist, &buf, &k,
+                                     &w, &aobj, &bobj, &sxbytes, &sxlen, &code_bytes, &code_len, &tiny, &dense,
+                                     &salt, &lines, &shape_salt))
         return NULL;
     if (parse_syntax((const unsigned char *)sxbytes, sxlen, &sx) < 0 ||
         (code_bytes != NULL && parse_syntax((const unsigned char *)code_bytes, code_len, &code_sx) < 0)) {
@@ -1803,7 +1813,8 @@ static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *
         goto release_b;
     Py_BEGIN_ALLOW_THREADS
     rc = index_fp_impl((const unsigned char *)buf.buf, buf.len, &sx, code_bytes != NULL ? &code_sx : NULL, k, w,
-                       tiny, dense, lines, (uint64_t)salt, (const uint32_t *)av.buf, (const uint32_t *)bv.buf, na,
+                       tiny, dense, lines, (uint64_t)salt, (uint64_t)shape_salt, (const uint32_t *)av.buf,
+                       (const uint32_t *)bv.buf, na,
                        (uint32_t *)PyBytes_AS_STRING(sigobj), &hashes, &nh, &nt);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
@@ -2327,13 +2338,15 @@ static PyMethodDef fastfp_methods[] = {
      "uint32 signature: for each permutation p, min over values v of a[p] * fmix32(v & 0xFFFFFFFF) + b[p]\n"
      "(mod 2**32), starting from 0xFFFFFFFF (datasketch's affine32 scheme)."},
     {"index_fingerprint", (PyCFunction)(void (*)(void))fp_index_fingerprint, METH_VARARGS | METH_KEYWORDS,
-     "index_fingerprint(data, k, w, a, b, syntax, code_syntax=None, tiny=0, dense=0, salt=0, lines=0)\n"
+     "index_fingerprint(data, k, w, a, b, syntax, code_syntax=None, tiny=0, dense=0, salt=0, lines=0,\n"
+     "                  shape_salt=0)\n"
      "    -> (hashes, signature, ntokens)\n\n"
      "What ingestion keeps of one file, in one call without the GIL (fingerprint.index_fingerprint): the\n"
      "sorted distinct winnowed k-gram hashes of both views (every k-gram of a text under tiny tokens), and\n"
      "with code_syntax (the code-only profile) those of the text's code alone when it has block comments,\n"
      "and for a text of tiny to dense tokens its other exact k-grams xor salt (their dense keys), for one\n"
-     "of dense to lines tokens those of them that begin a line, as uint64 bytes; the MinHash of the\n"
+     "of dense to lines tokens those of them that begin a line, with shape_salt a tiny-to-dense text's\n"
+     "other abstract k-grams xor shape_salt, as uint64 bytes; the MinHash of the\n"
      "winnowed exact k-grams (uint32 bytes); the token count."},
     {"seed_runs", (PyCFunction)(void (*)(void))fp_seed_runs, METH_VARARGS | METH_KEYWORDS,
      "seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs)\n\n"

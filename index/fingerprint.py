@@ -52,8 +52,8 @@ KERNEL_FUNCTIONS = (
 
 #: The version of the kernel's arguments and results this code calls it with (its ``INTERFACE``; a
 #: kernel without one is 1).  2: ``index_fingerprint`` takes ``code_syntax`` and ``tiny``; 3: ``dense``
-#: and ``salt``; 4: ``lines``.
-KERNEL_INTERFACE = 4
+#: and ``salt``; 4: ``lines``; 5: ``shape_salt``.
+KERNEL_INTERFACE = 5
 
 
 def _stale(kernel: object) -> str | None:
@@ -107,6 +107,12 @@ DENSE_TOKENS = 256
 #: eight, about 13 % more postings for files under 2,048 tokens (docs/fingerprints.md).
 LINE_TOKENS = 2048
 _DENSE_SALT = np.uint64(0x9F3B5A1CD2E47B61)
+#: A small text (:data:`DENSE_TOKENS`) also keeps its abstract k-grams that none of its other hashes is,
+#: under :func:`shape_keys`: read only by a whole program's second look (``search._program_candidates``),
+#: which wants any document sharing a piece of the query's shape and judges it by order-insensitive
+#: evidence alone.  Never counted for a short query's rarity: among small files alone, a common shape
+#: passes for a unique one.
+_SHAPE_SALT = np.uint64(0x5C2E8D71A4B3F096)
 #: MinHash permutations and LSH banding (bands * rows == NUM_PERM).
 NUM_PERM = 64
 BANDS = 8
@@ -402,6 +408,12 @@ def dense_keys(exact: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return exact ^ _DENSE_SALT
 
 
+def shape_keys(abstract: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The keys under which a small text's abstract k-grams ``abstract`` that winnowing did not select
+    are indexed (:data:`_SHAPE_SALT`)."""
+    return abstract ^ _SHAPE_SALT
+
+
 def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerprint:
     """The parts of :func:`fingerprint` that go into the index, in one native call when available; a
     text with block comments also gives the hashes of its code alone (:func:`code_hashes`), a small one
@@ -420,6 +432,7 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
             DENSE_TOKENS,
             int(_DENSE_SALT),
             LINE_TOKENS,
+            int(_SHAPE_SALT),
         )
         hashes = np.frombuffer(h, dtype=np.uint64).view(np.int64)
         return IndexFingerprint(hashes, np.frombuffer(sig, dtype=np.uint32), ntok)
@@ -430,12 +443,15 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
         hashes = np.union1d(hashes.view(np.uint64), code.view(np.uint64)).view(np.int64)
     n = len(f.tokens)
     if n >= TINY_TOKENS and (n < DENSE_TOKENS or n < LINE_TOKENS):
+        selected = hashes.view(np.uint64)
         kgrams = f.exact_kgrams
         if n >= DENSE_TOKENS:  # those that begin a line
             t, m = f.tokens, len(kgrams)
             kgrams = kgrams[np.r_[True, t.line_start[1:m] > t.line_end[: m - 1]]]
-        rest = np.setdiff1d(kgrams, hashes.view(np.uint64))
-        hashes = np.union1d(hashes.view(np.uint64), dense_keys(rest)).view(np.int64)
+        keys = [dense_keys(np.setdiff1d(kgrams, selected))]
+        if n < DENSE_TOKENS:  # a small text's shape
+            keys.append(shape_keys(np.setdiff1d(f.abstract_kgrams, selected)))
+        hashes = np.union1d(selected, np.concatenate(keys)).view(np.int64)
     return IndexFingerprint(hashes, f.signature, len(f.tokens))
 
 

@@ -406,10 +406,12 @@ def ranked_candidates(store: StoreReader, looked: LookedUp) -> tuple[dict[int, i
 
 def _program_candidates(store: StoreReader, looked: LookedUp, seen: set[int], documents: int) -> list[int]:
     """Documents holding the abstract k-grams of a whole program's query that its lookup did not look
-    up (every one but the winnowed), best-voted first (:func:`.candidates.rank`), those in ``seen``
-    (aligned already) and those too small or too large to compare with it aside; at most
-    :data:`PROGRAM_CANDIDATES`."""
-    rest = np.setdiff1d(fp.kgrams(looked.query.tokens.abstract), looked.looked_up)
+    up (every one but the winnowed; a small file's under their shape keys too), best-voted first
+    (:func:`.candidates.rank`), those in ``seen`` (aligned already) and those too small or too large to
+    compare with it aside; at most :data:`PROGRAM_CANDIDATES`."""
+    shape = np.unique(fp.kgrams(looked.query.tokens.abstract))
+    # ... and a small file's other abstract k-grams, under their shape keys (fingerprint.shape_keys)
+    rest = np.concatenate((np.setdiff1d(shape, looked.looked_up), fp.shape_keys(shape)))
     if not len(rest):
         return []
     post = store.postings(rest.view(np.int64), common_cap(documents), [], budget=candidates.QUERY_POSTINGS)
@@ -500,9 +502,13 @@ def _match(
             break  # the best possible answers are in: the rest cannot rank above them
     # Nothing attributes a whole program: its heavily edited copy keeps few runs of the original's
     # shape as long as a k-gram, and winnowing selected few of those on both sides, so the original may
-    # hold none of the k-grams looked up.  Every abstract k-gram of the query is looked up for it then.
-    if structure.MIN_QUERY_TOKENS <= len(toks) <= PROGRAM_TOKENS and not any(
-        m.verdict in ATTRIBUTING for m in matches
+    # hold none of the k-grams looked up.  Every abstract k-gram of the query is looked up for it then,
+    # if the query is code by its clues (a license's prose shares pieces of shape with code, and three
+    # quoted words with a module's strings).
+    if (
+        structure.MIN_QUERY_TOKENS <= len(toks) <= PROGRAM_TOKENS
+        and not any(m.verdict in ATTRIBUTING for m in matches)
+        and lexer.guess_language(raw) is not None
     ):
         more = _program_candidates(store, looked, {d for d, *_ in aligned}, documents)
         ranked = [*ranked, *more]

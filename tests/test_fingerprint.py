@@ -206,17 +206,22 @@ def test_double_dash_comments() -> None:
 
 
 def test_a_small_text_keeps_its_other_exact_kgrams_under_dense_keys() -> None:
-    # 64 to 255 tokens: the winnowed hashes of both views, and the exact k-grams that winnowing did not
-    # select under their dense keys (none of which is a hash the index holds otherwise).
+    # 64 to 255 tokens: the winnowed hashes of both views, the exact k-grams that winnowing did not select
+    # under their dense keys and the abstract ones under their shape keys (none of which is a hash the
+    # index holds otherwise).
     small = b"".join(b"def f%d(x):\n    return x * %d + g(x)\n\n" % (i, i) for i in range(12))
     whole = fp.fingerprint(small)
     assert fp.TINY_TOKENS <= len(whole.tokens) < fp.DENSE_TOKENS
     winnowed = whole.index_hashes().view(np.uint64)
     rest = np.setdiff1d(whole.exact_kgrams, winnowed)
-    assert len(rest) > len(winnowed) // 2  # winnowing left most of them out
+    shapes = np.setdiff1d(whole.abstract_kgrams, winnowed)
+    assert len(rest) > len(winnowed) // 2 and len(shapes)  # winnowing left most of them out
     held = fp.index_fingerprint(small).hashes.view(np.uint64)
-    assert sorted(held.tolist()) == sorted([*winnowed.tolist(), *fp.dense_keys(rest).tolist()])
+    keys = [*fp.dense_keys(rest).tolist(), *fp.shape_keys(shapes).tolist()]
+    assert sorted(held.tolist()) == sorted({*winnowed.tolist(), *keys})
     assert not np.intersect1d(fp.dense_keys(rest), winnowed).size
+    assert not np.intersect1d(fp.shape_keys(shapes), winnowed).size
+    assert not np.intersect1d(fp.shape_keys(shapes), fp.dense_keys(rest)).size
     # A text of 2,048 tokens and more, or under 64, keeps none (256 to 2,047: below).
     for text in (small * 12, b"def f(x):\n    return x * 2 + g(x)\n"):
         assert len(fp.tokenize(text)) >= fp.LINE_TOKENS or len(fp.tokenize(text)) < fp.TINY_TOKENS

@@ -2202,3 +2202,72 @@ def test_a_whole_programs_copy_whose_original_no_winnowed_kgram_nominates_is_fou
         assert res.matches[0].evidence == "restructured"
         monkeypatch.setattr(search, "PROGRAM_CANDIDATES", 0)
         assert search.search(st, _PUT1).verdict == "none"
+
+
+# Another obfuscated variant of _CYLINDER (the same obfuscator, another seed).
+_BARREL = """package com.process.helper27;
+
+import java.util.*;
+import static java.lang.System.out;
+
+public class CLlII0 {
+    private static final int I0OII0 = 2;
+    private static final String Il0O = "Radius: ";
+    private static final String IIlOl = "Height: ";
+    private static final int I0lO1 = 0;
+    private static final int _l01O11 = 8;
+    private static final String l0l0 = "Both must be positive.";
+    private static final String l0OlI = "Volume: %.3f%n";
+    private static final String OllI = "Surface: %.3f%n";
+
+
+    public static double O0O01(double l11IlOI, double ll1O) {
+        double _IO0I;
+        _IO0I = ll1O;
+        return I0OII0 * Math.PI * l11IlOI * (l11IlOI + ll1O);
+    }
+
+    public static double lOI0(double l11IlOI, double ll1O) {
+        return Math.PI * l11IlOI * l11IlOI * ll1O;
+    }
+
+    public static void main(String[] _0llI1O) {
+        double l11IlOI;
+        Scanner stdin;
+        stdin = new Scanner(System.in);
+        int lll0I0;
+        out.print(Il0O);
+        l11IlOI = stdin.nextDouble();
+        out.print(IIlOl);
+        double ll1O = stdin.nextDouble();
+        if (I0lO1 >= l11IlOI || ll1O <= I0lO1) {
+            lll0I0 = _l01O11;
+            out.println(l0l0);
+        } else {
+            out.printf(l0OlI, lOI0(l11IlOI, ll1O));
+            out.printf(OllI, O0O01(l11IlOI, ll1O));
+        }
+        stdin.close();
+    }
+}
+
+"""
+
+
+def test_a_small_originals_shape_keys_find_a_copy_none_of_its_winnowed_kgrams_nominates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The variant holds none of the abstract k-grams the original's winnowing selected: a small file's
+    # other abstract k-grams, kept under their shape keys, are what its second look finds it by.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Cylinder.java").write_text(_CYLINDER)
+    for name in ("bisect.py", "textwrap.py"):
+        shutil.copy(STDLIB / name, src)
+    _build(src, tmp_path / "i.sqlite", "example/course")
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, _BARREL)
+        assert _found(res)[:1] == [("Cylinder.java", "near-duplicate")]
+        assert res.matches[0].evidence == "restructured"
+        monkeypatch.setattr(fp, "shape_keys", lambda abstract: abstract[:0])
+        assert search.search(st, _BARREL).verdict == "none"
