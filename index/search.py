@@ -78,7 +78,7 @@ CODE_CANDIDATES = 3
 #: attributes also looks up every abstract k-gram its winnowing did not select, and aligns up to
 #: :data:`PROGRAM_CANDIDATES` more documents that hold them (:func:`_program_candidates`).
 PROGRAM_TOKENS = 2048
-PROGRAM_CANDIDATES = 8
+PROGRAM_CANDIDATES = 3
 
 
 def decode_query(code: bytes | str) -> bytes:
