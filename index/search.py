@@ -409,7 +409,7 @@ def _program_candidates(store: StoreReader, looked: LookedUp, seen: set[int], do
     up (every one but the winnowed; a small file's under their shape keys too), best-voted first
     (:func:`.candidates.rank`), those in ``seen`` (aligned already) and those too small or too large to
     compare with it aside; at most :data:`PROGRAM_CANDIDATES`."""
-    shape = np.unique(fp.kgrams(looked.query.tokens.abstract))
+    shape = np.unique(looked.query.abstract.kgrams)
     # ... and a small file's other abstract k-grams, under their shape keys (fingerprint.shape_keys)
     rest = np.concatenate((np.setdiff1d(shape, looked.looked_up), fp.shape_keys(shape)))
     if not len(rest):

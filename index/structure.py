@@ -31,7 +31,7 @@ import xxhash
 
 from . import fingerprint as fp
 from . import lexer
-from .align import Grams, Query, Tile, seed_runs, tile, tile_positions
+from .align import _DOT, Grams, Query, Tile, seed_runs, tile, tile_positions
 from .lexer import Tokens
 
 #: Smallest query that order-insensitive evidence is looked for in.
@@ -61,7 +61,6 @@ _OPERANDS = np.array(
 _OPERAND = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
 _STRING = np.uint64(lexer.CLASS_HASH[lexer.STRING])
 _IDENT = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
-_DOT = np.uint64(xxhash.xxh64_intdigest(b".", lexer.SEED_EXACT))
 _THIS = np.uint64(xxhash.xxh64_intdigest(b"this", lexer.SEED_EXACT))
 
 

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 import xxhash
 from click.testing import CliRunner
@@ -79,6 +78,18 @@ def _build(src: Path, path: Path, repo: str, license: str = "MIT") -> None:
     """A SQLite index at ``path`` of the files under ``src``, as one repository under one license."""
     with open_store(path, create=True) as st:
         ingest.build(st, ingest.sources([src], repo=repo, licenses=[license]), workers=1)
+
+
+def _index_one(tmp_path: Path, name: str, text: str, repo: str) -> Path:
+    """A SQLite index (``tmp_path / "i.sqlite"``) of one file ``name`` holding ``text`` and two standard
+    library modules unrelated to it, as :func:`_build` makes it."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / name).write_text(text)
+    for module in ("bisect.py", "textwrap.py"):
+        shutil.copy(STDLIB / module, src)
+    _build(src, tmp_path / "i.sqlite", repo)
+    return tmp_path / "i.sqlite"
 
 
 def _found(res: search.SearchResult) -> list[tuple[str, str]]:
@@ -1000,13 +1011,10 @@ def test_compiled_enumeration_with_other_strings_is_not_a_renamed_copy(
 ) -> None:
     # Every compiled enumeration has this shape and the values 0, 1, 2, ...: another one, whose strings
     # all differ, agrees on its numbers and renames its one name consistently, but says other things.
-    src = tmp_path / "src"
-    src.mkdir()
     codes = ["Continue", "SwitchingProtocols", "Processing", "EarlyHints", "Accepted", "Created", "Found"]
-    (src / "status.js").write_text('"use strict";\n' + _compiled_enum("StatusCode", codes))
-    for name in ("bisect.py", "textwrap.py"):
-        shutil.copy(STDLIB / name, src)
-    _build(src, tmp_path / "i.sqlite", "example/enums")
+    _index_one(
+        tmp_path, "status.js", '"use strict";\n' + _compiled_enum("StatusCode", codes), "example/enums"
+    )
     kinds = ["Unknown", "Declaration", "Reference", "Definition", "Implementation", "TypeAlias", "Module"]
     other = _compiled_enum("SymbolKind", kinds)
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
@@ -1039,12 +1047,12 @@ def test_strings_kept_only_where_boilerplate_covers_them_are_not_kept(
     # the shape of every line; all their own strings differ.  A kept string that boilerplate covers
     # says nothing of which module a span is.  The model lists the preamble alone (the shipped one
     # also lists much of the re-exports' shape, which refuses this pair on its own).
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "ip-address.js").write_text(_reexports({"./ipv4": ["Address4"], "./ipv6": ["Address6", "v6"]}))
-    for name in ("bisect.py", "textwrap.py"):
-        shutil.copy(STDLIB / name, src)
-    _build(src, tmp_path / "i.sqlite", "example/modules")
+    _index_one(
+        tmp_path,
+        "ip-address.js",
+        _reexports({"./ipv4": ["Address4"], "./ipv6": ["Address6", "v6"]}),
+        "example/modules",
+    )
     other = _reexports({"./dsse": ["DSSEBundleBuilder"], "./message": ["MessageBundleBuilder", "sign"]})
     preamble = fp.fingerprint(_reexports({}).encode())  # "use strict" and "__esModule"
     model = tmp_path / "model.npz"
@@ -1945,12 +1953,6 @@ public class SumOfDigits {
 """
 
 
-def _idiom_shapes() -> npt.NDArray[np.uint64]:
-    """The abstract k-grams of the console-idioms grammar (``whence_dev.idioms``)."""
-    texts = idioms.texts()
-    return np.unique(np.concatenate([fp.kgrams(fp.tokenize(t.encode(), "java").abstract) for t in texts]))
-
-
 def test_console_programs_sharing_their_preamble_are_not_renamed_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1958,13 +1960,8 @@ def test_console_programs_sharing_their_preamble_are_not_renamed_copies(
     # a number read and checked) is held by one document and looked as specific as an algorithm: another
     # task's program was its renamed copy.  The shipped model lists those shapes (whence_dev/
     # idioms.py); a renamed copy of the whole program is still one.
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "Factorial.java").write_text(_FACTORIAL)
-    for name in ("bisect.py", "textwrap.py"):
-        shutil.copy(STDLIB / name, src)
-    _build(src, tmp_path / "i.sqlite", "example/course")
-    shapes = _idiom_shapes()
+    _index_one(tmp_path, "Factorial.java", _FACTORIAL, "example/course")
+    shapes = idioms.shapes()
     model, meta = boilerplate.load()
     assert meta.get("idiom_fingerprints") == len(shapes) and boilerplate.common(shapes).all()
     renamed = _rename(_FACTORIAL, {"input": "reader", "n": "count", "product": "result", "k": "factor"})
@@ -2190,12 +2187,7 @@ def test_a_whole_programs_copy_whose_original_no_winnowed_kgram_nominates_is_fou
     # none of those on both sides: the original was no candidate.  A whole program that nothing
     # attributes also looks up every abstract k-gram, and aligns the documents holding them for
     # order-insensitive evidence.
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "Cylinder.java").write_text(_CYLINDER)
-    for name in ("bisect.py", "textwrap.py"):
-        shutil.copy(STDLIB / name, src)
-    _build(src, tmp_path / "i.sqlite", "example/course")
+    _index_one(tmp_path, "Cylinder.java", _CYLINDER, "example/course")
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         res = search.search(st, _PUT1)
         assert _found(res)[:1] == [("Cylinder.java", "near-duplicate")]
@@ -2259,12 +2251,7 @@ def test_a_small_originals_shape_keys_find_a_copy_none_of_its_winnowed_kgrams_no
 ) -> None:
     # The variant holds none of the abstract k-grams the original's winnowing selected: a small file's
     # other abstract k-grams, kept under their shape keys, are what its second look finds it by.
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "Cylinder.java").write_text(_CYLINDER)
-    for name in ("bisect.py", "textwrap.py"):
-        shutil.copy(STDLIB / name, src)
-    _build(src, tmp_path / "i.sqlite", "example/course")
+    _index_one(tmp_path, "Cylinder.java", _CYLINDER, "example/course")
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         res = search.search(st, _BARREL)
         assert _found(res)[:1] == [("Cylinder.java", "near-duplicate")]

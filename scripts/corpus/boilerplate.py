@@ -262,14 +262,13 @@ def _license_hashes(path: Path) -> np.ndarray:
 
 
 def _idiom_hashes() -> np.ndarray:
-    """Every abstract k-gram of every program of the console-idioms grammar (:mod:`idioms`), lexed as
-    Java: all of them, not those winnowing selects, since a query's every k-gram is looked up in the
-    model and the grammar's programs are the shapes themselves, not a sample of places."""
-    texts = idioms.texts()
-    parts = [fingerprint.kgrams(fingerprint.tokenize(t.encode("utf-8"), "java").abstract) for t in texts]
-    shapes = np.unique(np.concatenate(parts))
-    print(f"boilerplate: {len(shapes)} abstract k-grams of {len(texts)} console programs", file=sys.stderr)
-    return shapes
+    """The console-idioms grammar's abstract k-grams (:func:`whence_dev.idioms.shapes`)."""
+    found = idioms.shapes()
+    print(
+        f"boilerplate: {len(found)} abstract k-grams of {len(idioms.texts())} console programs",
+        file=sys.stderr,
+    )
+    return found
 
 
 def _language(path: str) -> str | None:

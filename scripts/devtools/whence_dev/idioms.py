@@ -9,13 +9,18 @@ specific as an algorithm: two programs for different tasks, sharing a preamble a
 were renamed copies of each other (``scripts/eval/programs.py``, the eight lab tasks' independent
 solutions).  So the model learns them from this grammar instead: every combination of a program's head,
 its reader's set-up, one or two prompted reads of a value and the statement that follows, written out
-as a program and fingerprinted whole (:func:`texts`).  Only shapes are learned (the abstract view's
-k-grams): what a program says, its strings and names, stays its own.
+as a program (:func:`texts`) and fingerprinted whole (:func:`shapes`).  Only shapes are learned (the
+abstract view's k-grams): what a program says, its strings and names, stays its own.
 """
 
 from __future__ import annotations
 
 import itertools
+
+import numpy as np
+import numpy.typing as npt
+
+from whence.index import fingerprint
 
 #: The program's head: imports, the class, the entry point (the class's name is a name: any).
 HEADS = (
@@ -75,3 +80,11 @@ def texts() -> list[str]:
             out.append(head + reader + first + after + TAIL)
             out.extend(head + reader + first + second + after + TAIL for second in reads)
     return [t.replace("sc", name) for t in out for name in NAMES]
+
+
+def shapes() -> npt.NDArray[np.uint64]:
+    """Every abstract k-gram of every program of :func:`texts`, lexed as Java, sorted and distinct: all of
+    them, not those winnowing selects, since a query's every k-gram is looked up in the model and the
+    grammar's programs are the shapes themselves, not a sample of places."""
+    parts = [fingerprint.kgrams(fingerprint.tokenize(t.encode("utf-8"), "java").abstract) for t in texts()]
+    return np.unique(np.concatenate(parts))
