@@ -190,6 +190,42 @@ def test_renamed_mutation_renames_code_not_the_prose_of_a_cut_comment(tmp_path: 
     assert lines[4] == "         so that counting twice"
 
 
+_MEMBERS_PY = """def total(items):
+    count = 0
+    for item in items:
+        count += item.weight
+    items.append(count)
+    return len(items), self.cache.get(count)
+"""
+
+
+def test_renamed_all_mutation_renames_members_too(tmp_path: Path) -> None:
+    # ``renamed`` keeps the members a copier reaches with "." (a library's calls: ``.append``); the harsher
+    # ``renamed-all`` renames them too, the language's words and builtins aside, in Python (tokenize) and
+    # in the C-like languages (the regular lexer).
+    src = tmp_path / "m.py"
+    src.write_text(_MEMBERS_PY)
+    code = (
+        "import json, random, sys, mutate\n"
+        "from whence_dev.corpus import CorpusFile\n"
+        "lines = open(sys.argv[1]).read().split('\\n')\n"
+        "info = mutate.FileInfo(CorpusFile(sys.argv[1], 'r', 'm.py', ()), lines)\n"
+        "out = {k: mutate.mutate(info, 0, 6, k, random.Random(1)) for k in ('renamed', 'renamed-all')}\n"
+        "java = 'int n = list.size(); this.seen.add(n);'\n"
+        "out['java'] = mutate.c_style(java, False, {}, 'java', False, True)\n"
+        "print(json.dumps(out))"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True, text=True, timeout=60,
+                       cwd=ROOT / "scripts" / "eval")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout)
+    assert out["renamed"].split("\n")[3:5] == ["        v3 += v4.weight", "    v2.append(v3)"]
+    assert out["renamed"].split("\n")[5] == "    return len(v2), self.v5.get(v3)"
+    assert out["renamed-all"].split("\n")[3:5] == ["        v3 += v4.v5", "    v2.v6(v3)"]
+    assert out["renamed-all"].split("\n")[5] == "    return len(v2), self.v7.v8(v3)"
+    assert out["java"] == "int v1 = v2.v3(); this.v4.v5(v1);"
+
+
 def test_a_clean_file_or_negative_that_copies_indexed_text_is_told_apart() -> None:
     # The rule that keeps forks out of the negatives and copies out of the clean files: more than 20 % of
     # a file's distinct long lines (>= 20 characters) in the index.  Short lines never count.

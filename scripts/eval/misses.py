@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 from attribution import has_code
+from mutate import RENAMING
 
 from whence.index import fingerprint as fp
 from whence.index import lexer, search
@@ -114,7 +115,7 @@ def classify(
     language = lexer.language_for_path(rec["path"])
     q = p.lexings.get(language)
     dtok = fp.tokenize(text, language)
-    renamed = rec["mutation"] == "renamed"
+    renamed = rec["mutation"] in RENAMING
     view = "abstract" if renamed else "exact"
     # The same alignment without boilerplate masks: what the query shares with its file at all.
     bare = Query.of(q.tokens, q.exact.kgrams, q.abstract.kgrams, np.zeros(0, np.uint64), q.frequencies)
@@ -223,14 +224,18 @@ def main() -> int:
                     | {"cause": cause, "detail": detail, **info})  # fmt: skip
     store.close()
     print(f"{len(missed)} of {len(pos)} positives missed ({args.results})")
-    groups = {"verbatim kinds": [x for x in rows if x["mutation"] != "renamed"],
-              "renamed": [x for x in rows if x["mutation"] == "renamed"]}  # fmt: skip
+
+    def group(mutation: str) -> str:
+        return mutation if mutation in RENAMING else "verbatim kinds"
+
+    names = sorted({group(r["mutation"]) for r in pos}, key=lambda g: (g != "verbatim kinds", g))
+    groups = {name: [x for x in rows if group(x["mutation"]) == name] for name in names}
     for name, rs in groups.items():
-        total = sum(1 for r in pos if (r["mutation"] == "renamed") == (name == "renamed"))
+        total = sum(1 for r in pos if group(r["mutation"]) == name)
         print(f"\n{name}: {len(rs)} missed of {total}")
         # The bar's denominator (queries holding code), and the same with boilerplate windows aside:
         # pieces of license headers and generated code that no search should attribute.
-        code = sum(1 for r in pos if (r["mutation"] == "renamed") == (name == "renamed") and has_code(r))
+        code = sum(1 for r in pos if group(r["mutation"]) == name and has_code(r))
         right = code - sum(1 for x in rs if x["cause"] != "e-empty")
         plate = sum(1 for x in rs if x["cause"] == "d-boilerplate")
         if code:

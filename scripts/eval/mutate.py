@@ -6,7 +6,9 @@ line and block comments alike, and a fragment's head up to the first ``*/`` when
 block comment; lines left empty by that dropped); ``crlf`` (CRLF line ends); ``renamed`` (identifiers renamed
 consistently to ``v1``, ``v2``, ... except the language's reserved words and predeclared names, and
 members reached with ``.`` -- a copier renames their own names, not a library's; ``this.x`` and
-``self.x`` are renamed); ``partial`` (cut mid-line at both ends).  Python is tokenised with
+``self.x`` are renamed); ``renamed-all`` (the same, members too: ``obj.count`` -> ``v3.v4``, ``.append``
+and the library's calls alike -- a harsher renamer than a copier, to show what evidence is left when only
+the shape and the literals are); ``partial`` (cut mid-line at both ends).  Python is tokenised with
 :mod:`tokenize`; the C-like languages (C, Java, Go, JavaScript and the rest) with one regular lexer for
 strings, comments, numbers and identifiers.
 """
@@ -25,7 +27,9 @@ from collections import defaultdict
 from whence.index import fingerprint, lexer
 from whence_dev.corpus import CorpusFile
 
-MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed", "partial")
+MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed", "renamed-all", "partial")
+#: The mutations that rename identifiers (searched as renamed copies: near-duplicates count).
+RENAMING = ("renamed", "renamed-all")
 VERBATIM_KINDS = ("exact", "reindent", "comments", "crlf", "partial")
 
 LANGUAGES: dict[str, tuple[str, ...]] = {
@@ -144,8 +148,9 @@ class FileInfo:
 
 
 def c_style(text: str, drop_comments: bool, rename: dict[str, str] | None, lang: str = "other",
-            hash_lang: bool = False) -> str:  # fmt: skip
-    """Drop comments and/or rename identifiers with the regular lexer (``rename``: the mapping so far).
+            hash_lang: bool = False, members: bool = False) -> str:  # fmt: skip
+    """Drop comments and/or rename identifiers with the regular lexer (``rename``: the mapping so far;
+    ``members``: members reached with ``.`` too).
     Dropping comments drops line comments and, outside ``hash_lang`` files, block comments (their line
     breaks kept, so that the lines still pair with the fragment's) and a head cut inside one (up to its
     first ``*/`` when no ``/*`` comes before it)."""
@@ -177,7 +182,7 @@ def c_style(text: str, drop_comments: bool, rename: dict[str, str] | None, lang:
         name = m.group("id")
         if name is not None and rename is not None and name not in reserved:
             before = m.string[max(0, m.start() - 40) : m.start()]
-            if not before.rstrip().endswith(".") or _MEMBER.search(before):
+            if members or not before.rstrip().endswith(".") or _MEMBER.search(before):
                 return rename.setdefault(name, f"v{len(rename) + 1}")
         return m.group(0)
 
@@ -216,21 +221,22 @@ def mutate(info: FileInfo, start: int, n: int, kind: str, rng: random.Random) ->
         else:
             cut = c_style("\n".join(lines), True, None, info.lang, hash_lang).split("\n")
         lines = _drop_emptied(lines, cut)
-    elif kind == "renamed":
+    elif kind in RENAMING:
+        members = kind == "renamed-all"
         if info.tokenized:
             mapping: dict[str, str] = {}
             out = []
             for x, r in zip(lines, rows, strict=True):
                 for _a, _b, name, ok in info.names.get(r, []):  # left to right: first use gets the lowest
-                    if ok and name not in PY_RESERVED:
+                    if (ok or members) and name not in PY_RESERVED:
                         mapping.setdefault(name, f"v{len(mapping) + 1}")
                 for a, b, name, ok in reversed(info.names.get(r, [])):
-                    if ok and name in mapping:
+                    if (ok or members) and name in mapping:
                         x = x[:a] + mapping[name] + x[b:]
                 out.append(x)
             lines = out
         else:
-            lines = c_style("\n".join(lines), False, {}, info.lang, hash_lang).split("\n")
+            lines = c_style("\n".join(lines), False, {}, info.lang, hash_lang, members).split("\n")
     elif kind == "partial":
         lines = [lines[0][len(lines[0]) // 2 :], *lines[1:-1], lines[-1][: len(lines[-1]) // 2]]
     sep = "\r\n" if kind == "crlf" else "\n"
