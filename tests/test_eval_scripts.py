@@ -199,7 +199,7 @@ _MEMBERS_PY = """def total(items):
 """
 
 
-def test_renamed_all_mutation_renames_members_too(tmp_path: Path) -> None:
+def test_harsher_renaming_mutations_rename_members_or_self_too(tmp_path: Path) -> None:
     # ``renamed`` keeps the members a copier reaches with "." (a library's calls: ``.append``); the harsher
     # ``renamed-all`` renames them too, the language's words and builtins aside, in Python (tokenize) and
     # in the C-like languages (the regular lexer).
@@ -210,7 +210,8 @@ def test_renamed_all_mutation_renames_members_too(tmp_path: Path) -> None:
         "from whence_dev.corpus import CorpusFile\n"
         "lines = open(sys.argv[1]).read().split('\\n')\n"
         "info = mutate.FileInfo(CorpusFile(sys.argv[1], 'r', 'm.py', ()), lines)\n"
-        "out = {k: mutate.mutate(info, 0, 6, k, random.Random(1)) for k in ('renamed', 'renamed-all')}\n"
+        "kinds = ('renamed', 'renamed-all', 'renamed-self')\n"
+        "out = {k: mutate.mutate(info, 0, 6, k, random.Random(1)) for k in kinds}\n"
         "java = 'int n = list.size(); this.seen.add(n);'\n"
         "out['java'] = mutate.c_style(java, False, {}, 'java', False, True)\n"
         "print(json.dumps(out))"
@@ -224,6 +225,8 @@ def test_renamed_all_mutation_renames_members_too(tmp_path: Path) -> None:
     assert out["renamed-all"].split("\n")[3:5] == ["        v3 += v4.v5", "    v2.v6(v3)"]
     assert out["renamed-all"].split("\n")[5] == "    return len(v2), self.v7.v8(v3)"
     assert out["java"] == "int v1 = v2.v3(); this.v4.v5(v1);"
+    # ``renamed-self``: Python's ``self`` too, a name by convention only.
+    assert out["renamed-self"].split("\n")[5] == "    return len(v2), v5.v6.get(v3)"
 
 
 def test_a_clean_file_or_negative_that_copies_indexed_text_is_told_apart() -> None:

@@ -65,7 +65,9 @@ DEFAULT_MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed")
 OVERALL = {
     "verbatim kinds": ("exact", "reindent", "comments", "crlf"),
     "renamed": ("renamed",),
-    "renamed, members too": ("renamed-all",),  # no bar: reported when asked for (--mutations)
+    # no bar: reported when asked for (--mutations)
+    "renamed, members too": ("renamed-all",),
+    "renamed, self too": ("renamed-self",),
 }
 BAR = {"verbatim kinds": 0.95, "renamed": 0.85, "negatives": 0.02, "clean": 0.0}
 MIN = search.MIN_MATCH_TOKENS

@@ -8,7 +8,10 @@ consistently to ``v1``, ``v2``, ... except the language's reserved words and pre
 members reached with ``.`` -- a copier renames their own names, not a library's; ``this.x`` and
 ``self.x`` are renamed); ``renamed-all`` (the same, members too: ``obj.count`` -> ``v3.v4``, ``.append``
 and the library's calls alike -- a harsher renamer than a copier, to show what evidence is left when only
-the shape and the literals are); ``partial`` (cut mid-line at both ends).  Python is tokenised with
+the shape and the literals are); ``renamed-self`` (``renamed``, and Python's ``self`` and ``cls`` too: a
+method's first parameter is a name by convention only, which a renamer that knows only the language's
+keywords renames; the same as ``renamed`` in the other languages, whose ``this`` is a keyword);
+``partial`` (cut mid-line at both ends).  Python is tokenised with
 :mod:`tokenize`; the C-like languages (C, Java, Go, JavaScript and the rest) with one regular lexer for
 strings, comments, numbers and identifiers.
 """
@@ -27,9 +30,9 @@ from collections import defaultdict
 from whence.index import fingerprint, lexer
 from whence_dev.corpus import CorpusFile
 
-MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed", "renamed-all", "partial")
+MUTATIONS = ("exact", "reindent", "comments", "crlf", "renamed", "renamed-all", "renamed-self", "partial")
 #: The mutations that rename identifiers (searched as renamed copies: near-duplicates count).
-RENAMING = ("renamed", "renamed-all")
+RENAMING = ("renamed", "renamed-all", "renamed-self")
 VERBATIM_KINDS = ("exact", "reindent", "comments", "crlf", "partial")
 
 LANGUAGES: dict[str, tuple[str, ...]] = {
@@ -49,6 +52,8 @@ def language_of(relpath: str) -> str:
 
 
 PY_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) | {"self", "cls"}
+#: ... less the method's first parameter's conventional names (``renamed-self``).
+PY_RESERVED_SELF = PY_RESERVED - {"self", "cls"}
 _JAVA = """abstract assert boolean break byte case catch char class const continue default do double else
 enum extends final finally float for goto if implements import instanceof int interface long native new
 package private protected public return short static strictfp super switch synchronized this throw throws
@@ -223,12 +228,13 @@ def mutate(info: FileInfo, start: int, n: int, kind: str, rng: random.Random) ->
         lines = _drop_emptied(lines, cut)
     elif kind in RENAMING:
         members = kind == "renamed-all"
+        reserved = PY_RESERVED_SELF if kind == "renamed-self" else PY_RESERVED
         if info.tokenized:
             mapping: dict[str, str] = {}
             out = []
             for x, r in zip(lines, rows, strict=True):
                 for _a, _b, name, ok in info.names.get(r, []):  # left to right: first use gets the lowest
-                    if (ok or members) and name not in PY_RESERVED:
+                    if (ok or members) and name not in reserved:
                         mapping.setdefault(name, f"v{len(mapping) + 1}")
                 for a, b, name, ok in reversed(info.names.get(r, [])):
                     if (ok or members) and name in mapping:
