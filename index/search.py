@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import xxhash
 
 from whence.errors import InvalidInput
 
@@ -106,11 +107,17 @@ class QueryLexings:
     masks come from the hashes the lookup found common."""
 
     def __init__(
-        self, raw: bytes, language: str | None, first: Query, common: npt.NDArray[np.uint64]
+        self,
+        raw: bytes,
+        language: str | None,
+        first: Query,
+        common: npt.NDArray[np.uint64],
+        restore: bytes | None = None,
     ) -> None:
         self.raw = raw
         self.common = common
         self.first = first
+        self.restore = restore  # a renamed ``self`` restored in the abstract view (see renamed_self)
         # keyed by the profile's rules (C and C++ lex alike: one lexing serves both)
         self._by_syntax: dict[bytes, Query] = {lexer.syntax_bytes(language): first}
 
@@ -120,6 +127,8 @@ class QueryLexings:
         q = self._by_syntax.get(key)
         if q is None:
             toks = fp.tokenize(self.raw, language)
+            if self.restore is not None:
+                toks = as_self(toks, self.restore)
             # Most code lexes alike in several profiles: keep what the lookup knows of a lexing it read
             # (document frequencies included; the first lexing is tried first).
             for known in self._by_syntax.values():
@@ -341,8 +350,10 @@ def look_up(
     toks: Tokens,
     others: list[tuple[str | None, Tokens]],
     documents: int,
+    restore: bytes | None = None,
 ) -> LookedUp:
-    """Look up a query lexed as :func:`lookup_lexings` lexed it (``language``, ``toks``, ``others``)."""
+    """Look up a query lexed as :func:`lookup_lexings` lexed it (``language``, ``toks``, ``others``;
+    ``restore``: the name its tokens call ``self`` by, for the lexings made later)."""
     qe = fp.kgrams(toks.exact)
     qa = fp.kgrams(toks.abstract)
     lookup, _ = candidates.lookup(qe, qa)
@@ -384,7 +395,7 @@ def look_up(
     families = Families(store, post) if len(qe) <= candidates.SHORT_QUERY_KGRAMS else None
     frequencies = functools.partial(_dfs, qe, qa, post, families) if families is not None else None
     query = Query.of(toks, qe, qa, post.common.view(np.uint64), frequencies)
-    lexings = QueryLexings(raw, language, query, post.common.view(np.uint64))
+    lexings = QueryLexings(raw, language, query, post.common.view(np.uint64), restore)
     for name, t, e, a in grams:  # each of their k-grams was looked up when this lexing's all were
         looked = len(e) <= candidates.SHORT_QUERY_KGRAMS
         lexings.add(
@@ -449,15 +460,20 @@ def _match(
     documents: int,
     top: int,
     language: str | None = None,
+    restore: bytes | None = None,
 ) -> tuple[int, list[Match], dict[int, Fetched]]:
     """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
-    (query tokens, matches best first, the candidates' texts and metadata)."""
+    (query tokens, matches best first, the candidates' texts and metadata).  ``restore``: a name the
+    query's abstract view takes for ``self`` (:func:`renamed_self`)."""
     language, toks, others = lookup_lexings(raw, language)
+    if restore is not None:
+        toks = as_self(toks, restore)
+        others = [(name, as_self(t, restore)) for name, t in others]
     # A query shorter than a short query's unique run can decide nothing (every k-gram of a short query
     # is looked up, so no winnowing guarantee is needed below fp.T tokens).
     if len(toks) < min(unique_min(min_tokens), max(fp.K, min(min_tokens, fp.T))):
         return len(toks), [], {}
-    looked = look_up(store, raw, language, toks, others, documents)
+    looked = look_up(store, raw, language, toks, others, documents, restore)
     lexings = looked.lexings
     votes, ranked = ranked_candidates(store, looked)
     # Every candidate's text and metadata in one read (one round trip to a search engine): most
@@ -689,6 +705,52 @@ class Families:
         return groups + alone
 
 
+#: ``self``'s hash, exact and abstract alike (a keyword in the abstract view of every profile).
+_SELF = np.uint64(xxhash.xxh64_intdigest(b"self", lexer.SEED_EXACT))
+#: An indented ``def`` (a method's, in a class body) and its first parameter.
+_INDENTED_DEF = re.compile(rb"^[ \t]+(?:async[ \t]+)?def[ \t]+\w+[ \t]*\([ \t]*([A-Za-z_]\w*)", re.M)
+
+
+#: A name used as an object (``v1.width``).
+_OBJECT_USE = re.compile(rb"(?<![\w.])([A-Za-z_]\w*)[ \t]*\.[ \t]*[A-Za-z_]")
+#: A piece of a method's body without its ``def`` line names its object at least this many times.
+SELF_USES = 3
+
+
+def renamed_self(raw: bytes) -> bytes | None:
+    """The name a query's methods call their object by when it is not ``self``, in a query that says
+    ``self`` nowhere: the first parameter of an indented ``def`` (a method's; a classmethod's ``cls``
+    aside) that the query uses as an object (``v1.width``); or, in a piece of code every line of which
+    is indented (a method's body, cut without its ``def`` line), the name it uses as an object most, at
+    least :data:`SELF_USES` times.  None for most queries: code says ``self``."""
+    if re.search(rb"\bself\b", raw):
+        return None
+    uses: dict[bytes, int] = {}
+    for m in _OBJECT_USE.finditer(raw):
+        uses[m.group(1)] = uses.get(m.group(1), 0) + 1
+    if not uses:
+        return None
+    for m in _INDENTED_DEF.finditer(raw):
+        name = m.group(1)
+        if name != b"cls" and name in uses:
+            return name
+    code = [line for line in raw.splitlines() if line.strip()]
+    if not all(line[:1] in (b" ", b"\t") for line in code):
+        return None
+    name, n = max(uses.items(), key=lambda kv: kv[1])
+    return name if n >= SELF_USES and name != b"cls" else None
+
+
+def as_self(toks: Tokens, name: bytes) -> Tokens:
+    """``toks`` with every ``name`` taken for ``self`` in the abstract view (the exact view as it is)."""
+    hit = toks.exact == np.uint64(xxhash.xxh64_intdigest(name, lexer.SEED_EXACT))
+    if not hit.any():
+        return toks
+    abstract = toks.abstract.copy()
+    abstract[hit] = _SELF
+    return Tokens(toks.exact, abstract, toks.line_start, toks.line_end)
+
+
 def search(
     store: StoreReader,
     code: bytes | str,
@@ -723,6 +785,14 @@ def search(
     if documents is None:
         documents = store.count_documents()
     ntokens, matches, fetched = _match(store, raw, min_tokens, with_text, documents, top, language)
+    # Nothing attributes a Python query whose methods call their object otherwise than ``self``: a
+    # renamer that knows only the language's keywords renamed it, and the abstract view keeps ``self``
+    # as a keyword (it tells a method's body from a function's).  Looked for again with that name taken
+    # for ``self`` in the abstract view; its exact tokens stay as they are (the copy is no verbatim one).
+    if not any(m.verdict in ATTRIBUTING for m in matches) and (name := renamed_self(raw)) is not None:
+        _, again, more = _match(store, raw, min_tokens, with_text, documents, top, language, name)
+        if any(m.verdict in ATTRIBUTING for m in again):
+            matches, fetched = again, more
     result = SearchResult(lines, ntokens, [])
     result.matches = attach_origins(store, matches[:top], fetched)
     return result

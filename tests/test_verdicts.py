@@ -2258,3 +2258,110 @@ def test_a_small_originals_shape_keys_find_a_copy_none_of_its_winnowed_kgrams_no
         assert res.matches[0].evidence == "restructured"
         monkeypatch.setattr(fp, "shape_keys", lambda abstract: abstract[:0])
         assert search.search(st, _BARREL).verdict == "none"
+
+
+# A type stub: signatures only, each parameter's name used once.  Renamed, five such lines rename ten
+# names, none twice: no repeat can show that the renaming is consistent.
+_STUB = """import io
+from typing import Any
+
+class ChartLayout:
+    anchor: str | None
+    def __init__(self, anchor: str | None = None, *, show_grid: bool = False) -> None: ...
+    def resize(self, width: int, height: int, keep_ratio: bool = True) -> tuple[int, int]: ...
+    @property
+    def area(self) -> float: ...
+    def export(self, target: bytes | str, dpi: int | None = None) -> io.BytesIO: ...
+    def rotate(self, degrees: float, about: tuple[float, float] | None = None) -> None: ...
+    def legend(self, entries: list[str], *, frame: bool = ..., columns: int = 1) -> Any: ...
+"""
+# Another stub that shares the shape of two of those lines, with names of its own: the shape is rare
+# (two documents), not unique.
+_SIBLING = """class Canvas:
+    def resize(self, w: int, h: int, fit: bool = True) -> tuple[int, int]: ...
+    @property
+    def depth(self) -> float: ...
+    def clear(self) -> None: ...
+"""
+
+
+def test_a_stub_sharing_a_renamed_stubs_shape_is_not_its_origin(tmp_path: Path) -> None:
+    # Five renamed lines of a stub rename ten names, each used once: the shape is all that is left, and
+    # another stub has the shape of two of them (49 tokens, both documents few: a rare shape).  No
+    # repeated name can tell a renamed copy from code of the same shape, so the sibling is not named.
+    # (A rule that took a rare shape with four or more names renamed one to one for a copy gained nine
+    # fresh Python stubs and one Cloud SDK file, and named this sibling: see docs/evaluation.md.)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "layout.pyi").write_text(_STUB)
+    (src / "canvas.pyi").write_text(_SIBLING)
+    for module in ("bisect.py", "textwrap.py"):
+        shutil.copy(STDLIB / module, src)
+    _build(src, tmp_path / "i.sqlite", "charts")
+    piece = "".join(_STUB.splitlines(keepends=True)[6:11])  # resize .. rotate
+    names = ["resize", "width", "height", "keep_ratio", "area", "export", "target", "dpi", "io", "rotate"]
+    copy = _rename_own(piece, {n: f"v{i}" for i, n in enumerate([*names, "degrees", "about"], 1)})
+    assert "-> v9.BytesIO:" in copy
+    with open_store(tmp_path / "i.sqlite", readonly=True) as store:
+        res = search.search(store, copy)
+        assert res.tokens < fp.K + candidates.SHORT_QUERY_KGRAMS
+        assert "canvas.pyi" not in [path for path, v in _found(res) if v in search.ATTRIBUTING], _found(res)
+    # The sibling does share the shape: an abstract span of 40 tokens and more.
+    spans, _, _ = _abstract_spans(copy, fp.tokenize(_SIBLING.encode(), "Python"))
+    assert max(a.span.tokens for a in spans) >= 40
+
+
+_SHAPES = """class Rect:
+    \"\"\"An axis-aligned rectangle.\"\"\"
+
+    def __init__(self, left, top, width, height):
+        self.left, self.top = left, top
+        self.width, self.height = width, height
+
+    def area(self):
+        return self.width * self.height
+
+    def contains(self, x, y):
+        inside_x = self.left <= x < self.left + self.width
+        inside_y = self.top <= y < self.top + self.height
+        return inside_x and inside_y
+
+    def scaled(self, factor):
+        grown = Rect(self.left, self.top, self.width * factor, self.height * factor)
+        grown.label = "scaled by %s" % factor
+        return grown
+"""
+
+
+def test_a_copy_whose_methods_rename_self_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A renamer that knows only Python's keywords renames `self` too (a name by convention only); the
+    # abstract view keeps `self` as a keyword, so each method's k-grams break at every `self.x`.  Nothing
+    # attributes the query: it is looked for again with the name its methods call their object by taken
+    # for `self` (renamed_self), and its exact tokens as they are.
+    find = search.renamed_self  # (monkeypatched below)
+    index = _index_one(tmp_path, "shapes.py", _SHAPES, "example/shapes")
+    lines = _SHAPES.splitlines(keepends=True)
+    piece = "".join(lines[10:19])  # contains .. scaled
+    # (`scaled` is also a word of the string literal, which a copier keeps: not renamed)
+    names = {"self": "me", "contains": "holds", "x": "px", "y": "py", "inside_x": "in_x", "inside_y": "in_y",
+             "factor": "k", "grown": "out", "Rect": "Box"}  # fmt: skip
+    copy = _rename_own(piece, names)
+    assert "self" not in copy and "me.left <= px < me.left + me.width" in copy
+    assert search.renamed_self(copy.encode()) == b"me"
+    with open_store(index, readonly=True) as store:
+        res = search.search(store, copy)
+        assert _found(res)[:1] == [("shapes.py", "near-duplicate")], _found(res)
+        # the same with `self` kept (the evaluation's renamer): found without a second look
+        kept = _rename_own(piece, {k: v for k, v in names.items() if k != "self"})
+        assert search.renamed_self(kept.encode()) is None
+        assert _found(search.search(store, kept))[:1] == [("shapes.py", "near-duplicate")]
+        # without the second look, the renamed `self` hides the copy
+        monkeypatch.setattr(search, "renamed_self", lambda raw: None)
+        assert search.search(store, copy).verdict not in search.ATTRIBUTING
+    # a module's function, or a classmethod's `cls`: no method's object to restore
+    assert find(b"def area(r):\n    return r.w * r.h\n") is None
+    assert find(b"    @classmethod\n    def make(cls, n):\n        return cls.build(n)\n") is None
+    # a method's body cut without its `def` line: every line indented, one name its object thrice
+    body = "".join(copy.splitlines(keepends=True)[1:4])
+    assert "def" not in body and find(body.encode()) == b"me"
+    assert find(b"w = me.width\nh = me.height\nprint(me.area())\n") is None  # not indented
