@@ -713,32 +713,27 @@ _INDENTED_DEF = re.compile(rb"^[ \t]+(?:async[ \t]+)?def[ \t]+\w+[ \t]*\([ \t]*(
 
 #: A name used as an object (``v1.width``).
 _OBJECT_USE = re.compile(rb"(?<![\w.])([A-Za-z_]\w*)[ \t]*\.[ \t]*[A-Za-z_]")
-#: A piece of a method's body without its ``def`` line names its object at least this many times.
-SELF_USES = 3
 
 
 def renamed_self(raw: bytes) -> bytes | None:
     """The name a query's methods call their object by when it is not ``self``, in a query that says
-    ``self`` nowhere: the first parameter of an indented ``def`` (a method's; a classmethod's ``cls``
-    aside) that the query uses as an object (``v1.width``); or, in a piece of code every line of which
-    is indented (a method's body, cut without its ``def`` line), the name it uses as an object most, at
-    least :data:`SELF_USES` times.  None for most queries: code says ``self``."""
-    if re.search(rb"\bself\b", raw):
+    ``self`` nowhere and whose clues name Python or no language: the first parameter of an indented
+    ``def`` (a method's; a classmethod's ``cls`` and a static method's first parameter aside) that the
+    query uses as an object (``v1.width``).  None for most queries: code says ``self``.  (A method's
+    body cut without its ``def`` line is not looked at: the name indented code uses most as an object
+    was as often a module's, ``F.lit``, or not Python at all, and every such query that nothing
+    attributes would be searched twice.)"""
+    if b"def" not in raw or re.search(rb"\bself\b", raw):
         return None
-    uses: dict[bytes, int] = {}
-    for m in _OBJECT_USE.finditer(raw):
-        uses[m.group(1)] = uses.get(m.group(1), 0) + 1
-    if not uses:
+    uses = {m.group(1) for m in _OBJECT_USE.finditer(raw)}
+    if not uses or lexer.guess_language(raw) not in (None, "Python"):
         return None
     for m in _INDENTED_DEF.finditer(raw):
         name = m.group(1)
-        if name != b"cls" and name in uses:
+        before = raw[: m.start()].rstrip().rsplit(b"\n", 1)[-1].strip()
+        if name != b"cls" and name in uses and before != b"@staticmethod":
             return name
-    code = [line for line in raw.splitlines() if line.strip()]
-    if not all(line[:1] in (b" ", b"\t") for line in code):
-        return None
-    name, n = max(uses.items(), key=lambda kv: kv[1])
-    return name if n >= SELF_USES and name != b"cls" else None
+    return None
 
 
 def as_self(toks: Tokens, name: bytes) -> Tokens:

@@ -2361,7 +2361,8 @@ def test_a_copy_whose_methods_rename_self_is_found(tmp_path: Path, monkeypatch: 
     # a module's function, or a classmethod's `cls`: no method's object to restore
     assert find(b"def area(r):\n    return r.w * r.h\n") is None
     assert find(b"    @classmethod\n    def make(cls, n):\n        return cls.build(n)\n") is None
-    # a method's body cut without its `def` line: every line indented, one name its object thrice
+    # a method's body cut without its `def` line is not looked at (indented code's most used object is
+    # as often a module's), nor a static method's first parameter
     body = "".join(copy.splitlines(keepends=True)[1:4])
-    assert "def" not in body and find(body.encode()) == b"me"
-    assert find(b"w = me.width\nh = me.height\nprint(me.area())\n") is None  # not indented
+    assert "def" not in body and find(body.encode()) is None
+    assert find(b"    @staticmethod\n    def area(r):\n        return r.w * r.h\n") is None
