@@ -256,14 +256,16 @@ def rank_candidates(
         what a search of the file finds (the greedy cover only skips some of them).
     """
     post = candidates.with_model(candidates.within_budget(post), lookup)
-    votes = candidates.votes(post, band_docs)
+    bands = set(band_docs)
+    votes = candidates.votes(post, bands)
     # A copy of at least T tokens shares at least one selected fingerprint with its origin in each view
     # (the winnowing guarantee), so a real copy has two votes; a document sharing a single fingerprint
     # is a coincidence of one k-gram far more often than a copy at the very edge of the minimum size.
     votes = {d: v for d, v in votes.items() if v >= MIN_VOTES}
     if not votes:
         return post, []
-    return post, candidates.rank(votes, store.order_keys)
+    band_only = bands - set(post.docs.tolist())
+    return post, candidates.rank(votes, store.order_keys, band_only)
 
 
 def _token_range(toks: Tokens, lines: tuple[int, int]) -> tuple[int, int]:

@@ -409,7 +409,8 @@ def ranked_candidates(store: StoreReader, looked: LookedUp) -> tuple[dict[int, i
     (:func:`.candidates.rank`), then for a short query those that alone hold one of its k-grams
     (:meth:`Families.sole_holders`)."""
     votes = candidates.votes(looked.post, looked.post.band_docs.tolist(), looked.dense)
-    ranked = candidates.rank(votes, store.order_keys)
+    band_only = set(looked.post.band_docs.tolist()) - set(looked.post.docs.tolist())
+    ranked = candidates.rank(votes, store.order_keys, band_only)
     if looked.families is not None:
         ranked += looked.families.sole_holders(votes, ranked, store.order_keys)
     return votes, ranked
@@ -486,8 +487,17 @@ def _match(
     # A short query's candidates are few (each shares one of a few fingerprints): those sharing one
     # are still aligned until a verbatim match holds all of it (two lines of imports that a sibling file
     # also has must not stop the search before the file that holds the whole query).
+    # Once one holds all of a longer query verbatim, those sharing two fingerprints or fewer are not
+    # aligned either: another file holding all of it holds about as many of its winnowed k-grams (both
+    # sides select the same ones in a shared run), so these hold a piece of it at most (a generated
+    # module's siblings sharing two of its shapes, lexed whole at up to 100,000 tokens each, were most
+    # of such a search's time).  Not for a short query, whose every k-gram was looked up: a file holding
+    # all of it may have selected two of them (the other versions of an 8-line piece of a test module).
     short = looked.families is not None
     for d in ranked:
+        whole = any(m.verdict == "verbatim" and m.score >= 1.0 for m in matches)
+        if not short and votes[d] <= candidates.SECOND_VOTES and whole:
+            break
         if votes[d] < candidates.SECOND_VOTES and any(
             m.verdict == "verbatim" and (not short or m.score >= 1.0) for m in matches
         ):

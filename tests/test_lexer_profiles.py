@@ -617,3 +617,18 @@ def test_an_index_built_with_earlier_lexing_rules_is_refused(image_index: Path, 
     # keywords) is refused in the same words.
     refused("UPDATE meta SET value = '2' WHERE key = 'lexer'", f"lexer='2', {rebuild}")
     refused("UPDATE meta SET value = '3' WHERE key = 'lexer'", f"lexer='3', {rebuild}")
+
+
+def test_a_remembered_guess_gives_each_caller_its_own_scores() -> None:
+    # A search asks for a query's language up to three times, and the guess is remembered; a caller
+    # that changes the scores it was given changes no other caller's.
+    code = b"package demo;\n\nimport java.util.List;\n\npublic class Demo {\n}\n"
+    guessed, scores = lexer.guess_with_clues(code)
+    assert guessed == "Java" and scores["Java"] > 0
+    kept = dict(scores)
+    scores["Java"] = -1
+    scores["Python"] = 99
+    assert lexer.guess_with_clues(code) == ("Java", kept)
+    assert lexer.guess_language(code) == "Java"
+    # A shebang's language comes with no scores, remembered or not.
+    assert lexer.guess_with_clues(b"#!/usr/bin/env python3\nprint(1)\n") == ("Python", {})

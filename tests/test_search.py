@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,24 +169,47 @@ def test_order_keys_come_from_the_content(store: SQLiteStore) -> None:
     assert sorted(keys, key=keys.__getitem__) != [r[0] for r in rows]  # not simply the id order
 
 
+def test_past_the_first_candidates_a_document_sharing_only_a_band_is_not_aligned() -> None:
+    """A document sharing an LSH band with a query but none of the k-grams it looked up (a JDK file whose
+    license header is most of it, for a query cut from the middle of that header) is aligned only among
+    the first :data:`~whence.index.candidates.MIN_CANDIDATES`; past them, those with as many votes that
+    hold one of its k-grams are."""
+    from whence.index import candidates
+
+    first = candidates.MIN_CANDIDATES - 2
+    votes = {d: 10 for d in range(first)}
+    votes |= {100 + d: candidates.BAND_VOTES for d in range(4)}  # band-only
+    votes[200] = candidates.BAND_VOTES  # two k-grams, no band
+
+    def order_keys(ids: Sequence[int]) -> dict[int, int]:
+        return {d: d for d in ids}
+
+    band_only = {100, 101, 102, 103}
+    assert candidates.rank(votes, order_keys, band_only) == [*range(first), 100, 101, 200]
+    assert candidates.rank(votes, order_keys) == [*range(first), 100, 101, 102, 103, 200]
+
+
 def test_one_vote_candidates_wait_for_a_verbatim_match(
     store: SQLiteStore, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Candidates sharing one fingerprint are aligned only while no verbatim match explains the query: a
     long query stops at its first verbatim match, a short one (every k-gram looked up, few candidates) at
-    the first that holds all of it; a query that nothing explains verbatim still aligns them."""
+    the first that holds all of it; a query that nothing explains verbatim still aligns them.  Those
+    sharing two are not aligned once one holds all of a longer query (the case is exercised by
+    test_verdicts' test_a_candidate_sharing_two_fingerprints_waits_for_a_match_holding_the_whole_query)."""
     from whence.index import candidates
 
     seen: dict[str, object] = {}
     real_rank, real_judge = candidates.rank, search.judge
 
-    def rank(votes: dict[int, int], order_keys: object) -> list[int]:
-        got = real_rank(votes, order_keys)  # type: ignore[arg-type]
+    def rank(votes: dict[int, int], order_keys: object, band_only: object = ()) -> list[int]:
+        got = real_rank(votes, order_keys, band_only)  # type: ignore[arg-type]
         seen["votes"], seen["ranked"] = votes, got
         return got
 
     # per candidate aligned in the first pass, in rank order: whether its match stops the one-vote ones
     stops: list[bool] = []
+    wholes: list[bool] = []  # ... whether it holds all of the query verbatim
     short = [False]  # the query's: every k-gram of its lexing looked up
 
     def judge(q: Any, dtok: object, *args: object, **kwargs: object) -> object:
@@ -193,6 +217,7 @@ def test_one_vote_candidates_wait_for_a_verbatim_match(
         if not kwargs.get("weak"):
             whole = found.matched >= len(q.tokens)
             stops.append(found.verdict == "verbatim" and (not short[0] or whole))
+            wholes.append(found.verdict == "verbatim" and whole)
         return found
 
     monkeypatch.setattr(candidates, "rank", rank)
@@ -208,6 +233,7 @@ def test_one_vote_candidates_wait_for_a_verbatim_match(
                 fragment(corpus, rel, first, first + 39),
             ):
                 stops.clear()
+                wholes.clear()
                 toks = search.lookup_lexings(code.encode(), None)[1]
                 short[0] = len(toks) - fp.K + 1 <= candidates.SHORT_QUERY_KGRAMS
                 search.search(store, code)
@@ -217,6 +243,8 @@ def test_one_vote_candidates_wait_for_a_verbatim_match(
                     if votes[ranked[i]] < candidates.SECOND_VOTES:
                         assert not any(stops[:i])  # aligned only while nothing explains the query
                         aligned_lone += 1
+                    if not short[0] and votes[ranked[i]] <= candidates.SECOND_VOTES:
+                        assert not any(wholes[:i])  # ... nor, sharing two, once one holds all of it
                 if len(stops) < len(ranked) and votes[ranked[len(stops)]] < candidates.SECOND_VOTES:
                     assert any(stops)
                     stopped += 1

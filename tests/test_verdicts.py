@@ -16,6 +16,7 @@ import shutil
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -1345,6 +1346,49 @@ def test_a_short_querys_sole_holder_is_aligned_past_the_ranking_cut(
         assert _found(res)[:1] == [("heapq.py", "verbatim")]
         monkeypatch.setattr(search, "SOLE_HOLDERS", 0)
         assert "heapq.py" not in [p for p, _ in _found(search.search(st, piece))]
+
+
+def test_a_candidate_sharing_two_fingerprints_waits_for_a_match_holding_the_whole_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pair.py holds three lines of heappop, eighteen tokens: one of the query's winnowed k-grams in each
+    # view, two votes.  Once heapq.py holds all of the (longer) query verbatim, pair.py can only hold a
+    # piece of it, and is not aligned.
+    text = (STDLIB / "heapq.py").read_text()
+    lines = text.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("def heappop(heap):"))
+    piece = "".join(lines[at : at + 24])
+    pair = "".join(lines[at + 4 : at + 7])
+    assert pair.startswith("        returnitem = heap[0]\n")
+    assert len(fp.kgrams(fp.tokenize(piece.encode()).exact)) > candidates.SHORT_QUERY_KGRAMS
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "heapq.py").write_text(text)
+    (src / "pair.py").write_text(pair)
+    _build(src, tmp_path / "i.sqlite", "example/pair")
+    seen: dict[str, Any] = {}
+    real_ranked, real_judge = search.ranked_candidates, search.judge
+
+    def ranked_candidates(st: Any, looked: Any) -> tuple[dict[int, int], list[int]]:
+        seen["votes"], seen["ranked"] = real_ranked(st, looked)
+        return seen["votes"], seen["ranked"]
+
+    aligned: list[int] = []
+
+    def judge(q: Any, dtok: Any, *args: Any, **kwargs: Any) -> Any:
+        aligned.append(len(dtok))
+        return real_judge(q, dtok, *args, **kwargs)
+
+    monkeypatch.setattr(search, "ranked_candidates", ranked_candidates)
+    monkeypatch.setattr(search, "judge", judge)
+    with open_store(tmp_path / "i.sqlite", readonly=True) as st:
+        res = search.search(st, piece)
+        sizes = {d: doc.tokens for d, doc in st.documents(seen["ranked"]).items()}
+    assert _found(res) == [("heapq.py", "verbatim")]
+    assert res.matches[0].score >= 1.0
+    votes = [seen["votes"][d] for d in seen["ranked"]]
+    assert votes[1:] == [candidates.SECOND_VOTES]  # pair.py, ranked second
+    assert aligned == [sizes[seen["ranked"][0]]]  # heapq.py alone was aligned
 
 
 _REPORT = """def describe(record, out):
