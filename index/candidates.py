@@ -148,6 +148,15 @@ def votes(
     return out
 
 
+def band_only_docs(post: Postings, band_docs: Collection[int]) -> set[int]:
+    """Of ``band_docs`` (documents sharing an LSH band with the query), those holding none of the hashes
+    looked up (``post``): their votes are the band's alone (see :func:`rank`)."""
+    if not len(band_docs):
+        return set()
+    bands = np.fromiter(band_docs, dtype=np.int64, count=len(band_docs))
+    return set(bands[~np.isin(bands, post.docs)].tolist())
+
+
 def rank(votes: Mapping[int, int], order_keys: OrderKeys, band_only: Collection[int] = ()) -> list[int]:
     """The documents to align, best first: at most :data:`MAX_CANDIDATES` by votes, then only those past
     the first :data:`MIN_CANDIDATES` that hold at least a tenth of the best one's votes (and at least

@@ -256,7 +256,7 @@ def rank_candidates(
         what a search of the file finds (the greedy cover only skips some of them).
     """
     post = candidates.with_model(candidates.within_budget(post), lookup)
-    bands = set(band_docs)
+    bands = set(band_docs)  # read twice below
     votes = candidates.votes(post, bands)
     # A copy of at least T tokens shares at least one selected fingerprint with its origin in each view
     # (the winnowing guarantee), so a real copy has two votes; a document sharing a single fingerprint
@@ -264,8 +264,7 @@ def rank_candidates(
     votes = {d: v for d, v in votes.items() if v >= MIN_VOTES}
     if not votes:
         return post, []
-    band_only = bands - set(post.docs.tolist())
-    return post, candidates.rank(votes, store.order_keys, band_only)
+    return post, candidates.rank(votes, store.order_keys, candidates.band_only_docs(post, bands))
 
 
 def _token_range(toks: Tokens, lines: tuple[int, int]) -> tuple[int, int]:

@@ -409,8 +409,9 @@ def ranked_candidates(store: StoreReader, looked: LookedUp) -> tuple[dict[int, i
     (:func:`.candidates.rank`), then for a short query those that alone hold one of its k-grams
     (:meth:`Families.sole_holders`)."""
     votes = candidates.votes(looked.post, looked.post.band_docs.tolist(), looked.dense)
-    band_only = set(looked.post.band_docs.tolist()) - set(looked.post.docs.tolist())
-    ranked = candidates.rank(votes, store.order_keys, band_only)
+    ranked = candidates.rank(
+        votes, store.order_keys, candidates.band_only_docs(looked.post, looked.post.band_docs)
+    )
     if looked.families is not None:
         ranked += looked.families.sole_holders(votes, ranked, store.order_keys)
     return votes, ranked
@@ -496,12 +497,11 @@ def _match(
     short = looked.families is not None
     for d in ranked:
         whole = any(m.verdict == "verbatim" and m.score >= 1.0 for m in matches)
-        if not short and votes[d] <= candidates.SECOND_VOTES and whole:
-            break
-        if votes[d] < candidates.SECOND_VOTES and any(
-            m.verdict == "verbatim" and (not short or m.score >= 1.0) for m in matches
-        ):
+        answered = whole if short else any(m.verdict == "verbatim" for m in matches)
+        if votes[d] < candidates.SECOND_VOTES and answered:
             break  # the rest share one fingerprint each: aligned only when nothing better attributes
+        if votes[d] == candidates.SECOND_VOTES and whole and not short:
+            break  # the rest share two at most: a piece of what the whole match holds
         doc = fetched.get(d)
         if doc is None:  # removed (an opt-out) since its postings were read
             continue
