@@ -271,6 +271,42 @@ def test_segments_merge_without_losing_postings(
     assert ra == rb and ra["verdict"] == "verbatim"
 
 
+def test_posting_blocks_fill_the_pages_of_a_new_index(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full posting block (3,072 bytes) is one row: on 4 KiB pages each took a page of its own, a
+    quarter of it empty, and a build wrote that much more.  A new index's pages hold several blocks."""
+    import sqlite3
+
+    from whence.index.stores import segments
+    from whence.index.stores import sqlite as sq
+
+    def blocks_pages(page_bytes: int) -> tuple[int, int]:
+        monkeypatch.setattr(sq, "PAGE_BYTES", page_bytes)
+        path = tmp_path / f"{page_bytes}.sqlite"
+        with open_store(path, create=True) as st:
+            ingest.build(st, ingest.sources([corpus]), workers=1)
+        db = sqlite3.connect(path)
+        try:
+            assert db.execute("PRAGMA page_size").fetchone()[0] == page_bytes
+            full = db.execute("SELECT count(*) FROM blocks WHERE length(data) = ?", (12 * segments.BLOCK,))
+            assert full.fetchone()[0] >= 20  # enough full blocks for their pages to tell
+            # The leaf pages, which hold the rows: their bytes of payload, and their size.
+            stored, paged = db.execute(
+                "SELECT sum(payload), sum(pgsize) FROM dbstat WHERE name = 'blocks' AND pagetype = 'leaf'"
+            ).fetchone()
+        finally:
+            db.close()
+        return int(stored), int(paged)
+
+    default = sq.PAGE_BYTES
+    stored_small, paged_small = blocks_pages(4096)
+    stored, paged = blocks_pages(default)
+    assert stored == stored_small  # the same postings
+    assert stored_small / paged_small < 0.8  # a page a block, a quarter of it empty
+    assert stored / paged > 0.85, (stored, paged)
+
+
 def test_tiered_merges_take_similar_segments_and_rewrite_each_posting_a_few_times() -> None:
     from whence.index.stores import sqlite as sq
 

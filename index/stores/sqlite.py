@@ -65,6 +65,13 @@ SCHEMA_VERSION = 3
 FLUSH_PAIRS = 2_000_000
 #: More segments than this are merged into one at the end of a build.
 MAX_SEGMENTS = 8
+#: The page size of a new index file.  A posting block (:data:`.segments.BLOCK` pairs of 12 bytes: 3,072
+#: bytes) is one row, and SQLite fits only one such row on a 4 KiB page, a quarter of it left empty; a
+#: 16 KiB page holds five.  On ``build_compare``'s 20,000 files the blocks take 91.5 MB of pages instead
+#: of 114.6 MB, the file 272 MB instead of 316 MB, and the build is about a fifth faster (the kernel's
+#: time grows with the bytes written: ext4 zeroing new blocks, the closing merge reading them back).
+#: An index written with another page size keeps it: SQLite fixes it when the file is created.
+PAGE_BYTES = 16384
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -447,6 +454,7 @@ class SQLiteStore(Store):
             nonempty = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if not create or nonempty:
                 raise IndexFormatError(f"{self.path} is not a whence index (no meta table)")
+            db.execute(f"PRAGMA page_size={PAGE_BYTES}")  # before WAL: fixed from the first write
             db.execute("PRAGMA journal_mode=WAL")
             # One write transaction, the check for a schema repeated inside it: a new index is created
             # whole or not at all, once, even by two processes at once (one that takes no writer's lock).
