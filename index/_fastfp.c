@@ -25,7 +25,7 @@
  *
  * LEXER_VERSION is the lexer.LEXER_VERSION these tables and rules implement, INTERFACE the version of
  * these functions' arguments and results (fingerprint.KERNEL_INTERFACE; 2: index_fingerprint's
- * code_syntax and tiny; 3: its dense and salt; 4: its lines; 5: its shape_salt): index/fingerprint.py uses a kernel only when both match and it has every
+ * code_syntax and tiny; 3: its dense and salt; 4: its lines; 5: its shape_salt; 6: shape keys of a mid-size text's lines): index/fingerprint.py uses a kernel only when both match and it has every
  * function above (an older build is not used).
  */
 
@@ -33,7 +33,7 @@
 /* The lexer version this kernel implements (index/lexer.py LEXER_VERSION; tests/test_fastfp.py). */
 #define FP_LEXER_VERSION 5
 /* The version of the functions' arguments and results (fingerprint.KERNEL_INTERFACE). */
-#define FP_INTERFACE 5
+#define FP_INTERFACE 6
 #include <Python.h>
 
 #include <stdint.h>
@@ -1658,7 +1658,8 @@ FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
  * tokens, also every exact k-gram not among those, xor `salt` (fingerprint.dense_keys), and for one of
  * at least `dense` and fewer than `lines` tokens those of them that begin a line (their first token on a
  * line after the previous token's last); with `shape_salt`, a text of `tiny` to `dense` tokens also every
- * abstract k-gram not among the hashes above, xor `shape_salt` (fingerprint.shape_keys); sig the MinHash of the winnowed exact k-grams of the text (all
+ * abstract k-gram not among the hashes above, xor `shape_salt` (fingerprint.shape_keys), one of `dense`
+ * to `lines` tokens those of them that begin a line; sig the MinHash of the winnowed exact k-grams of the text (all
  * 0xFFFFFFFF if none). */
 static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, const syntax_t *code_sx,
                          Py_ssize_t k, Py_ssize_t w, Py_ssize_t tiny, Py_ssize_t dense, Py_ssize_t lines,
@@ -1722,7 +1723,7 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         /* The exact k-grams the hashes above leave out, under their dense keys (a text of `dense` tokens
          * and more: those that begin a line): sel grows to hold them all, and the sort's scratch with it. */
         const int every = st.t < dense;
-        const int shapes = every && shape_salt != 0;
+        const int shapes = shape_salt != 0;
         Py_ssize_t extra = 0;
         uint64_t *more = PyMem_RawRealloc(sel, (size_t)(u + 2 * m) * 8), *scratch;
         if (more == NULL)
@@ -1741,10 +1742,14 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             if (at == u || sel[at] != kg[i])
                 sel[u + extra++] = kg[i] ^ salt;
         }
-        if (shapes) { /* the abstract k-grams the hashes above leave out, under their shape keys */
+        if (shapes) { /* the abstract k-grams the hashes above leave out (those that begin a line, as
+                       * above), under their shape keys */
             kgrams_impl(st.abstract, m, k, kg);
             for (i = 0; i < m; i++) {
-                Py_ssize_t at = lower_bound(sel, u, kg[i]);
+                Py_ssize_t at;
+                if (!every && i > 0 && st.line_start[i] <= st.line_end[i - 1])
+                    continue;
+                at = lower_bound(sel, u, kg[i]);
                 if (at == u || sel[at] != kg[i])
                     sel[u + extra++] = kg[i] ^ shape_salt;
             }
@@ -2346,7 +2351,8 @@ static PyMethodDef fastfp_methods[] = {
      "with code_syntax (the code-only profile) those of the text's code alone when it has block comments,\n"
      "and for a text of tiny to dense tokens its other exact k-grams xor salt (their dense keys), for one\n"
      "of dense to lines tokens those of them that begin a line, with shape_salt a tiny-to-dense text's\n"
-     "other abstract k-grams xor shape_salt, as uint64 bytes; the MinHash of the\n"
+     "other abstract k-grams xor shape_salt (a dense-to-lines one's that begin a line), as uint64 bytes;\n"
+     "the MinHash of the\n"
      "winnowed exact k-grams (uint32 bytes); the token count."},
     {"seed_runs", (PyCFunction)(void (*)(void))fp_seed_runs, METH_VARARGS | METH_KEYWORDS,
      "seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs)\n\n"

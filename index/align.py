@@ -278,6 +278,10 @@ class Query:
     #: per query token: a string literal or a member's name (``.name``) that a common abstract fingerprint
     #: masks and no common exact one (see :func:`kept_masked`)
     masked_kept: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: whether :attr:`frequencies` counts the abstract view by its shape keys (``fingerprint.shape_keys``):
+    #: no document's winnowing selected any of its abstract k-grams, and only small and mid-size files
+    #: keep the others, so a shape that larger files hold passes there for a rare one
+    by_shape: bool = False
     # What other modules derive from the query alone, made once per query (see :meth:`memo`).
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -289,10 +293,11 @@ class Query:
         abstract: npt.NDArray[np.uint64],
         common: npt.NDArray[np.uint64],
         frequencies: Callable[[], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] | None = None,
+        by_shape: bool = False,
     ) -> Query:
         """Prepare ``tokens`` (k-grams ``exact`` and ``abstract``), given the boilerplate hashes among
         those it looked up (``Postings.common``) and, for a short query, how to count each k-gram's
-        documents in each view."""
+        documents in each view (``by_shape``: the abstract view's among small and mid-size files)."""
         # Sorted once for every mask's binary search (the lookup's are sorted as signed integers).
         common = np.sort(common)
         exact_mask = common_mask(exact, common, len(tokens))
@@ -318,6 +323,7 @@ class Query:
             free_prefix(exact_mask),
             free_prefix(any_mask),
             masked_kept=((tokens.abstract == _STRING_HASH) | _members(tokens)) & any_mask & ~exact_mask,
+            by_shape=by_shape,
         )
 
     @property

@@ -110,6 +110,16 @@ def dense(exact: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return fp.dense_keys(exact)
 
 
+def shapes(abstract: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The shape keys a snippet search looks up beside :func:`dense`'s when no document holds any of a
+    short query's abstract k-grams ``abstract`` (:func:`.fingerprint.shape_keys`: a small file's abstract
+    k-grams that its winnowing did not select, a mid-size file's that begin a line): a renamed copy of a
+    few lines shares no exact k-gram with its origin, only abstract ones.  None of a longer query's."""
+    if len(abstract) > SHORT_QUERY_KGRAMS:
+        return np.zeros(0, dtype=np.uint64)
+    return fp.shape_keys(abstract)
+
+
 def with_model(post: Postings, looked_up: npt.NDArray[np.uint64]) -> Postings:
     """``post`` with the looked-up hashes that the shipped boilerplate model lists (:mod:`.boilerplate`)
     made common like those the index itself holds in too many documents: they nominate no candidate and
@@ -130,19 +140,27 @@ def band_keys(tokens: int, exact: npt.NDArray[np.uint64]) -> list[int]:
 
 
 def votes(
-    post: Postings, band_docs: Iterable[int] = (), dense_keys: npt.NDArray[np.uint64] | None = None
+    post: Postings,
+    band_docs: Iterable[int] = (),
+    dense_keys: npt.NDArray[np.uint64] | None = None,
+    shape_keys: npt.NDArray[np.uint64] | None = None,
 ) -> dict[int, int]:
     """Votes per document: the distinct queried hashes it holds, plus :data:`BAND_VOTES` if it shares
     an LSH band with the query; its dense keys among them (``dense_keys``: :func:`dense`) are one vote
-    in all.  A small file holds every k-gram of its own there, a larger one the winnowed ones: counted
-    alike, three small files sharing half of a query would outvote the file holding all of it."""
-    if dense_keys is None or not len(dense_keys) or not len(post.hashes):
+    in all, and its shape keys (``shape_keys``: :func:`shapes`) one more.  A small file holds every
+    k-gram of its own there, a larger one the winnowed ones: counted alike, three small files sharing
+    half of a query would outvote the file holding all of it.  Apart, a file holding a query's code
+    (its dense keys) outvotes the files holding only its shape."""
+    groups = [k for k in (dense_keys, shape_keys) if k is not None and len(k)]
+    if not groups or not len(post.hashes):
         out = post.votes()
     else:
-        held = in_sorted(np.sort(dense_keys.view(np.int64)), post.hashes)
-        out = Postings(post.hashes[~held], post.docs[~held], post.common, post.band_docs).votes()
-        for d in np.unique(post.docs[held]).tolist():
-            out[d] = out.get(d, 0) + 1
+        held = [in_sorted(np.sort(k.view(np.int64)), post.hashes) for k in groups]
+        rest = ~np.logical_or.reduce(held)
+        out = Postings(post.hashes[rest], post.docs[rest], post.common, post.band_docs).votes()
+        for h in held:
+            for d in np.unique(post.docs[h]).tolist():
+                out[d] = out.get(d, 0) + 1
     for d in band_docs:
         out[d] = out.get(d, 0) + BAND_VOTES
     return out

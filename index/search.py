@@ -145,13 +145,15 @@ class QueryLexings:
         qe: npt.NDArray[np.uint64],
         qa: npt.NDArray[np.uint64],
         frequencies: Callable[[], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] | None = None,
+        by_shape: bool = False,
     ) -> Query:
         """Prepare the query lexed with ``language``'s profile (``toks``, k-grams ``qe`` and ``qa``), with
-        its document frequencies when the lookup read every one of its k-grams."""
+        its document frequencies when the lookup read every one of its k-grams (``by_shape``: those of
+        its abstract k-grams counted by their shape keys)."""
         # The lookup's common hashes, and those of this lexing that the boilerplate model lists.
         both = np.concatenate((qe, qa))
         common = np.union1d(self.common, both[boilerplate.common(both)])
-        q = Query.of(toks, qe, qa, common, frequencies)
+        q = Query.of(toks, qe, qa, common, frequencies, by_shape)
         self._by_syntax[lexer.syntax_bytes(language)] = q
         return q
 
@@ -341,6 +343,7 @@ class LookedUp:
     lexings: QueryLexings
     families: Families | None = None  # a short query's: who holds each of its k-grams
     dense: npt.NDArray[np.uint64] | None = None  # the dense keys it looked up (candidates.dense)
+    shapes: npt.NDArray[np.uint64] | None = None  # the shape keys it looked up (candidates.shapes)
 
 
 def look_up(
@@ -370,45 +373,54 @@ def look_up(
         lookup.view(np.int64), common_cap(documents), keys, budget=candidates.QUERY_POSTINGS
     )
     # A short query none of whose exact k-grams any document selected also looks up their dense keys
-    # (small files keep their other exact k-grams there), in a second read: only such queries pay it.
-    dense = np.zeros(0, dtype=np.uint64)
+    # (small files keep their other exact k-grams there, mid-size files those that begin a line), and
+    # one none of whose abstract k-grams any document selected their shape keys (the same, of the
+    # abstract view), in a second read: only such queries pay it.
+    dense = shapes = np.zeros(0, dtype=np.uint64)
     if _unselected(qe, post):
-        dense = np.setdiff1d(
-            np.concatenate([candidates.dense(qe), *(candidates.dense(e) for _, _, e, _ in grams)]), lookup
+        dense = np.concatenate([candidates.dense(qe), *(candidates.dense(e) for _, _, e, _ in grams)])
+        dense = np.setdiff1d(dense, lookup)
+    if _unselected(qa, post) and _lines(toks) > 1:  # one line's shape stands for no file
+        shapes = np.concatenate([candidates.shapes(qa), *(candidates.shapes(a) for _, _, _, a in grams)])
+        shapes = np.setdiff1d(shapes, lookup)
+    keyed = np.concatenate((dense, shapes))
+    if len(keyed):
+        extra = store.postings(
+            keyed.view(np.int64), common_cap(documents), [], budget=candidates.QUERY_POSTINGS
         )
-        if len(dense):
-            extra = store.postings(
-                dense.view(np.int64), common_cap(documents), [], budget=candidates.QUERY_POSTINGS
-            )
-            post = Postings(
-                np.concatenate((post.hashes, extra.hashes)),
-                np.concatenate((post.docs, extra.docs)),
-                np.union1d(post.common, extra.common),
-                post.band_docs,
-            )
-            lookup = np.concatenate((lookup, dense))
+        post = Postings(
+            np.concatenate((post.hashes, extra.hashes)),
+            np.concatenate((post.docs, extra.docs)),
+            np.union1d(post.common, extra.common),
+            post.band_docs,
+        )
+        lookup = np.concatenate((lookup, keyed))
     post = candidates.with_model(candidates.within_budget(post), lookup)
     # Boilerplate masks: query tokens covered by a common fingerprint.  An exact copy is judged only
     # against common *exact* fingerprints: code whose shape is common can still be a specific copy.
     # A short query looked up every k-gram: how many documents hold each is known, and a short run of
     # rare ones can attribute (see verdict.SHORT_FRACTION).
     families = Families(store, post) if len(qe) <= candidates.SHORT_QUERY_KGRAMS else None
-    frequencies = functools.partial(_dfs, qe, qa, post, families) if families is not None else None
-    query = Query.of(toks, qe, qa, post.common.view(np.uint64), frequencies)
+    # Its abstract k-grams counted by their shape keys: among small and mid-size files alone.
+    by_shape = bool(len(shapes))
+    frequencies = functools.partial(_dfs, qe, qa, post, families, by_shape) if families is not None else None
+    query = Query.of(toks, qe, qa, post.common.view(np.uint64), frequencies, by_shape)
     lexings = QueryLexings(raw, language, query, post.common.view(np.uint64), restore)
     for name, t, e, a in grams:  # each of their k-grams was looked up when this lexing's all were
         looked = len(e) <= candidates.SHORT_QUERY_KGRAMS
-        lexings.add(
-            name, t, e, a, functools.partial(_dfs, e, a, post, families) if looked and families else None
-        )
-    return LookedUp(lookup, post, query, lexings, families, dense)
+        shaped = by_shape and _unselected(a, post)
+        dfs = functools.partial(_dfs, e, a, post, families, shaped) if looked and families else None
+        # Judged as strictly as the lexing that looked shape keys up: a document those found is judged
+        # in each lexing, and one whose abstract k-grams some document selected counts only winnowed ones.
+        lexings.add(name, t, e, a, dfs, by_shape)
+    return LookedUp(lookup, post, query, lexings, families, dense, shapes)
 
 
 def ranked_candidates(store: StoreReader, looked: LookedUp) -> tuple[dict[int, int], list[int]]:
     """A looked-up query's votes per document and the documents to align, best first: the ranking's
     (:func:`.candidates.rank`), then for a short query those that alone hold one of its k-grams
     (:meth:`Families.sole_holders`)."""
-    votes = candidates.votes(looked.post, looked.post.band_docs.tolist(), looked.dense)
+    votes = candidates.votes(looked.post, looked.post.band_docs.tolist(), looked.dense, looked.shapes)
     ranked = candidates.rank(
         votes, store.order_keys, candidates.band_only_docs(looked.post, looked.post.band_docs)
     )
@@ -443,6 +455,11 @@ def _program_candidates(store: StoreReader, looked: LookedUp, seen: set[int], do
         and max(n, sizes[d].tokens) <= structure.MAX_SIZE_RATIO * min(n, sizes[d].tokens)
     ]
     return fits[:PROGRAM_CANDIDATES]
+
+
+def _lines(toks: Tokens) -> int:
+    """The lines a query's tokens begin on."""
+    return len(np.unique(toks.line_start))
 
 
 def _unselected(qe: npt.NDArray[np.uint64], post: Postings) -> bool:
@@ -584,24 +601,36 @@ SOLE_HOLDERS = 4
 
 
 def _dfs(
-    qe: npt.NDArray[np.uint64], qa: npt.NDArray[np.uint64], post: Postings, families: Families
+    qe: npt.NDArray[np.uint64],
+    qa: npt.NDArray[np.uint64],
+    post: Postings,
+    families: Families,
+    by_shape: bool = False,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """:func:`_df` of both views (the exact one's dense keys counted where it has nothing else)."""
-    return _df(qe, post, families, dense=True), _df(qa, post, families)
+    """:func:`_df` of both views (the exact one's dense keys counted where it has nothing else, and with
+    ``by_shape`` the abstract one's shape keys, which the lookup read)."""
+    shaped = fp.shape_keys if by_shape else None
+    return _df(qe, post, families, fp.dense_keys), _df(qa, post, families, shaped)
 
 
-def _df(qe: np.ndarray, post: Postings, families: Families, dense: bool = False) -> np.ndarray:
+def _df(
+    qe: np.ndarray,
+    post: Postings,
+    families: Families,
+    keyed: Callable[[npt.NDArray[np.uint64]], npt.NDArray[np.uint64]] | None = None,
+) -> np.ndarray:
     """Documents holding each of a fully looked-up query's k-grams (boilerplate: :data:`.align.COMMON`),
     near-duplicates of one another counted once (:class:`Families`).
 
-    With ``dense``, a query none of whose k-grams any document selected (no winnowing kept them, so no
-    count says anything) is counted by their dense keys instead: the small files holding each
-    (:func:`.fingerprint.dense_keys`).  Only then: the rarity thresholds are those of the winnowed
+    With ``keyed``, a query none of whose k-grams any document selected (no winnowing kept them, so no
+    count says anything) is counted by the keys ``keyed`` gives them instead: the small and mid-size
+    files holding each (:func:`.fingerprint.dense_keys` of exact k-grams, :func:`.fingerprint.shape_keys`
+    of abstract ones).  Only then: the rarity thresholds are those of the winnowed
     counts, and a run that winnowing found rare would count small files' k-grams beside it that no
     count of a larger file's ever included."""
     keys = qe.view(np.int64)
-    if dense and _unselected(qe, post):
-        keys = fp.dense_keys(qe).view(np.int64)
+    if keyed is not None and _unselected(qe, post):
+        keys = keyed(qe).view(np.int64)
     df = families.grouped(keys, families.holding(keys))
     df[in_sorted(post.common, keys)] = COMMON  # Postings.common is sorted
     return df

@@ -69,6 +69,11 @@ UNIQUE_FRACTION = 0.4
 #: of the same shape elsewhere (a constructor's assignments, a loop over a list) matches three lines of
 #: an 80-token query.  A verbatim rare run needs no such share: its tokens are the same.
 SHORT_RENAMED_SHARE = 0.4
+#: ... and at least this share when the query's abstract view was counted by its shape keys
+#: (``align.Query.by_shape``): rare among small and mid-size files alone, a shape that larger files
+#: hold (a test's preamble, a null check and a call) passes for a rare one, so only a run that holds
+#: (nearly) the whole query decides.
+SHAPE_COUNTED_SHARE = 0.9
 
 
 def short_run(min_tokens: int = MIN_MATCH_TOKENS) -> int:
@@ -279,7 +284,7 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
         if (a.informative >= min_tokens or a.rare_run >= short) and is_renamed(i)
     ]
     good = [a.span for a in renamed if a.informative >= min_tokens]
-    share = SHORT_RENAMED_SHARE * len(query.tokens)
+    share = (SHAPE_COUNTED_SHARE if query.by_shape else SHORT_RENAMED_SHARE) * len(query.tokens)
     rare = [a.span for a in renamed if a.rare_run >= short and a.span.tokens >= share]
     held_whole = [a for a in spans if _whole(a.span, n)] if query.short else []
     if good:

@@ -228,10 +228,11 @@ def test_a_small_text_keeps_its_other_exact_kgrams_under_dense_keys() -> None:
         assert fp.index_fingerprint(text).hashes.tolist() == fp.fingerprint(text).index_hashes().tolist()
 
 
-def test_a_mid_size_text_keeps_the_kgrams_that_begin_a_line_under_dense_keys() -> None:
-    # 256 to 2,047 tokens: the winnowed hashes of both views, and of the exact k-grams that winnowing did
-    # not select those whose first token begins a line (on a line after the previous token's last), under
-    # their dense keys.  Each function here has four lines with tokens: one k-gram in five or six.
+def test_a_mid_size_text_keeps_the_kgrams_that_begin_a_line_under_dense_and_shape_keys() -> None:
+    # 256 to 2,047 tokens: the winnowed hashes of both views, and of the k-grams that winnowing did not
+    # select those whose first token begins a line (on a line after the previous token's last), the exact
+    # ones under their dense keys, the abstract ones under their shape keys.  Each function here has four
+    # lines with tokens: one k-gram in five or six.
     text = b"".join(
         b"def f%d(x):\n    y = x * %d + g(x,\n        y)\n    return y\n\n" % (i, i) for i in range(40)
     )
@@ -243,9 +244,13 @@ def test_a_mid_size_text_keeps_the_kgrams_that_begin_a_line_under_dense_keys() -
     begins = [i for i in range(m) if i == 0 or t.line_start[i] > t.line_end[i - 1]]
     assert len(begins) == len({int(line) for line in t.line_start[:m]}) and 4 * len(begins) < m
     rest = np.setdiff1d(whole.exact_kgrams[begins], winnowed)
+    shapes = np.setdiff1d(whole.abstract_kgrams[begins], winnowed)
     held = fp.index_fingerprint(text, "Python").hashes.view(np.uint64)
-    assert sorted(held.tolist()) == sorted([*winnowed.tolist(), *fp.dense_keys(rest).tolist()])
+    keys = [*fp.dense_keys(rest).tolist(), *fp.shape_keys(shapes).tolist()]
+    assert sorted(held.tolist()) == sorted({*winnowed.tolist(), *keys})
     assert len(rest) > len(begins) // 2  # winnowing left most of them out
+    # The functions differ only in their numbers: their lines' shapes are a few, kept once each.
+    assert 0 < len(shapes) < len(rest) // 4
     # CRLF line ends begin the same lines.
     crlf = fp.index_fingerprint(text.replace(b"\n", b"\r\n"), "Python").hashes
     assert crlf.tolist() == held.view(np.int64).tolist()

@@ -755,8 +755,10 @@ def test_renamed_preamble_of_a_compiled_module_keeps_no_strings_of_its_own(
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         res = search.search(st, query)
         assert res.verdict not in search.ATTRIBUTING, _found(res)
-        # Without the document's side of the test, the preamble's strings make it any module's.
+        # Without the document's side of the test, the preamble's strings make it any module's (when a
+        # shape-counted query's run may hold less than nearly all of it, as any other query's).
         monkeypatch.setattr(verdict, "_model_common", lambda d, at: np.zeros(len(at), dtype=bool))
+        monkeypatch.setattr(verdict, "SHAPE_COUNTED_SHARE", verdict.SHORT_RENAMED_SHARE)
         res = search.search(st, query)
         assert res.verdict == "near-duplicate" and res.matches[0].evidence == "shaped-strings", _found(res)
 
@@ -1306,6 +1308,100 @@ def test_a_short_query_from_a_mid_size_file_is_found_through_its_lines_first_kgr
         assert search.search(st, piece).verdict == "none"
 
 
+def _waitpid_copy() -> tuple[str, str]:
+    """``_bootsubprocess.py`` (a mid-size module: 256 to 2,047 tokens) and eight lines of it, names
+    renamed, none of whose k-grams in either view the module's winnowing selected."""
+    text = (STDLIB / "_bootsubprocess.py").read_text()
+    toks = fp.tokenize(text.encode(), "Python")
+    assert fp.DENSE_TOKENS <= len(toks) < fp.LINE_TOKENS
+    piece = "".join(text.splitlines(keepends=True)[27:35])
+    assert "_, status = os.waitpid(pid, 0)" in piece
+    at = np.flatnonzero((toks.line_start >= 28) & (toks.line_start <= 35))
+    covered = set(range(int(at[0]), int(at[-1]) - fp.K + 2))
+    for view in (toks.exact, toks.abstract):
+        assert not covered & set(fp.winnow(fp.kgrams(view)).tolist())
+    return text, _rename(piece, {"_": "unused", "status": "code", "pid": "child"})
+
+
+def _index_module(
+    tmp_path: Path, name: str, text: str, line_tokens: int, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A SQLite index of ``text`` as ``name`` beside two unrelated modules, built with ``LINE_TOKENS``
+    set to ``line_tokens`` (0: no file keeps its lines' first k-grams)."""
+    src = tmp_path / f"src-{line_tokens}"
+    src.mkdir()
+    (src / name).write_text(text)
+    for module in ("bisect.py", "colorsys.py"):
+        shutil.copy(STDLIB / module, src)
+    path = tmp_path / f"lines-{line_tokens}.sqlite"
+    with monkeypatch.context() as m:
+        m.setattr(fp, "LINE_TOKENS", line_tokens)
+        _build(src, path, "example/module")
+    return path
+
+
+def test_a_short_renamed_query_from_a_mid_size_file_is_found_through_its_lines_shapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file of 256 to 2,047 tokens keeps, under shape keys, the abstract k-grams that begin a line and
+    # that its winnowing did not select.  A renamed copy of eight of its lines shares no exact k-gram
+    # with it, and its winnowing selected none of their abstract ones: found through their lines'
+    # shapes; indexed without them, not at all.
+    text, copy = _waitpid_copy()
+    with_lines = _index_module(tmp_path, "_bootsubprocess.py", text, fp.LINE_TOKENS, monkeypatch)
+    without = _index_module(tmp_path, "_bootsubprocess.py", text, 0, monkeypatch)
+    with open_store(with_lines, readonly=True) as st:
+        res = search.search(st, copy)
+        assert _found(res)[:1] == [("_bootsubprocess.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "short-rare-renamed"
+        assert res.matches[0].spans[0].source_lines[0] == 28
+    with open_store(without, readonly=True) as st:
+        assert search.search(st, copy).verdict == "none"
+
+
+def test_a_shape_counted_renamed_run_must_hold_nearly_all_of_the_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Counted by shape keys, a shape is rare among small and mid-size files alone: code of a common shape
+    # (a test's preamble, a null check and a call) passes for rare there.  So the renamed run of such a
+    # query must hold nearly all of it (verdict.SHAPE_COUNTED_SHARE), not the two fifths another short
+    # query's must.  The eight renamed lines above, then code of the query's own: the run holds 28 of
+    # its 45 tokens.
+    text, copy = _waitpid_copy()
+    query = copy + "\n\ndef tidy(rows):\n    return sorted(set(rows), reverse=True)[:limit]\n"
+    assert verdict.SHORT_RENAMED_SHARE < 28 / len(fp.tokenize(query.encode(), "Python")) < 0.9
+    path = _index_module(tmp_path, "_bootsubprocess.py", text, fp.LINE_TOKENS, monkeypatch)
+    with open_store(path, readonly=True) as st:
+        res = search.search(st, query)
+        assert res.verdict not in search.ATTRIBUTING, _found(res)
+        monkeypatch.setattr(verdict, "SHAPE_COUNTED_SHARE", verdict.SHORT_RENAMED_SHARE)
+        res = search.search(st, query)
+        assert _found(res)[:1] == [("_bootsubprocess.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "short-rare-renamed"
+
+
+def test_one_renamed_line_is_not_looked_up_by_its_shape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A function's first line, its names renamed: a shape (a function of a few parameters and keywords)
+    # that many files hold, yet among small and mid-size files one may hold it alone.  One line's shape
+    # stands for no file: a query whose tokens are all on one line does not look shape keys up.
+    handlers = "".join(
+        f"def handle_{i}(compiler, {', '.join(f'p{i}_{j}' for j in range(i + 1))}, **kw):\n"
+        f"    return compiler.process(p{i}_0, **kw)\n\n\n"
+        for i in range(14)
+    )
+    path = _index_module(tmp_path, "handlers.py", handlers, fp.LINE_TOKENS, monkeypatch)
+    copy = "def run_two(builder, first, second, third, **options):\n"
+    assert len(fp.tokenize(copy.encode(), "Python")) == 16  # one k-gram
+    with open_store(path, readonly=True) as st:
+        assert search.search(st, copy).verdict == "none"
+        monkeypatch.setattr(search, "_lines", lambda toks: 2)  # as if it were on two lines
+        res = search.search(st, copy)
+        assert _found(res)[:1] == [("handlers.py", "near-duplicate")], _found(res)
+        assert res.matches[0].evidence == "short-unique-renamed"
+
+
 def test_a_small_files_dense_keys_are_one_vote() -> None:
     # Three documents: one holding two selected k-grams of a query, one holding three of its dense keys
     # (a small file holds every k-gram there), one holding one of each.
@@ -1318,6 +1414,16 @@ def test_a_small_files_dense_keys_are_one_vote() -> None:
     dense = np.array([11, 12, 13], dtype=np.uint64)
     assert candidates.votes(post) == {7: 2, 8: 3, 9: 2}
     assert candidates.votes(post, dense_keys=dense) == {7: 2, 8: 1, 9: 2}
+    # Shape keys (a file's abstract k-grams) are one vote more: a file holding a query's code and its
+    # shape outvotes one holding its shape alone.
+    post = Postings(
+        np.array([1, 2, 11, 12, 21, 22, 21, 22, 23], dtype=np.int64),
+        np.array([7, 7, 8, 8, 8, 8, 10, 10, 10], dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+    )
+    shapes = np.array([21, 22, 23], dtype=np.uint64)
+    assert candidates.votes(post, dense_keys=dense, shape_keys=shapes) == {7: 2, 8: 2, 10: 1}
 
 
 def test_a_short_querys_sole_holder_is_aligned_past_the_ranking_cut(
