@@ -33,7 +33,16 @@ from . import candidates
 from . import fingerprint as fp
 from .align import Query
 from .lexer import Tokens
-from .search import CODE_CANDIDATES, Lexed, QueryLexings, attach_origins, decode_query, lookup_lexing
+from .search import (
+    CODE_CANDIDATES,
+    Lexed,
+    QueryLexings,
+    as_self,
+    attach_origins,
+    decode_query,
+    lookup_lexing,
+    renamed_self,
+)
 from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
 from .verdict import ATTRIBUTING, MIN_MATCH_TOKENS, VERDICTS, Match, SearchResult, judge
@@ -171,8 +180,35 @@ def cover(
 
     Returns:
         A :class:`SearchResult` whose matches are ordered by first query line; each match's spans are
-        the regions it explains.
+        the regions it explains.  A file that nothing attributes and whose methods call their object by
+        another name than ``self`` is looked at again with that name taken for ``self``, as search does
+        (:func:`.search.renamed_self`; not for ``ranked`` candidates, which a fingerprint search chose).
     """
+    result = _cover(store, prep, post, documents, min_tokens, max_origins, band_docs, cache, ranked)
+    if result.matches or ranked is not None or prep.language not in (None, "Python"):
+        return result  # (a scan's file of another language, its path says, costs no second look)
+    if (name := renamed_self(prep.raw)) is None:
+        return result
+    # As search does: a file whose methods call their object by another name than `self` (a renamer that
+    # knows only the keywords renames it too) is looked at again with that name taken for `self`.
+    again = with_self(prep, name)
+    more = store.postings(again.lookup.view(np.int64), candidates.common_cap(documents))
+    return _cover(store, again, more, documents, min_tokens, max_origins, band_docs, cache, None, name)
+
+
+def _cover(
+    store: StoreReader,
+    prep: Prepared,
+    post: Postings,
+    documents: int,
+    min_tokens: int,
+    max_origins: int,
+    band_docs: set[int] | None,
+    cache: DocCache | None,
+    ranked: Sequence[int] | None,
+    restore: bytes | None = None,
+) -> SearchResult:
+    """:func:`cover`'s one look at ``prep`` (``restore``: the name taken for ``self`` in it)."""
     toks = prep.tokens
     result = SearchResult(prep.lines, len(toks), [])
     if not len(prep.lookup):
@@ -197,7 +233,7 @@ def cover(
     by_doc = {int(sdocs[s]): (s, e) for s, e in zip(starts, ends, strict=True)} if len(sdocs) else {}
 
     query = Query.of(toks, prep.exact, prep.abstract, post.common.view(np.uint64))
-    lexings = QueryLexings(prep.raw, prep.language, query, post.common.view(np.uint64))
+    lexings = QueryLexings(prep.raw, prep.language, query, post.common.view(np.uint64), restore)
     covered = np.zeros(len(toks) + 1, dtype=bool)
     matches: list[Match] = []
     judged = 0
@@ -237,6 +273,15 @@ def cover(
     matches.sort(key=lambda m: (m.spans[0].query_lines[0], -VERDICTS.index(m.verdict)))
     result.matches = matches
     return result
+
+
+def with_self(prep: Prepared, name: bytes) -> Prepared:
+    """``prep`` with ``name`` taken for ``self`` in its abstract view (:func:`.search.as_self`), its
+    lookup made again: its exact k-grams are the same, its abstract ones those of the restored view."""
+    toks = as_self(prep.tokens, name)
+    abstract = fp.kgrams(toks.abstract)
+    lookup, positions = candidates.lookup(prep.exact, abstract)
+    return Prepared(prep.raw, toks, prep.exact, abstract, lookup, positions, prep.language)
 
 
 def rank_candidates(

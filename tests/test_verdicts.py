@@ -2516,3 +2516,30 @@ def test_a_copy_whose_methods_rename_self_is_found(tmp_path: Path, monkeypatch: 
     body = "".join(copy.splitlines(keepends=True)[1:4])
     assert "def" not in body and find(body.encode()) is None
     assert find(b"    @staticmethod\n    def area(r):\n        return r.w * r.h\n") is None
+
+
+def test_a_scanned_file_whose_methods_rename_self_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same second look in a scan (cover): a file that pasted the whole class with `self` renamed,
+    # and code of its own after it, reports the class's region as shapes.py's.
+    index = _index_one(tmp_path, "shapes.py", _SHAPES, "example/shapes")
+    names = {"self": "me", "contains": "holds", "x": "px", "y": "py", "inside_x": "in_x", "inside_y": "in_y",
+             "factor": "k", "grown": "out", "Rect": "Box"}  # fmt: skip
+    copy = (
+        _rename_own(_SHAPES, names) + "\n\ndef total_area(boxes):\n    return sum(b.area() for b in boxes)\n"
+    )
+    assert "self" not in copy
+
+    def scan() -> list[tuple[str, str, tuple[int, int]]]:
+        with open_store(index, readonly=True) as st:
+            documents, cap = cov.cap_for(st)
+            prep = cov.prepare(copy, language="Python")
+            res = cov.cover(st, prep, st.postings(prep.lookup.view(np.int64), cap), documents=documents)
+        return [(m.primary.path, m.verdict, m.spans[0].query_lines) for m in res.matches]
+
+    found = scan()
+    assert [(path, v) for path, v, _ in found] == [("shapes.py", "near-duplicate")], found
+    assert found[0][2][0] <= 4 and found[0][2][1] >= 18  # __init__ .. scaled
+    monkeypatch.setattr(cov, "renamed_self", lambda raw: None)  # without the second look: nothing
+    assert scan() == []
