@@ -278,9 +278,11 @@ class Query:
     #: per query token: a string literal or a member's name (``.name``) that a common abstract fingerprint
     #: masks and no common exact one (see :func:`kept_masked`)
     masked_kept: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    #: whether :attr:`frequencies` counts the abstract view by its shape keys (``fingerprint.shape_keys``):
-    #: no document's winnowing selected any of its abstract k-grams, and only small and mid-size files
-    #: keep the others, so a shape that larger files hold passes there for a rare one
+    #: whether the query's lookup read its shape keys (``fingerprint.shape_keys``): no document's
+    #: winnowing selected any of its abstract k-grams, and only small and mid-size files keep the others,
+    #: so a shape that larger files hold passes there for a rare one.  The documents found so are judged
+    #: in every lexing of the query, each of which then asks more of a renamed run
+    #: (``verdict.SHAPE_COUNTED_SHARE``), though only this lexing's own view may count by those keys.
     by_shape: bool = False
     # What other modules derive from the query alone, made once per query (see :meth:`memo`).
     _memo: dict[str, Any] = field(default_factory=dict)
@@ -297,7 +299,7 @@ class Query:
     ) -> Query:
         """Prepare ``tokens`` (k-grams ``exact`` and ``abstract``), given the boilerplate hashes among
         those it looked up (``Postings.common``) and, for a short query, how to count each k-gram's
-        documents in each view (``by_shape``: the abstract view's among small and mid-size files)."""
+        documents in each view (``by_shape``: see the attribute)."""
         # Sorted once for every mask's binary search (the lookup's are sorted as signed integers).
         common = np.sort(common)
         exact_mask = common_mask(exact, common, len(tokens))

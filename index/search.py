@@ -148,8 +148,8 @@ class QueryLexings:
         by_shape: bool = False,
     ) -> Query:
         """Prepare the query lexed with ``language``'s profile (``toks``, k-grams ``qe`` and ``qa``), with
-        its document frequencies when the lookup read every one of its k-grams (``by_shape``: those of
-        its abstract k-grams counted by their shape keys)."""
+        its document frequencies when the lookup read every one of its k-grams (``by_shape``: the lookup
+        read the query's shape keys, :attr:`.align.Query.by_shape`)."""
         # The lookup's common hashes, and those of this lexing that the boilerplate model lists.
         both = np.concatenate((qe, qa))
         common = np.union1d(self.common, both[boilerplate.common(both)])
@@ -463,8 +463,8 @@ def _lines(toks: Tokens) -> int:
 
 
 def _unselected(qe: npt.NDArray[np.uint64], post: Postings) -> bool:
-    """Whether a short query's exact k-grams ``qe`` (every one looked up, their postings ``post``) are
-    held by no document, none of them boilerplate: no winnowing selected any of them."""
+    """Whether a short query's k-grams of one view ``qe`` (every one looked up, their postings ``post``)
+    are held by no document, none of them boilerplate: no winnowing selected any of them."""
     if not len(qe) or len(qe) > candidates.SHORT_QUERY_KGRAMS:
         return False
     keys = np.unique(qe.view(np.int64))
