@@ -2541,5 +2541,16 @@ def test_a_scanned_file_whose_methods_rename_self_is_found(
     found = scan()
     assert [(path, v) for path, v, _ in found] == [("shapes.py", "near-duplicate")], found
     assert found[0][2][0] <= 4 and found[0][2][1] >= 18  # __init__ .. scaled
+    assert cov.methods_self(copy.encode()) == b"me"
     monkeypatch.setattr(cov, "renamed_self", lambda raw: None)  # without the second look: nothing
     assert scan() == []
+    # A module of functions whose nested helper uses its parameter as an object: search would look
+    # again at such a snippet, a scan does not look again at such a file (no class's methods say it).
+    helpers = b"def walk(tree):\n    def visit(expr):\n        return expr.args\n\n    return visit(tree)\n"
+    monkeypatch.undo()
+    assert search.renamed_self(helpers) == b"expr" and cov.methods_self(helpers) is None
+    # ... nor at a class one of whose several methods' first parameters is such a name.
+    mixed = b"class Walker:\n    def run(node):\n        return node.kids\n" + b"".join(
+        b"    def step%d(me, n):\n        return me.go(n)\n" % i for i in range(3)
+    )
+    assert search.renamed_self(mixed) == b"node" and cov.methods_self(mixed) is None
