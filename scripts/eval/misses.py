@@ -62,16 +62,22 @@ LOOKED_UP = min(unique_min(MIN_MATCH_TOKENS), max(fp.K, min(MIN_MATCH_TOKENS, fp
 
 
 class Prepared:
-    """A query prepared as :func:`whence.index.search.search` prepares it, with its candidates."""
+    """A query prepared as :func:`whence.index.search.search` prepares it, with its candidates; one whose
+    methods rename ``self`` as its second look prepares it (``search.renamed_self``: the first look
+    attributed nothing, or it would not be a miss, and the second is the last that search judged)."""
 
     def __init__(self, store: Any, documents: int, raw: bytes) -> None:
         language, toks, others = search.lookup_lexings(raw, None)
+        restore = search.renamed_self(raw)
+        if restore is not None:
+            toks = search.as_self(toks, restore)
+            others = [(name, search.as_self(t, restore)) for name, t in others]
         self.tokens = toks
         self.query: Query | None = None
         self.ranked: list[int] = []
         if len(toks) < fp.K:
             return
-        looked = search.look_up(store, raw, language, toks, others, documents)
+        looked = search.look_up(store, raw, language, toks, others, documents, restore)
         self.looked_up = looked.looked_up
         self.query = looked.query
         self.lexings = looked.lexings
