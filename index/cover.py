@@ -22,7 +22,6 @@ alignment and its verdict are :func:`.verdict.judge`'s.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from . import fingerprint as fp
 from .align import Query
 from .lexer import Tokens
 from .search import (
-    _INDENTED_DEF,
     CODE_CANDIDATES,
     Lexed,
     QueryLexings,
@@ -43,7 +41,7 @@ from .search import (
     attach_origins,
     decode_query,
     lookup_lexing,
-    renamed_self,
+    methods_self,
 )
 from .stores.base import Postings, StoreReader
 from .stores.segments import sorted_unique
@@ -184,7 +182,7 @@ def cover(
         A :class:`SearchResult` whose matches are ordered by first query line; each match's spans are
         the regions it explains.  A file that nothing attributes and whose methods call their object by
         another name than ``self`` is looked at again with that name taken for ``self``, as search does
-        (:func:`.search.renamed_self`; not for ``ranked`` candidates, which a fingerprint search chose).
+        (:func:`.search.methods_self`; not for ``ranked`` candidates, which a fingerprint search chose).
     """
     result = _cover(store, prep, post, documents, min_tokens, max_origins, band_docs, cache, ranked)
     if result.matches or ranked is not None or prep.language not in (None, "Python"):
@@ -275,22 +273,6 @@ def _cover(
     matches.sort(key=lambda m: (m.spans[0].query_lines[0], -VERDICTS.index(m.verdict)))
     result.matches = matches
     return result
-
-
-_CLASS = re.compile(rb"^[ \t]*class[ \t]+\w", re.M)
-
-
-def methods_self(raw: bytes) -> bytes | None:
-    """:func:`.search.renamed_self`'s name for a whole file, when its methods call their object by it: the
-    file has a class, and the name is the first parameter of at least two of its indented ``def``s and
-    of half of them at least.  (A module of functions often has nested helpers whose first parameter it
-    uses as an object, ``expr.args``: a scan of SymPy looked again at one file in twenty, for a second
-    cover each, a quarter more time, and found nothing more.)"""
-    if not _CLASS.search(raw) or (name := renamed_self(raw)) is None:
-        return None
-    firsts = [m.group(1) for m in _INDENTED_DEF.finditer(raw)]
-    held = firsts.count(name)
-    return name if held >= 2 and 2 * held >= len(firsts) else None
 
 
 def with_self(prep: Prepared, name: bytes) -> Prepared:

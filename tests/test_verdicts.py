@@ -1396,7 +1396,7 @@ def test_one_renamed_line_is_not_looked_up_by_its_shape(
     assert len(fp.tokenize(copy.encode(), "Python")) == 16  # one k-gram
     with open_store(path, readonly=True) as st:
         assert search.search(st, copy).verdict == "none"
-        monkeypatch.setattr(search, "_lines", lambda toks: 2)  # as if it were on two lines
+        monkeypatch.setattr(search, "_on_lines", lambda toks: True)  # as if it were on two lines
         res = search.search(st, copy)
         assert _found(res)[:1] == [("handlers.py", "near-duplicate")], _found(res)
         assert res.matches[0].evidence == "short-unique-renamed"
@@ -2541,16 +2541,16 @@ def test_a_scanned_file_whose_methods_rename_self_is_found(
     found = scan()
     assert [(path, v) for path, v, _ in found] == [("shapes.py", "near-duplicate")], found
     assert found[0][2][0] <= 4 and found[0][2][1] >= 18  # __init__ .. scaled
-    assert cov.methods_self(copy.encode()) == b"me"
-    monkeypatch.setattr(cov, "renamed_self", lambda raw: None)  # without the second look: nothing
+    assert search.methods_self(copy.encode()) == b"me"
+    monkeypatch.setattr(search, "renamed_self", lambda raw: None)  # without the second look: nothing
     assert scan() == []
     # A module of functions whose nested helper uses its parameter as an object: search would look
     # again at such a snippet, a scan does not look again at such a file (no class's methods say it).
     helpers = b"def walk(tree):\n    def visit(expr):\n        return expr.args\n\n    return visit(tree)\n"
     monkeypatch.undo()
-    assert search.renamed_self(helpers) == b"expr" and cov.methods_self(helpers) is None
+    assert search.renamed_self(helpers) == b"expr" and search.methods_self(helpers) is None
     # ... nor at a class one of whose several methods' first parameters is such a name.
     mixed = b"class Walker:\n    def run(node):\n        return node.kids\n" + b"".join(
         b"    def step%d(me, n):\n        return me.go(n)\n" % i for i in range(3)
     )
-    assert search.renamed_self(mixed) == b"node" and cov.methods_self(mixed) is None
+    assert search.renamed_self(mixed) == b"node" and search.methods_self(mixed) is None
