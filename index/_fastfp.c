@@ -17,7 +17,7 @@
  *   winnow(hashes: u64[], w) -> u32[] positions
  *   minhash(values: u64[], a: u32[], b: u32[]) -> u32[len(a)]
  *   index_fingerprint(data, k, w, a, b, syntax, code_syntax=None, tiny=0, dense=0, salt=0, lines=0,
- *                     shape_salt=0) -> (hashes, signature, ntokens)
+ *                     shape_salt=0, sparse=0) -> (hashes, signature, ntokens)
  *   seed_runs(sorted, order, dk, qt, dt, k, max_repeats, need) -> (hits, runs: i64[])
  *   tile(runs: i64[], nq, k) -> i64[] tiles
  *   sort_pairs(hashes: i64[], docs: u32[]) -> (i64[], u32[])   (postings by hash, then document)
@@ -25,7 +25,7 @@
  *
  * LEXER_VERSION is the lexer.LEXER_VERSION these tables and rules implement, INTERFACE the version of
  * these functions' arguments and results (fingerprint.KERNEL_INTERFACE; 2: index_fingerprint's
- * code_syntax and tiny; 3: its dense and salt; 4: its lines; 5: its shape_salt; 6: shape keys of a mid-size text's lines): index/fingerprint.py uses a kernel only when both match and it has every
+ * code_syntax and tiny; 3: its dense and salt; 4: its lines; 5: its shape_salt; 6: shape keys of a mid-size text's lines; 7: its sparse): index/fingerprint.py uses a kernel only when both match and it has every
  * function above (an older build is not used).
  */
 
@@ -33,7 +33,7 @@
 /* The lexer version this kernel implements (index/lexer.py LEXER_VERSION; tests/test_fastfp.py). */
 #define FP_LEXER_VERSION 5
 /* The version of the functions' arguments and results (fingerprint.KERNEL_INTERFACE). */
-#define FP_INTERFACE 6
+#define FP_INTERFACE 7
 #include <Python.h>
 
 #include <stdint.h>
@@ -1659,11 +1659,13 @@ FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
  * at least `dense` and fewer than `lines` tokens those of them that begin a line (their first token on a
  * line after the previous token's last); with `shape_salt`, a text of `tiny` to `dense` tokens also every
  * abstract k-gram not among the hashes above, xor `shape_salt` (fingerprint.shape_keys), one of `dense`
- * to `lines` tokens those of them that begin a line; sig the MinHash of the winnowed exact k-grams of the text (all
- * 0xFFFFFFFF if none). */
+ * to `lines` tokens those of them that begin a line; with `sparse`, a text of `lines` tokens and more
+ * keeps of both views' k-grams that begin a line those whose piece of `sparse` lines (from theirs on)
+ * holds fewer than k + w - 1 tokens and no k-gram of that view's winnowed ones (sparse_starts); sig the
+ * MinHash of the winnowed exact k-grams of the text (all 0xFFFFFFFF if none). */
 static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *sx, const syntax_t *code_sx,
                          Py_ssize_t k, Py_ssize_t w, Py_ssize_t tiny, Py_ssize_t dense, Py_ssize_t lines,
-                         uint64_t salt, uint64_t shape_salt,
+                         Py_ssize_t sparse, uint64_t salt, uint64_t shape_salt,
                          const uint32_t *a, const uint32_t *b, Py_ssize_t nperm, uint32_t *sig,
                          uint64_t **hashes, Py_ssize_t *nhashes, Py_ssize_t *ntokens)
 {
@@ -1719,13 +1721,16 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             goto done;
     }
     u = sort_unique_u64(sel, nsel, kg);
-    if (st.t >= tiny && (st.t < dense || st.t < lines)) {
+    if (st.t >= tiny && (st.t < dense || st.t < lines || sparse > 0)) {
         /* The exact k-grams the hashes above leave out, under their dense keys (a text of `dense` tokens
-         * and more: those that begin a line): sel grows to hold them all, and the sort's scratch with it. */
-        const int every = st.t < dense;
+         * and more: those that begin a line; of `lines` and more: those of them on sparse lines), then
+         * the abstract ones under their shape keys: sel grows to hold them all, and the sort's scratch
+         * with it. */
+        const int every = st.t < dense, large = st.t >= lines && st.t >= dense;
         const int shapes = shape_salt != 0;
         Py_ssize_t extra = 0;
         uint64_t *more = PyMem_RawRealloc(sel, (size_t)(u + 2 * m) * 8), *scratch;
+        int view;
         if (more == NULL)
             goto done;
         sel = more;
@@ -1733,25 +1738,36 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         if (scratch == NULL)
             goto done;
         kg = scratch;
-        kgrams_impl(st.exact, m, k, kg);
-        for (i = 0; i < m; i++) {
-            Py_ssize_t at;
-            if (!every && i > 0 && st.line_start[i] <= st.line_end[i - 1])
-                continue;
-            at = lower_bound(sel, u, kg[i]);
-            if (at == u || sel[at] != kg[i])
-                sel[u + extra++] = kg[i] ^ salt;
-        }
-        if (shapes) { /* the abstract k-grams the hashes above leave out (those that begin a line, as
-                       * above), under their shape keys */
-            kgrams_impl(st.abstract, m, k, kg);
+        for (view = 0; view < 1 + shapes; view++) {
+            const uint64_t key = view == 0 ? salt : shape_salt;
+            Py_ssize_t np = 0, pp = 0, end = 0;
+            kgrams_impl(view == 0 ? st.exact : st.abstract, m, k, kg);
+            if (large && m <= w) { /* this view's winnowed positions, ascending */
+                pos[0] = (uint32_t)rightmost_min(kg, 0, m);
+                np = 1;
+            }
+            else if (large)
+                np = winnow_impl(kg, m, w, pos);
             for (i = 0; i < m; i++) {
                 Py_ssize_t at;
                 if (!every && i > 0 && st.line_start[i] <= st.line_end[i - 1])
                     continue;
+                if (large) { /* the piece of `sparse` lines from this one: [i, end) */
+                    const uint64_t stop = (uint64_t)st.line_start[i] + (uint64_t)sparse;
+                    Py_ssize_t last;
+                    while (end < st.t && st.line_start[end] < stop)
+                        end++;
+                    if (end - i >= k + w - 1)
+                        continue;
+                    last = end - k > i ? end - k : i;
+                    while (pp < np && (Py_ssize_t)pos[pp] < i)
+                        pp++;
+                    if (pp < np && (Py_ssize_t)pos[pp] <= last)
+                        continue;
+                }
                 at = lower_bound(sel, u, kg[i]);
                 if (at == u || sel[at] != kg[i])
-                    sel[u + extra++] = kg[i] ^ shape_salt;
+                    sel[u + extra++] = kg[i] ^ key;
             }
         }
         u = sort_unique_u64(sel, u + extra, kg);
@@ -1772,10 +1788,10 @@ done:
 static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"data", "k",     "w",     "a",    "b",     "syntax",
-                             "code_syntax", "tiny", "dense", "salt", "lines", "shape_salt", NULL};
+                             "code_syntax", "tiny", "dense", "salt", "lines", "shape_salt", "sparse", NULL};
     Py_buffer buf, av, bv;
     PyObject *aobj, *bobj, *sigobj = NULL, *hobj = NULL, *res = NULL;
-    Py_ssize_t k, w, na, nb, nh = 0, nt = 0, sxlen, code_len = 0, tiny = 0, dense = 0, lines = 0;
+    Py_ssize_t k, w, na, nb, nh = 0, nt = 0, sxlen, code_len = 0, tiny = 0, dense = 0, lines = 0, sparse = 0;
     unsigned long long salt = 0, shape_salt = 0;
     const char *sxbytes, *code_bytes = NULL;
     syntax_t sx, code_sx;
@@ -1783,9 +1799,9 @@ static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *
     int rc;
     (void)self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOOy#|z#nnKnK:index_fingerprint", kwlist, &buf, &k,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnOOy#|z#nnKnKn:index_fingerprint", kwlist, &buf, &k,
                                      &w, &aobj, &bobj, &sxbytes, &sxlen, &code_bytes, &code_len, &tiny, &dense,
-                                     &salt, &lines, &shape_salt))
+                                     &salt, &lines, &shape_salt, &sparse))
         return NULL;
     if (parse_syntax((const unsigned char *)sxbytes, sxlen, &sx) < 0 ||
         (code_bytes != NULL && parse_syntax((const unsigned char *)code_bytes, code_len, &code_sx) < 0)) {
@@ -1818,7 +1834,7 @@ static PyObject *fp_index_fingerprint(PyObject *self, PyObject *args, PyObject *
         goto release_b;
     Py_BEGIN_ALLOW_THREADS
     rc = index_fp_impl((const unsigned char *)buf.buf, buf.len, &sx, code_bytes != NULL ? &code_sx : NULL, k, w,
-                       tiny, dense, lines, (uint64_t)salt, (uint64_t)shape_salt, (const uint32_t *)av.buf,
+                       tiny, dense, lines, sparse, (uint64_t)salt, (uint64_t)shape_salt, (const uint32_t *)av.buf,
                        (const uint32_t *)bv.buf, na,
                        (uint32_t *)PyBytes_AS_STRING(sigobj), &hashes, &nh, &nt);
     Py_END_ALLOW_THREADS
@@ -2344,14 +2360,16 @@ static PyMethodDef fastfp_methods[] = {
      "(mod 2**32), starting from 0xFFFFFFFF (datasketch's affine32 scheme)."},
     {"index_fingerprint", (PyCFunction)(void (*)(void))fp_index_fingerprint, METH_VARARGS | METH_KEYWORDS,
      "index_fingerprint(data, k, w, a, b, syntax, code_syntax=None, tiny=0, dense=0, salt=0, lines=0,\n"
-     "                  shape_salt=0)\n"
+     "                  shape_salt=0, sparse=0)\n"
      "    -> (hashes, signature, ntokens)\n\n"
      "What ingestion keeps of one file, in one call without the GIL (fingerprint.index_fingerprint): the\n"
      "sorted distinct winnowed k-gram hashes of both views (every k-gram of a text under tiny tokens), and\n"
      "with code_syntax (the code-only profile) those of the text's code alone when it has block comments,\n"
      "and for a text of tiny to dense tokens its other exact k-grams xor salt (their dense keys), for one\n"
      "of dense to lines tokens those of them that begin a line, with shape_salt a tiny-to-dense text's\n"
-     "other abstract k-grams xor shape_salt (a dense-to-lines one's that begin a line), as uint64 bytes;\n"
+     "other abstract k-grams xor shape_salt (a dense-to-lines one's that begin a line), with sparse a\n"
+     "larger text's line-starting k-grams of both views whose sparse lines hold fewer than k + w - 1\n"
+     "tokens and none of that view's winnowed k-grams, as uint64 bytes;\n"
      "the MinHash of the\n"
      "winnowed exact k-grams (uint32 bytes); the token count."},
     {"seed_runs", (PyCFunction)(void (*)(void))fp_seed_runs, METH_VARARGS | METH_KEYWORDS,

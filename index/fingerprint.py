@@ -52,8 +52,9 @@ KERNEL_FUNCTIONS = (
 
 #: The version of the kernel's arguments and results this code calls it with (its ``INTERFACE``; a
 #: kernel without one is 1).  2: ``index_fingerprint`` takes ``code_syntax`` and ``tiny``; 3: ``dense``
-#: and ``salt``; 4: ``lines``; 5: ``shape_salt``; 6: the shape keys of a mid-size text's lines.
-KERNEL_INTERFACE = 6
+#: and ``salt``; 4: ``lines``; 5: ``shape_salt``; 6: the shape keys of a mid-size text's lines; 7:
+#: ``sparse`` (a large text's line keys on sparse lines).
+KERNEL_INTERFACE = 7
 
 
 def _stale(kernel: object) -> str | None:
@@ -108,6 +109,12 @@ DENSE_TOKENS = 256
 #: k-grams that begin a line are kept the same way under :func:`shape_keys`: a renamed copy of such a
 #: piece shares no exact k-gram with it (about 9 % more postings on 20,000 files of the corpus).
 LINE_TOKENS = 2048
+#: A text of :data:`LINE_TOKENS` tokens and more keeps a line's first k-gram (under
+#: :func:`dense_keys`, its abstract one under :func:`shape_keys`) only when the line and the
+#: ``SPARSE_LINES - 1`` after it hold fewer than ``T`` tokens and no k-gram its winnowing selected
+#: (:func:`sparse_starts`): an 8-line piece of sparse code (constants, imports, short calls) that
+#: only such a key finds.  About 4 % more postings (docs/fingerprints.md).
+SPARSE_LINES = 8
 _DENSE_SALT = np.uint64(0x9F3B5A1CD2E47B61)
 #: A small text (:data:`DENSE_TOKENS`) also keeps its abstract k-grams that none of its other hashes is,
 #: under :func:`shape_keys` (a mid-size one those that begin a line, :data:`LINE_TOKENS`).  Read by a
@@ -412,6 +419,25 @@ def dense_keys(exact: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return exact ^ _DENSE_SALT
 
 
+def sparse_starts(
+    line_start: npt.NDArray[np.uint32], starts: npt.NDArray[np.intp], selected: npt.NDArray[np.uint32]
+) -> npt.NDArray[np.intp]:
+    """Of the k-gram positions ``starts`` that begin a line, those whose piece of :data:`SPARSE_LINES`
+    lines (from that line on; ``line_start``: each token's line) holds fewer than ``T`` tokens and none
+    of the k-grams at the winnowed positions ``selected``: a query of those lines is below the
+    winnowing guarantee and holds no k-gram its text's winnowing kept, but holds the one it begins
+    with (a large text's line keys, :data:`LINE_TOKENS`)."""
+    if len(starts) == 0:
+        return starts
+    first = line_start[starts].astype(np.int64)
+    ends = np.searchsorted(line_start, first + SPARSE_LINES)  # the piece's tokens: [start, end)
+    last = np.maximum(ends - K, starts)  # its last k-gram, or its first if it holds fewer than K tokens
+    sel = np.sort(selected)
+    held = np.searchsorted(sel, last, "right") - np.searchsorted(sel, starts)
+    out: npt.NDArray[np.intp] = starts[(ends - starts < T) & (held == 0)]
+    return out
+
+
 def shape_keys(abstract: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """The keys under which a small text's abstract k-grams ``abstract`` that winnowing did not select
     are indexed (a mid-size text's that begin a line; :data:`_SHAPE_SALT`)."""
@@ -423,7 +449,7 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
     text with block comments also gives the hashes of its code alone (:func:`code_hashes`), a small one
     (:data:`DENSE_TOKENS`) the :func:`dense_keys` of its exact k-grams that none of those is and the
     :func:`shape_keys` of its abstract ones, a mid-size one (:data:`LINE_TOKENS`) those of them that begin
-    a line."""
+    a line, a larger one those of them on sparse lines (:func:`sparse_starts`)."""
     if _fastfp is not None:
         h, sig, ntok = _fastfp.index_fingerprint(
             data,
@@ -438,6 +464,7 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
             int(_DENSE_SALT),
             LINE_TOKENS,
             int(_SHAPE_SALT),
+            SPARSE_LINES,
         )
         hashes = np.frombuffer(h, dtype=np.uint64).view(np.int64)
         return IndexFingerprint(hashes, np.frombuffer(sig, dtype=np.uint32), ntok)
@@ -447,14 +474,18 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
     if code is not None:
         hashes = np.union1d(hashes.view(np.uint64), code.view(np.uint64)).view(np.int64)
     n = len(f.tokens)
-    if n >= TINY_TOKENS and (n < DENSE_TOKENS or n < LINE_TOKENS):
+    if n >= TINY_TOKENS and (n < DENSE_TOKENS or n < LINE_TOKENS or SPARSE_LINES > 0):
         selected = hashes.view(np.uint64)
         kgrams = f.exact_kgrams
         shape = f.abstract_kgrams
         if n >= DENSE_TOKENS:  # those that begin a line
             t, m = f.tokens, len(kgrams)
-            starts = np.r_[True, t.line_start[1:m] > t.line_end[: m - 1]]
-            kgrams, shape = kgrams[starts], shape[starts]
+            starts = np.flatnonzero(np.r_[True, t.line_start[1:m] > t.line_end[: m - 1]])
+            if n >= LINE_TOKENS:  # a large text: those on sparse lines that no winnowed k-gram finds
+                kgrams = kgrams[sparse_starts(t.line_start, starts, winnow(kgrams))]
+                shape = shape[sparse_starts(t.line_start, starts, winnow(shape))]
+            else:
+                kgrams, shape = kgrams[starts], shape[starts]
         keys = [dense_keys(np.setdiff1d(kgrams, selected)), shape_keys(np.setdiff1d(shape, selected))]
         hashes = np.union1d(selected, np.concatenate(keys)).view(np.int64)
     return IndexFingerprint(hashes, f.signature, len(f.tokens))

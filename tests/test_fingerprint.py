@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,6 +135,28 @@ def test_similar_files_share_lsh_bands() -> None:
     assert not set(a.bands()) & set(other.bands())
 
 
+def _sparse_line_keys(whole: fp.Fingerprint, held: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """A large text's line keys worked out the long way: of each view's k-grams that begin a line, those
+    whose piece of ``fp.SPARSE_LINES`` lines (from theirs on) holds fewer than ``T`` tokens and none of
+    that view's winnowed k-grams, under their dense or shape keys, unless ``held`` already has them."""
+    t = whole.tokens
+    line = t.line_start.tolist()
+    keys: set[int] = set()
+    for kgrams, key in ((whole.exact_kgrams, fp.dense_keys), (whole.abstract_kgrams, fp.shape_keys)):
+        chosen = set(fp.winnow(kgrams).tolist())
+        for i in range(len(kgrams)):
+            if i and t.line_start[i] <= t.line_end[i - 1]:
+                continue
+            end = i
+            while end < len(line) and line[end] < line[i] + fp.SPARSE_LINES:
+                end += 1
+            if end - i >= fp.T or chosen & set(range(i, max(i, end - fp.K) + 1)):
+                continue
+            if kgrams[i] not in held:
+                keys.add(int(key(kgrams[i : i + 1])[0]))
+    return np.array(sorted(keys), dtype=np.uint64)
+
+
 def test_index_fingerprint_equals_the_step_by_step_pipeline() -> None:
     import inspect
 
@@ -140,7 +164,12 @@ def test_index_fingerprint_equals_the_step_by_step_pipeline() -> None:
         src = inspect.getsource(module).encode()
         whole = fp.fingerprint(src)
         fused = fp.index_fingerprint(src)
-        assert fused.hashes.tolist() == whole.index_hashes().tolist()
+        winnowed = whole.index_hashes().view(np.uint64)
+        if len(whole.tokens) >= fp.LINE_TOKENS:  # a large text: its sparse lines' keys as well
+            winnowed = np.union1d(winnowed, _sparse_line_keys(whole, winnowed))
+        else:  # (a module that only imports another's names has no k-gram)
+            assert len(whole.tokens) < fp.K
+        assert fused.hashes.tolist() == winnowed.view(np.int64).tolist()
         assert fused.signature.tolist() == whole.signature.tolist()
         assert fused.tokens == len(whole.tokens)
         assert fused.bands() == whole.bands()
@@ -154,7 +183,9 @@ def test_index_fingerprint_equals_the_step_by_step_pipeline() -> None:
                 == len(whole.abstract_selected)
                 == len(whole.exact_kgrams) - fp.W + 1
             )
-        assert fp.index_fingerprint(src).hashes.tolist() == whole.index_hashes().tolist()
+        winnowed = whole.index_hashes().view(np.uint64)
+        expected = np.union1d(winnowed, _sparse_line_keys(whole, winnowed)).view(np.int64)
+        assert fp.index_fingerprint(src).hashes.tolist() == expected.tolist()
     empty = fp.index_fingerprint(b"x = 1")
     assert len(empty.hashes) == 0 and empty.bands() == []
 
@@ -222,10 +253,23 @@ def test_a_small_text_keeps_its_other_exact_kgrams_under_dense_keys() -> None:
     assert not np.intersect1d(fp.dense_keys(rest), winnowed).size
     assert not np.intersect1d(fp.shape_keys(shapes), winnowed).size
     assert not np.intersect1d(fp.shape_keys(shapes), fp.dense_keys(rest)).size
-    # A text of 2,048 tokens and more, or under 64, keeps none (256 to 2,047: below).
-    for text in (small * 12, b"def f(x):\n    return x * 2 + g(x)\n"):
-        assert len(fp.tokenize(text)) >= fp.LINE_TOKENS or len(fp.tokenize(text)) < fp.TINY_TOKENS
-        assert fp.index_fingerprint(text).hashes.tolist() == fp.fingerprint(text).index_hashes().tolist()
+    # A text under 64 tokens keeps none (256 to 2,047: below).  One of 2,048 and more whose every eight
+    # lines hold ``T`` tokens keeps only the first k-grams of the lines whose eight lines the text's end
+    # cuts short (a large text's sparse lines: below).
+    tiny = b"def f(x):\n    return x * 2 + g(x)\n"
+    assert len(fp.tokenize(tiny)) < fp.TINY_TOKENS
+    assert fp.index_fingerprint(tiny).hashes.tolist() == fp.fingerprint(tiny).index_hashes().tolist()
+    large = fp.fingerprint(small * 12)
+    assert len(large.tokens) >= fp.LINE_TOKENS
+    winnowed = large.index_hashes().view(np.uint64)
+    keys = _sparse_line_keys(large, winnowed)
+    assert 0 < len(keys) <= 2 * fp.SPARSE_LINES
+    held = fp.index_fingerprint(small * 12).hashes.view(np.uint64)
+    assert held.tolist() == np.union1d(winnowed, keys).tolist()
+    m = len(large.exact_kgrams)
+    last = large.tokens.line_start[:m] > large.tokens.line_start[-1] - fp.SPARSE_LINES
+    ending = np.union1d(fp.dense_keys(large.exact_kgrams[last]), fp.shape_keys(large.abstract_kgrams[last]))
+    assert np.isin(keys, ending).all()
 
 
 def test_a_mid_size_text_keeps_the_kgrams_that_begin_a_line_under_dense_and_shape_keys() -> None:
@@ -254,3 +298,50 @@ def test_a_mid_size_text_keeps_the_kgrams_that_begin_a_line_under_dense_and_shap
     # CRLF line ends begin the same lines.
     crlf = fp.index_fingerprint(text.replace(b"\n", b"\r\n"), "Python").hashes
     assert crlf.tolist() == held.view(np.int64).tolist()
+
+
+def test_a_large_text_keeps_the_kgrams_that_begin_its_sparse_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 2,048 tokens and more: of the k-grams that begin a line, those whose eight lines (from theirs on)
+    # hold fewer than T tokens and none of their view's winnowed k-grams (a piece of short lines that
+    # only such a key finds), under dense and shape keys.  Here, a table of constants between functions
+    # whose every eight lines hold more than T tokens.
+    functions = [
+        b"def f%d(x, y):\n    total = x * %d + g(x, y) - h(y)\n    return total\n\n" % (i, i)
+        for i in range(90)
+    ]
+    table = b"".join(b"C%d = %d\n" % (i, i) for i in range(40))
+    text = b"".join(functions[:45]) + table + b"".join(functions[45:])
+    whole = fp.fingerprint(text, language="Python")
+    t = whole.tokens
+    assert len(t) >= fp.LINE_TOKENS
+    winnowed = whole.index_hashes().view(np.uint64)
+    held = fp.index_fingerprint(text, "Python").hashes.view(np.uint64)
+    keys = _sparse_line_keys(whole, winnowed)
+    assert held.tolist() == np.union1d(winnowed, keys).tolist()
+    # Every key begins a line of the table, or one of the seven before it, whose eight lines reach it, or
+    # one of the text's last eight lines, which its end cuts short.
+    first = text[: text.index(table)].count(b"\n") + 1
+    last = first + 39
+    begins = {}
+    for kgrams, key in ((whole.exact_kgrams, fp.dense_keys), (whole.abstract_kgrams, fp.shape_keys)):
+        begins |= {int(h): int(t.line_start[i]) for i, h in enumerate(key(kgrams))}
+    lines = [begins[k] for k in keys.tolist()]
+    ending = int(t.line_start[-1]) - fp.SPARSE_LINES
+    assert len([x for x in lines if first - fp.SPARSE_LINES < x <= last]) > 10
+    assert all(first - fp.SPARSE_LINES < x <= last or x > ending for x in lines)
+    # Both views: the table's exact lines differ, their shapes repeat, so a few shape keys at most.
+    exact = [k for k in keys.tolist() if k in set(fp.dense_keys(whole.exact_kgrams).tolist())]
+    assert len(exact) > 10 and len(keys) - len(exact) <= 4
+    # Eight lines of the table, too short for the winnowing guarantee, hold a key or a winnowed k-gram.
+    table_starts = [i for i in range(len(whole.exact_kgrams)) if first <= t.line_start[i] <= last - 7]
+    for i in table_starts:
+        if t.line_start[i] > t.line_end[i - 1]:
+            piece = range(i, i + 24 - fp.K + 1)  # 8 lines of 3 tokens
+            assert set(whole.exact_kgrams[list(piece)].tolist()) & set(winnowed.tolist()) or (
+                int(fp.dense_keys(whole.exact_kgrams[i : i + 1])[0]) in held
+            )
+    # CRLF line ends begin the same lines; without sparse lines (SPARSE_LINES 0) the text keeps none.
+    crlf = fp.index_fingerprint(text.replace(b"\n", b"\r\n"), "Python").hashes
+    assert crlf.view(np.uint64).tolist() == held.tolist()
+    monkeypatch.setattr(fp, "SPARSE_LINES", 0)
+    assert fp.index_fingerprint(text, "Python").hashes.view(np.uint64).tolist() == winnowed.tolist()

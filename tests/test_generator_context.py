@@ -130,10 +130,12 @@ def test_fill_in_the_middle_is_attributed_with_the_suffixs_part(
         "".join(lines[a + 2 : a + 8]),
     )
     # Two lines (19 tokens) that colorsys.py alone holds: found alone through the k-gram that begins
-    # their first line (the file is under fp.LINE_TOKENS).  In an index without such keys (a file of
-    # 2,048 tokens and more), the middle alone is found by nothing, and the suffix's part attributes it.
+    # their first line (the file is under fp.LINE_TOKENS).  In an index without such keys (as a file of
+    # 2,048 tokens and more whose lines are not sparse), the middle alone is found by nothing, and the
+    # suffix's part attributes it.
     assert search.search(istore, middle).verdict == "verbatim"
     monkeypatch.setattr(fp, "LINE_TOKENS", 0)
+    monkeypatch.setattr(fp, "SPARSE_LINES", 0)
     with open_store(tmp_path / "index.sqlite", create=True) as store:
         ingest.build(
             store,

@@ -1260,6 +1260,7 @@ def test_a_short_query_from_a_small_file_is_found_through_its_dense_keys(
     for dense, index in ((fp.DENSE_TOKENS, "dense"), (0, "winnowed")):
         monkeypatch.setattr(fp, "DENSE_TOKENS", dense)
         monkeypatch.setattr(fp, "LINE_TOKENS", dense)  # and no line's first k-grams
+        monkeypatch.setattr(fp, "SPARSE_LINES", fp.SPARSE_LINES if dense else 0)
         src = tmp_path / index
         src.mkdir()
         (src / "colours.py").write_text(_COLOURS)
@@ -1294,6 +1295,7 @@ def test_a_short_query_from_a_mid_size_file_is_found_through_its_lines_first_kgr
     piece = "".join(_SHADES.splitlines(keepends=True)[first - 1 : last])
     for lines, index in ((fp.LINE_TOKENS, "lines"), (0, "winnowed")):
         monkeypatch.setattr(fp, "LINE_TOKENS", lines)
+        monkeypatch.setattr(fp, "SPARSE_LINES", fp.SPARSE_LINES if lines else 0)
         src = tmp_path / index
         src.mkdir()
         (src / "shades.py").write_text(_SHADES)
@@ -1324,18 +1326,26 @@ def _waitpid_copy() -> tuple[str, str]:
 
 
 def _index_module(
-    tmp_path: Path, name: str, text: str, line_tokens: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    name: str,
+    text: str,
+    line_tokens: int,
+    monkeypatch: pytest.MonkeyPatch,
+    sparse_lines: int = fp.SPARSE_LINES,
 ) -> Path:
     """A SQLite index of ``text`` as ``name`` beside two unrelated modules, built with ``LINE_TOKENS``
-    set to ``line_tokens`` (0: no file keeps its lines' first k-grams)."""
-    src = tmp_path / f"src-{line_tokens}"
+    set to ``line_tokens`` (0: no file keeps its lines' first k-grams) and ``SPARSE_LINES`` to
+    ``sparse_lines`` (0 or ``line_tokens`` 0: no large file keeps its sparse lines' first k-grams)."""
+    sparse_lines = sparse_lines if line_tokens else 0
+    src = tmp_path / f"src-{line_tokens}-{sparse_lines}"
     src.mkdir()
     (src / name).write_text(text)
     for module in ("bisect.py", "colorsys.py"):
         shutil.copy(STDLIB / module, src)
-    path = tmp_path / f"lines-{line_tokens}.sqlite"
+    path = tmp_path / f"lines-{line_tokens}-{sparse_lines}.sqlite"
     with monkeypatch.context() as m:
         m.setattr(fp, "LINE_TOKENS", line_tokens)
+        m.setattr(fp, "SPARSE_LINES", sparse_lines)
         _build(src, path, "example/module")
     return path
 
@@ -1357,6 +1367,39 @@ def test_a_short_renamed_query_from_a_mid_size_file_is_found_through_its_lines_s
         assert res.matches[0].spans[0].source_lines[0] == 28
     with open_store(without, readonly=True) as st:
         assert search.search(st, copy).verdict == "none"
+
+
+def test_a_short_query_from_a_large_files_sparse_lines_is_found_through_their_first_kgram(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file of 2,048 tokens and more keeps a line's first k-gram, exact under its dense key and
+    # abstract under its shape key, when the line and the seven after it hold fewer than T tokens and
+    # none of the k-grams its winnowing selected.  Eight such lines of fractions.py (a constructor's
+    # last lines: 29 tokens), copied and renamed, are found through them; indexed without them, not at
+    # all.
+    text = (STDLIB / "fractions.py").read_text()
+    toks = fp.tokenize(text.encode(), "Python")
+    assert len(toks) >= fp.LINE_TOKENS
+    piece = "".join(text.splitlines(keepends=True)[147:155])
+    assert piece.lstrip().startswith("numerator, denominator = (") and "Rational instances" in piece
+    at = np.flatnonzero((toks.line_start >= 148) & (toks.line_start <= 155))
+    assert len(at) < fp.T
+    covered = set(range(int(at[0]), int(at[-1]) - fp.K + 2))
+    for view in (toks.exact, toks.abstract):
+        assert not covered & set(fp.winnow(fp.kgrams(view)).tolist())
+    renamed = _rename(piece, {"numerator": "top", "denominator": "bottom"})
+    with_lines = _index_module(tmp_path, "fractions.py", text, fp.LINE_TOKENS, monkeypatch)
+    without = _index_module(tmp_path, "fractions.py", text, fp.LINE_TOKENS, monkeypatch, sparse_lines=0)
+    with open_store(with_lines, readonly=True) as st:
+        res = search.search(st, piece)
+        assert _found(res)[:1] == [("fractions.py", "verbatim")], _found(res)
+        assert res.matches[0].spans[0].source_lines == (148, 154)  # (155 is blank)
+        res = search.search(st, renamed)
+        assert _found(res)[:1] == [("fractions.py", "near-duplicate")], _found(res)
+        assert res.matches[0].spans[0].source_lines[0] == 148
+    with open_store(without, readonly=True) as st:
+        assert search.search(st, piece).verdict == "none"
+        assert search.search(st, renamed).verdict == "none"
 
 
 def test_a_shape_counted_renamed_run_must_hold_nearly_all_of_the_query(
