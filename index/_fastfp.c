@@ -1651,6 +1651,49 @@ FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
     return lo;
 }
 
+/* A large text's line keys (fingerprint.sparse_starts): of its m k-grams that begin a line (their first
+ * token on a line after the previous token's last), each whose piece of `sparse` lines from its own on
+ * holds fewer than k + w - 1 tokens and none of its view's winnowed k-grams (ascending positions: the
+ * exact view's pe[0:ne], the abstract one's pa[0:na], none when na is 0 and no shape keys are wanted),
+ * hashed and, unless held[0:u] (sorted) holds it, written to out xor its view's salt.  Returns how many. */
+static Py_ssize_t sparse_line_keys(const tok_state *st, Py_ssize_t m, Py_ssize_t k, Py_ssize_t w,
+                                   Py_ssize_t sparse, const uint32_t *pe, Py_ssize_t ne, const uint32_t *pa,
+                                   Py_ssize_t na, const uint64_t *held, Py_ssize_t u, uint64_t salt,
+                                   uint64_t shape_salt, uint64_t *out)
+{
+    const uint32_t *chosen[2] = {pe, pa};
+    const Py_ssize_t nchosen[2] = {ne, na};
+    const uint64_t *toks[2] = {st->exact, st->abstract};
+    const uint64_t keys[2] = {salt, shape_salt};
+    const int views = shape_salt != 0 ? 2 : 1;
+    Py_ssize_t i, end = 0, at[2] = {0, 0}, n = 0;
+    int v;
+    for (i = 0; i < m; i++) {
+        const uint64_t stop = (uint64_t)st->line_start[i] + (uint64_t)sparse;
+        Py_ssize_t last;
+        if (i > 0 && st->line_start[i] <= st->line_end[i - 1])
+            continue;
+        while (end < st->t && st->line_start[end] < stop)
+            end++;
+        if (end - i >= k + w - 1) /* the piece [i, end) is within the winnowing guarantee */
+            continue;
+        last = end - k > i ? end - k : i; /* its last k-gram, or its first if it holds fewer tokens */
+        for (v = 0; v < views; v++) {
+            uint64_t h;
+            Py_ssize_t where;
+            while (at[v] < nchosen[v] && (Py_ssize_t)chosen[v][at[v]] < i)
+                at[v]++;
+            if (at[v] < nchosen[v] && (Py_ssize_t)chosen[v][at[v]] <= last)
+                continue; /* a k-gram of the piece is winnowed */
+            h = mix64(kgram_poly(toks[v] + i, k));
+            where = lower_bound(held, u, h);
+            if (where == u || held[where] != h)
+                out[n++] = h ^ keys[v];
+        }
+    }
+    return n;
+}
+
 /* Returns 0, or -1 when out of memory.  *hashes (PyMem_Raw) receives the sorted distinct hashes the
  * index keeps of both views (fingerprint.index_fingerprint: every k-gram of a text under `tiny` tokens,
  * else the winnowed ones), and, when code_sx is given and the text has block comments, those of its code
@@ -1670,7 +1713,7 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
                          uint64_t **hashes, Py_ssize_t *nhashes, Py_ssize_t *ntokens)
 {
     tok_state st, code;
-    Py_ssize_t m, ne, nsel, i, u;
+    Py_ssize_t m, ne, na, nsel, i, u;
     uint64_t *kg = NULL, *sel = NULL;
     uint32_t *pos = NULL;
     int ok = -1;
@@ -1690,17 +1733,20 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         goto done;
     }
     /* kg: one view's k-grams at a time; sel: what two views of m k-grams each select (every one at
-     * most), grown below for the code alone's two views (it has fewer tokens). */
+     * most), grown below for the code alone's two views (it has fewer tokens); pos: the exact view's
+     * winnowed positions, then the abstract one's (a large text's sparse lines read both), then the
+     * code alone's, one view at a time. */
     kg = PyMem_RawMalloc((size_t)m * 8);
     sel = PyMem_RawMalloc((size_t)m * 16);
-    pos = PyMem_RawMalloc((size_t)m * 4);
+    pos = PyMem_RawMalloc((size_t)m * 12);
     if (kg == NULL || sel == NULL || pos == NULL)
         goto done;
     kgrams_impl(st.exact, m, k, kg);
     ne = select_view(kg, m, w, pos, sel);
     minhash_impl(sel, ne, a, b, nperm, sig); /* the winnowed exact k-grams, whatever the text's size */
     nsel = st.t < tiny ? index_view(st.exact, m, k, w, tiny, kg, pos, sel) : ne;
-    nsel += index_view(st.abstract, m, k, w, tiny, kg, pos, sel + nsel);
+    na = index_view(st.abstract, m, k, w, tiny, kg, pos + m, sel + nsel);
+    nsel += na;
     if (code_sx != NULL && has_block_opener(d, n, code_sx)) {
         if (tokenize_all(d, n, code_sx, &code) < 0)
             goto done;
@@ -1710,8 +1756,8 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             if (more == NULL)
                 goto done;
             sel = more;
-            nsel += index_view(code.exact, mc, k, w, tiny, kg, pos, sel + nsel);
-            nsel += index_view(code.abstract, mc, k, w, tiny, kg, pos, sel + nsel);
+            nsel += index_view(code.exact, mc, k, w, tiny, kg, pos + 2 * m, sel + nsel);
+            nsel += index_view(code.abstract, mc, k, w, tiny, kg, pos + 2 * m, sel + nsel);
         }
     }
     if (nsel > m) { /* the sort's scratch: kg holds m */
@@ -1738,39 +1784,35 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         if (scratch == NULL)
             goto done;
         kg = scratch;
-        for (view = 0; view < 1 + shapes; view++) {
+        if (large) /* one pass over the lines for both views */
+            extra = sparse_line_keys(&st, m, k, w, sparse, pos, ne, pos + m, shapes ? na : 0, sel, u, salt,
+                                     shape_salt, sel + u);
+        for (view = 0; !large && view < 1 + shapes; view++) {
             const uint64_t key = view == 0 ? salt : shape_salt;
-            Py_ssize_t np = 0, pp = 0, end = 0;
             kgrams_impl(view == 0 ? st.exact : st.abstract, m, k, kg);
-            if (large && m <= w) { /* this view's winnowed positions, ascending */
-                pos[0] = (uint32_t)rightmost_min(kg, 0, m);
-                np = 1;
-            }
-            else if (large)
-                np = winnow_impl(kg, m, w, pos);
             for (i = 0; i < m; i++) {
                 Py_ssize_t at;
                 if (!every && i > 0 && st.line_start[i] <= st.line_end[i - 1])
                     continue;
-                if (large) { /* the piece of `sparse` lines from this one: [i, end) */
-                    const uint64_t stop = (uint64_t)st.line_start[i] + (uint64_t)sparse;
-                    Py_ssize_t last;
-                    while (end < st.t && st.line_start[end] < stop)
-                        end++;
-                    if (end - i >= k + w - 1)
-                        continue;
-                    last = end - k > i ? end - k : i;
-                    while (pp < np && (Py_ssize_t)pos[pp] < i)
-                        pp++;
-                    if (pp < np && (Py_ssize_t)pos[pp] <= last)
-                        continue;
-                }
                 at = lower_bound(sel, u, kg[i]);
                 if (at == u || sel[at] != kg[i])
                     sel[u + extra++] = kg[i] ^ key;
             }
         }
-        u = sort_unique_u64(sel, u + extra, kg);
+        if (extra > 0) { /* sort the keys alone, then merge them with the sorted hashes into kg */
+            const uint64_t *keys = sel + u;
+            Py_ssize_t nk = sort_unique_u64(sel + u, extra, kg), a = 0, b = 0, n = 0;
+            uint64_t *swap;
+            while (a < u || b < nk) {
+                const uint64_t v = b == nk || (a < u && sel[a] <= keys[b]) ? sel[a++] : keys[b++];
+                if (n == 0 || kg[n - 1] != v)
+                    kg[n++] = v;
+            }
+            swap = sel; /* both hold u + 2 * m */
+            sel = kg;
+            kg = swap;
+            u = n;
+        }
     }
     *hashes = sel;
     *nhashes = u;
