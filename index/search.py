@@ -35,7 +35,7 @@ from whence.errors import InvalidInput
 
 from . import boilerplate, candidates, lexer, structure
 from . import fingerprint as fp
-from .align import COMMON, UNIQUE_DF, Query, Span
+from .align import COMMON, RARE_DF, UNIQUE_DF, Query, Span
 from .candidates import COMMON_MIN_CAP, common_cap
 from .lexer import Tokens
 from .stores.base import Fetched, Postings, StoreReader
@@ -627,14 +627,25 @@ def _df(
     files holding each (:func:`.fingerprint.dense_keys` of exact k-grams, :func:`.fingerprint.shape_keys`
     of abstract ones).  Only then: the rarity thresholds are those of the winnowed
     counts, and a run that winnowing found rare would count small files' k-grams beside it that no
-    count of a larger file's ever included."""
+    count of a larger file's ever included.  A k-gram so counted whose key is boilerplate (the lookup's
+    common hashes, the model's included) is held by :data:`MANY`, not boilerplate: the masks, of winnowed
+    hashes, leave its tokens counted."""
     keys = qe.view(np.int64)
+    common = COMMON
     if keyed is not None and _unselected(qe, post):
         keys = keyed(qe).view(np.int64)
+        common = MANY
     df = families.grouped(keys, families.holding(keys))
-    df[in_sorted(post.common, keys)] = COMMON  # Postings.common is sorted
+    df[in_sorted(post.common, keys)] = common  # Postings.common is sorted
     return df
 
+
+#: The documents a k-gram counted by its key (``_df``'s ``keyed``) is held by when that key is common:
+#: more than a rare run's.  Counted as boilerplate (``align.COMMON``), it was left out of its run's
+#: rarity while its tokens, which no mask covers (the masks are of winnowed hashes), still counted: an
+#: import list's one k-gram that a large file alone keeps between two whose shapes many files keep was
+#: a unique run of eight lines.
+MANY = RARE_DF + 1
 
 #: Rarity counts the documents holding a k-gram by family: holders that are near-duplicates of one
 #: another (versions of one module, a vendored copy with a few edits) are one source, as one document

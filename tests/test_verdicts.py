@@ -1402,6 +1402,38 @@ def test_a_short_query_from_a_large_files_sparse_lines_is_found_through_their_fi
         assert search.search(st, renamed).verdict == "none"
 
 
+def test_a_kgram_whose_shape_key_is_common_is_held_by_many(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The renamed eight lines above, found through their first line's shape key, with a model that
+    # lists the shape keys of all their other abstract k-grams: counted by their keys, those k-grams are
+    # held by many files, so the query's run is not rare.  Counted as boilerplate instead, they were
+    # left out of its rarity while their tokens, which no mask covers (the masks are of winnowed
+    # hashes), still counted: its first k-gram, held by fractions.py alone, made a unique run of it (a
+    # fresh import list so was a renamed copy of bokeh's imports).
+    text = (STDLIB / "fractions.py").read_text()
+    piece = "".join(text.splitlines(keepends=True)[147:155])
+    renamed = _rename(piece, {"numerator": "top", "denominator": "bottom"})
+    path = _index_module(tmp_path, "fractions.py", text, fp.LINE_TOKENS, monkeypatch)
+    shapes = fp.shape_keys(fp.kgrams(fp.tokenize(renamed.encode(), "Python").abstract))
+    model = tmp_path / "model.npz"
+    meta = json.dumps({"fingerprint": {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}})
+    np.savez_compressed(model, hashes=np.unique(shapes[1:]), meta=np.array(meta))
+    with open_store(path, readonly=True) as st:
+        assert _found(search.search(st, renamed))[:1] == [("fractions.py", "near-duplicate")]
+        monkeypatch.setenv("WHENCE_BOILERPLATE", str(model))
+        boilerplate.load.cache_clear()
+        try:
+            assert search.MANY > align.RARE_DF
+            assert search.search(st, renamed).verdict not in search.ATTRIBUTING
+            monkeypatch.setattr(search, "MANY", align.COMMON)  # counted as boilerplate, not masked
+            res = search.search(st, renamed)
+            assert _found(res)[:1] == [("fractions.py", "near-duplicate")], _found(res)
+        finally:
+            monkeypatch.delenv("WHENCE_BOILERPLATE")
+            boilerplate.load.cache_clear()
+
+
 def test_a_shape_counted_renamed_run_must_hold_nearly_all_of_the_query(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
