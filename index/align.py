@@ -279,7 +279,8 @@ class Query:
     #: masks and no common exact one (see :func:`kept_masked`)
     masked_kept: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     #: whether the query's lookup read its shape keys (``fingerprint.shape_keys``): no document's
-    #: winnowing selected any of its abstract k-grams, and only small and mid-size files keep the others,
+    #: winnowing selected any of its abstract k-grams, and only small and mid-size files (and large
+    #: files' sparse lines) keep the others,
     #: so a shape that larger files hold passes there for a rare one.  The documents found so are judged
     #: in every lexing of the query, each of which then asks more of a renamed run
     #: (``verdict.SHAPE_COUNTED_SHARE``), though only this lexing's own view may count by those keys.

@@ -103,7 +103,8 @@ def lookup(
 def dense(exact: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """The dense keys a snippet search looks up after :func:`lookup`'s hashes when no document holds
     any of a query's exact k-grams ``exact`` (:func:`.fingerprint.dense_keys`: a small file's k-grams
-    that its winnowing did not select): all of a short query's, none of a longer one's.  A scan does not
+    that its winnowing did not select, a mid-size file's that begin a line, a large file's that begin
+    its sparse lines): all of a short query's, none of a longer one's.  A scan does not
     look them up: the regions it reports are at least the winnowing guarantee long."""
     if len(exact) > SHORT_QUERY_KGRAMS:
         return np.zeros(0, dtype=np.uint64)
@@ -113,7 +114,8 @@ def dense(exact: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 def shapes(abstract: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """The shape keys a snippet search looks up beside :func:`dense`'s when no document holds any of a
     short query's abstract k-grams ``abstract`` (:func:`.fingerprint.shape_keys`: a small file's abstract
-    k-grams that its winnowing did not select, a mid-size file's that begin a line): a renamed copy of a
+    k-grams that its winnowing did not select, a mid-size file's that begin a line, a large file's that
+    begin its sparse lines): a renamed copy of a
     few lines shares no exact k-gram with its origin, only abstract ones.  None of a longer query's."""
     if len(abstract) > SHORT_QUERY_KGRAMS:
         return np.zeros(0, dtype=np.uint64)

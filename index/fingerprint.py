@@ -113,7 +113,7 @@ LINE_TOKENS = 2048
 #: :func:`dense_keys`, its abstract one under :func:`shape_keys`) only when the line and the
 #: ``SPARSE_LINES - 1`` after it hold fewer than ``T`` tokens and no k-gram its winnowing selected
 #: (:func:`sparse_starts`): an 8-line piece of sparse code (constants, imports, short calls) that
-#: only such a key finds.  About 4 % more postings (docs/fingerprints.md).
+#: only such a key finds.  About 6 % more postings (docs/fingerprints.md).
 SPARSE_LINES = 8
 _DENSE_SALT = np.uint64(0x9F3B5A1CD2E47B61)
 #: A small text (:data:`DENSE_TOKENS`) also keeps its abstract k-grams that none of its other hashes is,

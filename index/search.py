@@ -373,7 +373,8 @@ def look_up(
         lookup.view(np.int64), common_cap(documents), keys, budget=candidates.QUERY_POSTINGS
     )
     # A short query none of whose exact k-grams any document selected also looks up their dense keys
-    # (small files keep their other exact k-grams there, mid-size files those that begin a line), and
+    # (small files keep their other exact k-grams there, mid-size files those that begin a line, large
+    # files those that begin their sparse lines), and
     # one none of whose abstract k-grams any document selected their shape keys (the same, of the
     # abstract view), in a second read: only such queries pay it.
     dense = shapes = np.zeros(0, dtype=np.uint64)
@@ -401,7 +402,8 @@ def look_up(
     # A short query looked up every k-gram: how many documents hold each is known, and a short run of
     # rare ones can attribute (see verdict.SHORT_FRACTION).
     families = Families(store, post) if len(qe) <= candidates.SHORT_QUERY_KGRAMS else None
-    # Its abstract k-grams counted by their shape keys: among small and mid-size files alone.
+    # Its abstract k-grams counted by their shape keys: among small and mid-size files (and large files'
+    # sparse lines) alone.
     by_shape = bool(len(shapes))
     frequencies = functools.partial(_dfs, qe, qa, post, families, by_shape) if families is not None else None
     query = Query.of(toks, qe, qa, post.common.view(np.uint64), frequencies, by_shape)
@@ -624,10 +626,11 @@ def _df(
 
     With ``keyed``, a query none of whose k-grams any document selected (no winnowing kept them, so no
     count says anything) is counted by the keys ``keyed`` gives them instead: the small and mid-size
-    files holding each (:func:`.fingerprint.dense_keys` of exact k-grams, :func:`.fingerprint.shape_keys`
-    of abstract ones).  Only then: the rarity thresholds are those of the winnowed
-    counts, and a run that winnowing found rare would count small files' k-grams beside it that no
-    count of a larger file's ever included.  A k-gram so counted whose key is boilerplate (the lookup's
+    files (and large files whose sparse lines begin with it) holding each
+    (:func:`.fingerprint.dense_keys` of exact k-grams, :func:`.fingerprint.shape_keys` of abstract
+    ones).  Only then: the rarity thresholds are those of the winnowed counts, and a run that winnowing
+    found rare would count small files' k-grams beside it that no count of a larger file's ever
+    included.  A k-gram so counted whose key is boilerplate (the lookup's
     common hashes, the model's included) is held by :data:`MANY`, not boilerplate: the masks, of winnowed
     hashes, leave its tokens counted."""
     keys = qe.view(np.int64)

@@ -70,7 +70,8 @@ UNIQUE_FRACTION = 0.4
 #: an 80-token query.  A verbatim rare run needs no such share: its tokens are the same.
 SHORT_RENAMED_SHARE = 0.4
 #: ... and at least this share when the query's abstract view was counted by its shape keys
-#: (``align.Query.by_shape``): rare among small and mid-size files alone, a shape that larger files
+#: (``align.Query.by_shape``): rare among small and mid-size files (and large files' sparse lines)
+#: alone, a shape that larger files
 #: hold (a test's preamble, a null check and a call) passes for a rare one, so only a run that holds
 #: (nearly) the whole query decides.
 SHAPE_COUNTED_SHARE = 0.9
