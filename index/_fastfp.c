@@ -1801,17 +1801,19 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
         }
         if (extra > 0) { /* sort the keys alone, then merge them with the sorted hashes into kg */
             const uint64_t *keys = sel + u;
-            Py_ssize_t nk = sort_unique_u64(sel + u, extra, kg), a = 0, b = 0, n = 0;
+            Py_ssize_t nk = sort_unique_u64(sel + u, extra, kg), from_sel = 0, from_keys = 0, merged = 0;
             uint64_t *swap;
-            while (a < u || b < nk) {
-                const uint64_t v = b == nk || (a < u && sel[a] <= keys[b]) ? sel[a++] : keys[b++];
-                if (n == 0 || kg[n - 1] != v)
-                    kg[n++] = v;
+            while (from_sel < u || from_keys < nk) {
+                const uint64_t next = from_keys == nk || (from_sel < u && sel[from_sel] <= keys[from_keys])
+                                          ? sel[from_sel++]
+                                          : keys[from_keys++];
+                if (merged == 0 || kg[merged - 1] != next)
+                    kg[merged++] = next;
             }
             swap = sel; /* both hold u + 2 * m */
             sel = kg;
             kg = swap;
-            u = n;
+            u = merged;
         }
     }
     *hashes = sel;
