@@ -482,8 +482,8 @@ def index_fingerprint(data: bytes, language: str | None = None) -> IndexFingerpr
             t, m = f.tokens, len(kgrams)
             starts = np.flatnonzero(np.r_[True, t.line_start[1:m] > t.line_end[: m - 1]])
             if n >= LINE_TOKENS:  # a large text: those on sparse lines that no winnowed k-gram finds
-                kgrams = kgrams[sparse_starts(t.line_start, starts, winnow(kgrams))]
-                shape = shape[sparse_starts(t.line_start, starts, winnow(shape))]
+                kgrams = kgrams[sparse_starts(t.line_start, starts, f.exact_selected)]
+                shape = shape[sparse_starts(t.line_start, starts, f.abstract_selected)]
             else:
                 kgrams, shape = kgrams[starts], shape[starts]
         keys = [dense_keys(np.setdiff1d(kgrams, selected)), shape_keys(np.setdiff1d(shape, selected))]
