@@ -275,9 +275,11 @@ def lookup_lexing(raw: bytes, language: str | None) -> tuple[str | None, Tokens]
 
 
 def lookup_lexings(
-    raw: bytes, language: str | None
+    raw: bytes, language: str | None, restore: bytes | None = None
 ) -> tuple[str | None, Tokens, list[tuple[str | None, Tokens]]]:
-    """:func:`lookup_lexing`, and the other lexings a query of unsure language also looks up.
+    """:func:`lookup_lexing`, and the other lexings a query of unsure language also looks up; with
+    ``restore`` (:func:`renamed_self`'s name), each lexing takes that name for ``self``
+    (:func:`as_self`).
 
     When no common language lexes the query like the default rules and the guess names none, the query
     is also looked up in the lexing of each probe that differs from the one chosen and whose language
@@ -294,6 +296,14 @@ def lookup_lexings(
     in Python (:func:`_pythonic`) or looks like Python (:func:`_python_shaped`): a product continued on
     its own line, ``* (height - 1)``, whose ``*`` the default rules drop as a C comment's decoration.
     (language, tokens, [(other language, its tokens), ...])."""
+    language, toks, others = _lexings(raw, language)
+    if restore is None:
+        return language, toks, others
+    return language, as_self(toks, restore), [(name, as_self(t, restore)) for name, t in others]
+
+
+def _lexings(raw: bytes, language: str | None) -> tuple[str | None, Tokens, list[tuple[str | None, Tokens]]]:
+    """:func:`lookup_lexings` before any name is taken for ``self``."""
     if language:
         return language, fp.tokenize(raw, language), []
     plain = fp.tokenize(raw)
@@ -486,10 +496,7 @@ def _match(
     """Candidates and alignments for one lexing of the query (with ``language``, or the guessed one):
     (query tokens, matches best first, the candidates' texts and metadata).  ``restore``: a name the
     query's abstract view takes for ``self`` (:func:`renamed_self`)."""
-    language, toks, others = lookup_lexings(raw, language)
-    if restore is not None:
-        toks = as_self(toks, restore)
-        others = [(name, as_self(t, restore)) for name, t in others]
+    language, toks, others = lookup_lexings(raw, language, restore)
     # A query shorter than a short query's unique run can decide nothing (every k-gram of a short query
     # is looked up, so no winnowing guarantee is needed below fp.T tokens).
     if len(toks) < min(unique_min(min_tokens), max(fp.K, min(min_tokens, fp.T))):

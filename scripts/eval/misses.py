@@ -67,11 +67,8 @@ class Prepared:
     attributed nothing, or it would not be a miss, and the second is the last that search judged)."""
 
     def __init__(self, store: Any, documents: int, raw: bytes) -> None:
-        language, toks, others = search.lookup_lexings(raw, None)
         restore = search.renamed_self(raw)
-        if restore is not None:
-            toks = search.as_self(toks, restore)
-            others = [(name, search.as_self(t, restore)) for name, t in others]
+        language, toks, others = search.lookup_lexings(raw, None, restore)
         self.tokens = toks
         self.query: Query | None = None
         self.ranked: list[int] = []
