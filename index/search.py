@@ -420,10 +420,10 @@ def look_up(
     lexings = QueryLexings(raw, language, query, post.common.view(np.uint64), restore)
     for name, t, e, a in grams:  # each of their k-grams was looked up when this lexing's all were
         looked = len(e) <= candidates.SHORT_QUERY_KGRAMS
-        shaped = by_shape and _unselected(a, post)
-        dfs = functools.partial(_dfs, e, a, post, families, shaped) if looked and families else None
+        dfs = functools.partial(_dfs, e, a, post, families, by_shape) if looked and families else None
         # Judged as strictly as the lexing that looked shape keys up: a document those found is judged
-        # in each lexing, and one whose abstract k-grams some document selected counts only winnowed ones.
+        # in each lexing, and one whose abstract k-grams some document selected counts only winnowed ones
+        # (_df counts by keys only a view none of whose k-grams any document selected).
         lexings.add(name, t, e, a, dfs, by_shape)
     return LookedUp(lookup, post, query, lexings, families, dense, shapes)
 
