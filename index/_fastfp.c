@@ -1654,7 +1654,7 @@ FP_INLINE Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t v)
 /* A large text's line keys (fingerprint.sparse_starts): of its m k-grams that begin a line (their first
  * token on a line after the previous token's last), each whose piece of `sparse` lines from its own on
  * holds fewer than k + w - 1 tokens and none of its view's winnowed k-grams (ascending positions: the
- * exact view's pe[0:ne], the abstract one's pa[0:na], none when na is 0 and no shape keys are wanted),
+ * exact view's pe[0:ne], the abstract one's pa[0:na], read only when shape_salt asks for shape keys),
  * hashed and, unless held[0:u] (sorted) holds it, written to out xor its view's salt.  Returns how many. */
 static Py_ssize_t sparse_line_keys(const tok_state *st, Py_ssize_t m, Py_ssize_t k, Py_ssize_t w,
                                    Py_ssize_t sparse, const uint32_t *pe, Py_ssize_t ne, const uint32_t *pa,
@@ -1785,8 +1785,8 @@ static int index_fp_impl(const unsigned char *d, Py_ssize_t n, const syntax_t *s
             goto done;
         kg = scratch;
         if (large) /* one pass over the lines for both views */
-            extra = sparse_line_keys(&st, m, k, w, sparse, pos, ne, pos + m, shapes ? na : 0, sel, u, salt,
-                                     shape_salt, sel + u);
+            extra = sparse_line_keys(&st, m, k, w, sparse, pos, ne, pos + m, na, sel, u, salt, shape_salt,
+                                     sel + u);
         for (view = 0; !large && view < 1 + shapes; view++) {
             const uint64_t key = view == 0 ? salt : shape_salt;
             kgrams_impl(view == 0 ? st.exact : st.abstract, m, k, kg);
