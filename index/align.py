@@ -14,6 +14,7 @@ tokens (those no boilerplate fingerprint covers); :mod:`.verdict` decides what t
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -32,8 +33,11 @@ MAX_RUNS = 4096
 #: Most spans one view yields with one document (a very repetitive document can match one query
 #: region at hundreds of places: each span is built and judged, for nothing a verdict needs).
 MAX_SPANS = 128
-#: A k-gram found more often than this in the query seeds no run (see :func:`grow_runs`).
-MAX_SEED_REPEATS = 2
+#: A k-gram found more often than this in the query seeds no run (see :func:`grow_runs`).  Eight, not
+#: two: renamed, the entries of a table of one shape (each its own strings) are one abstract shape
+#: repeated, and a copy of a few of them shares nothing else to seed from (:func:`best_placed` then keeps
+#: the place where its strings agree).
+MAX_SEED_REPEATS = 8
 #: A span's informative tokens are at most this many times its distinct tokens: what a match carries
 #: decides, not its length (a line of dashes under a heading is 40 tokens of almost nothing).
 DISTINCT_FACTOR = 4
@@ -357,12 +361,15 @@ def seed_runs(
     dt: npt.NDArray[np.uint64],
     k: int,
     need: int,
+    max_repeats: int | None = None,
 ) -> tuple[int, npt.NDArray[np.int64]]:
     """Maximal token-exact common runs seeded by the k-grams query and document share:
     (shared document k-grams, one ``(query start, document start, length)`` row per run, one row per
-    start).  Nothing is grown when fewer than ``need`` k-grams are shared.  The compiled kernel does
-    this when it is built; :func:`grow_runs` is its reference (the tests compare them)."""
-    native = fp.seed_runs(grams.sorted, grams.order, dk, qt, dt, k, MAX_SEED_REPEATS, need)
+    start).  Nothing is grown when fewer than ``need`` k-grams are shared; a k-gram found more than
+    ``max_repeats`` times in the query (by default :data:`MAX_SEED_REPEATS`) seeds nothing.  The compiled
+    kernel does this when it is built; :func:`grow_runs` is its reference (the tests compare them)."""
+    max_repeats = MAX_SEED_REPEATS if max_repeats is None else max_repeats
+    native = fp.seed_runs(grams.sorted, grams.order, dk, qt, dt, k, max_repeats, need)
     if native is not None:
         # The kernel grows each run once: a seed inside a run grown before on its diagonal is skipped, and
         # one past its end cannot grow back over the token that ended it, so starts never repeat
@@ -374,7 +381,7 @@ def seed_runs(
     hit = grams.shared(dk)
     if len(hit) < need:
         return len(hit), _NO_RUNS
-    return len(hit), runs_of(grow_runs(hit, grams, dk, qt, dt, k))
+    return len(hit), runs_of(grow_runs(hit, grams, dk, qt, dt, k, max_repeats))
 
 
 _NO_RUNS = np.zeros((0, 3), dtype=np.int64)
@@ -394,15 +401,17 @@ def grow_runs(
     qt: npt.NDArray[np.uint64],
     dt: npt.NDArray[np.uint64],
     k: int,
+    max_repeats: int | None = None,
 ) -> dict[tuple[int, int], int]:
     """:func:`seed_runs` in numpy and Python: every (query, document) pair of equal k-grams at ``hit``;
     consecutive pairs on one diagonal form a run, grown from its ends while the tokens agree."""
+    max_repeats = MAX_SEED_REPEATS if max_repeats is None else max_repeats
     hv = dk[hit]
     left = np.searchsorted(grams.sorted, hv, side="left")
     cnt = np.searchsorted(grams.sorted, hv, side="right") - left
-    # A k-gram repeated in the query (a run of equal lines, a table of zeros) seeds nothing: it would
-    # pair every copy with every copy.  Its tokens are still matched by growing neighbouring tiles.
-    rare = cnt <= MAX_SEED_REPEATS
+    # A k-gram repeated often in the query (a run of equal lines, a table of zeros) seeds nothing: it
+    # would pair every copy with every copy.  Its tokens are still matched by growing neighbouring tiles.
+    rare = cnt <= max_repeats
     hit, left, cnt = hit[rare], left[rare], cnt[rare]
     total = int(cnt.sum())
     if total == 0:
@@ -481,6 +490,29 @@ def tile_reference(runs: npt.NDArray[np.int64], nq: int, k: int) -> list[Tile]:
     have = {(t.q, t.d, t.n) for t in out}  # a set, so that the check stays linear in the runs
     out.extend(Tile(q0, d0, n) for q0, d0, n in rows if (q0, n) in chosen and (q0, d0, n) not in have)
     return sorted(out, key=lambda t: (t.q, t.d))
+
+
+def best_placed(spans: list[Aligned], q: Tokens, d: Tokens) -> list[Aligned]:
+    """Of spans that cover the same query tokens at several places of the document, those that agree on
+    the most tokens as they are.  In a text of one repeated shape (a table of entries, each its own
+    strings), a renamed entry has the abstract tokens of every other, so a renamed copy of a few entries
+    aligns at every shift of the table; only at its own place do its strings agree.  Places that agree
+    alike (lines the document holds twice, token for token) are all kept."""
+    if len(spans) < 2:
+        return spans
+    places: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, a in enumerate(spans):
+        places[a.span.query_tokens].append(i)
+    if len(places) == len(spans):
+        return spans
+    keep: set[int] = set()
+    for at in places.values():
+        agree = []
+        for i in at:
+            qi, di = tile_positions(spans[i].span.tiles)
+            agree.append(int(np.count_nonzero(q.exact[qi] == d.exact[di])))
+        keep.update(i for i, n in zip(at, agree, strict=True) if n == max(agree))
+    return [a for i, a in enumerate(spans) if i in keep]
 
 
 def tile_positions(
@@ -778,18 +810,22 @@ def view_spans(
         sized = [sized[i] for i in sorted(keep)]
     chains = [c for c, _ in sized]
     kept = None if view == "exact" or not query.masked_kept.any() else query.masked_kept
-    return make_spans(
-        chains,
-        query.tokens.exact,
+    return best_placed(
+        make_spans(
+            chains,
+            query.tokens.exact,
+            query.tokens,
+            dtok,
+            mask,
+            (lambda: query.df(view)) if query.short else None,
+            keep=min_tokens if informative is None else informative,
+            free=free,
+            rare_below=rare_below,
+            adjacent=view == "exact",
+            kept=kept,
+            ceiling=None if kept is None else query.memo("kept-ceiling", lambda: free + free_prefix(~kept)),
+            stretches=view == "exact",
+        ),
         query.tokens,
         dtok,
-        mask,
-        (lambda: query.df(view)) if query.short else None,
-        keep=min_tokens if informative is None else informative,
-        free=free,
-        rare_below=rare_below,
-        adjacent=view == "exact",
-        kept=kept,
-        ceiling=None if kept is None else query.memo("kept-ceiling", lambda: free + free_prefix(~kept)),
-        stretches=view == "exact",
     )

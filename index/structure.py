@@ -41,6 +41,9 @@ MIN_QUERY_TOKENS = 120
 K = 12
 #: Share of the query's informative tokens, or of the document's tokens, the tiles must cover.
 MIN_COVER = 0.5
+#: A unit k-gram found more often than this in the query seeds no run: a template's repeated units (a
+#: stub's list of ``class X(Exception): ...``) would pair each with every other, in any order.
+UNIT_SEED_REPEATS = 2
 #: Fewest query tokens the tiles must hold, whatever share of the query's informative ones they are: as
 #: many as an ordered match needs (``verdict.MIN_MATCH_TOKENS``).  A list of 900 names is almost all
 #: boilerplate in the abstract view (a name after a name); a 13-token tile covered most of what was left.
@@ -137,7 +140,7 @@ def compare(query: Query, dtok: Tokens) -> Evidence | None:
     # Either text may be the larger: a copy padded with added statements and helpers holds all of its
     # original, an excerpt is held in full by its original.
     need = max(1, int(min(unit_informative, len(du.view)) * MIN_COVER) // K)
-    _, runs = seed_runs(grams, fp.kgrams(du.view, K), qu.view, du.view, K, need)
+    _, runs = seed_runs(grams, fp.kgrams(du.view, K), qu.view, du.view, K, need, UNIT_SEED_REPEATS)
     tiles = tile(runs, len(qu.view), K)
     if not tiles:
         return None

@@ -2629,3 +2629,39 @@ def test_a_scanned_file_whose_methods_rename_self_is_found(
         b"    def step%d(me, n):\n        return me.go(n)\n" % i for i in range(3)
     )
     assert search.renamed_self(mixed) == b"node" and search.methods_self(mixed) is None
+
+
+#: A module of one repeated shape: a lazily loaded reader per language, each with its own strings.
+_READERS = "".join(
+    f'{lang}: ParallelReader = LazyReader(\n    "parallel/{lang}", ParallelReader, r"tx-.*\\.{code}", '
+    'encoding="utf-8"\n)\n\n'
+    for lang, code in (
+        ("danish", "da"), ("dutch", "nl"), ("english", "en"), ("finnish", "fi"), ("french", "fr"),
+        ("german", "de"), ("greek", "el"), ("italian", "it"), ("portuguese", "pt"), ("spanish", "es"),
+        ("swedish", "sv"),
+    )
+)  # fmt: skip
+
+
+def test_a_renamed_copy_of_lines_of_one_shape_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Renamed, each of eight entries of one shape has the same abstract tokens: every abstract k-gram of
+    # the query occurs six to eight times in it.  A k-gram repeated so seeds runs (up to
+    # align.MAX_SEED_REPEATS times), and the copy, which keeps its strings, is found at its lines.
+    text = "from corpora import LazyReader, ParallelReader\n\n" + _READERS
+    path = _index_one(tmp_path, "readers.py", text, "example/corpora")
+    lines = text.splitlines(keepends=True)
+    piece = "".join(lines[6:38])  # the second to the ninth entry
+    renamed = _rename_own(piece, {"ParallelReader": "Reader", "LazyReader": "Deferred", "encoding": "codec"})
+    renamed = re.sub(r"^(\w+):", lambda m: m.group(1)[:3] + "_corpus:", renamed, flags=re.M)
+    toks = fp.tokenize(renamed.encode(), "Python")
+    counts = np.unique(fp.kgrams(toks.abstract), return_counts=True)[1]
+    assert counts.min() > 2 and counts.max() <= align.MAX_SEED_REPEATS
+    with open_store(path, readonly=True) as st:
+        res = search.search(st, renamed)
+        assert _found(res)[:1] == [("readers.py", "near-duplicate")], _found(res)
+        assert [s.source_lines for s in res.matches[0].spans] == [(7, 37)]
+        # ... which a k-gram seeding nothing once repeated more than twice (as before) did not find.
+        monkeypatch.setattr(align, "MAX_SEED_REPEATS", 2)
+        assert search.search(st, renamed).verdict == "none"
