@@ -2665,3 +2665,18 @@ def test_a_renamed_copy_of_lines_of_one_shape_is_found(
         # ... which a k-gram seeding nothing once repeated more than twice (as before) did not find.
         monkeypatch.setattr(align, "MAX_SEED_REPEATS", 2)
         assert search.search(st, renamed).verdict == "none"
+
+
+def test_lines_a_document_holds_twice_are_reported_at_both_places(tmp_path: Path) -> None:
+    # Both places agree token for token with the query: align.best_placed keeps every place that agrees
+    # on the most tokens, so a verbatim copy of lines a file holds twice names both.
+    block = "".join(_lines_from("heapq.py", "def heappushpop(", 12))
+    text = "import textwrap\n\n" + block + "\n\nclass Again:\n    pass\n\n" + block
+    path = _index_one(tmp_path, "twice.py", text, "example/twice")
+    with open_store(path, readonly=True) as st:
+        res = search.search(st, block)
+    assert _found(res)[:1] == [("twice.py", "verbatim")], _found(res)
+    first = text[: text.index(block)].count("\n") + 1
+    second = text[: text.rindex(block)].count("\n") + 1
+    starts = sorted(s.source_lines[0] for s in res.matches[0].spans)
+    assert starts == [first, second], starts
