@@ -276,7 +276,7 @@ def _judged(query: Query, dtok: Tokens, min_tokens: int, *, weak: bool, orderles
                 rare=a.rare_run >= short,
                 decisive=a.informative >= min_tokens,
                 common=query.exact_common,
-            )
+            ) and not only_foreign_renamed(a.span, query.tokens, dtok)
         return tested[i]
 
     renamed = [
@@ -659,6 +659,21 @@ def prose(tokens: Tokens) -> npt.NDArray[np.bool_]:
 
 
 _OWNERS = np.array([xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (b"self", b"this")], dtype=np.uint64)
+
+
+def only_foreign_renamed(span: Span, q: Tokens, d: Tokens) -> bool:
+    """Whether every name a span renames is one right after a ``.`` (:func:`foreign_renamed`'s): two
+    files of one template that fill in its module paths or members, not a copy renaming its own names
+    (``from pkg.isomorphism.vf2 import *`` lines against ``from pkg.approximation.clique import *``)."""
+    qi, di = tile_positions(span.tiles)
+    renamed = (q.abstract[qi] == _IDENT_HASH) & (q.exact[qi] != d.exact[di])
+    if not renamed.any():
+        return False
+    member = _members(q)[qi]
+    owned = np.zeros(len(qi), dtype=bool)
+    at = qi >= 2
+    owned[at] = np.isin(q.exact[qi[at] - 2], _OWNERS)
+    return not (renamed & ~(member & ~owned)).any()
 
 
 def foreign_renamed(span: Span, q: Tokens, d: Tokens) -> int:

@@ -2680,3 +2680,25 @@ def test_lines_a_document_holds_twice_are_reported_at_both_places(tmp_path: Path
     second = text[: text.rindex(block)].count("\n") + 1
     starts = sorted(s.source_lines[0] for s in res.matches[0].spans)
     assert starts == [first, second], starts
+
+
+def test_a_template_filled_with_other_module_paths_is_not_a_renamed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A package's __init__ of star imports from its modules, and another package's of the same template:
+    # each line's abstract shape is the same, and "renaming" isomorphism -> approximation is consistent.
+    # But every name that differs is one after a `.`, a module path's: what a copier keeps and a
+    # sibling of a template fills in with its own (verdict.only_foreign_renamed).
+    def star_imports(package: str, modules: list[str]) -> str:
+        return "".join(f"from graphs.algorithms.{package}.{m} import *\n" for m in modules)
+
+    approximation = "clique clustering connectivity density dominating kcomponents matching ramsey steiner"
+    indexed = star_imports("approximation", approximation.split())
+    isomorphism = "isomorph userfunc helpers temporal ismags tree pp"
+    query = star_imports("isomorphism", isomorphism.split())
+    path = _index_one(tmp_path, "__init__.py", indexed, "example/graphs")
+    with open_store(path, readonly=True) as st:
+        assert search.search(st, query).verdict not in search.ATTRIBUTING
+        # ... which it was, taken for a renamed copy, before that test
+        monkeypatch.setattr(verdict, "only_foreign_renamed", lambda *_: False)
+        assert _found(search.search(st, query))[:1] == [("__init__.py", "near-duplicate")]
