@@ -662,14 +662,17 @@ _OWNERS = np.array([xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (b"self
 
 
 def only_foreign_renamed(span: Span, q: Tokens, d: Tokens) -> bool:
-    """Whether every name a span renames is one right after a ``.`` (:func:`foreign_renamed`'s): two
-    files of one template that fill in its module paths or members, not a copy renaming its own names
-    (``from pkg.isomorphism.vf2 import *`` lines against ``from pkg.approximation.clique import *``)."""
+    """Whether every name a span renames is one right after a ``.`` on its line (:func:`foreign_renamed`'s):
+    two files of one template that fill in its module paths or members, not a copy renaming its own
+    names (``from pkg.isomorphism.vf2 import *`` lines against ``from pkg.approximation.clique import
+    *``).  A name that begins a line after a docstring's last sentence follows a ``.`` too, but is no
+    member."""
     qi, di = tile_positions(span.tiles)
     renamed = (q.abstract[qi] == _IDENT_HASH) & (q.exact[qi] != d.exact[di])
     if not renamed.any():
         return False
     member = _members(q)[qi]
+    member[qi >= 1] &= q.line_start[qi[qi >= 1]] == q.line_start[qi[qi >= 1] - 1]
     owned = np.zeros(len(qi), dtype=bool)
     at = qi >= 2
     owned[at] = np.isin(q.exact[qi[at] - 2], _OWNERS)

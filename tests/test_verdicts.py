@@ -2702,3 +2702,32 @@ def test_a_template_filled_with_other_module_paths_is_not_a_renamed_copy(
         # ... which it was, taken for a renamed copy, before that test
         monkeypatch.setattr(verdict, "only_foreign_renamed", lambda *_: False)
         assert _found(search.search(st, query))[:1] == [("__init__.py", "near-duplicate")]
+
+
+def test_names_after_a_docstrings_last_sentence_are_renamed_as_the_copys_own(tmp_path: Path) -> None:
+    # Each field's docstring ends its sentence with a `.`, and Python's docstrings are lexed as words:
+    # the next field's name follows a `.`, but on another line, so it is the copy's own name, not a
+    # member (verdict.only_foreign_renamed), and the renamed fields are a renamed copy.
+    fields = [
+        ("request_id", "str", "The identifier the service gave the request being answered."),
+        ("attempt_count", "int", "How many times the client sent the request before this answer."),
+        ("queue_position", "int", "Where the request waits in the worker's queue of pending jobs."),
+        ("status", 'Literal["job.pending", "job.running"]', "Whether a worker has taken the job yet."),
+        ("retry_after", "float", "Seconds the client should wait before asking for the job again."),
+    ]
+    body = "".join(f'    {name}: {kind}\n    """{doc}"""\n\n' for name, kind, doc in fields)
+    text = f"from typing import Literal\n\nfrom .models import Model\n\n\nclass PendingJob(Model):\n{body}"
+    path = _index_one(tmp_path, "pending_job.py", text, "example/api")
+    # From the first docstring on: every renamed name follows a docstring's last sentence.
+    renamed = _rename_own(body.split("\n", 1)[1], {name: f"v{i}" for i, (name, _, _) in enumerate(fields)})
+    toks = fp.tokenize(renamed.encode(), "Python")
+    renamed_at = [renamed[: renamed.index(f"v{i}:")].count("\n") + 1 for i in range(1, len(fields))]
+    firsts = np.flatnonzero(np.diff(toks.line_start, prepend=0) > 0)  # each line's first token
+    names = firsts[np.isin(toks.line_start[firsts], renamed_at)]
+    assert len(names) == len(fields) - 1 and align._members(toks)[names].all()
+    with open_store(path, readonly=True) as st:
+        res = search.search(st, renamed)
+    assert _found(res)[:1] == [("pending_job.py", "near-duplicate")], _found(res)
+    # ... by the renaming test of a span that decides (taken for members, the names failed it, and only a
+    # shape this small index holds once found the copy)
+    assert res.matches[0].evidence == "renamed"
