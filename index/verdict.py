@@ -34,6 +34,7 @@ from . import boilerplate, lexer, structure
 from . import fingerprint as fp
 from . import licenses as lic
 from .align import (
+    _DOT,
     UNIQUE_DF,
     Aligned,
     Query,
@@ -668,15 +669,13 @@ def only_foreign_renamed(span: Span, q: Tokens, d: Tokens) -> bool:
     *``).  A name that begins a line after a docstring's last sentence follows a ``.`` too, but is no
     member."""
     qi, di = tile_positions(span.tiles)
-    renamed = (q.abstract[qi] == _IDENT_HASH) & (q.exact[qi] != d.exact[di])
-    if not renamed.any():
+    at = qi[(q.abstract[qi] == _IDENT_HASH) & (q.exact[qi] != d.exact[di])]  # the renamed names
+    if not len(at):
         return False
-    member = _members(q)[qi]
-    member[qi >= 1] &= q.line_start[qi[qi >= 1]] == q.line_start[qi[qi >= 1] - 1]
-    owned = np.zeros(len(qi), dtype=bool)
-    at = qi >= 2
-    owned[at] = np.isin(q.exact[qi[at] - 2], _OWNERS)
-    return not (renamed & ~(member & ~owned)).any()
+    before = np.maximum(at - 1, 0)
+    member = (at >= 1) & (q.exact[before] == _DOT) & (q.line_start[before] == q.line_start[at])
+    owned = (at >= 2) & np.isin(q.exact[np.maximum(at - 2, 0)], _OWNERS)
+    return bool((member & ~owned).all())
 
 
 def foreign_renamed(span: Span, q: Tokens, d: Tokens) -> int:
