@@ -107,13 +107,21 @@ class Grams:
     order: npt.NDArray[np.intp]
     sorted: npt.NDArray[np.uint64]
     filter: npt.NDArray[np.bool_]
+    repeated: npt.NDArray[np.uint64]  # the k-grams found more than _PAIRED times, sorted
+    repeats: npt.NDArray[np.intp]  # ... and how many times each
 
     @classmethod
     def of(cls, kgrams: npt.NDArray[np.uint64]) -> Grams:
         order = np.argsort(kgrams, kind="stable")
         table = np.zeros(1 << _FILTER_BITS, dtype=bool)
         table[(kgrams & _FILTER_MASK).astype(np.intp)] = True
-        return cls(kgrams, order, kgrams[order], table)
+        ordered = kgrams[order]
+        starts = (
+            np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1]))) if len(ordered) else order
+        )
+        counts = np.diff(np.append(starts, len(ordered)))
+        many = counts > _PAIRED
+        return cls(kgrams, order, ordered, table, ordered[starts[many]], counts[many])
 
     def shared(self, dk: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
         """Positions of ``dk`` whose k-gram the query has: the filter discards almost every other
@@ -369,6 +377,8 @@ def seed_runs(
     ``max_repeats`` times in the query (by default :data:`MAX_SEED_REPEATS`) seeds nothing.  The compiled
     kernel does this when it is built; :func:`grow_runs` is its reference (the tests compare them)."""
     max_repeats = MAX_SEED_REPEATS if max_repeats is None else max_repeats
+    if max_repeats > _PAIRED and _repeat_pairs(grams, dk, max_repeats) > SEED_PAIRS:
+        max_repeats = _PAIRED
     native = fp.seed_runs(grams.sorted, grams.order, dk, qt, dt, k, max_repeats, need)
     if native is not None:
         # The kernel grows each run once: a seed inside a run grown before on its diagonal is skipped, and
@@ -385,6 +395,27 @@ def seed_runs(
 
 
 _NO_RUNS = np.zeros((0, 3), dtype=np.int64)
+#: A k-gram found up to this many times in the query seeds runs in any document.
+_PAIRED = 2
+#: Most (query, document) pairs that the k-grams found more than :data:`_PAIRED` times in the query may
+#: seed in one document; past it, they seed none there.  A renamed copy of a few entries of a table
+#: pairs each entry with every entry of its file (eleven in a module of corpus readers); a codec
+#: module's 256 entries of one shape, paired with each of eight, cost a search of the codec tables more
+#: than the rest of it, for spans only one of which :func:`best_placed` keeps.
+SEED_PAIRS = 4096
+
+
+def _repeat_pairs(grams: Grams, dk: npt.NDArray[np.uint64], max_repeats: int) -> int:
+    """The pairs the query's k-grams found more than :data:`_PAIRED` and at most ``max_repeats`` times
+    would seed in a document of k-grams ``dk``."""
+    seeding = grams.repeats <= max_repeats
+    if not seeding.any():
+        return 0
+    values, counts = grams.repeated[seeding], grams.repeats[seeding]
+    held = dk[grams.shared(dk)]
+    at = np.searchsorted(values, held)
+    at[at == len(values)] = 0
+    return int(counts[at[values[at] == held]].sum())
 
 
 def runs_of(grown: dict[tuple[int, int], int]) -> npt.NDArray[np.int64]:

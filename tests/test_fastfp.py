@@ -1121,3 +1121,21 @@ def test_a_kernel_built_from_older_sources_is_not_used() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "older than this code (it implements lexer 1-3, this code lexer" in out.stdout
     assert "Rebuild it: pip install -e ." in out.stdout
+
+
+def test_kgrams_repeated_in_the_query_seed_within_a_budget_of_pairs() -> None:
+    # Eight equal lines: every k-gram is found seven or eight times in the query.  They seed runs in a
+    # document of twelve such lines (under align.SEED_PAIRS pairs), none in one of a thousand, where
+    # each would pair with every copy (only k-grams found at most twice seed there).
+    from whence.index import align
+
+    line = b"total = total + values[index] * weight\n"
+    q = fp.tokenize(line * 8, "python")
+    grams = align.Grams.of(fp.kgrams(q.exact))
+    assert len(grams.repeated) and grams.repeats.min() > 2 and grams.repeats.max() <= align.MAX_SEED_REPEATS
+    for copies, seeds in ((12, True), (1000, False)):
+        d = fp.tokenize(line * copies, "python")
+        dk = fp.kgrams(d.exact)
+        assert (align._repeat_pairs(grams, dk, align.MAX_SEED_REPEATS) <= align.SEED_PAIRS) == seeds
+        hits, runs = align.seed_runs(grams, dk, q.exact, d.exact, fp.K, 1)
+        assert hits > 0 and bool(len(runs)) == seeds
