@@ -36,8 +36,17 @@ MAX_SPANS = 128
 #: A k-gram found more often than this in the query seeds no run (see :func:`grow_runs`).  Eight, not
 #: two: renamed, the entries of a table of one shape (each its own strings) are one abstract shape
 #: repeated, and a copy of a few of them shares nothing else to seed from (:func:`best_placed` then keeps
-#: the place where its strings agree).
+#: the place where its strings agree); those found more than :data:`_PAIRED` times, within a budget of
+#: :data:`SEED_PAIRS` per document.
 MAX_SEED_REPEATS = 8
+#: A k-gram found up to this many times in the query seeds runs in any document.
+_PAIRED = 2
+#: Most (query, document) pairs that the k-grams found more than :data:`_PAIRED` times in the query may
+#: seed in one document; past it, they seed none there.  A renamed copy of a few entries of a table
+#: pairs each entry with every entry of its file (eleven in a module of corpus readers); a codec
+#: module's 256 entries of one shape, paired with each of eight, cost a search of the codec tables more
+#: than the rest of it, for spans only one of which :func:`best_placed` keeps.
+SEED_PAIRS = 4096
 #: A span's informative tokens are at most this many times its distinct tokens: what a match carries
 #: decides, not its length (a line of dashes under a heading is 40 tokens of almost nothing).
 DISTINCT_FACTOR = 4
@@ -395,14 +404,6 @@ def seed_runs(
 
 
 _NO_RUNS = np.zeros((0, 3), dtype=np.int64)
-#: A k-gram found up to this many times in the query seeds runs in any document.
-_PAIRED = 2
-#: Most (query, document) pairs that the k-grams found more than :data:`_PAIRED` times in the query may
-#: seed in one document; past it, they seed none there.  A renamed copy of a few entries of a table
-#: pairs each entry with every entry of its file (eleven in a module of corpus readers); a codec
-#: module's 256 entries of one shape, paired with each of eight, cost a search of the codec tables more
-#: than the rest of it, for spans only one of which :func:`best_placed` keeps.
-SEED_PAIRS = 4096
 
 
 def _repeat_pairs(grams: Grams, dk: npt.NDArray[np.uint64], max_repeats: int) -> int:
