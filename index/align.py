@@ -539,12 +539,16 @@ def best_placed(spans: list[Aligned], q: Tokens, d: Tokens) -> list[Aligned]:
         return spans
     keep: set[int] = set()
     for at in places.values():
-        agree = []
-        for i in at:
-            qi, di = tile_positions(spans[i].span.tiles)
-            agree.append(int(np.count_nonzero(q.exact[qi] == d.exact[di])))
+        agree = [agreeing(spans[i].span, q, d) for i in at]
         keep.update(i for i, n in zip(at, agree, strict=True) if n == max(agree))
     return [a for i, a in enumerate(spans) if i in keep]
+
+
+def agreeing(span: Span, q: Tokens, d: Tokens) -> int:
+    """A span's matched tokens that are the same in both texts (every one of a verbatim span; of a
+    renamed one, the literals and names it kept)."""
+    qi, di = tile_positions(span.tiles)
+    return int(np.count_nonzero(q.exact[qi] == d.exact[di]))
 
 
 def tile_positions(

@@ -40,7 +40,7 @@ from .align import (
     Query,
     Span,
     View,
-    _members,
+    agreeing,
     chain,
     make_spans,
     tile_positions,
@@ -448,11 +448,7 @@ def agreed_tokens(spans: list[Span], q: Tokens, d: Tokens) -> int:
     kept.  Of near-duplicates that match as much of the query, the document that agrees on more is the
     better origin: eight versions of a codec module share one shape, and only one names its codec
     ``'big5'`` where the copy does."""
-    total = 0
-    for s in _once(spans):
-        qi, di = tile_positions(s.tiles)
-        total += int(np.count_nonzero(q.exact[qi] == d.exact[di]))
-    return total
+    return sum(agreeing(s, q, d) for s in _once(spans))
 
 
 def covered_tokens(spans: list[Span]) -> int:
@@ -662,20 +658,33 @@ def prose(tokens: Tokens) -> npt.NDArray[np.bool_]:
 _OWNERS = np.array([xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (b"self", b"this")], dtype=np.uint64)
 
 
+def _renamed_names(span: Span, q: Tokens, d: Tokens) -> npt.NDArray[np.intp]:
+    """The query positions of the names a span renames (names whose text differs in the document)."""
+    qi, di = tile_positions(span.tiles)
+    renamed: npt.NDArray[np.intp] = qi[(q.abstract[qi] == _IDENT_HASH) & (q.exact[qi] != d.exact[di])]
+    return renamed
+
+
+def _foreign(q: Tokens, at: npt.NDArray[np.intp], *, same_line: bool = False) -> npt.NDArray[np.bool_]:
+    """Per query position ``at`` (a name): whether it is right after a ``.`` (with ``same_line``, a ``.``
+    on its own line), but not an object's own (``self.x``, ``this.x``)."""
+    before = np.maximum(at - 1, 0)
+    member = (at >= 1) & (q.exact[before] == _DOT)
+    if same_line:
+        member &= q.line_start[before] == q.line_start[at]
+    owned = (at >= 2) & np.isin(q.exact[np.maximum(at - 2, 0)], _OWNERS)
+    foreign: npt.NDArray[np.bool_] = member & ~owned
+    return foreign
+
+
 def only_foreign_renamed(span: Span, q: Tokens, d: Tokens) -> bool:
     """Whether every name a span renames is one right after a ``.`` on its line (:func:`foreign_renamed`'s):
     two files of one template that fill in its module paths or members, not a copy renaming its own
     names (``from pkg.isomorphism.vf2 import *`` lines against ``from pkg.approximation.clique import
     *``).  A name that begins a line after a docstring's last sentence follows a ``.`` too, but is no
     member."""
-    qi, di = tile_positions(span.tiles)
-    at = qi[(q.abstract[qi] == _IDENT_HASH) & (q.exact[qi] != d.exact[di])]  # the renamed names
-    if not len(at):
-        return False
-    before = np.maximum(at - 1, 0)
-    member = (at >= 1) & (q.exact[before] == _DOT) & (q.line_start[before] == q.line_start[at])
-    owned = (at >= 2) & np.isin(q.exact[np.maximum(at - 2, 0)], _OWNERS)
-    return bool((member & ~owned).all())
+    at = _renamed_names(span, q, d)
+    return bool(len(at)) and bool(_foreign(q, at, same_line=True).all())
 
 
 def foreign_renamed(span: Span, q: Tokens, d: Tokens) -> int:
@@ -683,12 +692,7 @@ def foreign_renamed(span: Span, q: Tokens, d: Tokens) -> int:
     ``this.x``): a module's path, a library's members, another object's attributes -- what a copier does
     not rename, and what a sibling of one template fills in with its own (``surface.operations`` where
     the other has ``surface.miatas``)."""
-    qi, di = tile_positions(span.tiles)
-    member = _members(q)[qi]
-    owned = np.zeros(len(qi), dtype=bool)
-    at = qi >= 2
-    owned[at] = np.isin(q.exact[qi[at] - 2], _OWNERS)
-    return int(np.count_nonzero(member & ~owned & (q.exact[qi] != d.exact[di])))
+    return int(np.count_nonzero(_foreign(q, _renamed_names(span, q, d))))
 
 
 def _renamings(qn: npt.NDArray[np.uint64], dn: npt.NDArray[np.uint64]) -> dict[int, dict[int, int]]:
