@@ -749,8 +749,9 @@ def renamed_copy(
     with its method and attributes renamed).  Two renamed names and one string are an idiom's worth:
     ``catch (err) { if (err.code !== 'ENOENT') throw err }`` is in many unrelated files.  So, last, is a
     rare span that keeps every literal and :data:`KEPT_NAMES` distinct names as they were, in
-    place (the members it calls, its docstring's words; the preprocessor's words are no names), and
-    renames at least two others consistently and one to one, none of them also kept.
+    place (the members it calls, its docstring's words; the preprocessor's words are no names; nor are
+    a table's template words, kept row after row: :func:`_row_template`), and renames at least two
+    others consistently and one to one, none of them also kept.
 
     A ``decisive`` span (40 informative tokens and more: enough for a verdict on its own) that is not
     rare passes that last test too.  Its shape is common (an ``asyncio`` preamble, a stub's
@@ -759,6 +760,11 @@ def renamed_copy(
     them.  Not for weaker spans, which only make ``weak`` evidence: independent solutions of a task
     call the same library members in short stretches.  (A span of 40 matched tokens in a boilerplate
     shape is tested as decisive too, when it keeps :data:`SHORT_RENAMED_NAMES` names: ``renamed-members``.)
+
+    Renamed names used repeatedly must map consistently (four uses in five) as a whole, as the copy's
+    own names alone (those right after a ``.`` but an object's own aside: another object's members,
+    mapped alike row after row, can make up for own names mapped two ways), and read back from the
+    document (a renaming is one to one: two names of the query made one are no renaming of it).
 
     ``repeated``: at least this many renamed names must each be used twice or more, renamed the same
     way each time (before anything else is weighed): eight lines of imports that name other modules,
@@ -809,11 +815,48 @@ def renamed_copy(
             and lit_same == lit_total
             and not kept & best.keys()
             and (one_to_one or rare)  # a long span that merges two names may still pass the test below
+            and len(kept - _row_template(q.line_start[qi], qe, de, ident)) >= KEPT_NAMES
         ):
             return one_to_one
     # Two or more renamed names used repeatedly: one variable (a preamble's `input` -> `sc`) is not a
     # renaming of the code around it.
-    return repeats >= 3 and _used_twice(best) >= 2 and consistent * 5 >= repeats * 4
+    if not (repeats >= 3 and _used_twice(best) >= 2 and _consistent(best)):
+        return False
+    # ... and the copy's own names as consistently: members another object has (`a.fill.__dict__`
+    # against `b.time.attrs`, row after row) can make up the count for its own names that are not.
+    own = ident & ~_foreign(q, qi)
+    if not _consistent(_renamings(qe[own], de[own])):
+        return False
+    # A renaming is one to one: read back, the document's names stand for the query's as consistently
+    # (`en` and `wiki` both `pypi` in another URL are two names made one, twice each).
+    return _consistent(_renamings(de[ident], qe[ident]))
+
+
+def _consistent(best: dict[int, dict[int, int]]) -> bool:
+    """Whether the renamed names of :func:`_renamings` are renamed the same way at four uses in five."""
+    repeats = sum(sum(c.values()) for c in best.values()) - len(best)
+    consistent = sum(max(c.values()) - 1 for c in best.values())
+    return consistent * 5 >= repeats * 4
+
+
+def _row_template(
+    lines: npt.NDArray[np.uint32],
+    qe: npt.NDArray[np.uint64],
+    de: npt.NDArray[np.uint64],
+    ident: npt.NDArray[np.bool_],
+) -> set[int]:
+    """The names a span keeps on three lines or more, and on more than half of its lines that keep
+    names: a table's template (``https://en.wikipedia.org/wiki/`` row after row), which every table of
+    that template keeps, not names a copy kept."""
+    at = ident & (qe == de)
+    rows: dict[int, set[int]] = {}
+    for line, name in zip(lines[at].tolist(), qe[at].tolist(), strict=True):
+        rows.setdefault(line, set()).add(name)
+    on: dict[int, int] = {}
+    for names in rows.values():
+        for name in names:
+            on[name] = on.get(name, 0) + 1
+    return {name for name, n in on.items() if n >= 3 and n * 2 > len(rows)}
 
 
 #: A short renamed run in a shape one document alone has is a copy only if the shape has at least this

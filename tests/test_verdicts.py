@@ -2731,3 +2731,91 @@ def test_names_after_a_docstrings_last_sentence_are_renamed_as_the_copys_own(tmp
     # ... by the renaming test of a span that decides (taken for members, the names failed it, and only a
     # shape this small index holds once found the copy)
     assert res.matches[0].evidence == "renamed"
+
+
+_WIKI = "https://en.wikipedia.org/wiki/"
+
+
+def test_a_list_of_links_is_not_a_renamed_copy_of_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two modules' docstrings end in reStructuredText link targets to encyclopedia pages.  Every row's
+    # slot names differ, each used once, and every row keeps the same words (`https`, `en`, `wikipedia`,
+    # `org`, `wiki`): a table's template, which any other table of that template keeps too, not names
+    # a copy kept (verdict._row_template).
+    def module(summary: str, targets: dict[str, str], code: str) -> str:
+        rows = "".join(f"    .. _{name}: {_WIKI}{page}\n" for name, page in targets.items())
+        return f'"""{summary}\n\nSee:\n\n{rows}"""\n\n{code}\n'
+
+    stats = ["Mean", "Variance", "Skewness", "Kurtosis", "Median", "Mode"]
+    indexed = module("Statistics of a sample.", {p: p for p in stats}, "import math")
+    sets = ["Logical_conjunction", "Logical_disjunction", "Set_intersection", "Set_union", "Power_set"]
+    query = module("Operations on sets.", {p.split("_")[1]: p for p in sets}, "import itertools")
+    path = _index_one(tmp_path, "stats.py", indexed, "example/stats")
+    with open_store(path, readonly=True) as st:
+        assert search.search(st, query).verdict not in search.ATTRIBUTING
+        # ... which it was, taken for a renamed copy that kept five names, before that test
+        monkeypatch.setattr(verdict, "_row_template", lambda *_: set())
+        assert _found(search.search(st, query))[:1] == [("stats.py", "near-duplicate")]
+
+
+def test_two_names_made_one_are_no_renaming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Links to encyclopedia pages against links to package pages: read from the query, `en` always
+    # stands for `pypi`, `wikipedia` for `python` and `wiki` for `pypi` again, consistently.  But a
+    # renaming is one to one, and read back, `pypi` stands for two names (verdict.renamed_copy).
+    def module(summary: str, rows: str, code: str) -> str:
+        return f'"""{summary}\n\nSee:\n\n{rows}"""\n\n{code}\n'
+
+    packages = ["iso8601", "dateutil", "pytz", "tzlocal", "arrow", "pendulum"]
+    pypi = "".join(f"    .. _{p}: https://pypi.python.org/pypi/{p}\n" for p in packages)
+    indexed = module("Parsing times.", pypi, "import datetime")
+    pages = ["Logical_conjunction", "Logical_disjunction", "Set_intersection", "Set_union", "Power_set"]
+    wiki = "".join(f"    .. _{p.split('_')[1]}: {_WIKI}{p}\n" for p in pages)
+    # ... in a module long enough that its span is no short query's (a rare span's test reads names
+    # both ways already)
+    body = "import itertools\n\n\n" + "".join(
+        f"def subsets_{i}(items, k={i}):\n"
+        f"    return [set(c) for c in itertools.combinations(items, k) if len(c) % {i + 2} == {i % 3}]\n\n\n"
+        for i in range(12)
+    )
+    query = module("Operations on sets.", wiki, body)
+    path = _index_one(tmp_path, "times.py", indexed, "example/times")
+    with open_store(path, readonly=True) as st:
+        assert search.search(st, query).verdict not in search.ATTRIBUTING
+        # ... which it was, taken for a renamed copy, when only the query's names were read
+        monkeypatch.setattr(verdict, "_consistent", lambda *_: True)
+        assert _found(search.search(st, query))[:1] == [("times.py", "near-duplicate")]
+
+
+def test_another_objects_members_do_not_make_up_for_names_renamed_two_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two tests compare attributes row after row.  Read as a renaming, `__dict__` -> `attrs` and
+    # `cell2` -> `ds` hold at every use, but `cell1` is `actual` on two rows and `expected` on two:
+    # four in five uses of all renamed names agree only thanks to another object's members, which a
+    # copier does not rename.  The copy's own names must agree as well (verdict.renamed_copy).
+    indexed = (
+        "import xarray as xr\n\n\ndef test_resample_keeps_attrs(ds):\n"
+        "    actual = ds.resample(time='1MS').mean()\n"
+        "    expected = ds.resample(time='1MS').mean().sortby('location')\n"
+        "    assert_allclose(actual, expected)\n"
+        "    assert actual.time.attrs == ds.time.attrs\n"
+        "    assert actual.location.attrs == ds.location.attrs\n\n"
+        "    assert expected.time.attrs == ds.time.attrs\n"
+        "    assert expected.location.attrs == ds.location.attrs\n"
+    )
+    query = (
+        "import pytest\n\n\ndef assert_equal_cell_styles(cell1, cell2):\n"
+        "    # compare every style\n"
+        "    assert cell1.alignment.__dict__ == cell2.alignment.__dict__\n"
+        "    assert cell1.border.__dict__ == cell2.border.__dict__\n"
+        "    assert cell1.fill.__dict__ == cell2.fill.__dict__\n"
+        "    assert cell1.font.__dict__ == cell2.font.__dict__\n"
+        "    assert cell1.number_format == cell2.number_format\n"
+    )
+    path = _index_one(tmp_path, "test_resample.py", indexed, "example/grids")
+    with open_store(path, readonly=True) as st:
+        assert search.search(st, query).verdict not in search.ATTRIBUTING
+        # ... which it was, taken for a renamed copy, when every renamed name was counted together
+        monkeypatch.setattr(verdict, "_consistent", lambda *_: True)
+        assert _found(search.search(st, query))[:1] == [("test_resample.py", "near-duplicate")]
