@@ -2819,3 +2819,47 @@ def test_another_objects_members_do_not_make_up_for_names_renamed_two_ways(
         # ... which it was, taken for a renamed copy, when every renamed name was counted together
         monkeypatch.setattr(verdict, "_consistent", lambda *_: True)
         assert _found(search.search(st, query))[:1] == [("test_resample.py", "near-duplicate")]
+
+
+def test_literals_that_agree_do_not_decide_against_names_mapped_every_which_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A graph test's setup adds weighted edges row after row; a mock's test asserts its awaits row after
+    # row with the same small numbers.  Half of the literals agree, which would decide, but `add_edge`
+    # stands for another member on each row and `G` for `spec` as `nx` does: the names say it is not
+    # a renamed copy (verdict.renamed_copy).
+    indexed = (
+        "import asyncio\nimport unittest\nfrom unittest.mock import AsyncMock, call\n\n\n"
+        "class AwaitedTest(unittest.TestCase):\n"
+        "    def test_awaited_with_arguments(self):\n"
+        "        spec = AsyncMock()\n"
+        "        awaitable = spec(1, 2, c=3)\n"
+        "        self.assertEqual(spec.await_count, 0)\n"
+        "        self.assertIsNone(spec.await_args)\n"
+        "        spec.assert_not_awaited()\n\n"
+        "        asyncio.run(awaitable)\n\n"
+        "        self.assertEqual(spec.await_count, 1)\n"
+        "        self.assertEqual(spec.await_args, call(1, 2, c=3))\n"
+        "        self.assertEqual(spec.await_args_list, [call(1, 2, c=3)])\n"
+        "        spec.assert_awaited_once()\n"
+        "        spec.assert_awaited_once_with(1, 2, c=3)\n"
+        "        spec.assert_awaited_with(1, 2, c=3)\n"
+        "        spec.assert_awaited()\n\n"
+        "        with self.assertRaises(AssertionError):\n"
+        "            spec.assert_any_await(e=1)\n"
+    )
+    query = (
+        '        sp = pytest.importorskip("scipy")\n\n'
+        "    def setup_method(self):\n"
+        "        G = nx.Graph()\n"
+        "        G.add_edge(1, 2, weight=2)\n"
+        "        G.add_edge(1, 3, weight=1)\n"
+        "        G.add_edge(2, 3, weight=4)\n"
+        "        self.G = G\n"
+    )
+    path = _index_one(tmp_path, "test_awaits.py", indexed, "example/mocks")
+    with open_store(path, readonly=True) as st:
+        assert search.search(st, query).verdict not in search.ATTRIBUTING
+        # ... which it was, taken for a renamed copy by its literals alone
+        monkeypatch.setattr(verdict, "_consistent", lambda *_: True)
+        assert _found(search.search(st, query))[:1] == [("test_awaits.py", "near-duplicate")]
