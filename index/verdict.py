@@ -764,10 +764,10 @@ def renamed_copy(
     Literals that agree decide only when the renamed names do not say otherwise: used three times or
     more, they must map consistently at four uses in five (half of a test's small numbers agree, and
     each row's member is "renamed" to another).  Renamed names used repeatedly must map consistently
-    (four uses in five) as a whole, as the copy's
-    own names alone (those right after a ``.`` but an object's own aside: another object's members,
-    mapped alike row after row, can make up for own names mapped two ways), and read back from the
-    document (a renaming is one to one: two names of the query made one are no renaming of it).
+    (four uses in five) as a whole, as the copy's own names alone (those right after a ``.`` but an
+    object's own aside: another object's members, mapped alike row after row, can make up for own
+    names mapped two ways), and read back from the document (a renaming is one to one: two names of
+    the query made one are no renaming of it).
 
     ``repeated``: at least this many renamed names must each be used twice or more, renamed the same
     way each time (before anything else is weighed): eight lines of imports that name other modules,
