@@ -793,7 +793,7 @@ def renamed_copy(
     best = _renamings(qe[ident], de[ident])
     if repeated and _used_twice(best) < repeated:
         return False
-    repeats = sum(sum(c.values()) for c in best.values()) - len(best)
+    repeats, consistent = _uses(best)
     if lit_same >= 2 and lit_same * 2 >= lit_total:
         # Literals that agree decide, unless the names say otherwise: `G.add_edge(1, 2, weight=2)` rows
         # against `spec.assert_awaited_with(1, 2, c=3)` rows keep half of their small numbers, but
@@ -801,7 +801,6 @@ def renamed_copy(
         return repeats < 3 or _consistent(best)
     if not best:
         return False
-    consistent = sum(max(c.values()) - 1 for c in best.values())
     if (rare or decisive) and consistent == repeats:
         targets = [b for c in best.values() for b in c]
         one_to_one = len(targets) == len(set(targets))  # no two names became one
@@ -835,10 +834,17 @@ def renamed_copy(
     return _consistent(_renamings(de[ident], qe[ident]))
 
 
-def _consistent(best: dict[int, dict[int, int]]) -> bool:
-    """Whether the renamed names of :func:`_renamings` are renamed the same way at four uses in five."""
+def _uses(best: dict[int, dict[int, int]]) -> tuple[int, int]:
+    """The renamed names of :func:`_renamings`: their uses after each one's first, and how many of those
+    rename it as its commonest renaming does."""
     repeats = sum(sum(c.values()) for c in best.values()) - len(best)
     consistent = sum(max(c.values()) - 1 for c in best.values())
+    return repeats, consistent
+
+
+def _consistent(best: dict[int, dict[int, int]]) -> bool:
+    """Whether the renamed names of :func:`_renamings` are renamed the same way at four uses in five."""
+    repeats, consistent = _uses(best)
     return consistent * 5 >= repeats * 4
 
 
