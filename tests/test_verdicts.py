@@ -93,6 +93,25 @@ def _index_one(tmp_path: Path, name: str, text: str, repo: str) -> Path:
     return tmp_path / "i.sqlite"
 
 
+def _no_copy_but_without(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    indexed: str,
+    repo: str,
+    query: str,
+    rule: str,
+    without: object,
+) -> None:
+    """With ``indexed`` as ``name`` (:func:`_index_one`), ``query`` is not attributed; with ``verdict``'s
+    ``rule`` set to ``without`` (the rule taken out), it was: a near-duplicate of ``name``, first."""
+    path = _index_one(tmp_path, name, indexed, repo)
+    with open_store(path, readonly=True) as st:
+        assert search.search(st, query).verdict not in search.ATTRIBUTING
+        monkeypatch.setattr(verdict, rule, without)
+        assert _found(search.search(st, query))[:1] == [(name, "near-duplicate")]
+
+
 def _found(res: search.SearchResult) -> list[tuple[str, str]]:
     return [(m.primary.path, m.verdict) for m in res.matches]
 
@@ -2696,12 +2715,17 @@ def test_a_template_filled_with_other_module_paths_is_not_a_renamed_copy(
     indexed = star_imports("approximation", approximation.split())
     isomorphism = "isomorph userfunc helpers temporal ismags tree pp"
     query = star_imports("isomorphism", isomorphism.split())
-    path = _index_one(tmp_path, "__init__.py", indexed, "example/graphs")
-    with open_store(path, readonly=True) as st:
-        assert search.search(st, query).verdict not in search.ATTRIBUTING
-        # ... which it was, taken for a renamed copy, before that test
-        monkeypatch.setattr(verdict, "only_foreign_renamed", lambda *_: False)
-        assert _found(search.search(st, query))[:1] == [("__init__.py", "near-duplicate")]
+    # Not attributed; it was, taken for a renamed copy, before that test
+    _no_copy_but_without(
+        tmp_path,
+        monkeypatch,
+        "__init__.py",
+        indexed,
+        "example/graphs",
+        query,
+        "only_foreign_renamed",
+        lambda *_: False,
+    )
 
 
 def test_names_after_a_docstrings_last_sentence_are_renamed_as_the_copys_own(tmp_path: Path) -> None:
@@ -2751,12 +2775,10 @@ def test_a_list_of_links_is_not_a_renamed_copy_of_another(
     indexed = module("Statistics of a sample.", {p: p for p in stats}, "import math")
     sets = ["Logical_conjunction", "Logical_disjunction", "Set_intersection", "Set_union", "Power_set"]
     query = module("Operations on sets.", {p.split("_")[1]: p for p in sets}, "import itertools")
-    path = _index_one(tmp_path, "stats.py", indexed, "example/stats")
-    with open_store(path, readonly=True) as st:
-        assert search.search(st, query).verdict not in search.ATTRIBUTING
-        # ... which it was, taken for a renamed copy that kept five names, before that test
-        monkeypatch.setattr(verdict, "_row_template", lambda *_: set())
-        assert _found(search.search(st, query))[:1] == [("stats.py", "near-duplicate")]
+    # Not attributed; it was, taken for a renamed copy that kept five names, before that test
+    _no_copy_but_without(
+        tmp_path, monkeypatch, "stats.py", indexed, "example/stats", query, "_row_template", lambda *_: set()
+    )
 
 
 def test_two_names_made_one_are_no_renaming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -2779,12 +2801,10 @@ def test_two_names_made_one_are_no_renaming(tmp_path: Path, monkeypatch: pytest.
         for i in range(12)
     )
     query = module("Operations on sets.", wiki, body)
-    path = _index_one(tmp_path, "times.py", indexed, "example/times")
-    with open_store(path, readonly=True) as st:
-        assert search.search(st, query).verdict not in search.ATTRIBUTING
-        # ... which it was, taken for a renamed copy, when only the query's names were read
-        monkeypatch.setattr(verdict, "_consistent", lambda *_: True)
-        assert _found(search.search(st, query))[:1] == [("times.py", "near-duplicate")]
+    # Not attributed; it was, taken for a renamed copy, when only the query's names were read
+    _no_copy_but_without(
+        tmp_path, monkeypatch, "times.py", indexed, "example/times", query, "_consistent", lambda *_: True
+    )
 
 
 def test_another_objects_members_do_not_make_up_for_names_renamed_two_ways(
@@ -2813,12 +2833,17 @@ def test_another_objects_members_do_not_make_up_for_names_renamed_two_ways(
         "    assert cell1.font.__dict__ == cell2.font.__dict__\n"
         "    assert cell1.number_format == cell2.number_format\n"
     )
-    path = _index_one(tmp_path, "test_resample.py", indexed, "example/grids")
-    with open_store(path, readonly=True) as st:
-        assert search.search(st, query).verdict not in search.ATTRIBUTING
-        # ... which it was, taken for a renamed copy, when every renamed name was counted together
-        monkeypatch.setattr(verdict, "_consistent", lambda *_: True)
-        assert _found(search.search(st, query))[:1] == [("test_resample.py", "near-duplicate")]
+    # Not attributed; it was, taken for a renamed copy, when every renamed name was counted together
+    _no_copy_but_without(
+        tmp_path,
+        monkeypatch,
+        "test_resample.py",
+        indexed,
+        "example/grids",
+        query,
+        "_consistent",
+        lambda *_: True,
+    )
 
 
 def test_literals_that_agree_do_not_decide_against_names_mapped_every_which_way(
@@ -2857,9 +2882,14 @@ def test_literals_that_agree_do_not_decide_against_names_mapped_every_which_way(
         "        G.add_edge(2, 3, weight=4)\n"
         "        self.G = G\n"
     )
-    path = _index_one(tmp_path, "test_awaits.py", indexed, "example/mocks")
-    with open_store(path, readonly=True) as st:
-        assert search.search(st, query).verdict not in search.ATTRIBUTING
-        # ... which it was, taken for a renamed copy by its literals alone
-        monkeypatch.setattr(verdict, "_consistent", lambda *_: True)
-        assert _found(search.search(st, query))[:1] == [("test_awaits.py", "near-duplicate")]
+    # Not attributed; it was, taken for a renamed copy by its literals alone
+    _no_copy_but_without(
+        tmp_path,
+        monkeypatch,
+        "test_awaits.py",
+        indexed,
+        "example/mocks",
+        query,
+        "_consistent",
+        lambda *_: True,
+    )
