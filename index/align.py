@@ -183,6 +183,78 @@ LICENSE_GAP = 48
 LICENSE_WORDS = 8
 _IDENT = np.uint64(lexer.CLASS_HASH[lexer.IDENT])
 
+#: Names in a run of at least this many, with nothing between them, are prose (:func:`prose`).
+PROSE_RUN = 3
+
+
+def prose(tokens: Tokens) -> npt.NDArray[np.bool_]:
+    """Per token: whether it is a word of prose, a name in a run of at least :data:`PROSE_RUN` names
+    with nothing between them (a docstring's or a comment's sentence; code puts punctuation or a
+    keyword between its names)."""
+    ident = tokens.abstract == _IDENT
+    n = len(ident)
+    if not ident.any():
+        return np.zeros(n, dtype=bool)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ident.view(np.int8), [0]))))
+    starts, ends = edges[::2], edges[1::2]
+    long = ends - starts >= PROSE_RUN
+    # +1 where a long run starts, -1 where it ends: in one where the running sum is positive.
+    delta = np.bincount(starts[long], minlength=n + 1) - np.bincount(ends[long], minlength=n + 1)
+    out: npt.NDArray[np.bool_] = np.cumsum(delta[:n]) > 0
+    return out
+
+
+#: Words that make the prose around them a license notice, written in any of three cases (see
+#: :func:`license_gaps`).
+NOTICE_WORDS = (b"license", b"licenses", b"licensed", b"licence", b"licences", b"licensing", b"copyright")
+_NOTICE = np.array(
+    sorted(
+        {
+            xxhash.xxh64_intdigest(form, lexer.SEED_EXACT)
+            for word in NOTICE_WORDS
+            for form in (word, word.capitalize(), word.upper())
+        }
+    ),
+    dtype=np.uint64,
+)
+
+
+def notice_words(tokens: Tokens) -> npt.NDArray[np.bool_]:
+    """Per token: whether it is one of :data:`NOTICE_WORDS` in a sentence of prose (:func:`prose`), not
+    a name in code (``license = info.get("license")``)."""
+    found = in_sorted(_NOTICE, tokens.exact)
+    return found & prose(tokens) if found.any() else found
+
+
+#: A line of prose has at least this share of words (names and keywords) among its tokens (see
+#: :func:`prose_lines`).
+PROSE_LINE_WORDS = 2 / 3
+_KEYWORDS = np.array(
+    sorted(
+        {
+            xxhash.xxh64_intdigest(w, lexer.SEED_EXACT)
+            for w in (*lexer.KEYWORDS, *lexer.PYTHON_WORDS, *lexer.PYTHON_BUILTINS)
+        }
+    ),
+    dtype=np.uint64,
+)
+
+
+def prose_lines(tokens: Tokens) -> npt.NDArray[np.bool_]:
+    """Per token: whether its line is a line of prose, holding a run of names (:func:`prose`) and at
+    least :data:`PROSE_LINE_WORDS` words among its tokens.  Code puts punctuation between its names, or
+    a keyword before them (``class Ring:``, ``return self.items[at]``): half its tokens are words."""
+    n = len(tokens)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    words = (tokens.abstract == _IDENT) | in_sorted(_KEYWORDS, tokens.exact)
+    lines, at = np.unique(tokens.line_start, return_inverse=True)
+    total = np.bincount(at, minlength=len(lines))
+    worded = np.bincount(at, weights=words, minlength=len(lines))
+    run = np.bincount(at, weights=prose(tokens), minlength=len(lines)) > 0
+    line: npt.NDArray[np.bool_] = (run & (worded >= PROSE_LINE_WORDS * total))[at]
+    return line
+
 
 def license_gaps(
     exact: npt.NDArray[np.uint64],
@@ -201,17 +273,16 @@ def license_gaps(
     fingerprints instead cost 1 point of verbatim recall: C headers' code has license prose's shape.)"""
     n = len(tokens)
     none = np.zeros(n, dtype=bool)
-    if not len(common):
-        return none, none
-    lic = common[boilerplate.licensed(common)]
-    if not len(lic):
+    lic = common[boilerplate.licensed(common)] if len(common) else common
+    notice = notice_words(tokens)
+    if not len(lic) and not notice.any():
         return none, none
     words = np.concatenate(([0], np.cumsum(tokens.abstract == _IDENT)))
     k = len(exact)
-    prose = (words[fp.K : fp.K + k] - words[:k]) >= LICENSE_WORDS  # per k-gram: mostly words
-    at = np.flatnonzero(prose)
-    in_exact = common_mask(exact[prose], lic, n, at)
-    in_any = in_exact | common_mask(abstract[prose], lic, n, at)
+    mostly = (words[fp.K : fp.K + k] - words[:k]) >= LICENSE_WORDS  # per k-gram: mostly words
+    at = np.flatnonzero(mostly)
+    in_exact = common_mask(exact[mostly], lic, n, at)
+    in_any = in_exact | common_mask(abstract[mostly], lic, n, at)
     wordy = kgram_cover(at, n)  # tokens in a k-gram of mostly words
     # Where a line holding no token (a blank line, a comment's closer) or more separates two tokens:
     # a notice's head and tail run on line by line, the file's own comment and code come after a break.
@@ -221,6 +292,10 @@ def license_gaps(
     # Edges only from the exact license fingerprints: the abstract view's also cover renamed prose of
     # any kind here and there (a Javadoc's sentence has a license sentence's shape).
     edges = _edges(in_exact, wordy, broken)
+    # A notice's words start edges over lines of prose only: a docstring that names a license runs on
+    # into the code after it with no line between, and code is as wordy as a k-gram asks.
+    if notice.any():
+        edges |= _edges(notice, prose_lines(tokens), broken) | notice
     return _gaps(in_exact) | edges, _gaps(in_any) | edges
 
 

@@ -43,6 +43,7 @@ from .align import (
     agreeing,
     chain,
     make_spans,
+    prose,
     tile_positions,
     view_spans,
 )
@@ -634,25 +635,6 @@ def _model_common(d: Tokens, at: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
 KEPT_NAMES = 4
 #: Words lexed as names that no copier renames: the C preprocessor's (``#include``, ``defined``).
 _NOT_NAMES = frozenset(xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (*lexer.DIRECTIVES, b"defined"))
-
-
-#: Names in a run of at least this many, with nothing between them, are prose (:func:`prose`).
-PROSE_RUN = 3
-
-
-def prose(tokens: Tokens) -> npt.NDArray[np.bool_]:
-    """Per token: whether it is a word of prose, a name in a run of at least :data:`PROSE_RUN` names
-    with nothing between them (a docstring's or a comment's sentence; code puts punctuation or a
-    keyword between its names)."""
-    ident = tokens.abstract == _IDENT_HASH
-    out = np.zeros(len(ident), dtype=bool)
-    if not ident.any():
-        return out
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], ident.view(np.int8), [0]))))
-    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-        if b - a >= PROSE_RUN:
-            out[a:b] = True
-    return out
 
 
 _OWNERS = np.array([xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in (b"self", b"this")], dtype=np.uint64)

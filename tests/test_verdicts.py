@@ -1935,6 +1935,71 @@ def test_another_projects_gnu_notice_is_no_copy_though_the_index_is_small(
         assert search.search(st, theirs, language="C").verdict in search.ATTRIBUTING
 
 
+#: A project's own notice of its dual license (no SPDX text holds it), as a LICENSE file words it.
+_DUAL_NOTICE = (
+    "Use of this library is permitted under the terms of either one of the licenses in\n"
+    "LICENSE.MPL and LICENSE.ISC, whichever suits you. Whoever contributes to this library offers the\n"
+    "contribution under both of those licenses at once.\n"
+)
+_RING = (
+    "class Ring:\n    def __init__(self, size):\n        self.items = [None] * size\n"
+    "        self.start = self.count = 0\n\n    def push(self, item):\n"
+    "        at = (self.start + self.count) % len(self.items)\n        self.items[at] = item\n"
+    "        if self.count < len(self.items):\n            self.count += 1\n        else:\n"
+    "            self.start = (self.start + 1) % len(self.items)\n"
+)
+
+
+def test_a_projects_own_license_notice_is_no_copy_of_a_module_that_quotes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module vendored from a dual-licensed project quotes the project's notice in its docstring.  In
+    # The Stack the notice is in thousands of files, boilerplate by the index's own counts; in a small
+    # index it is in one, and no SPDX text holds it.  Prose that names a license is the notice's
+    # (align.notice_words): every LICENSE file quoting it, or naming other licenses in its words, stays
+    # clean, while the module's code right after the docstring is still the module's.
+    module = '"""Ring buffers of fixed capacity.\n\n' + _DUAL_NOTICE + '"""\n' + _RING
+    path = _index_one(tmp_path, "ring.py", module, "example/vendored")
+    other = _DUAL_NOTICE.replace("MPL", "APACHE").replace("ISC", "MIT").replace("library", "package")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "LICENSE").write_text(_DUAL_NOTICE)
+    with open_store(path, readonly=True) as st:
+        for query in (_DUAL_NOTICE, other):
+            res = search.search(st, query)
+            assert res.verdict not in search.ATTRIBUTING, _found(res)
+        assert _found(search.search(st, _RING))[:1] == [("ring.py", "verbatim")]
+        assert _found(search.search(st, module))[:1] == [("ring.py", "verbatim")]
+    out = CliRunner().invoke(main, ["scan", str(repo), "--index", str(path), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["findings"] == []
+    # Without the notice's words, the LICENSE file is a verbatim copy of the docstring.
+    monkeypatch.setattr(align, "_NOTICE", np.zeros(0, dtype=np.uint64))
+    with open_store(path, readonly=True) as st:
+        assert _found(search.search(st, _DUAL_NOTICE))[:1] == [("ring.py", "verbatim")]
+    out = CliRunner().invoke(main, ["scan", str(repo), "--index", str(path), "--format", "json"])
+    assert out.exit_code == 1, out.output
+
+
+def test_a_notice_is_the_prose_that_names_a_license_and_no_code() -> None:
+    # "license" as a name in code is no notice; in a sentence, in any of three cases, it is.
+    code = fp.tokenize(b'license = info.get("license")\nlicense_text = load(license)\n')
+    assert not align.notice_words(code).any()
+    words = fp.tokenize(b"Licensed under the terms of\nthe LICENSE file, see the licence for details")
+    assert np.flatnonzero(align.notice_words(words)).tolist() == [0, 6, 11]  # Licensed, LICENSE, licence
+    # The mask covers the notice's paragraph, not the code after it.
+    q = _query('"""Ring buffers.\n\n' + _DUAL_NOTICE + '"""\n' + _RING)  # the notice on lines 3-5
+    line = q.tokens.line_start
+    assert q.exact_common[(line >= 3) & (line <= 5)].all()
+    assert not q.exact_common[(line < 3) | (line > 5)].any()
+    # A docstring that names a license, with code right before and after it and no line between: the
+    # notice stops at the first line that is not prose (align.prose_lines), not 48 tokens on.
+    owner = 'def owner(x):\n    """Return the license of x."""\n    return x.meta.get("license") or x.other\n'
+    q = _query(owner)
+    line = q.tokens.line_start
+    assert q.exact_common[line == 2].all() and not q.exact_common[line != 2].any()
+
+
 def test_a_very_repetitive_document_yields_at_most_max_spans() -> None:
     """A document repeating the query's code at 300 places matches it 300 times; a view builds and
     judges only the MAX_SPANS chains matching the most tokens, and the verdict is the same."""
@@ -2041,6 +2106,9 @@ def test_a_notice_kept_in_line_comments_is_learned_as_boilerplate(
     _build(src, tmp_path / "i.sqlite", "example/widgets")
     model = tmp_path / "model.npz"
     meta = json.dumps({"fingerprint": {"k": fp.K, "w": fp.W, "lexer": lexer.LEXER_VERSION}})
+    # The model alone: the notice names its license, which makes its prose boilerplate at search
+    # whatever the model holds (align.notice_words).
+    monkeypatch.setattr(align, "_NOTICE", np.zeros(0, dtype=np.uint64))
     with open_store(tmp_path / "i.sqlite", readonly=True) as st:
         for listed in (np.zeros(0, dtype=np.uint64), np.unique(learned)):
             np.savez_compressed(model, hashes=listed, meta=np.array(meta))
