@@ -3,7 +3,8 @@
 Found on this machine, in categories (each sampled deterministically):
 
 * ``license``: ``/usr/share/common-licenses``, Debian's ``/usr/share/doc/*/copyright``, the LICENSE /
-  COPYING / NOTICE files of installed Python distributions and npm packages;
+  COPYING / NOTICE files of installed Python distributions and npm packages (not code named so:
+  ``license.py``);
 * ``readme``: READMEs in ``/usr/share/doc`` and npm packages, Python distributions' ``METADATA``;
 * ``config``: ``package.json`` files of npm packages, json / yaml / toml / ini / cfg files of Python
   packages, ``/etc`` configuration files;
@@ -23,10 +24,20 @@ import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
+from whence.index import lexer
+
 MAX_BYTES = 256 << 10
 CONFIG_EXT = (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg")
 TABLE_EXT = (".csv", ".tsv", ".txt")
 LICENSE_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE")
+#: The languages (by name) a license file is written in: a module named ``license.py`` or
+#: ``license.js`` is code about licenses, and it is indexed.
+LICENSE_LANGUAGES = (None, "Text", "Markdown", "reStructuredText", "HTML")
+
+
+def _license(p: Path) -> bool:
+    """Whether ``p`` is named as a license file is (``LICENSE``, ``COPYING.txt``, ``NOTICE.md``)."""
+    return p.name.upper().startswith(LICENSE_NAMES) and lexer.language_for_path(p.name) in LICENSE_LANGUAGES
 
 
 def _files(root: Path, depth: int = 8) -> Iterator[Path]:
@@ -69,7 +80,7 @@ def candidates() -> dict[str, list[Path]]:
     for sp in sorted(r for r in roots if r.is_dir()):
         for p in _files(sp, 4):
             name, parent = p.name, p.parent.name
-            if name.upper().startswith(LICENSE_NAMES):
+            if _license(p):
                 cats["license"].append(p)
             elif name == "METADATA" and parent.endswith(".dist-info"):
                 cats["readme"].append(p)
@@ -82,7 +93,7 @@ def candidates() -> dict[str, list[Path]]:
         for p in _files(npm, 6):
             if p.name == "package.json":
                 cats["config"].append(p)
-            elif p.name.upper().startswith(LICENSE_NAMES):
+            elif _license(p):
                 cats["license"].append(p)
             elif p.name.upper().startswith("README"):
                 cats["readme"].append(p)
