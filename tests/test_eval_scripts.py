@@ -272,6 +272,23 @@ def test_a_clean_file_that_quotes_indexed_prose_rewrapped_is_told_apart() -> Non
     assert json.loads(r.stdout) == [True, False]
 
 
+def test_a_module_named_license_is_no_clean_license_file() -> None:
+    # A license file is named so in no programming language: cyclonedx's model/license.py and npm's
+    # package-json/lib/license.js are code about licenses, indexed like any module (two were flagged as
+    # their own copies when they counted as clean license files).
+    code = (
+        "import json, sys, cleanfiles as c\n"
+        "from pathlib import Path\n"
+        "print(json.dumps([c._license(Path(n)) for n in json.load(sys.stdin)]))\n"
+    )
+    names = ["LICENSE", "COPYING.LESSER", "LICENSE-MIT", "LICENSE.txt", "NOTICE.md", "LICENCE.rst",
+             "license.py", "license.js", "license_addition.py", "README.md"]  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], input=json.dumps(names),
+                       capture_output=True, text=True, timeout=60, cwd=ROOT / "scripts" / "eval")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout) == [True] * 6 + [False] * 4
+
+
 @pytest.mark.slow
 def test_build_compare_alternates_two_versions_builds(tmp_path: Path) -> None:
     """``scripts/bench/build_compare.py`` builds the same files with an earlier commit (its own worktree
