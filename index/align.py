@@ -204,19 +204,15 @@ def prose(tokens: Tokens) -> npt.NDArray[np.bool_]:
     return out
 
 
+def _exact_hashes(words: Iterable[bytes]) -> npt.NDArray[np.uint64]:
+    """The exact view's hashes of ``words``, sorted for :func:`in_sorted`."""
+    return np.array(sorted({xxhash.xxh64_intdigest(w, lexer.SEED_EXACT) for w in words}), dtype=np.uint64)
+
+
 #: Words that make the prose around them a license notice, written in any of three cases (see
 #: :func:`license_gaps`).
 NOTICE_WORDS = (b"license", b"licenses", b"licensed", b"licence", b"licences", b"licensing", b"copyright")
-_NOTICE = np.array(
-    sorted(
-        {
-            xxhash.xxh64_intdigest(form, lexer.SEED_EXACT)
-            for word in NOTICE_WORDS
-            for form in (word, word.capitalize(), word.upper())
-        }
-    ),
-    dtype=np.uint64,
-)
+_NOTICE = _exact_hashes(form for w in NOTICE_WORDS for form in (w, w.capitalize(), w.upper()))
 
 
 def notice_words(tokens: Tokens) -> npt.NDArray[np.bool_]:
@@ -229,15 +225,7 @@ def notice_words(tokens: Tokens) -> npt.NDArray[np.bool_]:
 #: A line of prose has at least this share of words (names and keywords) among its tokens (see
 #: :func:`prose_lines`).
 PROSE_LINE_WORDS = 2 / 3
-_KEYWORDS = np.array(
-    sorted(
-        {
-            xxhash.xxh64_intdigest(w, lexer.SEED_EXACT)
-            for w in (*lexer.KEYWORDS, *lexer.PYTHON_WORDS, *lexer.PYTHON_BUILTINS)
-        }
-    ),
-    dtype=np.uint64,
-)
+_KEYWORDS = _exact_hashes((*lexer.KEYWORDS, *lexer.PYTHON_WORDS, *lexer.PYTHON_BUILTINS))
 
 
 def prose_lines(tokens: Tokens) -> npt.NDArray[np.bool_]:
